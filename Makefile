@@ -1,0 +1,34 @@
+# Umeme's front door: `make help` lists the targets.
+
+SQLC      := go tool -modfile=tools/go.mod sqlc
+GO_TEST   ?= go test
+TEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Start the server on the embedded SQLite default (data/umeme.db), migrated
+	go run ./cmd/server serve
+
+.PHONY: test
+test: ## Run every test (engines from TEST_MYSQL_URL / TEST_POSTGRES_URL)
+	$(GO_TEST) -count=1 $(TEST_ARGS) ./...
+
+.PHONY: generate
+generate: ## Regenerate gen/ from sql/ with the pinned sqlc
+	$(SQLC) generate
+
+.PHONY: verify
+verify: ## Fail on stale gen/, diverging query names, vet or gofmt findings
+	$(SQLC) diff
+	scripts/check-query-names.sh
+	go vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt: files above need formatting'; exit 1; }
+
+.PHONY: build
+build: ## Build the server binary into bin/server
+	go build -o bin/server ./cmd/server

@@ -1,0 +1,117 @@
+// Command server is Umeme's single binary: the USSD/HTTP server by default,
+// and the operator's commands beside it.
+//
+//	server [serve]                 run the server
+//	server migrate up|down|version manage the schema
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/umeme-wallet/umeme/internal/app"
+	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/database"
+	"github.com/umeme-wallet/umeme/internal/store/migrations"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(context.Background(), os.Args[1:], log); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "server:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// errViolations is returned by commands whose check found problems.
+var errViolations = errors.New("violations found")
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, log)
+	case "migrate":
+		return migrate(ctx, args)
+	case "help":
+		fmt.Println(usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage:
+  server [serve] [flags]            run the server
+  server migrate up|down|version    apply, revert one, or show migrations`
+
+func serve(ctx context.Context, args []string, log *slog.Logger) error {
+	cfg, err := config.Load(flag.NewFlagSet("serve", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		a.DB.Close()
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return a.Close(shutdownCtx)
+}
+
+func migrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	cfg, err := config.Load(fs, args)
+	if err != nil {
+		return err
+	}
+	action := fs.Arg(0)
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch action {
+	case "up":
+		err = db.Migrate(migrations.Up)
+	case "down":
+		err = db.Migrate(migrations.Down)
+	case "version":
+	default:
+		return fmt.Errorf("migrate: want up, down or version, got %q", action)
+	}
+	if err != nil {
+		return err
+	}
+	v, dirty, err := db.MigrationVersion()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("schema version %d (dirty: %v) on %s\n", v, dirty, db.Engine())
+	return nil
+}

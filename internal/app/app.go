@@ -1,0 +1,74 @@
+// Package app wires the server together: configuration in, the database
+// opened and migrated, the HTTP edge listening. Tests start the whole server
+// on ":0" with a temporary database, exactly as cmd/server does.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/database"
+	"github.com/umeme-wallet/umeme/internal/httpapi"
+)
+
+// App is a running server.
+type App struct {
+	Config config.Config
+	Log    *slog.Logger
+	DB     database.DB
+
+	ln   net.Listener
+	srv  *http.Server
+	done chan error
+}
+
+// Open opens and migrates the database; nothing listens yet.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, Migrate: true})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Config: cfg, Log: log, DB: db}, nil
+}
+
+// Start listens on the configured address and serves in the background.
+func (a *App) Start() error {
+	ln, err := net.Listen("tcp", a.Config.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	api := &httpapi.Server{DB: a.DB, Log: a.Log}
+	a.srv = &http.Server{
+		Handler:           api.Routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	a.done = make(chan error, 1)
+	go func() { a.done <- a.srv.Serve(ln) }()
+	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine())
+	return nil
+}
+
+// Addr is the address the server listens on (useful after ":0").
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Close shuts the server down gracefully within ctx, then closes the database.
+func (a *App) Close(ctx context.Context) error {
+	var err error
+	if a.srv != nil {
+		err = a.srv.Shutdown(ctx)
+		if serveErr := <-a.done; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+	}
+	return errors.Join(err, a.DB.Close())
+}

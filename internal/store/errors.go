@@ -1,0 +1,33 @@
+package store
+
+import "errors"
+
+// The kinds of failure an adapter normalises driver errors into. Callers
+// test for them with errors.Is; the driver's own error stays wrapped inside.
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint refused the write.
+	ErrConflict = errors.New("conflict")
+	// ErrRetryable means the transaction lost a race the engine could not
+	// serialise (deadlock, serialization failure, lock timeout, SQLite busy)
+	// and may succeed when run again from the start.
+	ErrRetryable = errors.New("retryable")
+)
+
+// Error is a driver error classified into one of the kinds above.
+type Error struct {
+	Kind error // ErrNotFound, ErrConflict or ErrRetryable
+	Err  error // the driver's error
+}
+
+func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Err.Error() }
+
+// Unwrap returns the driver's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrConflict) and the like true.
+func (e *Error) Is(target error) bool { return target == e.Kind }
+
+// Classify wraps err in an *Error of the given kind.
+func Classify(kind, err error) error { return &Error{Kind: kind, Err: err} }

@@ -1,0 +1,199 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/migrations"
+	"github.com/umeme-wallet/umeme/internal/store/pgstore"
+)
+
+// freshDatabase creates a database of a random name on the server
+// TEST_POSTGRES_URL points at, drops it when the test ends, and returns its URL.
+func freshDatabase(t *testing.T) string {
+	t.Helper()
+	admin := os.Getenv("TEST_POSTGRES_URL")
+	if admin == "" {
+		t.Skip("TEST_POSTGRES_URL not set")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "umeme_pgstore_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("connect to drop %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse TEST_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func TestSmoke(t *testing.T) {
+	dsn := freshDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	s, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
+	if s.Engine() != "postgres" {
+		t.Fatalf("engine %q", s.Engine())
+	}
+	if err := s.Migrate(migrations.Up); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	if v, dirty, err := s.MigrationVersion(); err != nil || dirty || v == 0 {
+		t.Fatalf("version %d dirty %v err %v", v, dirty, err)
+	}
+
+	// Times come back in UTC whatever zone they went in with.
+	now := time.Date(2025, 3, 1, 12, 30, 0, 123456000, time.FixedZone("EAT", 3*3600))
+	var id int64
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		id, err = tx.InsertUser(ctx, store.NewUser{Phone: "+254700000001", LightningName: "alice", Language: "en", Status: store.UserActive, Now: now})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertUserAccount(ctx, id, now); err != nil {
+			return err
+		}
+		created, err := tx.InsertUserIfAbsent(ctx, store.NewUser{Phone: "+254700000001", LightningName: "alice2", Language: "en", Now: now})
+		if err != nil || created {
+			t.Errorf("insert if absent, taken phone: created %v err %v", created, err)
+		}
+		created, err = tx.InsertUserIfAbsent(ctx, store.NewUser{Phone: "+254700000002", LightningName: "bob", Language: "sw", Now: now})
+		if err != nil || !created {
+			t.Errorf("insert if absent, new phone: created %v err %v", created, err)
+		}
+		if accs, err := tx.LockAccounts(ctx); err != nil || accs == nil || len(accs) != 0 {
+			t.Errorf("lock no accounts: %v %v", accs, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		u, err := tx.UserByPhone(ctx, "+254700000001")
+		if err != nil {
+			return err
+		}
+		if u.ID != id || u.LightningName != "alice" || u.Status != store.UserActive || u.PINHash != "" || u.LockedUntil != nil {
+			t.Errorf("user %+v", u)
+		}
+		if !u.CreatedAt.Equal(now) || u.CreatedAt.Location() != time.UTC {
+			t.Errorf("created at %v, want %v in UTC", u.CreatedAt, now)
+		}
+		if _, err := tx.UserByID(ctx, id+1000); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing user: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read user: %v", err)
+	}
+
+	// A taken phone number is a conflict, and nothing of the failed
+	// transaction stays.
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.InsertUser(ctx, store.NewUser{Phone: "+254700000003", LightningName: "carol", Language: "en", Status: store.UserActive, Now: now}); err != nil {
+			return err
+		}
+		_, err := tx.InsertUser(ctx, store.NewUser{Phone: "+254700000001", LightningName: "dave", Language: "en", Status: store.UserActive, Now: now})
+		return err
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate phone: %v", err)
+	}
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.UserByPhone(ctx, "+254700000003")
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rolled back user: %v", err)
+	}
+
+	// A transaction whose context is cancelled while it holds a row lock
+	// still rolls back, so the next one gets the lock at once.
+	lockCtx, cancelLock := context.WithCancel(ctx)
+	err = s.InTx(lockCtx, func(ctx context.Context, tx store.Tx) error {
+		acc, err := tx.AccountByUserID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.LockAccounts(ctx, acc.ID); err != nil {
+			return err
+		}
+		cancelLock()
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled transaction: %v", err)
+	}
+	quick, cancelQuick := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelQuick()
+	err = s.InTx(quick, func(ctx context.Context, tx store.Tx) error {
+		acc, err := tx.AccountByUserID(ctx, id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.LockAccounts(ctx, acc.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("lock after cancelled transaction: %v", err)
+	}
+
+	// Close must not wait on a connection the migrations kept.
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		closed = true
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		closed = true // leave it; the database is dropped with FORCE
+		t.Fatal("close hung")
+	}
+}

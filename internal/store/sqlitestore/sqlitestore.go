@@ -1,0 +1,615 @@
+// Package sqlitestore is the store adapter for SQLite, the embedded default:
+// a file on disk through the pure-Go modernc.org/sqlite driver, so nothing
+// needs installing.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/umeme-wallet/umeme/gen/sqlitedb"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/migrations"
+)
+
+// Options tune the connection pool.
+type Options struct {
+	MaxOpenConns int
+	// BusyTimeout is how long a connection waits for the write lock before
+	// failing with SQLITE_BUSY (which InTx then retries).
+	BusyTimeout time.Duration
+}
+
+// Store is an open SQLite database.
+type Store struct {
+	db  *sql.DB
+	dsn string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path with WAL,
+// foreign keys and a busy timeout; Migrate applies the schema.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 4
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// Every transaction here may write, so it takes the write lock at BEGIN:
+	// a deferred transaction that reads and then tries to write can fail
+	// with SQLITE_BUSY without waiting, where an immediate one queues.
+	q.Set("_txlock", "immediate")
+	// One fixed text format for times (UTC, zero-padded), so that times
+	// compare correctly as strings inside SQL.
+	q.Set("_time_format", "sqlite")
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	db.SetMaxIdleConns(opts.MaxOpenConns)
+	s := &Store{db: db, dsn: dsn}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate applies (Up) or reverts one (Down) migration.
+func (s *Store) Migrate(dir migrations.Direction) error {
+	db, err := sql.Open("sqlite", s.dsn)
+	if err != nil {
+		return fmt.Errorf("open sqlite for migrations: %w", err)
+	}
+	return migrations.Run("sqlite", db, dir)
+}
+
+// MigrationVersion reports the schema version.
+func (s *Store) MigrationVersion() (uint, bool, error) {
+	db, err := sql.Open("sqlite", s.dsn)
+	if err != nil {
+		return 0, false, fmt.Errorf("open sqlite for migrations: %w", err)
+	}
+	return migrations.Version("sqlite", db)
+}
+
+// Engine implements store.Store.
+func (s *Store) Engine() string { return "sqlite" }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// InTx implements store.Store.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return store.Retry(ctx, func() error {
+		sqlTx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return interpret(fmt.Errorf("begin: %w", err))
+		}
+		// database/sql also rolls back by itself when ctx is cancelled;
+		// after a commit this is a no-op.
+		defer sqlTx.Rollback() //nolint:errcheck
+		if err := fn(ctx, &tx{q: sqlitedb.New(sqlTx)}); err != nil {
+			return err
+		}
+		if err := sqlTx.Commit(); err != nil {
+			return interpret(fmt.Errorf("commit: %w", err))
+		}
+		return nil
+	})
+}
+
+// interpret normalises a driver error into the store's kinds.
+func interpret(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Classify(store.ErrNotFound, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return store.Classify(store.ErrConflict, err)
+		}
+		switch se.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return store.Classify(store.ErrRetryable, err)
+		}
+	}
+	return err
+}
+
+// tx implements store.Tx over one SQLite transaction.
+type tx struct {
+	q *sqlitedb.Queries
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+func nullInt(i int64) sql.NullInt64      { return sql.NullInt64{Int64: i, Valid: i != 0} }
+func nullTime(t *time.Time) sql.NullTime {
+	if t == nil {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: t.UTC(), Valid: true}
+}
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+func strPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+func (t *tx) InsertUserIfAbsent(ctx context.Context, u store.NewUser) (bool, error) {
+	n, err := t.q.InsertUserIfAbsent(ctx, sqlitedb.InsertUserIfAbsentParams{
+		Phone: u.Phone, LightningName: u.LightningName, Language: u.Language, Now: u.Now.UTC(),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("insert user: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) InsertUser(ctx context.Context, u store.NewUser) (int64, error) {
+	id, err := t.q.InsertUser(ctx, sqlitedb.InsertUserParams{
+		Phone: u.Phone, LightningName: u.LightningName, Language: u.Language, Status: string(u.Status), Now: u.Now.UTC(),
+	})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert user: %w", err))
+	}
+	return id, nil
+}
+
+func toUser(r sqlitedb.User) store.User {
+	return store.User{
+		ID: r.ID, Phone: r.Phone, LightningName: r.LightningName, LightningPubkey: r.LightningPubkey.String,
+		PINHash: r.PinHash.String, FailedPINAttempts: int(r.FailedPinAttempts), LockoutCount: int(r.LockoutCount),
+		LockedUntil: timePtr(r.LockedUntil), Language: r.Language, Status: store.UserStatus(r.Status),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func (t *tx) UserByID(ctx context.Context, id int64) (store.User, error) {
+	r, err := t.q.GetUserByID(ctx, id)
+	if err != nil {
+		return store.User{}, interpret(fmt.Errorf("user %d: %w", id, err))
+	}
+	return toUser(r), nil
+}
+
+func (t *tx) UserByPhone(ctx context.Context, phone string) (store.User, error) {
+	r, err := t.q.GetUserByPhone(ctx, phone)
+	if err != nil {
+		return store.User{}, interpret(fmt.Errorf("user by phone: %w", err))
+	}
+	return toUser(r), nil
+}
+
+func (t *tx) UserByLightningName(ctx context.Context, name string) (store.User, error) {
+	r, err := t.q.GetUserByLightningName(ctx, name)
+	if err != nil {
+		return store.User{}, interpret(fmt.Errorf("user by lightning name: %w", err))
+	}
+	return toUser(r), nil
+}
+
+// one turns an update's row count into ErrNotFound when it matched nothing.
+func one(n int64, err error, what string) error {
+	if err != nil {
+		return interpret(fmt.Errorf("%s: %w", what, err))
+	}
+	if n == 0 {
+		return store.Classify(store.ErrNotFound, errors.New(what+": no row"))
+	}
+	return nil
+}
+
+func (t *tx) SetUserPIN(ctx context.Context, id int64, pinHash string, status store.UserStatus, now time.Time) error {
+	n, err := t.q.SetUserPIN(ctx, sqlitedb.SetUserPINParams{PinHash: nullString(pinHash), Status: string(status), Now: now.UTC(), ID: id})
+	return one(n, err, "set user pin")
+}
+
+func (t *tx) SetUserPINGuard(ctx context.Context, id int64, failed, lockouts int, lockedUntil *time.Time, now time.Time) error {
+	n, err := t.q.SetUserPINGuard(ctx, sqlitedb.SetUserPINGuardParams{
+		FailedPinAttempts: int64(failed), LockoutCount: int64(lockouts), LockedUntil: nullTime(lockedUntil), Now: now.UTC(), ID: id,
+	})
+	return one(n, err, "set user pin guard")
+}
+
+func (t *tx) SetUserLanguage(ctx context.Context, id int64, lang string, now time.Time) error {
+	n, err := t.q.SetUserLanguage(ctx, sqlitedb.SetUserLanguageParams{Language: lang, Now: now.UTC(), ID: id})
+	return one(n, err, "set user language")
+}
+
+func (t *tx) SetUserStatus(ctx context.Context, id int64, status store.UserStatus, now time.Time) error {
+	n, err := t.q.SetUserStatus(ctx, sqlitedb.SetUserStatusParams{Status: string(status), Now: now.UTC(), ID: id})
+	return one(n, err, "set user status")
+}
+
+func (t *tx) InsertUserAccount(ctx context.Context, userID int64, now time.Time) (int64, error) {
+	id, err := t.q.InsertUserAccount(ctx, sqlitedb.InsertUserAccountParams{UserID: nullInt(userID), Now: now.UTC()})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert account: %w", err))
+	}
+	return id, nil
+}
+
+func toAccount(r sqlitedb.Account) store.Account {
+	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat}
+}
+
+func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
+	r, err := t.q.GetAccountByID(ctx, id)
+	if err != nil {
+		return store.Account{}, interpret(fmt.Errorf("account %d: %w", id, err))
+	}
+	return toAccount(r), nil
+}
+
+func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, error) {
+	r, err := t.q.GetAccountByUserID(ctx, nullInt(userID))
+	if err != nil {
+		return store.Account{}, interpret(fmt.Errorf("account of user %d: %w", userID, err))
+	}
+	return toAccount(r), nil
+}
+
+func (t *tx) SystemAccount(ctx context.Context, code store.SystemAccountCode) (store.Account, error) {
+	r, err := t.q.GetSystemAccount(ctx, nullString(string(code)))
+	if err != nil {
+		return store.Account{}, interpret(fmt.Errorf("system account %s: %w", code, err))
+	}
+	return toAccount(r), nil
+}
+
+func (t *tx) UserAccountByPhone(ctx context.Context, phone string) (store.UserAccount, error) {
+	r, err := t.q.GetUserAccountByPhone(ctx, phone)
+	if err != nil {
+		return store.UserAccount{}, interpret(fmt.Errorf("user account by phone: %w", err))
+	}
+	return store.UserAccount{UserID: r.UserID, UserStatus: store.UserStatus(r.UserStatus), AccountID: r.AccountID, BalanceMsat: r.BalanceMsat}, nil
+}
+
+func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, error) {
+	rows, err := t.q.LockAccounts(ctx, ids)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("lock accounts: %w", err))
+	}
+	out := make([]store.Account, len(rows))
+	for i, r := range rows {
+		out[i] = toAccount(r)
+	}
+	return out, nil
+}
+
+func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, maxBalance int64, now time.Time) error {
+	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, maxBalance, now.UTC())
+}
+
+// ledgerWriter gives store.PostLedgerEntries its statements.
+type ledgerWriter struct{ q *sqlitedb.Queries }
+
+func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, maxBalance int64) (bool, error) {
+	n, err := w.q.ApplyBalanceDelta(ctx, sqlitedb.ApplyBalanceDeltaParams{Delta: delta, ID: accountID, MaxBalance: maxBalance})
+	if err != nil {
+		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, now time.Time) error {
+	err := w.q.InsertLedgerEntry(ctx, sqlitedb.InsertLedgerEntryParams{TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, Now: now})
+	return interpret(err)
+}
+
+func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, now time.Time) error {
+	err := w.q.InsertLedgerEntryPair(ctx, sqlitedb.InsertLedgerEntryPairParams{
+		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, AccountB: b.AccountID, AmountB: b.AmountMsat, Now: now,
+	})
+	return interpret(err)
+}
+
+func (t *tx) EntriesOf(ctx context.Context, transactionID int64) ([]store.LedgerEntry, error) {
+	rows, err := t.q.ListEntriesByTransaction(ctx, transactionID)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("entries of %d: %w", transactionID, err))
+	}
+	out := make([]store.LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = store.LedgerEntry{ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+func (t *tx) HeldBy(ctx context.Context, transactionID, accountID int64) (int64, error) {
+	n, err := t.q.SumEntriesForAccountAndTransaction(ctx, sqlitedb.SumEntriesForAccountAndTransactionParams{TransactionID: transactionID, AccountID: accountID})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("held by: %w", err))
+	}
+	return n, nil
+}
+
+func (t *tx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int64, error) {
+	id, err := t.q.InsertTransaction(ctx, sqlitedb.InsertTransactionParams{
+		UserID: nullInt(n.UserID), Type: string(n.Type), Direction: string(n.Direction), Status: string(n.Status),
+		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: nullString(n.Invoice), PaymentHash: nullString(n.PaymentHash),
+		MpesaReceipt: nullString(n.MpesaReceipt), MpesaCheckoutRequestID: nullString(n.MpesaCheckoutRequestID),
+		MpesaConversationID: nullString(n.MpesaConversationID), CounterpartyPhone: nullString(n.CounterpartyPhone),
+		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), Now: n.Now.UTC(),
+	})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert transaction: %w", err))
+	}
+	return id, nil
+}
+
+func toTransaction(r sqlitedb.Transaction) store.Transaction {
+	return store.Transaction{
+		ID: r.ID, UserID: r.UserID.Int64, Type: store.TransactionType(r.Type), Direction: store.Direction(r.Direction),
+		Status: store.TransactionStatus(r.Status), AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, Invoice: r.Invoice.String,
+		PaymentHash: r.PaymentHash.String, MpesaReceipt: r.MpesaReceipt.String, MpesaCheckoutRequestID: r.MpesaCheckoutRequestID.String,
+		MpesaConversationID: r.MpesaConversationID.String, CounterpartyPhone: r.CounterpartyPhone.String, Description: r.Description,
+		IdempotencyKey: r.IdempotencyKey, RelatedID: r.RelatedID.Int64, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func (t *tx) TransactionByID(ctx context.Context, id int64) (store.Transaction, error) {
+	r, err := t.q.GetTransactionByID(ctx, id)
+	if err != nil {
+		return store.Transaction{}, interpret(fmt.Errorf("transaction %d: %w", id, err))
+	}
+	return toTransaction(r), nil
+}
+
+func (t *tx) TransactionByIdempotencyKey(ctx context.Context, key string) (store.Transaction, error) {
+	r, err := t.q.GetTransactionByIdempotencyKey(ctx, key)
+	if err != nil {
+		return store.Transaction{}, interpret(fmt.Errorf("transaction by key: %w", err))
+	}
+	return toTransaction(r), nil
+}
+
+func (t *tx) FinishTransaction(ctx context.Context, id int64, from, to store.TransactionStatus, feeMsat int64, now time.Time) (bool, error) {
+	n, err := t.q.FinishTransaction(ctx, sqlitedb.FinishTransactionParams{ToStatus: string(to), FeeMsat: feeMsat, Now: now.UTC(), ID: id, FromStatus: string(from)})
+	if err != nil {
+		return false, interpret(fmt.Errorf("finish transaction %d: %w", id, err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]store.Transaction, error) {
+	if beforeID <= 0 {
+		beforeID = 1<<63 - 1
+	}
+	rows, err := t.q.ListUserTransactions(ctx, sqlitedb.ListUserTransactionsParams{UserID: nullInt(userID), BeforeID: beforeID, MaxRows: int64(limit)})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("latest transactions: %w", err))
+	}
+	out := make([]store.Transaction, len(rows))
+	for i, r := range rows {
+		out[i] = toTransaction(r)
+	}
+	return out, nil
+}
+
+func (t *tx) OutgoingSince(ctx context.Context, userID int64, since time.Time) (int64, error) {
+	n, err := t.q.SumUserOutgoingSince(ctx, sqlitedb.SumUserOutgoingSinceParams{UserID: nullInt(userID), Since: since.UTC()})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("outgoing since: %w", err))
+	}
+	return n, nil
+}
+
+func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType) ([]store.Transaction, error) {
+	rows, err := t.q.ListPendingTransactions(ctx, string(typ))
+	if err != nil {
+		return nil, interpret(fmt.Errorf("pending transactions: %w", err))
+	}
+	out := make([]store.Transaction, len(rows))
+	for i, r := range rows {
+		out[i] = toTransaction(r)
+	}
+	return out, nil
+}
+
+func (t *tx) InsertInvoice(ctx context.Context, n store.NewInvoice) (int64, error) {
+	id, err := t.q.InsertInvoice(ctx, sqlitedb.InsertInvoiceParams{
+		UserID: n.UserID, TransactionID: nullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
+		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: nullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(), Now: n.Now.UTC(),
+	})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert invoice: %w", err))
+	}
+	return id, nil
+}
+
+func (t *tx) InvoiceByPaymentHash(ctx context.Context, hash string) (store.Invoice, error) {
+	r, err := t.q.GetInvoiceByPaymentHash(ctx, hash)
+	if err != nil {
+		return store.Invoice{}, interpret(fmt.Errorf("invoice by hash: %w", err))
+	}
+	return store.Invoice{
+		ID: r.ID, UserID: r.UserID, TransactionID: r.TransactionID.Int64, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
+		AmountMsat: r.AmountMsat, AmountPaidMsat: r.AmountPaidMsat.Int64, Status: store.InvoiceStatus(r.Status),
+		Description: r.Description, AddIndex: r.AddIndex.Int64, ExpiresAt: r.ExpiresAt.UTC(), PaidAt: timePtr(r.PaidAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}, nil
+}
+
+func (t *tx) MarkInvoicePaid(ctx context.Context, hash string, amountPaidMsat int64, now time.Time) (bool, error) {
+	n, err := t.q.MarkInvoicePaid(ctx, sqlitedb.MarkInvoicePaidParams{
+		AmountPaidMsat: sql.NullInt64{Int64: amountPaidMsat, Valid: true}, PaidAt: nullTime(&now), Now: now.UTC(), PaymentHash: hash,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("mark invoice paid: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ExpireInvoices(ctx context.Context, now time.Time) (int64, error) {
+	n, err := t.q.ExpireInvoices(ctx, now.UTC())
+	if err != nil {
+		return 0, interpret(fmt.Errorf("expire invoices: %w", err))
+	}
+	if _, err := t.q.ExpireInvoiceTransactions(ctx, now.UTC()); err != nil {
+		return 0, interpret(fmt.Errorf("expire invoice transactions: %w", err))
+	}
+	return n, nil
+}
+
+func (t *tx) MaxInvoiceAddIndex(ctx context.Context) (int64, error) {
+	n, err := t.q.MaxInvoiceAddIndex(ctx)
+	if err != nil {
+		return 0, interpret(fmt.Errorf("max invoice add index: %w", err))
+	}
+	return n, nil
+}
+
+func toSession(r sqlitedb.UssdSession) (store.Session, error) {
+	buf, err := store.DecodeInputBuffer(r.InputBuffer)
+	if err != nil {
+		return store.Session{}, err
+	}
+	return store.Session{
+		ID: r.ID, SessionID: r.SessionID, UserID: r.UserID.Int64, Phone: r.Phone, State: r.State, InputBuffer: buf,
+		LastInput: strPtr(r.LastInput), LastResponse: strPtr(r.LastResponse), Hops: int(r.Hops), EndStatus: r.EndStatus.String,
+		DurationMs: r.DurationMs.Int64, Active: r.Active, LastActivityAt: r.LastActivityAt.UTC(), CreatedAt: r.CreatedAt.UTC(),
+		EndedAt: timePtr(r.EndedAt),
+	}, nil
+}
+
+func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Session, error) {
+	err := t.q.UpsertSession(ctx, sqlitedb.UpsertSessionParams{
+		SessionID: n.SessionID, UserID: nullInt(n.UserID), Phone: n.Phone, State: n.State, Now: n.Now.UTC(),
+	})
+	if err != nil {
+		return store.Session{}, interpret(fmt.Errorf("upsert session: %w", err))
+	}
+	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
+	if err != nil {
+		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
+	}
+	return toSession(r)
+}
+
+func (t *tx) Session(ctx context.Context, sessionID string) (store.Session, error) {
+	r, err := t.q.GetSession(ctx, sessionID)
+	if err != nil {
+		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
+	}
+	return toSession(r)
+}
+
+func (t *tx) AppendSessionInput(ctx context.Context, sessionID, key string, now time.Time) ([]string, error) {
+	r, err := t.q.GetSessionForUpdate(ctx, sessionID)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("session: %w", err))
+	}
+	buf, err := store.DecodeInputBuffer(r.InputBuffer)
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, key)
+	n, err := t.q.SetSessionInputBuffer(ctx, sqlitedb.SetSessionInputBufferParams{InputBuffer: store.EncodeInputBuffer(buf), Now: now.UTC(), SessionID: sessionID})
+	if err := one(n, err, "append session input"); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (t *tx) SaveSessionHop(ctx context.Context, h store.SessionHop) error {
+	n, err := t.q.SaveSessionHop(ctx, sqlitedb.SaveSessionHopParams{
+		UserID: nullInt(h.UserID), State: h.State, InputBuffer: store.EncodeInputBuffer(h.InputBuffer),
+		LastInput: sql.NullString{String: h.LastInput, Valid: true}, LastResponse: sql.NullString{String: h.LastResponse, Valid: true},
+		Now: h.Now.UTC(), SessionID: h.SessionID,
+	})
+	return one(n, err, "save session hop")
+}
+
+func (t *tx) EndSession(ctx context.Context, e store.SessionEnd) error {
+	n, err := t.q.EndSession(ctx, sqlitedb.EndSessionParams{
+		EndStatus: nullString(e.Status), DurationMs: sql.NullInt64{Int64: e.DurationMs, Valid: true}, Hops: int64(e.Hops),
+		Now: sql.NullTime{Time: e.Now.UTC(), Valid: true}, SessionID: e.SessionID,
+	})
+	return one(n, err, "end session")
+}
+
+func (t *tx) CloseIdleSessions(ctx context.Context, idleBefore, now time.Time) (int64, error) {
+	n, err := t.q.CloseIdleSessions(ctx, sqlitedb.CloseIdleSessionsParams{Now: sql.NullTime{Time: now.UTC(), Valid: true}, IdleBefore: idleBefore.UTC()})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("close idle sessions: %w", err))
+	}
+	return n, nil
+}
+
+func (t *tx) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
+	var rep store.ReconcileReport
+	unbalanced, err := t.q.ListUnbalancedTransactions(ctx)
+	if err != nil {
+		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	}
+	for _, r := range unbalanced {
+		rep.UnbalancedTransactions = append(rep.UnbalancedTransactions, store.Imbalance{TransactionID: r.TransactionID, SumMsat: r.Total})
+	}
+	drift, err := t.q.ListBalanceDrift(ctx)
+	if err != nil {
+		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	}
+	for _, r := range drift {
+		rep.BalanceDrift = append(rep.BalanceDrift, store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat, LedgerMsat: r.LedgerMsat})
+	}
+	negative, err := t.q.ListNegativeUserAccounts(ctx)
+	if err != nil {
+		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	}
+	for _, r := range negative {
+		rep.NegativeUserAccounts = append(rep.NegativeUserAccounts, store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat})
+	}
+	reserved, err := t.SystemAccount(ctx, store.AccountReserved)
+	if err != nil {
+		return rep, err
+	}
+	held, err := t.q.ListReservationMismatches(ctx, reserved.ID)
+	if err != nil {
+		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	}
+	for _, r := range held {
+		rep.ReservationMismatches = append(rep.ReservationMismatches, store.Reservation{TransactionID: r.TransactionID, Status: store.TransactionStatus(r.Status), HeldMsat: r.HeldMsat})
+	}
+	if rep.TotalMsat, err = t.q.SumAllBalances(ctx); err != nil {
+		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	}
+	return rep, nil
+}

@@ -1,0 +1,115 @@
+// Package store is the wallet's one seam to SQL: the operations the
+// application needs, in the application's own types, behind an interface that
+// an adapter implements for each engine (SQLite, MySQL/MariaDB, PostgreSQL).
+//
+// The adapters live in the subpackages sqlitestore, mysqlstore and pgstore and
+// are the only code that imports the sqlc-generated packages under gen/. Every
+// operation runs inside a transaction opened by Store.InTx: the caller decides
+// where a unit of work begins and ends, helpers only receive the Tx.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is an open database of one engine.
+type Store interface {
+	// InTx runs fn in one database transaction and commits it when fn returns
+	// nil. A retryable failure (deadlock, serialization failure, SQLite busy)
+	// of the transaction or of its commit runs fn again, a bounded number of
+	// times with jittered backoff, so fn must do nothing but database work
+	// through tx. The rollback of a failed attempt runs even when ctx has been
+	// cancelled.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Ping checks that the database answers within the context's deadline.
+	Ping(ctx context.Context) error
+	// Engine names the engine: "sqlite", "mysql" or "postgres".
+	Engine() string
+	// Close releases the connections.
+	Close() error
+}
+
+// Tx is the set of operations available inside one transaction.
+type Tx interface {
+	// InsertUserIfAbsent creates an unregistered user with that phone number
+	// unless one exists; it reports whether it created one.
+	InsertUserIfAbsent(ctx context.Context, u NewUser) (bool, error)
+	// InsertUser creates a user and returns its id; a taken phone number or
+	// Lightning name is ErrConflict.
+	InsertUser(ctx context.Context, u NewUser) (int64, error)
+	UserByID(ctx context.Context, id int64) (User, error)
+	UserByPhone(ctx context.Context, phone string) (User, error)
+	UserByLightningName(ctx context.Context, name string) (User, error)
+	// SetUserPIN stores a PIN hash and a status, clearing failures and locks.
+	SetUserPIN(ctx context.Context, id int64, pinHash string, status UserStatus, now time.Time) error
+	// SetUserPINGuard records the failure count, lockout count and lock of a user.
+	SetUserPINGuard(ctx context.Context, id int64, failed, lockouts int, lockedUntil *time.Time, now time.Time) error
+	SetUserLanguage(ctx context.Context, id int64, lang string, now time.Time) error
+	SetUserStatus(ctx context.Context, id int64, status UserStatus, now time.Time) error
+
+	// InsertUserAccount opens the wallet account of a user.
+	InsertUserAccount(ctx context.Context, userID int64, now time.Time) (int64, error)
+	AccountByID(ctx context.Context, id int64) (Account, error)
+	AccountByUserID(ctx context.Context, userID int64) (Account, error)
+	SystemAccount(ctx context.Context, code SystemAccountCode) (Account, error)
+	// UserAccountByPhone returns a user's ids and balance in one round trip.
+	UserAccountByPhone(ctx context.Context, phone string) (UserAccount, error)
+	// LockAccounts locks the accounts for the rest of the transaction, always
+	// in ascending id order, and returns them in that order.
+	LockAccounts(ctx context.Context, ids ...int64) ([]Account, error)
+	// PostEntries books a balanced set of entries against a transaction:
+	// the amounts must sum to zero. Cached balances move in ascending account
+	// id order. A user account that would go below zero, or that a credit
+	// would take above maxBalance, makes it fail with a *BalanceError naming
+	// the account, and nothing of the call is kept once the caller rolls back.
+	PostEntries(ctx context.Context, transactionID int64, entries []Entry, maxBalance int64, now time.Time) error
+	// EntriesOf lists the ledger entries of a transaction.
+	EntriesOf(ctx context.Context, transactionID int64) ([]LedgerEntry, error)
+	// HeldBy sums the entries of one transaction on one account.
+	HeldBy(ctx context.Context, transactionID, accountID int64) (int64, error)
+
+	// InsertTransaction adds a row to the user-facing log; a taken
+	// idempotency key (or M-Pesa id) is ErrConflict.
+	InsertTransaction(ctx context.Context, t NewTransaction) (int64, error)
+	TransactionByID(ctx context.Context, id int64) (Transaction, error)
+	TransactionByIdempotencyKey(ctx context.Context, key string) (Transaction, error)
+	// FinishTransaction moves a transaction from one status to another and
+	// sets its fee; it reports false when the transaction was not in from.
+	FinishTransaction(ctx context.Context, id int64, from, to TransactionStatus, feeMsat int64, now time.Time) (bool, error)
+	// LatestTransactions lists a user's transactions newest first, only those
+	// with an id below beforeID (0 means from the newest).
+	LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]Transaction, error)
+	// OutgoingSince sums a user's pending and completed sends, payments and
+	// withdrawals created at or after since.
+	OutgoingSince(ctx context.Context, userID int64, since time.Time) (int64, error)
+	// PendingTransactions lists pending transactions of one type, oldest first.
+	PendingTransactions(ctx context.Context, typ TransactionType) ([]Transaction, error)
+
+	InsertInvoice(ctx context.Context, inv NewInvoice) (int64, error)
+	InvoiceByPaymentHash(ctx context.Context, hash string) (Invoice, error)
+	// MarkInvoicePaid moves a pending (or expired) invoice to paid; it reports
+	// false when the invoice was already paid or cancelled.
+	MarkInvoicePaid(ctx context.Context, hash string, amountPaidMsat int64, now time.Time) (bool, error)
+	// ExpireInvoices expires the pending invoices (and their pending
+	// transaction rows) whose expiry is before now, returning how many.
+	ExpireInvoices(ctx context.Context, now time.Time) (int64, error)
+	// MaxInvoiceAddIndex is the highest lnd add index recorded, 0 if none.
+	MaxInvoiceAddIndex(ctx context.Context) (int64, error)
+
+	// UpsertSession opens a session on its first hop and refreshes its
+	// activity on later ones, returning it locked for this transaction.
+	UpsertSession(ctx context.Context, s NewSession) (Session, error)
+	Session(ctx context.Context, sessionID string) (Session, error)
+	// AppendSessionInput adds one key to the session's input buffer.
+	AppendSessionInput(ctx context.Context, sessionID, key string, now time.Time) ([]string, error)
+	// SaveSessionHop records what a hop did to a session.
+	SaveSessionHop(ctx context.Context, h SessionHop) error
+	// EndSession closes a session with the gateway's final report.
+	EndSession(ctx context.Context, e SessionEnd) error
+	// CloseIdleSessions closes active sessions idle since before idleBefore.
+	CloseIdleSessions(ctx context.Context, idleBefore, now time.Time) (int64, error)
+
+	// Reconcile checks the whole ledger's invariants.
+	Reconcile(ctx context.Context) (ReconcileReport, error)
+}

@@ -1,0 +1,804 @@
+// Package storetest is the store's contract: one suite of behaviour, written
+// once, that every engine's adapter must pass. Exercise runs it against an
+// open, migrated store; each check owns its rows (fresh phone numbers, keys
+// and hashes), so the checks share one database.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// Exercise runs the whole contract against s.
+func Exercise(t *testing.T, s store.Store) {
+	t.Helper()
+	checks := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Users", testUsers},
+		{"UserConstraints", testUserConstraints},
+		{"Accounts", testAccounts},
+		{"PostEntries", testPostEntries},
+		{"Transactions", testTransactions},
+		{"TransactionConstraints", testTransactionConstraints},
+		{"History", testHistory},
+		{"Invoices", testInvoices},
+		{"Sessions", testSessions},
+		{"IdleSessionCleanup", testIdleSessionCleanup},
+		{"Rollback", testRollback},
+		{"ConcurrentDebits", testConcurrentDebits},
+		{"Reconcile", testReconcile},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, s) })
+	}
+}
+
+// base is a fixed instant with microsecond precision, the finest every
+// engine keeps.
+var base = time.Date(2026, 11, 27, 8, 30, 15, 123456000, time.UTC)
+
+// Phone returns a fresh, valid Kenyan E.164 number.
+func Phone(t testing.TB) string {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("+2547%08d", n.Int64())
+}
+
+// Token returns a fresh random hex string of n bytes.
+func Token(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// inTx runs fn in a transaction and fails the test on error.
+func inTx(t *testing.T, s store.Store, fn func(ctx context.Context, tx store.Tx) error) {
+	t.Helper()
+	if err := s.InTx(ctxT(t), fn); err != nil {
+		t.Fatalf("transaction: %v", err)
+	}
+}
+
+// NewFundedUser creates a user with an account holding balance msat, funded
+// from the adjustments account, and returns the user and account ids.
+func NewFundedUser(t testing.TB, s store.Store, balance int64) (userID, accountID int64, phone string) {
+	t.Helper()
+	phone = Phone(t)
+	err := s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		var err error
+		userID, err = tx.InsertUser(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base})
+		if err != nil {
+			return err
+		}
+		if accountID, err = tx.InsertUserAccount(ctx, userID, base); err != nil {
+			return err
+		}
+		if balance == 0 {
+			return nil
+		}
+		adj, err := tx.SystemAccount(ctx, store.AccountAdjustments)
+		if err != nil {
+			return err
+		}
+		txID, err := tx.InsertTransaction(ctx, store.NewTransaction{
+			UserID: userID, Type: store.TxAdjustment, Direction: store.DirectionIn, Status: store.TxCompleted,
+			AmountMsat: balance, IdempotencyKey: "fund-" + phone, Now: base,
+		})
+		if err != nil {
+			return err
+		}
+		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: adj.ID, AmountMsat: -balance}, {AccountID: accountID, AmountMsat: balance}}, 1<<62, base)
+	})
+	if err != nil {
+		t.Fatalf("new funded user: %v", err)
+	}
+	return userID, accountID, phone
+}
+
+func mustKind(t *testing.T, err, kind error, what string) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("%s: got %v, want %v", what, err, kind)
+	}
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		created, err := tx.InsertUserIfAbsent(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "sw", Now: base})
+		if err != nil || !created {
+			t.Fatalf("first InsertUserIfAbsent: created=%v err=%v", created, err)
+		}
+		created, err = tx.InsertUserIfAbsent(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Now: base})
+		if err != nil || created {
+			t.Fatalf("second InsertUserIfAbsent: created=%v err=%v", created, err)
+		}
+		u, err := tx.UserByPhone(ctx, phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Phone != phone || u.LightningName != phone[1:] || u.Language != "sw" || u.Status != store.UserUnregistered ||
+			u.PINHash != "" || u.LockedUntil != nil || !u.CreatedAt.Equal(base) {
+			t.Fatalf("user read back wrong: %+v", u)
+		}
+		byID, err := tx.UserByID(ctx, u.ID)
+		if err != nil || byID.Phone != phone {
+			t.Fatalf("UserByID: %+v %v", byID, err)
+		}
+		byName, err := tx.UserByLightningName(ctx, phone[1:])
+		if err != nil || byName.ID != u.ID {
+			t.Fatalf("UserByLightningName: %+v %v", byName, err)
+		}
+
+		later := base.Add(time.Hour)
+		if err := tx.SetUserPIN(ctx, u.ID, "argon2id$test", store.UserActive, later); err != nil {
+			t.Fatal(err)
+		}
+		lock := base.Add(15 * time.Minute)
+		if err := tx.SetUserPINGuard(ctx, u.ID, 3, 2, &lock, later); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.SetUserLanguage(ctx, u.ID, "en", later); err != nil {
+			t.Fatal(err)
+		}
+		// An update that changes nothing still finds its row.
+		if err := tx.SetUserLanguage(ctx, u.ID, "en", later); err != nil {
+			t.Fatalf("no-op update: %v", err)
+		}
+		u, err = tx.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.PINHash != "argon2id$test" || u.Status != store.UserActive || u.FailedPINAttempts != 3 || u.LockoutCount != 2 ||
+			u.LockedUntil == nil || !u.LockedUntil.Equal(lock) || u.Language != "en" || !u.UpdatedAt.Equal(later) {
+			t.Fatalf("user updates read back wrong: %+v", u)
+		}
+		if err := tx.SetUserPINGuard(ctx, u.ID, 0, 2, nil, later); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.SetUserStatus(ctx, u.ID, store.UserLocked, later); err != nil {
+			t.Fatal(err)
+		}
+		u, _ = tx.UserByID(ctx, u.ID)
+		if u.LockedUntil != nil || u.FailedPINAttempts != 0 || u.Status != store.UserLocked {
+			t.Fatalf("guard clear/status: %+v", u)
+		}
+		return nil
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.UserByPhone(ctx, Phone(t))
+		mustKind(t, err, store.ErrNotFound, "unknown phone")
+		_, err = tx.UserByLightningName(ctx, "nobody-"+Token(t, 4))
+		mustKind(t, err, store.ErrNotFound, "unknown name")
+		mustKind(t, tx.SetUserLanguage(ctx, -1, "en", base), store.ErrNotFound, "update of a missing user")
+		return nil
+	})
+}
+
+func testUserConstraints(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.InsertUser(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base})
+		return err
+	})
+	cases := []struct {
+		name string
+		u    store.NewUser
+	}{
+		{"duplicate phone", store.NewUser{Phone: phone, LightningName: "other-" + Token(t, 4), Language: "en", Status: store.UserActive, Now: base}},
+		{"duplicate lightning name", store.NewUser{Phone: Phone(t), LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base}},
+	}
+	for _, c := range cases {
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.InsertUser(ctx, c.u)
+			return err
+		})
+		mustKind(t, err, store.ErrConflict, c.name)
+	}
+	// A constraint violation aborts only its own transaction; the store is
+	// usable right after.
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.UserByPhone(ctx, phone)
+		return err
+	})
+	// One account per user.
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		u, err := tx.UserByPhone(ctx, phone)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertUserAccount(ctx, u.ID, base); err != nil {
+			return err
+		}
+		_, err = tx.InsertUserAccount(ctx, u.ID, base)
+		return err
+	})
+	mustKind(t, err, store.ErrConflict, "second account for one user")
+}
+
+func testAccounts(t *testing.T, s store.Store) {
+	userA, accA, phoneA := NewFundedUser(t, s, 5000)
+	_, accB, _ := NewFundedUser(t, s, 0)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, code := range []store.SystemAccountCode{store.AccountLightning, store.AccountMpesa, store.AccountFees, store.AccountAdjustments, store.AccountReserved} {
+			a, err := tx.SystemAccount(ctx, code)
+			if err != nil || a.Code != code || !a.IsSystem() || a.UserID != 0 {
+				t.Fatalf("system account %s: %+v %v", code, a, err)
+			}
+		}
+		_, err := tx.SystemAccount(ctx, "nope")
+		mustKind(t, err, store.ErrNotFound, "unknown system account")
+
+		a, err := tx.AccountByUserID(ctx, userA)
+		if err != nil || a.ID != accA || a.BalanceMsat != 5000 || a.IsSystem() {
+			t.Fatalf("AccountByUserID: %+v %v", a, err)
+		}
+		ua, err := tx.UserAccountByPhone(ctx, phoneA)
+		if err != nil || ua.UserID != userA || ua.AccountID != accA || ua.BalanceMsat != 5000 || ua.UserStatus != store.UserActive {
+			t.Fatalf("UserAccountByPhone: %+v %v", ua, err)
+		}
+		_, err = tx.UserAccountByPhone(ctx, Phone(t))
+		mustKind(t, err, store.ErrNotFound, "account of unknown phone")
+
+		locked, err := tx.LockAccounts(ctx, accB, accA)
+		if err != nil || len(locked) != 2 || locked[0].ID != min(accA, accB) || locked[1].ID != max(accA, accB) {
+			t.Fatalf("LockAccounts: %+v %v", locked, err)
+		}
+		none, err := tx.LockAccounts(ctx)
+		if err != nil || len(none) != 0 {
+			t.Fatalf("LockAccounts(): %+v %v", none, err)
+		}
+		return nil
+	})
+}
+
+func testPostEntries(t *testing.T, s store.Store) {
+	_, accA, _ := NewFundedUser(t, s, 10_000)
+	userB, accB, _ := NewFundedUser(t, s, 0)
+	newTx := func(ctx context.Context, tx store.Tx) int64 {
+		id, err := tx.InsertTransaction(ctx, store.NewTransaction{UserID: userB, Type: store.TxSend, Direction: store.DirectionOut,
+			Status: store.TxCompleted, AmountMsat: 1, IdempotencyKey: Token(t, 16), Now: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	cases := []struct {
+		name    string
+		entries []store.Entry
+		max     int64
+		check   func(err error) bool
+	}{
+		{"unbalanced", []store.Entry{{AccountID: accA, AmountMsat: -100}, {AccountID: accB, AmountMsat: 99}}, 1 << 62, func(err error) bool { return errors.Is(err, store.ErrUnbalanced) }},
+		{"single leg", []store.Entry{{AccountID: accA, AmountMsat: 0}}, 1 << 62, func(err error) bool { return errors.Is(err, store.ErrUnbalanced) }},
+		{"insufficient", []store.Entry{{AccountID: accA, AmountMsat: -10_001}, {AccountID: accB, AmountMsat: 10_001}}, 1 << 62, func(err error) bool {
+			var be *store.BalanceError
+			return errors.As(err, &be) && be.AccountID == accA && be.AmountMsat == -10_001
+		}},
+		{"over max balance", []store.Entry{{AccountID: accA, AmountMsat: -600}, {AccountID: accB, AmountMsat: 600}}, 500, func(err error) bool {
+			var be *store.BalanceError
+			return errors.As(err, &be) && be.AccountID == accB
+		}},
+	}
+	for _, c := range cases {
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			return tx.PostEntries(ctx, newTx(ctx, tx), c.entries, c.max, base)
+		})
+		if err == nil || !c.check(err) {
+			t.Fatalf("%s: unexpected error %v", c.name, err)
+		}
+	}
+	var txID int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		fees, err := tx.SystemAccount(ctx, store.AccountFees)
+		if err != nil {
+			return err
+		}
+		txID = newTx(ctx, tx)
+		// Exactly the whole balance may go, and a credit up to max exactly.
+		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: accA, AmountMsat: -10_000}, {AccountID: accB, AmountMsat: 9_000}, {AccountID: fees.ID, AmountMsat: 1_000}}, 9_000, base)
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		a, _ := tx.AccountByID(ctx, accA)
+		b, _ := tx.AccountByID(ctx, accB)
+		if a.BalanceMsat != 0 || b.BalanceMsat != 9_000 {
+			t.Fatalf("balances after posting: a=%d b=%d", a.BalanceMsat, b.BalanceMsat)
+		}
+		entries, err := tx.EntriesOf(ctx, txID)
+		if err != nil || len(entries) != 3 {
+			t.Fatalf("EntriesOf: %+v %v", entries, err)
+		}
+		var sum int64
+		for _, e := range entries {
+			sum += e.AmountMsat
+		}
+		if sum != 0 {
+			t.Fatalf("entries sum to %d", sum)
+		}
+		held, err := tx.HeldBy(ctx, txID, accB)
+		if err != nil || held != 9_000 {
+			t.Fatalf("HeldBy: %d %v", held, err)
+		}
+		held, err = tx.HeldBy(ctx, txID+1_000_000, accB)
+		if err != nil || held != 0 {
+			t.Fatalf("HeldBy of nothing: %d %v", held, err)
+		}
+		return nil
+	})
+	// A system account may go negative; a user account never, even by a
+	// debit from an account above the maximum.
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		return tx.PostEntries(ctx, newTx(ctx, tx), []store.Entry{{AccountID: accB, AmountMsat: -9_000}, {AccountID: accA, AmountMsat: 9_000}}, 1, base)
+	})
+	var be *store.BalanceError
+	if !errors.As(err, &be) || be.AccountID != accA {
+		t.Fatalf("credit above max: %v", err)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.PostEntries(ctx, newTx(ctx, tx), []store.Entry{{AccountID: accB, AmountMsat: -4_000}, {AccountID: accA, AmountMsat: 4_000}}, 1<<62, base)
+	})
+}
+
+func newTxn(t testing.TB, userID int64, typ store.TransactionType, status store.TransactionStatus, amount int64, at time.Time) store.NewTransaction {
+	dir := store.DirectionOut
+	if typ == store.TxReceive || typ == store.TxInvoice || typ == store.TxTopup {
+		dir = store.DirectionIn
+	}
+	return store.NewTransaction{UserID: userID, Type: typ, Direction: dir, Status: status, AmountMsat: amount,
+		IdempotencyKey: Token(t, 16), Description: "test", Now: at}
+}
+
+func testTransactions(t *testing.T, s store.Store) {
+	userID, _, _ := NewFundedUser(t, s, 0)
+	n := newTxn(t, userID, store.TxPayment, store.TxPending, 21_000, base)
+	n.Invoice, n.PaymentHash, n.CounterpartyPhone = "lnbcrt1"+Token(t, 20), Token(t, 32), "+254700000001"
+	var id int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		id, err = tx.InsertTransaction(ctx, n)
+		return err
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.TransactionByIdempotencyKey(ctx, n.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		if got.ID != id || got.UserID != userID || got.Type != store.TxPayment || got.Direction != store.DirectionOut ||
+			got.Status != store.TxPending || got.AmountMsat != 21_000 || got.Invoice != n.Invoice || got.PaymentHash != n.PaymentHash ||
+			got.CounterpartyPhone != n.CounterpartyPhone || got.Description != "test" || got.MpesaReceipt != "" || !got.CreatedAt.Equal(base) {
+			t.Fatalf("transaction read back wrong: %+v", got)
+		}
+		pending, err := tx.PendingTransactions(ctx, store.TxPayment)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, p := range pending {
+			found = found || p.ID == id
+		}
+		if !found {
+			t.Fatalf("pending payment %d not listed", id)
+		}
+		ok, err := tx.FinishTransaction(ctx, id, store.TxPending, store.TxCompleted, 150, base.Add(time.Second))
+		if err != nil || !ok {
+			t.Fatalf("finish: %v %v", ok, err)
+		}
+		ok, err = tx.FinishTransaction(ctx, id, store.TxPending, store.TxFailed, 0, base.Add(time.Second))
+		if err != nil || ok {
+			t.Fatalf("second finish from pending must not apply: %v %v", ok, err)
+		}
+		got, _ = tx.TransactionByID(ctx, id)
+		if got.Status != store.TxCompleted || got.FeeMsat != 150 {
+			t.Fatalf("after finish: %+v", got)
+		}
+		_, err = tx.TransactionByID(ctx, -5)
+		mustKind(t, err, store.ErrNotFound, "unknown transaction")
+		_, err = tx.TransactionByIdempotencyKey(ctx, "missing-"+Token(t, 8))
+		mustKind(t, err, store.ErrNotFound, "unknown key")
+		return nil
+	})
+}
+
+func testTransactionConstraints(t *testing.T, s store.Store) {
+	userID, _, _ := NewFundedUser(t, s, 0)
+	first := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
+	first.MpesaReceipt, first.MpesaCheckoutRequestID, first.MpesaConversationID = "R"+Token(t, 5), "ws_CO_"+Token(t, 8), "AG_"+Token(t, 8)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.InsertTransaction(ctx, first)
+		return err
+	})
+	sameKey := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
+	sameKey.IdempotencyKey = first.IdempotencyKey
+	sameReceipt := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
+	sameReceipt.MpesaReceipt = first.MpesaReceipt
+	sameCheckout := newTxn(t, userID, store.TxTopup, store.TxPending, 1000, base)
+	sameCheckout.MpesaCheckoutRequestID = first.MpesaCheckoutRequestID
+	sameConversation := newTxn(t, userID, store.TxWithdraw, store.TxPending, 1000, base)
+	sameConversation.MpesaConversationID = first.MpesaConversationID
+	for name, n := range map[string]store.NewTransaction{
+		"idempotency key": sameKey, "mpesa receipt": sameReceipt, "checkout request": sameCheckout, "conversation": sameConversation,
+	} {
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.InsertTransaction(ctx, n)
+			return err
+		})
+		mustKind(t, err, store.ErrConflict, "duplicate "+name)
+	}
+}
+
+func testHistory(t *testing.T, s store.Store) {
+	userID, _, _ := NewFundedUser(t, s, 0)
+	other, _, _ := NewFundedUser(t, s, 0)
+	var ids []int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for i := range 7 {
+			id, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxSend, store.TxCompleted, int64(1000*(i+1)), base.Add(time.Duration(i)*time.Minute)))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+			if _, err := tx.InsertTransaction(ctx, newTxn(t, other, store.TxSend, store.TxCompleted, 1, base)); err != nil {
+				return err
+			}
+		}
+		// Failed and expired rows count for history but not for the limit.
+		if _, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxPayment, store.TxFailed, 50_000, base.Add(time.Hour))); err != nil {
+			return err
+		}
+		_, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxReceive, store.TxCompleted, 70_000, base.Add(time.Hour)))
+		return err
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		page, err := tx.LatestTransactions(ctx, userID, 0, 3)
+		if err != nil {
+			return err
+		}
+		if len(page) != 3 || page[0].Type != store.TxReceive || page[1].Type != store.TxPayment || page[2].ID != ids[6] {
+			t.Fatalf("first page: %+v", page)
+		}
+		next, err := tx.LatestTransactions(ctx, userID, page[2].ID, 3)
+		if err != nil {
+			return err
+		}
+		if len(next) != 3 || next[0].ID != ids[5] || next[1].ID != ids[4] || next[2].ID != ids[3] {
+			t.Fatalf("second page: %+v", next)
+		}
+		last, err := tx.LatestTransactions(ctx, userID, ids[1], 10)
+		if err != nil || len(last) != 1 || last[0].ID != ids[0] {
+			t.Fatalf("last page: %+v %v", last, err)
+		}
+		total, err := tx.OutgoingSince(ctx, userID, base.Add(3*time.Minute))
+		if err != nil {
+			return err
+		}
+		if total != 4000+5000+6000+7000 {
+			t.Fatalf("OutgoingSince: %d", total)
+		}
+		return nil
+	})
+}
+
+func testInvoices(t *testing.T, s store.Store) {
+	userID, _, _ := NewFundedUser(t, s, 0)
+	mk := func(expires time.Time) (store.NewInvoice, int64) {
+		var txID int64
+		hash := Token(t, 32)
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			n := newTxn(t, userID, store.TxInvoice, store.TxPending, 5000, base)
+			n.PaymentHash = hash
+			var err error
+			txID, err = tx.InsertTransaction(ctx, n)
+			return err
+		})
+		return store.NewInvoice{UserID: userID, TransactionID: txID, Invoice: "lnbcrt50n1" + Token(t, 40), PaymentHash: hash,
+			AmountMsat: 5000, Description: "umeme", AddIndex: 7, ExpiresAt: expires, Now: base}, txID
+	}
+	live, _ := mk(base.Add(time.Hour))
+	overdue, overdueTx := mk(base.Add(-time.Minute))
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, n := range []store.NewInvoice{live, overdue} {
+			if _, err := tx.InsertInvoice(ctx, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for name, n := range map[string]store.NewInvoice{
+		"payment hash": {UserID: userID, Invoice: "lnbcrt1" + Token(t, 30), PaymentHash: live.PaymentHash, AmountMsat: 1, ExpiresAt: base, Now: base},
+		"invoice":      {UserID: userID, Invoice: live.Invoice, PaymentHash: Token(t, 32), AmountMsat: 1, ExpiresAt: base, Now: base},
+	} {
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.InsertInvoice(ctx, n)
+			return err
+		})
+		mustKind(t, err, store.ErrConflict, "duplicate invoice "+name)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		inv, err := tx.InvoiceByPaymentHash(ctx, live.PaymentHash)
+		if err != nil {
+			return err
+		}
+		if inv.Status != store.InvoicePending || inv.AmountMsat != 5000 || inv.Invoice != live.Invoice || inv.AddIndex != 7 ||
+			!inv.ExpiresAt.Equal(live.ExpiresAt) || inv.PaidAt != nil {
+			t.Fatalf("invoice read back wrong: %+v", inv)
+		}
+		n, err := tx.ExpireInvoices(ctx, base)
+		if err != nil || n < 1 {
+			t.Fatalf("ExpireInvoices: %d %v", n, err)
+		}
+		if inv, _ := tx.InvoiceByPaymentHash(ctx, live.PaymentHash); inv.Status != store.InvoicePending {
+			t.Fatalf("a live invoice expired: %+v", inv)
+		}
+		if inv, _ := tx.InvoiceByPaymentHash(ctx, overdue.PaymentHash); inv.Status != store.InvoiceExpired {
+			t.Fatalf("an overdue invoice did not expire: %+v", inv)
+		}
+		if txn, _ := tx.TransactionByID(ctx, overdueTx); txn.Status != store.TxExpired {
+			t.Fatalf("the overdue invoice's transaction did not expire: %+v", txn)
+		}
+		paidAt := base.Add(time.Minute)
+		ok, err := tx.MarkInvoicePaid(ctx, live.PaymentHash, 5000, paidAt)
+		if err != nil || !ok {
+			t.Fatalf("MarkInvoicePaid: %v %v", ok, err)
+		}
+		ok, err = tx.MarkInvoicePaid(ctx, live.PaymentHash, 5000, paidAt)
+		if err != nil || ok {
+			t.Fatalf("second MarkInvoicePaid must not apply: %v %v", ok, err)
+		}
+		// The node may settle an invoice our clock already expired.
+		ok, err = tx.MarkInvoicePaid(ctx, overdue.PaymentHash, 6000, paidAt)
+		if err != nil || !ok {
+			t.Fatalf("MarkInvoicePaid of an expired invoice: %v %v", ok, err)
+		}
+		inv, _ = tx.InvoiceByPaymentHash(ctx, overdue.PaymentHash)
+		if inv.Status != store.InvoicePaid || inv.AmountPaidMsat != 6000 || inv.PaidAt == nil || !inv.PaidAt.Equal(paidAt) {
+			t.Fatalf("paid invoice: %+v", inv)
+		}
+		ok, err = tx.MarkInvoicePaid(ctx, Token(t, 32), 1, paidAt)
+		if err != nil || ok {
+			t.Fatalf("MarkInvoicePaid of an unknown hash: %v %v", ok, err)
+		}
+		_, err = tx.InvoiceByPaymentHash(ctx, Token(t, 32))
+		mustKind(t, err, store.ErrNotFound, "unknown invoice")
+		idx, err := tx.MaxInvoiceAddIndex(ctx)
+		if err != nil || idx < 7 {
+			t.Fatalf("MaxInvoiceAddIndex: %d %v", idx, err)
+		}
+		return nil
+	})
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	userID, _, phone := NewFundedUser(t, s, 0)
+	sid := "ATUid_" + Token(t, 12)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		sess, err := tx.UpsertSession(ctx, store.NewSession{SessionID: sid, Phone: phone, State: "welcome", Now: base})
+		if err != nil {
+			return err
+		}
+		if sess.SessionID != sid || sess.State != "welcome" || !sess.Active || len(sess.InputBuffer) != 0 || sess.LastInput != nil ||
+			sess.Hops != 0 || !sess.LastActivityAt.Equal(base) {
+			t.Fatalf("new session: %+v", sess)
+		}
+		again, err := tx.UpsertSession(ctx, store.NewSession{SessionID: sid, Phone: phone, State: "ignored", Now: base.Add(time.Second)})
+		if err != nil {
+			return err
+		}
+		if again.ID != sess.ID || again.State != "welcome" || !again.LastActivityAt.Equal(base.Add(time.Second)) {
+			t.Fatalf("second upsert: %+v", again)
+		}
+		buf, err := tx.AppendSessionInput(ctx, sid, "1", base.Add(2*time.Second))
+		if err != nil {
+			return err
+		}
+		buf, err = tx.AppendSessionInput(ctx, sid, "07*12#", base.Add(2*time.Second))
+		if err != nil || len(buf) != 2 || buf[1] != "07*12#" {
+			t.Fatalf("AppendSessionInput: %v %v", buf, err)
+		}
+		err = tx.SaveSessionHop(ctx, store.SessionHop{SessionID: sid, UserID: userID, State: "menu", InputBuffer: []string{"1", "2"},
+			LastInput: "1*2", LastResponse: "CON Menu\n1. Send", Now: base.Add(3 * time.Second)})
+		if err != nil {
+			return err
+		}
+		got, err := tx.Session(ctx, sid)
+		if err != nil {
+			return err
+		}
+		if got.UserID != userID || got.State != "menu" || len(got.InputBuffer) != 2 || got.InputBuffer[1] != "2" ||
+			got.LastInput == nil || *got.LastInput != "1*2" || got.LastResponse == nil || *got.LastResponse != "CON Menu\n1. Send" || got.Hops != 1 {
+			t.Fatalf("after hop: %+v", got)
+		}
+		if err := tx.EndSession(ctx, store.SessionEnd{SessionID: sid, Status: "Success", DurationMs: 12_345, Hops: 4, Now: base.Add(time.Minute)}); err != nil {
+			return err
+		}
+		got, _ = tx.Session(ctx, sid)
+		if got.Active || got.EndStatus != "Success" || got.DurationMs != 12_345 || got.Hops != 4 || got.EndedAt == nil {
+			t.Fatalf("ended session: %+v", got)
+		}
+		_, err = tx.Session(ctx, "missing-"+Token(t, 4))
+		mustKind(t, err, store.ErrNotFound, "unknown session")
+		mustKind(t, tx.EndSession(ctx, store.SessionEnd{SessionID: "missing", Now: base}), store.ErrNotFound, "end unknown session")
+		return nil
+	})
+}
+
+func testIdleSessionCleanup(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	idle, fresh := "idle_"+Token(t, 8), "fresh_"+Token(t, 8)
+	cutoff := base.Add(-time.Minute)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.UpsertSession(ctx, store.NewSession{SessionID: idle, Phone: phone, State: "menu", Now: cutoff.Add(-time.Second)}); err != nil {
+			return err
+		}
+		_, err := tx.UpsertSession(ctx, store.NewSession{SessionID: fresh, Phone: phone, State: "menu", Now: cutoff.Add(time.Second)})
+		return err
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		n, err := tx.CloseIdleSessions(ctx, cutoff, base)
+		if err != nil || n < 1 {
+			t.Fatalf("CloseIdleSessions: %d %v", n, err)
+		}
+		a, _ := tx.Session(ctx, idle)
+		b, _ := tx.Session(ctx, fresh)
+		if a.Active || a.EndedAt == nil || !b.Active {
+			t.Fatalf("idle=%+v fresh=%+v", a, b)
+		}
+		return nil
+	})
+}
+
+func testRollback(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	boom := errors.New("boom")
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.InsertUser(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx returned %v, want the callback's error", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.InsertUser(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base}); err != nil {
+			return err
+		}
+		cancel()
+		return ctx.Err()
+	})
+	if err == nil {
+		t.Fatal("a cancelled transaction committed")
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.UserByPhone(ctx, phone)
+		mustKind(t, err, store.ErrNotFound, "user of a rolled-back transaction")
+		return nil
+	})
+}
+
+// testConcurrentDebits races many transactions that each debit one account:
+// exactly as many as the balance covers succeed, the rest are refused, and
+// the balance ends exact.
+func testConcurrentDebits(t *testing.T, s store.Store) {
+	const start, debit, workers = 100_000, 30_000, 10
+	_, from, _ := NewFundedUser(t, s, start)
+	var mu sync.Mutex
+	var ok, refused int
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			err := s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+				fees, err := tx.SystemAccount(ctx, store.AccountFees)
+				if err != nil {
+					return err
+				}
+				id, err := tx.InsertTransaction(ctx, store.NewTransaction{Type: store.TxAdjustment, Direction: store.DirectionOut,
+					Status: store.TxCompleted, AmountMsat: debit, IdempotencyKey: Token(t, 16), Now: base})
+				if err != nil {
+					return err
+				}
+				return tx.PostEntries(ctx, id, []store.Entry{{AccountID: from, AmountMsat: -debit}, {AccountID: fees.ID, AmountMsat: debit}}, 1<<62, base)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			var be *store.BalanceError
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &be):
+				refused++
+			default:
+				t.Errorf("debit failed with %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != start/debit || refused != workers-start/debit {
+		t.Fatalf("%d debits succeeded and %d were refused, want %d and %d", ok, refused, start/debit, workers-start/debit)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		a, err := tx.AccountByID(ctx, from)
+		if err != nil || a.BalanceMsat != start%debit {
+			t.Fatalf("balance after races: %+v %v", a, err)
+		}
+		return nil
+	})
+}
+
+func testReconcile(t *testing.T, s store.Store) {
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		rep, err := tx.Reconcile(ctx)
+		if err != nil {
+			return err
+		}
+		if !rep.OK() {
+			t.Fatalf("books do not balance: %+v", rep)
+		}
+		return nil
+	})
+	// A pending transaction that holds nothing on the reserved account, and
+	// one holding funds after it finished, are both reported.
+	userID, acc, _ := NewFundedUser(t, s, 1000)
+	var pendingEmpty, finishedHolding int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		reserved, err := tx.SystemAccount(ctx, store.AccountReserved)
+		if err != nil {
+			return err
+		}
+		if finishedHolding, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxWithdraw, store.TxFailed, 500, base)); err != nil {
+			return err
+		}
+		if err := tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: acc, AmountMsat: -500}, {AccountID: reserved.ID, AmountMsat: 500}}, 1<<62, base); err != nil {
+			return err
+		}
+		if pendingEmpty, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxWithdraw, store.TxPending, 200, base)); err != nil {
+			return err
+		}
+		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: acc, AmountMsat: -200}, {AccountID: reserved.ID, AmountMsat: 200}}, 1<<62, base); err != nil {
+			return err
+		}
+		return tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: reserved.ID, AmountMsat: -200}, {AccountID: acc, AmountMsat: 200}}, 1<<62, base)
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		rep, err := tx.Reconcile(ctx)
+		if err != nil {
+			return err
+		}
+		got := map[int64]bool{}
+		for _, r := range rep.ReservationMismatches {
+			got[r.TransactionID] = true
+		}
+		if !got[pendingEmpty] || !got[finishedHolding] || len(rep.UnbalancedTransactions) != 0 || len(rep.BalanceDrift) != 0 {
+			t.Fatalf("reconcile missed a reservation mismatch: %+v", rep)
+		}
+		// Undo, so the shared database reconciles for later tests.
+		reserved, _ := tx.SystemAccount(ctx, store.AccountReserved)
+		if _, err := tx.FinishTransaction(ctx, pendingEmpty, store.TxPending, store.TxFailed, 0, base); err != nil {
+			return err
+		}
+		return tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: reserved.ID, AmountMsat: -500}, {AccountID: acc, AmountMsat: 500}}, 1<<62, base)
+	})
+}

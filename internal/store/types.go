@@ -1,0 +1,320 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// UserStatus is where a user stands: unregistered users hold funds sent to
+// their number but have no PIN yet; locked users are frozen by an operator.
+type UserStatus string
+
+// The user statuses.
+const (
+	UserUnregistered UserStatus = "unregistered"
+	UserActive       UserStatus = "active"
+	UserLocked       UserStatus = "locked"
+)
+
+// User is a wallet holder, keyed by an E.164 phone number.
+type User struct {
+	ID                int64
+	Phone             string
+	LightningName     string
+	LightningPubkey   string
+	PINHash           string
+	FailedPINAttempts int
+	LockoutCount      int
+	LockedUntil       *time.Time
+	Language          string
+	Status            UserStatus
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// NewUser is what creating a user takes.
+type NewUser struct {
+	Phone         string
+	LightningName string
+	Language      string
+	Status        UserStatus
+	Now           time.Time
+}
+
+// SystemAccountCode names an account of the operator's side of the ledger.
+type SystemAccountCode string
+
+// The system accounts every database is created with.
+const (
+	// AccountLightning is the other side of money that enters or leaves
+	// through the Lightning node.
+	AccountLightning SystemAccountCode = "lightning"
+	// AccountMpesa is the other side of money that enters or leaves through
+	// the M-Pesa float.
+	AccountMpesa SystemAccountCode = "mpesa"
+	// AccountFees collects service fees.
+	AccountFees SystemAccountCode = "fees"
+	// AccountAdjustments is the other side of an operator's manual credits
+	// and debits.
+	AccountAdjustments SystemAccountCode = "adjustments"
+	// AccountReserved holds the funds of payments and withdrawals whose
+	// outcome is not yet known.
+	AccountReserved SystemAccountCode = "reserved"
+)
+
+// Account is a ledger account with its cached balance.
+type Account struct {
+	ID          int64
+	UserID      int64 // 0 for a system account
+	Code        SystemAccountCode
+	BalanceMsat int64
+}
+
+// IsSystem reports whether the account belongs to the operator.
+func (a Account) IsSystem() bool { return a.Code != "" }
+
+// UserAccount is a user's ids and balance, read together.
+type UserAccount struct {
+	UserID      int64
+	UserStatus  UserStatus
+	AccountID   int64
+	BalanceMsat int64
+}
+
+// Entry is one leg of a posting: a signed amount on an account.
+type Entry struct {
+	AccountID  int64
+	AmountMsat int64
+}
+
+// LedgerEntry is an entry as booked.
+type LedgerEntry struct {
+	ID            int64
+	TransactionID int64
+	AccountID     int64
+	AmountMsat    int64
+	CreatedAt     time.Time
+}
+
+// TransactionType is the kind of operation a transaction records.
+type TransactionType string
+
+// The transaction types.
+const (
+	TxSend       TransactionType = "send"
+	TxReceive    TransactionType = "receive"
+	TxInvoice    TransactionType = "invoice"
+	TxTopup      TransactionType = "topup"
+	TxWithdraw   TransactionType = "withdraw"
+	TxPayment    TransactionType = "payment"
+	TxAdjustment TransactionType = "adjustment"
+)
+
+// Direction says whether a transaction adds to or takes from its user.
+type Direction string
+
+// The directions.
+const (
+	DirectionIn  Direction = "in"
+	DirectionOut Direction = "out"
+)
+
+// TransactionStatus is where an operation stands.
+type TransactionStatus string
+
+// The transaction statuses.
+const (
+	TxPending   TransactionStatus = "pending"
+	TxCompleted TransactionStatus = "completed"
+	TxFailed    TransactionStatus = "failed"
+	TxExpired   TransactionStatus = "expired"
+)
+
+// Transaction is one row of the user-facing log.
+type Transaction struct {
+	ID                     int64
+	UserID                 int64
+	Type                   TransactionType
+	Direction              Direction
+	Status                 TransactionStatus
+	AmountMsat             int64
+	FeeMsat                int64
+	Invoice                string
+	PaymentHash            string
+	MpesaReceipt           string
+	MpesaCheckoutRequestID string
+	MpesaConversationID    string
+	CounterpartyPhone      string
+	Description            string
+	IdempotencyKey         string
+	RelatedID              int64
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// NewTransaction is what adding a transaction takes; empty strings and zero
+// ids are stored as NULL.
+type NewTransaction struct {
+	UserID                 int64
+	Type                   TransactionType
+	Direction              Direction
+	Status                 TransactionStatus
+	AmountMsat             int64
+	FeeMsat                int64
+	Invoice                string
+	PaymentHash            string
+	MpesaReceipt           string
+	MpesaCheckoutRequestID string
+	MpesaConversationID    string
+	CounterpartyPhone      string
+	Description            string
+	IdempotencyKey         string
+	RelatedID              int64
+	Now                    time.Time
+}
+
+// InvoiceStatus is where an incoming Lightning invoice stands.
+type InvoiceStatus string
+
+// The invoice statuses.
+const (
+	InvoicePending   InvoiceStatus = "pending"
+	InvoicePaid      InvoiceStatus = "paid"
+	InvoiceExpired   InvoiceStatus = "expired"
+	InvoiceCancelled InvoiceStatus = "cancelled"
+)
+
+// Invoice is a Lightning invoice issued to a user.
+type Invoice struct {
+	ID             int64
+	UserID         int64
+	TransactionID  int64
+	Invoice        string
+	PaymentHash    string
+	AmountMsat     int64
+	AmountPaidMsat int64
+	Status         InvoiceStatus
+	Description    string
+	AddIndex       int64
+	ExpiresAt      time.Time
+	PaidAt         *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// NewInvoice is what recording an invoice takes.
+type NewInvoice struct {
+	UserID        int64
+	TransactionID int64
+	Invoice       string
+	PaymentHash   string
+	AmountMsat    int64
+	Description   string
+	AddIndex      int64
+	ExpiresAt     time.Time
+	Now           time.Time
+}
+
+// Session is the server-side state of one USSD session.
+type Session struct {
+	ID             int64
+	SessionID      string
+	UserID         int64
+	Phone          string
+	State          string
+	InputBuffer    []string
+	LastInput      *string
+	LastResponse   *string
+	Hops           int
+	EndStatus      string
+	DurationMs     int64
+	Active         bool
+	LastActivityAt time.Time
+	CreatedAt      time.Time
+	EndedAt        *time.Time
+}
+
+// NewSession is what opening a session takes.
+type NewSession struct {
+	SessionID string
+	UserID    int64
+	Phone     string
+	State     string
+	Now       time.Time
+}
+
+// SessionHop is what one hop leaves behind.
+type SessionHop struct {
+	SessionID    string
+	UserID       int64
+	State        string
+	InputBuffer  []string
+	LastInput    string
+	LastResponse string
+	Now          time.Time
+}
+
+// SessionEnd is the gateway's end-of-session report.
+type SessionEnd struct {
+	SessionID  string
+	Status     string
+	DurationMs int64
+	Hops       int
+	Now        time.Time
+}
+
+// ReconcileReport lists every violation of the ledger's invariants; an empty
+// report means the books balance.
+type ReconcileReport struct {
+	// UnbalancedTransactions are transactions whose entries do not sum to zero.
+	UnbalancedTransactions []Imbalance
+	// BalanceDrift are accounts whose cached balance is not their entries' sum.
+	BalanceDrift []Drift
+	// NegativeUserAccounts are user accounts below zero.
+	NegativeUserAccounts []Drift
+	// ReservationMismatches are pending transactions that hold nothing on
+	// the reserved account, or finished ones that still hold something.
+	ReservationMismatches []Reservation
+	// TotalMsat is the sum of every cached balance; it must be zero.
+	TotalMsat int64
+}
+
+// OK reports whether the report found no violation.
+func (r ReconcileReport) OK() bool {
+	return len(r.UnbalancedTransactions) == 0 && len(r.BalanceDrift) == 0 &&
+		len(r.NegativeUserAccounts) == 0 && len(r.ReservationMismatches) == 0 && r.TotalMsat == 0
+}
+
+// Imbalance is a transaction whose entries sum to SumMsat instead of zero.
+type Imbalance struct {
+	TransactionID int64
+	SumMsat       int64
+}
+
+// Drift is an account whose cached balance differs from its ledger.
+type Drift struct {
+	AccountID   int64
+	BalanceMsat int64
+	LedgerMsat  int64
+}
+
+// Reservation is a transaction's hold on the reserved account.
+type Reservation struct {
+	TransactionID int64
+	Status        TransactionStatus
+	HeldMsat      int64
+}
+
+// BalanceError is returned by PostEntries when an entry would take a user
+// account below zero or above the maximum balance.
+type BalanceError struct {
+	AccountID  int64
+	AmountMsat int64
+}
+
+func (e *BalanceError) Error() string {
+	if e.AmountMsat < 0 {
+		return fmt.Sprintf("account %d: insufficient balance for %d msat", e.AccountID, -e.AmountMsat)
+	}
+	return fmt.Sprintf("account %d: credit of %d msat exceeds the maximum balance", e.AccountID, e.AmountMsat)
+}

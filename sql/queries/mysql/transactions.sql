@@ -1,0 +1,42 @@
+-- name: InsertTransaction :execlastid
+INSERT INTO transactions (
+    user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash,
+    mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone,
+    description, idempotency_key, related_id, created_at, updated_at
+) VALUES (
+    sqlc.narg(user_id), sqlc.arg(type), sqlc.arg(direction), sqlc.arg(status), sqlc.arg(amount_msat),
+    sqlc.arg(fee_msat), sqlc.narg(invoice), sqlc.narg(payment_hash), sqlc.narg(mpesa_receipt),
+    sqlc.narg(mpesa_checkout_request_id), sqlc.narg(mpesa_conversation_id), sqlc.narg(counterparty_phone),
+    sqlc.arg(description), sqlc.arg(idempotency_key), sqlc.narg(related_id), sqlc.arg(now), sqlc.arg(now)
+);
+
+-- name: GetTransactionByID :one
+SELECT * FROM transactions WHERE id = sqlc.arg(id);
+
+-- name: GetTransactionByIdempotencyKey :one
+SELECT * FROM transactions WHERE idempotency_key = sqlc.arg(idempotency_key);
+
+-- name: FinishTransaction :execrows
+-- Moves a transaction out of one status into another (normally pending into
+-- a final one) and records its final fee; 0 rows means it was not in from_status.
+UPDATE transactions
+SET status = sqlc.arg(to_status), fee_msat = sqlc.arg(fee_msat), updated_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status);
+
+-- name: ListUserTransactions :many
+-- The latest transactions of a user, newest first, older than before_id.
+SELECT * FROM transactions
+WHERE user_id = sqlc.arg(user_id) AND id < sqlc.arg(before_id)
+ORDER BY id DESC
+LIMIT ?;
+
+-- name: SumUserOutgoingSince :one
+-- What a user has sent, paid or withdrawn (pending or completed) since a time,
+-- for the daily limit.
+SELECT CAST(COALESCE(SUM(amount_msat), 0) AS SIGNED) AS total
+FROM transactions
+WHERE user_id = sqlc.arg(user_id) AND created_at >= sqlc.arg(since)
+  AND type IN ('send', 'payment', 'withdraw') AND status IN ('pending', 'completed');
+
+-- name: ListPendingTransactions :many
+SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) ORDER BY id;

@@ -1,0 +1,51 @@
+-- name: InsertUserAccount :one
+INSERT INTO accounts (user_id, kind, balance_msat, created_at)
+VALUES (sqlc.arg(user_id), 'user', 0, sqlc.arg(now))
+RETURNING id;
+
+-- name: GetAccountByID :one
+SELECT * FROM accounts WHERE id = sqlc.arg(id);
+
+-- name: GetAccountByUserID :one
+SELECT * FROM accounts WHERE user_id = sqlc.arg(user_id);
+
+-- name: GetSystemAccount :one
+SELECT * FROM accounts WHERE code = sqlc.arg(code);
+
+-- name: GetUserAccountByPhone :one
+-- The user and its wallet account in one round trip (the transfer path).
+SELECT u.id AS user_id, u.status AS user_status, a.id AS account_id, a.balance_msat
+FROM users u JOIN accounts a ON a.user_id = u.id
+WHERE u.phone = sqlc.arg(phone);
+
+-- name: LockAccounts :many
+-- SQLite has no row locks: a write transaction (BEGIN IMMEDIATE) already
+-- holds the database's single write lock, so this is a plain read in id order.
+SELECT * FROM accounts WHERE id IN (sqlc.slice(ids)) ORDER BY id;
+
+-- name: ApplyBalanceDelta :execrows
+-- Moves a cached balance by delta, unless that would take a user account
+-- below zero or a credit would take it above max_balance; 0 rows means refused.
+UPDATE accounts
+SET balance_msat = balance_msat + sqlc.arg(delta)
+WHERE id = sqlc.arg(id)
+  AND (kind = 'system'
+       OR (balance_msat + sqlc.arg(delta) >= 0
+           AND (sqlc.arg(delta) < 0 OR balance_msat + sqlc.arg(delta) <= sqlc.arg(max_balance))));
+
+-- name: InsertLedgerEntry :exec
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
+VALUES (sqlc.arg(transaction_id), sqlc.arg(account_id), sqlc.arg(amount_msat), sqlc.arg(now));
+
+-- name: InsertLedgerEntryPair :exec
+-- The common two-legged posting in one round trip.
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
+VALUES (sqlc.arg(transaction_id), sqlc.arg(account_a), sqlc.arg(amount_a), sqlc.arg(now)),
+       (sqlc.arg(transaction_id), sqlc.arg(account_b), sqlc.arg(amount_b), sqlc.arg(now));
+
+-- name: ListEntriesByTransaction :many
+SELECT * FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;
+
+-- name: SumEntriesForAccountAndTransaction :one
+SELECT CAST(COALESCE(SUM(amount_msat), 0) AS INTEGER) AS total
+FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) AND account_id = sqlc.arg(account_id);

@@ -1,0 +1,36 @@
+-- name: UpsertSession :exec
+-- Opens the session on its first hop; a later hop only refreshes its activity.
+INSERT INTO ussd_sessions (session_id, user_id, phone, state, input_buffer, active, last_activity_at, created_at)
+VALUES (sqlc.arg(session_id), sqlc.narg(user_id), sqlc.arg(phone), sqlc.arg(state), '[]', TRUE, sqlc.arg(now), sqlc.arg(now))
+ON CONFLICT (session_id) DO UPDATE SET last_activity_at = excluded.last_activity_at;
+
+-- name: GetSession :one
+SELECT * FROM ussd_sessions WHERE session_id = sqlc.arg(session_id);
+
+-- name: GetSessionForUpdate :one
+-- SQLite's write transaction already excludes other writers.
+SELECT * FROM ussd_sessions WHERE session_id = sqlc.arg(session_id);
+
+-- name: SetSessionInputBuffer :execrows
+UPDATE ussd_sessions SET input_buffer = sqlc.arg(input_buffer), last_activity_at = sqlc.arg(now)
+WHERE session_id = sqlc.arg(session_id);
+
+-- name: SaveSessionHop :execrows
+-- Records the state a hop left the session in, the input it processed and
+-- the screen it answered, so a repeated hop can be answered alike.
+UPDATE ussd_sessions
+SET user_id = sqlc.narg(user_id), state = sqlc.arg(state), input_buffer = sqlc.arg(input_buffer),
+    last_input = sqlc.narg(last_input), last_response = sqlc.narg(last_response),
+    hops = hops + 1, last_activity_at = sqlc.arg(now)
+WHERE session_id = sqlc.arg(session_id);
+
+-- name: EndSession :execrows
+UPDATE ussd_sessions
+SET active = FALSE, end_status = sqlc.narg(end_status), duration_ms = sqlc.narg(duration_ms),
+    hops = CASE WHEN sqlc.arg(hops) > hops THEN sqlc.arg(hops) ELSE hops END,
+    ended_at = sqlc.arg(now)
+WHERE session_id = sqlc.arg(session_id);
+
+-- name: CloseIdleSessions :execrows
+UPDATE ussd_sessions SET active = FALSE, ended_at = sqlc.arg(now)
+WHERE active = TRUE AND last_activity_at < sqlc.arg(idle_before);

@@ -1,0 +1,41 @@
+-- name: InsertUserIfAbsent :execrows
+-- Creates the user unless the phone number is taken; 1 row means created.
+INSERT INTO users (phone, lightning_name, language, status, created_at, updated_at)
+VALUES (sqlc.arg(phone), sqlc.arg(lightning_name), sqlc.arg(language), 'unregistered', sqlc.arg(now), sqlc.arg(now))
+ON CONFLICT (phone) DO NOTHING;
+
+-- name: InsertUser :one
+INSERT INTO users (phone, lightning_name, language, status, created_at, updated_at)
+VALUES (sqlc.arg(phone), sqlc.arg(lightning_name), sqlc.arg(language), sqlc.arg(status), sqlc.arg(now), sqlc.arg(now))
+RETURNING id;
+
+-- name: GetUserByID :one
+SELECT * FROM users WHERE id = sqlc.arg(id);
+
+-- name: GetUserByPhone :one
+SELECT * FROM users WHERE phone = sqlc.arg(phone);
+
+-- name: GetUserByLightningName :one
+SELECT * FROM users WHERE lightning_name = sqlc.arg(lightning_name);
+
+-- name: SetUserPIN :execrows
+UPDATE users
+SET pin_hash = sqlc.arg(pin_hash), status = sqlc.arg(status), failed_pin_attempts = 0, locked_until = NULL, updated_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id);
+
+-- name: SetUserPINGuard :execrows
+-- Records the outcome of a PIN check: the failure count, how many lockouts
+-- the user has had, and until when the account is locked.
+UPDATE users
+SET failed_pin_attempts = sqlc.arg(failed_pin_attempts), lockout_count = sqlc.arg(lockout_count),
+    locked_until = sqlc.narg(locked_until), updated_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id);
+
+-- name: SetUserLanguage :execrows
+UPDATE users SET language = sqlc.arg(language), updated_at = sqlc.arg(now) WHERE id = sqlc.arg(id);
+
+-- name: SetUserStatus :execrows
+UPDATE users SET status = sqlc.arg(status), updated_at = sqlc.arg(now) WHERE id = sqlc.arg(id);
+
+-- name: SetUserLightningPubkey :execrows
+UPDATE users SET lightning_pubkey = sqlc.narg(lightning_pubkey), updated_at = sqlc.arg(now) WHERE id = sqlc.arg(id);
