@@ -3,6 +3,9 @@
 //
 //	server [serve]                 run the server
 //	server migrate up|down|version manage the schema
+//	server reconcile               check the whole ledger
+//	server admin credit|debit      book a manual adjustment
+//	server cleanup                 close idle sessions, expire invoices
 package main
 
 import (
@@ -51,6 +54,12 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return serve(ctx, args, log)
 	case "migrate":
 		return migrate(ctx, args)
+	case "reconcile":
+		return reconcile(ctx, args, os.Stdout, log)
+	case "admin":
+		return admin(ctx, args, os.Stdout, log)
+	case "cleanup":
+		return cleanup(ctx, args, os.Stdout, log)
 	case "help":
 		fmt.Println(usage)
 		return nil
@@ -60,7 +69,11 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 
 const usage = `usage:
   server [serve] [flags]            run the server
-  server migrate up|down|version    apply, revert one, or show migrations`
+  server migrate up|down|version    apply, revert one, or show migrations
+  server reconcile                  check the ledger; exit 1 on any violation
+  server admin credit|debit --phone P --sats N --reason R [--key K]
+                                    book a manual adjustment
+  server cleanup [--idle 5m]        close idle USSD sessions, expire invoices`
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg, err := config.Load(flag.NewFlagSet("serve", flag.ContinueOnError), args)

@@ -43,6 +43,22 @@ type LedgerEntry struct {
 	CreatedAt     time.Time
 }
 
+type Notification struct {
+	ID            int64
+	UserID        sql.NullInt64
+	Phone         string
+	Kind          string
+	TransactionID sql.NullInt64
+	AmountMsat    int64
+	Counterparty  string
+	Body          string
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	SentAt        sql.NullTime
+}
+
 type Transaction struct {
 	ID                     int64
 	UserID                 sql.NullInt64

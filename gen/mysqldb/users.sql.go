@@ -35,6 +35,31 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 	return i, err
 }
 
+const getUserByIDForUpdate = `-- name: GetUserByIDForUpdate :one
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE id = ? FOR UPDATE
+`
+
+// Serialises concurrent PIN checks and changes of one user.
+func (q *Queries) GetUserByIDForUpdate(ctx context.Context, id int64) (User, error) {
+	row := q.db.QueryRowContext(ctx, getUserByIDForUpdate, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Phone,
+		&i.LightningName,
+		&i.LightningPubkey,
+		&i.PinHash,
+		&i.FailedPinAttempts,
+		&i.LockoutCount,
+		&i.LockedUntil,
+		&i.Language,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const getUserByLightningName = `-- name: GetUserByLightningName :one
 SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE lightning_name = ?
 `

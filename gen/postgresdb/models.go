@@ -42,6 +42,22 @@ type LedgerEntry struct {
 	CreatedAt     time.Time
 }
 
+type Notification struct {
+	ID            int64
+	UserID        *int64
+	Phone         string
+	Kind          string
+	TransactionID *int64
+	AmountMsat    int64
+	Counterparty  string
+	Body          string
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
 type Transaction struct {
 	ID                     int64
 	UserID                 *int64

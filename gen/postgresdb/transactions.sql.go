@@ -12,12 +12,13 @@ import (
 
 const finishTransaction = `-- name: FinishTransaction :execrows
 UPDATE transactions
-SET status = $1, fee_msat = $2, updated_at = $3
-WHERE id = $4 AND status = $5
+SET status = $1, amount_msat = $2, fee_msat = $3, updated_at = $4
+WHERE id = $5 AND status = $6
 `
 
 type FinishTransactionParams struct {
 	ToStatus   string
+	AmountMsat int64
 	FeeMsat    int64
 	Now        time.Time
 	ID         int64
@@ -25,10 +26,12 @@ type FinishTransactionParams struct {
 }
 
 // Moves a transaction out of one status into another (normally pending into
-// a final one) and records its final fee; 0 rows means it was not in from_status.
+// a final one) and records its final amount and fee; 0 rows means it was not
+// in from_status.
 func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, finishTransaction,
 		arg.ToStatus,
+		arg.AmountMsat,
 		arg.FeeMsat,
 		arg.Now,
 		arg.ID,

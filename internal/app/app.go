@@ -15,6 +15,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/httpapi"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // App is a running server.
@@ -22,6 +23,7 @@ type App struct {
 	Config config.Config
 	Log    *slog.Logger
 	DB     database.DB
+	Wallet *wallet.Service
 
 	ln   net.Listener
 	srv  *http.Server
@@ -34,7 +36,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Log: log, DB: db}, nil
+	w, err := wallet.New(ctx, db, cfg.Wallet())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &App{Config: cfg, Log: log, DB: db, Wallet: w}, nil
 }
 
 // Start listens on the configured address and serves in the background.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // Config is everything the server is told from outside.
@@ -21,6 +23,20 @@ type Config struct {
 	ListenAddr string
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+
+	// PhoneRegion reads national phone numbers (e.g. 0712…).
+	PhoneRegion string
+	// Limits, in sats (0: the wallet's default).
+	MinSats, MaxSats, MaxBalanceSats, DailyLimitSats int64
+	// Fees: basis points with a minimum in sats, for withdrawals and
+	// external payments, and for phone-to-phone transfers.
+	FeeBPS, FeeMinSats, TransferFeeBPS, TransferFeeMinSats int64
+	// PINMaxAttempts wrong PINs lock an account for PINLockout, doubled on
+	// each further lockout.
+	PINMaxAttempts int
+	PINLockout     time.Duration
+	// PINPepper is a secret mixed into every PIN hash.
+	PINPepper string
 }
 
 // Default is the embedded default: SQLite under data/, port 8080.
@@ -29,6 +45,9 @@ func Default() Config {
 		DatabaseURL:     "sqlite:data/umeme.db",
 		ListenAddr:      ":8080",
 		ShutdownTimeout: 10 * time.Second,
+		PhoneRegion:     "KE",
+		FeeBPS:          -1,
+		FeeMinSats:      -1,
 	}
 }
 
@@ -59,6 +78,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("DB_MAX_CONNS", &c.DBMaxConns)
 	str("LISTEN_ADDR", &c.ListenAddr)
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	str("PHONE_REGION", &c.PhoneRegion)
+	int64s := map[string]*int64{
+		"LIMIT_MIN_SATS": &c.MinSats, "LIMIT_MAX_SATS": &c.MaxSats, "LIMIT_MAX_BALANCE_SATS": &c.MaxBalanceSats,
+		"LIMIT_DAILY_SATS": &c.DailyLimitSats, "FEE_BPS": &c.FeeBPS, "FEE_MIN_SATS": &c.FeeMinSats,
+		"TRANSFER_FEE_BPS": &c.TransferFeeBPS, "TRANSFER_FEE_MIN_SATS": &c.TransferFeeMinSats,
+	}
+	for name, dst := range int64s {
+		if v := getenv(name); v != "" && err == nil {
+			if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	integer("PIN_MAX_ATTEMPTS", &c.PINMaxAttempts)
+	duration("PIN_LOCKOUT", &c.PINLockout)
+	str("PIN_PEPPER", &c.PINPepper)
 	return c, err
 }
 
@@ -67,6 +102,37 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database URL (env DATABASE_URL)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "connection pool size (env DB_MAX_CONNS)")
 	fs.StringVar(&c.ListenAddr, "listen", c.ListenAddr, "HTTP listen address (env LISTEN_ADDR)")
+}
+
+// Wallet is the wallet configuration these settings make.
+func (c Config) Wallet() wallet.Config {
+	w := wallet.DefaultConfig()
+	w.Region = c.PhoneRegion
+	set := func(dst *int64, sats int64) {
+		if sats > 0 {
+			*dst = sats * 1000
+		}
+	}
+	set(&w.MinAmountMsat, c.MinSats)
+	set(&w.MaxAmountMsat, c.MaxSats)
+	set(&w.MaxBalanceMsat, c.MaxBalanceSats)
+	set(&w.DailyLimitMsat, c.DailyLimitSats)
+	if c.FeeBPS >= 0 {
+		w.FeeBasisPoints = c.FeeBPS
+	}
+	if c.FeeMinSats >= 0 {
+		w.FeeMinMsat = c.FeeMinSats * 1000
+	}
+	w.TransferFeeBasisPoints = c.TransferFeeBPS
+	w.TransferFeeMinMsat = c.TransferFeeMinSats * 1000
+	if c.PINMaxAttempts > 0 {
+		w.MaxPINAttempts = c.PINMaxAttempts
+	}
+	if c.PINLockout > 0 {
+		w.LockoutBase = c.PINLockout
+	}
+	w.PINPepper = []byte(c.PINPepper)
+	return w
 }
 
 // Load reads the environment, then the flags in args.

@@ -23,6 +23,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for RawExec
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, for RawExec
 
 	"github.com/umeme-wallet/umeme/internal/database"
 )
@@ -166,6 +168,37 @@ func createPostgres(t testing.TB, raw string) string {
 		}
 	})
 	return withDatabase(t, raw, name)
+}
+
+// RawExec runs one statement on the database a URL names, bypassing the
+// store: for tests that must break the data behind the application's back.
+func RawExec(t testing.TB, dbURL, query string) {
+	t.Helper()
+	var db *sql.DB
+	var err error
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		db, err = sql.Open("sqlite", strings.TrimPrefix(dbURL, "sqlite:"))
+	case strings.HasPrefix(dbURL, "mysql"):
+		u, perr := url.Parse(dbURL)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		cfg := mysql.NewConfig()
+		cfg.Net, cfg.Addr, cfg.DBName = "tcp", u.Host, strings.TrimPrefix(u.Path, "/")
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+		db, err = sql.Open("mysql", cfg.FormatDSN())
+	default:
+		db, err = sql.Open("pgx", dbURL)
+	}
+	if err != nil {
+		t.Fatalf("raw exec: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(query); err != nil {
+		t.Fatalf("raw exec %q: %v", query, err)
+	}
 }
 
 // failUnavailable fails the test: a configured engine that does not answer is

@@ -39,6 +39,9 @@ type Tx interface {
 	// Lightning name is ErrConflict.
 	InsertUser(ctx context.Context, u NewUser) (int64, error)
 	UserByID(ctx context.Context, id int64) (User, error)
+	// LockUser reads a user and locks the row for the rest of the
+	// transaction, so that checks of the PIN serialise.
+	LockUser(ctx context.Context, id int64) (User, error)
 	UserByPhone(ctx context.Context, phone string) (User, error)
 	UserByLightningName(ctx context.Context, name string) (User, error)
 	// SetUserPIN stores a PIN hash and a status, clearing failures and locks.
@@ -75,8 +78,9 @@ type Tx interface {
 	TransactionByID(ctx context.Context, id int64) (Transaction, error)
 	TransactionByIdempotencyKey(ctx context.Context, key string) (Transaction, error)
 	// FinishTransaction moves a transaction from one status to another and
-	// sets its fee; it reports false when the transaction was not in from.
-	FinishTransaction(ctx context.Context, id int64, from, to TransactionStatus, feeMsat int64, now time.Time) (bool, error)
+	// sets its final amount and fee; it reports false when the transaction
+	// was not in from.
+	FinishTransaction(ctx context.Context, id int64, from, to TransactionStatus, amountMsat, feeMsat int64, now time.Time) (bool, error)
 	// LatestTransactions lists a user's transactions newest first, only those
 	// with an id below beforeID (0 means from the newest).
 	LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]Transaction, error)
@@ -109,6 +113,18 @@ type Tx interface {
 	EndSession(ctx context.Context, e SessionEnd) error
 	// CloseIdleSessions closes active sessions idle since before idleBefore.
 	CloseIdleSessions(ctx context.Context, idleBefore, now time.Time) (int64, error)
+
+	// InsertNotification queues a message for a user in the outbox.
+	InsertNotification(ctx context.Context, n NewNotification) (int64, error)
+	// DueNotifications lists pending notifications due at now, oldest first.
+	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
+	// NotificationsOf lists the notifications about one transaction.
+	NotificationsOf(ctx context.Context, transactionID int64) ([]Notification, error)
+	// MarkNotificationSent records a delivery; false if it was not pending.
+	MarkNotificationSent(ctx context.Context, id int64, now time.Time) (bool, error)
+	// RescheduleNotification records a failed delivery: pending again at
+	// next, or failed for good when giveUp.
+	RescheduleNotification(ctx context.Context, id int64, next time.Time, giveUp bool) (bool, error)
 
 	// Reconcile checks the whole ledger's invariants.
 	Reconcile(ctx context.Context) (ReconcileReport, error)

@@ -318,3 +318,56 @@ func (e *BalanceError) Error() string {
 	}
 	return fmt.Sprintf("account %d: credit of %d msat exceeds the maximum balance", e.AccountID, e.AmountMsat)
 }
+
+// NotificationKind is what a notification tells its user.
+type NotificationKind string
+
+// The notification kinds.
+const (
+	NotifyReceived         NotificationKind = "received"
+	NotifyPaymentSent      NotificationKind = "payment_sent"
+	NotifyPaymentFailed    NotificationKind = "payment_failed"
+	NotifyWithdrawalPaid   NotificationKind = "withdrawal_paid"
+	NotifyWithdrawalFailed NotificationKind = "withdrawal_failed"
+	NotifyInvoice          NotificationKind = "invoice"
+)
+
+// NotificationStatus is where a notification's delivery stands.
+type NotificationStatus string
+
+// The notification statuses.
+const (
+	NotificationPending NotificationStatus = "pending"
+	NotificationSent    NotificationStatus = "sent"
+	NotificationFailed  NotificationStatus = "failed"
+)
+
+// Notification is a message in the outbox.
+type Notification struct {
+	ID            int64
+	UserID        int64
+	Phone         string
+	Kind          NotificationKind
+	TransactionID int64
+	AmountMsat    int64
+	Counterparty  string
+	Body          string
+	Status        NotificationStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+// NewNotification is what queuing a notification takes.
+type NewNotification struct {
+	UserID        int64
+	Phone         string
+	Kind          NotificationKind
+	TransactionID int64
+	AmountMsat    int64
+	Counterparty  string
+	// Body is free text for kinds that carry it (a BOLT11 invoice).
+	Body string
+	Now  time.Time
+}

@@ -2,63 +2,23 @@ package mysqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/umeme-wallet/umeme/internal/dbtest"
 
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/mysqlstore"
 )
 
-// freshDatabase creates a database with a random name on the server of
-// TEST_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306/), drops it when the test
-// ends, and returns the URL naming it.
+// freshDatabase returns the URL of a fresh database on the server of
+// TEST_MYSQL_URL, dropped when the test ends (dbtest decides whether a
+// missing server skips or fails).
 func freshDatabase(t *testing.T) string {
 	t.Helper()
-	raw := os.Getenv("TEST_MYSQL_URL")
-	if raw == "" {
-		t.Skip("TEST_MYSQL_URL not set")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("TEST_MYSQL_URL: %v", err)
-	}
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr = "tcp", u.Host
-	if u.Port() == "" {
-		cfg.Addr += ":3306"
-	}
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := sql.OpenDB(connector)
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "umeme_smoke_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
+	return dbtest.URL(t, "mysql")
 }
 
 // TestSmoke opens a fresh database, migrates it and runs a few operations,

@@ -35,6 +35,7 @@ func Exercise(t *testing.T, s store.Store) {
 		{"Invoices", testInvoices},
 		{"Sessions", testSessions},
 		{"IdleSessionCleanup", testIdleSessionCleanup},
+		{"Notifications", testNotifications},
 		{"Rollback", testRollback},
 		{"ConcurrentDebits", testConcurrentDebits},
 		{"Reconcile", testReconcile},
@@ -143,6 +144,10 @@ func testUsers(t *testing.T, s store.Store) {
 		if u.Phone != phone || u.LightningName != phone[1:] || u.Language != "sw" || u.Status != store.UserUnregistered ||
 			u.PINHash != "" || u.LockedUntil != nil || !u.CreatedAt.Equal(base) {
 			t.Fatalf("user read back wrong: %+v", u)
+		}
+		locked, err := tx.LockUser(ctx, u.ID)
+		if err != nil || locked.Phone != phone {
+			t.Fatalf("LockUser: %+v %v", locked, err)
 		}
 		byID, err := tx.UserByID(ctx, u.ID)
 		if err != nil || byID.Phone != phone {
@@ -402,16 +407,16 @@ func testTransactions(t *testing.T, s store.Store) {
 		if !found {
 			t.Fatalf("pending payment %d not listed", id)
 		}
-		ok, err := tx.FinishTransaction(ctx, id, store.TxPending, store.TxCompleted, 150, base.Add(time.Second))
+		ok, err := tx.FinishTransaction(ctx, id, store.TxPending, store.TxCompleted, 20_000, 150, base.Add(time.Second))
 		if err != nil || !ok {
 			t.Fatalf("finish: %v %v", ok, err)
 		}
-		ok, err = tx.FinishTransaction(ctx, id, store.TxPending, store.TxFailed, 0, base.Add(time.Second))
+		ok, err = tx.FinishTransaction(ctx, id, store.TxPending, store.TxFailed, 0, 0, base.Add(time.Second))
 		if err != nil || ok {
 			t.Fatalf("second finish from pending must not apply: %v %v", ok, err)
 		}
 		got, _ = tx.TransactionByID(ctx, id)
-		if got.Status != store.TxCompleted || got.FeeMsat != 150 {
+		if got.Status != store.TxCompleted || got.FeeMsat != 150 || got.AmountMsat != 20_000 {
 			t.Fatalf("after finish: %+v", got)
 		}
 		_, err = tx.TransactionByID(ctx, -5)
@@ -796,9 +801,78 @@ func testReconcile(t *testing.T, s store.Store) {
 		}
 		// Undo, so the shared database reconciles for later tests.
 		reserved, _ := tx.SystemAccount(ctx, store.AccountReserved)
-		if _, err := tx.FinishTransaction(ctx, pendingEmpty, store.TxPending, store.TxFailed, 0, base); err != nil {
+		if _, err := tx.FinishTransaction(ctx, pendingEmpty, store.TxPending, store.TxFailed, 200, 0, base); err != nil {
 			return err
 		}
 		return tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: reserved.ID, AmountMsat: -500}, {AccountID: acc, AmountMsat: 500}}, 1<<62, base)
+	})
+}
+
+func testNotifications(t *testing.T, s store.Store) {
+	userID, _, phone := NewFundedUser(t, s, 0)
+	var txID int64
+	var ids [3]int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if txID, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxReceive, store.TxCompleted, 5000, base)); err != nil {
+			return err
+		}
+		for i := range ids {
+			ids[i], err = tx.InsertNotification(ctx, store.NewNotification{UserID: userID, Phone: phone, Kind: store.NotifyReceived,
+				TransactionID: txID, AmountMsat: 5000, Counterparty: "+254700000002", Body: "lnbcrt1", Now: base})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.NotificationsOf(ctx, txID)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("NotificationsOf: %+v %v", got, err)
+		}
+		n := got[0]
+		if n.ID != ids[0] || n.UserID != userID || n.Phone != phone || n.Kind != store.NotifyReceived || n.AmountMsat != 5000 ||
+			n.Counterparty != "+254700000002" || n.Body != "lnbcrt1" || n.Status != store.NotificationPending || n.SentAt != nil ||
+			!n.NextAttemptAt.Equal(base) {
+			t.Fatalf("notification read back wrong: %+v", n)
+		}
+		if ok, err := tx.MarkNotificationSent(ctx, ids[0], base.Add(time.Second)); err != nil || !ok {
+			t.Fatalf("MarkNotificationSent: %v %v", ok, err)
+		}
+		if ok, err := tx.MarkNotificationSent(ctx, ids[0], base.Add(time.Second)); err != nil || ok {
+			t.Fatalf("second MarkNotificationSent must not apply: %v %v", ok, err)
+		}
+		if ok, err := tx.RescheduleNotification(ctx, ids[1], base.Add(time.Hour), false); err != nil || !ok {
+			t.Fatalf("RescheduleNotification: %v %v", ok, err)
+		}
+		if ok, err := tx.RescheduleNotification(ctx, ids[2], base, true); err != nil || !ok {
+			t.Fatalf("RescheduleNotification(give up): %v %v", ok, err)
+		}
+		due, err := tx.DueNotifications(ctx, base.Add(time.Minute), 1000)
+		if err != nil {
+			return err
+		}
+		for _, d := range due {
+			if d.ID == ids[0] || d.ID == ids[1] || d.ID == ids[2] {
+				t.Fatalf("notification %d listed as due: %+v", d.ID, d)
+			}
+		}
+		due, err = tx.DueNotifications(ctx, base.Add(2*time.Hour), 1000)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, d := range due {
+			found = found || (d.ID == ids[1] && d.Attempts == 1)
+		}
+		if !found {
+			t.Fatalf("rescheduled notification not due after its time: %+v", due)
+		}
+		got, _ = tx.NotificationsOf(ctx, txID)
+		if got[0].Status != store.NotificationSent || got[0].SentAt == nil || got[2].Status != store.NotificationFailed {
+			t.Fatalf("statuses after delivery: %+v", got)
+		}
+		return nil
 	})
 }

@@ -12,6 +12,10 @@ RETURNING id;
 -- name: GetUserByID :one
 SELECT * FROM users WHERE id = sqlc.arg(id);
 
+-- name: GetUserByIDForUpdate :one
+-- Serialises concurrent PIN checks and changes of one user.
+SELECT * FROM users WHERE id = sqlc.arg(id) FOR UPDATE;
+
 -- name: GetUserByPhone :one
 SELECT * FROM users WHERE phone = sqlc.arg(phone);
 

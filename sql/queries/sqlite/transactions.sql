@@ -19,9 +19,10 @@ SELECT * FROM transactions WHERE idempotency_key = sqlc.arg(idempotency_key);
 
 -- name: FinishTransaction :execrows
 -- Moves a transaction out of one status into another (normally pending into
--- a final one) and records its final fee; 0 rows means it was not in from_status.
+-- a final one) and records its final amount and fee; 0 rows means it was not
+-- in from_status.
 UPDATE transactions
-SET status = sqlc.arg(to_status), fee_msat = sqlc.arg(fee_msat), updated_at = sqlc.arg(now)
+SET status = sqlc.arg(to_status), amount_msat = sqlc.arg(amount_msat), fee_msat = sqlc.arg(fee_msat), updated_at = sqlc.arg(now)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status);
 
 -- name: ListUserTransactions :many

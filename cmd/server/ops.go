@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/app"
+	"github.com/umeme-wallet/umeme/internal/config"
+)
+
+// openApp opens the database and wallet for a one-shot operator command.
+func openApp(ctx context.Context, fs *flag.FlagSet, args []string, log *slog.Logger) (*app.App, error) {
+	cfg, err := config.Load(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(ctx, cfg, log)
+}
+
+// reconcile checks the ledger's invariants over the whole database and
+// prints a report; any violation makes the command fail.
+func reconcile(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	a, err := openApp(ctx, flag.NewFlagSet("reconcile", flag.ContinueOnError), args, log)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	rep, err := a.Wallet.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "reconcile on %s\n", a.DB.Engine())
+	check := func(name string, n int) {
+		status := "ok"
+		if n > 0 {
+			status = fmt.Sprintf("%d VIOLATIONS", n)
+		}
+		fmt.Fprintf(out, "  %-48s %s\n", name, status)
+	}
+	check("transactions whose entries sum to zero", len(rep.UnbalancedTransactions))
+	for _, v := range rep.UnbalancedTransactions {
+		fmt.Fprintf(out, "    transaction %d sums to %d msat\n", v.TransactionID, v.SumMsat)
+	}
+	check("cached balances equal to their entries", len(rep.BalanceDrift))
+	for _, v := range rep.BalanceDrift {
+		fmt.Fprintf(out, "    account %d caches %d msat, ledger says %d msat\n", v.AccountID, v.BalanceMsat, v.LedgerMsat)
+	}
+	check("user balances not negative", len(rep.NegativeUserAccounts))
+	for _, v := range rep.NegativeUserAccounts {
+		fmt.Fprintf(out, "    account %d holds %d msat\n", v.AccountID, v.BalanceMsat)
+	}
+	check("reservations held only by pending operations", len(rep.ReservationMismatches))
+	for _, v := range rep.ReservationMismatches {
+		fmt.Fprintf(out, "    transaction %d (%s) holds %d msat\n", v.TransactionID, v.Status, v.HeldMsat)
+	}
+	total := 0
+	if rep.TotalMsat != 0 {
+		total = 1
+		fmt.Fprintf(out, "    all balances sum to %d msat\n", rep.TotalMsat)
+	}
+	check("all balances sum to zero", total)
+	if !rep.OK() {
+		return errViolations
+	}
+	fmt.Fprintln(out, "books balance")
+	return nil
+}
+
+// admin books an operator's manual credit or debit.
+func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	if len(args) == 0 || (args[0] != "credit" && args[0] != "debit") {
+		return fmt.Errorf("admin: want credit or debit\n%s", usage)
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
+	phone := fs.String("phone", "", "the user's phone number")
+	sats := fs.Int64("sats", 0, "amount in sats (positive)")
+	reason := fs.String("reason", "", "why, recorded on the transaction")
+	key := fs.String("key", "", "idempotency key: the same key books once (default: a fresh one)")
+	a, err := openApp(ctx, fs, args[1:], log)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	if *phone == "" || *sats <= 0 || *reason == "" {
+		return fmt.Errorf("admin %s: --phone, a positive --sats and --reason are required", verb)
+	}
+	if *key == "" {
+		b := make([]byte, 12)
+		rand.Read(b)
+		*key = "admin:" + hex.EncodeToString(b)
+	}
+	amount := *sats * 1000
+	if verb == "debit" {
+		amount = -amount
+	}
+	t, err := a.Wallet.Adjust(ctx, *phone, amount, *reason, *key)
+	if err != nil {
+		return err
+	}
+	bal, err := a.Wallet.Balance(ctx, t.UserID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s of %d sats booked as transaction %d (key %s); balance now %d sats\n", verb, *sats, t.ID, t.IdempotencyKey, bal/1000)
+	return nil
+}
+
+// cleanup runs the periodic cleanup once.
+func cleanup(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
+	idle := fs.Duration("idle", 5*time.Minute, "close sessions idle for longer than this")
+	a, err := openApp(ctx, fs, args, log)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	res, err := a.Wallet.CleanupExpired(ctx, *idle)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "closed %d idle sessions, expired %d invoices\n", res.Sessions, res.Invoices)
+	return nil
+}

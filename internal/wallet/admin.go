@@ -1,0 +1,73 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// Adjust books an operator's manual credit (amount > 0) or debit (amount < 0)
+// against the adjustments account, with the reason on the transaction. A
+// debit never takes the account below zero. The key makes a repeated command
+// a no-op.
+func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, reason, key string) (store.Transaction, error) {
+	phone, err := NormalizePhone(rawPhone, w.cfg.Region)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	if amount == 0 {
+		return store.Transaction{}, fmt.Errorf("%w: zero adjustment", ErrInvalidAmount)
+	}
+	if reason == "" {
+		return store.Transaction{}, fmt.Errorf("adjust: a reason is required")
+	}
+	dir, abs := store.DirectionIn, amount
+	if amount < 0 {
+		dir, abs = store.DirectionOut, -amount
+	}
+	same := func(t store.Transaction) bool {
+		return t.Type == store.TxAdjustment && t.Direction == dir && t.AmountMsat == abs
+	}
+	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
+		var row store.Transaction
+		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			now := w.now()
+			u, _, err := ensureUser(ctx, tx, phone, now)
+			if err != nil {
+				return err
+			}
+			acc, err := tx.AccountByUserID(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			row = store.Transaction{
+				UserID: u.ID, Type: store.TxAdjustment, Direction: dir, Status: store.TxCompleted, AmountMsat: abs,
+				Description: reason, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
+			}
+			if row.ID, err = tx.InsertTransaction(ctx, newTransaction(row)); err != nil {
+				return err
+			}
+			entries := []store.Entry{{AccountID: w.sys.adjustments, AmountMsat: -amount}, {AccountID: acc.ID, AmountMsat: amount}}
+			return mapBalanceError(tx.PostEntries(ctx, row.ID, entries, noCap, now))
+		})
+		if err != nil {
+			return store.Transaction{}, fmt.Errorf("adjust: %w", err)
+		}
+		return row, nil
+	})
+}
+
+// Reconcile checks the whole ledger: every transaction's entries sum to
+// zero, every cached balance equals its entries, no user balance is
+// negative, and the reserved account holds money only for pending
+// operations.
+func (w *Service) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
+	var rep store.ReconcileReport
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		rep, err = tx.Reconcile(ctx)
+		return err
+	})
+	return rep, err
+}

@@ -1,0 +1,183 @@
+package wallet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// Authorization proves that a user's PIN was verified a moment ago. Only
+// VerifyPIN makes one, and every operation that moves a user's money out
+// takes one, so no code path can move money without a correct PIN.
+type Authorization struct {
+	userID    int64
+	accountID int64
+	phone     string
+	expires   time.Time
+}
+
+// UserID is the user the authorization is for.
+func (a Authorization) UserID() int64 { return a.userID }
+
+// Phone is the user's number.
+func (a Authorization) Phone() string { return a.phone }
+
+func (w *Service) checkAuth(a Authorization) error {
+	if a.userID == 0 {
+		return ErrWrongPIN
+	}
+	if !w.now().Before(a.expires) {
+		return ErrAuthorizationExpired
+	}
+	return nil
+}
+
+// Register sets the first PIN of an unregistered user and activates the
+// account.
+func (w *Service) Register(ctx context.Context, userID int64, pin string) error {
+	if err := CheckPINStrength(pin); err != nil {
+		return err
+	}
+	hash, err := w.pins.hash(pin)
+	if err != nil {
+		return err
+	}
+	err = w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		u, err := tx.LockUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if u.Status != store.UserUnregistered || u.PINHash != "" {
+			return ErrAlreadyRegistered
+		}
+		return tx.SetUserPIN(ctx, userID, hash, store.UserActive, w.now())
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknownUser
+	}
+	return err
+}
+
+// VerifyPIN checks a user's PIN. A wrong PIN counts towards the lockout,
+// and MaxPINAttempts in a row lock the account for a time that doubles with
+// each lockout; a right one clears the count. The argon2 work runs outside
+// any transaction, so it holds no lock.
+func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Authorization, error) {
+	var u store.User
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		u, err = tx.UserByID(ctx, userID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Authorization{}, ErrUnknownUser
+	}
+	if err != nil {
+		return Authorization{}, err
+	}
+	if err := w.usable(u); err != nil {
+		return Authorization{}, err
+	}
+	match, err := w.pins.check(pin, u.PINHash)
+	if err != nil {
+		return Authorization{}, fmt.Errorf("verify pin: %w", err)
+	}
+	var auth Authorization
+	var refused error // a domain refusal, committed with the failure count
+	err = w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := w.now()
+		refused = nil
+		cur, err := tx.LockUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if cur.PINHash != u.PINHash {
+			return errPINChanged
+		}
+		if err := w.usable(cur); err != nil {
+			refused = err
+			return nil
+		}
+		if !match {
+			failed, lockouts := cur.FailedPINAttempts+1, cur.LockoutCount
+			var until *time.Time
+			if failed >= w.cfg.MaxPINAttempts {
+				t := now.Add(w.lockoutFor(lockouts))
+				until, failed, lockouts = &t, 0, lockouts+1
+			}
+			if until != nil {
+				refused = &PINError{LockedUntil: *until}
+			} else {
+				refused = &PINError{Remaining: w.cfg.MaxPINAttempts - failed}
+			}
+			return tx.SetUserPINGuard(ctx, userID, failed, lockouts, until, now)
+		}
+		if cur.FailedPINAttempts != 0 || cur.LockoutCount != 0 || cur.LockedUntil != nil {
+			if err := tx.SetUserPINGuard(ctx, userID, 0, 0, nil, now); err != nil {
+				return err
+			}
+		}
+		acc, err := tx.AccountByUserID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		auth = Authorization{userID: userID, accountID: acc.ID, phone: cur.Phone, expires: now.Add(w.cfg.AuthorizationTTL)}
+		return nil
+	})
+	if errors.Is(err, errPINChanged) {
+		// The PIN changed between reading the hash and locking the user:
+		// check again against the new one.
+		return w.VerifyPIN(ctx, userID, pin)
+	}
+	if err != nil {
+		return Authorization{}, err
+	}
+	if refused != nil {
+		return Authorization{}, refused
+	}
+	return auth, nil
+}
+
+var errPINChanged = errors.New("pin changed during verification")
+
+// lockoutFor is the lock time after a user's n-th earlier lockout.
+func (w *Service) lockoutFor(n int) time.Duration {
+	d := w.cfg.LockoutBase
+	for i := 0; i < n && d < w.cfg.LockoutMax; i++ {
+		d *= 2
+	}
+	return min(d, w.cfg.LockoutMax)
+}
+
+// usable refuses users that cannot act: unregistered, frozen or locked out.
+func (w *Service) usable(u store.User) error {
+	switch {
+	case u.Status == store.UserUnregistered || u.PINHash == "":
+		return ErrNotRegistered
+	case u.Status == store.UserLocked:
+		return ErrAccountLocked
+	case u.LockedUntil != nil && w.now().Before(*u.LockedUntil):
+		return &PINError{LockedUntil: *u.LockedUntil}
+	}
+	return nil
+}
+
+// ChangePIN replaces a user's PIN; the current one must be given.
+func (w *Service) ChangePIN(ctx context.Context, userID int64, current, next string) error {
+	if err := CheckPINStrength(next); err != nil {
+		return err
+	}
+	if _, err := w.VerifyPIN(ctx, userID, current); err != nil {
+		return err
+	}
+	hash, err := w.pins.hash(next)
+	if err != nil {
+		return err
+	}
+	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetUserPIN(ctx, userID, hash, store.UserActive, w.now())
+	})
+}

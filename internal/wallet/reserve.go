@@ -1,0 +1,204 @@
+package wallet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// Money that leaves the ledger through a rail (a Lightning payment, an
+// M-Pesa withdrawal) moves in two steps. Reserve takes amount + service fee
+// + any fee allowance from the user into the reserved account in one
+// committed transaction, before the rail is called. When the rail reports a
+// final outcome, settle pays the rail and the fee and releases what was not
+// used, or refund returns the whole hold. While the outcome is unknown the
+// hold simply stays: nothing here ever refunds on a guess.
+
+// Reservation describes an outgoing operation to reserve funds for.
+type Reservation struct {
+	Type store.TransactionType // TxPayment or TxWithdraw
+	// AmountMsat is what the rail must deliver.
+	AmountMsat int64
+	// AllowanceMsat is held on top for costs known only afterwards (the
+	// Lightning routing fee limit); unused, it is released at settlement.
+	AllowanceMsat int64
+	// Invoice, PaymentHash, CounterpartyPhone and Description are recorded
+	// on the transaction row.
+	Invoice           string
+	PaymentHash       string
+	CounterpartyPhone string
+	Description       string
+	// IdempotencyKey identifies the request; the same key returns the
+	// first reservation.
+	IdempotencyKey string
+}
+
+// Reserve holds funds for an outgoing payment or withdrawal and records it
+// pending. The service fee is fixed now; the allowance is the most the rail
+// may cost on top.
+func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation) (store.Transaction, error) {
+	if err := w.checkAuth(auth); err != nil {
+		return store.Transaction{}, err
+	}
+	if r.Type != store.TxPayment && r.Type != store.TxWithdraw {
+		return store.Transaction{}, fmt.Errorf("reserve: unsupported type %q", r.Type)
+	}
+	if err := w.checkAmount(r.AmountMsat); err != nil {
+		return store.Transaction{}, err
+	}
+	if r.AllowanceMsat < 0 {
+		return store.Transaction{}, fmt.Errorf("%w: negative fee allowance", ErrInvalidAmount)
+	}
+	serviceFee := w.ServiceFee(r.AmountMsat)
+	hold := r.AmountMsat + serviceFee + r.AllowanceMsat
+	same := func(t store.Transaction) bool {
+		return t.UserID == auth.userID && t.Type == r.Type && t.AmountMsat == r.AmountMsat && t.PaymentHash == r.PaymentHash
+	}
+	return w.idempotent(ctx, r.IdempotencyKey, same, func() (store.Transaction, error) {
+		var t store.Transaction
+		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			now := w.now()
+			t = store.Transaction{
+				UserID: auth.userID, Type: r.Type, Direction: store.DirectionOut, Status: store.TxPending,
+				AmountMsat: r.AmountMsat, FeeMsat: serviceFee, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
+				CounterpartyPhone: r.CounterpartyPhone, Description: r.Description, IdempotencyKey: r.IdempotencyKey,
+				CreatedAt: now, UpdatedAt: now,
+			}
+			var err error
+			if t.ID, err = tx.InsertTransaction(ctx, newTransaction(t)); err != nil {
+				return err
+			}
+			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -hold}, {AccountID: w.sys.reserved, AmountMsat: hold}}
+			if err := tx.PostEntries(ctx, t.ID, entries, w.cfg.MaxBalanceMsat, now); err != nil {
+				return mapBalanceError(err)
+			}
+			return w.checkDaily(ctx, tx, auth.userID, 0, now)
+		})
+		if err != nil {
+			return store.Transaction{}, fmt.Errorf("reserve %s: %w", r.Type, err)
+		}
+		return t, nil
+	})
+}
+
+// Settlement is a rail's report that an outgoing operation succeeded.
+type Settlement struct {
+	TransactionID int64
+	// RailFeeMsat is what the rail charged on top of the amount (the
+	// Lightning routing fee); it is charged to the user up to the
+	// allowance, and any excess is borne by the fees account.
+	RailFeeMsat int64
+	// MpesaReceipt and MpesaConversationID are recorded for withdrawals.
+	MpesaReceipt string
+}
+
+// Settle finalises a reserved operation as paid: the rail's account gets the
+// amount and rail fee, the fees account the service fee, and the unused
+// allowance goes back to the user. It is idempotent: settling a transaction
+// that is no longer pending changes nothing and reports false.
+func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
+	if s.RailFeeMsat < 0 {
+		return false, fmt.Errorf("%w: negative rail fee", ErrInvalidAmount)
+	}
+	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(ctx context.Context, tx store.Tx, t store.Transaction, held int64, userAccount int64) ([]store.Entry, int64, error) {
+		rail := w.sys.lightning
+		if t.Type == store.TxWithdraw {
+			rail = w.sys.mpesa
+		}
+		serviceFee := t.FeeMsat
+		release := held - t.AmountMsat - s.RailFeeMsat - serviceFee
+		entries := []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: rail, AmountMsat: t.AmountMsat + s.RailFeeMsat}}
+		charged := serviceFee + s.RailFeeMsat
+		switch {
+		case release > 0:
+			entries = append(entries, store.Entry{AccountID: userAccount, AmountMsat: release})
+		case release < 0:
+			// The rail cost more than the allowance: the operator pays it.
+			charged += release
+		}
+		if net := serviceFee + min(release, 0); net != 0 {
+			entries = append(entries, store.Entry{AccountID: w.sys.fees, AmountMsat: net})
+		}
+		return entries, charged, nil
+	})
+}
+
+// Refund finalises a reserved operation as failed and returns the whole hold
+// to the user. Call it only on a definite failure from the rail. It is
+// idempotent like Settle.
+func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error) {
+	return w.finish(ctx, transactionID, store.TxFailed, func(ctx context.Context, tx store.Tx, t store.Transaction, held int64, userAccount int64) ([]store.Entry, int64, error) {
+		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held}}, 0, nil
+	})
+}
+
+// finish moves a pending reservation to its final status and posts the
+// entries entries computes from what it holds. The status change comes
+// first: it locks the row, so of two concurrent finishers one wins and the
+// other sees the transaction no longer pending.
+func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus,
+	entries func(ctx context.Context, tx store.Tx, t store.Transaction, held, userAccount int64) ([]store.Entry, int64, error)) (bool, error) {
+	var done bool
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		done = false
+		now := w.now()
+		t, err := tx.TransactionByID(ctx, transactionID)
+		if err != nil {
+			return err
+		}
+		if t.Type != store.TxPayment && t.Type != store.TxWithdraw {
+			return fmt.Errorf("transaction %d is a %s, not a reservation", t.ID, t.Type)
+		}
+		// What the transaction holds can only change by finishing it, which
+		// the guarded status change below allows once; so it is safe to
+		// read before that change takes the row lock.
+		held, err := tx.HeldBy(ctx, t.ID, w.sys.reserved)
+		if err != nil {
+			return err
+		}
+		acc, err := tx.AccountByUserID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		list, charged, err := entries(ctx, tx, t, held, acc.ID)
+		if err != nil {
+			return err
+		}
+		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, to, t.AmountMsat, charged, now)
+		if err != nil || !ok {
+			return err
+		}
+		if err := tx.PostEntries(ctx, t.ID, list, noCap, now); err != nil {
+			return err
+		}
+		kind := store.NotifyPaymentSent
+		switch {
+		case t.Type == store.TxWithdraw && to == store.TxCompleted:
+			kind = store.NotifyWithdrawalPaid
+		case t.Type == store.TxWithdraw:
+			kind = store.NotifyWithdrawalFailed
+		case to != store.TxCompleted:
+			kind = store.NotifyPaymentFailed
+		}
+		u, err := tx.UserByID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertNotification(ctx, store.NewNotification{
+			UserID: t.UserID, Phone: u.Phone, Kind: kind, TransactionID: t.ID, AmountMsat: t.AmountMsat, Now: now,
+		}); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("finish %d: %w", transactionID, ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("finish %d: %w", transactionID, err)
+	}
+	return done, nil
+}

@@ -1,0 +1,99 @@
+package wallet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// Transfer sends amount msat from the authorised user to a phone number,
+// settled inside the ledger. A number without an account gets one
+// (unregistered) and the funds wait there for its owner to register. The
+// idempotency key makes a retried request (a repeated USSD hop) return the
+// first transfer instead of sending again.
+func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string, amount int64, key string) (store.Transaction, error) {
+	if err := w.checkAuth(auth); err != nil {
+		return store.Transaction{}, err
+	}
+	to, err := NormalizePhone(rawTo, w.cfg.Region)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	if to == auth.phone {
+		return store.Transaction{}, ErrSelfTransfer
+	}
+	if err := w.checkAmount(amount); err != nil {
+		return store.Transaction{}, err
+	}
+	fee := w.TransferFee(amount)
+	same := func(t store.Transaction) bool {
+		return t.UserID == auth.userID && t.Type == store.TxSend && t.AmountMsat == amount && t.CounterpartyPhone == to
+	}
+	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
+		var sent store.Transaction
+		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			now := w.now()
+			recipient, err := tx.UserAccountByPhone(ctx, to)
+			if errors.Is(err, store.ErrNotFound) {
+				if _, _, err = ensureUser(ctx, tx, to, now); err != nil {
+					return err
+				}
+				recipient, err = tx.UserAccountByPhone(ctx, to)
+			}
+			if err != nil {
+				return err
+			}
+			// The row goes in first: a repeated key fails here, before
+			// anything moves.
+			sent = store.Transaction{
+				UserID: auth.userID, Type: store.TxSend, Direction: store.DirectionOut, Status: store.TxCompleted,
+				AmountMsat: amount, FeeMsat: fee, CounterpartyPhone: to, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
+			}
+			if sent.ID, err = tx.InsertTransaction(ctx, newTransaction(sent)); err != nil {
+				return err
+			}
+			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -(amount + fee)}, {AccountID: recipient.AccountID, AmountMsat: amount}}
+			if fee > 0 {
+				entries = append(entries, store.Entry{AccountID: w.sys.fees, AmountMsat: fee})
+			}
+			// Posting locks the sender's account, so the daily total read
+			// after it sees every earlier transfer of this sender.
+			if err := tx.PostEntries(ctx, sent.ID, entries, w.cfg.MaxBalanceMsat, now); err != nil {
+				return mapBalanceError(err)
+			}
+			if err := w.checkDaily(ctx, tx, auth.userID, 0, now); err != nil {
+				return err
+			}
+			received := store.Transaction{
+				UserID: recipient.UserID, Type: store.TxReceive, Direction: store.DirectionIn, Status: store.TxCompleted,
+				AmountMsat: amount, CounterpartyPhone: auth.phone, IdempotencyKey: key + "/receive", RelatedID: sent.ID,
+				CreatedAt: now, UpdatedAt: now,
+			}
+			if received.ID, err = tx.InsertTransaction(ctx, newTransaction(received)); err != nil {
+				return err
+			}
+			_, err = tx.InsertNotification(ctx, store.NewNotification{
+				UserID: recipient.UserID, Phone: to, Kind: store.NotifyReceived, TransactionID: received.ID,
+				AmountMsat: amount, Counterparty: auth.phone, Now: now,
+			})
+			return err
+		})
+		if err != nil {
+			return store.Transaction{}, fmt.Errorf("transfer: %w", err)
+		}
+		return sent, nil
+	})
+}
+
+// newTransaction turns a transaction about to be written into the store's
+// insert form.
+func newTransaction(t store.Transaction) store.NewTransaction {
+	return store.NewTransaction{
+		UserID: t.UserID, Type: t.Type, Direction: t.Direction, Status: t.Status, AmountMsat: t.AmountMsat, FeeMsat: t.FeeMsat,
+		Invoice: t.Invoice, PaymentHash: t.PaymentHash, MpesaReceipt: t.MpesaReceipt, MpesaCheckoutRequestID: t.MpesaCheckoutRequestID,
+		MpesaConversationID: t.MpesaConversationID, CounterpartyPhone: t.CounterpartyPhone, Description: t.Description,
+		IdempotencyKey: t.IdempotencyKey, RelatedID: t.RelatedID, Now: t.CreatedAt,
+	}
+}
