@@ -29,6 +29,15 @@ verify: ## Fail on stale gen/, diverging query names, vet or gofmt findings
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt: files above need formatting'; exit 1; }
 
+# The servers the benchmarks use, unless the environment names others.
+BENCH_ENV := TEST_MYSQL_URL=$${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/} \
+	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+
+.PHONY: bench
+bench: ## Benchmark transfers against PostgreSQL and MariaDB with their TPC-B baselines
+	scripts/bench/install-tools.sh
+	$(BENCH_ENV) go run ./cmd/bench transfers -rounds 3
+
 .PHONY: build
 build: ## Build the server binary into bin/server
 	go build -o bin/server ./cmd/server

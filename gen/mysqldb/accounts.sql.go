@@ -14,29 +14,52 @@ import (
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
 UPDATE accounts
-SET balance_msat = balance_msat + ?
+SET balance_msat = balance_msat + ?,
+    day_out_msat = CASE
+        WHEN day_out_day = ? THEN day_out_msat + ?
+        WHEN ? > 0 THEN ?
+        ELSE 0 END,
+    day_out_day = CASE WHEN ? > 0 THEN ? ELSE day_out_day END
 WHERE id = ?
   AND (kind = 'system'
        OR (balance_msat + ? >= 0
-           AND (? < 0 OR balance_msat + ? <= ?)))
+           AND (? < 0 OR balance_msat + ? <= ?)
+           AND (? <= 0
+                OR (CASE WHEN day_out_day = ? THEN day_out_msat ELSE 0 END) + ? <= ?)))
 `
 
 type ApplyBalanceDeltaParams struct {
 	Delta      int64
+	Day        int64
+	DayOut     int64
 	ID         int64
 	MaxBalance int64
+	DayLimit   int64
 }
 
-// Moves a cached balance by delta, unless that would take a user account
-// below zero or a credit would take it above max_balance; 0 rows means refused.
+// Moves a cached balance by delta and counts day_out towards the account's
+// sends of that day, unless that would take a user account below zero, a
+// credit would take it above max_balance, or the day's sends would pass
+// day_limit; 0 rows means refused. (Assignments read the old values: the day
+// is set last, which also holds for MySQL's left-to-right SET.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, applyBalanceDelta,
+	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
 		arg.Delta,
+		arg.Day,
+		arg.DayOut,
+		arg.DayOut,
+		arg.DayOut,
+		arg.DayOut,
+		arg.Day,
 		arg.ID,
 		arg.Delta,
 		arg.Delta,
 		arg.Delta,
 		arg.MaxBalance,
+		arg.DayOut,
+		arg.Day,
+		arg.DayOut,
+		arg.DayLimit,
 	)
 	if err != nil {
 		return 0, err
@@ -45,11 +68,11 @@ func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaPa
 }
 
 const getAccountByID = `-- name: GetAccountByID :one
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE id = ?
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = ?
 `
 
 func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error) {
-	row := q.db.QueryRowContext(ctx, getAccountByID, id)
+	row := q.queryRow(ctx, q.getAccountByIDStmt, getAccountByID, id)
 	var i Account
 	err := row.Scan(
 		&i.ID,
@@ -57,17 +80,19 @@ func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error)
 		&i.Code,
 		&i.Kind,
 		&i.BalanceMsat,
+		&i.DayOutMsat,
+		&i.DayOutDay,
 		&i.CreatedAt,
 	)
 	return i, err
 }
 
 const getAccountByUserID = `-- name: GetAccountByUserID :one
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE user_id = ?
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE user_id = ?
 `
 
 func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) (Account, error) {
-	row := q.db.QueryRowContext(ctx, getAccountByUserID, userID)
+	row := q.queryRow(ctx, q.getAccountByUserIDStmt, getAccountByUserID, userID)
 	var i Account
 	err := row.Scan(
 		&i.ID,
@@ -75,17 +100,19 @@ func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) 
 		&i.Code,
 		&i.Kind,
 		&i.BalanceMsat,
+		&i.DayOutMsat,
+		&i.DayOutDay,
 		&i.CreatedAt,
 	)
 	return i, err
 }
 
 const getSystemAccount = `-- name: GetSystemAccount :one
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE code = ?
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE code = ?
 `
 
 func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Account, error) {
-	row := q.db.QueryRowContext(ctx, getSystemAccount, code)
+	row := q.queryRow(ctx, q.getSystemAccountStmt, getSystemAccount, code)
 	var i Account
 	err := row.Scan(
 		&i.ID,
@@ -93,6 +120,8 @@ func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Ac
 		&i.Code,
 		&i.Kind,
 		&i.BalanceMsat,
+		&i.DayOutMsat,
+		&i.DayOutDay,
 		&i.CreatedAt,
 	)
 	return i, err
@@ -113,7 +142,7 @@ type GetUserAccountByPhoneRow struct {
 
 // The user and its wallet account in one round trip (the transfer path).
 func (q *Queries) GetUserAccountByPhone(ctx context.Context, phone string) (GetUserAccountByPhoneRow, error) {
-	row := q.db.QueryRowContext(ctx, getUserAccountByPhone, phone)
+	row := q.queryRow(ctx, q.getUserAccountByPhoneStmt, getUserAccountByPhone, phone)
 	var i GetUserAccountByPhoneRow
 	err := row.Scan(
 		&i.UserID,
@@ -137,7 +166,7 @@ type InsertLedgerEntryParams struct {
 }
 
 func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryParams) error {
-	_, err := q.db.ExecContext(ctx, insertLedgerEntry,
+	_, err := q.exec(ctx, q.insertLedgerEntryStmt, insertLedgerEntry,
 		arg.TransactionID,
 		arg.AccountID,
 		arg.AmountMsat,
@@ -163,7 +192,7 @@ type InsertLedgerEntryPairParams struct {
 
 // The common two-legged posting in one round trip.
 func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
-	_, err := q.db.ExecContext(ctx, insertLedgerEntryPair,
+	_, err := q.exec(ctx, q.insertLedgerEntryPairStmt, insertLedgerEntryPair,
 		arg.TransactionID,
 		arg.AccountA,
 		arg.AmountA,
@@ -187,7 +216,7 @@ type InsertUserAccountParams struct {
 }
 
 func (q *Queries) InsertUserAccount(ctx context.Context, arg InsertUserAccountParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertUserAccount, arg.UserID, arg.Now)
+	result, err := q.exec(ctx, q.insertUserAccountStmt, insertUserAccount, arg.UserID, arg.Now)
 	if err != nil {
 		return 0, err
 	}
@@ -199,7 +228,7 @@ SELECT id, transaction_id, account_id, amount_msat, created_at FROM ledger_entri
 `
 
 func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID int64) ([]LedgerEntry, error) {
-	rows, err := q.db.QueryContext(ctx, listEntriesByTransaction, transactionID)
+	rows, err := q.query(ctx, q.listEntriesByTransactionStmt, listEntriesByTransaction, transactionID)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +257,7 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 }
 
 const lockAccounts = `-- name: LockAccounts :many
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
 `
 
 // Row locks taken in id order, so two transactions that touch the same
@@ -244,7 +273,7 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
-	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	rows, err := q.query(ctx, nil, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +287,8 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 			&i.Code,
 			&i.Kind,
 			&i.BalanceMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err
@@ -284,7 +315,7 @@ type SumEntriesForAccountAndTransactionParams struct {
 }
 
 func (q *Queries) SumEntriesForAccountAndTransaction(ctx context.Context, arg SumEntriesForAccountAndTransactionParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumEntriesForAccountAndTransaction, arg.TransactionID, arg.AccountID)
+	row := q.queryRow(ctx, q.sumEntriesForAccountAndTransactionStmt, sumEntriesForAccountAndTransaction, arg.TransactionID, arg.AccountID)
 	var total int64
 	err := row.Scan(&total)
 	return total, err

@@ -7,6 +7,7 @@ package mysqldb
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,578 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
+		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
+	}
+	if q.closeIdleSessionsStmt, err = db.PrepareContext(ctx, closeIdleSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseIdleSessions: %w", err)
+	}
+	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
+		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
+	}
+	if q.expireInvoiceTransactionsStmt, err = db.PrepareContext(ctx, expireInvoiceTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireInvoiceTransactions: %w", err)
+	}
+	if q.expireInvoicesStmt, err = db.PrepareContext(ctx, expireInvoices); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireInvoices: %w", err)
+	}
+	if q.finishTransactionStmt, err = db.PrepareContext(ctx, finishTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishTransaction: %w", err)
+	}
+	if q.getAccountByIDStmt, err = db.PrepareContext(ctx, getAccountByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAccountByID: %w", err)
+	}
+	if q.getAccountByUserIDStmt, err = db.PrepareContext(ctx, getAccountByUserID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAccountByUserID: %w", err)
+	}
+	if q.getInvoiceByPaymentHashStmt, err = db.PrepareContext(ctx, getInvoiceByPaymentHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetInvoiceByPaymentHash: %w", err)
+	}
+	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
+	}
+	if q.getSessionForUpdateStmt, err = db.PrepareContext(ctx, getSessionForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionForUpdate: %w", err)
+	}
+	if q.getSystemAccountStmt, err = db.PrepareContext(ctx, getSystemAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSystemAccount: %w", err)
+	}
+	if q.getTransactionByIDStmt, err = db.PrepareContext(ctx, getTransactionByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTransactionByID: %w", err)
+	}
+	if q.getTransactionByIdempotencyKeyStmt, err = db.PrepareContext(ctx, getTransactionByIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTransactionByIdempotencyKey: %w", err)
+	}
+	if q.getUserAccountByPhoneStmt, err = db.PrepareContext(ctx, getUserAccountByPhone); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserAccountByPhone: %w", err)
+	}
+	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
+	}
+	if q.getUserByIDForUpdateStmt, err = db.PrepareContext(ctx, getUserByIDForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByIDForUpdate: %w", err)
+	}
+	if q.getUserByLightningNameStmt, err = db.PrepareContext(ctx, getUserByLightningName); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByLightningName: %w", err)
+	}
+	if q.getUserByPhoneStmt, err = db.PrepareContext(ctx, getUserByPhone); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByPhone: %w", err)
+	}
+	if q.insertInvoiceStmt, err = db.PrepareContext(ctx, insertInvoice); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertInvoice: %w", err)
+	}
+	if q.insertLedgerEntryStmt, err = db.PrepareContext(ctx, insertLedgerEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLedgerEntry: %w", err)
+	}
+	if q.insertLedgerEntryPairStmt, err = db.PrepareContext(ctx, insertLedgerEntryPair); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLedgerEntryPair: %w", err)
+	}
+	if q.insertNotificationStmt, err = db.PrepareContext(ctx, insertNotification); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertNotification: %w", err)
+	}
+	if q.insertTransactionStmt, err = db.PrepareContext(ctx, insertTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertTransaction: %w", err)
+	}
+	if q.insertTransferStmt, err = db.PrepareContext(ctx, insertTransfer); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertTransfer: %w", err)
+	}
+	if q.insertUserStmt, err = db.PrepareContext(ctx, insertUser); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertUser: %w", err)
+	}
+	if q.insertUserAccountStmt, err = db.PrepareContext(ctx, insertUserAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertUserAccount: %w", err)
+	}
+	if q.insertUserIfAbsentStmt, err = db.PrepareContext(ctx, insertUserIfAbsent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertUserIfAbsent: %w", err)
+	}
+	if q.listBalanceDriftStmt, err = db.PrepareContext(ctx, listBalanceDrift); err != nil {
+		return nil, fmt.Errorf("error preparing query ListBalanceDrift: %w", err)
+	}
+	if q.listDueNotificationsStmt, err = db.PrepareContext(ctx, listDueNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDueNotifications: %w", err)
+	}
+	if q.listEntriesByTransactionStmt, err = db.PrepareContext(ctx, listEntriesByTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ListEntriesByTransaction: %w", err)
+	}
+	if q.listNegativeUserAccountsStmt, err = db.PrepareContext(ctx, listNegativeUserAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query ListNegativeUserAccounts: %w", err)
+	}
+	if q.listNotificationsByTransactionStmt, err = db.PrepareContext(ctx, listNotificationsByTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ListNotificationsByTransaction: %w", err)
+	}
+	if q.listPendingTransactionsStmt, err = db.PrepareContext(ctx, listPendingTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPendingTransactions: %w", err)
+	}
+	if q.listReservationMismatchesStmt, err = db.PrepareContext(ctx, listReservationMismatches); err != nil {
+		return nil, fmt.Errorf("error preparing query ListReservationMismatches: %w", err)
+	}
+	if q.listUnbalancedTransactionsStmt, err = db.PrepareContext(ctx, listUnbalancedTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUnbalancedTransactions: %w", err)
+	}
+	if q.listUserTransactionsStmt, err = db.PrepareContext(ctx, listUserTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserTransactions: %w", err)
+	}
+	if q.lockAccountsStmt, err = db.PrepareContext(ctx, lockAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query LockAccounts: %w", err)
+	}
+	if q.markInvoicePaidStmt, err = db.PrepareContext(ctx, markInvoicePaid); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkInvoicePaid: %w", err)
+	}
+	if q.markNotificationSentStmt, err = db.PrepareContext(ctx, markNotificationSent); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkNotificationSent: %w", err)
+	}
+	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
+	}
+	if q.rescheduleNotificationStmt, err = db.PrepareContext(ctx, rescheduleNotification); err != nil {
+		return nil, fmt.Errorf("error preparing query RescheduleNotification: %w", err)
+	}
+	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
+	}
+	if q.setSessionInputBufferStmt, err = db.PrepareContext(ctx, setSessionInputBuffer); err != nil {
+		return nil, fmt.Errorf("error preparing query SetSessionInputBuffer: %w", err)
+	}
+	if q.setUserLanguageStmt, err = db.PrepareContext(ctx, setUserLanguage); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserLanguage: %w", err)
+	}
+	if q.setUserLightningPubkeyStmt, err = db.PrepareContext(ctx, setUserLightningPubkey); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserLightningPubkey: %w", err)
+	}
+	if q.setUserPINStmt, err = db.PrepareContext(ctx, setUserPIN); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPIN: %w", err)
+	}
+	if q.setUserPINGuardStmt, err = db.PrepareContext(ctx, setUserPINGuard); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPINGuard: %w", err)
+	}
+	if q.setUserStatusStmt, err = db.PrepareContext(ctx, setUserStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserStatus: %w", err)
+	}
+	if q.sumAllBalancesStmt, err = db.PrepareContext(ctx, sumAllBalances); err != nil {
+		return nil, fmt.Errorf("error preparing query SumAllBalances: %w", err)
+	}
+	if q.sumEntriesForAccountAndTransactionStmt, err = db.PrepareContext(ctx, sumEntriesForAccountAndTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query SumEntriesForAccountAndTransaction: %w", err)
+	}
+	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.applyBalanceDeltaStmt != nil {
+		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
+		}
+	}
+	if q.closeIdleSessionsStmt != nil {
+		if cerr := q.closeIdleSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeIdleSessionsStmt: %w", cerr)
+		}
+	}
+	if q.endSessionStmt != nil {
+		if cerr := q.endSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
+		}
+	}
+	if q.expireInvoiceTransactionsStmt != nil {
+		if cerr := q.expireInvoiceTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireInvoiceTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.expireInvoicesStmt != nil {
+		if cerr := q.expireInvoicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireInvoicesStmt: %w", cerr)
+		}
+	}
+	if q.finishTransactionStmt != nil {
+		if cerr := q.finishTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishTransactionStmt: %w", cerr)
+		}
+	}
+	if q.getAccountByIDStmt != nil {
+		if cerr := q.getAccountByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAccountByIDStmt: %w", cerr)
+		}
+	}
+	if q.getAccountByUserIDStmt != nil {
+		if cerr := q.getAccountByUserIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAccountByUserIDStmt: %w", cerr)
+		}
+	}
+	if q.getInvoiceByPaymentHashStmt != nil {
+		if cerr := q.getInvoiceByPaymentHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getInvoiceByPaymentHashStmt: %w", cerr)
+		}
+	}
+	if q.getSessionStmt != nil {
+		if cerr := q.getSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getSessionForUpdateStmt != nil {
+		if cerr := q.getSessionForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.getSystemAccountStmt != nil {
+		if cerr := q.getSystemAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSystemAccountStmt: %w", cerr)
+		}
+	}
+	if q.getTransactionByIDStmt != nil {
+		if cerr := q.getTransactionByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTransactionByIDStmt: %w", cerr)
+		}
+	}
+	if q.getTransactionByIdempotencyKeyStmt != nil {
+		if cerr := q.getTransactionByIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTransactionByIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.getUserAccountByPhoneStmt != nil {
+		if cerr := q.getUserAccountByPhoneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserAccountByPhoneStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDStmt != nil {
+		if cerr := q.getUserByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDForUpdateStmt != nil {
+		if cerr := q.getUserByIDForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.getUserByLightningNameStmt != nil {
+		if cerr := q.getUserByLightningNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByLightningNameStmt: %w", cerr)
+		}
+	}
+	if q.getUserByPhoneStmt != nil {
+		if cerr := q.getUserByPhoneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByPhoneStmt: %w", cerr)
+		}
+	}
+	if q.insertInvoiceStmt != nil {
+		if cerr := q.insertInvoiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertInvoiceStmt: %w", cerr)
+		}
+	}
+	if q.insertLedgerEntryStmt != nil {
+		if cerr := q.insertLedgerEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLedgerEntryStmt: %w", cerr)
+		}
+	}
+	if q.insertLedgerEntryPairStmt != nil {
+		if cerr := q.insertLedgerEntryPairStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLedgerEntryPairStmt: %w", cerr)
+		}
+	}
+	if q.insertNotificationStmt != nil {
+		if cerr := q.insertNotificationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertNotificationStmt: %w", cerr)
+		}
+	}
+	if q.insertTransactionStmt != nil {
+		if cerr := q.insertTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertTransactionStmt: %w", cerr)
+		}
+	}
+	if q.insertTransferStmt != nil {
+		if cerr := q.insertTransferStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertTransferStmt: %w", cerr)
+		}
+	}
+	if q.insertUserStmt != nil {
+		if cerr := q.insertUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertUserStmt: %w", cerr)
+		}
+	}
+	if q.insertUserAccountStmt != nil {
+		if cerr := q.insertUserAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertUserAccountStmt: %w", cerr)
+		}
+	}
+	if q.insertUserIfAbsentStmt != nil {
+		if cerr := q.insertUserIfAbsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertUserIfAbsentStmt: %w", cerr)
+		}
+	}
+	if q.listBalanceDriftStmt != nil {
+		if cerr := q.listBalanceDriftStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listBalanceDriftStmt: %w", cerr)
+		}
+	}
+	if q.listDueNotificationsStmt != nil {
+		if cerr := q.listDueNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDueNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.listEntriesByTransactionStmt != nil {
+		if cerr := q.listEntriesByTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listEntriesByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listNegativeUserAccountsStmt != nil {
+		if cerr := q.listNegativeUserAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listNegativeUserAccountsStmt: %w", cerr)
+		}
+	}
+	if q.listNotificationsByTransactionStmt != nil {
+		if cerr := q.listNotificationsByTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listNotificationsByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listPendingTransactionsStmt != nil {
+		if cerr := q.listPendingTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPendingTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.listReservationMismatchesStmt != nil {
+		if cerr := q.listReservationMismatchesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listReservationMismatchesStmt: %w", cerr)
+		}
+	}
+	if q.listUnbalancedTransactionsStmt != nil {
+		if cerr := q.listUnbalancedTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUnbalancedTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.listUserTransactionsStmt != nil {
+		if cerr := q.listUserTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.lockAccountsStmt != nil {
+		if cerr := q.lockAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockAccountsStmt: %w", cerr)
+		}
+	}
+	if q.markInvoicePaidStmt != nil {
+		if cerr := q.markInvoicePaidStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markInvoicePaidStmt: %w", cerr)
+		}
+	}
+	if q.markNotificationSentStmt != nil {
+		if cerr := q.markNotificationSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markNotificationSentStmt: %w", cerr)
+		}
+	}
+	if q.maxInvoiceAddIndexStmt != nil {
+		if cerr := q.maxInvoiceAddIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing maxInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
+	if q.rescheduleNotificationStmt != nil {
+		if cerr := q.rescheduleNotificationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rescheduleNotificationStmt: %w", cerr)
+		}
+	}
+	if q.saveSessionHopStmt != nil {
+		if cerr := q.saveSessionHopStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveSessionHopStmt: %w", cerr)
+		}
+	}
+	if q.setSessionInputBufferStmt != nil {
+		if cerr := q.setSessionInputBufferStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setSessionInputBufferStmt: %w", cerr)
+		}
+	}
+	if q.setUserLanguageStmt != nil {
+		if cerr := q.setUserLanguageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserLanguageStmt: %w", cerr)
+		}
+	}
+	if q.setUserLightningPubkeyStmt != nil {
+		if cerr := q.setUserLightningPubkeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserLightningPubkeyStmt: %w", cerr)
+		}
+	}
+	if q.setUserPINStmt != nil {
+		if cerr := q.setUserPINStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPINStmt: %w", cerr)
+		}
+	}
+	if q.setUserPINGuardStmt != nil {
+		if cerr := q.setUserPINGuardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPINGuardStmt: %w", cerr)
+		}
+	}
+	if q.setUserStatusStmt != nil {
+		if cerr := q.setUserStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserStatusStmt: %w", cerr)
+		}
+	}
+	if q.sumAllBalancesStmt != nil {
+		if cerr := q.sumAllBalancesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sumAllBalancesStmt: %w", cerr)
+		}
+	}
+	if q.sumEntriesForAccountAndTransactionStmt != nil {
+		if cerr := q.sumEntriesForAccountAndTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sumEntriesForAccountAndTransactionStmt: %w", cerr)
+		}
+	}
+	if q.upsertSessionStmt != nil {
+		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                                     DBTX
+	tx                                     *sql.Tx
+	applyBalanceDeltaStmt                  *sql.Stmt
+	closeIdleSessionsStmt                  *sql.Stmt
+	endSessionStmt                         *sql.Stmt
+	expireInvoiceTransactionsStmt          *sql.Stmt
+	expireInvoicesStmt                     *sql.Stmt
+	finishTransactionStmt                  *sql.Stmt
+	getAccountByIDStmt                     *sql.Stmt
+	getAccountByUserIDStmt                 *sql.Stmt
+	getInvoiceByPaymentHashStmt            *sql.Stmt
+	getSessionStmt                         *sql.Stmt
+	getSessionForUpdateStmt                *sql.Stmt
+	getSystemAccountStmt                   *sql.Stmt
+	getTransactionByIDStmt                 *sql.Stmt
+	getTransactionByIdempotencyKeyStmt     *sql.Stmt
+	getUserAccountByPhoneStmt              *sql.Stmt
+	getUserByIDStmt                        *sql.Stmt
+	getUserByIDForUpdateStmt               *sql.Stmt
+	getUserByLightningNameStmt             *sql.Stmt
+	getUserByPhoneStmt                     *sql.Stmt
+	insertInvoiceStmt                      *sql.Stmt
+	insertLedgerEntryStmt                  *sql.Stmt
+	insertLedgerEntryPairStmt              *sql.Stmt
+	insertNotificationStmt                 *sql.Stmt
+	insertTransactionStmt                  *sql.Stmt
+	insertTransferStmt                     *sql.Stmt
+	insertUserStmt                         *sql.Stmt
+	insertUserAccountStmt                  *sql.Stmt
+	insertUserIfAbsentStmt                 *sql.Stmt
+	listBalanceDriftStmt                   *sql.Stmt
+	listDueNotificationsStmt               *sql.Stmt
+	listEntriesByTransactionStmt           *sql.Stmt
+	listNegativeUserAccountsStmt           *sql.Stmt
+	listNotificationsByTransactionStmt     *sql.Stmt
+	listPendingTransactionsStmt            *sql.Stmt
+	listReservationMismatchesStmt          *sql.Stmt
+	listUnbalancedTransactionsStmt         *sql.Stmt
+	listUserTransactionsStmt               *sql.Stmt
+	lockAccountsStmt                       *sql.Stmt
+	markInvoicePaidStmt                    *sql.Stmt
+	markNotificationSentStmt               *sql.Stmt
+	maxInvoiceAddIndexStmt                 *sql.Stmt
+	rescheduleNotificationStmt             *sql.Stmt
+	saveSessionHopStmt                     *sql.Stmt
+	setSessionInputBufferStmt              *sql.Stmt
+	setUserLanguageStmt                    *sql.Stmt
+	setUserLightningPubkeyStmt             *sql.Stmt
+	setUserPINStmt                         *sql.Stmt
+	setUserPINGuardStmt                    *sql.Stmt
+	setUserStatusStmt                      *sql.Stmt
+	sumAllBalancesStmt                     *sql.Stmt
+	sumEntriesForAccountAndTransactionStmt *sql.Stmt
+	upsertSessionStmt                      *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                                     tx,
+		tx:                                     tx,
+		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
+		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
+		endSessionStmt:                         q.endSessionStmt,
+		expireInvoiceTransactionsStmt:          q.expireInvoiceTransactionsStmt,
+		expireInvoicesStmt:                     q.expireInvoicesStmt,
+		finishTransactionStmt:                  q.finishTransactionStmt,
+		getAccountByIDStmt:                     q.getAccountByIDStmt,
+		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
+		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
+		getSessionStmt:                         q.getSessionStmt,
+		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
+		getSystemAccountStmt:                   q.getSystemAccountStmt,
+		getTransactionByIDStmt:                 q.getTransactionByIDStmt,
+		getTransactionByIdempotencyKeyStmt:     q.getTransactionByIdempotencyKeyStmt,
+		getUserAccountByPhoneStmt:              q.getUserAccountByPhoneStmt,
+		getUserByIDStmt:                        q.getUserByIDStmt,
+		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
+		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
+		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
+		insertInvoiceStmt:                      q.insertInvoiceStmt,
+		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
+		insertLedgerEntryPairStmt:              q.insertLedgerEntryPairStmt,
+		insertNotificationStmt:                 q.insertNotificationStmt,
+		insertTransactionStmt:                  q.insertTransactionStmt,
+		insertTransferStmt:                     q.insertTransferStmt,
+		insertUserStmt:                         q.insertUserStmt,
+		insertUserAccountStmt:                  q.insertUserAccountStmt,
+		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
+		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
+		listDueNotificationsStmt:               q.listDueNotificationsStmt,
+		listEntriesByTransactionStmt:           q.listEntriesByTransactionStmt,
+		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
+		listNotificationsByTransactionStmt:     q.listNotificationsByTransactionStmt,
+		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
+		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
+		listUnbalancedTransactionsStmt:         q.listUnbalancedTransactionsStmt,
+		listUserTransactionsStmt:               q.listUserTransactionsStmt,
+		lockAccountsStmt:                       q.lockAccountsStmt,
+		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
+		markNotificationSentStmt:               q.markNotificationSentStmt,
+		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
+		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
+		saveSessionHopStmt:                     q.saveSessionHopStmt,
+		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,
+		setUserLanguageStmt:                    q.setUserLanguageStmt,
+		setUserLightningPubkeyStmt:             q.setUserLightningPubkeyStmt,
+		setUserPINStmt:                         q.setUserPINStmt,
+		setUserPINGuardStmt:                    q.setUserPINGuardStmt,
+		setUserStatusStmt:                      q.setUserStatusStmt,
+		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
+		sumEntriesForAccountAndTransactionStmt: q.sumEntriesForAccountAndTransactionStmt,
+		upsertSessionStmt:                      q.upsertSessionStmt,
 	}
 }

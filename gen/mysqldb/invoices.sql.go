@@ -19,7 +19,7 @@ WHERE type = 'invoice' AND status = 'pending'
 
 // The pending transaction rows of invoices that have expired follow them.
 func (q *Queries) ExpireInvoiceTransactions(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.ExecContext(ctx, expireInvoiceTransactions, now)
+	result, err := q.exec(ctx, q.expireInvoiceTransactionsStmt, expireInvoiceTransactions, now)
 	if err != nil {
 		return 0, err
 	}
@@ -36,7 +36,7 @@ type ExpireInvoicesParams struct {
 }
 
 func (q *Queries) ExpireInvoices(ctx context.Context, arg ExpireInvoicesParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, expireInvoices, arg.Now, arg.Now)
+	result, err := q.exec(ctx, q.expireInvoicesStmt, expireInvoices, arg.Now, arg.Now)
 	if err != nil {
 		return 0, err
 	}
@@ -48,7 +48,7 @@ SELECT id, user_id, transaction_id, invoice, payment_hash, amount_msat, amount_p
 `
 
 func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash string) (Invoice, error) {
-	row := q.db.QueryRowContext(ctx, getInvoiceByPaymentHash, paymentHash)
+	row := q.queryRow(ctx, q.getInvoiceByPaymentHashStmt, getInvoiceByPaymentHash, paymentHash)
 	var i Invoice
 	err := row.Scan(
 		&i.ID,
@@ -92,7 +92,7 @@ type InsertInvoiceParams struct {
 }
 
 func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertInvoice,
+	result, err := q.exec(ctx, q.insertInvoiceStmt, insertInvoice,
 		arg.UserID,
 		arg.TransactionID,
 		arg.Invoice,
@@ -126,7 +126,7 @@ type MarkInvoicePaidParams struct {
 // Marks an invoice paid once. An expired invoice can still be settled by the
 // node (clocks differ), and the money then did arrive, so it counts.
 func (q *Queries) MarkInvoicePaid(ctx context.Context, arg MarkInvoicePaidParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, markInvoicePaid,
+	result, err := q.exec(ctx, q.markInvoicePaidStmt, markInvoicePaid,
 		arg.AmountPaidMsat,
 		arg.PaidAt,
 		arg.Now,
@@ -143,7 +143,7 @@ SELECT CAST(COALESCE(MAX(add_index), 0) AS SIGNED) AS add_index FROM invoices
 `
 
 func (q *Queries) MaxInvoiceAddIndex(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, maxInvoiceAddIndex)
+	row := q.queryRow(ctx, q.maxInvoiceAddIndexStmt, maxInvoiceAddIndex)
 	var add_index int64
 	err := row.Scan(&add_index)
 	return add_index, err

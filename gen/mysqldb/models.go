@@ -15,6 +15,8 @@ type Account struct {
 	Code        sql.NullString
 	Kind        string
 	BalanceMsat int64
+	DayOutMsat  int64
+	DayOutDay   int64
 	CreatedAt   time.Time
 }
 

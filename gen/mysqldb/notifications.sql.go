@@ -32,7 +32,7 @@ type InsertNotificationParams struct {
 }
 
 func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotificationParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertNotification,
+	result, err := q.exec(ctx, q.insertNotificationStmt, insertNotification,
 		arg.UserID,
 		arg.Phone,
 		arg.Kind,
@@ -63,7 +63,7 @@ type ListDueNotificationsParams struct {
 
 // Pending notifications whose next attempt is due, oldest first.
 func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificationsParams) ([]Notification, error) {
-	rows, err := q.db.QueryContext(ctx, listDueNotifications, arg.Now, arg.Limit)
+	rows, err := q.query(ctx, q.listDueNotificationsStmt, listDueNotifications, arg.Now, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body
 `
 
 func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactionID sql.NullInt64) ([]Notification, error) {
-	rows, err := q.db.QueryContext(ctx, listNotificationsByTransaction, transactionID)
+	rows, err := q.query(ctx, q.listNotificationsByTransactionStmt, listNotificationsByTransaction, transactionID)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ type MarkNotificationSentParams struct {
 }
 
 func (q *Queries) MarkNotificationSent(ctx context.Context, arg MarkNotificationSentParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, markNotificationSent, arg.SentAt, arg.ID)
+	result, err := q.exec(ctx, q.markNotificationSentStmt, markNotificationSent, arg.SentAt, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -172,7 +172,7 @@ type RescheduleNotificationParams struct {
 // Records a failed delivery: try again at next_attempt_at, or give up
 // (status failed) when the caller says so.
 func (q *Queries) RescheduleNotification(ctx context.Context, arg RescheduleNotificationParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, rescheduleNotification, arg.Status, arg.NextAttemptAt, arg.ID)
+	result, err := q.exec(ctx, q.rescheduleNotificationStmt, rescheduleNotification, arg.Status, arg.NextAttemptAt, arg.ID)
 	if err != nil {
 		return 0, err
 	}

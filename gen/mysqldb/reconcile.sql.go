@@ -25,7 +25,7 @@ type ListBalanceDriftRow struct {
 
 // Accounts whose cached balance differs from the sum of their entries.
 func (q *Queries) ListBalanceDrift(ctx context.Context) ([]ListBalanceDriftRow, error) {
-	rows, err := q.db.QueryContext(ctx, listBalanceDrift)
+	rows, err := q.query(ctx, q.listBalanceDriftStmt, listBalanceDrift)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ type ListNegativeUserAccountsRow struct {
 }
 
 func (q *Queries) ListNegativeUserAccounts(ctx context.Context) ([]ListNegativeUserAccountsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listNegativeUserAccounts)
+	rows, err := q.query(ctx, q.listNegativeUserAccountsStmt, listNegativeUserAccounts)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ type ListReservationMismatchesRow struct {
 // Money held on an account (the reserved account) per transaction: a pending
 // transaction must hold a positive amount, a finished one must hold nothing.
 func (q *Queries) ListReservationMismatches(ctx context.Context, accountID int64) ([]ListReservationMismatchesRow, error) {
-	rows, err := q.db.QueryContext(ctx, listReservationMismatches, accountID)
+	rows, err := q.query(ctx, q.listReservationMismatchesStmt, listReservationMismatches, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ type ListUnbalancedTransactionsRow struct {
 
 // Transactions whose ledger entries do not sum to zero.
 func (q *Queries) ListUnbalancedTransactions(ctx context.Context) ([]ListUnbalancedTransactionsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listUnbalancedTransactions)
+	rows, err := q.query(ctx, q.listUnbalancedTransactionsStmt, listUnbalancedTransactions)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ SELECT CAST(COALESCE(SUM(balance_msat), 0) AS SIGNED) AS total FROM accounts
 `
 
 func (q *Queries) SumAllBalances(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumAllBalances)
+	row := q.queryRow(ctx, q.sumAllBalancesStmt, sumAllBalances)
 	var total int64
 	err := row.Scan(&total)
 	return total, err

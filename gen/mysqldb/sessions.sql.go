@@ -22,7 +22,7 @@ type CloseIdleSessionsParams struct {
 }
 
 func (q *Queries) CloseIdleSessions(ctx context.Context, arg CloseIdleSessionsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, closeIdleSessions, arg.Now, arg.IdleBefore)
+	result, err := q.exec(ctx, q.closeIdleSessionsStmt, closeIdleSessions, arg.Now, arg.IdleBefore)
 	if err != nil {
 		return 0, err
 	}
@@ -46,7 +46,7 @@ type EndSessionParams struct {
 }
 
 func (q *Queries) EndSession(ctx context.Context, arg EndSessionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, endSession,
+	result, err := q.exec(ctx, q.endSessionStmt, endSession,
 		arg.EndStatus,
 		arg.DurationMs,
 		arg.Hops,
@@ -64,7 +64,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 `
 
 func (q *Queries) GetSession(ctx context.Context, sessionID string) (UssdSession, error) {
-	row := q.db.QueryRowContext(ctx, getSession, sessionID)
+	row := q.queryRow(ctx, q.getSessionStmt, getSession, sessionID)
 	var i UssdSession
 	err := row.Scan(
 		&i.ID,
@@ -92,7 +92,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 
 // Serialises two hops of one session that arrive at once.
 func (q *Queries) GetSessionForUpdate(ctx context.Context, sessionID string) (UssdSession, error) {
-	row := q.db.QueryRowContext(ctx, getSessionForUpdate, sessionID)
+	row := q.queryRow(ctx, q.getSessionForUpdateStmt, getSessionForUpdate, sessionID)
 	var i UssdSession
 	err := row.Scan(
 		&i.ID,
@@ -135,7 +135,7 @@ type SaveSessionHopParams struct {
 // Records the state a hop left the session in, the input it processed and
 // the screen it answered, so a repeated hop can be answered alike.
 func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, saveSessionHop,
+	result, err := q.exec(ctx, q.saveSessionHopStmt, saveSessionHop,
 		arg.UserID,
 		arg.State,
 		arg.InputBuffer,
@@ -162,7 +162,7 @@ type SetSessionInputBufferParams struct {
 }
 
 func (q *Queries) SetSessionInputBuffer(ctx context.Context, arg SetSessionInputBufferParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setSessionInputBuffer, arg.InputBuffer, arg.Now, arg.SessionID)
+	result, err := q.exec(ctx, q.setSessionInputBufferStmt, setSessionInputBuffer, arg.InputBuffer, arg.Now, arg.SessionID)
 	if err != nil {
 		return 0, err
 	}
@@ -185,7 +185,7 @@ type UpsertSessionParams struct {
 
 // Opens the session on its first hop; a later hop only refreshes its activity.
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
-	_, err := q.db.ExecContext(ctx, upsertSession,
+	_, err := q.exec(ctx, q.upsertSessionStmt, upsertSession,
 		arg.SessionID,
 		arg.UserID,
 		arg.Phone,

@@ -30,7 +30,7 @@ type FinishTransactionParams struct {
 // a final one) and records its final amount and fee; 0 rows means it was not
 // in from_status.
 func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, finishTransaction,
+	result, err := q.exec(ctx, q.finishTransactionStmt, finishTransaction,
 		arg.ToStatus,
 		arg.AmountMsat,
 		arg.FeeMsat,
@@ -49,7 +49,7 @@ SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, pay
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
-	row := q.db.QueryRowContext(ctx, getTransactionByID, id)
+	row := q.queryRow(ctx, q.getTransactionByIDStmt, getTransactionByID, id)
 	var i Transaction
 	err := row.Scan(
 		&i.ID,
@@ -79,7 +79,7 @@ SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, pay
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
-	row := q.db.QueryRowContext(ctx, getTransactionByIdempotencyKey, idempotencyKey)
+	row := q.queryRow(ctx, q.getTransactionByIdempotencyKeyStmt, getTransactionByIdempotencyKey, idempotencyKey)
 	var i Transaction
 	err := row.Scan(
 		&i.ID,
@@ -137,7 +137,7 @@ type InsertTransactionParams struct {
 }
 
 func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertTransaction,
+	result, err := q.exec(ctx, q.insertTransactionStmt, insertTransaction,
 		arg.UserID,
 		arg.Type,
 		arg.Direction,
@@ -162,12 +162,65 @@ func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionPa
 	return result.LastInsertId()
 }
 
+const insertTransfer = `-- name: InsertTransfer :execlastid
+INSERT INTO transactions (
+    user_id, type, direction, status, amount_msat, fee_msat, counterparty_phone,
+    description, idempotency_key, created_at, updated_at
+) VALUES (
+    ?, 'send', 'out', 'completed', ?, ?, ?,
+    ?, ?, ?, ?
+), (
+    ?, 'receive', 'in', 'completed', ?, 0, ?,
+    ?, ?, ?, ?
+)
+`
+
+type InsertTransferParams struct {
+	SenderID       sql.NullInt64
+	AmountMsat     int64
+	FeeMsat        int64
+	RecipientPhone sql.NullString
+	Description    string
+	SendKey        string
+	Now            time.Time
+	RecipientID    sql.NullInt64
+	SenderPhone    sql.NullString
+	ReceiveKey     string
+}
+
+// Both rows of a phone-to-phone transfer in one round trip: the sender's
+// "send" and the recipient's "receive", whose key is the send key + "/receive".
+// MySQL reports the first row's id, the sending one.
+func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) (int64, error) {
+	result, err := q.exec(ctx, q.insertTransferStmt, insertTransfer,
+		arg.SenderID,
+		arg.AmountMsat,
+		arg.FeeMsat,
+		arg.RecipientPhone,
+		arg.Description,
+		arg.SendKey,
+		arg.Now,
+		arg.Now,
+		arg.RecipientID,
+		arg.AmountMsat,
+		arg.SenderPhone,
+		arg.Description,
+		arg.ReceiveKey,
+		arg.Now,
+		arg.Now,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.LastInsertId()
+}
+
 const listPendingTransactions = `-- name: ListPendingTransactions :many
 SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
-	rows, err := q.db.QueryContext(ctx, listPendingTransactions, type_)
+	rows, err := q.query(ctx, q.listPendingTransactionsStmt, listPendingTransactions, type_)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +276,7 @@ type ListUserTransactionsParams struct {
 
 // The latest transactions of a user, newest first, older than before_id.
 func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransactionsParams) ([]Transaction, error) {
-	rows, err := q.db.QueryContext(ctx, listUserTransactions, arg.UserID, arg.BeforeID, arg.Limit)
+	rows, err := q.query(ctx, q.listUserTransactionsStmt, listUserTransactions, arg.UserID, arg.BeforeID, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -262,25 +315,4 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 		return nil, err
 	}
 	return items, nil
-}
-
-const sumUserOutgoingSince = `-- name: SumUserOutgoingSince :one
-SELECT CAST(COALESCE(SUM(amount_msat), 0) AS SIGNED) AS total
-FROM transactions
-WHERE user_id = ? AND created_at >= ?
-  AND type IN ('send', 'payment', 'withdraw') AND status IN ('pending', 'completed')
-`
-
-type SumUserOutgoingSinceParams struct {
-	UserID sql.NullInt64
-	Since  time.Time
-}
-
-// What a user has sent, paid or withdrawn (pending or completed) since a time,
-// for the daily limit.
-func (q *Queries) SumUserOutgoingSince(ctx context.Context, arg SumUserOutgoingSinceParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumUserOutgoingSince, arg.UserID, arg.Since)
-	var total int64
-	err := row.Scan(&total)
-	return total, err
 }

@@ -16,7 +16,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByID, id)
+	row := q.queryRow(ctx, q.getUserByIDStmt, getUserByID, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -41,7 +41,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 
 // Serialises concurrent PIN checks and changes of one user.
 func (q *Queries) GetUserByIDForUpdate(ctx context.Context, id int64) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByIDForUpdate, id)
+	row := q.queryRow(ctx, q.getUserByIDForUpdateStmt, getUserByIDForUpdate, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -65,7 +65,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 `
 
 func (q *Queries) GetUserByLightningName(ctx context.Context, lightningName string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByLightningName, lightningName)
+	row := q.queryRow(ctx, q.getUserByLightningNameStmt, getUserByLightningName, lightningName)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -89,7 +89,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 `
 
 func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByPhone, phone)
+	row := q.queryRow(ctx, q.getUserByPhoneStmt, getUserByPhone, phone)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -122,7 +122,7 @@ type InsertUserParams struct {
 }
 
 func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertUser,
+	result, err := q.exec(ctx, q.insertUserStmt, insertUser,
 		arg.Phone,
 		arg.LightningName,
 		arg.Language,
@@ -152,7 +152,7 @@ type InsertUserIfAbsentParams struct {
 // IGNORE only ever meets the unique keys here: every other column is set by
 // the application from validated values.
 func (q *Queries) InsertUserIfAbsent(ctx context.Context, arg InsertUserIfAbsentParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertUserIfAbsent,
+	result, err := q.exec(ctx, q.insertUserIfAbsentStmt, insertUserIfAbsent,
 		arg.Phone,
 		arg.LightningName,
 		arg.Language,
@@ -176,7 +176,7 @@ type SetUserLanguageParams struct {
 }
 
 func (q *Queries) SetUserLanguage(ctx context.Context, arg SetUserLanguageParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserLanguage, arg.Language, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserLanguageStmt, setUserLanguage, arg.Language, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -194,7 +194,7 @@ type SetUserLightningPubkeyParams struct {
 }
 
 func (q *Queries) SetUserLightningPubkey(ctx context.Context, arg SetUserLightningPubkeyParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserLightningPubkey, arg.LightningPubkey, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserLightningPubkeyStmt, setUserLightningPubkey, arg.LightningPubkey, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -215,7 +215,7 @@ type SetUserPINParams struct {
 }
 
 func (q *Queries) SetUserPIN(ctx context.Context, arg SetUserPINParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserPIN,
+	result, err := q.exec(ctx, q.setUserPINStmt, setUserPIN,
 		arg.PinHash,
 		arg.Status,
 		arg.Now,
@@ -245,7 +245,7 @@ type SetUserPINGuardParams struct {
 // Records the outcome of a PIN check: the failure count, how many lockouts
 // the user has had, and until when the account is locked.
 func (q *Queries) SetUserPINGuard(ctx context.Context, arg SetUserPINGuardParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserPINGuard,
+	result, err := q.exec(ctx, q.setUserPINGuardStmt, setUserPINGuard,
 		arg.FailedPinAttempts,
 		arg.LockoutCount,
 		arg.LockedUntil,
@@ -269,7 +269,7 @@ type SetUserStatusParams struct {
 }
 
 func (q *Queries) SetUserStatus(ctx context.Context, arg SetUserStatusParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserStatus, arg.Status, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserStatusStmt, setUserStatus, arg.Status, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}

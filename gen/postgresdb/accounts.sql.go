@@ -12,23 +12,43 @@ import (
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
 UPDATE accounts
-SET balance_msat = balance_msat + $1::BIGINT
-WHERE id = $2
+SET balance_msat = balance_msat + $1::BIGINT,
+    day_out_msat = CASE
+        WHEN day_out_day = $2::BIGINT THEN day_out_msat + $3::BIGINT
+        WHEN $3::BIGINT > 0 THEN $3::BIGINT
+        ELSE 0 END,
+    day_out_day = CASE WHEN $3::BIGINT > 0 THEN $2::BIGINT ELSE day_out_day END
+WHERE id = $4
   AND (kind = 'system'
-       OR (balance_msat + $1 >= 0
-           AND ($1 < 0 OR balance_msat + $1 <= $3::BIGINT)))
+       OR (balance_msat + $1::BIGINT >= 0
+           AND ($1::BIGINT < 0 OR balance_msat + $1::BIGINT <= $5::BIGINT)
+           AND ($3::BIGINT <= 0
+                OR (CASE WHEN day_out_day = $2::BIGINT THEN day_out_msat ELSE 0 END) + $3::BIGINT <= $6::BIGINT)))
 `
 
 type ApplyBalanceDeltaParams struct {
 	Delta      int64
+	Day        int64
+	DayOut     int64
 	ID         int64
 	MaxBalance int64
+	DayLimit   int64
 }
 
-// Moves a cached balance by delta, unless that would take a user account
-// below zero or a credit would take it above max_balance; 0 rows means refused.
+// Moves a cached balance by delta and counts day_out towards the account's
+// sends of that day, unless that would take a user account below zero, a
+// credit would take it above max_balance, or the day's sends would pass
+// day_limit; 0 rows means refused. (Assignments read the old values: the day
+// is set last, which also holds for MySQL's left-to-right SET.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
-	result, err := q.db.Exec(ctx, applyBalanceDelta, arg.Delta, arg.ID, arg.MaxBalance)
+	result, err := q.db.Exec(ctx, applyBalanceDelta,
+		arg.Delta,
+		arg.Day,
+		arg.DayOut,
+		arg.ID,
+		arg.MaxBalance,
+		arg.DayLimit,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -36,7 +56,7 @@ func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaPa
 }
 
 const getAccountByID = `-- name: GetAccountByID :one
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE id = $1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = $1
 `
 
 func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error) {
@@ -48,13 +68,15 @@ func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error)
 		&i.Code,
 		&i.Kind,
 		&i.BalanceMsat,
+		&i.DayOutMsat,
+		&i.DayOutDay,
 		&i.CreatedAt,
 	)
 	return i, err
 }
 
 const getAccountByUserID = `-- name: GetAccountByUserID :one
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE user_id = $1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE user_id = $1
 `
 
 func (q *Queries) GetAccountByUserID(ctx context.Context, userID *int64) (Account, error) {
@@ -66,13 +88,15 @@ func (q *Queries) GetAccountByUserID(ctx context.Context, userID *int64) (Accoun
 		&i.Code,
 		&i.Kind,
 		&i.BalanceMsat,
+		&i.DayOutMsat,
+		&i.DayOutDay,
 		&i.CreatedAt,
 	)
 	return i, err
 }
 
 const getSystemAccount = `-- name: GetSystemAccount :one
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE code = $1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE code = $1
 `
 
 func (q *Queries) GetSystemAccount(ctx context.Context, code *string) (Account, error) {
@@ -84,6 +108,8 @@ func (q *Queries) GetSystemAccount(ctx context.Context, code *string) (Account, 
 		&i.Code,
 		&i.Kind,
 		&i.BalanceMsat,
+		&i.DayOutMsat,
+		&i.DayOutDay,
 		&i.CreatedAt,
 	)
 	return i, err
@@ -214,7 +240,7 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 }
 
 const lockAccounts = `-- name: LockAccounts :many
-SELECT id, user_id, code, kind, balance_msat, created_at FROM accounts WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR UPDATE
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR UPDATE
 `
 
 // Row locks taken in id order, so two transactions that touch the same
@@ -234,6 +260,8 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 			&i.Code,
 			&i.Kind,
 			&i.BalanceMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err

@@ -14,6 +14,8 @@ type Account struct {
 	Code        *string
 	Kind        string
 	BalanceMsat int64
+	DayOutMsat  int64
+	DayOutDay   int64
 	CreatedAt   time.Time
 }
 

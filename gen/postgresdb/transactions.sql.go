@@ -160,6 +160,72 @@ func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionPa
 	return id, err
 }
 
+const insertTransfer = `-- name: InsertTransfer :many
+INSERT INTO transactions (
+    user_id, type, direction, status, amount_msat, fee_msat, counterparty_phone,
+    description, idempotency_key, created_at, updated_at
+) VALUES (
+    $1, 'send', 'out', 'completed', $2, $3, $4,
+    $5, $6, $7, $7
+), (
+    $8, 'receive', 'in', 'completed', $2, 0, $9,
+    $5, $10, $7, $7
+)
+RETURNING id, type
+`
+
+type InsertTransferParams struct {
+	SenderID       *int64
+	AmountMsat     int64
+	FeeMsat        int64
+	RecipientPhone *string
+	Description    string
+	SendKey        string
+	Now            time.Time
+	RecipientID    *int64
+	SenderPhone    *string
+	ReceiveKey     string
+}
+
+type InsertTransferRow struct {
+	ID   int64
+	Type string
+}
+
+// Both rows of a phone-to-phone transfer in one round trip: the sender's
+// "send" and the recipient's "receive", whose key is the send key + "/receive".
+// Both ids come back; the caller picks the sending row by its type.
+func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) ([]InsertTransferRow, error) {
+	rows, err := q.db.Query(ctx, insertTransfer,
+		arg.SenderID,
+		arg.AmountMsat,
+		arg.FeeMsat,
+		arg.RecipientPhone,
+		arg.Description,
+		arg.SendKey,
+		arg.Now,
+		arg.RecipientID,
+		arg.SenderPhone,
+		arg.ReceiveKey,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InsertTransferRow
+	for rows.Next() {
+		var i InsertTransferRow
+		if err := rows.Scan(&i.ID, &i.Type); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listPendingTransactions = `-- name: ListPendingTransactions :many
 SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE status = 'pending' AND type = $1 ORDER BY id
 `
@@ -254,25 +320,4 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 		return nil, err
 	}
 	return items, nil
-}
-
-const sumUserOutgoingSince = `-- name: SumUserOutgoingSince :one
-SELECT CAST(COALESCE(SUM(amount_msat), 0) AS BIGINT) AS total
-FROM transactions
-WHERE user_id = $1 AND created_at >= $2
-  AND type IN ('send', 'payment', 'withdraw') AND status IN ('pending', 'completed')
-`
-
-type SumUserOutgoingSinceParams struct {
-	UserID *int64
-	Since  time.Time
-}
-
-// What a user has sent, paid or withdrawn (pending or completed) since a time,
-// for the daily limit.
-func (q *Queries) SumUserOutgoingSince(ctx context.Context, arg SumUserOutgoingSinceParams) (int64, error) {
-	row := q.db.QueryRow(ctx, sumUserOutgoingSince, arg.UserID, arg.Since)
-	var total int64
-	err := row.Scan(&total)
-	return total, err
 }

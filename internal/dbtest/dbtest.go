@@ -9,11 +9,7 @@ package dbtest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,12 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for RawExec
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, for RawExec
 
 	"github.com/umeme-wallet/umeme/internal/database"
+	"github.com/umeme-wallet/umeme/internal/dbadmin"
 )
 
 // Engines are the engines every store test runs on, in order.
@@ -58,9 +53,9 @@ func URL(t testing.TB, engine string) string {
 	case "sqlite":
 		return "sqlite:" + filepath.Join(t.TempDir(), "umeme.db")
 	case "mysql":
-		return createMySQL(t, serverURL(t, "mysql", "TEST_MYSQL_URL"))
+		return create(t, "mysql", serverURL(t, "mysql", "TEST_MYSQL_URL"))
 	case "postgres":
-		return createPostgres(t, serverURL(t, "postgres", "TEST_POSTGRES_URL"))
+		return create(t, "postgres", serverURL(t, "postgres", "TEST_POSTGRES_URL"))
 	}
 	t.Fatalf("dbtest: unknown engine %q", engine)
 	return ""
@@ -91,83 +86,24 @@ func serverURL(t testing.TB, engine, env string) string {
 	return u
 }
 
-func randomName() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return "umeme_test_" + hex.EncodeToString(b)
-}
-
-// withDatabase replaces the database (path) of a server URL.
-func withDatabase(t testing.TB, raw, name string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("dbtest: bad url: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-func createMySQL(t testing.TB, raw string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("dbtest: bad TEST_MYSQL_URL: %v", err)
-	}
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr = "tcp", u.Host
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatalf("dbtest: mysql: %v", err)
-	}
-	defer admin.Close()
-	name := randomName()
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		failUnavailable(t, "mysql", err)
-	}
-	t.Cleanup(func() {
-		admin, err := sql.Open("mysql", cfg.FormatDSN())
-		if err != nil {
-			t.Errorf("dbtest: drop %s: %v", name, err)
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
-			t.Errorf("dbtest: drop %s: %v", name, err)
-		}
-	})
-	return withDatabase(t, raw, name)
-}
-
-func createPostgres(t testing.TB, raw string) string {
+// create makes a fresh database on an engine's server and drops it when
+// the test ends.
+func create(t testing.TB, engine, serverURL string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, raw)
+	dbURL, drop, err := dbadmin.Create(ctx, engine, serverURL, dbadmin.RandomName("umeme_test"))
 	if err != nil {
-		failUnavailable(t, "postgres", err)
-	}
-	defer conn.Close(ctx)
-	name := randomName()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		failUnavailable(t, "postgres", err)
+		t.Fatalf("dbtest: %s is configured but unusable: %v", engine, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, raw)
-		if err != nil {
-			t.Errorf("dbtest: drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dbtest: drop %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Errorf("dbtest: %v", err)
 		}
 	})
-	return withDatabase(t, raw, name)
+	return dbURL
 }
 
 // RawExec runs one statement on the database a URL names, bypassing the
@@ -180,14 +116,10 @@ func RawExec(t testing.TB, dbURL, query string) {
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		db, err = sql.Open("sqlite", strings.TrimPrefix(dbURL, "sqlite:"))
 	case strings.HasPrefix(dbURL, "mysql"):
-		u, perr := url.Parse(dbURL)
-		if perr != nil {
-			t.Fatal(perr)
+		cfg, cerr := dbadmin.MySQLConfig(dbURL)
+		if cerr != nil {
+			t.Fatal(cerr)
 		}
-		cfg := mysql.NewConfig()
-		cfg.Net, cfg.Addr, cfg.DBName = "tcp", u.Host, strings.TrimPrefix(u.Path, "/")
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
 		db, err = sql.Open("mysql", cfg.FormatDSN())
 	default:
 		db, err = sql.Open("pgx", dbURL)
@@ -199,11 +131,4 @@ func RawExec(t testing.TB, dbURL, query string) {
 	if _, err := db.Exec(query); err != nil {
 		t.Fatalf("raw exec %q: %v", query, err)
 	}
-}
-
-// failUnavailable fails the test: a configured engine that does not answer is
-// an error, never a skip.
-func failUnavailable(t testing.TB, engine string, err error) {
-	t.Helper()
-	t.Fatalf("dbtest: %s is configured but unusable: %v", engine, fmt.Sprint(err))
 }

@@ -11,9 +11,13 @@ import (
 // LedgerWriter is the small set of statements PostLedgerEntries is built
 // from; each adapter provides them from its generated queries.
 type LedgerWriter interface {
-	// ApplyBalanceDelta moves one cached balance by delta under the guard of
-	// the ApplyBalanceDelta query and reports whether the row was changed.
-	ApplyBalanceDelta(ctx context.Context, accountID, delta, maxBalance int64) (bool, error)
+	// ApplyBalanceDelta moves one cached balance by delta (and the day's
+	// sends by dayOut) under the guard of the ApplyBalanceDelta query and
+	// reports whether the row was changed.
+	ApplyBalanceDelta(ctx context.Context, accountID, delta, dayOut int64, guard Guard) (bool, error)
+	// LockAccount reads an account and locks it for the transaction, to
+	// explain a refusal.
+	LockAccount(ctx context.Context, id int64) (Account, error)
 	InsertLedgerEntry(ctx context.Context, transactionID int64, e Entry, now time.Time) error
 	InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b Entry, now time.Time) error
 }
@@ -25,7 +29,7 @@ var ErrUnbalanced = errors.New("ledger entries do not sum to zero")
 // that the posting balances, moves the cached balances in ascending account
 // order (so concurrent postings lock rows in one order and cannot deadlock),
 // and appends the entries.
-func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, maxBalance int64, now time.Time) error {
+func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, guard Guard, now time.Time) error {
 	if len(entries) < 2 {
 		return fmt.Errorf("post entries: %w: %d entries", ErrUnbalanced, len(entries))
 	}
@@ -50,12 +54,20 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 		return 0
 	})
 	for _, e := range ordered {
-		ok, err := w.ApplyBalanceDelta(ctx, e.AccountID, e.AmountMsat, maxBalance)
+		ok, err := w.ApplyBalanceDelta(ctx, e.AccountID, e.AmountMsat, e.DayOutMsat, guard)
 		if err != nil {
 			return fmt.Errorf("post entries: %w", err)
 		}
 		if !ok {
-			return &BalanceError{AccountID: e.AccountID, AmountMsat: e.AmountMsat}
+			if err := refusal(ctx, w, e, guard); err != nil {
+				return err
+			}
+			// The row changed between the guarded update and the locked
+			// read (a concurrent credit committed): the entry fits now,
+			// and with the lock held the update cannot be refused again.
+			if ok, err = w.ApplyBalanceDelta(ctx, e.AccountID, e.AmountMsat, e.DayOutMsat, guard); err != nil || !ok {
+				return fmt.Errorf("post entries: account %d refused under lock: %v", e.AccountID, err)
+			}
 		}
 	}
 	if len(entries) == 2 {
@@ -70,4 +82,32 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 		}
 	}
 	return nil
+}
+
+// refusal explains why ApplyBalanceDelta refused an entry, reading the
+// account under a row lock (a cost paid only on this path); nil means the
+// entry fits the account as it is now.
+func refusal(ctx context.Context, w LedgerWriter, e Entry, guard Guard) error {
+	a, err := w.LockAccount(ctx, e.AccountID)
+	if err != nil {
+		return fmt.Errorf("post entries: %w", err)
+	}
+	dayOut := e.DayOutMsat
+	if a.DayOutDay == guard.Day {
+		dayOut += a.DayOutMsat
+	}
+	var reason BalanceReason
+	switch {
+	case a.IsSystem():
+		return nil
+	case a.BalanceMsat+e.AmountMsat < 0:
+		reason = ReasonInsufficient
+	case e.AmountMsat > 0 && a.BalanceMsat+e.AmountMsat > guard.MaxBalanceMsat:
+		reason = ReasonMaxBalance
+	case e.DayOutMsat > 0 && dayOut > guard.DayLimitMsat:
+		reason = ReasonDailyLimit
+	default:
+		return nil
+	}
+	return &BalanceError{AccountID: e.AccountID, AmountMsat: e.AmountMsat, Reason: reason}
 }

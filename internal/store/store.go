@@ -63,10 +63,11 @@ type Tx interface {
 	LockAccounts(ctx context.Context, ids ...int64) ([]Account, error)
 	// PostEntries books a balanced set of entries against a transaction:
 	// the amounts must sum to zero. Cached balances move in ascending account
-	// id order. A user account that would go below zero, or that a credit
-	// would take above maxBalance, makes it fail with a *BalanceError naming
-	// the account, and nothing of the call is kept once the caller rolls back.
-	PostEntries(ctx context.Context, transactionID int64, entries []Entry, maxBalance int64, now time.Time) error
+	// id order. A user account that would go below zero, that a credit would
+	// take above the guard's maximum, or whose sends would pass the daily
+	// limit makes it fail with a *BalanceError naming the account and the
+	// reason; nothing of the call is kept once the caller rolls back.
+	PostEntries(ctx context.Context, transactionID int64, entries []Entry, guard Guard, now time.Time) error
 	// EntriesOf lists the ledger entries of a transaction.
 	EntriesOf(ctx context.Context, transactionID int64) ([]LedgerEntry, error)
 	// HeldBy sums the entries of one transaction on one account.
@@ -75,6 +76,10 @@ type Tx interface {
 	// InsertTransaction adds a row to the user-facing log; a taken
 	// idempotency key (or M-Pesa id) is ErrConflict.
 	InsertTransaction(ctx context.Context, t NewTransaction) (int64, error)
+	// InsertTransfer adds both rows of a phone-to-phone transfer in one
+	// statement and returns the id of the sending row; a taken key is
+	// ErrConflict.
+	InsertTransfer(ctx context.Context, t NewTransfer) (int64, error)
 	TransactionByID(ctx context.Context, id int64) (Transaction, error)
 	TransactionByIdempotencyKey(ctx context.Context, key string) (Transaction, error)
 	// FinishTransaction moves a transaction from one status to another and
@@ -84,9 +89,6 @@ type Tx interface {
 	// LatestTransactions lists a user's transactions newest first, only those
 	// with an id below beforeID (0 means from the newest).
 	LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]Transaction, error)
-	// OutgoingSince sums a user's pending and completed sends, payments and
-	// withdrawals created at or after since.
-	OutgoingSince(ctx context.Context, userID int64, since time.Time) (int64, error)
 	// PendingTransactions lists pending transactions of one type, oldest first.
 	PendingTransactions(ctx context.Context, typ TransactionType) ([]Transaction, error)
 

@@ -62,12 +62,15 @@ const (
 	AccountReserved SystemAccountCode = "reserved"
 )
 
-// Account is a ledger account with its cached balance.
+// Account is a ledger account with its cached balance and the day's sends.
 type Account struct {
 	ID          int64
 	UserID      int64 // 0 for a system account
 	Code        SystemAccountCode
 	BalanceMsat int64
+	// DayOutMsat is what the account sent out on day DayOutDay.
+	DayOutMsat int64
+	DayOutDay  int64
 }
 
 // IsSystem reports whether the account belongs to the operator.
@@ -85,7 +88,24 @@ type UserAccount struct {
 type Entry struct {
 	AccountID  int64
 	AmountMsat int64
+	// DayOutMsat counts towards the account's daily sending limit (positive
+	// for a send, negative to give back a refunded one); 0 for most legs.
+	DayOutMsat int64
 }
+
+// Guard holds the limits PostEntries enforces on user accounts.
+type Guard struct {
+	// MaxBalanceMsat caps what a credit may take a user account to.
+	MaxBalanceMsat int64
+	// Day is today's number (days since 1970-01-01 in the operator's time
+	// zone) and DayLimitMsat what an account may send out in one day.
+	Day          int64
+	DayLimitMsat int64
+}
+
+// NoLimits is the guard for credits that must never be refused: money that
+// already arrived, and holds going back to their owner.
+var NoLimits = Guard{MaxBalanceMsat: 1<<63 - 1, DayLimitMsat: 1<<63 - 1}
 
 // LedgerEntry is an entry as booked.
 type LedgerEntry struct {
@@ -172,6 +192,23 @@ type NewTransaction struct {
 	RelatedID              int64
 	Now                    time.Time
 }
+
+// NewTransfer is what InsertTransfer takes: the sender's "send" row gets
+// IdempotencyKey, the recipient's "receive" row IdempotencyKey + "/receive".
+type NewTransfer struct {
+	SenderID       int64
+	SenderPhone    string
+	RecipientID    int64
+	RecipientPhone string
+	AmountMsat     int64
+	FeeMsat        int64
+	Description    string
+	IdempotencyKey string
+	Now            time.Time
+}
+
+// ReceiveKey is the idempotency key of the receiving row of a transfer.
+func (t NewTransfer) ReceiveKey() string { return t.IdempotencyKey + "/receive" }
 
 // InvoiceStatus is where an incoming Lightning invoice stands.
 type InvoiceStatus string
@@ -305,18 +342,26 @@ type Reservation struct {
 	HeldMsat      int64
 }
 
+// BalanceReason says which guard refused an entry.
+type BalanceReason string
+
+// The reasons PostEntries refuses an entry.
+const (
+	ReasonInsufficient BalanceReason = "insufficient balance"
+	ReasonMaxBalance   BalanceReason = "maximum balance"
+	ReasonDailyLimit   BalanceReason = "daily limit"
+)
+
 // BalanceError is returned by PostEntries when an entry would take a user
-// account below zero or above the maximum balance.
+// account below zero, above the maximum balance or past the daily limit.
 type BalanceError struct {
 	AccountID  int64
 	AmountMsat int64
+	Reason     BalanceReason
 }
 
 func (e *BalanceError) Error() string {
-	if e.AmountMsat < 0 {
-		return fmt.Sprintf("account %d: insufficient balance for %d msat", e.AccountID, -e.AmountMsat)
-	}
-	return fmt.Sprintf("account %d: credit of %d msat exceeds the maximum balance", e.AccountID, e.AmountMsat)
+	return fmt.Sprintf("account %d: entry of %d msat refused: %s", e.AccountID, e.AmountMsat, e.Reason)
 }
 
 // NotificationKind is what a notification tells its user.

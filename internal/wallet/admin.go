@@ -49,7 +49,7 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 				return err
 			}
 			entries := []store.Entry{{AccountID: w.sys.adjustments, AmountMsat: -amount}, {AccountID: acc.ID, AmountMsat: amount}}
-			return mapBalanceError(tx.PostEntries(ctx, row.ID, entries, noCap, now))
+			return w.mapBalanceError(tx.PostEntries(ctx, row.ID, entries, w.unlimited(now), now))
 		})
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("adjust: %w", err)

@@ -105,7 +105,7 @@ func (w *Service) MarkInvoicePaid(ctx context.Context, paymentHash string, amoun
 		}
 		// Money that reached the node is credited whatever the balance cap.
 		entries := []store.Entry{{AccountID: w.sys.lightning, AmountMsat: -amountPaidMsat}, {AccountID: acc.ID, AmountMsat: amountPaidMsat}}
-		if err := tx.PostEntries(ctx, inv.TransactionID, entries, noCap, now); err != nil {
+		if err := tx.PostEntries(ctx, inv.TransactionID, entries, w.unlimited(now), now); err != nil {
 			return err
 		}
 		u, err := tx.UserByID(ctx, inv.UserID)

@@ -70,11 +70,8 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 			if t.ID, err = tx.InsertTransaction(ctx, newTransaction(t)); err != nil {
 				return err
 			}
-			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -hold}, {AccountID: w.sys.reserved, AmountMsat: hold}}
-			if err := tx.PostEntries(ctx, t.ID, entries, w.cfg.MaxBalanceMsat, now); err != nil {
-				return mapBalanceError(err)
-			}
-			return w.checkDaily(ctx, tx, auth.userID, 0, now)
+			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -hold, DayOutMsat: r.AmountMsat}, {AccountID: w.sys.reserved, AmountMsat: hold}}
+			return w.mapBalanceError(tx.PostEntries(ctx, t.ID, entries, w.guard(now), now))
 		})
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("reserve %s: %w", r.Type, err)
@@ -130,7 +127,8 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 // idempotent like Settle.
 func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error) {
 	return w.finish(ctx, transactionID, store.TxFailed, func(ctx context.Context, tx store.Tx, t store.Transaction, held int64, userAccount int64) ([]store.Entry, int64, error) {
-		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held}}, 0, nil
+		// The refunded amount no longer counts towards today's sends.
+		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: -t.AmountMsat}}, 0, nil
 	})
 }
 
@@ -170,7 +168,7 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		if err != nil || !ok {
 			return err
 		}
-		if err := tx.PostEntries(ctx, t.ID, list, noCap, now); err != nil {
+		if err := tx.PostEntries(ctx, t.ID, list, w.unlimited(now), now); err != nil {
 			return err
 		}
 		kind := store.NotifyPaymentSent

@@ -28,8 +28,10 @@ type Config struct {
 	// MaxBalanceMsat caps what a user account may hold (transfers to it are
 	// refused above it; money that already arrived is always credited).
 	MaxBalanceMsat int64
-	// DailyLimitMsat caps what a user sends, pays and withdraws in any 24 h.
+	// DailyLimitMsat caps what a user sends, pays and withdraws in one
+	// calendar day of DayZone (refunds give their amount back).
 	DailyLimitMsat int64
+	DayZone        *time.Location
 	// FeeBasisPoints and FeeMinMsat price withdrawals and external
 	// payments: max(min, amount × bps / 10 000), booked to the fees account.
 	FeeBasisPoints int64
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		LockoutBase:      15 * time.Minute,
 		LockoutMax:       24 * time.Hour,
 		AuthorizationTTL: 2 * time.Minute,
+		DayZone:          time.FixedZone("EAT", 3*60*60), // Kenya, no daylight saving
 		Argon2:           DefaultArgon2,
 		Now:              time.Now,
 	}
@@ -87,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DailyLimitMsat <= 0 {
 		c.DailyLimitMsat = d.DailyLimitMsat
+	}
+	if c.DayZone == nil {
+		c.DayZone = d.DayZone
 	}
 	if c.MaxPINAttempts <= 0 {
 		c.MaxPINAttempts = d.MaxPINAttempts
@@ -115,6 +121,8 @@ type Service struct {
 	cfg   Config
 	pins  pinHasher
 	sys   systemAccounts
+	// directory caches the accounts of phone numbers for the transfer path.
+	directory *directory
 }
 
 // systemAccounts are the ids of the operator's accounts, read once.
@@ -141,7 +149,7 @@ func (a systemAccounts) byCode(code store.SystemAccountCode) int64 {
 // New returns the wallet over a migrated store.
 func New(ctx context.Context, s store.Store, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
-	w := &Service{store: s, cfg: cfg, pins: pinHasher{params: cfg.Argon2, pepper: cfg.PINPepper}}
+	w := &Service{store: s, cfg: cfg, pins: pinHasher{params: cfg.Argon2, pepper: cfg.PINPepper}, directory: newDirectory(100_000)}
 	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, a := range []struct {
 			code store.SystemAccountCode
@@ -308,30 +316,32 @@ func (w *Service) checkAmount(amount int64) error {
 	return nil
 }
 
-// checkDaily refuses an outgoing amount that would pass the 24 h limit.
-func (w *Service) checkDaily(ctx context.Context, tx store.Tx, userID, amount int64, now time.Time) error {
-	spent, err := tx.OutgoingSince(ctx, userID, now.Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	if spent+amount > w.cfg.DailyLimitMsat {
-		return &LimitError{Limit: "daily", CapMsat: w.cfg.DailyLimitMsat, WantMsat: spent + amount}
-	}
-	return nil
+// guard is the limits a posting at now enforces on user accounts.
+func (w *Service) guard(now time.Time) store.Guard {
+	y, m, d := now.In(w.cfg.DayZone).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	return store.Guard{MaxBalanceMsat: w.cfg.MaxBalanceMsat, Day: day, DayLimitMsat: w.cfg.DailyLimitMsat}
 }
 
-// noCap is the maximum balance passed for credits that must never be
-// refused: money that already arrived, and holds going back to their owner.
-const noCap = math.MaxInt64
+// unlimited is the guard for credits that must never be refused (money that
+// already arrived, holds going back to their owner); it keeps today's
+// number so that a refund gives back to the right day.
+func (w *Service) unlimited(now time.Time) store.Guard {
+	g := store.NoLimits
+	g.Day = w.guard(now).Day
+	return g
+}
 
 // fee prices an amount at bps basis points with a minimum, rounding up.
 func fee(amount, bps, minimum int64) int64 {
 	if bps <= 0 && minimum <= 0 {
 		return 0
 	}
-	f := (amount*bps + 9_999) / 10_000
-	if amount > math.MaxInt64/10_000 {
-		f = amount / 10_000 * bps
+	var f int64
+	if bps > 0 && amount > math.MaxInt64/bps {
+		f = amount / 10_000 * bps // cannot overflow, and large enough to round
+	} else {
+		f = (amount*bps + 9_999) / 10_000
 	}
 	return max(f, minimum)
 }
@@ -347,15 +357,19 @@ func (w *Service) TransferFee(amount int64) int64 {
 }
 
 // mapBalanceError turns the store's refusal into the wallet's error.
-func mapBalanceError(err error) error {
+func (w *Service) mapBalanceError(err error) error {
 	var be *store.BalanceError
-	if errors.As(err, &be) {
-		if be.AmountMsat < 0 {
-			return ErrInsufficientBalance
-		}
-		return &LimitError{Limit: "balance", WantMsat: be.AmountMsat}
+	if !errors.As(err, &be) {
+		return err
 	}
-	return err
+	switch be.Reason {
+	case store.ReasonInsufficient:
+		return ErrInsufficientBalance
+	case store.ReasonMaxBalance:
+		return &LimitError{Limit: "balance", CapMsat: w.cfg.MaxBalanceMsat, WantMsat: be.AmountMsat}
+	default:
+		return &LimitError{Limit: "daily", CapMsat: w.cfg.DailyLimitMsat, WantMsat: -be.AmountMsat}
+	}
 }
 
 // replay looks up the transaction a key already produced, for a retried

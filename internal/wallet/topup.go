@@ -56,7 +56,7 @@ func (w *Service) CreditTopup(ctx context.Context, t Topup) (store.Transaction, 
 				return err
 			}
 			entries := []store.Entry{{AccountID: w.sys.mpesa, AmountMsat: -t.AmountMsat}, {AccountID: acc.ID, AmountMsat: t.AmountMsat}}
-			if err := tx.PostEntries(ctx, row.ID, entries, noCap, now); err != nil {
+			if err := tx.PostEntries(ctx, row.ID, entries, w.unlimited(now), now); err != nil {
 				return err
 			}
 			_, err = tx.InsertNotification(ctx, store.NewNotification{

@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -17,7 +16,7 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 	if err := w.checkAuth(auth); err != nil {
 		return store.Transaction{}, err
 	}
-	to, err := NormalizePhone(rawTo, w.cfg.Region)
+	to, err := w.normalize(rawTo)
 	if err != nil {
 		return store.Transaction{}, err
 	}
@@ -33,49 +32,39 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 	}
 	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var sent store.Transaction
+		var recipient accountRef
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
-			recipient, err := tx.UserAccountByPhone(ctx, to)
-			if errors.Is(err, store.ErrNotFound) {
-				if _, _, err = ensureUser(ctx, tx, to, now); err != nil {
-					return err
-				}
-				recipient, err = tx.UserAccountByPhone(ctx, to)
-			}
+			var err error
+			recipient, err = w.directory.resolve(ctx, tx, to, now)
 			if err != nil {
 				return err
 			}
-			// The row goes in first: a repeated key fails here, before
+			// The rows go in first: a repeated key fails here, before
 			// anything moves.
 			sent = store.Transaction{
 				UserID: auth.userID, Type: store.TxSend, Direction: store.DirectionOut, Status: store.TxCompleted,
 				AmountMsat: amount, FeeMsat: fee, CounterpartyPhone: to, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 			}
-			if sent.ID, err = tx.InsertTransaction(ctx, newTransaction(sent)); err != nil {
+			sent.ID, err = tx.InsertTransfer(ctx, store.NewTransfer{
+				SenderID: auth.userID, SenderPhone: auth.phone, RecipientID: recipient.userID, RecipientPhone: to,
+				AmountMsat: amount, FeeMsat: fee, IdempotencyKey: key, Now: now,
+			})
+			if err != nil {
 				return err
 			}
-			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -(amount + fee)}, {AccountID: recipient.AccountID, AmountMsat: amount}}
+			entries := []store.Entry{
+				{AccountID: auth.accountID, AmountMsat: -(amount + fee), DayOutMsat: amount},
+				{AccountID: recipient.accountID, AmountMsat: amount},
+			}
 			if fee > 0 {
 				entries = append(entries, store.Entry{AccountID: w.sys.fees, AmountMsat: fee})
 			}
-			// Posting locks the sender's account, so the daily total read
-			// after it sees every earlier transfer of this sender.
-			if err := tx.PostEntries(ctx, sent.ID, entries, w.cfg.MaxBalanceMsat, now); err != nil {
-				return mapBalanceError(err)
-			}
-			if err := w.checkDaily(ctx, tx, auth.userID, 0, now); err != nil {
-				return err
-			}
-			received := store.Transaction{
-				UserID: recipient.UserID, Type: store.TxReceive, Direction: store.DirectionIn, Status: store.TxCompleted,
-				AmountMsat: amount, CounterpartyPhone: auth.phone, IdempotencyKey: key + "/receive", RelatedID: sent.ID,
-				CreatedAt: now, UpdatedAt: now,
-			}
-			if received.ID, err = tx.InsertTransaction(ctx, newTransaction(received)); err != nil {
-				return err
+			if err := tx.PostEntries(ctx, sent.ID, entries, w.guard(now), now); err != nil {
+				return w.mapBalanceError(err)
 			}
 			_, err = tx.InsertNotification(ctx, store.NewNotification{
-				UserID: recipient.UserID, Phone: to, Kind: store.NotifyReceived, TransactionID: received.ID,
+				UserID: recipient.userID, Phone: to, Kind: store.NotifyReceived, TransactionID: sent.ID,
 				AmountMsat: amount, Counterparty: auth.phone, Now: now,
 			})
 			return err
@@ -83,6 +72,7 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("transfer: %w", err)
 		}
+		w.directory.remember(to, recipient)
 		return sent, nil
 	})
 }

@@ -214,14 +214,14 @@ func TestTransfer(t *testing.T) {
 			t.Fatalf("balances %d %d", a, b)
 		}
 		hist, err := w.History(ctx, bob.user.ID, 0, 5)
-		if err != nil || len(hist) != 1 || hist[0].Type != store.TxReceive || hist[0].CounterpartyPhone != alice.user.Phone || hist[0].RelatedID != sent.ID {
+		if err != nil || len(hist) != 1 || hist[0].Type != store.TxReceive || hist[0].CounterpartyPhone != alice.user.Phone || hist[0].IdempotencyKey != "t1/receive" {
 			t.Fatalf("bob's history: %+v %v", hist, err)
 		}
 
 		// The recipient hears about it through the outbox, in the same
 		// transaction as the money.
 		err = db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			notes, err := tx.NotificationsOf(ctx, hist[0].ID)
+			notes, err := tx.NotificationsOf(ctx, sent.ID)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -40,6 +41,11 @@ type Store struct {
 	// cfg is the configuration of db's connections, kept to open the
 	// separate handle migrations need.
 	cfg *mysql.Config
+
+	// prepared holds every query prepared on the server once per
+	// connection, made on first use (the tables exist only after Migrate).
+	mu       sync.Mutex
+	prepared *mysqldb.Queries
 }
 
 var _ store.Store = (*Store)(nil)
@@ -135,6 +141,11 @@ func parseURL(rawURL string) (*mysql.Config, error) {
 	// SQLite and PostgreSQL do: setting a value a row already has is still
 	// a success, not "no row".
 	cfg.ClientFoundRows = true
+	// Without this the driver prepares, executes and closes a server-side
+	// statement for every query with arguments: three round trips instead
+	// of one. The driver escapes arguments itself for the connection's
+	// character set (utf8mb4), which is safe.
+	cfg.InterpolateParams = true
 	// DATETIME(6) keeps microseconds. MySQL rounds finer times and MariaDB
 	// truncates them; truncating in the driver makes both store the same
 	// value and compare it the same way.
@@ -203,10 +214,35 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prepared != nil {
+		s.prepared.Close()
+	}
+	return s.db.Close()
+}
+
+// queries returns the prepared queries, preparing them the first time.
+func (s *Store) queries(ctx context.Context) (*mysqldb.Queries, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prepared == nil {
+		q, err := mysqldb.Prepare(ctx, s.db)
+		if err != nil {
+			return nil, interpret(fmt.Errorf("prepare queries: %w", err))
+		}
+		s.prepared = q
+	}
+	return s.prepared, nil
+}
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
 	return store.Retry(ctx, func() error {
 		// The isolation level is the session's (READ COMMITTED, see Open).
 		sqlTx, err := s.db.BeginTx(ctx, nil)
@@ -216,7 +252,9 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		// database/sql also rolls back by itself when ctx is cancelled;
 		// after a commit this is a no-op.
 		defer sqlTx.Rollback() //nolint:errcheck
-		if err := fn(ctx, &tx{q: mysqldb.New(sqlTx)}); err != nil {
+		// Each prepared query is bound to the transaction's connection,
+		// prepared there the first time that connection runs it.
+		if err := fn(ctx, &tx{q: q.WithTx(sqlTx)}); err != nil {
 			return err
 		}
 		if err := sqlTx.Commit(); err != nil {
@@ -409,7 +447,7 @@ func (t *tx) InsertUserAccount(ctx context.Context, userID int64, now time.Time)
 }
 
 func toAccount(r mysqldb.Account) store.Account {
-	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat}
+	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat, DayOutMsat: r.DayOutMsat, DayOutDay: r.DayOutDay}
 }
 
 func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
@@ -460,20 +498,33 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	return out, nil
 }
 
-func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, maxBalance int64, now time.Time) error {
-	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, maxBalance, now.UTC())
+func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
+	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
 }
 
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *mysqldb.Queries }
 
-func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, maxBalance int64) (bool, error) {
-	n, err := w.q.ApplyBalanceDelta(ctx, mysqldb.ApplyBalanceDeltaParams{Delta: delta, ID: accountID, MaxBalance: maxBalance})
+func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, dayOut int64, guard store.Guard) (bool, error) {
+	n, err := w.q.ApplyBalanceDelta(ctx, mysqldb.ApplyBalanceDeltaParams{
+		Delta: delta, Day: guard.Day, DayOut: dayOut, ID: accountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
+	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
 	}
 	// A delta is never zero, so the matched row is also a changed row.
 	return n == 1, nil
+}
+
+func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account, error) {
+	accounts, err := (&tx{q: w.q}).LockAccounts(ctx, id)
+	if err == nil && len(accounts) != 1 {
+		err = store.Classify(store.ErrNotFound, fmt.Errorf("account %d", id))
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	return accounts[0], nil
 }
 
 func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, now time.Time) error {
@@ -532,6 +583,21 @@ func toTransaction(r mysqldb.Transaction) store.Transaction {
 	}
 }
 
+func (t *tx) InsertTransfer(ctx context.Context, n store.NewTransfer) (int64, error) {
+	// The sending row comes first in the statement, and MySQL's last insert
+	// id of a multi-row insert is the first row's.
+	id, err := t.q.InsertTransfer(ctx, mysqldb.InsertTransferParams{
+		SenderID: nullInt(n.SenderID), RecipientID: nullInt(n.RecipientID),
+		SenderPhone: nullString(n.SenderPhone), RecipientPhone: nullString(n.RecipientPhone),
+		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description,
+		SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(), Now: n.Now.UTC(),
+	})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert transfer: %w", err))
+	}
+	return id, nil
+}
+
 func (t *tx) TransactionByID(ctx context.Context, id int64) (store.Transaction, error) {
 	r, err := t.q.GetTransactionByID(ctx, id)
 	if err != nil {
@@ -573,14 +639,6 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 		out[i] = toTransaction(r)
 	}
 	return out, nil
-}
-
-func (t *tx) OutgoingSince(ctx context.Context, userID int64, since time.Time) (int64, error) {
-	n, err := t.q.SumUserOutgoingSince(ctx, mysqldb.SumUserOutgoingSinceParams{UserID: nullInt(userID), Since: since.UTC()})
-	if err != nil {
-		return 0, interpret(fmt.Errorf("outgoing since: %w", err))
-	}
-	return n, nil
 }
 
 func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType) ([]store.Transaction, error) {

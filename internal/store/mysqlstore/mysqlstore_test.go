@@ -113,7 +113,7 @@ func TestSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.PostEntries(ctx, txID, []store.Entry{{AccountID: acct, AmountMsat: 5000}, {AccountID: mpesa.ID, AmountMsat: -5000}}, 10000, now); err != nil {
+		if err := tx.PostEntries(ctx, txID, []store.Entry{{AccountID: acct, AmountMsat: 5000}, {AccountID: mpesa.ID, AmountMsat: -5000}}, store.Guard{MaxBalanceMsat: 10000, DayLimitMsat: 1 << 62}, now); err != nil {
 			t.Fatalf("post entries: %v", err)
 		}
 		return nil
@@ -141,7 +141,7 @@ func TestSmoke(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: u.AccountID, AmountMsat: 6000}, {AccountID: mpesa.ID, AmountMsat: -6000}}, 10000, now)
+		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: u.AccountID, AmountMsat: 6000}, {AccountID: mpesa.ID, AmountMsat: -6000}}, store.Guard{MaxBalanceMsat: 10000, DayLimitMsat: 1 << 62}, now)
 	})
 	if !errors.As(err, &be) || be.AmountMsat != 6000 {
 		t.Errorf("credit above the maximum: %v", err)

@@ -275,7 +275,7 @@ func (t *tx) InsertUserAccount(ctx context.Context, userID int64, now time.Time)
 }
 
 func toAccount(r sqlitedb.Account) store.Account {
-	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat}
+	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat, DayOutMsat: r.DayOutMsat, DayOutDay: r.DayOutDay}
 }
 
 func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
@@ -322,19 +322,32 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	return out, nil
 }
 
-func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, maxBalance int64, now time.Time) error {
-	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, maxBalance, now.UTC())
+func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
+	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
 }
 
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *sqlitedb.Queries }
 
-func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, maxBalance int64) (bool, error) {
-	n, err := w.q.ApplyBalanceDelta(ctx, sqlitedb.ApplyBalanceDeltaParams{Delta: delta, ID: accountID, MaxBalance: maxBalance})
+func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, dayOut int64, guard store.Guard) (bool, error) {
+	n, err := w.q.ApplyBalanceDelta(ctx, sqlitedb.ApplyBalanceDeltaParams{
+		Delta: delta, Day: guard.Day, DayOut: dayOut, ID: accountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
+	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
 	}
 	return n == 1, nil
+}
+
+func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account, error) {
+	accounts, err := (&tx{q: w.q}).LockAccounts(ctx, id)
+	if err == nil && len(accounts) != 1 {
+		err = store.Classify(store.ErrNotFound, fmt.Errorf("account %d", id))
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	return accounts[0], nil
 }
 
 func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, now time.Time) error {
@@ -393,6 +406,24 @@ func toTransaction(r sqlitedb.Transaction) store.Transaction {
 	}
 }
 
+func (t *tx) InsertTransfer(ctx context.Context, n store.NewTransfer) (int64, error) {
+	rows, err := t.q.InsertTransfer(ctx, sqlitedb.InsertTransferParams{
+		SenderID: nullInt(n.SenderID), RecipientID: nullInt(n.RecipientID),
+		SenderPhone: nullString(n.SenderPhone), RecipientPhone: nullString(n.RecipientPhone),
+		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description,
+		SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(), Now: n.Now.UTC(),
+	})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert transfer: %w", err))
+	}
+	for _, r := range rows {
+		if r.Type == string(store.TxSend) {
+			return r.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("insert transfer: no sending row returned")
+}
+
 func (t *tx) TransactionByID(ctx context.Context, id int64) (store.Transaction, error) {
 	r, err := t.q.GetTransactionByID(ctx, id)
 	if err != nil {
@@ -430,14 +461,6 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 		out[i] = toTransaction(r)
 	}
 	return out, nil
-}
-
-func (t *tx) OutgoingSince(ctx context.Context, userID int64, since time.Time) (int64, error) {
-	n, err := t.q.SumUserOutgoingSince(ctx, sqlitedb.SumUserOutgoingSinceParams{UserID: nullInt(userID), Since: since.UTC()})
-	if err != nil {
-		return 0, interpret(fmt.Errorf("outgoing since: %w", err))
-	}
-	return n, nil
 }
 
 func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType) ([]store.Transaction, error) {

@@ -29,6 +29,7 @@ func Exercise(t *testing.T, s store.Store) {
 		{"UserConstraints", testUserConstraints},
 		{"Accounts", testAccounts},
 		{"PostEntries", testPostEntries},
+		{"DailyLimit", testDailyLimit},
 		{"Transactions", testTransactions},
 		{"TransactionConstraints", testTransactionConstraints},
 		{"History", testHistory},
@@ -111,7 +112,7 @@ func NewFundedUser(t testing.TB, s store.Store, balance int64) (userID, accountI
 		if err != nil {
 			return err
 		}
-		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: adj.ID, AmountMsat: -balance}, {AccountID: accountID, AmountMsat: balance}}, 1<<62, base)
+		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: adj.ID, AmountMsat: -balance}, {AccountID: accountID, AmountMsat: balance}}, store.NoLimits, base)
 	})
 	if err != nil {
 		t.Fatalf("new funded user: %v", err)
@@ -310,7 +311,7 @@ func testPostEntries(t *testing.T, s store.Store) {
 	}
 	for _, c := range cases {
 		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
-			return tx.PostEntries(ctx, newTx(ctx, tx), c.entries, c.max, base)
+			return tx.PostEntries(ctx, newTx(ctx, tx), c.entries, maxGuard(c.max), base)
 		})
 		if err == nil || !c.check(err) {
 			t.Fatalf("%s: unexpected error %v", c.name, err)
@@ -324,7 +325,7 @@ func testPostEntries(t *testing.T, s store.Store) {
 		}
 		txID = newTx(ctx, tx)
 		// Exactly the whole balance may go, and a credit up to max exactly.
-		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: accA, AmountMsat: -10_000}, {AccountID: accB, AmountMsat: 9_000}, {AccountID: fees.ID, AmountMsat: 1_000}}, 9_000, base)
+		return tx.PostEntries(ctx, txID, []store.Entry{{AccountID: accA, AmountMsat: -10_000}, {AccountID: accB, AmountMsat: 9_000}, {AccountID: fees.ID, AmountMsat: 1_000}}, maxGuard(9_000), base)
 	})
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		a, _ := tx.AccountByID(ctx, accA)
@@ -356,14 +357,14 @@ func testPostEntries(t *testing.T, s store.Store) {
 	// A system account may go negative; a user account never, even by a
 	// debit from an account above the maximum.
 	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
-		return tx.PostEntries(ctx, newTx(ctx, tx), []store.Entry{{AccountID: accB, AmountMsat: -9_000}, {AccountID: accA, AmountMsat: 9_000}}, 1, base)
+		return tx.PostEntries(ctx, newTx(ctx, tx), []store.Entry{{AccountID: accB, AmountMsat: -9_000}, {AccountID: accA, AmountMsat: 9_000}}, maxGuard(1), base)
 	})
 	var be *store.BalanceError
 	if !errors.As(err, &be) || be.AccountID != accA {
 		t.Fatalf("credit above max: %v", err)
 	}
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		return tx.PostEntries(ctx, newTx(ctx, tx), []store.Entry{{AccountID: accB, AmountMsat: -4_000}, {AccountID: accA, AmountMsat: 4_000}}, 1<<62, base)
+		return tx.PostEntries(ctx, newTx(ctx, tx), []store.Entry{{AccountID: accB, AmountMsat: -4_000}, {AccountID: accA, AmountMsat: 4_000}}, store.NoLimits, base)
 	})
 }
 
@@ -437,21 +438,44 @@ func testTransactionConstraints(t *testing.T, s store.Store) {
 	})
 	sameKey := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
 	sameKey.IdempotencyKey = first.IdempotencyKey
-	sameReceipt := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
-	sameReceipt.MpesaReceipt = first.MpesaReceipt
-	sameCheckout := newTxn(t, userID, store.TxTopup, store.TxPending, 1000, base)
-	sameCheckout.MpesaCheckoutRequestID = first.MpesaCheckoutRequestID
-	sameConversation := newTxn(t, userID, store.TxWithdraw, store.TxPending, 1000, base)
-	sameConversation.MpesaConversationID = first.MpesaConversationID
-	for name, n := range map[string]store.NewTransaction{
-		"idempotency key": sameKey, "mpesa receipt": sameReceipt, "checkout request": sameCheckout, "conversation": sameConversation,
-	} {
-		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.InsertTransaction(ctx, n)
+	// Both rows of a transfer go in at once; the receiving row's key is
+	// derived from the sending one, so a repeat of either conflicts.
+	other, _, otherPhone := NewFundedUser(t, s, 0)
+	transfer := store.NewTransfer{SenderID: userID, SenderPhone: "+254700000009", RecipientID: other, RecipientPhone: otherPhone,
+		AmountMsat: 7_000, FeeMsat: 10, Description: "lunch", IdempotencyKey: Token(t, 16), Now: base}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		id, err := tx.InsertTransfer(ctx, transfer)
+		if err != nil {
 			return err
-		})
-		mustKind(t, err, store.ErrConflict, "duplicate "+name)
-	}
+		}
+		sent, err := tx.TransactionByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if sent.Type != store.TxSend || sent.UserID != userID || sent.Direction != store.DirectionOut || sent.AmountMsat != 7_000 ||
+			sent.FeeMsat != 10 || sent.CounterpartyPhone != otherPhone || sent.IdempotencyKey != transfer.IdempotencyKey || sent.Status != store.TxCompleted {
+			t.Fatalf("sending row: %+v", sent)
+		}
+		recv, err := tx.TransactionByIdempotencyKey(ctx, transfer.ReceiveKey())
+		if err != nil {
+			return err
+		}
+		if recv.Type != store.TxReceive || recv.UserID != other || recv.Direction != store.DirectionIn || recv.AmountMsat != 7_000 ||
+			recv.FeeMsat != 0 || recv.CounterpartyPhone != "+254700000009" || recv.Description != "lunch" {
+			t.Fatalf("receiving row: %+v", recv)
+		}
+		return nil
+	})
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.InsertTransaction(ctx, sameKey)
+		return err
+	})
+	mustKind(t, err, store.ErrConflict, "duplicate idempotency key")
+	err = s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.InsertTransfer(ctx, transfer)
+		return err
+	})
+	mustKind(t, err, store.ErrConflict, "repeated transfer")
 }
 
 func testHistory(t *testing.T, s store.Store) {
@@ -494,13 +518,6 @@ func testHistory(t *testing.T, s store.Store) {
 		last, err := tx.LatestTransactions(ctx, userID, ids[1], 10)
 		if err != nil || len(last) != 1 || last[0].ID != ids[0] {
 			t.Fatalf("last page: %+v %v", last, err)
-		}
-		total, err := tx.OutgoingSince(ctx, userID, base.Add(3*time.Minute))
-		if err != nil {
-			return err
-		}
-		if total != 4000+5000+6000+7000 {
-			t.Fatalf("OutgoingSince: %d", total)
 		}
 		return nil
 	})
@@ -725,7 +742,7 @@ func testConcurrentDebits(t *testing.T, s store.Store) {
 				if err != nil {
 					return err
 				}
-				return tx.PostEntries(ctx, id, []store.Entry{{AccountID: from, AmountMsat: -debit}, {AccountID: fees.ID, AmountMsat: debit}}, 1<<62, base)
+				return tx.PostEntries(ctx, id, []store.Entry{{AccountID: from, AmountMsat: -debit}, {AccountID: fees.ID, AmountMsat: debit}}, store.NoLimits, base)
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -776,16 +793,16 @@ func testReconcile(t *testing.T, s store.Store) {
 		if finishedHolding, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxWithdraw, store.TxFailed, 500, base)); err != nil {
 			return err
 		}
-		if err := tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: acc, AmountMsat: -500}, {AccountID: reserved.ID, AmountMsat: 500}}, 1<<62, base); err != nil {
+		if err := tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: acc, AmountMsat: -500}, {AccountID: reserved.ID, AmountMsat: 500}}, store.NoLimits, base); err != nil {
 			return err
 		}
 		if pendingEmpty, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxWithdraw, store.TxPending, 200, base)); err != nil {
 			return err
 		}
-		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: acc, AmountMsat: -200}, {AccountID: reserved.ID, AmountMsat: 200}}, 1<<62, base); err != nil {
+		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: acc, AmountMsat: -200}, {AccountID: reserved.ID, AmountMsat: 200}}, store.NoLimits, base); err != nil {
 			return err
 		}
-		return tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: reserved.ID, AmountMsat: -200}, {AccountID: acc, AmountMsat: 200}}, 1<<62, base)
+		return tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: reserved.ID, AmountMsat: -200}, {AccountID: acc, AmountMsat: 200}}, store.NoLimits, base)
 	})
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		rep, err := tx.Reconcile(ctx)
@@ -804,7 +821,7 @@ func testReconcile(t *testing.T, s store.Store) {
 		if _, err := tx.FinishTransaction(ctx, pendingEmpty, store.TxPending, store.TxFailed, 200, 0, base); err != nil {
 			return err
 		}
-		return tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: reserved.ID, AmountMsat: -500}, {AccountID: acc, AmountMsat: 500}}, 1<<62, base)
+		return tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: reserved.ID, AmountMsat: -500}, {AccountID: acc, AmountMsat: 500}}, store.NoLimits, base)
 	})
 }
 
@@ -875,4 +892,70 @@ func testNotifications(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// maxGuard caps balances at max and leaves the daily limit open.
+func maxGuard(max int64) store.Guard {
+	return store.Guard{MaxBalanceMsat: max, DayLimitMsat: 1 << 62}
+}
+
+// testDailyLimit: sends count towards the day they happen on; a send past
+// the day's limit is refused with that reason; a new day starts from zero;
+// a refund gives its count back.
+func testDailyLimit(t *testing.T, s store.Store) {
+	_, acc, _ := NewFundedUser(t, s, 20_000)
+	userB, accB, _ := NewFundedUser(t, s, 0)
+	post := func(day, amount, dayOut int64) error {
+		return s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TxSend, store.TxCompleted, amount, base))
+			if err != nil {
+				return err
+			}
+			guard := store.Guard{MaxBalanceMsat: 1 << 62, Day: day, DayLimitMsat: 5_000}
+			return tx.PostEntries(ctx, id, []store.Entry{{AccountID: acc, AmountMsat: -amount, DayOutMsat: dayOut}, {AccountID: accB, AmountMsat: amount}}, guard, base)
+		})
+	}
+	dayOut := func() (int64, int64) {
+		var a store.Account
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			a, err = tx.AccountByID(ctx, acc)
+			return err
+		})
+		return a.DayOutMsat, a.DayOutDay
+	}
+	if err := post(100, 3_000, 3_000); err != nil {
+		t.Fatal(err)
+	}
+	err := post(100, 2_500, 2_500)
+	var be *store.BalanceError
+	if !errors.As(err, &be) || be.Reason != store.ReasonDailyLimit || be.AccountID != acc {
+		t.Fatalf("send past the daily limit: %v", err)
+	}
+	if err := post(100, 2_000, 2_000); err != nil {
+		t.Fatalf("send up to the limit exactly: %v", err)
+	}
+	if out, day := dayOut(); out != 5_000 || day != 100 {
+		t.Fatalf("day counter %d on day %d", out, day)
+	}
+	if err := post(101, 4_000, 4_000); err != nil {
+		t.Fatalf("a new day: %v", err)
+	}
+	// Giving a refunded send back (a negative count) never trips the limit.
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TxSend, store.TxFailed, 4_000, base))
+		if err != nil {
+			return err
+		}
+		guard := store.Guard{MaxBalanceMsat: 1 << 62, Day: 101, DayLimitMsat: 1}
+		return tx.PostEntries(ctx, id, []store.Entry{{AccountID: accB, AmountMsat: -4_000}, {AccountID: acc, AmountMsat: 4_000, DayOutMsat: -4_000}}, guard, base)
+	})
+	if out, day := dayOut(); out != 0 || day != 101 {
+		t.Fatalf("after the refund: counter %d on day %d", out, day)
+	}
+	// A balance refusal says so, even when the day's limit would also bite.
+	err = post(101, 100_000, 100_000)
+	if !errors.As(err, &be) || be.Reason != store.ReasonInsufficient {
+		t.Fatalf("overdraft: %v", err)
+	}
 }

@@ -10,6 +10,21 @@ INSERT INTO transactions (
     sqlc.arg(description), sqlc.arg(idempotency_key), sqlc.narg(related_id), sqlc.arg(now), sqlc.arg(now)
 );
 
+-- name: InsertTransfer :execlastid
+-- Both rows of a phone-to-phone transfer in one round trip: the sender's
+-- "send" and the recipient's "receive", whose key is the send key + "/receive".
+-- MySQL reports the first row's id, the sending one.
+INSERT INTO transactions (
+    user_id, type, direction, status, amount_msat, fee_msat, counterparty_phone,
+    description, idempotency_key, created_at, updated_at
+) VALUES (
+    sqlc.arg(sender_id), 'send', 'out', 'completed', sqlc.arg(amount_msat), sqlc.arg(fee_msat), sqlc.arg(recipient_phone),
+    sqlc.arg(description), sqlc.arg(send_key), sqlc.arg(now), sqlc.arg(now)
+), (
+    sqlc.arg(recipient_id), 'receive', 'in', 'completed', sqlc.arg(amount_msat), 0, sqlc.arg(sender_phone),
+    sqlc.arg(description), sqlc.arg(receive_key), sqlc.arg(now), sqlc.arg(now)
+);
+
 -- name: GetTransactionByID :one
 SELECT * FROM transactions WHERE id = sqlc.arg(id);
 
@@ -30,14 +45,6 @@ SELECT * FROM transactions
 WHERE user_id = sqlc.arg(user_id) AND id < sqlc.arg(before_id)
 ORDER BY id DESC
 LIMIT ?;
-
--- name: SumUserOutgoingSince :one
--- What a user has sent, paid or withdrawn (pending or completed) since a time,
--- for the daily limit.
-SELECT CAST(COALESCE(SUM(amount_msat), 0) AS SIGNED) AS total
-FROM transactions
-WHERE user_id = sqlc.arg(user_id) AND created_at >= sqlc.arg(since)
-  AND type IN ('send', 'payment', 'withdraw') AND status IN ('pending', 'completed');
 
 -- name: ListPendingTransactions :many
 SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) ORDER BY id;

@@ -24,14 +24,24 @@ WHERE u.phone = sqlc.arg(phone);
 SELECT * FROM accounts WHERE id IN (sqlc.slice(ids)) ORDER BY id;
 
 -- name: ApplyBalanceDelta :execrows
--- Moves a cached balance by delta, unless that would take a user account
--- below zero or a credit would take it above max_balance; 0 rows means refused.
+-- Moves a cached balance by delta and counts day_out towards the account's
+-- sends of that day, unless that would take a user account below zero, a
+-- credit would take it above max_balance, or the day's sends would pass
+-- day_limit; 0 rows means refused. (Assignments read the old values: the day
+-- is set last, which also holds for MySQL's left-to-right SET.)
 UPDATE accounts
-SET balance_msat = balance_msat + sqlc.arg(delta)
+SET balance_msat = balance_msat + sqlc.arg(delta),
+    day_out_msat = CASE
+        WHEN day_out_day = sqlc.arg(day) THEN day_out_msat + sqlc.arg(day_out)
+        WHEN sqlc.arg(day_out) > 0 THEN sqlc.arg(day_out)
+        ELSE 0 END,
+    day_out_day = CASE WHEN sqlc.arg(day_out) > 0 THEN sqlc.arg(day) ELSE day_out_day END
 WHERE id = sqlc.arg(id)
   AND (kind = 'system'
        OR (balance_msat + sqlc.arg(delta) >= 0
-           AND (sqlc.arg(delta) < 0 OR balance_msat + sqlc.arg(delta) <= sqlc.arg(max_balance))));
+           AND (sqlc.arg(delta) < 0 OR balance_msat + sqlc.arg(delta) <= sqlc.arg(max_balance))
+           AND (sqlc.arg(day_out) <= 0
+                OR (CASE WHEN day_out_day = sqlc.arg(day) THEN day_out_msat ELSE 0 END) + sqlc.arg(day_out) <= sqlc.arg(day_limit))));
 
 -- name: InsertLedgerEntry :exec
 INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)

@@ -18,5 +18,4 @@ CREATE TABLE notifications (
 );
 
 CREATE INDEX notifications_status_next_attempt_at ON notifications (status, next_attempt_at);
-CREATE INDEX notifications_user_id ON notifications (user_id);
 CREATE INDEX notifications_transaction_id ON notifications (transaction_id);

@@ -26,6 +26,11 @@ CREATE TABLE accounts (
     code         TEXT    UNIQUE,
     kind         TEXT    NOT NULL CHECK (kind IN ('user', 'system')),
     balance_msat INTEGER NOT NULL DEFAULT 0,
+    -- What the account sent out on day_out_day (days since 1970-01-01 in
+    -- the operator's time zone), for the daily limit; kept by the same
+    -- UPDATE that moves the balance, so checking the limit costs nothing.
+    day_out_msat INTEGER NOT NULL DEFAULT 0,
+    day_out_day  INTEGER NOT NULL DEFAULT 0,
     created_at   DATETIME NOT NULL,
     CHECK (kind = 'system' OR balance_msat >= 0),
     CHECK ((kind = 'user' AND user_id IS NOT NULL AND code IS NULL) OR (kind = 'system' AND user_id IS NULL AND code IS NOT NULL))
@@ -40,7 +45,10 @@ INSERT INTO accounts (code, kind, balance_msat, created_at) VALUES
 
 -- The user-facing log of every operation. Money itself moves only through
 -- ledger_entries; a row here may carry none (a pending invoice, the receiving
--- side of a transfer whose entries hang off the sending row).
+-- side of a transfer whose entries hang off the sending row). The unique
+-- idempotency key is also the natural key of rail operations ("topup:"
+-- receipt, and so on), so the M-Pesa and Lightning ids need no unique
+-- index of their own: every index here is paid by every transfer.
 CREATE TABLE transactions (
     id                        INTEGER PRIMARY KEY,
     user_id                   INTEGER REFERENCES users (id),
@@ -51,9 +59,9 @@ CREATE TABLE transactions (
     fee_msat                  INTEGER NOT NULL DEFAULT 0 CHECK (fee_msat >= 0),
     invoice                   TEXT,
     payment_hash              TEXT,
-    mpesa_receipt             TEXT UNIQUE,
-    mpesa_checkout_request_id TEXT UNIQUE,
-    mpesa_conversation_id     TEXT UNIQUE,
+    mpesa_receipt             TEXT,
+    mpesa_checkout_request_id TEXT,
+    mpesa_conversation_id     TEXT,
     counterparty_phone        TEXT,
     description               TEXT    NOT NULL DEFAULT '',
     idempotency_key           TEXT    NOT NULL UNIQUE,
@@ -63,9 +71,9 @@ CREATE TABLE transactions (
 );
 
 CREATE INDEX transactions_user_id_id ON transactions (user_id, id);
-CREATE INDEX transactions_user_id_created_at ON transactions (user_id, created_at);
-CREATE INDEX transactions_payment_hash ON transactions (payment_hash);
-CREATE INDEX transactions_status_type ON transactions (status, type);
+-- The pending operations to resume at start-up; finished rows, nearly all
+-- of them, stay out of this index.
+CREATE INDEX transactions_pending_type ON transactions (type) WHERE status = 'pending';
 
 -- Append-only: a correction is a new transaction whose entries reverse old ones.
 CREATE TABLE ledger_entries (

@@ -1,0 +1,106 @@
+// Command bench measures the wallet under load on this machine.
+//
+//	bench transfers   phone-to-phone transfers against PostgreSQL and MariaDB,
+//	                  with each database's own TPC-B-like baseline in the same run
+//
+// It needs TEST_POSTGRES_URL and TEST_MYSQL_URL (as the tests do) and the
+// tools scripts/bench/install-tools.sh installs (pgbench, sysbench).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: bench transfers [flags]")
+	}
+	switch args[0] {
+	case "transfers":
+		return transfers(ctx, args[1:])
+	}
+	return fmt.Errorf("unknown benchmark %q", args[0])
+}
+
+// serverURL returns the server URL of an engine from the environment.
+func serverURL(engine string) (string, error) {
+	env := map[string]string{"postgres": "TEST_POSTGRES_URL", "mysql": "TEST_MYSQL_URL"}[engine]
+	if env == "" {
+		return "", fmt.Errorf("no server for engine %q", engine)
+	}
+	u := os.Getenv(env)
+	if u == "" {
+		return "", fmt.Errorf("%s is not set", env)
+	}
+	return u, nil
+}
+
+func engineList(s string) ([]string, error) {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if !slices.Contains([]string{"postgres", "mysql", "sqlite"}, e) {
+			return nil, fmt.Errorf("unknown engine %q", e)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// latencies collects the duration of every operation of a run.
+type latencies []time.Duration
+
+func (l latencies) percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := int(p / 100 * float64(len(s)-1))
+	return s[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+var cpuProfile string
+
+func commonFlags(fs *flag.FlagSet) (clients *int, duration *time.Duration) {
+	clients = fs.Int("clients", 8, "concurrent clients")
+	duration = fs.Duration("duration", 20*time.Second, "how long each measurement runs")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file")
+	return
+}
+
+// startProfile starts the CPU profile asked for with -cpuprofile, if any.
+func startProfile() (func(), error) {
+	if cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
