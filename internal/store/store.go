@@ -120,7 +120,8 @@ type Tx interface {
 	InsertNotification(ctx context.Context, n NewNotification) (int64, error)
 	// DueNotifications lists pending notifications due at now, oldest first.
 	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
-	// NotificationsOf lists the notifications about one transaction.
+	// NotificationsOf lists the notifications about one transaction (no
+	// index serves it: it is for tests and operators, not a hot path).
 	NotificationsOf(ctx context.Context, transactionID int64) ([]Notification, error)
 	// MarkNotificationSent records a delivery; false if it was not pending.
 	MarkNotificationSent(ctx context.Context, id int64, now time.Time) (bool, error)
