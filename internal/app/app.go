@@ -15,6 +15,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/httpapi"
+	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -24,6 +25,10 @@ type App struct {
 	Log    *slog.Logger
 	DB     database.DB
 	Wallet *wallet.Service
+	USSD   *ussd.Engine
+
+	stopCleanup context.CancelFunc
+	cleanupDone chan struct{}
 
 	ln   net.Listener
 	srv  *http.Server
@@ -41,7 +46,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
-	return &App{Config: cfg, Log: log, DB: db, Wallet: w}, nil
+	engine := ussd.New(ussd.Config{
+		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: fixedRate(cfg.KESPerBTC),
+		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
+	}, w, db, log)
+	return &App{Config: cfg, Log: log, DB: db, Wallet: w, USSD: engine}, nil
 }
 
 // Start listens on the configured address and serves in the background.
@@ -51,7 +60,7 @@ func (a *App) Start() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.ln = ln
-	api := &httpapi.Server{DB: a.DB, Log: a.Log}
+	api := &httpapi.Server{DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -61,6 +70,9 @@ func (a *App) Start() error {
 	}
 	a.done = make(chan error, 1)
 	go func() { a.done <- a.srv.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopCleanup, a.cleanupDone = cancel, make(chan struct{})
+	go a.cleanupLoop(ctx)
 	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine())
 	return nil
 }
@@ -71,6 +83,10 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // Close shuts the server down gracefully within ctx, then closes the database.
 func (a *App) Close(ctx context.Context) error {
 	var err error
+	if a.stopCleanup != nil {
+		a.stopCleanup()
+		<-a.cleanupDone
+	}
 	if a.srv != nil {
 		err = a.srv.Shutdown(ctx)
 		if serveErr := <-a.done; !errors.Is(serveErr, http.ErrServerClosed) {
@@ -79,3 +95,36 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	return errors.Join(err, a.DB.Close())
 }
+
+// cleanupLoop closes idle sessions and expires overdue invoices periodically.
+func (a *App) cleanupLoop(ctx context.Context) {
+	defer close(a.cleanupDone)
+	every := a.Config.CleanupEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := a.Wallet.CleanupExpired(ctx, a.Config.SessionIdle)
+			if err != nil {
+				if ctx.Err() == nil {
+					a.Log.Error("cleanup failed", "err", err)
+				}
+				continue
+			}
+			if res.Sessions > 0 || res.Invoices > 0 {
+				a.Log.Info("cleanup", "sessions_closed", res.Sessions, "invoices_expired", res.Invoices)
+			}
+		}
+	}
+}
+
+// fixedRate is a configured KES price of one bitcoin (0: none).
+type fixedRate float64
+
+func (r fixedRate) KESPerBTC() (float64, bool) { return float64(r), r > 0 }

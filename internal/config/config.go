@@ -37,6 +37,22 @@ type Config struct {
 	PINLockout     time.Duration
 	// PINPepper is a secret mixed into every PIN hash.
 	PINPepper string
+
+	// PublicDomain is the domain of every user's Lightning Address.
+	PublicDomain string
+	// USSDCallbackToken, when set, must come with every gateway request.
+	USSDCallbackToken string
+	// USSDHopTimeout bounds the work of one hop.
+	USSDHopTimeout time.Duration
+	// PINForBalance asks for the PIN before the balance and transactions.
+	PINForBalance bool
+	// HopsPerMinute and PINsPerMinute limit each phone (0: off).
+	HopsPerMinute, PINsPerMinute int
+	// KESPerBTC, when set, shows balances' value in shillings.
+	KESPerBTC float64
+	// SessionIdle closes USSD sessions idle this long; CleanupEvery is how
+	// often the server runs its cleanup.
+	SessionIdle, CleanupEvery time.Duration
 }
 
 // Default is the embedded default: SQLite under data/, port 8080.
@@ -48,6 +64,13 @@ func Default() Config {
 		PhoneRegion:     "KE",
 		FeeBPS:          -1,
 		FeeMinSats:      -1,
+		PublicDomain:    "localhost",
+		USSDHopTimeout:  3 * time.Second,
+		PINForBalance:   true,
+		HopsPerMinute:   30,
+		PINsPerMinute:   6,
+		SessionIdle:     3 * time.Minute,
+		CleanupEvery:    time.Minute,
 	}
 }
 
@@ -94,6 +117,23 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("PIN_MAX_ATTEMPTS", &c.PINMaxAttempts)
 	duration("PIN_LOCKOUT", &c.PINLockout)
 	str("PIN_PEPPER", &c.PINPepper)
+	str("PUBLIC_DOMAIN", &c.PublicDomain)
+	str("USSD_CALLBACK_TOKEN", &c.USSDCallbackToken)
+	duration("USSD_HOP_TIMEOUT", &c.USSDHopTimeout)
+	if v := getenv("USSD_PIN_FOR_BALANCE"); v != "" && err == nil {
+		if c.PINForBalance, err = strconv.ParseBool(v); err != nil {
+			err = fmt.Errorf("USSD_PIN_FOR_BALANCE: %w", err)
+		}
+	}
+	integer("USSD_HOPS_PER_MINUTE", &c.HopsPerMinute)
+	integer("USSD_PINS_PER_MINUTE", &c.PINsPerMinute)
+	if v := getenv("KES_PER_BTC"); v != "" && err == nil {
+		if c.KESPerBTC, err = strconv.ParseFloat(v, 64); err != nil {
+			err = fmt.Errorf("KES_PER_BTC: %w", err)
+		}
+	}
+	duration("USSD_SESSION_IDLE", &c.SessionIdle)
+	duration("CLEANUP_EVERY", &c.CleanupEvery)
 	return c, err
 }
 
@@ -102,6 +142,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database URL (env DATABASE_URL)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "connection pool size (env DB_MAX_CONNS)")
 	fs.StringVar(&c.ListenAddr, "listen", c.ListenAddr, "HTTP listen address (env LISTEN_ADDR)")
+	fs.StringVar(&c.PublicDomain, "public-domain", c.PublicDomain, "Lightning Address domain (env PUBLIC_DOMAIN)")
 }
 
 // Wallet is the wallet configuration these settings make.

@@ -7,17 +7,21 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-)
 
-// Pinger reports whether a dependency answers.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/ussd"
+)
 
 // Server holds what the handlers need.
 type Server struct {
-	DB  Pinger
-	Log *slog.Logger
+	DB   store.Store
+	USSD *ussd.Engine
+	Log  *slog.Logger
+	// CallbackToken, when set, must come with every gateway request as the
+	// "token" query parameter.
+	CallbackToken string
+	// HopTimeout bounds the work of one USSD hop (default 3 s).
+	HopTimeout time.Duration
 	// ReadyTimeout bounds the database check of /readyz.
 	ReadyTimeout time.Duration
 }
@@ -27,6 +31,8 @@ func (s *Server) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("POST /ussd", s.ussdHop)
+	mux.HandleFunc("POST /ussd/events", s.ussdEvent)
 	return mux
 }
 

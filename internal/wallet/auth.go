@@ -2,8 +2,13 @@ package wallet
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -25,6 +30,59 @@ func (a Authorization) UserID() int64 { return a.userID }
 // Phone is the user's number.
 func (a Authorization) Phone() string { return a.phone }
 
+// SealAuthorization turns an authorization into a token that a multi-step
+// flow can keep server-side between steps (in a USSD session); only this
+// process's key can open it, and it expires with the authorization.
+func (w *Service) SealAuthorization(a Authorization) string {
+	msg := fmt.Sprintf("%d.%d.%s.%d", a.userID, a.accountID, a.phone, a.expires.UnixNano())
+	return msg + "." + w.authMAC(msg)
+}
+
+// OpenAuthorization reads a sealed authorization back; a forged, altered or
+// expired token is refused.
+func (w *Service) OpenAuthorization(token string) (Authorization, error) {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 || !hmac.Equal([]byte(token[i+1:]), []byte(w.authMAC(token[:i]))) {
+		return Authorization{}, ErrWrongPIN
+	}
+	var a Authorization
+	var expires int64
+	parts := strings.Split(token[:i], ".")
+	if len(parts) != 4 {
+		return Authorization{}, ErrWrongPIN
+	}
+	var err1, err2, err3 error
+	a.userID, err1 = strconv.ParseInt(parts[0], 10, 64)
+	a.accountID, err2 = strconv.ParseInt(parts[1], 10, 64)
+	a.phone = parts[2]
+	expires, err3 = strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Authorization{}, ErrWrongPIN
+	}
+	a.expires = time.Unix(0, expires).UTC()
+	if err := w.checkAuth(a); err != nil {
+		return Authorization{}, err
+	}
+	return a, nil
+}
+
+func (w *Service) authMAC(msg string) string {
+	m := hmac.New(sha256.New, w.authKey)
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SetPIN replaces the PIN of the authorised user (whose current PIN was just
+// verified) with one prepared earlier.
+func (w *Service) SetPIN(ctx context.Context, auth Authorization, next PreparedPIN) error {
+	if err := w.checkAuth(auth); err != nil {
+		return err
+	}
+	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetUserPIN(ctx, auth.userID, string(next), store.UserActive, w.now())
+	})
+}
+
 func (w *Service) checkAuth(a Authorization) error {
 	if a.userID == 0 {
 		return ErrWrongPIN
@@ -35,17 +93,40 @@ func (w *Service) checkAuth(a Authorization) error {
 	return nil
 }
 
+// PreparedPIN is a PIN that passed the strength rules, already hashed: it
+// lets a multi-step flow (enter, confirm) carry a new PIN between steps
+// without ever holding it in clear.
+type PreparedPIN string
+
+// PreparePIN checks a new PIN's strength and hashes it.
+func (w *Service) PreparePIN(pin string) (PreparedPIN, error) {
+	if err := CheckPINStrength(pin); err != nil {
+		return "", err
+	}
+	h, err := w.pins.hash(pin)
+	return PreparedPIN(h), err
+}
+
+// MatchesPrepared reports whether pin is the one p was prepared from (the
+// confirmation step of a flow).
+func (w *Service) MatchesPrepared(pin string, p PreparedPIN) bool {
+	ok, err := w.pins.check(pin, string(p))
+	return err == nil && ok
+}
+
 // Register sets the first PIN of an unregistered user and activates the
 // account.
 func (w *Service) Register(ctx context.Context, userID int64, pin string) error {
-	if err := CheckPINStrength(pin); err != nil {
-		return err
-	}
-	hash, err := w.pins.hash(pin)
+	p, err := w.PreparePIN(pin)
 	if err != nil {
 		return err
 	}
-	err = w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	return w.RegisterPrepared(ctx, userID, p)
+}
+
+// RegisterPrepared is Register with a PIN prepared earlier.
+func (w *Service) RegisterPrepared(ctx context.Context, userID int64, p PreparedPIN) error {
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		u, err := tx.LockUser(ctx, userID)
 		if err != nil {
 			return err
@@ -53,7 +134,7 @@ func (w *Service) Register(ctx context.Context, userID int64, pin string) error 
 		if u.Status != store.UserUnregistered || u.PINHash != "" {
 			return ErrAlreadyRegistered
 		}
-		return tx.SetUserPIN(ctx, userID, hash, store.UserActive, w.now())
+		return tx.SetUserPIN(ctx, userID, string(p), store.UserActive, w.now())
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrUnknownUser
@@ -167,17 +248,19 @@ func (w *Service) usable(u store.User) error {
 
 // ChangePIN replaces a user's PIN; the current one must be given.
 func (w *Service) ChangePIN(ctx context.Context, userID int64, current, next string) error {
-	if err := CheckPINStrength(next); err != nil {
-		return err
-	}
-	if _, err := w.VerifyPIN(ctx, userID, current); err != nil {
-		return err
-	}
-	hash, err := w.pins.hash(next)
+	p, err := w.PreparePIN(next)
 	if err != nil {
 		return err
 	}
+	return w.ChangePINPrepared(ctx, userID, current, p)
+}
+
+// ChangePINPrepared is ChangePIN with the new PIN prepared earlier.
+func (w *Service) ChangePINPrepared(ctx context.Context, userID int64, current string, next PreparedPIN) error {
+	if _, err := w.VerifyPIN(ctx, userID, current); err != nil {
+		return err
+	}
 	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.SetUserPIN(ctx, userID, hash, store.UserActive, w.now())
+		return tx.SetUserPIN(ctx, userID, string(next), store.UserActive, w.now())
 	})
 }

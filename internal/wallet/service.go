@@ -9,6 +9,7 @@ package wallet
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -123,6 +124,8 @@ type Service struct {
 	sys   systemAccounts
 	// directory caches the accounts of phone numbers for the transfer path.
 	directory *directory
+	// authKey seals authorizations kept between the steps of a flow.
+	authKey []byte
 }
 
 // systemAccounts are the ids of the operator's accounts, read once.
@@ -150,6 +153,12 @@ func (a systemAccounts) byCode(code store.SystemAccountCode) int64 {
 func New(ctx context.Context, s store.Store, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
 	w := &Service{store: s, cfg: cfg, pins: pinHasher{params: cfg.Argon2, pepper: cfg.PINPepper}, directory: newDirectory(100_000)}
+	// A key of this process's own: a sealed authorization lives minutes,
+	// so it need not survive a restart.
+	w.authKey = make([]byte, 32)
+	if _, err := rand.Read(w.authKey); err != nil {
+		return nil, fmt.Errorf("wallet: key: %w", err)
+	}
 	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, a := range []struct {
 			code store.SystemAccountCode

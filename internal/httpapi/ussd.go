@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/ussd"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// apology is the screen for any hop that could not be answered properly:
+// the gateway must always get 200 and a CON/END body, never an error.
+const apology = "END Sorry, the service is busy. Please try again later.\nSamahani, jaribu tena baadaye."
+
+// ussdHop answers one hop of the gateway's session callback.
+func (s *Server) ussdHop(w http.ResponseWriter, r *http.Request) {
+	if !s.gatewayAllowed(r) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeText(w, http.StatusOK, apology)
+		return
+	}
+	req := ussd.Request{
+		SessionID:   r.PostFormValue("sessionId"),
+		PhoneNumber: r.PostFormValue("phoneNumber"),
+		NetworkCode: r.PostFormValue("networkCode"),
+		ServiceCode: r.PostFormValue("serviceCode"),
+		Text:        r.PostFormValue("text"),
+	}
+	// The gateway waits about 10 s; answer well before, whatever happens.
+	ctx, cancel := context.WithTimeout(r.Context(), s.hopTimeout())
+	defer cancel()
+	body, err := s.USSD.Handle(ctx, req)
+	if err != nil {
+		level := s.Log.Error
+		if errors.Is(err, ussd.ErrBadRequest) {
+			level = s.Log.Warn
+		}
+		level("ussd hop not answered", "session", req.SessionID, "phone", wallet.MaskPhone(req.PhoneNumber), "err", err)
+		body = apology
+	}
+	writeText(w, http.StatusOK, body)
+}
+
+func (s *Server) hopTimeout() time.Duration {
+	if s.HopTimeout > 0 {
+		return s.HopTimeout
+	}
+	return 3 * time.Second
+}
+
+// gatewayAllowed checks the callback token, when one is configured.
+func (s *Server) gatewayAllowed(r *http.Request) bool {
+	if s.CallbackToken == "" {
+		return true
+	}
+	got := r.URL.Query().Get("token")
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.CallbackToken)) == 1
+}
+
+// ussdEvent records the gateway's end-of-session notification. It never
+// moves money.
+func (s *Server) ussdEvent(w http.ResponseWriter, r *http.Request) {
+	if !s.gatewayAllowed(r) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	id := r.PostFormValue("sessionId")
+	duration, _ := strconv.ParseInt(r.PostFormValue("durationInMillis"), 10, 64)
+	hops, _ := strconv.Atoi(r.PostFormValue("hopsCount"))
+	ctx, cancel := context.WithTimeout(r.Context(), s.hopTimeout())
+	defer cancel()
+	err := s.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.EndSession(ctx, store.SessionEnd{
+			SessionID: id, Status: truncate(r.PostFormValue("status"), 16), DurationMs: duration, Hops: hops, Now: time.Now(),
+		})
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.Log.Warn("ussd event for an unknown session", "session", id)
+	case err != nil:
+		s.Log.Error("ussd event not recorded", "session", id, "err", err)
+		http.Error(w, "not recorded", http.StatusServiceUnavailable)
+		return
+	}
+	writeText(w, http.StatusOK, "OK")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

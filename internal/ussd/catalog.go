@@ -1,0 +1,229 @@
+package ussd
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// key names a user-facing string; every one exists in every language.
+type key int
+
+// The catalogue's keys.
+const (
+	kWelcome key = iota
+	kCreateAccount
+	kSwitchLanguage
+	kChoosePIN
+	kConfirmPIN
+	kPINMismatch
+	kPINWeak
+	kRegistered
+	kWaitingFunds
+	kMainTitle
+	kSend
+	kReceive
+	kBalance
+	kTransactions
+	kSettings
+	kExit
+	kBack
+	kHome
+	kEnterPhone
+	kEnterAmount
+	kConfirmSend
+	kFeeLine
+	kConfirm
+	kEnterPIN
+	kSent
+	kBalanceIs
+	kBalanceKES
+	kReceiveAddress
+	kHistoryEmpty
+	kMore
+	kHistoryIn
+	kHistoryOut
+	kChangePIN
+	kLanguage
+	kEnterCurrentPIN
+	kEnterNewPIN
+	kConfirmNewPIN
+	kPINChanged
+	kLanguageSaved
+	kGoodbye
+	kInvalidChoice
+	kInvalidPhone
+	kInvalidAmount
+	kSelfSend
+	kInsufficient
+	kInsufficientHave
+	kLimit
+	kDailyLimit
+	kWrongPIN
+	kLocked
+	kFrozen
+	kTooFast
+	kSorry
+	kNoMoreHistory
+	kAlreadyRegistered
+	kAuthExpired
+	numKeys
+)
+
+// catalogue holds every string in English and Kiswahili. Strings are
+// fmt templates; they stay plain GSM-7 (no curly quotes, no emoji).
+var catalogue = map[string][numKeys]string{
+	"en": {
+		kWelcome:           "Welcome to Umeme, bitcoin on your phone.",
+		kCreateAccount:     "Create account",
+		kSwitchLanguage:    "Kiswahili",
+		kChoosePIN:         "Choose a PIN of 4 to 6 digits:",
+		kConfirmPIN:        "Enter the same PIN again:",
+		kPINMismatch:       "The PINs did not match.",
+		kPINWeak:           "That PIN is too easy to guess.",
+		kRegistered:        "Account ready. Your Lightning Address:\n%s",
+		kWaitingFunds:      "%s sats were waiting for you.",
+		kMainTitle:         "Umeme",
+		kSend:              "Send",
+		kReceive:           "Receive",
+		kBalance:           "Balance",
+		kTransactions:      "Transactions",
+		kSettings:          "Settings",
+		kExit:              "Exit",
+		kBack:              "0. Back",
+		kHome:              "00. Home",
+		kEnterPhone:        "Send to phone number:",
+		kEnterAmount:       "Amount in sats:",
+		kConfirmSend:       "Send %s sats to %s?",
+		kFeeLine:           "Fee: %s sats",
+		kConfirm:           "1. Confirm",
+		kEnterPIN:          "Enter your PIN:",
+		kSent:              "Sent %s sats to %s.\nBalance: %s sats",
+		kBalanceIs:         "Balance: %s sats",
+		kBalanceKES:        "About KES %s",
+		kReceiveAddress:    "Receive bitcoin at your Lightning Address:\n%s\nOr ask an Umeme user to send to your number.",
+		kHistoryEmpty:      "No transactions yet.",
+		kMore:              "9. More",
+		kHistoryIn:         "+%s %s %s",
+		kHistoryOut:        "-%s %s %s",
+		kChangePIN:         "Change PIN",
+		kLanguage:          "Language / Lugha",
+		kEnterCurrentPIN:   "Enter your current PIN:",
+		kEnterNewPIN:       "Enter a new PIN of 4 to 6 digits:",
+		kConfirmNewPIN:     "Enter the new PIN again:",
+		kPINChanged:        "Your PIN has been changed.",
+		kLanguageSaved:     "Language saved.",
+		kGoodbye:           "Thank you for using Umeme.",
+		kInvalidChoice:     "Invalid choice.",
+		kInvalidPhone:      "Invalid phone number.",
+		kInvalidAmount:     "Invalid amount.",
+		kSelfSend:          "You cannot send to yourself.",
+		kInsufficient:      "Not sent: your balance is too low.",
+		kInsufficientHave:  "Balance too low (%s sats).",
+		kLimit:             "Amount must be %s to %s sats.",
+		kDailyLimit:        "Not sent: over your daily limit of %s sats.",
+		kWrongPIN:          "Wrong PIN, %d tries left.",
+		kLocked:            "Too many wrong PINs. Try again after %s (EAT).",
+		kFrozen:            "Your account is locked. Please contact support.",
+		kTooFast:           "Too many requests. Please try again in a minute.",
+		kSorry:             "Sorry, the service is busy. Please try again later.",
+		kNoMoreHistory:     "No older transactions.",
+		kAlreadyRegistered: "This number already has an account.",
+		kAuthExpired:       "Took too long. Please start again.",
+	},
+	"sw": {
+		kWelcome:           "Karibu Umeme, bitcoin kwenye simu yako.",
+		kCreateAccount:     "Fungua akaunti",
+		kSwitchLanguage:    "English",
+		kChoosePIN:         "Chagua PIN ya tarakimu 4 hadi 6:",
+		kConfirmPIN:        "Weka PIN hiyo tena:",
+		kPINMismatch:       "PIN hazilingani.",
+		kPINWeak:           "PIN hiyo ni rahisi kukisia.",
+		kRegistered:        "Akaunti iko tayari. Anwani yako ya Lightning:\n%s",
+		kWaitingFunds:      "Sats %s zilikuwa zinakusubiri.",
+		kMainTitle:         "Umeme",
+		kSend:              "Tuma",
+		kReceive:           "Pokea",
+		kBalance:           "Salio",
+		kTransactions:      "Miamala",
+		kSettings:          "Mipangilio",
+		kExit:              "Ondoka",
+		kBack:              "0. Rudi",
+		kHome:              "00. Mwanzo",
+		kEnterPhone:        "Tuma kwa nambari ya simu:",
+		kEnterAmount:       "Kiasi kwa sats:",
+		kConfirmSend:       "Tuma sats %s kwa %s?",
+		kFeeLine:           "Ada: sats %s",
+		kConfirm:           "1. Thibitisha",
+		kEnterPIN:          "Weka PIN yako:",
+		kSent:              "Umetuma sats %s kwa %s.\nSalio: sats %s",
+		kBalanceIs:         "Salio: sats %s",
+		kBalanceKES:        "Takriban KES %s",
+		kReceiveAddress:    "Pokea bitcoin kwa Anwani yako ya Lightning:\n%s\nAu mwombe mtumiaji wa Umeme akutumie kwa nambari yako.",
+		kHistoryEmpty:      "Bado hakuna miamala.",
+		kMore:              "9. Zaidi",
+		kHistoryIn:         "+%s %s %s",
+		kHistoryOut:        "-%s %s %s",
+		kChangePIN:         "Badilisha PIN",
+		kLanguage:          "Lugha / Language",
+		kEnterCurrentPIN:   "Weka PIN yako ya sasa:",
+		kEnterNewPIN:       "Weka PIN mpya ya tarakimu 4 hadi 6:",
+		kConfirmNewPIN:     "Weka PIN mpya tena:",
+		kPINChanged:        "PIN yako imebadilishwa.",
+		kLanguageSaved:     "Lugha imehifadhiwa.",
+		kGoodbye:           "Asante kwa kutumia Umeme.",
+		kInvalidChoice:     "Chaguo si sahihi.",
+		kInvalidPhone:      "Nambari ya simu si sahihi.",
+		kInvalidAmount:     "Kiasi si sahihi.",
+		kSelfSend:          "Huwezi kujitumia mwenyewe.",
+		kInsufficient:      "Haijatumwa: salio lako halitoshi.",
+		kInsufficientHave:  "Salio halitoshi (sats %s).",
+		kLimit:             "Kiasi kiwe kati ya sats %s na %s.",
+		kDailyLimit:        "Haijatumwa: umezidi kikomo cha siku cha sats %s.",
+		kWrongPIN:          "PIN si sahihi, majaribio %d yamebaki.",
+		kLocked:            "PIN zisizo sahihi mara nyingi. Jaribu tena baada ya saa %s.",
+		kFrozen:            "Akaunti yako imefungwa. Tafadhali wasiliana na huduma kwa wateja.",
+		kTooFast:           "Maombi mengi mno. Tafadhali jaribu tena baada ya dakika moja.",
+		kSorry:             "Samahani, huduma ina shughuli nyingi. Tafadhali jaribu tena baadaye.",
+		kNoMoreHistory:     "Hakuna miamala ya zamani zaidi.",
+		kAlreadyRegistered: "Nambari hii tayari ina akaunti.",
+		kAuthExpired:       "Muda umeisha. Tafadhali anza tena.",
+	},
+}
+
+// Languages are the languages the catalogue speaks.
+var Languages = []string{"en", "sw"}
+
+// text returns a catalogue string in lang (English when lang is unknown),
+// filled with args.
+func text(lang string, k key, args ...any) string {
+	c, ok := catalogue[lang]
+	if !ok {
+		c = catalogue["en"]
+	}
+	if len(args) == 0 {
+		return c[k]
+	}
+	return fmt.Sprintf(c[k], args...)
+}
+
+// sats formats an msat amount as whole sats with thousands separators.
+func sats(msat int64) string { return group(msat / 1000) }
+
+// group writes n with commas between thousands.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,223 @@
+// Package ussd is the menu engine behind the USSD channel: it turns one hop
+// of the gateway's session (the whole input history in text) into the next
+// screen, keeping the session's state in the database, in English or
+// Kiswahili. It moves money only through the wallet, and only after a
+// correct PIN.
+package ussd
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/ratelimit"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// RateSource gives the price of bitcoin in Kenyan shillings from memory
+// (a source that fetches it must do so in the background: no hop waits).
+type RateSource interface {
+	KESPerBTC() (float64, bool)
+}
+
+// Config shapes the menus.
+type Config struct {
+	// Domain is the Lightning Address domain (name@Domain).
+	Domain string
+	// PINForBalance asks for the PIN before showing the balance and the
+	// transactions.
+	PINForBalance bool
+	// Rate, when set, adds the KES value to the balance.
+	Rate RateSource
+	// HistoryPage is how many transactions one screen lists.
+	HistoryPage int
+	// HopsPerMinute and PINsPerMinute limit each phone (0: no limit).
+	HopsPerMinute, PINsPerMinute int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Engine answers hops.
+type Engine struct {
+	cfg    Config
+	wallet *wallet.Service
+	store  store.Store
+	log    *slog.Logger
+	hops   *ratelimit.Limiter
+	pins   *ratelimit.Limiter
+	key    []byte // for digests of the gateway's text
+}
+
+// New returns an engine.
+func New(cfg Config, w *wallet.Service, s store.Store, log *slog.Logger) *Engine {
+	if cfg.HistoryPage <= 0 {
+		cfg.HistoryPage = 4
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = "localhost"
+	}
+	// The digest key is random per process: texts hold PINs, and a keyless
+	// hash of a 4-digit PIN is no secret. After a restart a repeated hop is
+	// no longer recognised as such, but it still adds no input, so it only
+	// shows the current screen again.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic(fmt.Sprintf("ussd: random key: %v", err))
+	}
+	e := &Engine{cfg: cfg, wallet: w, store: s, log: log, key: key}
+	if cfg.HopsPerMinute > 0 {
+		e.hops = ratelimit.New(cfg.HopsPerMinute, time.Minute)
+	}
+	if cfg.PINsPerMinute > 0 {
+		e.pins = ratelimit.New(cfg.PINsPerMinute, time.Minute)
+	}
+	return e
+}
+
+// Request is one hop as the gateway sends it.
+type Request struct {
+	SessionID   string
+	PhoneNumber string
+	NetworkCode string
+	ServiceCode string
+	Text        string
+}
+
+// ErrBadRequest is a hop that cannot belong to a session (no session id,
+// an impossible phone number).
+var ErrBadRequest = errors.New("bad ussd request")
+
+// Handle answers one hop with the rendered screen ("CON …" or "END …"). An
+// error means no screen could be made; the caller answers an apology.
+func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
+	if r.SessionID == "" || len(r.SessionID) > 128 {
+		return "", fmt.Errorf("%w: session id", ErrBadRequest)
+	}
+	phone, err := wallet.NormalizePhone(r.PhoneNumber, e.wallet.Config().Region)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	now := e.cfg.Now().UTC()
+	if e.hops != nil && !e.hops.Allow(phone, now) {
+		return Render(Screen{Lines: []string{text("en", kTooFast)}, End: true})
+	}
+
+	segments := splitText(r.Text)
+	digest := e.digest(r.Text, len(segments))
+	var sess store.Session
+	var user store.User
+	haveUser := false
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if sess, err = tx.UpsertSession(ctx, store.NewSession{SessionID: r.SessionID, Phone: phone, Now: now}); err != nil {
+			return err
+		}
+		user, err = tx.UserByPhone(ctx, phone)
+		haveUser = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("load session: %w", err)
+	}
+	if sess.Phone != phone {
+		return "", fmt.Errorf("%w: session %s belongs to another number", ErrBadRequest, r.SessionID)
+	}
+	// The same hop again (a gateway retry): the same screen, no side effect.
+	if sess.LastInput != nil && *sess.LastInput == digest && sess.LastResponse != nil {
+		return *sess.LastResponse, nil
+	}
+	if !sess.Active {
+		return Render(Screen{Lines: []string{text(user.Language, kAuthExpired)}, End: true})
+	}
+	if !haveUser {
+		if user, _, err = e.wallet.EnsureUser(ctx, phone); err != nil {
+			return "", fmt.Errorf("ensure user: %w", err)
+		}
+	}
+
+	h := &hop{e: e, ctx: ctx, user: user, phone: phone, state: sess.State, buf: sess.InputBuffer, key: fmt.Sprintf("ussd:%s:%d", r.SessionID, len(segments))}
+	if h.state == "" {
+		h.state = h.home()
+	}
+	for _, in := range newInputs(segments, processed(sess.LastInput)) {
+		if h.end != nil {
+			break
+		}
+		h.apply(strings.TrimSpace(in))
+	}
+	screen := h.screen()
+	body, err := Render(screen)
+	if err != nil {
+		return "", fmt.Errorf("render %s: %w", h.state, err)
+	}
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.SaveSessionHop(ctx, store.SessionHop{
+			SessionID: r.SessionID, UserID: h.user.ID, State: h.state, InputBuffer: h.buf,
+			LastInput: digest, LastResponse: body, Now: now,
+		}); err != nil {
+			return err
+		}
+		if screen.End {
+			return tx.EndSession(ctx, store.SessionEnd{SessionID: r.SessionID, Now: now})
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("save session: %w", err)
+	}
+	return body, nil
+}
+
+// splitText cuts the gateway's text into the inputs of the session so far.
+func splitText(t string) []string {
+	if t == "" {
+		return nil
+	}
+	return strings.Split(t, "*")
+}
+
+// digest stands for a hop's text in the session row: the text carries every
+// PIN typed in the session, so it is never stored. The count of inputs is
+// kept beside it to find the new ones on the next hop.
+func (e *Engine) digest(t string, n int) string {
+	m := hmac.New(sha256.New, e.key)
+	m.Write([]byte(t))
+	return strconv.Itoa(n) + ":" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// processed reads the count of inputs a session has handled.
+func processed(last *string) int {
+	if last == nil {
+		return 0
+	}
+	n, _, _ := strings.Cut(*last, ":")
+	v, err := strconv.Atoi(n)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// newInputs are the inputs this hop adds. A text that does not extend the
+// last one (it should always) is read as its last input alone.
+func newInputs(segments []string, done int) []string {
+	if done <= len(segments) {
+		return segments[done:]
+	}
+	return segments[len(segments)-1:]
+}

@@ -1,0 +1,578 @@
+package ussd
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// The states of a session: each is one screen waiting for input.
+const (
+	stWelcome     = "welcome"      // unregistered number
+	stRegPIN      = "reg_pin"      // choose a PIN
+	stRegConfirm  = "reg_confirm"  // buf: [prepared PIN]
+	stMain        = "main"         // the main menu
+	stSendTo      = "send_to"      // recipient's number
+	stSendAmount  = "send_amount"  // buf: [recipient]
+	stSendConfirm = "send_confirm" // buf: [recipient, sats]
+	stSendPIN     = "send_pin"     // buf: [recipient, sats]
+	stBalancePIN  = "balance_pin"
+	stHistoryPIN  = "history_pin"
+	stHistory     = "history"  // buf: [id of the newest row shown, id of the oldest]
+	stSettings    = "settings" // change PIN, language
+	stPINCurrent  = "pin_current"
+	stPINNew      = "pin_new"     // buf: [sealed authorization]
+	stPINConfirm  = "pin_confirm" // buf: [sealed authorization, prepared PIN]
+	stLanguage    = "language"
+)
+
+// parent is where "0" (back) leads from each state.
+var parent = map[string]string{
+	stRegPIN: stWelcome, stRegConfirm: stRegPIN,
+	stSendTo: stMain, stSendAmount: stSendTo, stSendConfirm: stSendAmount, stSendPIN: stSendConfirm,
+	stBalancePIN: stMain, stHistoryPIN: stMain, stHistory: stMain, stSettings: stMain,
+	stPINCurrent: stSettings, stPINNew: stSettings, stPINConfirm: stPINNew, stLanguage: stSettings,
+}
+
+// hop is the work of one request: the session's state, changed input by
+// input, and finally the screen to show.
+type hop struct {
+	e     *Engine
+	ctx   context.Context
+	user  store.User
+	phone string
+	state string
+	buf   []string
+	key   string // idempotency key of money moved by this hop
+
+	reason string  // one line shown above the screen (why input was refused)
+	end    *Screen // a final screen, when the session is over
+}
+
+func (h *hop) lang() string { return h.user.Language }
+
+func (h *hop) t(k key, args ...any) string { return text(h.lang(), k, args...) }
+
+func (h *hop) registered() bool {
+	return h.user.Status != store.UserUnregistered && h.user.PINHash != ""
+}
+
+// home is the first screen of a user: the main menu, or the welcome.
+func (h *hop) home() string {
+	if h.registered() {
+		return stMain
+	}
+	return stWelcome
+}
+
+func (h *hop) goTo(state string, buf ...string) {
+	h.state, h.buf, h.reason = state, buf, ""
+}
+
+func (h *hop) refuse(k key, args ...any) { h.reason = h.t(k, args...) }
+
+func (h *hop) finish(lines ...string) { h.end = &Screen{Lines: lines, End: true} }
+
+// sorry ends the session with an apology after an internal error.
+func (h *hop) sorry(err error) {
+	h.e.log.Error("ussd hop failed", "phone", wallet.MaskPhone(h.phone), "state", h.state, "err", err)
+	h.finish(h.t(kSorry))
+}
+
+// apply feeds one input to the current state.
+func (h *hop) apply(in string) {
+	switch in {
+	case "00":
+		h.goTo(h.home())
+		return
+	case "0":
+		if p, ok := parent[h.state]; ok {
+			if p == stMain && !h.registered() {
+				p = stWelcome
+			}
+			h.goTo(p, h.backBuffer(p)...)
+			return
+		}
+	}
+	if h.state != stWelcome && h.state != stRegPIN && h.state != stRegConfirm && !h.registered() {
+		h.goTo(stWelcome) // a stale state of a user who is not (yet) registered
+	}
+	switch h.state {
+	case stWelcome:
+		h.welcome(in)
+	case stRegPIN:
+		h.regPIN(in)
+	case stRegConfirm:
+		h.regConfirm(in)
+	case stMain:
+		h.mainMenu(in)
+	case stSendTo:
+		h.sendTo(in)
+	case stSendAmount:
+		h.sendAmount(in)
+	case stSendConfirm:
+		h.sendConfirm(in)
+	case stSendPIN, stBalancePIN, stHistoryPIN, stPINCurrent:
+		h.pin(in)
+	case stHistory:
+		h.history(in)
+	case stSettings:
+		h.settings(in)
+	case stPINNew:
+		h.pinNew(in)
+	case stPINConfirm:
+		h.pinConfirm(in)
+	case stLanguage:
+		h.language(in)
+	default:
+		h.goTo(h.home())
+	}
+}
+
+// backBuffer keeps what the state gone back to still needs.
+func (h *hop) backBuffer(to string) []string {
+	switch to {
+	case stSendAmount:
+		return h.buf[:min(1, len(h.buf))]
+	case stSendConfirm:
+		return h.buf
+	case stPINNew:
+		return h.buf[:min(1, len(h.buf))]
+	}
+	return nil
+}
+
+func (h *hop) welcome(in string) {
+	switch in {
+	case "1":
+		h.goTo(stRegPIN)
+	case "2":
+		h.switchLanguage()
+	default:
+		h.refuse(kInvalidChoice)
+	}
+}
+
+func (h *hop) switchLanguage() {
+	next := "sw"
+	if h.lang() == "sw" {
+		next = "en"
+	}
+	h.setLanguage(next)
+}
+
+func (h *hop) setLanguage(lang string) {
+	if err := h.e.wallet.SetLanguage(h.ctx, h.user.ID, lang); err != nil {
+		h.sorry(err)
+		return
+	}
+	h.user.Language = lang
+}
+
+func (h *hop) regPIN(in string) {
+	p, err := h.e.wallet.PreparePIN(in)
+	if errors.Is(err, wallet.ErrWeakPIN) {
+		h.refuse(kPINWeak)
+		return
+	}
+	if err != nil {
+		h.sorry(err)
+		return
+	}
+	h.goTo(stRegConfirm, string(p))
+}
+
+func (h *hop) regConfirm(in string) {
+	if len(h.buf) != 1 || !h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[0])) {
+		h.goTo(stRegPIN)
+		h.refuse(kPINMismatch)
+		return
+	}
+	err := h.e.wallet.RegisterPrepared(h.ctx, h.user.ID, wallet.PreparedPIN(h.buf[0]))
+	switch {
+	case errors.Is(err, wallet.ErrAlreadyRegistered):
+		h.finish(h.t(kAlreadyRegistered))
+		return
+	case err != nil:
+		h.sorry(err)
+		return
+	}
+	h.user.Status, h.user.PINHash = store.UserActive, h.buf[0]
+	lines := []string{h.t(kRegistered, h.address())}
+	if bal, err := h.e.wallet.Balance(h.ctx, h.user.ID); err == nil && bal >= 1000 {
+		lines = append(lines, h.t(kWaitingFunds, sats(bal)))
+	}
+	h.finish(lines...)
+}
+
+func (h *hop) address() string { return wallet.LightningName(h.phone) + "@" + h.e.cfg.Domain }
+
+// menuItem is one numbered line of the main menu.
+type menuItem struct {
+	label key
+	do    func()
+}
+
+// menu builds the main menu. It is built, not fixed, so that the rails'
+// items (M-Pesa, Lightning) join it only where a rail is configured: nothing
+// is shown that cannot work.
+func (h *hop) menu() []menuItem {
+	items := []menuItem{
+		{kSend, func() { h.goTo(stSendTo) }},
+		{kReceive, func() { h.finish(h.t(kReceiveAddress, h.address())) }},
+		{kBalance, func() {
+			if h.e.cfg.PINForBalance {
+				h.goTo(stBalancePIN)
+			} else {
+				h.showBalance()
+			}
+		}},
+		{kTransactions, func() {
+			if h.e.cfg.PINForBalance {
+				h.goTo(stHistoryPIN)
+			} else {
+				h.goTo(stHistory)
+			}
+		}},
+	}
+	return append(items,
+		menuItem{kSettings, func() { h.goTo(stSettings) }},
+		menuItem{kExit, func() { h.finish(h.t(kGoodbye)) }},
+	)
+}
+
+func (h *hop) mainMenu(in string) {
+	items := h.menu()
+	n, err := strconv.Atoi(in)
+	if err != nil || n < 1 || n > len(items) {
+		h.refuse(kInvalidChoice)
+		return
+	}
+	items[n-1].do()
+}
+
+func (h *hop) sendTo(in string) {
+	to, err := wallet.NormalizePhone(in, h.e.wallet.Config().Region)
+	if err != nil {
+		h.refuse(kInvalidPhone)
+		return
+	}
+	if to == h.phone {
+		h.refuse(kSelfSend)
+		return
+	}
+	h.goTo(stSendAmount, to)
+}
+
+// parseSats reads a whole number of sats typed by a user.
+func parseSats(in string) (int64, bool) {
+	in = strings.ReplaceAll(in, ",", "")
+	if in == "" || len(in) > 12 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(in, 10, 64)
+	return n, err == nil && n > 0
+}
+
+func (h *hop) sendAmount(in string) {
+	n, ok := parseSats(in)
+	if !ok || len(h.buf) != 1 {
+		h.refuse(kInvalidAmount)
+		return
+	}
+	cfg := h.e.wallet.Config()
+	msat := n * 1000
+	if msat < cfg.MinAmountMsat || msat > cfg.MaxAmountMsat {
+		h.refuse(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat))
+		return
+	}
+	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
+	if err != nil {
+		h.sorry(err)
+		return
+	}
+	if msat+h.e.wallet.TransferFee(msat) > bal {
+		h.refuse(kInsufficientHave, sats(bal))
+		return
+	}
+	h.goTo(stSendConfirm, h.buf[0], strconv.FormatInt(n, 10))
+}
+
+func (h *hop) sendConfirm(in string) {
+	if in != "1" {
+		h.refuse(kInvalidChoice)
+		return
+	}
+	h.goTo(stSendPIN, h.buf...)
+}
+
+// pin checks the PIN typed at any PIN screen, then does what that screen
+// guards.
+func (h *hop) pin(in string) {
+	now := h.e.cfg.Now()
+	if h.e.pins != nil && !h.e.pins.Allow(h.phone, now) {
+		h.finish(h.t(kTooFast))
+		return
+	}
+	auth, err := h.e.wallet.VerifyPIN(h.ctx, h.user.ID, in)
+	var pe *wallet.PINError
+	switch {
+	case errors.As(err, &pe) && errors.Is(err, wallet.ErrAccountLocked):
+		h.finish(h.t(kLocked, pe.LockedUntil.In(h.e.wallet.Config().DayZone).Format("15:04")))
+		return
+	case errors.As(err, &pe):
+		h.refuse(kWrongPIN, pe.Remaining)
+		return
+	case errors.Is(err, wallet.ErrAccountLocked):
+		h.finish(h.t(kFrozen))
+		return
+	case err != nil:
+		h.sorry(err)
+		return
+	}
+	switch h.state {
+	case stSendPIN:
+		h.send(auth)
+	case stBalancePIN:
+		h.showBalance()
+	case stHistoryPIN:
+		h.goTo(stHistory)
+	case stPINCurrent:
+		h.goTo(stPINNew, h.e.wallet.SealAuthorization(auth))
+	}
+}
+
+func (h *hop) send(auth wallet.Authorization) {
+	if len(h.buf) != 2 {
+		h.goTo(stMain)
+		return
+	}
+	to := h.buf[0]
+	n, _ := parseSats(h.buf[1])
+	_, err := h.e.wallet.Transfer(h.ctx, auth, to, n*1000, h.key)
+	var le *wallet.LimitError
+	switch {
+	case errors.Is(err, wallet.ErrInsufficientBalance):
+		h.finish(h.t(kInsufficient))
+		return
+	case errors.As(err, &le) && le.Limit == "daily":
+		h.finish(h.t(kDailyLimit, sats(le.CapMsat)))
+		return
+	case errors.As(err, &le):
+		cfg := h.e.wallet.Config()
+		h.finish(h.t(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat)))
+		return
+	case errors.Is(err, wallet.ErrSelfTransfer):
+		h.finish(h.t(kSelfSend))
+		return
+	case errors.Is(err, wallet.ErrAuthorizationExpired):
+		h.finish(h.t(kAuthExpired))
+		return
+	case err != nil:
+		h.sorry(err)
+		return
+	}
+	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
+	if err != nil {
+		h.sorry(err)
+		return
+	}
+	h.finish(h.t(kSent, group(n), maskPhone(to), sats(bal)))
+}
+
+func (h *hop) showBalance() {
+	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
+	if err != nil {
+		h.sorry(err)
+		return
+	}
+	lines := []string{h.t(kBalanceIs, sats(bal))}
+	if h.e.cfg.Rate != nil {
+		if rate, ok := h.e.cfg.Rate.KESPerBTC(); ok {
+			kes := float64(bal) / 1e11 * rate
+			lines = append(lines, h.t(kBalanceKES, group(int64(kes+0.5))))
+		}
+	}
+	h.finish(lines...)
+}
+
+func (h *hop) history(in string) {
+	if in != "9" || len(h.buf) != 2 {
+		h.refuse(kInvalidChoice)
+		return
+	}
+	oldest, _ := strconv.ParseInt(h.buf[1], 10, 64)
+	h.buf = []string{"", strconv.FormatInt(oldest, 10)}
+	h.reason = ""
+}
+
+func (h *hop) settings(in string) {
+	switch in {
+	case "1":
+		h.goTo(stPINCurrent)
+	case "2":
+		h.goTo(stLanguage)
+	default:
+		h.refuse(kInvalidChoice)
+	}
+}
+
+func (h *hop) pinNew(in string) {
+	p, err := h.e.wallet.PreparePIN(in)
+	if errors.Is(err, wallet.ErrWeakPIN) {
+		h.refuse(kPINWeak)
+		return
+	}
+	if err != nil || len(h.buf) != 1 {
+		h.sorry(errors.Join(err, errors.New("pin_new without its authorization")))
+		return
+	}
+	h.goTo(stPINConfirm, h.buf[0], string(p))
+}
+
+func (h *hop) pinConfirm(in string) {
+	if len(h.buf) != 2 {
+		h.goTo(stSettings)
+		return
+	}
+	if !h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[1])) {
+		h.goTo(stPINNew, h.buf[0])
+		h.refuse(kPINMismatch)
+		return
+	}
+	auth, err := h.e.wallet.OpenAuthorization(h.buf[0])
+	if err != nil {
+		h.finish(h.t(kAuthExpired))
+		return
+	}
+	if err := h.e.wallet.SetPIN(h.ctx, auth, wallet.PreparedPIN(h.buf[1])); err != nil {
+		h.sorry(err)
+		return
+	}
+	h.finish(h.t(kPINChanged))
+}
+
+func (h *hop) language(in string) {
+	switch in {
+	case "1":
+		h.setLanguage("en")
+	case "2":
+		h.setLanguage("sw")
+	default:
+		h.refuse(kInvalidChoice)
+		return
+	}
+	if h.end == nil {
+		h.goTo(stMain)
+		h.refuse(kLanguageSaved)
+	}
+}
+
+// screen is what the hop shows: the final screen, or the current state's.
+func (h *hop) screen() Screen {
+	if h.end != nil {
+		return *h.end
+	}
+	var lines []string
+	if h.reason != "" {
+		lines = append(lines, h.reason)
+	}
+	back := h.t(kBack)
+	switch h.state {
+	case stWelcome:
+		lines = append(lines, h.t(kWelcome), "1. "+h.t(kCreateAccount), "2. "+h.t(kSwitchLanguage))
+	case stRegPIN:
+		lines = append(lines, h.t(kChoosePIN), back)
+	case stRegConfirm:
+		lines = append(lines, h.t(kConfirmPIN), back)
+	case stMain:
+		lines = append(lines, h.t(kMainTitle))
+		for i, it := range h.menu() {
+			lines = append(lines, strconv.Itoa(i+1)+". "+h.t(it.label))
+		}
+	case stSendTo:
+		lines = append(lines, h.t(kEnterPhone), back)
+	case stSendAmount:
+		lines = append(lines, h.t(kEnterAmount), back)
+	case stSendConfirm:
+		n, _ := parseSats(h.buf[1])
+		lines = append(lines, h.t(kConfirmSend, group(n), maskPhone(h.buf[0])),
+			h.t(kFeeLine, sats(h.e.wallet.TransferFee(n*1000))), h.t(kConfirm), back)
+	case stSendPIN, stBalancePIN, stHistoryPIN:
+		lines = append(lines, h.t(kEnterPIN), back)
+	case stPINCurrent:
+		lines = append(lines, h.t(kEnterCurrentPIN), back)
+	case stPINNew:
+		lines = append(lines, h.t(kEnterNewPIN), back)
+	case stPINConfirm:
+		lines = append(lines, h.t(kConfirmNewPIN), back)
+	case stSettings:
+		lines = append(lines, "1. "+h.t(kChangePIN), "2. "+h.t(kLanguage), back)
+	case stLanguage:
+		lines = append(lines, "1. English", "2. Kiswahili", back)
+	case stHistory:
+		return h.historyScreen(lines)
+	}
+	return Screen{Lines: lines}
+}
+
+// historyScreen lists a page of transactions older than the page before.
+func (h *hop) historyScreen(lines []string) Screen {
+	var before int64
+	if len(h.buf) == 2 {
+		before, _ = strconv.ParseInt(h.buf[1], 10, 64)
+	}
+	page := h.e.cfg.HistoryPage
+	rows, err := h.e.wallet.History(h.ctx, h.user.ID, before, page+1)
+	if err != nil {
+		h.sorry(err)
+		return *h.end
+	}
+	if len(rows) == 0 {
+		if before > 0 {
+			lines = append(lines, h.t(kNoMoreHistory))
+		} else {
+			lines = append(lines, h.t(kHistoryEmpty))
+		}
+		return Screen{Lines: append(lines, h.t(kBack))}
+	}
+	more := len(rows) > page
+	rows = rows[:min(len(rows), page)]
+	for _, r := range rows {
+		lines = append(lines, historyLine(h.lang(), r, h.e.wallet.Config().DayZone))
+	}
+	h.buf = []string{strconv.FormatInt(rows[0].ID, 10), strconv.FormatInt(rows[len(rows)-1].ID, 10)}
+	if more {
+		lines = append(lines, h.t(kMore))
+	}
+	return Screen{Lines: append(lines, h.t(kBack))}
+}
+
+// historyLine is one compact line: signed amount, who or what, date.
+func historyLine(lang string, r store.Transaction, zone *time.Location) string {
+	who := maskPhone(r.CounterpartyPhone)
+	if r.CounterpartyPhone == "" {
+		who = string(r.Type)
+	}
+	if r.Status != store.TxCompleted {
+		who += "(" + string(r.Status)[:4] + ")"
+	}
+	date := r.CreatedAt.In(zone).Format("02/01")
+	if r.Direction == store.DirectionIn {
+		return text(lang, kHistoryIn, sats(r.AmountMsat), who, date)
+	}
+	return text(lang, kHistoryOut, sats(r.AmountMsat+r.FeeMsat), who, date)
+}
+
+// maskPhone shows the country prefix and the last three digits of a number.
+func maskPhone(p string) string {
+	if len(p) < 9 {
+		return wallet.MaskPhone(p)
+	}
+	return p[:5] + strings.Repeat("*", len(p)-8) + p[len(p)-3:]
+}
