@@ -34,9 +34,16 @@ BENCH_ENV := TEST_MYSQL_URL=$${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/} \
 	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 
 .PHONY: bench
-bench: ## Benchmark transfers against PostgreSQL and MariaDB with their TPC-B baselines
+bench: ## Benchmark transfers (vs TPC-B baselines) and the USSD endpoint on every engine
 	scripts/bench/install-tools.sh
 	$(BENCH_ENV) go run ./cmd/bench transfers -rounds 3
+	$(BENCH_ENV) go run ./cmd/bench ussd
+
+FUZZTIME ?= 2m
+
+.PHONY: fuzz
+fuzz: ## Fuzz the USSD handler for FUZZTIME (the seed corpus runs in make test)
+	go test -run '^$$' -fuzz FuzzUSSD -fuzztime $(FUZZTIME) ./internal/httpapi
 
 .PHONY: build
 build: ## Build the server binary into bin/server

@@ -2,6 +2,7 @@
 //
 //	bench transfers   phone-to-phone transfers against PostgreSQL and MariaDB,
 //	                  with each database's own TPC-B-like baseline in the same run
+//	bench ussd        the USSD endpoint over HTTP on every engine
 //
 // It needs TEST_POSTGRES_URL and TEST_MYSQL_URL (as the tests do) and the
 // tools scripts/bench/install-tools.sh installs (pgbench, sysbench).
@@ -31,11 +32,13 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench transfers [flags]")
+		return errors.New("usage: bench transfers|ussd [flags]")
 	}
 	switch args[0] {
 	case "transfers":
 		return transfers(ctx, args[1:])
+	case "ussd":
+		return ussdBench(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", args[0])
 }

@@ -118,7 +118,8 @@ const saveSessionHop = `-- name: SaveSessionHop :execrows
 UPDATE ussd_sessions
 SET user_id = ?, state = ?, input_buffer = ?,
     last_input = ?, last_response = ?,
-    hops = hops + 1, last_activity_at = ?
+    hops = hops + 1, last_activity_at = ?,
+    active = ?, ended_at = ?
 WHERE session_id = ?
 `
 
@@ -129,11 +130,14 @@ type SaveSessionHopParams struct {
 	LastInput    sql.NullString
 	LastResponse sql.NullString
 	Now          time.Time
+	Active       bool
+	EndedAt      sql.NullTime
 	SessionID    string
 }
 
 // Records the state a hop left the session in, the input it processed and
-// the screen it answered, so a repeated hop can be answered alike.
+// the screen it answered, so a repeated hop can be answered alike; a hop
+// that answered a final screen also closes the session.
 func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) (int64, error) {
 	result, err := q.exec(ctx, q.saveSessionHopStmt, saveSessionHop,
 		arg.UserID,
@@ -142,6 +146,8 @@ func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) 
 		arg.LastInput,
 		arg.LastResponse,
 		arg.Now,
+		arg.Active,
+		arg.EndedAt,
 		arg.SessionID,
 	)
 	if err != nil {
@@ -183,7 +189,8 @@ type UpsertSessionParams struct {
 	Now       time.Time
 }
 
-// Opens the session on its first hop; a later hop only refreshes its activity.
+// Opens the session on its first hop (a concurrent twin only refreshes its
+// activity).
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
 	_, err := q.exec(ctx, q.upsertSessionStmt, upsertSession,
 		arg.SessionID,

@@ -117,8 +117,9 @@ const saveSessionHop = `-- name: SaveSessionHop :execrows
 UPDATE ussd_sessions
 SET user_id = $1, state = $2, input_buffer = $3,
     last_input = $4, last_response = $5,
-    hops = hops + 1, last_activity_at = $6
-WHERE session_id = $7
+    hops = hops + 1, last_activity_at = $6,
+    active = $7, ended_at = $8
+WHERE session_id = $9
 `
 
 type SaveSessionHopParams struct {
@@ -128,11 +129,14 @@ type SaveSessionHopParams struct {
 	LastInput    *string
 	LastResponse *string
 	Now          time.Time
+	Active       bool
+	EndedAt      *time.Time
 	SessionID    string
 }
 
 // Records the state a hop left the session in, the input it processed and
-// the screen it answered, so a repeated hop can be answered alike.
+// the screen it answered, so a repeated hop can be answered alike; a hop
+// that answered a final screen also closes the session.
 func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) (int64, error) {
 	result, err := q.db.Exec(ctx, saveSessionHop,
 		arg.UserID,
@@ -141,6 +145,8 @@ func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) 
 		arg.LastInput,
 		arg.LastResponse,
 		arg.Now,
+		arg.Active,
+		arg.EndedAt,
 		arg.SessionID,
 	)
 	if err != nil {
@@ -182,7 +188,8 @@ type UpsertSessionParams struct {
 	Now       time.Time
 }
 
-// Opens the session on its first hop; a later hop only refreshes its activity.
+// Opens the session on its first hop (a concurrent twin only refreshes its
+// activity).
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
 	_, err := q.db.Exec(ctx, upsertSession,
 		arg.SessionID,

@@ -118,8 +118,9 @@ const saveSessionHop = `-- name: SaveSessionHop :execrows
 UPDATE ussd_sessions
 SET user_id = ?1, state = ?2, input_buffer = ?3,
     last_input = ?4, last_response = ?5,
-    hops = hops + 1, last_activity_at = ?6
-WHERE session_id = ?7
+    hops = hops + 1, last_activity_at = ?6,
+    active = ?7, ended_at = ?8
+WHERE session_id = ?9
 `
 
 type SaveSessionHopParams struct {
@@ -129,11 +130,14 @@ type SaveSessionHopParams struct {
 	LastInput    sql.NullString
 	LastResponse sql.NullString
 	Now          time.Time
+	Active       bool
+	EndedAt      sql.NullTime
 	SessionID    string
 }
 
 // Records the state a hop left the session in, the input it processed and
-// the screen it answered, so a repeated hop can be answered alike.
+// the screen it answered, so a repeated hop can be answered alike; a hop
+// that answered a final screen also closes the session.
 func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, saveSessionHop,
 		arg.UserID,
@@ -142,6 +146,8 @@ func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) 
 		arg.LastInput,
 		arg.LastResponse,
 		arg.Now,
+		arg.Active,
+		arg.EndedAt,
 		arg.SessionID,
 	)
 	if err != nil {
@@ -183,7 +189,8 @@ type UpsertSessionParams struct {
 	Now       time.Time
 }
 
-// Opens the session on its first hop; a later hop only refreshes its activity.
+// Opens the session on its first hop (a concurrent twin only refreshes its
+// activity).
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
 	_, err := q.db.ExecContext(ctx, upsertSession,
 		arg.SessionID,

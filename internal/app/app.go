@@ -41,6 +41,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	if cfg.PINPepper == "" {
+		log.Warn("PIN_PEPPER is not set: a copy of the database alone is enough to brute-force PINs; set it in production")
+	}
 	w, err := wallet.New(ctx, db, cfg.Wallet())
 	if err != nil {
 		db.Close()

@@ -37,6 +37,8 @@ type Config struct {
 	PINLockout     time.Duration
 	// PINPepper is a secret mixed into every PIN hash.
 	PINPepper string
+	// PINArgon2Time and PINArgon2MemoryKiB tune the PIN hash (0: default).
+	PINArgon2Time, PINArgon2MemoryKiB int
 
 	// PublicDomain is the domain of every user's Lightning Address.
 	PublicDomain string
@@ -117,6 +119,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("PIN_MAX_ATTEMPTS", &c.PINMaxAttempts)
 	duration("PIN_LOCKOUT", &c.PINLockout)
 	str("PIN_PEPPER", &c.PINPepper)
+	integer("PIN_ARGON2_TIME", &c.PINArgon2Time)
+	integer("PIN_ARGON2_MEMORY_KIB", &c.PINArgon2MemoryKiB)
 	str("PUBLIC_DOMAIN", &c.PublicDomain)
 	str("USSD_CALLBACK_TOKEN", &c.USSDCallbackToken)
 	duration("USSD_HOP_TIMEOUT", &c.USSDHopTimeout)
@@ -173,6 +177,12 @@ func (c Config) Wallet() wallet.Config {
 		w.LockoutBase = c.PINLockout
 	}
 	w.PINPepper = []byte(c.PINPepper)
+	if c.PINArgon2Time > 0 {
+		w.Argon2.Time = uint32(c.PINArgon2Time)
+	}
+	if c.PINArgon2MemoryKiB > 0 {
+		w.Argon2.Memory = uint32(c.PINArgon2MemoryKiB)
+	}
 	return w
 }
 

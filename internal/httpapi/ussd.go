@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -19,6 +20,13 @@ const apology = "END Sorry, the service is busy. Please try again later.\nSamaha
 
 // ussdHop answers one hop of the gateway's session callback.
 func (s *Server) ussdHop(w http.ResponseWriter, r *http.Request) {
+	// Whatever fails, even a bug, the subscriber gets a screen.
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.Error("ussd hop panicked", "panic", p, "stack", string(debug.Stack()))
+			writeText(w, http.StatusOK, apology)
+		}
+	}()
 	if !s.gatewayAllowed(r) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return

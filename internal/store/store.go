@@ -22,6 +22,11 @@ type Store interface {
 	// through tx. The rollback of a failed attempt runs even when ctx has been
 	// cancelled.
 	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Autocommit runs fn with every statement committed on its own, which
+	// saves a transaction's two extra round trips: for a single statement,
+	// or reads that need no common snapshot. Retryable failures run fn
+	// again, as InTx does. Locking reads lock nothing beyond their statement.
+	Autocommit(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Ping checks that the database answers within the context's deadline.
 	Ping(ctx context.Context) error
 	// Engine names the engine: "sqlite", "mysql" or "postgres".
@@ -103,8 +108,9 @@ type Tx interface {
 	// MaxInvoiceAddIndex is the highest lnd add index recorded, 0 if none.
 	MaxInvoiceAddIndex(ctx context.Context) (int64, error)
 
-	// UpsertSession opens a session on its first hop and refreshes its
-	// activity on later ones, returning it locked for this transaction.
+	// UpsertSession opens a session on its first hop and returns it as it
+	// is on later ones (locked, inside InTx); SaveSessionHop records the
+	// activity.
 	UpsertSession(ctx context.Context, s NewSession) (Session, error)
 	Session(ctx context.Context, sessionID string) (Session, error)
 	// AppendSessionInput adds one key to the session's input buffer.

@@ -288,7 +288,9 @@ type SessionHop struct {
 	InputBuffer  []string
 	LastInput    string
 	LastResponse string
-	Now          time.Time
+	// End closes the session (the hop answered a final screen).
+	End bool
+	Now time.Time
 }
 
 // SessionEnd is the gateway's end-of-session report.

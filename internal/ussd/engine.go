@@ -119,7 +119,10 @@ func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
 	var sess store.Session
 	var user store.User
 	haveUser := false
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	// Three statements, each committed alone: nothing here needs them to
+	// share a transaction (two identical hops racing are resolved by the
+	// idempotency of what they do, not by a lock).
+	err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if sess, err = tx.UpsertSession(ctx, store.NewSession{SessionID: r.SessionID, Phone: phone, Now: now}); err != nil {
 			return err
@@ -165,17 +168,11 @@ func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("render %s: %w", h.state, err)
 	}
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.SaveSessionHop(ctx, store.SessionHop{
+	err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.SaveSessionHop(ctx, store.SessionHop{
 			SessionID: r.SessionID, UserID: h.user.ID, State: h.state, InputBuffer: h.buf,
-			LastInput: digest, LastResponse: body, Now: now,
-		}); err != nil {
-			return err
-		}
-		if screen.End {
-			return tx.EndSession(ctx, store.SessionEnd{SessionID: r.SessionID, Now: now})
-		}
-		return nil
+			LastInput: digest, LastResponse: body, End: screen.End, Now: now,
+		})
 	})
 	if err != nil {
 		return "", fmt.Errorf("save session: %w", err)
@@ -216,8 +213,11 @@ func processed(last *string) int {
 // newInputs are the inputs this hop adds. A text that does not extend the
 // last one (it should always) is read as its last input alone.
 func newInputs(segments []string, done int) []string {
-	if done <= len(segments) {
+	switch {
+	case done <= len(segments):
 		return segments[done:]
+	case len(segments) == 0:
+		return nil
 	}
 	return segments[len(segments)-1:]
 }

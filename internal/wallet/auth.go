@@ -148,7 +148,7 @@ func (w *Service) RegisterPrepared(ctx context.Context, userID int64, p Prepared
 // any transaction, so it holds no lock.
 func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Authorization, error) {
 	var u store.User
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		u, err = tx.UserByID(ctx, userID)
 		return err

@@ -129,7 +129,7 @@ func (w *Service) MarkInvoicePaid(ctx context.Context, paymentHash string, amoun
 // InvoiceStatus returns the invoice with that payment hash.
 func (w *Service) InvoiceStatus(ctx context.Context, paymentHash string) (store.Invoice, error) {
 	var inv store.Invoice
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		inv, err = tx.InvoiceByPaymentHash(ctx, paymentHash)
 		return err

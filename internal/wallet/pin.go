@@ -22,8 +22,15 @@ type Argon2Params struct {
 	Threads uint8
 }
 
-// DefaultArgon2 is OWASP's second recommended argon2id setting.
-var DefaultArgon2 = Argon2Params{Time: 2, Memory: 19 * 1024, Threads: 1}
+// DefaultArgon2 is light on purpose (about 3 ms here). A PIN has at most a
+// million values: OWASP's password setting (19 MiB, 2 passes, 25 ms here)
+// would still fall to a brute force of hours, yet cost a core at a few
+// hundred PIN hops a second. What protects a stolen table is the pepper,
+// which turns each hash input into an HMAC under a key the database does
+// not hold; what protects an account online is the lockout. Operators who
+// want more can raise it (PIN_ARGON2_TIME, PIN_ARGON2_MEMORY_KIB): hashes
+// record their parameters, so old and new ones verify side by side.
+var DefaultArgon2 = Argon2Params{Time: 1, Memory: 4 * 1024, Threads: 1}
 
 const saltLen, keyLen = 16, 32
 

@@ -235,7 +235,7 @@ func (w *Service) UserByPhone(ctx context.Context, rawPhone string) (User, error
 		return User{}, err
 	}
 	var u User
-	err = w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		u, err = tx.UserByPhone(ctx, phone)
 		return err
 	})
@@ -248,7 +248,7 @@ func (w *Service) UserByPhone(ctx context.Context, rawPhone string) (User, error
 // UserByLightningName finds the user a Lightning Address names.
 func (w *Service) UserByLightningName(ctx context.Context, name string) (User, error) {
 	var u User
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		u, err = tx.UserByLightningName(ctx, name)
 		return err
@@ -271,7 +271,7 @@ func (w *Service) UserExists(ctx context.Context, rawPhone string) (bool, error)
 // Balance returns a user's spendable balance in msat.
 func (w *Service) Balance(ctx context.Context, userID int64) (int64, error) {
 	var bal int64
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		a, err := tx.AccountByUserID(ctx, userID)
 		bal = a.BalanceMsat
 		return err
@@ -303,7 +303,7 @@ func (w *Service) History(ctx context.Context, userID, beforeID int64, limit int
 		limit = 10
 	}
 	var out []store.Transaction
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		out, err = tx.LatestTransactions(ctx, userID, beforeID, limit)
 		return err
@@ -385,7 +385,7 @@ func (w *Service) mapBalanceError(err error) error {
 // request; same says whether it is the same operation.
 func (w *Service) replay(ctx context.Context, key string, same func(store.Transaction) bool) (store.Transaction, error) {
 	var t store.Transaction
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		t, err = tx.TransactionByIdempotencyKey(ctx, key)
 		return err

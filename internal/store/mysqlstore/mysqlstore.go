@@ -237,6 +237,15 @@ func (s *Store) queries(ctx context.Context) (*mysqldb.Queries, error) {
 	return s.prepared, nil
 }
 
+// Autocommit implements store.Store.
+func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
+	return store.Retry(ctx, func() error { return fn(ctx, &tx{q: q}) })
+}
+
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	q, err := s.queries(ctx)
@@ -720,16 +729,23 @@ func toSession(r mysqldb.UssdSession) (store.Session, error) {
 }
 
 func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Session, error) {
-	// INSERT ... ON DUPLICATE KEY UPDATE has no RETURNING: read the row
-	// back, locking it for the rest of the transaction.
-	err := t.q.UpsertSession(ctx, mysqldb.UpsertSessionParams{
+	// Most hops find their session: one read. Only the first hop writes,
+	// and its insert gives way to a concurrent twin (the upsert), then the
+	// row is read back.
+	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
+	if err == nil {
+		return toSession(r)
+	}
+	if err := interpret(err); !errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, fmt.Errorf("session: %w", err)
+	}
+	err = t.q.UpsertSession(ctx, mysqldb.UpsertSessionParams{
 		SessionID: n.SessionID, UserID: nullInt(n.UserID), Phone: n.Phone, State: n.State, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return store.Session{}, interpret(fmt.Errorf("upsert session: %w", err))
 	}
-	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
-	if err != nil {
+	if r, err = t.q.GetSessionForUpdate(ctx, n.SessionID); err != nil {
 		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
 	}
 	return toSession(r)
@@ -765,8 +781,17 @@ func (t *tx) SaveSessionHop(ctx context.Context, h store.SessionHop) error {
 		UserID: nullInt(h.UserID), State: h.State, InputBuffer: store.EncodeInputBuffer(h.InputBuffer),
 		LastInput: sql.NullString{String: h.LastInput, Valid: true}, LastResponse: sql.NullString{String: h.LastResponse, Valid: true},
 		Now: h.Now.UTC(), SessionID: h.SessionID,
+		Active: !h.End, EndedAt: endedAt(h),
 	})
 	return one(n, err, "save session hop")
+}
+
+// endedAt is when a hop closed its session, or NULL.
+func endedAt(h store.SessionHop) sql.NullTime {
+	if !h.End {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: h.Now.UTC(), Valid: true}
 }
 
 func (t *tx) EndSession(ctx context.Context, e store.SessionEnd) error {

@@ -107,6 +107,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Autocommit implements store.Store.
+func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return store.Retry(ctx, func() error { return fn(ctx, &tx{q: postgresdb.New(s.pool)}) })
+}
+
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return store.Retry(ctx, func() error {
@@ -578,14 +583,23 @@ func toSession(r postgresdb.UssdSession) (store.Session, error) {
 }
 
 func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Session, error) {
-	err := t.q.UpsertSession(ctx, postgresdb.UpsertSessionParams{
+	// Most hops find their session: one read. Only the first hop writes,
+	// and its insert gives way to a concurrent twin (the upsert), then the
+	// row is read back.
+	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
+	if err == nil {
+		return toSession(r)
+	}
+	if err := interpret(err); !errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, fmt.Errorf("session: %w", err)
+	}
+	err = t.q.UpsertSession(ctx, postgresdb.UpsertSessionParams{
 		SessionID: n.SessionID, UserID: nullInt(n.UserID), Phone: n.Phone, State: n.State, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return store.Session{}, interpret(fmt.Errorf("upsert session: %w", err))
 	}
-	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
-	if err != nil {
+	if r, err = t.q.GetSessionForUpdate(ctx, n.SessionID); err != nil {
 		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
 	}
 	return toSession(r)
@@ -621,8 +635,18 @@ func (t *tx) SaveSessionHop(ctx context.Context, h store.SessionHop) error {
 		UserID: nullInt(h.UserID), State: h.State, InputBuffer: store.EncodeInputBuffer(h.InputBuffer),
 		LastInput: &h.LastInput, LastResponse: &h.LastResponse,
 		Now: h.Now.UTC(), SessionID: h.SessionID,
+		Active: !h.End, EndedAt: endedAt(h),
 	})
 	return one(n, err, "save session hop")
+}
+
+// endedAt is when a hop closed its session, or nil.
+func endedAt(h store.SessionHop) *time.Time {
+	if !h.End {
+		return nil
+	}
+	t := h.Now.UTC()
+	return &t
 }
 
 func (t *tx) EndSession(ctx context.Context, e store.SessionEnd) error {

@@ -38,6 +38,7 @@ func Exercise(t *testing.T, s store.Store) {
 		{"IdleSessionCleanup", testIdleSessionCleanup},
 		{"Notifications", testNotifications},
 		{"Rollback", testRollback},
+		{"Autocommit", testAutocommit},
 		{"ConcurrentDebits", testConcurrentDebits},
 		{"Reconcile", testReconcile},
 	}
@@ -628,7 +629,7 @@ func testSessions(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if again.ID != sess.ID || again.State != "welcome" || !again.LastActivityAt.Equal(base.Add(time.Second)) {
+		if again.ID != sess.ID || again.State != "welcome" || !again.LastActivityAt.Equal(base) {
 			t.Fatalf("second upsert: %+v", again)
 		}
 		buf, err := tx.AppendSessionInput(ctx, sid, "1", base.Add(2*time.Second))
@@ -651,6 +652,14 @@ func testSessions(t *testing.T, s store.Store) {
 		if got.UserID != userID || got.State != "menu" || len(got.InputBuffer) != 2 || got.InputBuffer[1] != "2" ||
 			got.LastInput == nil || *got.LastInput != "1*2" || got.LastResponse == nil || *got.LastResponse != "CON Menu\n1. Send" || got.Hops != 1 {
 			t.Fatalf("after hop: %+v", got)
+		}
+		// A hop that answers a final screen closes the session itself.
+		if err := tx.SaveSessionHop(ctx, store.SessionHop{SessionID: sid, UserID: userID, State: "done", LastInput: "x", LastResponse: "END bye",
+			End: true, Now: base.Add(4 * time.Second)}); err != nil {
+			return err
+		}
+		if got, _ := tx.Session(ctx, sid); got.Active || got.EndedAt == nil || !got.EndedAt.Equal(base.Add(4*time.Second)) || got.Hops != 2 {
+			t.Fatalf("a final hop did not close the session: %+v", got)
 		}
 		if err := tx.EndSession(ctx, store.SessionEnd{SessionID: sid, Status: "Success", DurationMs: 12_345, Hops: 4, Now: base.Add(time.Minute)}); err != nil {
 			return err
@@ -957,5 +966,31 @@ func testDailyLimit(t *testing.T, s store.Store) {
 	err = post(101, 100_000, 100_000)
 	if !errors.As(err, &be) || be.Reason != store.ReasonInsufficient {
 		t.Fatalf("overdraft: %v", err)
+	}
+}
+
+// testAutocommit: statements outside a transaction each commit on their
+// own, so a failure after a write keeps the write.
+func testAutocommit(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	boom := errors.New("boom")
+	err := s.Autocommit(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.InsertUser(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Autocommit returned %v", err)
+	}
+	err = s.Autocommit(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		u, err := tx.UserByPhone(ctx, phone)
+		if err == nil && u.Phone != phone {
+			t.Fatalf("read back %+v", u)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a statement outside a transaction was not kept: %v", err)
 	}
 }

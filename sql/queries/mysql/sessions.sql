@@ -1,5 +1,6 @@
 -- name: UpsertSession :exec
--- Opens the session on its first hop; a later hop only refreshes its activity.
+-- Opens the session on its first hop (a concurrent twin only refreshes its
+-- activity).
 INSERT INTO ussd_sessions (session_id, user_id, phone, state, input_buffer, active, last_activity_at, created_at)
 VALUES (sqlc.arg(session_id), sqlc.narg(user_id), sqlc.arg(phone), sqlc.arg(state), '[]', TRUE, sqlc.arg(now), sqlc.arg(now))
 ON DUPLICATE KEY UPDATE last_activity_at = VALUES(last_activity_at);
@@ -17,11 +18,13 @@ WHERE session_id = sqlc.arg(session_id);
 
 -- name: SaveSessionHop :execrows
 -- Records the state a hop left the session in, the input it processed and
--- the screen it answered, so a repeated hop can be answered alike.
+-- the screen it answered, so a repeated hop can be answered alike; a hop
+-- that answered a final screen also closes the session.
 UPDATE ussd_sessions
 SET user_id = sqlc.narg(user_id), state = sqlc.arg(state), input_buffer = sqlc.arg(input_buffer),
     last_input = sqlc.narg(last_input), last_response = sqlc.narg(last_response),
-    hops = hops + 1, last_activity_at = sqlc.arg(now)
+    hops = hops + 1, last_activity_at = sqlc.arg(now),
+    active = sqlc.arg(active), ended_at = sqlc.narg(ended_at)
 WHERE session_id = sqlc.arg(session_id);
 
 -- name: EndSession :execrows
