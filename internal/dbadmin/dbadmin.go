@@ -9,10 +9,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/umeme-wallet/umeme/internal/store/mysqlstore"
 )
 
 // RandomName returns a fresh database name with the given prefix.
@@ -32,20 +33,10 @@ func WithDatabase(serverURL, name string) (string, error) {
 	return u.String(), nil
 }
 
-// MySQLConfig turns a mysql:// URL into a driver configuration.
+// MySQLConfig turns a mysql:// URL into a driver configuration (the
+// store's own parser, so both read URLs alike).
 func MySQLConfig(raw string) (*mysql.Config, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mysql url: %w", err)
-	}
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.DBName = "tcp", u.Host, strings.TrimPrefix(u.Path, "/")
-	if u.Port() == "" {
-		cfg.Addr += ":3306"
-	}
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
-	return cfg, nil
+	return mysqlstore.ParseURL(raw)
 }
 
 // Create makes a database called name on the server of serverURL (whose own

@@ -66,7 +66,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.ConnMaxLifetime <= 0 {
 		opts.ConnMaxLifetime = 3 * time.Minute
 	}
-	cfg, err := parseURL(rawURL)
+	cfg, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open mysql: %w", err)
 	}
@@ -99,9 +99,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// parseURL turns a mysql:// URL into the driver's configuration, with the
-// settings every connection shares but the isolation level.
-func parseURL(rawURL string) (*mysql.Config, error) {
+// ParseURL turns a mysql:// (or mysql+pymysql://) URL into the driver's
+// configuration, with the settings every connection of the store shares but
+// the isolation level. Errors never repeat the URL's password.
+func ParseURL(rawURL string) (*mysql.Config, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// A *url.Error repeats the URL, password included; keep only why.
@@ -414,7 +415,7 @@ func (t *tx) UserByLightningName(ctx context.Context, name string) (store.User, 
 }
 
 // one turns an update's row count into ErrNotFound when it matched nothing.
-// The count is of matched rows (ClientFoundRows, see parseURL).
+// The count is of matched rows (ClientFoundRows, see ParseURL).
 func one(n int64, err error, what string) error {
 	if err != nil {
 		return interpret(fmt.Errorf("%s: %w", what, err))
