@@ -15,8 +15,12 @@ run: ## Start the server on the embedded SQLite default (data/umeme.db), migrate
 	go run ./cmd/server serve
 
 .PHONY: test
-test: ## Run every test (engines from TEST_MYSQL_URL / TEST_POSTGRES_URL)
+test: regtest-bin ## Run every test (engines from TEST_MYSQL_URL / TEST_POSTGRES_URL)
 	$(GO_TEST) -count=1 $(TEST_ARGS) ./...
+
+.PHONY: regtest-bin
+regtest-bin: ## Build the pinned lnd and btcd the Lightning tests run (once; a few minutes)
+	scripts/regtest/build.sh
 
 .PHONY: generate
 generate: ## Regenerate gen/ from sql/ with the pinned sqlc

@@ -147,6 +147,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
 	}
+	if q.minUnpaidInvoiceAddIndexStmt, err = db.PrepareContext(ctx, minUnpaidInvoiceAddIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query MinUnpaidInvoiceAddIndex: %w", err)
+	}
 	if q.rescheduleNotificationStmt, err = db.PrepareContext(ctx, rescheduleNotification); err != nil {
 		return nil, fmt.Errorf("error preparing query RescheduleNotification: %w", err)
 	}
@@ -390,6 +393,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing maxInvoiceAddIndexStmt: %w", cerr)
 		}
 	}
+	if q.minUnpaidInvoiceAddIndexStmt != nil {
+		if cerr := q.minUnpaidInvoiceAddIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing minUnpaidInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
 	if q.rescheduleNotificationStmt != nil {
 		if cerr := q.rescheduleNotificationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rescheduleNotificationStmt: %w", cerr)
@@ -525,6 +533,7 @@ type Queries struct {
 	markInvoicePaidStmt                    *sql.Stmt
 	markNotificationSentStmt               *sql.Stmt
 	maxInvoiceAddIndexStmt                 *sql.Stmt
+	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	rescheduleNotificationStmt             *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	setSessionInputBufferStmt              *sql.Stmt
@@ -583,6 +592,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
 		markNotificationSentStmt:               q.markNotificationSentStmt,
 		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
+		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,

@@ -142,3 +142,17 @@ func (q *Queries) MaxInvoiceAddIndex(ctx context.Context) (int64, error) {
 	err := row.Scan(&add_index)
 	return add_index, err
 }
+
+const minUnpaidInvoiceAddIndex = `-- name: MinUnpaidInvoiceAddIndex :one
+SELECT CAST(COALESCE(MIN(add_index), 0) AS BIGINT) AS add_index FROM invoices
+WHERE status IN ('pending', 'expired') AND add_index IS NOT NULL AND expires_at > $1
+`
+
+// The oldest invoice the node may still settle for us: pending, or expired
+// after since (an HTLC accepted before expiry can settle late).
+func (q *Queries) MinUnpaidInvoiceAddIndex(ctx context.Context, since time.Time) (int64, error) {
+	row := q.db.QueryRow(ctx, minUnpaidInvoiceAddIndex, since)
+	var add_index int64
+	err := row.Scan(&add_index)
+	return add_index, err
+}

@@ -107,6 +107,9 @@ type Tx interface {
 	ExpireInvoices(ctx context.Context, now time.Time) (int64, error)
 	// MaxInvoiceAddIndex is the highest lnd add index recorded, 0 if none.
 	MaxInvoiceAddIndex(ctx context.Context) (int64, error)
+	// MinUnpaidInvoiceAddIndex is the lowest add index of an invoice still
+	// pending, or expired after since; 0 if none.
+	MinUnpaidInvoiceAddIndex(ctx context.Context, since time.Time) (int64, error)
 
 	// UpsertSession opens a session on its first hop and returns it as it
 	// is on later ones (locked, inside InTx); SaveSessionHop records the

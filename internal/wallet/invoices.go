@@ -18,6 +18,9 @@ type NewInvoice struct {
 	Description string
 	AddIndex    int64 // lnd's add index, for resuming the invoice stream
 	ExpiresAt   time.Time
+	// SendToUser queues the BOLT11 string for the user (by SMS: it cannot
+	// fit a USSD screen), in the same transaction as the record.
+	SendToUser bool
 }
 
 // CheckReceivable refuses an amount the user may not receive: outside the
@@ -59,7 +62,19 @@ func (w *Service) CreateInvoice(ctx context.Context, n NewInvoice) (store.Invoic
 		}); err != nil {
 			return err
 		}
-		inv, err = tx.InvoiceByPaymentHash(ctx, n.PaymentHash)
+		if inv, err = tx.InvoiceByPaymentHash(ctx, n.PaymentHash); err != nil {
+			return err
+		}
+		if !n.SendToUser {
+			return nil
+		}
+		u, err := tx.UserByID(ctx, n.UserID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.InsertNotification(ctx, store.NewNotification{
+			UserID: u.ID, Phone: u.Phone, Kind: store.NotifyInvoice, TransactionID: txID, AmountMsat: n.AmountMsat, Body: n.Invoice, Now: now,
+		})
 		return err
 	})
 	if err != nil {
@@ -138,6 +153,27 @@ func (w *Service) InvoiceStatus(ctx context.Context, paymentHash string) (store.
 		return store.Invoice{}, ErrNotFound
 	}
 	return inv, err
+}
+
+// InvoiceResumeIndex is where a subscription to the node's invoices must
+// start so that no settlement of ours is missed: just below the oldest
+// invoice the node may still settle (pending, or expired within the last
+// day), or after the newest one recorded when none may.
+func (w *Service) InvoiceResumeIndex(ctx context.Context) (uint64, error) {
+	var from int64
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		min, err := tx.MinUnpaidInvoiceAddIndex(ctx, w.now().Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
+		if min > 0 {
+			from = min - 1
+			return nil
+		}
+		from, err = tx.MaxInvoiceAddIndex(ctx)
+		return err
+	})
+	return uint64(from), err
 }
 
 // CleanupResult counts what CleanupExpired closed.

@@ -533,6 +533,14 @@ func (t *tx) MaxInvoiceAddIndex(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+func (t *tx) MinUnpaidInvoiceAddIndex(ctx context.Context, since time.Time) (int64, error) {
+	n, err := t.q.MinUnpaidInvoiceAddIndex(ctx, since.UTC())
+	if err != nil {
+		return 0, interpret(fmt.Errorf("min unpaid invoice add index: %w", err))
+	}
+	return n, nil
+}
+
 func toSession(r sqlitedb.UssdSession) (store.Session, error) {
 	buf, err := store.DecodeInputBuffer(r.InputBuffer)
 	if err != nil {

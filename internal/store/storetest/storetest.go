@@ -581,6 +581,11 @@ func testInvoices(t *testing.T, s store.Store) {
 		if txn, _ := tx.TransactionByID(ctx, overdueTx); txn.Status != store.TxExpired {
 			t.Fatalf("the overdue invoice's transaction did not expire: %+v", txn)
 		}
+		// Both unpaid (one pending, one expired within the window) hold the
+		// invoice stream back; an expiry before the window does not.
+		if min, err := tx.MinUnpaidInvoiceAddIndex(ctx, base.Add(-time.Hour)); err != nil || min != 7 {
+			t.Fatalf("MinUnpaidInvoiceAddIndex: %d %v", min, err)
+		}
 		paidAt := base.Add(time.Minute)
 		ok, err := tx.MarkInvoicePaid(ctx, live.PaymentHash, 5000, paidAt)
 		if err != nil || !ok {
@@ -608,6 +613,10 @@ func testInvoices(t *testing.T, s store.Store) {
 		idx, err := tx.MaxInvoiceAddIndex(ctx)
 		if err != nil || idx < 7 {
 			t.Fatalf("MaxInvoiceAddIndex: %d %v", idx, err)
+		}
+		// Both invoices are paid now: neither holds the stream back.
+		if min, err := tx.MinUnpaidInvoiceAddIndex(ctx, base.Add(-time.Hour)); err != nil || min != 0 {
+			t.Fatalf("MinUnpaidInvoiceAddIndex after payment: %d %v", min, err)
 		}
 		return nil
 	})

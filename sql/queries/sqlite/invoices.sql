@@ -30,3 +30,9 @@ WHERE type = 'invoice' AND status = 'pending'
 
 -- name: MaxInvoiceAddIndex :one
 SELECT CAST(COALESCE(MAX(add_index), 0) AS INTEGER) AS add_index FROM invoices;
+
+-- name: MinUnpaidInvoiceAddIndex :one
+-- The oldest invoice the node may still settle for us: pending, or expired
+-- after since (an HTLC accepted before expiry can settle late).
+SELECT CAST(COALESCE(MIN(add_index), 0) AS INTEGER) AS add_index FROM invoices
+WHERE status IN ('pending', 'expired') AND add_index IS NOT NULL AND expires_at > sqlc.arg(since);

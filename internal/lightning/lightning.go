@@ -1,0 +1,65 @@
+// Package lightning is the wallet's port to a Lightning node, in the
+// wallet's own terms, and the services built on it: issuing invoices for
+// users and crediting them when paid. The node itself is reached through an
+// adapter (lndnode, over lndclient); nothing here imports lnd.
+package lightning
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Node is what the wallet needs of a Lightning node.
+type Node interface {
+	// Identity is the node's public key, hex.
+	Identity(ctx context.Context) (string, error)
+	// CreateInvoice issues an invoice.
+	CreateInvoice(ctx context.Context, req InvoiceRequest) (Invoice, error)
+	// LookupInvoice reads an invoice's current state by payment hash (hex).
+	LookupInvoice(ctx context.Context, hash string) (InvoiceUpdate, error)
+	// SubscribeInvoices streams invoices added after addIndex (their
+	// current state first, so missed settlements replay) and every change
+	// after that, until ctx ends or the stream fails.
+	SubscribeInvoices(ctx context.Context, addIndex uint64) (<-chan InvoiceUpdate, <-chan error, error)
+}
+
+// InvoiceRequest is an invoice to issue.
+type InvoiceRequest struct {
+	AmountMsat int64
+	// Memo is the description; DescriptionHash, when set, replaces it.
+	Memo            string
+	DescriptionHash []byte
+	Expiry          time.Duration
+}
+
+// Invoice is an issued invoice.
+type Invoice struct {
+	PaymentHash    string // hex
+	PaymentRequest string // BOLT11
+	AddIndex       uint64
+	ExpiresAt      time.Time
+}
+
+// InvoiceState is where an invoice stands on the node.
+type InvoiceState int
+
+// The states the wallet distinguishes.
+const (
+	InvoiceOpen InvoiceState = iota
+	InvoiceAccepted
+	InvoiceSettled
+	InvoiceCanceled
+)
+
+// InvoiceUpdate is an invoice's state as the node reports it.
+type InvoiceUpdate struct {
+	PaymentHash    string
+	State          InvoiceState
+	AmountPaidMsat int64
+	AddIndex       uint64
+	SettleIndex    uint64
+}
+
+// ErrUnavailable means the node cannot be reached now.
+var ErrUnavailable = errors.New("lightning node unavailable")

@@ -1,0 +1,113 @@
+package lightning
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// Receiver issues invoices for users and credits them when the node
+// settles one.
+type Receiver struct {
+	Node   Node
+	Wallet *wallet.Service
+	Log    *slog.Logger
+	// Expiry is how long an invoice can be paid (default 1 h).
+	Expiry time.Duration
+	// OnCredit, when set, is told of each credit (tests measure latency).
+	OnCredit func(paymentHash string)
+}
+
+// RequestInvoice issues an invoice of amount msat for a user, records it
+// and queues its BOLT11 string for the user.
+func (r *Receiver) RequestInvoice(ctx context.Context, userID, amountMsat int64, memo string) (store.Invoice, error) {
+	if err := r.Wallet.CheckReceivable(ctx, userID, amountMsat); err != nil {
+		return store.Invoice{}, err
+	}
+	expiry := r.Expiry
+	if expiry <= 0 {
+		expiry = time.Hour
+	}
+	inv, err := r.Node.CreateInvoice(ctx, InvoiceRequest{AmountMsat: amountMsat, Memo: memo, Expiry: expiry})
+	if err != nil {
+		return store.Invoice{}, err
+	}
+	return r.Wallet.CreateInvoice(ctx, wallet.NewInvoice{
+		UserID: userID, Invoice: inv.PaymentRequest, PaymentHash: inv.PaymentHash, AmountMsat: amountMsat,
+		Description: memo, AddIndex: int64(inv.AddIndex), ExpiresAt: inv.ExpiresAt, SendToUser: true,
+	})
+}
+
+// Watch follows the node's invoices until ctx ends, crediting every settled
+// invoice of ours exactly once (the wallet's mark-paid is the once-only
+// gate, so replays are harmless). Each (re)subscription starts from the
+// resume index, so what happened while the stream was down is replayed;
+// errors reconnect with a growing backoff.
+func (r *Receiver) Watch(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.follow(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.Log.Warn("invoice stream ended; resubscribing", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// follow runs one subscription until it fails.
+func (r *Receiver) follow(ctx context.Context) error {
+	from, err := r.Wallet.InvoiceResumeIndex(ctx)
+	if err != nil {
+		return fmt.Errorf("resume index: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	updates, errs, err := r.Node.SubscribeInvoices(ctx, from)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errs:
+			return fmt.Errorf("invoice stream: %w", err)
+		case u, ok := <-updates:
+			if !ok {
+				return fmt.Errorf("invoice stream closed")
+			}
+			if u.State != InvoiceSettled {
+				continue
+			}
+			if err := r.credit(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// credit marks a settled invoice paid (one the wallet does not know, issued
+// by someone else on the node, marks nothing).
+func (r *Receiver) credit(ctx context.Context, u InvoiceUpdate) error {
+	credited, err := r.Wallet.MarkInvoicePaid(ctx, u.PaymentHash, u.AmountPaidMsat)
+	if err != nil {
+		return fmt.Errorf("credit %s: %w", u.PaymentHash, err)
+	}
+	if credited {
+		r.Log.Info("invoice credited", "hash", u.PaymentHash, "msat", u.AmountPaidMsat)
+		if r.OnCredit != nil {
+			r.OnCredit(u.PaymentHash)
+		}
+	}
+	return nil
+}
