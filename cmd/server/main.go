@@ -5,6 +5,7 @@
 //	server migrate up|down|version manage the schema
 //	server reconcile               check the whole ledger
 //	server admin credit|debit      book a manual adjustment
+//	server admin pay               pay a Lightning invoice for a user
 //	server cleanup                 close idle sessions, expire invoices
 package main
 
@@ -73,6 +74,8 @@ const usage = `usage:
   server reconcile                  check the ledger; exit 1 on any violation
   server admin credit|debit --phone P --sats N --reason R [--key K]
                                     book a manual adjustment
+  server admin pay --phone P --invoice BOLT11 [--key K]
+                                    pay a Lightning invoice from a user's account
   server cleanup [--idle 5m]        close idle USSD sessions, expire invoices`
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {

@@ -72,10 +72,13 @@ func reconcile(ctx context.Context, args []string, out io.Writer, log *slog.Logg
 	return nil
 }
 
-// admin books an operator's manual credit or debit.
+// admin books an operator's manual credit or debit, or pays an invoice.
 func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	if len(args) > 0 && args[0] == "pay" {
+		return adminPay(ctx, args[1:], out, log)
+	}
 	if len(args) == 0 || (args[0] != "credit" && args[0] != "debit") {
-		return fmt.Errorf("admin: want credit or debit\n%s", usage)
+		return fmt.Errorf("admin: want credit, debit or pay\n%s", usage)
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
@@ -126,5 +129,51 @@ func cleanup(ctx context.Context, args []string, out io.Writer, log *slog.Logger
 		return err
 	}
 	fmt.Fprintf(out, "closed %d idle sessions, expired %d invoices\n", res.Sessions, res.Invoices)
+	return nil
+}
+
+// adminPay pays a BOLT11 invoice from a user's account for the operator and
+// waits for the outcome; one still unknown when it ends stays reserved and
+// is finished by the server, which re-attaches to it at start.
+func adminPay(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("admin pay", flag.ContinueOnError)
+	phone := fs.String("phone", "", "the paying user's phone number")
+	invoice := fs.String("invoice", "", "the BOLT11 invoice")
+	key := fs.String("key", "", "idempotency key: the same key pays once (default: a fresh one)")
+	a, err := openApp(ctx, fs, args, log)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	if a.Payer == nil {
+		return fmt.Errorf("admin pay: no Lightning node configured (LND_ADDRESS)")
+	}
+	if *phone == "" || *invoice == "" {
+		return fmt.Errorf("admin pay: --phone and --invoice are required")
+	}
+	if *key == "" {
+		b := make([]byte, 12)
+		rand.Read(b)
+		*key = "admin-pay:" + hex.EncodeToString(b)
+	}
+	auth, err := a.Wallet.OperatorAuthorization(ctx, *phone)
+	if err != nil {
+		return err
+	}
+	p, err := a.Payer.Pay(ctx, auth, *invoice, *key)
+	if err != nil {
+		return err
+	}
+	if p.Internal {
+		fmt.Fprintf(out, "paid inside the ledger as transaction %d (an invoice of one of our users)\n", p.Transaction.ID)
+		return nil
+	}
+	fmt.Fprintf(out, "payment %d reserved, sending\n", p.Transaction.ID)
+	a.Payer.Wait()
+	t, err := a.Wallet.Transaction(ctx, p.Transaction.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "payment %d %s: %d sats, fee %d msat\n", t.ID, t.Status, t.AmountMsat/1000, t.FeeMsat)
 	return nil
 }

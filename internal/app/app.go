@@ -15,6 +15,8 @@ import (
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/httpapi"
+	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -26,9 +28,14 @@ type App struct {
 	DB     database.DB
 	Wallet *wallet.Service
 	USSD   *ussd.Engine
+	// Receiver and Payer exist when a Lightning node is configured.
+	Receiver *lightning.Receiver
+	Payer    *lightning.Payer
+	node     *lndnode.Node
 
-	stopCleanup context.CancelFunc
-	cleanupDone chan struct{}
+	stopCleanup   context.CancelFunc
+	cleanupDone   chan struct{}
+	lightningDone chan struct{}
 
 	ln   net.Listener
 	srv  *http.Server
@@ -53,7 +60,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: fixedRate(cfg.KESPerBTC),
 		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
 	}, w, db, log)
-	return &App{Config: cfg, Log: log, DB: db, Wallet: w, USSD: engine}, nil
+	a := &App{Config: cfg, Log: log, DB: db, Wallet: w, USSD: engine}
+	if cfg.LNDAddress != "" {
+		node, err := lndnode.Connect(ctx, lndnode.Config{
+			Address: cfg.LNDAddress, TLSCertPath: cfg.LNDTLSCertPath, MacaroonPath: cfg.LNDMacaroonPath, Network: cfg.LNDNetwork,
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.node = node
+		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log}
+		a.Payer = &lightning.Payer{Node: node, Wallet: w, Log: log}
+	}
+	return a, nil
 }
 
 // Start listens on the configured address and serves in the background.
@@ -76,6 +96,13 @@ func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopCleanup, a.cleanupDone = cancel, make(chan struct{})
 	go a.cleanupLoop(ctx)
+	if a.Receiver != nil {
+		a.lightningDone = make(chan struct{})
+		go func() { a.Receiver.Watch(ctx); close(a.lightningDone) }()
+		if err := a.Payer.Resume(ctx); err != nil {
+			a.Log.Error("re-attaching to pending payments failed", "err", err)
+		}
+	}
 	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine())
 	return nil
 }
@@ -89,6 +116,12 @@ func (a *App) Close(ctx context.Context) error {
 	if a.stopCleanup != nil {
 		a.stopCleanup()
 		<-a.cleanupDone
+		if a.lightningDone != nil {
+			<-a.lightningDone
+		}
+	}
+	if a.node != nil {
+		defer a.node.Close()
 	}
 	if a.srv != nil {
 		err = a.srv.Shutdown(ctx)

@@ -52,6 +52,9 @@ type Config struct {
 	HopsPerMinute, PINsPerMinute int
 	// KESPerBTC, when set, shows balances' value in shillings.
 	KESPerBTC float64
+	// LND locates the Lightning node (no address: no Lightning).
+	LNDAddress, LNDTLSCertPath, LNDMacaroonPath, LNDNetwork string
+
 	// SessionIdle closes USSD sessions idle this long; CleanupEvery is how
 	// often the server runs its cleanup.
 	SessionIdle, CleanupEvery time.Duration
@@ -73,6 +76,7 @@ func Default() Config {
 		PINsPerMinute:   6,
 		SessionIdle:     3 * time.Minute,
 		CleanupEvery:    time.Minute,
+		LNDNetwork:      "mainnet",
 	}
 }
 
@@ -136,6 +140,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			err = fmt.Errorf("KES_PER_BTC: %w", err)
 		}
 	}
+	str("LND_ADDRESS", &c.LNDAddress)
+	str("LND_TLS_CERT_PATH", &c.LNDTLSCertPath)
+	str("LND_MACAROON_PATH", &c.LNDMacaroonPath)
+	str("LND_NETWORK", &c.LNDNetwork)
 	duration("USSD_SESSION_IDLE", &c.SessionIdle)
 	duration("CLEANUP_EVERY", &c.CleanupEvery)
 	return c, err

@@ -22,7 +22,56 @@ type Node interface {
 	// current state first, so missed settlements replay) and every change
 	// after that, until ctx ends or the stream fails.
 	SubscribeInvoices(ctx context.Context, addIndex uint64) (<-chan InvoiceUpdate, <-chan error, error)
+	// CancelInvoice cancels an open invoice of the node, so that it can no
+	// longer be paid.
+	CancelInvoice(ctx context.Context, hash string) error
+	// DecodeInvoice parses a BOLT11 string; the node refuses one for
+	// another network.
+	DecodeInvoice(ctx context.Context, bolt11 string) (DecodedInvoice, error)
+	// PayInvoice sends a payment and streams its progress until a final
+	// state, ctx's end or a stream failure (which says nothing about the
+	// payment's outcome).
+	PayInvoice(ctx context.Context, req PaymentRequest) (<-chan PaymentUpdate, <-chan error, error)
+	// TrackPayment re-attaches to a payment by hash; ErrPaymentNotFound if
+	// the node never started it.
+	TrackPayment(ctx context.Context, hash string) (<-chan PaymentUpdate, <-chan error, error)
 }
+
+// DecodedInvoice is what a BOLT11 string says.
+type DecodedInvoice struct {
+	PaymentHash string
+	Destination string // payee's public key, hex
+	AmountMsat  int64
+	ExpiresAt   time.Time
+	Description string
+}
+
+// PaymentRequest is a payment to send.
+type PaymentRequest struct {
+	Invoice      string
+	FeeLimitMsat int64
+	Timeout      time.Duration
+}
+
+// PaymentState is where an outgoing payment stands.
+type PaymentState int
+
+// The payment states. Only Succeeded and Failed are final.
+const (
+	PaymentInFlight PaymentState = iota
+	PaymentSucceeded
+	PaymentFailed
+)
+
+// PaymentUpdate is a payment's progress.
+type PaymentUpdate struct {
+	State   PaymentState
+	FeeMsat int64
+	Reason  string // why it failed
+}
+
+// ErrPaymentNotFound means the node has no payment with that hash.
+var ErrPaymentNotFound = errors.New("payment not found")
 
 // InvoiceRequest is an invoice to issue.
 type InvoiceRequest struct {
@@ -60,6 +109,9 @@ type InvoiceUpdate struct {
 	AddIndex       uint64
 	SettleIndex    uint64
 }
+
+// ErrInvalidInvoice means a BOLT11 string the node would not pay.
+var ErrInvalidInvoice = errors.New("invalid invoice")
 
 // ErrUnavailable means the node cannot be reached now.
 var ErrUnavailable = errors.New("lightning node unavailable")

@@ -80,7 +80,11 @@ func (r *Receiver) follow(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-errs:
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
 			return fmt.Errorf("invoice stream: %w", err)
 		case u, ok := <-updates:
 			if !ok {

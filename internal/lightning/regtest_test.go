@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
@@ -18,10 +20,12 @@ import (
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
-// TestRegtestReceive runs against a real regtest network: the world node
-// pays invoices our node issued for users, and the watcher credits each
-// exactly once, also across a restart of our lnd in the middle of payments.
-func TestRegtestReceive(t *testing.T) {
+// TestRegtestLightning runs the wallet against a real regtest network: the
+// world node pays invoices our node issued for users (credited once, also
+// across a restart of our lnd), users pay the world (charged the real fee,
+// refunded only on a definite failure) and each other (in the ledger), and
+// a server killed in the middle of a payment finishes it once restarted.
+func TestRegtestLightning(t *testing.T) {
 	started := time.Now()
 	net := regtest.Start(t)
 	t.Logf("regtest network up in %s", time.Since(started).Round(time.Millisecond))
@@ -34,7 +38,12 @@ func TestRegtestReceive(t *testing.T) {
 	}
 	defer node.Close()
 
-	db := dbtest.Open(t, "postgres")
+	dbURL := dbtest.URL(t, "postgres")
+	db, err := database.Open(ctx, dbURL, database.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	wcfg := wallet.DefaultConfig()
 	w, err := wallet.New(ctx, db, wcfg)
 	if err != nil {
@@ -172,4 +181,118 @@ func TestRegtestReceive(t *testing.T) {
 			t.Fatalf("reconcile: %+v %v", rep, err)
 		}
 	})
+
+	payer := &lightning.Payer{Node: node, Wallet: w, Log: r.Log}
+	member := func(sats int64) (wallet.User, wallet.Authorization) {
+		t.Helper()
+		m, _, err := w.EnsureUser(ctx, storetest.Phone(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Register(ctx, m.ID, "7391"); err != nil {
+			t.Fatal(err)
+		}
+		if sats > 0 {
+			if _, err := w.Adjust(ctx, m.Phone, sats*1000, "regtest funding", "fund-"+m.Phone); err != nil {
+				t.Fatal(err)
+			}
+		}
+		auth, err := w.VerifyPIN(ctx, m.ID, "7391")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, auth
+	}
+	worldInvoice := func(sats int64) string {
+		t.Helper()
+		var inv struct {
+			PaymentRequest string `json:"payment_request"`
+		}
+		net.World.CLIJSON(&inv, "addinvoice", "--amt", fmt.Sprint(sats))
+		return inv.PaymentRequest
+	}
+
+	t.Run("UserPaysWorldInvoice", func(t *testing.T) {
+		payerUser, auth := member(100_000)
+		p, err := payer.Pay(ctx, auth, worldInvoice(30_000), "pay-world-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Internal || p.Transaction.Status != store.TxPending {
+			t.Fatalf("payment: %+v", p)
+		}
+		payer.Wait()
+		got, err := w.Transaction(ctx, p.Transaction.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serviceFee := w.ServiceFee(30_000_000)
+		routingFee := got.FeeMsat - serviceFee
+		if got.Status != store.TxCompleted || routingFee < 0 || routingFee > lightning.FeeLimit(30_000_000) {
+			t.Fatalf("settled payment: %+v", got)
+		}
+		if b, _ := w.Balance(ctx, payerUser.ID); b != 100_000_000-30_000_000-serviceFee-routingFee {
+			t.Fatalf("balance %d: not amount + service fee + the real routing fee (%d)", b, routingFee)
+		}
+	})
+
+	t.Run("UnpayableInvoiceRefunded", func(t *testing.T) {
+		payerUser, auth := member(6_000_000)
+		// More than our side of the only channel: no route.
+		p, err := payer.Pay(ctx, auth, worldInvoice(4_900_000), "pay-world-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		payer.Wait()
+		got, _ := w.Transaction(ctx, p.Transaction.ID)
+		if got.Status != store.TxFailed || got.FeeMsat != 0 {
+			t.Fatalf("unpayable payment: %+v", got)
+		}
+		if b, _ := w.Balance(ctx, payerUser.ID); b != 6_000_000_000 {
+			t.Fatalf("refund left %d, want the whole 6,000,000 sats", b)
+		}
+	})
+
+	t.Run("UserPaysUserInLedger", func(t *testing.T) {
+		alice, auth := member(50_000)
+		bob, _ := member(0)
+		inv, err := r.RequestInvoice(ctx, bob.ID, 12_000_000, "for bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := payer.Pay(ctx, auth, inv.Invoice, "pay-bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Internal || p.Transaction.Status != store.TxCompleted {
+			t.Fatalf("internal payment: %+v", p)
+		}
+		if a, b := balance(t, w, alice.ID), balance(t, w, bob.ID); a != 38_000_000 || b != 12_000_000 {
+			t.Fatalf("balances after an internal payment: alice %d bob %d", a, b)
+		}
+		if out := net.Ours.CLI("listpayments"); strings.Contains(string(out), inv.PaymentHash) {
+			t.Fatalf("our node recorded a payment for an internal one: %s", out)
+		}
+		// Cancelled on the node: nobody outside can pay it as well.
+		if _, err := net.World.TryCLI("payinvoice", "--force", inv.Invoice); err == nil {
+			t.Fatal("the world paid an invoice already settled in the ledger")
+		}
+		if a := balance(t, w, alice.ID); a != 38_000_000 {
+			t.Fatalf("alice %d after a repeated attempt", a)
+		}
+	})
+
+	rep, err := w.Reconcile(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("reconcile after the Lightning tests: %+v %v", rep, err)
+	}
+}
+
+func balance(t *testing.T, w *wallet.Service, userID int64) int64 {
+	t.Helper()
+	b, err := w.Balance(context.Background(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -6,10 +6,15 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/invoices"
+	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
@@ -141,4 +146,100 @@ func update(inv *lndclient.Invoice) lightning.InvoiceUpdate {
 		PaymentHash: inv.Hash.String(), State: st, AmountPaidMsat: int64(inv.AmountPaid),
 		AddIndex: inv.AddIndex, SettleIndex: inv.SettleIndex,
 	}
+}
+
+// CancelInvoice implements lightning.Node.
+func (n *Node) CancelInvoice(ctx context.Context, hash string) error {
+	h, err := lntypes.MakeHashFromStr(hash)
+	if err != nil {
+		return fmt.Errorf("cancel invoice: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	if err := n.services.Invoices.CancelInvoice(ctx, h); err != nil {
+		return fmt.Errorf("cancel invoice: %w", err)
+	}
+	return nil
+}
+
+// DecodeInvoice implements lightning.Node.
+func (n *Node) DecodeInvoice(ctx context.Context, bolt11 string) (lightning.DecodedInvoice, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	pr, err := n.services.Client.DecodePaymentRequest(ctx, bolt11)
+	if err != nil {
+		return lightning.DecodedInvoice{}, fmt.Errorf("%w: %v", lightning.ErrInvalidInvoice, err)
+	}
+	// lndclient fills Expiry with time.Unix(expiry) although lnd's expiry is
+	// a number of seconds after the timestamp: read it back as that.
+	expiresAt := pr.Timestamp.Add(time.Duration(pr.Expiry.Unix()) * time.Second)
+	return lightning.DecodedInvoice{
+		PaymentHash: pr.Hash.String(), Destination: hex.EncodeToString(pr.Destination[:]), AmountMsat: int64(pr.Value),
+		ExpiresAt: expiresAt.UTC(), Description: pr.Description,
+	}, nil
+}
+
+// PayInvoice implements lightning.Node.
+func (n *Node) PayInvoice(ctx context.Context, req lightning.PaymentRequest) (<-chan lightning.PaymentUpdate, <-chan error, error) {
+	in, errs, err := n.services.Router.SendPayment(ctx, lndclient.SendPaymentRequest{
+		Invoice: req.Invoice, MaxFeeMsat: lnwire.MilliSatoshi(req.FeeLimitMsat), Timeout: req.Timeout,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("send payment: %w", err)
+	}
+	return payments(ctx, in), errs, nil
+}
+
+// TrackPayment implements lightning.Node.
+func (n *Node) TrackPayment(ctx context.Context, hash string) (<-chan lightning.PaymentUpdate, <-chan error, error) {
+	h, err := lntypes.MakeHashFromStr(hash)
+	if err != nil {
+		return nil, nil, fmt.Errorf("track payment: %w", err)
+	}
+	in, errs, err := n.services.Router.TrackPayment(ctx, h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("track payment: %w", err)
+	}
+	out := make(chan error, 1)
+	go func() {
+		for err := range errs {
+			if status.Code(err) == codes.NotFound || strings.Contains(err.Error(), "payment isn't initiated") {
+				err = lightning.ErrPaymentNotFound
+			}
+			out <- err
+			return
+		}
+	}()
+	return payments(ctx, in), out, nil
+}
+
+// payments turns lndclient's payment statuses into the port's updates.
+func payments(ctx context.Context, in chan lndclient.PaymentStatus) <-chan lightning.PaymentUpdate {
+	out := make(chan lightning.PaymentUpdate)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case st, ok := <-in:
+				if !ok {
+					return
+				}
+				u := lightning.PaymentUpdate{State: lightning.PaymentInFlight, FeeMsat: int64(st.Fee)}
+				switch st.State {
+				case lnrpc.Payment_SUCCEEDED:
+					u.State = lightning.PaymentSucceeded
+				case lnrpc.Payment_FAILED:
+					u.State, u.Reason = lightning.PaymentFailed, st.FailureReason.String()
+				}
+				select {
+				case out <- u:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
