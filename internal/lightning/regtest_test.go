@@ -1,12 +1,21 @@
 package lightning_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,6 +291,79 @@ func TestRegtestLightning(t *testing.T) {
 		}
 	})
 
+	t.Run("ServerKilledMidPayment", func(t *testing.T) {
+		server := buildServer(t)
+		env := append(os.Environ(), "DATABASE_URL="+dbURL, "LND_ADDRESS="+net.Ours.RPC, "LND_TLS_CERT_PATH="+net.Ours.TLSCertPath(),
+			"LND_MACAROON_PATH="+net.Ours.MacaroonPath(), "LND_NETWORK=regtest", "LISTEN_ADDR=127.0.0.1:0", "PIN_PEPPER=regtest")
+		payerUser, _ := member(100_000)
+		// A hold invoice keeps the payment in flight until the world settles.
+		preimage := make([]byte, 32)
+		rand.Read(preimage)
+		hash := sha256.Sum256(preimage)
+		var hold struct {
+			PaymentRequest string `json:"payment_request"`
+		}
+		net.World.CLIJSON(&hold, "addholdinvoice", hex.EncodeToString(hash[:]), "--amt", "20000")
+
+		pay := exec.Command(server, "admin", "pay", "--phone", payerUser.Phone, "--invoice", hold.PaymentRequest, "--key", "held")
+		pay.Env = env
+		var payOut bytes.Buffer
+		pay.Stdout, pay.Stderr = &payOut, &payOut
+		if err := pay.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the held payment to reach the world", func() bool {
+			out, err := net.World.TryCLI("lookupinvoice", hex.EncodeToString(hash[:]))
+			return err == nil && strings.Contains(string(out), `"ACCEPTED"`)
+		})
+		pay.Process.Kill() //nolint:errcheck // SIGKILL: no chance to clean up
+		pay.Wait()         //nolint:errcheck
+
+		pending, err := w.PendingPayments(ctx)
+		if err != nil || len(pending) != 1 || pending[0].PaymentHash != hex.EncodeToString(hash[:]) {
+			t.Fatalf("after the kill: pending %+v %v\n%s", pending, err, payOut.String())
+		}
+		held := 20_000_000 + w.ServiceFee(20_000_000) + lightning.FeeLimit(20_000_000)
+		if b := balance(t, w, payerUser.ID); b != 100_000_000-held {
+			t.Fatalf("after the kill the balance is %d, want %d: the reservation must stay", b, 100_000_000-held)
+		}
+
+		serve := exec.Command(server, "serve")
+		serve.Env = env
+		var serveOut syncBuffer
+		serve.Stdout, serve.Stderr = &serveOut, &serveOut
+		if err := serve.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			serve.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+			serve.Wait()                          //nolint:errcheck
+		}()
+		waitUntil(t, "the restarted server to re-attach", func() bool {
+			return strings.Contains(serveOut.String(), "re-attaching to a pending payment")
+		})
+		net.World.CLI("settleinvoice", hex.EncodeToString(preimage))
+		waitUntil(t, "the payment to be finalised", func() bool {
+			got, err := w.Transaction(ctx, pending[0].ID)
+			return err == nil && got.Status == store.TxCompleted
+		})
+		got, _ := w.Transaction(ctx, pending[0].ID)
+		routing := got.FeeMsat - w.ServiceFee(20_000_000)
+		if b := balance(t, w, payerUser.ID); b != 100_000_000-20_000_000-got.FeeMsat || routing < 0 {
+			t.Fatalf("after settlement: balance %d, fee %d", b, got.FeeMsat)
+		}
+		var entries []store.LedgerEntry
+		err = db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			entries, err = tx.EntriesOf(ctx, got.ID)
+			return err
+		})
+		// The reservation (2 legs) and one settlement (reserved out; node,
+		// release and fee in): finalised exactly once.
+		if err != nil || len(entries) != 6 {
+			t.Fatalf("entries of the payment: %d %v\n%s", len(entries), err, serveOut.String())
+		}
+	})
+
 	rep, err := w.Reconcile(ctx)
 	if err != nil || !rep.OK() {
 		t.Fatalf("reconcile after the Lightning tests: %+v %v", rep, err)
@@ -295,4 +377,47 @@ func balance(t *testing.T, w *wallet.Service, userID int64) int64 {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// buildServer compiles cmd/server for tests that run it as a process.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(t.TempDir(), "server")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/server")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build server: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
