@@ -83,7 +83,8 @@ func (a *App) Start() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.ln = ln
-	api := &httpapi.Server{DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout}
+	api := &httpapi.Server{DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout,
+		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,

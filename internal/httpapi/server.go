@@ -8,15 +8,22 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/ussd"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // Server holds what the handlers need.
 type Server struct {
 	DB   store.Store
 	USSD *ussd.Engine
-	Log  *slog.Logger
+	// Wallet, Receiver and Domain serve Lightning Addresses; the routes
+	// exist only when a Lightning node is configured (Receiver set).
+	Wallet   *wallet.Service
+	Receiver *lightning.Receiver
+	Domain   string
+	Log      *slog.Logger
 	// CallbackToken, when set, must come with every gateway request as the
 	// "token" query parameter.
 	CallbackToken string
@@ -33,6 +40,10 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /ussd", s.ussdHop)
 	mux.HandleFunc("POST /ussd/events", s.ussdEvent)
+	if s.Receiver != nil {
+		mux.HandleFunc("GET /.well-known/lnurlp/{name}", s.lnurlPay)
+		mux.HandleFunc("GET /lnurlp/{name}/callback", s.lnurlCallback)
+	}
 	return mux
 }
 

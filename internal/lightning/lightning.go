@@ -44,6 +44,8 @@ type DecodedInvoice struct {
 	AmountMsat  int64
 	ExpiresAt   time.Time
 	Description string
+	// DescriptionHash is hex, empty when the invoice has none.
+	DescriptionHash string
 }
 
 // PaymentRequest is a payment to send.

@@ -23,22 +23,26 @@ type Receiver struct {
 }
 
 // RequestInvoice issues an invoice of amount msat for a user, records it
-// and queues its BOLT11 string for the user.
+// and queues its BOLT11 string for the user (it cannot fit a USSD screen).
 func (r *Receiver) RequestInvoice(ctx context.Context, userID, amountMsat int64, memo string) (store.Invoice, error) {
-	if err := r.Wallet.CheckReceivable(ctx, userID, amountMsat); err != nil {
+	return r.issue(ctx, userID, InvoiceRequest{AmountMsat: amountMsat, Memo: memo}, true)
+}
+
+// issue creates an invoice on the node for a user and records it.
+func (r *Receiver) issue(ctx context.Context, userID int64, req InvoiceRequest, sendToUser bool) (store.Invoice, error) {
+	if err := r.Wallet.CheckReceivable(ctx, userID, req.AmountMsat); err != nil {
 		return store.Invoice{}, err
 	}
-	expiry := r.Expiry
-	if expiry <= 0 {
-		expiry = time.Hour
+	if req.Expiry = r.Expiry; req.Expiry <= 0 {
+		req.Expiry = time.Hour
 	}
-	inv, err := r.Node.CreateInvoice(ctx, InvoiceRequest{AmountMsat: amountMsat, Memo: memo, Expiry: expiry})
+	inv, err := r.Node.CreateInvoice(ctx, req)
 	if err != nil {
 		return store.Invoice{}, err
 	}
 	return r.Wallet.CreateInvoice(ctx, wallet.NewInvoice{
-		UserID: userID, Invoice: inv.PaymentRequest, PaymentHash: inv.PaymentHash, AmountMsat: amountMsat,
-		Description: memo, AddIndex: int64(inv.AddIndex), ExpiresAt: inv.ExpiresAt, SendToUser: true,
+		UserID: userID, Invoice: inv.PaymentRequest, PaymentHash: inv.PaymentHash, AmountMsat: req.AmountMsat,
+		Description: req.Memo, AddIndex: int64(inv.AddIndex), ExpiresAt: inv.ExpiresAt, SendToUser: sendToUser,
 	})
 }
 

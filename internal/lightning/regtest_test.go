@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	stdnet "net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/app"
+	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/lightning"
@@ -364,6 +367,37 @@ func TestRegtestLightning(t *testing.T) {
 		}
 	})
 
+	t.Run("WorldPaysLightningAddress", func(t *testing.T) {
+		cfg := config.Default()
+		cfg.DatabaseURL = dbURL
+		cfg.ListenAddr = freeAddr(t)
+		cfg.PublicDomain = cfg.ListenAddr
+		cfg.LNDAddress, cfg.LNDTLSCertPath, cfg.LNDMacaroonPath, cfg.LNDNetwork = net.Ours.RPC, net.Ours.TLSCertPath(), net.Ours.MacaroonPath(), "regtest"
+		a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close(context.Background())
+		payee, _ := member(0)
+		address := payee.LightningName + "@" + cfg.PublicDomain
+		client := &lightning.LNURLClient{Node: node}
+		if _, err := client.FetchInvoice(ctx, "nobody@"+cfg.PublicDomain, 5_000_000); err == nil || !strings.Contains(err.Error(), "unknown address") {
+			t.Fatalf("an unknown address resolved: %v", err)
+		}
+		if _, err := client.FetchInvoice(ctx, address, 1); err == nil {
+			t.Fatal("an amount below minSendable was accepted")
+		}
+		bolt11, err := client.FetchInvoice(ctx, address, 7_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.World.CLI("payinvoice", "--force", bolt11)
+		waitUntil(t, "the address payment to be credited", func() bool { return balance(t, w, payee.ID) == 7_000_000 })
+	})
+
 	rep, err := w.Reconcile(ctx)
 	if err != nil || !rep.OK() {
 		t.Fatalf("reconcile after the Lightning tests: %+v %v", rep, err)
@@ -420,4 +454,14 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

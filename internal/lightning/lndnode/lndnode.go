@@ -18,6 +18,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/lightningnetwork/lnd/zpay32"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
 )
@@ -162,21 +163,32 @@ func (n *Node) CancelInvoice(ctx context.Context, hash string) error {
 	return nil
 }
 
-// DecodeInvoice implements lightning.Node.
+// DecodeInvoice implements lightning.Node. It decodes locally with lnd's
+// zpay32 for the node's chain (an invoice of another network does not
+// decode): lndclient's decoder drops the description hash, which a
+// Lightning Address payment must check.
 func (n *Node) DecodeInvoice(ctx context.Context, bolt11 string) (lightning.DecodedInvoice, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
-	defer cancel()
-	pr, err := n.services.Client.DecodePaymentRequest(ctx, bolt11)
+	inv, err := zpay32.Decode(bolt11, n.services.ChainParams)
 	if err != nil {
 		return lightning.DecodedInvoice{}, fmt.Errorf("%w: %v", lightning.ErrInvalidInvoice, err)
 	}
-	// lndclient fills Expiry with time.Unix(expiry) although lnd's expiry is
-	// a number of seconds after the timestamp: read it back as that.
-	expiresAt := pr.Timestamp.Add(time.Duration(pr.Expiry.Unix()) * time.Second)
-	return lightning.DecodedInvoice{
-		PaymentHash: pr.Hash.String(), Destination: hex.EncodeToString(pr.Destination[:]), AmountMsat: int64(pr.Value),
-		ExpiresAt: expiresAt.UTC(), Description: pr.Description,
-	}, nil
+	d := lightning.DecodedInvoice{ExpiresAt: inv.Timestamp.Add(inv.Expiry()).UTC()}
+	if inv.PaymentHash != nil {
+		d.PaymentHash = hex.EncodeToString(inv.PaymentHash[:])
+	}
+	if inv.Destination != nil {
+		d.Destination = hex.EncodeToString(inv.Destination.SerializeCompressed())
+	}
+	if inv.MilliSat != nil {
+		d.AmountMsat = int64(*inv.MilliSat)
+	}
+	if inv.Description != nil {
+		d.Description = *inv.Description
+	}
+	if inv.DescriptionHash != nil {
+		d.DescriptionHash = hex.EncodeToString(inv.DescriptionHash[:])
+	}
+	return d, nil
 }
 
 // PayInvoice implements lightning.Node.
