@@ -56,11 +56,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
-	engine := ussd.New(ussd.Config{
+	a := &App{Config: cfg, Log: log, DB: db, Wallet: w}
+	ucfg := ussd.Config{
 		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: fixedRate(cfg.KESPerBTC),
 		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
-	}, w, db, log)
-	a := &App{Config: cfg, Log: log, DB: db, Wallet: w, USSD: engine}
+	}
 	if cfg.LNDAddress != "" {
 		node, err := lndnode.Connect(ctx, lndnode.Config{
 			Address: cfg.LNDAddress, TLSCertPath: cfg.LNDTLSCertPath, MacaroonPath: cfg.LNDMacaroonPath, Network: cfg.LNDNetwork,
@@ -72,7 +72,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.node = node
 		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log}
 		a.Payer = &lightning.Payer{Node: node, Wallet: w, Log: log}
+		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: &lightning.LNURLClient{Node: node}}
 	}
+	a.USSD = ussd.New(ucfg, w, db, log)
 	return a, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	stdnet "net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -367,20 +369,23 @@ func TestRegtestLightning(t *testing.T) {
 		}
 	})
 
+	// The whole server, in-process, for the Lightning Address and USSD
+	// flows.
+	cfg := config.Default()
+	cfg.DatabaseURL = dbURL
+	cfg.ListenAddr = freeAddr(t)
+	cfg.PublicDomain = cfg.ListenAddr
+	cfg.LNDAddress, cfg.LNDTLSCertPath, cfg.LNDMacaroonPath, cfg.LNDNetwork = net.Ours.RPC, net.Ours.TLSCertPath(), net.Ours.MacaroonPath(), "regtest"
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+
 	t.Run("WorldPaysLightningAddress", func(t *testing.T) {
-		cfg := config.Default()
-		cfg.DatabaseURL = dbURL
-		cfg.ListenAddr = freeAddr(t)
-		cfg.PublicDomain = cfg.ListenAddr
-		cfg.LNDAddress, cfg.LNDTLSCertPath, cfg.LNDMacaroonPath, cfg.LNDNetwork = net.Ours.RPC, net.Ours.TLSCertPath(), net.Ours.MacaroonPath(), "regtest"
-		a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close(context.Background())
 		payee, _ := member(0)
 		address := payee.LightningName + "@" + cfg.PublicDomain
 		client := &lightning.LNURLClient{Node: node}
@@ -396,6 +401,68 @@ func TestRegtestLightning(t *testing.T) {
 		}
 		net.World.CLI("payinvoice", "--force", bolt11)
 		waitUntil(t, "the address payment to be credited", func() bool { return balance(t, w, payee.ID) == 7_000_000 })
+	})
+
+	t.Run("USSDInvoiceAndAddressPayment", func(t *testing.T) {
+		alice, _ := member(100_000)
+		bob, _ := member(0)
+		hop := func(session, phone string, inputs ...string) string {
+			t.Helper()
+			resp, err := http.PostForm("http://"+a.Addr()+"/ussd", url.Values{"sessionId": {session}, "phoneNumber": {phone},
+				"networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {strings.Join(inputs, "*")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}
+		// Bob asks for an invoice; it goes out by SMS (the outbox).
+		var last string
+		for i, in := range [][]string{{}, {"2"}, {"2", "2"}, {"2", "2", "3000"}} {
+			last = hop("bob-1", bob.Phone, in...)
+			if i < 3 && !strings.HasPrefix(last, "CON ") {
+				t.Fatalf("hop %v: %q", in, last)
+			}
+		}
+		if !strings.Contains(last, "END An invoice for 3,000 sats is on its way to you by SMS") {
+			t.Fatalf("invoice screen: %q", last)
+		}
+		var bolt11 string
+		err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			due, err := tx.DueNotifications(ctx, time.Now().Add(time.Minute), 1000)
+			for _, n := range due {
+				if n.Phone == bob.Phone && n.Kind == store.NotifyInvoice {
+					bolt11 = n.Body
+				}
+			}
+			return err
+		})
+		if err != nil || bolt11 == "" {
+			t.Fatalf("no invoice queued for bob: %v", err)
+		}
+		net.World.CLI("payinvoice", "--force", bolt11)
+		waitUntil(t, "bob's invoice to be credited", func() bool { return balance(t, w, bob.ID) == 3_000_000 })
+
+		// Alice pays Bob's Lightning Address, typing the name and the
+		// domain on two screens.
+		steps := []struct{ in, want string }{
+			{"", "1. Send"}, {"1", "2. To a Lightning Address"}, {"2", "only the name"}, {bob.LightningName, "Domain"},
+			{cfg.PublicDomain, "Amount in sats"}, {"1500", "Pay 1,500 sats to " + bob.LightningName}, {"1", "Enter your PIN"},
+			{"7391", "END Paid 1,500 sats to"},
+		}
+		var inputs []string
+		for _, st := range steps {
+			if st.in != "" {
+				inputs = append(inputs, st.in)
+			}
+			if got := hop("alice-1", alice.Phone, inputs...); !strings.Contains(got, st.want) {
+				t.Fatalf("after %v: %q lacks %q", inputs, got, st.want)
+			}
+		}
+		if a, b := balance(t, w, alice.ID), balance(t, w, bob.ID); a != 98_500_000 || b != 4_500_000 {
+			t.Fatalf("after the address payment: alice %d, bob %d", a, b)
+		}
 	})
 
 	rep, err := w.Reconcile(ctx)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/ratelimit"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -38,12 +39,25 @@ type Config struct {
 	PINForBalance bool
 	// Rate, when set, adds the KES value to the balance.
 	Rate RateSource
+	// Lightning, when set, adds the Lightning items: invoices by SMS and
+	// payments to Lightning Addresses.
+	Lightning *Lightning
 	// HistoryPage is how many transactions one screen lists.
 	HistoryPage int
 	// HopsPerMinute and PINsPerMinute limit each phone (0: no limit).
 	HopsPerMinute, PINsPerMinute int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// Lightning is the Lightning rail as the menus use it.
+type Lightning struct {
+	Receiver  *lightning.Receiver
+	Payer     *lightning.Payer
+	Addresses *lightning.LNURLClient
+	// ResolveTimeout bounds fetching an invoice from an address within a
+	// hop (default 2 s).
+	ResolveTimeout time.Duration
 }
 
 // Engine answers hops.

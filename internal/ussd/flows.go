@@ -3,10 +3,12 @@ package ussd
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -29,6 +31,16 @@ const (
 	stPINNew      = "pin_new"     // buf: [sealed authorization]
 	stPINConfirm  = "pin_confirm" // buf: [sealed authorization, prepared PIN]
 	stLanguage    = "language"
+
+	// With a Lightning node:
+	stReceive     = "receive"        // address or invoice
+	stInvoiceAmt  = "invoice_amount" // an invoice by SMS
+	stSendKind    = "send_kind"      // phone number or Lightning Address
+	stSendAddress = "send_address"   // name@domain, or the name alone
+	stSendDomain  = "send_domain"    // buf: [name]
+	stLNAmount    = "ln_amount"      // buf: [address]
+	stLNConfirm   = "ln_confirm"     // buf: [address, sats]
+	stLNPIN       = "ln_pin"         // buf: [address, sats]
 )
 
 // parent is where "0" (back) leads from each state.
@@ -37,6 +49,8 @@ var parent = map[string]string{
 	stSendTo: stMain, stSendAmount: stSendTo, stSendConfirm: stSendAmount, stSendPIN: stSendConfirm,
 	stBalancePIN: stMain, stHistoryPIN: stMain, stHistory: stMain, stSettings: stMain,
 	stPINCurrent: stSettings, stPINNew: stSettings, stPINConfirm: stPINNew, stLanguage: stSettings,
+	stReceive: stMain, stInvoiceAmt: stReceive, stSendKind: stMain, stSendAddress: stSendKind, stSendDomain: stSendAddress,
+	stLNAmount: stSendAddress, stLNConfirm: stLNAmount, stLNPIN: stLNConfirm,
 }
 
 // hop is the work of one request: the session's state, changed input by
@@ -117,8 +131,22 @@ func (h *hop) apply(in string) {
 		h.sendAmount(in)
 	case stSendConfirm:
 		h.sendConfirm(in)
-	case stSendPIN, stBalancePIN, stHistoryPIN, stPINCurrent:
+	case stSendPIN, stBalancePIN, stHistoryPIN, stPINCurrent, stLNPIN:
 		h.pin(in)
+	case stReceive:
+		h.receive(in)
+	case stInvoiceAmt:
+		h.invoiceAmount(in)
+	case stSendKind:
+		h.sendKind(in)
+	case stSendAddress:
+		h.sendAddress(in)
+	case stSendDomain:
+		h.sendDomain(in)
+	case stLNAmount:
+		h.lnAmount(in)
+	case stLNConfirm:
+		h.lnConfirm(in)
 	case stHistory:
 		h.history(in)
 	case stSettings:
@@ -137,9 +165,9 @@ func (h *hop) apply(in string) {
 // backBuffer keeps what the state gone back to still needs.
 func (h *hop) backBuffer(to string) []string {
 	switch to {
-	case stSendAmount:
+	case stSendAmount, stLNAmount:
 		return h.buf[:min(1, len(h.buf))]
-	case stSendConfirm:
+	case stSendConfirm, stLNConfirm:
 		return h.buf
 	case stPINNew:
 		return h.buf[:min(1, len(h.buf))]
@@ -222,9 +250,22 @@ type menuItem struct {
 // items (M-Pesa, Lightning) join it only where a rail is configured: nothing
 // is shown that cannot work.
 func (h *hop) menu() []menuItem {
+	ln := h.e.cfg.Lightning != nil
 	items := []menuItem{
-		{kSend, func() { h.goTo(stSendTo) }},
-		{kReceive, func() { h.finish(h.t(kReceiveAddress, h.address())) }},
+		{kSend, func() {
+			if ln {
+				h.goTo(stSendKind)
+			} else {
+				h.goTo(stSendTo)
+			}
+		}},
+		{kReceive, func() {
+			if ln {
+				h.goTo(stReceive)
+			} else {
+				h.finish(h.t(kReceiveAddress, h.address()))
+			}
+		}},
 		{kBalance, func() {
 			if h.e.cfg.PINForBalance {
 				h.goTo(stBalancePIN)
@@ -344,6 +385,8 @@ func (h *hop) pin(in string) {
 		h.goTo(stHistory)
 	case stPINCurrent:
 		h.goTo(stPINNew, h.e.wallet.SealAuthorization(auth))
+	case stLNPIN:
+		h.payAddress(auth)
 	}
 }
 
@@ -503,8 +546,21 @@ func (h *hop) screen() Screen {
 		n, _ := parseSats(h.buf[1])
 		lines = append(lines, h.t(kConfirmSend, group(n), maskPhone(h.buf[0])),
 			h.t(kFeeLine, sats(h.e.wallet.TransferFee(n*1000))), h.t(kConfirm), back)
-	case stSendPIN, stBalancePIN, stHistoryPIN:
+	case stSendPIN, stBalancePIN, stHistoryPIN, stLNPIN:
 		lines = append(lines, h.t(kEnterPIN), back)
+	case stReceive:
+		lines = append(lines, "1. "+h.t(kReceiveShowAddress), "2. "+h.t(kReceiveInvoice), back)
+	case stInvoiceAmt, stLNAmount:
+		lines = append(lines, h.t(kEnterAmount), back)
+	case stSendKind:
+		lines = append(lines, "1. "+h.t(kSendToPhone), "2. "+h.t(kSendToAddress), back)
+	case stSendAddress:
+		lines = append(lines, h.t(kEnterAddress), back)
+	case stSendDomain:
+		lines = append(lines, h.t(kEnterDomain), back)
+	case stLNConfirm:
+		n, _ := parseSats(h.buf[1])
+		lines = append(lines, h.t(kConfirmPay, group(n), shortAddress(h.buf[0])), h.t(kFeeUpTo, sats(h.lnFee(n*1000))), h.t(kConfirm), back)
 	case stPINCurrent:
 		lines = append(lines, h.t(kEnterCurrentPIN), back)
 	case stPINNew:
@@ -575,4 +631,179 @@ func maskPhone(p string) string {
 		return wallet.MaskPhone(p)
 	}
 	return p[:5] + strings.Repeat("*", len(p)-8) + p[len(p)-3:]
+}
+
+// lnFee is the most a Lightning payment of amount costs: the service fee
+// and the routing fee limit reserved for it.
+func (h *hop) lnFee(amount int64) int64 {
+	return h.e.wallet.ServiceFee(amount) + lightning.FeeLimit(amount)
+}
+
+func (h *hop) receive(in string) {
+	switch in {
+	case "1":
+		h.finish(h.t(kReceiveAddress, h.address()))
+	case "2":
+		h.goTo(stInvoiceAmt)
+	default:
+		h.refuse(kInvalidChoice)
+	}
+}
+
+// invoiceAmount issues an invoice on the node; its BOLT11 string goes out
+// by SMS (through the outbox), since it cannot fit a screen.
+func (h *hop) invoiceAmount(in string) {
+	n, ok := parseSats(in)
+	if !ok {
+		h.refuse(kInvalidAmount)
+		return
+	}
+	_, err := h.e.cfg.Lightning.Receiver.RequestInvoice(h.ctx, h.user.ID, n*1000, "Umeme "+wallet.MaskPhone(h.phone))
+	var le *wallet.LimitError
+	switch {
+	case errors.As(err, &le):
+		cfg := h.e.wallet.Config()
+		h.refuse(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat))
+		return
+	case errors.Is(err, lightning.ErrUnavailable):
+		h.finish(h.t(kLightningDown))
+		return
+	case err != nil:
+		h.sorry(err)
+		return
+	}
+	h.finish(h.t(kInvoiceSent, group(n)))
+}
+
+func (h *hop) sendKind(in string) {
+	switch in {
+	case "1":
+		h.goTo(stSendTo)
+	case "2":
+		h.goTo(stSendAddress)
+	default:
+		h.refuse(kInvalidChoice)
+	}
+}
+
+// addressName and addressDomain check the two halves of a Lightning Address.
+var (
+	addressName   = regexp.MustCompile(`^[a-z0-9\-_.]{1,32}$`)
+	addressDomain = regexp.MustCompile(`^[a-z0-9\-.]{1,36}\.[a-z]{2,}$|^(localhost|127\.0\.0\.1)(:[0-9]{1,5})?$`)
+)
+
+func (h *hop) sendAddress(in string) {
+	in = strings.ToLower(in)
+	name, domain, found := strings.Cut(in, "@")
+	if !addressName.MatchString(name) || (found && !validDomain(domain)) {
+		h.refuse(kInvalidAddress)
+		return
+	}
+	if !found {
+		// Typing "@" is hard on some phones: ask for the domain alone.
+		h.goTo(stSendDomain, name)
+		return
+	}
+	h.goTo(stLNAmount, in)
+}
+
+// validDomain accepts a domain short enough for every screen that shows it.
+func validDomain(d string) bool { return len(d) <= 40 && addressDomain.MatchString(d) }
+
+// shortAddress keeps an address within what a screen can show.
+func shortAddress(a string) string {
+	if len(a) <= 48 {
+		return a
+	}
+	return a[:22] + ".." + a[len(a)-24:]
+}
+
+func (h *hop) sendDomain(in string) {
+	in = strings.ToLower(in)
+	if len(h.buf) != 1 || !validDomain(in) {
+		h.refuse(kInvalidAddress)
+		return
+	}
+	h.goTo(stLNAmount, h.buf[0]+"@"+in)
+}
+
+func (h *hop) lnAmount(in string) {
+	n, ok := parseSats(in)
+	if !ok || len(h.buf) != 1 {
+		h.refuse(kInvalidAmount)
+		return
+	}
+	cfg := h.e.wallet.Config()
+	msat := n * 1000
+	if msat < cfg.MinAmountMsat || msat > cfg.MaxAmountMsat {
+		h.refuse(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat))
+		return
+	}
+	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
+	if err != nil {
+		h.sorry(err)
+		return
+	}
+	if msat+h.lnFee(msat) > bal {
+		h.refuse(kInsufficientHave, sats(bal))
+		return
+	}
+	h.goTo(stLNConfirm, h.buf[0], strconv.FormatInt(n, 10))
+}
+
+func (h *hop) lnConfirm(in string) {
+	if in != "1" {
+		h.refuse(kInvalidChoice)
+		return
+	}
+	h.goTo(stLNPIN, h.buf...)
+}
+
+// payAddress fetches an invoice from the address (bounded: a hop must not
+// wait long) and pays it; the payment finishes in the background and the
+// user hears the outcome by SMS.
+func (h *hop) payAddress(auth wallet.Authorization) {
+	if len(h.buf) != 2 {
+		h.goTo(stMain)
+		return
+	}
+	addr := h.buf[0]
+	n, _ := parseSats(h.buf[1])
+	ln := h.e.cfg.Lightning
+	timeout := ln.ResolveTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, timeout)
+	defer cancel()
+	bolt11, err := ln.Addresses.FetchInvoice(ctx, addr, n*1000)
+	if err != nil {
+		h.e.log.Info("lightning address not resolved", "address", addr, "err", err)
+		h.finish(h.t(kAddressFailed))
+		return
+	}
+	p, err := ln.Payer.Pay(h.ctx, auth, bolt11, h.key)
+	var le *wallet.LimitError
+	switch {
+	case errors.Is(err, wallet.ErrInsufficientBalance):
+		h.finish(h.t(kInsufficient))
+		return
+	case errors.As(err, &le) && le.Limit == "daily":
+		h.finish(h.t(kDailyLimit, sats(le.CapMsat)))
+		return
+	case errors.Is(err, lightning.ErrInvalidInvoice), errors.Is(err, wallet.ErrSelfTransfer):
+		h.finish(h.t(kAddressFailed))
+		return
+	case errors.Is(err, lightning.ErrUnavailable):
+		h.finish(h.t(kLightningDown))
+		return
+	case err != nil:
+		h.sorry(err)
+		return
+	}
+	if p.Internal {
+		h.finish(h.t(kPaid, group(n), shortAddress(addr)))
+		return
+	}
+	h.finish(h.t(kPaymentPending, group(n), shortAddress(addr)))
 }

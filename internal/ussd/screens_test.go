@@ -62,7 +62,7 @@ func TestEveryScreenFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(Config{Domain: "pay.umeme.co.ke", PINForBalance: true, Rate: rate(1e9)}, w, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e := New(Config{Domain: "pay.umeme.co.ke", PINForBalance: true, Rate: rate(1e9), Lightning: &Lightning{}}, w, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	longest := "+254712345678"
 	u, _, err := w.EnsureUser(ctx, longest)
 	if err != nil {
@@ -81,13 +81,18 @@ func TestEveryScreenFits(t *testing.T) {
 	reasons := []key{kInvalidChoice, kInvalidPhone, kInvalidAmount, kSelfSend, kPINWeak, kPINMismatch, kLanguageSaved, kInsufficientHave, kLimit, kWrongPIN}
 	reasonArgs := map[key][]any{kInsufficientHave: {sats(wcfg.MaxBalanceMsat)}, kLimit: {sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat)}, kWrongPIN: {2}}
 	states := []string{stWelcome, stRegPIN, stRegConfirm, stMain, stSendTo, stSendAmount, stSendConfirm, stSendPIN, stBalancePIN,
-		stHistoryPIN, stHistory, stSettings, stPINCurrent, stPINNew, stPINConfirm, stLanguage}
+		stHistoryPIN, stHistory, stSettings, stPINCurrent, stPINNew, stPINConfirm, stLanguage,
+		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN}
 	count := 0
 	for _, lang := range Languages {
 		u.Language = lang
 		for _, st := range states {
 			for _, r := range append([]key{-1}, reasons...) {
 				h := &hop{e: e, ctx: ctx, user: u, phone: longest, state: st, buf: []string{"+254798765432", group(maxSats)}}
+				if strings.HasPrefix(st, "ln_") {
+					// The longest address the input rules let through.
+					h.buf[0] = strings.Repeat("n", 32) + "@" + strings.Repeat("d", 36) + ".com"
+				}
 				if st == stHistory {
 					h.buf = nil
 				}
@@ -110,6 +115,9 @@ func TestEveryScreenFits(t *testing.T) {
 			{text(lang, kLimit, sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat))},
 			{text(lang, kInsufficient)}, {text(lang, kFrozen)}, {text(lang, kTooFast)}, {text(lang, kSorry)},
 			{text(lang, kPINChanged)}, {text(lang, kGoodbye)}, {text(lang, kAlreadyRegistered)}, {text(lang, kAuthExpired)},
+			{text(lang, kInvoiceSent, group(maxSats))}, {text(lang, kLightningDown)}, {text(lang, kAddressFailed)},
+			{text(lang, kPaymentPending, group(maxSats), shortAddress(strings.Repeat("n", 32)+"@"+strings.Repeat("d", 36)+".com"))},
+			{text(lang, kPaid, group(maxSats), shortAddress(strings.Repeat("n", 32)+"@"+strings.Repeat("d", 36)+".com"))},
 		}
 		for _, lines := range finals {
 			if _, err := Render(Screen{Lines: lines, End: true}); err != nil {
