@@ -145,8 +145,8 @@ func adminPay(ctx context.Context, args []string, out io.Writer, log *slog.Logge
 		return err
 	}
 	defer a.DB.Close()
-	if a.Payer == nil {
-		return fmt.Errorf("admin pay: no Lightning node configured (LND_ADDRESS)")
+	if err := a.WaitLightning(ctx, 30*time.Second); err != nil {
+		return fmt.Errorf("admin pay: %w", err)
 	}
 	if *phone == "" || *invoice == "" {
 		return fmt.Errorf("admin pay: --phone and --invoice are required")

@@ -31,7 +31,8 @@ type App struct {
 	// Receiver and Payer exist when a Lightning node is configured.
 	Receiver *lightning.Receiver
 	Payer    *lightning.Payer
-	node     *lndnode.Node
+	node     *lndnode.Lazy
+	stopDial context.CancelFunc
 
 	stopCleanup   context.CancelFunc
 	cleanupDone   chan struct{}
@@ -62,13 +63,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
 	}
 	if cfg.LNDAddress != "" {
-		node, err := lndnode.Connect(ctx, lndnode.Config{
+		// Connecting goes on in the background: the server starts while
+		// lnd is down, and the Lightning items say "try later" meanwhile.
+		dialCtx, cancel := context.WithCancel(context.Background())
+		a.stopDial = cancel
+		node := lndnode.Dial(dialCtx, lndnode.Config{
 			Address: cfg.LNDAddress, TLSCertPath: cfg.LNDTLSCertPath, MacaroonPath: cfg.LNDMacaroonPath, Network: cfg.LNDNetwork,
-		})
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
+		}, log)
 		a.node = node
 		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log}
 		a.Payer = &lightning.Payer{Node: node, Wallet: w, Log: log}
@@ -85,7 +86,11 @@ func (a *App) Start() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.ln = ln
-	api := &httpapi.Server{DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout,
+	var lnPing httpapi.Pinger
+	if a.node != nil {
+		lnPing = a.node
+	}
+	api := &httpapi.Server{Lightning: lnPing, DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout,
 		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
@@ -102,9 +107,7 @@ func (a *App) Start() error {
 	if a.Receiver != nil {
 		a.lightningDone = make(chan struct{})
 		go func() { a.Receiver.Watch(ctx); close(a.lightningDone) }()
-		if err := a.Payer.Resume(ctx); err != nil {
-			a.Log.Error("re-attaching to pending payments failed", "err", err)
-		}
+		go a.resumePayments(ctx)
 	}
 	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine())
 	return nil
@@ -124,6 +127,7 @@ func (a *App) Close(ctx context.Context) error {
 		}
 	}
 	if a.node != nil {
+		a.stopDial()
 		defer a.node.Close()
 	}
 	if a.srv != nil {
@@ -167,3 +171,41 @@ func (a *App) cleanupLoop(ctx context.Context) {
 type fixedRate float64
 
 func (r fixedRate) KESPerBTC() (float64, bool) { return float64(r), r > 0 }
+
+// resumePayments re-attaches to pending payments once lnd is connected, and
+// every minute after (a payment whose stream was lost is followed again).
+func (a *App) resumePayments(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-a.node.Connected():
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := a.Payer.Resume(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("re-attaching to pending payments failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// WaitLightning waits until the Lightning node is connected (for one-shot
+// commands, which cannot answer "try later").
+func (a *App) WaitLightning(ctx context.Context, timeout time.Duration) error {
+	if a.node == nil {
+		return errors.New("no Lightning node configured (LND_ADDRESS)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	select {
+	case <-a.node.Connected():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("lnd not reachable within %s", timeout)
+	}
+}

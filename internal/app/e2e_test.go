@@ -360,3 +360,41 @@ func TestUSSDGatewayEdges(t *testing.T) {
 		}
 	})
 }
+
+// TestUSSDLightningNodeDown: with a node configured but unreachable, the
+// server still starts, the Lightning items are there and answer "try
+// later", phone-to-phone sends still work, and /readyz says why it is not
+// ready.
+func TestUSSDLightningNodeDown(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		a := startApp(t, engine, func(c *config.Config) {
+			c.LNDAddress, c.LNDNetwork = "127.0.0.1:1", "regtest" // nothing listens there
+			c.LNDTLSCertPath, c.LNDMacaroonPath = "/nonexistent/tls.cert", "/nonexistent/admin.macaroon"
+		})
+		alice := newPhone(t, a)
+		register(t, alice, "7391")
+		fund(t, a, alice, 5000)
+		alice.dial()
+		expect(t, alice.press("2"), "1. Show my Lightning Address", "2. Invoice by SMS")
+		expect(t, alice.press("2"), "Amount in sats")
+		expect(t, alice.press("1000"), "END Lightning is unavailable right now")
+
+		alice.dial()
+		expect(t, alice.press("1"), "1. To a phone number", "2. To a Lightning Address")
+		alice.press("1")
+		alice.press(newPhone(t, a).number)
+		alice.press("100")
+		alice.press("1")
+		expect(t, alice.press("7391"), "END Sent 100 sats")
+
+		resp, err := http.Get("http://" + a.Addr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "lightning") {
+			t.Fatalf("readyz with the node down: %d %q", resp.StatusCode, body)
+		}
+	})
+}

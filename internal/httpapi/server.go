@@ -14,6 +14,11 @@ import (
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
+// Pinger reports whether a dependency answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Server holds what the handlers need.
 type Server struct {
 	DB   store.Store
@@ -23,7 +28,9 @@ type Server struct {
 	Wallet   *wallet.Service
 	Receiver *lightning.Receiver
 	Domain   string
-	Log      *slog.Logger
+	// Lightning, when set, is the node /readyz checks as well.
+	Lightning Pinger
+	Log       *slog.Logger
 	// CallbackToken, when set, must come with every gateway request as the
 	// "token" query parameter.
 	CallbackToken string
@@ -62,6 +69,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.Log.Warn("readiness: database unreachable", "err", err)
 		writeText(w, http.StatusServiceUnavailable, "database unreachable\n")
 		return
+	}
+	if s.Lightning != nil {
+		if err := s.Lightning.Ping(ctx); err != nil {
+			s.Log.Warn("readiness: lightning node unreachable", "err", err)
+			writeText(w, http.StatusServiceUnavailable, "lightning node unreachable\n")
+			return
+		}
 	}
 	writeText(w, http.StatusOK, "ready\n")
 }

@@ -29,6 +29,10 @@ type Payer struct {
 
 	identity string
 	wg       sync.WaitGroup
+	mu       sync.Mutex
+	// following holds the payments a goroutine is following now, so that
+	// Resume does not attach twice.
+	following map[int64]bool
 }
 
 // FeeLimit is the routing fee reserved for an amount: max(10 sat, 1% + 1 sat),
@@ -111,9 +115,24 @@ func (p *Payer) timeout() time.Duration {
 // start follows a reserved payment in the background, on a context that no
 // caller's hang-up cancels.
 func (p *Payer) start(t store.Transaction, open func(ctx context.Context) (<-chan PaymentUpdate, <-chan error, error)) {
+	p.mu.Lock()
+	if p.following == nil {
+		p.following = map[int64]bool{}
+	}
+	if p.following[t.ID] {
+		p.mu.Unlock()
+		return
+	}
+	p.following[t.ID] = true
+	p.mu.Unlock()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		defer func() {
+			p.mu.Lock()
+			delete(p.following, t.ID)
+			p.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout()+30*time.Second)
 		defer cancel()
 		if err := p.follow(ctx, t, open); err != nil {
@@ -168,8 +187,10 @@ func (p *Payer) follow(ctx context.Context, t store.Transaction, open func(ctx c
 	}
 }
 
-// Resume re-attaches to every payment still pending (after a restart): it
-// tracks each in the node and books its outcome when final. A payment the
+// Resume re-attaches to every payment still pending and not followed now
+// (after a restart, or after a stream to the node was lost): it tracks each
+// in the node and books its outcome when final. The server runs it at
+// start and then periodically. A payment the
 // node never started (a crash between the reservation and the call) is
 // sent now: the node refuses a second payment of one hash, so this cannot
 // pay twice.

@@ -384,6 +384,12 @@ func TestRegtestLightning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close(context.Background())
+	if err := a.WaitLightning(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Get("http://" + a.Addr() + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz with the node up: %v %v", resp, err)
+	}
 
 	t.Run("WorldPaysLightningAddress", func(t *testing.T) {
 		payee, _ := member(0)

@@ -777,6 +777,10 @@ func (h *hop) payAddress(auth wallet.Authorization) {
 	ctx, cancel := context.WithTimeout(h.ctx, timeout)
 	defer cancel()
 	bolt11, err := ln.Addresses.FetchInvoice(ctx, addr, n*1000)
+	if errors.Is(err, lightning.ErrUnavailable) {
+		h.finish(h.t(kLightningDown))
+		return
+	}
 	if err != nil {
 		h.e.log.Info("lightning address not resolved", "address", addr, "err", err)
 		h.finish(h.t(kAddressFailed))
