@@ -18,6 +18,10 @@ run: ## Start the server on the embedded SQLite default (data/umeme.db), migrate
 test: regtest-bin ## Run every test (engines from TEST_MYSQL_URL / TEST_POSTGRES_URL)
 	$(GO_TEST) -count=1 $(TEST_ARGS) ./...
 
+.PHONY: regtest
+regtest: regtest-bin ## Start a local regtest network (btcd, our lnd, a world lnd) until Ctrl-C
+	go run ./cmd/regtest
+
 .PHONY: regtest-bin
 regtest-bin: ## Build the pinned lnd and btcd the Lightning tests run (once; a few minutes)
 	scripts/regtest/build.sh

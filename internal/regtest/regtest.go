@@ -21,9 +21,19 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// T is what the network needs of its caller: a test (T) or the
+// regtest command.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
 
 // Network is a running regtest network.
 type Network struct {
@@ -33,7 +43,7 @@ type Network struct {
 	rpc   string // btcd RPC address
 	World *LND
 	Ours  *LND
-	t     testing.TB
+	t     T
 }
 
 // LND is one lnd node of the network.
@@ -61,8 +71,8 @@ func (l *LND) MacaroonPath() string {
 	return filepath.Join(l.Dir, "data", "chain", "bitcoin", "regtest", "admin.macaroon")
 }
 
-// binDir finds the daemons.
-func binDir() string {
+// BinDir is where the daemons are.
+func BinDir() string {
 	if d := os.Getenv("REGTEST_BIN"); d != "" {
 		return d
 	}
@@ -71,9 +81,9 @@ func binDir() string {
 }
 
 // Start brings a network up (about 15 s) and registers its teardown.
-func Start(t testing.TB) *Network {
+func Start(t T) *Network {
 	t.Helper()
-	bin := binDir()
+	bin := BinDir()
 	if _, err := os.Stat(filepath.Join(bin, "lnd")); err != nil {
 		if os.Getenv("REQUIRE_LIGHTNING") == "1" {
 			t.Fatalf("REQUIRE_LIGHTNING=1 but the regtest daemons are missing from %s (run scripts/regtest/build.sh)", bin)
@@ -82,7 +92,7 @@ func Start(t testing.TB) *Network {
 	}
 	dir, err := os.MkdirTemp("", "umeme-regtest-")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("regtest: %v", err)
 	}
 	n := &Network{Dir: dir, bin: bin, rpc: freeAddr(t), t: t}
 	t.Cleanup(n.stop)
@@ -123,11 +133,11 @@ func Start(t testing.TB) *Network {
 }
 
 // freeAddr picks a free loopback port.
-func freeAddr(t testing.TB) string {
+func freeAddr(t T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("regtest: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().String()
@@ -272,7 +282,7 @@ func (n *Network) spawn(cmd *exec.Cmd, logPath string) *proc {
 	n.t.Helper()
 	f, err := os.Create(logPath)
 	if err != nil {
-		n.t.Fatal(err)
+		n.t.Fatalf("regtest: %v", err)
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
