@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	case "serve":
 		return serve(ctx, args, log)
 	case "migrate":
-		return migrate(ctx, args)
+		return migrate(ctx, args, os.Stdout)
 	case "reconcile":
 		return reconcile(ctx, args, os.Stdout, log)
 	case "admin":
@@ -100,13 +101,21 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	return a.Close(shutdownCtx)
 }
 
-func migrate(ctx context.Context, args []string) error {
+func migrate(ctx context.Context, args []string, out io.Writer) error {
+	// The action comes first (server migrate up -database-url …): the flag
+	// package stops at the first argument that is not a flag.
+	if len(args) == 0 {
+		return fmt.Errorf("migrate: want up, down or version")
+	}
+	action, args := args[0], args[1:]
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	cfg, err := config.Load(fs, args)
 	if err != nil {
 		return err
 	}
-	action := fs.Arg(0)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("migrate: unexpected arguments %q", fs.Args())
+	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: 1})
 	if err != nil {
 		return err
@@ -128,6 +137,6 @@ func migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("schema version %d (dirty: %v) on %s\n", v, dirty, db.Engine())
+	fmt.Fprintf(out, "schema version %d (dirty: %v) on %s\n", v, dirty, db.Engine())
 	return nil
 }

@@ -24,15 +24,15 @@ func TestOperatorCommands(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			phone := storetest.Phone(t)
 			var out bytes.Buffer
-			cmd := func(args ...string) error {
-				out.Reset()
-				return run(ctx, append(args, "-database-url", url), log)
-			}
 			opArgs := func(verb string, extra ...string) []string {
 				return append([]string{verb}, extra...)
 			}
-			if err := cmd("migrate", "up"); err != nil {
+			if err := migrate(ctx, []string{"up", "-database-url", url}, &out); err != nil {
 				t.Fatal(err)
+			}
+			// The flag after the action reached the command.
+			if !strings.Contains(out.String(), "on "+engine) {
+				t.Fatalf("migrate up answered %q, not from %s", out.String(), engine)
 			}
 			if err := admin(ctx, opArgs("credit", "-phone", phone, "-sats", "5000", "-reason", "float", "-key", "k1", "-database-url", url), &out, log); err != nil {
 				t.Fatal(err)
