@@ -321,27 +321,36 @@ func parseSats(in string) (int64, bool) {
 }
 
 func (h *hop) sendAmount(in string) {
+	if n, ok := h.spendable(in, h.e.wallet.TransferFee); ok {
+		h.goTo(stSendConfirm, h.buf[0], strconv.FormatInt(n, 10))
+	}
+}
+
+// spendable reads an amount typed at an amount screen and checks it against
+// the limits and the balance (with the fee the operation will cost),
+// refusing it with a reason when it does not fit.
+func (h *hop) spendable(in string, fee func(msat int64) int64) (int64, bool) {
 	n, ok := parseSats(in)
 	if !ok || len(h.buf) != 1 {
 		h.refuse(kInvalidAmount)
-		return
+		return 0, false
 	}
 	cfg := h.e.wallet.Config()
 	msat := n * 1000
 	if msat < cfg.MinAmountMsat || msat > cfg.MaxAmountMsat {
 		h.refuse(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat))
-		return
+		return 0, false
 	}
 	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
 	if err != nil {
 		h.sorry(err)
-		return
+		return 0, false
 	}
-	if msat+h.e.wallet.TransferFee(msat) > bal {
+	if msat+fee(msat) > bal {
 		h.refuse(kInsufficientHave, sats(bal))
-		return
+		return 0, false
 	}
-	h.goTo(stSendConfirm, h.buf[0], strconv.FormatInt(n, 10))
+	return n, true
 }
 
 func (h *hop) sendConfirm(in string) {
@@ -728,27 +737,9 @@ func (h *hop) sendDomain(in string) {
 }
 
 func (h *hop) lnAmount(in string) {
-	n, ok := parseSats(in)
-	if !ok || len(h.buf) != 1 {
-		h.refuse(kInvalidAmount)
-		return
+	if n, ok := h.spendable(in, h.lnFee); ok {
+		h.goTo(stLNConfirm, h.buf[0], strconv.FormatInt(n, 10))
 	}
-	cfg := h.e.wallet.Config()
-	msat := n * 1000
-	if msat < cfg.MinAmountMsat || msat > cfg.MaxAmountMsat {
-		h.refuse(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat))
-		return
-	}
-	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
-	if err != nil {
-		h.sorry(err)
-		return
-	}
-	if msat+h.lnFee(msat) > bal {
-		h.refuse(kInsufficientHave, sats(bal))
-		return
-	}
-	h.goTo(stLNConfirm, h.buf[0], strconv.FormatInt(n, 10))
 }
 
 func (h *hop) lnConfirm(in string) {
