@@ -407,25 +407,10 @@ func (h *hop) send(auth wallet.Authorization) {
 	to := h.buf[0]
 	n, _ := parseSats(h.buf[1])
 	_, err := h.e.wallet.Transfer(h.ctx, auth, to, n*1000, h.key)
-	var le *wallet.LimitError
-	switch {
-	case errors.Is(err, wallet.ErrInsufficientBalance):
-		h.finish(h.t(kInsufficient))
+	if h.refusedSpend(err) {
 		return
-	case errors.As(err, &le) && le.Limit == "daily":
-		h.finish(h.t(kDailyLimit, sats(le.CapMsat)))
-		return
-	case errors.As(err, &le):
-		cfg := h.e.wallet.Config()
-		h.finish(h.t(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat)))
-		return
-	case errors.Is(err, wallet.ErrSelfTransfer):
-		h.finish(h.t(kSelfSend))
-		return
-	case errors.Is(err, wallet.ErrAuthorizationExpired):
-		h.finish(h.t(kAuthExpired))
-		return
-	case err != nil:
+	}
+	if err != nil {
 		h.sorry(err)
 		return
 	}
@@ -435,6 +420,29 @@ func (h *hop) send(auth wallet.Authorization) {
 		return
 	}
 	h.finish(h.t(kSent, group(n), maskPhone(to), sats(bal)))
+}
+
+// refusedSpend shows the final screen for a refusal of the wallet to move
+// money (balance, limits, oneself, a stale authorization) and reports
+// whether err was one.
+func (h *hop) refusedSpend(err error) bool {
+	var le *wallet.LimitError
+	switch {
+	case errors.Is(err, wallet.ErrInsufficientBalance):
+		h.finish(h.t(kInsufficient))
+	case errors.As(err, &le) && le.Limit == "daily":
+		h.finish(h.t(kDailyLimit, sats(le.CapMsat)))
+	case errors.As(err, &le):
+		cfg := h.e.wallet.Config()
+		h.finish(h.t(kLimit, sats(cfg.MinAmountMsat), sats(cfg.MaxAmountMsat)))
+	case errors.Is(err, wallet.ErrSelfTransfer):
+		h.finish(h.t(kSelfSend))
+	case errors.Is(err, wallet.ErrAuthorizationExpired):
+		h.finish(h.t(kAuthExpired))
+	default:
+		return false
+	}
+	return true
 }
 
 func (h *hop) showBalance() {
@@ -778,15 +786,10 @@ func (h *hop) payAddress(auth wallet.Authorization) {
 		return
 	}
 	p, err := ln.Payer.Pay(h.ctx, auth, bolt11, h.key)
-	var le *wallet.LimitError
 	switch {
-	case errors.Is(err, wallet.ErrInsufficientBalance):
-		h.finish(h.t(kInsufficient))
+	case h.refusedSpend(err):
 		return
-	case errors.As(err, &le) && le.Limit == "daily":
-		h.finish(h.t(kDailyLimit, sats(le.CapMsat)))
-		return
-	case errors.Is(err, lightning.ErrInvalidInvoice), errors.Is(err, wallet.ErrSelfTransfer):
+	case errors.Is(err, lightning.ErrInvalidInvoice):
 		h.finish(h.t(kAddressFailed))
 		return
 	case errors.Is(err, lightning.ErrUnavailable):

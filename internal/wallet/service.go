@@ -228,6 +228,16 @@ func ensureUser(ctx context.Context, tx store.Tx, phone string, now time.Time) (
 	return u, created, nil
 }
 
+// ensureAccount is ensureUser with the user's account.
+func ensureAccount(ctx context.Context, tx store.Tx, phone string, now time.Time) (User, store.Account, error) {
+	u, _, err := ensureUser(ctx, tx, phone, now)
+	if err != nil {
+		return User{}, store.Account{}, err
+	}
+	acc, err := tx.AccountByUserID(ctx, u.ID)
+	return u, acc, err
+}
+
 // UserByPhone finds a user by any written form of the number.
 func (w *Service) UserByPhone(ctx context.Context, rawPhone string) (User, error) {
 	phone, err := NormalizePhone(rawPhone, w.cfg.Region)

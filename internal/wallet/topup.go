@@ -39,11 +39,7 @@ func (w *Service) CreditTopup(ctx context.Context, t Topup) (store.Transaction, 
 		var row store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
-			u, _, err := ensureUser(ctx, tx, phone, now)
-			if err != nil {
-				return err
-			}
-			acc, err := tx.AccountByUserID(ctx, u.ID)
+			u, acc, err := ensureAccount(ctx, tx, phone, now)
 			if err != nil {
 				return err
 			}
