@@ -27,9 +27,10 @@ type Payer struct {
 	// ExpiryMargin refuses invoices that expire sooner than this (default 30 s).
 	ExpiryMargin time.Duration
 
+	wg sync.WaitGroup
+	mu sync.Mutex // guards identity and following
+	// identity is our node's public key, once known.
 	identity string
-	wg       sync.WaitGroup
-	mu       sync.Mutex
 	// following holds the payments a goroutine is following now, so that
 	// Resume does not attach twice.
 	following map[int64]bool
@@ -66,12 +67,11 @@ func (p *Payer) Pay(ctx context.Context, auth wallet.Authorization, bolt11, key 
 	case time.Until(inv.ExpiresAt) < margin:
 		return Payment{}, fmt.Errorf("%w: expired or about to", ErrInvalidInvoice)
 	}
-	if p.identity == "" {
-		if p.identity, err = p.Node.Identity(ctx); err != nil {
-			return Payment{}, err
-		}
+	own, err := p.ownIdentity(ctx)
+	if err != nil {
+		return Payment{}, err
 	}
-	if inv.Destination == p.identity {
+	if inv.Destination == own {
 		return p.payOwn(ctx, auth, inv, key)
 	}
 	t, err := p.Wallet.Reserve(ctx, auth, wallet.Reservation{
@@ -87,6 +87,21 @@ func (p *Payer) Pay(ctx context.Context, auth wallet.Authorization, bolt11, key 
 		})
 	}
 	return Payment{Transaction: t}, nil
+}
+
+// ownIdentity is our node's public key, asked once (payments run
+// concurrently).
+func (p *Payer) ownIdentity(ctx context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.identity == "" {
+		id, err := p.Node.Identity(ctx)
+		if err != nil {
+			return "", err
+		}
+		p.identity = id
+	}
+	return p.identity, nil
 }
 
 // payOwn settles an invoice of our node inside the ledger, after cancelling
