@@ -99,7 +99,7 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 	if s.RailFeeMsat < 0 {
 		return false, fmt.Errorf("%w: negative rail fee", ErrInvalidAmount)
 	}
-	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(ctx context.Context, tx store.Tx, t store.Transaction, held int64, userAccount int64) ([]store.Entry, int64, error) {
+	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
 		rail := w.sys.lightning
 		if t.Type == store.TxWithdraw {
 			rail = w.sys.mpesa
@@ -118,7 +118,7 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 		if net := serviceFee + min(release, 0); net != 0 {
 			entries = append(entries, store.Entry{AccountID: w.sys.fees, AmountMsat: net})
 		}
-		return entries, charged, nil
+		return entries, charged
 	})
 }
 
@@ -126,9 +126,9 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 // to the user. Call it only on a definite failure from the rail. It is
 // idempotent like Settle.
 func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error) {
-	return w.finish(ctx, transactionID, store.TxFailed, func(ctx context.Context, tx store.Tx, t store.Transaction, held int64, userAccount int64) ([]store.Entry, int64, error) {
+	return w.finish(ctx, transactionID, store.TxFailed, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
 		// The refunded amount no longer counts towards today's sends.
-		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: -t.AmountMsat}}, 0, nil
+		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: -t.AmountMsat}}, 0
 	})
 }
 
@@ -137,7 +137,7 @@ func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error)
 // first: it locks the row, so of two concurrent finishers one wins and the
 // other sees the transaction no longer pending.
 func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus,
-	entries func(ctx context.Context, tx store.Tx, t store.Transaction, held, userAccount int64) ([]store.Entry, int64, error)) (bool, error) {
+	entries func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64)) (bool, error) {
 	var done bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		done = false
@@ -148,6 +148,9 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		}
 		if t.Type != store.TxPayment && t.Type != store.TxWithdraw {
 			return fmt.Errorf("transaction %d is a %s, not a reservation", t.ID, t.Type)
+		}
+		if t.Status != store.TxPending {
+			return nil // already finished: a repeated report changes nothing
 		}
 		// What the transaction holds can only change by finishing it, which
 		// the guarded status change below allows once; so it is safe to
@@ -160,10 +163,7 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		if err != nil {
 			return err
 		}
-		list, charged, err := entries(ctx, tx, t, held, acc.ID)
-		if err != nil {
-			return err
-		}
+		list, charged := entries(t, held, acc.ID)
 		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, to, t.AmountMsat, charged, now)
 		if err != nil || !ok {
 			return err
