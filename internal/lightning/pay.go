@@ -166,6 +166,7 @@ func (p *Payer) follow(ctx context.Context, t store.Transaction, open func(ctx c
 	if err != nil {
 		return err
 	}
+	resent := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -175,13 +176,13 @@ func (p *Payer) follow(ctx context.Context, t store.Transaction, open func(ctx c
 				errs = nil // closed: only updates can end the wait now
 				continue
 			}
-			if errors.Is(err, ErrPaymentNotFound) && t.Invoice != "" {
+			if errors.Is(err, ErrPaymentNotFound) && !resent {
 				// Tracked after a restart, never started: send it now.
 				updates, errs, err = p.Node.PayInvoice(ctx, PaymentRequest{Invoice: t.Invoice, FeeLimitMsat: FeeLimit(t.AmountMsat), Timeout: p.timeout()})
 				if err != nil {
 					return err
 				}
-				t.Invoice = "" // once
+				resent = true
 				continue
 			}
 			return err
