@@ -31,9 +31,10 @@ generate: ## Regenerate gen/ from sql/ with the pinned sqlc
 	$(SQLC) generate
 
 .PHONY: verify
-verify: ## Fail on stale gen/, diverging query names, vet or gofmt findings
+verify: ## Fail on stale gen/, diverging query names, untidy modules, large files, vet or gofmt findings
 	$(SQLC) diff
 	scripts/check-query-names.sh
+	scripts/check-tree.sh
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt: files above need formatting'; exit 1; }
 
