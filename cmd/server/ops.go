@@ -12,6 +12,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // openApp opens the database and wallet for a one-shot operator command.
@@ -94,12 +95,16 @@ func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) 
 	if *phone == "" || *sats <= 0 || *reason == "" {
 		return fmt.Errorf("admin %s: --phone, a positive --sats and --reason are required", verb)
 	}
+	// Bounded before it is multiplied into msat.
+	amount, err := wallet.MsatFromSats(*sats)
+	if err != nil {
+		return fmt.Errorf("admin %s: --sats: %w", verb, err)
+	}
 	if *key == "" {
 		b := make([]byte, 12)
 		rand.Read(b)
 		*key = "admin:" + hex.EncodeToString(b)
 	}
-	amount := *sats * 1000
 	if verb == "debit" {
 		amount = -amount
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -117,6 +119,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if v := getenv(name); v != "" && err == nil {
 			if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
 				err = fmt.Errorf("%s: %w", name, err)
+				continue
+			}
+			// Amounts become msat by a multiplication: bound them first.
+			top, unit := store.MaxMsat/1000, "sats"
+			if strings.HasSuffix(name, "_BPS") {
+				top, unit = 10_000, "basis points"
+			}
+			if *dst < 0 || *dst > top {
+				err = fmt.Errorf("%s: %d is outside 0-%d %s", name, *dst, top, unit)
 			}
 		}
 	}

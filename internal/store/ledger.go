@@ -33,12 +33,21 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 	if len(entries) < 2 {
 		return fmt.Errorf("post entries: %w: %d entries", ErrUnbalanced, len(entries))
 	}
+	// Amounts are bounded before any arithmetic, here or in SQL: the sum
+	// of entries must not wrap around to a false zero, and no entry may
+	// carry a balance (or a day's sends) past int64.
 	var sum int64
 	for _, e := range entries {
 		if e.AmountMsat == 0 {
 			return fmt.Errorf("post entries: zero amount on account %d", e.AccountID)
 		}
-		sum += e.AmountMsat
+		if err := errors.Join(CheckMsat(e.AmountMsat), CheckMsat(e.DayOutMsat)); err != nil {
+			return fmt.Errorf("post entries: account %d: %w", e.AccountID, err)
+		}
+		var err error
+		if sum, err = AddMsat(sum, e.AmountMsat); err != nil {
+			return fmt.Errorf("post entries: %w", err)
+		}
 	}
 	if sum != 0 {
 		return fmt.Errorf("post entries: %w: sum %d", ErrUnbalanced, sum)
@@ -92,17 +101,22 @@ func refusal(ctx context.Context, w LedgerWriter, e Entry, guard Guard) error {
 	if err != nil {
 		return fmt.Errorf("post entries: %w", err)
 	}
+	if a.IsSystem() {
+		return nil
+	}
 	dayOut := e.DayOutMsat
 	if a.DayOutDay == guard.Day {
-		dayOut += a.DayOutMsat
+		dayOut, err = AddMsat(dayOut, a.DayOutMsat)
+	}
+	after, aerr := AddMsat(a.BalanceMsat, e.AmountMsat)
+	if err = errors.Join(err, aerr); err != nil {
+		return fmt.Errorf("post entries: account %d: %w", e.AccountID, err)
 	}
 	var reason BalanceReason
 	switch {
-	case a.IsSystem():
-		return nil
-	case a.BalanceMsat+e.AmountMsat < 0:
+	case after < 0:
 		reason = ReasonInsufficient
-	case e.AmountMsat > 0 && a.BalanceMsat+e.AmountMsat > guard.MaxBalanceMsat:
+	case e.AmountMsat > 0 && after > guard.MaxBalanceMsat:
 		reason = ReasonMaxBalance
 	case e.DayOutMsat > 0 && dayOut > guard.DayLimitMsat:
 		reason = ReasonDailyLimit

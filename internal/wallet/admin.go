@@ -9,8 +9,8 @@ import (
 
 // Adjust books an operator's manual credit (amount > 0) or debit (amount < 0)
 // against the adjustments account, with the reason on the transaction. A
-// debit never takes the account below zero. The key makes a repeated command
-// a no-op.
+// debit never takes the account below zero, and a credit never above the
+// balance cap. The key makes a repeated command a no-op.
 func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, reason, key string) (store.Transaction, error) {
 	phone, err := NormalizePhone(rawPhone, w.cfg.Region)
 	if err != nil {
@@ -18,6 +18,10 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 	}
 	if amount == 0 {
 		return store.Transaction{}, fmt.Errorf("%w: zero adjustment", ErrInvalidAmount)
+	}
+	// Bounded before it is negated or posted.
+	if amount < -store.MaxMsat || amount > store.MaxMsat {
+		return store.Transaction{}, fmt.Errorf("%w: adjustment of %d msat exceeds %d", ErrInvalidAmount, amount, store.MaxMsat)
 	}
 	if reason == "" {
 		return store.Transaction{}, fmt.Errorf("adjust: a reason is required")
@@ -45,7 +49,9 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 				return err
 			}
 			entries := []store.Entry{{AccountID: w.sys.adjustments, AmountMsat: -amount}, {AccountID: acc.ID, AmountMsat: amount}}
-			return w.mapBalanceError(tx.PostEntries(ctx, row.ID, entries, w.unlimited(now), now))
+			// The normal guard: an operator's credit obeys the balance cap
+			// like any other (a debit carries no day's sends).
+			return w.mapBalanceError(tx.PostEntries(ctx, row.ID, entries, w.guard(now), now))
 		})
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("adjust: %w", err)

@@ -42,8 +42,8 @@ func (w *Service) CheckReceivable(ctx context.Context, userID, amount int64) err
 // CreateInvoice records a pending invoice and its pending transaction row.
 // No money moves until the invoice is paid.
 func (w *Service) CreateInvoice(ctx context.Context, n NewInvoice) (store.Invoice, error) {
-	if n.AmountMsat <= 0 {
-		return store.Invoice{}, fmt.Errorf("%w: %d msat", ErrInvalidAmount, n.AmountMsat)
+	if err := checkMsat("invoice", n.AmountMsat); err != nil {
+		return store.Invoice{}, err
 	}
 	var inv store.Invoice
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -87,8 +87,8 @@ func (w *Service) CreateInvoice(ctx context.Context, n NewInvoice) (store.Invoic
 // exactly once however many times and from however many goroutines it is
 // called: the first call credits and reports true, the others report false.
 func (w *Service) MarkInvoicePaid(ctx context.Context, paymentHash string, amountPaidMsat int64) (bool, error) {
-	if amountPaidMsat <= 0 {
-		return false, fmt.Errorf("%w: paid %d msat", ErrInvalidAmount, amountPaidMsat)
+	if err := checkMsat("paid", amountPaidMsat); err != nil {
+		return false, err
 	}
 	var credited bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

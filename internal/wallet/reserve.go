@@ -48,8 +48,8 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 	if err := w.checkAmount(r.AmountMsat); err != nil {
 		return store.Transaction{}, err
 	}
-	if r.AllowanceMsat < 0 {
-		return store.Transaction{}, fmt.Errorf("%w: negative fee allowance", ErrInvalidAmount)
+	if r.AllowanceMsat < 0 || r.AllowanceMsat > store.MaxMsat {
+		return store.Transaction{}, fmt.Errorf("%w: fee allowance of %d msat", ErrInvalidAmount, r.AllowanceMsat)
 	}
 	serviceFee := w.ServiceFee(r.AmountMsat)
 	hold := r.AmountMsat + serviceFee + r.AllowanceMsat
@@ -96,8 +96,10 @@ type Settlement struct {
 // allowance goes back to the user. It is idempotent: settling a transaction
 // that is no longer pending changes nothing and reports false.
 func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
-	if s.RailFeeMsat < 0 {
-		return false, fmt.Errorf("%w: negative rail fee", ErrInvalidAmount)
+	// A fee the rail reports is bounded before any arithmetic; refused,
+	// the funds stay reserved.
+	if s.RailFeeMsat < 0 || s.RailFeeMsat > store.MaxMsat {
+		return false, fmt.Errorf("%w: rail fee of %d msat", ErrInvalidAmount, s.RailFeeMsat)
 	}
 	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
 		rail := w.sys.lightning

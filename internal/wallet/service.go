@@ -152,6 +152,9 @@ func (a systemAccounts) byCode(code store.SystemAccountCode) int64 {
 // New returns the wallet over a migrated store.
 func New(ctx context.Context, s store.Store, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	w := &Service{store: s, cfg: cfg, pins: pinHasher{params: cfg.Argon2, pepper: cfg.PINPepper}, directory: newDirectory(100_000)}
 	// A key of this process's own: a sealed authorization lives minutes,
 	// so it need not survive a restart.

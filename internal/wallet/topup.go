@@ -25,8 +25,8 @@ func (w *Service) CreditTopup(ctx context.Context, t Topup) (store.Transaction, 
 	if err != nil {
 		return store.Transaction{}, err
 	}
-	if t.AmountMsat <= 0 {
-		return store.Transaction{}, fmt.Errorf("%w: %d msat", ErrInvalidAmount, t.AmountMsat)
+	if err := checkMsat("top-up", t.AmountMsat); err != nil {
+		return store.Transaction{}, err
 	}
 	if t.MpesaReceipt == "" {
 		return store.Transaction{}, fmt.Errorf("credit topup: a receipt number is required")
