@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
 )
 
 // Node is what the wallet needs of a Lightning node.
@@ -117,3 +119,15 @@ var ErrInvalidInvoice = errors.New("invalid invoice")
 
 // ErrUnavailable means the node cannot be reached now.
 var ErrUnavailable = errors.New("lightning node unavailable")
+
+// MsatFromNode converts an amount the node reports (unsigned msat) into the
+// wallet's signed msat. One beyond store.MaxMsat is no real amount (more
+// than all the bitcoin there is, or a negative number wrapped around): it
+// comes out as -1, which the wallet refuses, so an invoice is not credited
+// and a payment stays reserved.
+func MsatFromNode(v uint64) int64 {
+	if v > uint64(store.MaxMsat) {
+		return -1
+	}
+	return int64(v)
+}

@@ -2,6 +2,7 @@ package lightning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -108,6 +109,12 @@ func (r *Receiver) follow(ctx context.Context) error {
 // by someone else on the node, marks nothing).
 func (r *Receiver) credit(ctx context.Context, u InvoiceUpdate) error {
 	credited, err := r.Wallet.MarkInvoicePaid(ctx, u.PaymentHash, u.AmountPaidMsat)
+	if errors.Is(err, wallet.ErrInvalidAmount) {
+		// An amount no real payment has: left uncredited for the
+		// operator, without stalling the invoices after it.
+		r.Log.Error("settled invoice not credited: its amount is out of range", "hash", u.PaymentHash, "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("credit %s: %w", u.PaymentHash, err)
 	}

@@ -310,14 +310,20 @@ func (h *hop) sendTo(in string) {
 	h.goTo(stSendAmount, to)
 }
 
-// parseSats reads a whole number of sats typed by a user.
+// parseSats reads a whole number of sats typed by a user. The number is
+// range-checked as msat here (wallet.MsatFromSats), so every n*1000 the
+// flows compute from it cannot overflow.
 func parseSats(in string) (int64, bool) {
 	in = strings.ReplaceAll(in, ",", "")
 	if in == "" || len(in) > 12 {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(in, 10, 64)
-	return n, err == nil && n > 0
+	if err != nil {
+		return 0, false
+	}
+	_, err = wallet.MsatFromSats(n)
+	return n, err == nil
 }
 
 func (h *hop) sendAmount(in string) {

@@ -21,6 +21,7 @@ import (
 	"github.com/lightningnetwork/lnd/zpay32"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/store"
 )
 
 // Config locates the node.
@@ -71,6 +72,9 @@ func (n *Node) Identity(ctx context.Context) (string, error) {
 
 // CreateInvoice implements lightning.Node.
 func (n *Node) CreateInvoice(ctx context.Context, req lightning.InvoiceRequest) (lightning.Invoice, error) {
+	if req.AmountMsat <= 0 || req.AmountMsat > store.MaxMsat {
+		return lightning.Invoice{}, fmt.Errorf("add invoice: %w: %d msat", store.ErrAmountRange, req.AmountMsat)
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	hash, pr, err := n.services.Client.AddInvoice(ctx, &invoicesrpc.AddInvoiceData{
@@ -144,7 +148,7 @@ func update(inv *lndclient.Invoice) lightning.InvoiceUpdate {
 		st = lightning.InvoiceCanceled
 	}
 	return lightning.InvoiceUpdate{
-		PaymentHash: inv.Hash.String(), State: st, AmountPaidMsat: int64(inv.AmountPaid),
+		PaymentHash: inv.Hash.String(), State: st, AmountPaidMsat: lightning.MsatFromNode(uint64(inv.AmountPaid)),
 		AddIndex: inv.AddIndex, SettleIndex: inv.SettleIndex,
 	}
 }
@@ -180,7 +184,9 @@ func (n *Node) DecodeInvoice(ctx context.Context, bolt11 string) (lightning.Deco
 		d.Destination = hex.EncodeToString(inv.Destination.SerializeCompressed())
 	}
 	if inv.MilliSat != nil {
-		d.AmountMsat = int64(*inv.MilliSat)
+		if d.AmountMsat = lightning.MsatFromNode(uint64(*inv.MilliSat)); d.AmountMsat < 0 {
+			return lightning.DecodedInvoice{}, fmt.Errorf("%w: amount of %d msat", lightning.ErrInvalidInvoice, uint64(*inv.MilliSat))
+		}
 	}
 	if inv.Description != nil {
 		d.Description = *inv.Description
@@ -238,7 +244,7 @@ func payments(ctx context.Context, in chan lndclient.PaymentStatus) <-chan light
 				if !ok {
 					return
 				}
-				u := lightning.PaymentUpdate{State: lightning.PaymentInFlight, FeeMsat: int64(st.Fee)}
+				u := lightning.PaymentUpdate{State: lightning.PaymentInFlight, FeeMsat: lightning.MsatFromNode(uint64(st.Fee))}
 				switch st.State {
 				case lnrpc.Payment_SUCCEEDED:
 					u.State = lightning.PaymentSucceeded
