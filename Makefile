@@ -11,8 +11,8 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Start the server on the embedded SQLite default (data/umeme.db), migrated
-	go run ./cmd/server serve
+run: ## Start the server on the embedded SQLite default (data/umeme.db), migrated, in development mode
+	APP_ENV=development go run ./cmd/server serve
 
 .PHONY: test
 test: regtest-bin ## Run every test (engines from TEST_MYSQL_URL / TEST_POSTGRES_URL)

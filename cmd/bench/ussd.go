@@ -71,6 +71,8 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 	// Simulated sessions type far faster than people: the per-phone limits
 	// would refuse them, so they are off here (and only here).
 	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
+	// A production-like server: the gateway authenticates with its token.
+	cfg.USSDCallbackToken = "bench-gateway-token"
 	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
@@ -96,7 +98,7 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 		}
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	base := "http://" + a.Addr() + "/ussd"
+	base := "http://" + a.Addr() + "/ussd?token=" + url.QueryEscape(cfg.USSDCallbackToken)
 
 	stopProfile, err := startProfile()
 	if err != nil {

@@ -80,7 +80,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 }
 
 // Start listens on the configured address and serves in the background.
+// It refuses settings a server must not run with (config.CheckServe).
 func (a *App) Start() error {
+	if err := a.Config.CheckServe(); err != nil {
+		return err
+	}
+	if a.Config.Development() {
+		a.Log.Warn("APP_ENV=development: gateway requests are accepted without USSD_CALLBACK_TOKEN when it is unset, " +
+			"and Lightning Addresses may resolve to loopback and private addresses, loopback ones over plain http; never run production like this")
+	}
 	ln, err := net.Listen("tcp", a.Config.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -91,6 +99,7 @@ func (a *App) Start() error {
 		lnPing = a.node
 	}
 	api := &httpapi.Server{Lightning: lnPing, DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout,
+		OpenGateway: a.Config.Development(), AllowedIPs: a.Config.USSDAllowedIPs, TrustedProxies: a.Config.TrustedProxies,
 		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),

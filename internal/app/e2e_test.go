@@ -26,6 +26,7 @@ func startApp(t *testing.T, engine string, mutate func(*config.Config)) *app.App
 	cfg.ListenAddr = "127.0.0.1:0"
 	cfg.PublicDomain = "umeme.test"
 	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
+	cfg.USSDCallbackToken = "e2e-gateway-token" // production mode needs one
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -59,7 +60,7 @@ type phone struct {
 }
 
 func newPhone(t *testing.T, a *app.App) *phone {
-	return &phone{t: t, base: "http://" + a.Addr(), number: storetest.Phone(t)}
+	return &phone{t: t, base: "http://" + a.Addr(), token: a.Config.USSDCallbackToken, number: storetest.Phone(t)}
 }
 
 // dial starts a new session and returns its first screen.

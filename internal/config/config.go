@@ -4,8 +4,10 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -15,8 +17,19 @@ import (
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
+// The environments APP_ENV may name.
+const (
+	// Production is the default: every protection is on.
+	Production = "production"
+	// Development relaxes what a local run (make run, make regtest) cannot
+	// provide: the gateway token, and Lightning Addresses on this machine.
+	Development = "development"
+)
+
 // Config is everything the server is told from outside.
 type Config struct {
+	// Environment is Production or Development (APP_ENV).
+	Environment string
 	// DatabaseURL selects the engine: sqlite:PATH, mysql://… or postgres://….
 	DatabaseURL string
 	// DBMaxConns caps the connection pool (0: the engine's default).
@@ -44,8 +57,14 @@ type Config struct {
 
 	// PublicDomain is the domain of every user's Lightning Address.
 	PublicDomain string
-	// USSDCallbackToken, when set, must come with every gateway request.
+	// USSDCallbackToken must come with every gateway request; the server
+	// refuses to start without one outside development.
 	USSDCallbackToken string
+	// USSDAllowedIPs, when not empty, are the only client addresses the
+	// gateway endpoints answer.
+	USSDAllowedIPs []netip.Prefix
+	// TrustedProxies are the direct peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// USSDHopTimeout bounds the work of one hop.
 	USSDHopTimeout time.Duration
 	// PINForBalance asks for the PIN before the balance and transactions.
@@ -65,6 +84,7 @@ type Config struct {
 // Default is the embedded default: SQLite under data/, port 8080.
 func Default() Config {
 	return Config{
+		Environment:     Production,
 		DatabaseURL:     "sqlite:data/umeme.db",
 		ListenAddr:      ":8080",
 		ShutdownTimeout: 10 * time.Second,
@@ -105,6 +125,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	str("APP_ENV", &c.Environment)
+	if c.Environment != Production && c.Environment != Development {
+		err = fmt.Errorf("APP_ENV: %q is neither %s nor %s", c.Environment, Production, Development)
+	}
+	prefixes := func(name string, dst *[]netip.Prefix) {
+		if v := getenv(name); v != "" && err == nil {
+			if *dst, err = ParsePrefixes(v); err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
 	str("DATABASE_URL", &c.DatabaseURL)
 	integer("DB_MAX_CONNS", &c.DBMaxConns)
 	str("LISTEN_ADDR", &c.ListenAddr)
@@ -138,6 +169,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("PIN_ARGON2_MEMORY_KIB", &c.PINArgon2MemoryKiB)
 	str("PUBLIC_DOMAIN", &c.PublicDomain)
 	str("USSD_CALLBACK_TOKEN", &c.USSDCallbackToken)
+	prefixes("USSD_ALLOWED_IPS", &c.USSDAllowedIPs)
+	prefixes("TRUSTED_PROXIES", &c.TrustedProxies)
 	duration("USSD_HOP_TIMEOUT", &c.USSDHopTimeout)
 	if v := getenv("USSD_PIN_FOR_BALANCE"); v != "" && err == nil {
 		if c.PINForBalance, err = strconv.ParseBool(v); err != nil {
@@ -158,6 +191,51 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	duration("USSD_SESSION_IDLE", &c.SessionIdle)
 	duration("CLEANUP_EVERY", &c.CleanupEvery)
 	return c, err
+}
+
+// Development reports whether APP_ENV=development relaxes the protections
+// a local run cannot provide.
+func (c Config) Development() bool { return c.Environment == Development }
+
+// CheckServe refuses settings the server must not run with: in production,
+// the gateway endpoints without a callback token, which would let anyone
+// drive any phone's sessions.
+func (c Config) CheckServe() error {
+	if c.USSDCallbackToken == "" && !c.Development() {
+		return errors.New("USSD_CALLBACK_TOKEN is not set: anyone could drive the USSD endpoints; " +
+			"set it (and the same ?token= on the gateway's callback URLs), or APP_ENV=development for a local run")
+	}
+	return nil
+}
+
+// ParsePrefixes reads a comma-separated list of CIDRs or single addresses
+// (IPv4-mapped IPv6 forms are read as IPv4).
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, err
+			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, err
+		}
+		a = a.Unmap().WithZone("")
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Flags registers flags that override the environment on fs.

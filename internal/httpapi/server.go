@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
@@ -31,9 +32,16 @@ type Server struct {
 	// Lightning, when set, is the node /readyz checks as well.
 	Lightning Pinger
 	Log       *slog.Logger
-	// CallbackToken, when set, must come with every gateway request as the
-	// "token" query parameter.
+	// CallbackToken must come with every gateway request as the "token"
+	// query parameter. Without one the gateway endpoints refuse everything,
+	// unless OpenGateway (development only) lets them answer anyone.
 	CallbackToken string
+	OpenGateway   bool
+	// AllowedIPs, when not empty, are the only client addresses the gateway
+	// endpoints answer (see clientIP).
+	AllowedIPs []netip.Prefix
+	// TrustedProxies are the direct peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// HopTimeout bounds the work of one USSD hop (default 3 s).
 	HopTimeout time.Duration
 	// ReadyTimeout bounds the database check of /readyz.

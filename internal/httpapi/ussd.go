@@ -64,13 +64,26 @@ func (s *Server) hopTimeout() time.Duration {
 	return 3 * time.Second
 }
 
-// gatewayAllowed checks the callback token, when one is configured.
+// gatewayAllowed tells the gateway from anyone else: the callback token
+// (none configured refuses all, unless OpenGateway) and, when configured,
+// the client address. A refusal is logged without the token.
 func (s *Server) gatewayAllowed(r *http.Request) bool {
-	if s.CallbackToken == "" {
+	reason := ""
+	switch {
+	case s.CallbackToken == "" && !s.OpenGateway:
+		reason = "no callback token configured"
+	case s.CallbackToken != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(s.CallbackToken)) != 1:
+		reason = "missing or wrong token"
+	case len(s.AllowedIPs) > 0:
+		if ip := s.clientIP(r); !ip.IsValid() || !containsAddr(s.AllowedIPs, ip) {
+			reason = "client address not allowed"
+		}
+	}
+	if reason == "" {
 		return true
 	}
-	got := r.URL.Query().Get("token")
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.CallbackToken)) == 1
+	s.Log.Warn("gateway request refused", "path", r.URL.Path, "reason", reason, "client", s.clientIP(r).String(), "peer", r.RemoteAddr)
+	return false
 }
 
 // ussdEvent records the gateway's end-of-session notification. It never

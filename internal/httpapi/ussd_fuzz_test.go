@@ -22,6 +22,7 @@ import (
 const (
 	fuzzPIN   = "2791"
 	fuzzPhone = "+254711999001"
+	fuzzToken = "fuzz-gateway-token"
 )
 
 // FuzzUSSD drives the real handler (over SQLite) with arbitrary sessions:
@@ -60,7 +61,8 @@ func FuzzUSSD(f *testing.F) {
 		f.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &httpapi.Server{DB: db, USSD: ussd.New(ussd.Config{Domain: "umeme.test", PINForBalance: true}, w, db, log), Log: log}
+	srv := &httpapi.Server{DB: db, USSD: ussd.New(ussd.Config{Domain: "umeme.test", PINForBalance: true}, w, db, log), Log: log,
+		CallbackToken: fuzzToken}
 	handler := srv.Routes()
 	u, _, err := w.EnsureUser(ctx, fuzzPhone)
 	if err != nil {
@@ -88,7 +90,7 @@ func FuzzUSSD(f *testing.F) {
 		for _, text := range strings.Split(hops, "\n") {
 			typedPIN = typedPIN || slices.Contains(strings.Split(text, "*"), fuzzPIN)
 			form := url.Values{"sessionId": {session}, "phoneNumber": {phone}, "networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {text}}
-			req := httptest.NewRequest(http.MethodPost, "/ussd", strings.NewReader(form.Encode()))
+			req := httptest.NewRequest(http.MethodPost, "/ussd?token="+fuzzToken, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)

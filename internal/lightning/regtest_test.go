@@ -299,7 +299,8 @@ func TestRegtestLightning(t *testing.T) {
 	server := buildServer(t)
 	t.Run("ServerKilledMidPayment", func(t *testing.T) {
 		env := append(os.Environ(), "DATABASE_URL="+dbURL, "LND_ADDRESS="+net.Ours.RPC, "LND_TLS_CERT_PATH="+net.Ours.TLSCertPath(),
-			"LND_MACAROON_PATH="+net.Ours.MacaroonPath(), "LND_NETWORK=regtest", "LISTEN_ADDR=127.0.0.1:0", "PIN_PEPPER=regtest")
+			"LND_MACAROON_PATH="+net.Ours.MacaroonPath(), "LND_NETWORK=regtest", "LISTEN_ADDR=127.0.0.1:0", "PIN_PEPPER=regtest",
+			"USSD_CALLBACK_TOKEN=regtest-gateway-token")
 		payerUser, _ := member(100_000)
 		// A hold invoice keeps the payment in flight until the world settles.
 		preimage := make([]byte, 32)
@@ -370,8 +371,10 @@ func TestRegtestLightning(t *testing.T) {
 	})
 
 	// The whole server, in-process, for the Lightning Address and USSD
-	// flows.
+	// flows. Development mode, explicitly: its addresses are served on
+	// loopback, which production refuses to resolve.
 	cfg := config.Default()
+	cfg.Environment = config.Development
 	cfg.DatabaseURL = dbURL
 	cfg.ListenAddr = freeAddr(t)
 	cfg.PublicDomain = cfg.ListenAddr
