@@ -73,7 +73,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.node = node
 		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log}
 		a.Payer = &lightning.Payer{Node: node, Wallet: w, Log: log}
-		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: &lightning.LNURLClient{Node: node}}
+		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: &lightning.LNURLClient{Node: node, AllowPrivate: cfg.Development()}}
 	}
 	a.USSD = ussd.New(ucfg, w, db, log)
 	return a, nil

@@ -3,18 +3,9 @@ package lightning
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -66,111 +57,4 @@ func (r *Receiver) InvoiceForAddress(ctx context.Context, user wallet.User, doma
 		return "", err
 	}
 	return inv.Invoice, nil
-}
-
-// LNURLClient resolves other people's Lightning Addresses into invoices,
-// checking everything a paying wallet must.
-type LNURLClient struct {
-	HTTP *http.Client
-	Node Node
-}
-
-var addressRE = regexp.MustCompile(`^[a-z0-9\-_.]+@[a-zA-Z0-9\-.]+(:[0-9]+)?$`)
-
-// ErrAddress is a Lightning Address that could not be used.
-var ErrAddress = errors.New("lightning address")
-
-// FetchInvoice resolves address for amount msat: it fetches the payRequest,
-// checks the tag and limits, asks the callback for an invoice, and checks
-// that the invoice is for exactly that amount and commits to the metadata.
-// Plain http is used only for loopback hosts.
-func (c *LNURLClient) FetchInvoice(ctx context.Context, address string, amountMsat int64) (string, error) {
-	if !addressRE.MatchString(address) {
-		return "", fmt.Errorf("%w: %q is not name@domain", ErrAddress, address)
-	}
-	name, host, _ := strings.Cut(address, "@")
-	scheme := "https"
-	if isLoopback(host) {
-		scheme = "http"
-	}
-	var pr PayRequest
-	if err := c.getJSON(ctx, scheme+"://"+host+"/.well-known/lnurlp/"+name, &pr); err != nil {
-		return "", err
-	}
-	if pr.Tag != "payRequest" {
-		return "", fmt.Errorf("%w: tag %q", ErrAddress, pr.Tag)
-	}
-	if amountMsat < pr.MinSendable || amountMsat > pr.MaxSendable {
-		return "", fmt.Errorf("%w: amount %d msat outside %d-%d", ErrAddress, amountMsat, pr.MinSendable, pr.MaxSendable)
-	}
-	cb, err := url.Parse(pr.Callback)
-	if err != nil || (cb.Scheme != "https" && !(cb.Scheme == "http" && isLoopback(cb.Host))) {
-		return "", fmt.Errorf("%w: callback %q", ErrAddress, pr.Callback)
-	}
-	q := cb.Query()
-	q.Set("amount", strconv.FormatInt(amountMsat, 10))
-	cb.RawQuery = q.Encode()
-	var inv struct {
-		PR string `json:"pr"`
-	}
-	if err := c.getJSON(ctx, cb.String(), &inv); err != nil {
-		return "", err
-	}
-	dec, err := c.Node.DecodeInvoice(ctx, inv.PR)
-	if err != nil {
-		return "", err
-	}
-	if dec.AmountMsat != amountMsat {
-		return "", fmt.Errorf("%w: the invoice is for %d msat, not %d", ErrAddress, dec.AmountMsat, amountMsat)
-	}
-	want := sha256.Sum256([]byte(pr.Metadata))
-	if dec.DescriptionHash != hex.EncodeToString(want[:]) {
-		return "", fmt.Errorf("%w: the invoice does not commit to the metadata", ErrAddress)
-	}
-	return inv.PR, nil
-}
-
-func (c *LNURLClient) getJSON(ctx context.Context, u string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrAddress, err)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrAddress, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrAddress, err)
-	}
-	var le lnurlError
-	if json.Unmarshal(body, &le) == nil && le.Status == "ERROR" {
-		return fmt.Errorf("%w: %s", ErrAddress, le.Reason)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: status %d", ErrAddress, resp.StatusCode)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrAddress, err)
-	}
-	return nil
-}
-
-// isLoopback reports whether host (maybe with a port) is this machine.
-func isLoopback(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
