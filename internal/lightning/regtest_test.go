@@ -397,6 +397,11 @@ func TestRegtestLightning(t *testing.T) {
 	t.Run("WorldPaysLightningAddress", func(t *testing.T) {
 		payee, _ := member(0)
 		address := payee.LightningName + "@" + cfg.PublicDomain
+		// Outside development the server will not resolve an address
+		// on this machine at all.
+		if _, err := (&lightning.LNURLClient{Node: node}).FetchInvoice(ctx, address, 7_000_000); err == nil || !strings.Contains(err.Error(), "loopback address: refused") {
+			t.Fatalf("production resolved an address on loopback: %v", err)
+		}
 		client := &lightning.LNURLClient{Node: node, AllowPrivate: true} // the address is on loopback
 		if _, err := client.FetchInvoice(ctx, "nobody@"+cfg.PublicDomain, 5_000_000); err == nil || !strings.Contains(err.Error(), "unknown address") {
 			t.Fatalf("an unknown address resolved: %v", err)
