@@ -84,6 +84,11 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Refused settings stop the server before it touches the database
+	// (App.Start checks them again, for servers started in-process).
+	if err := cfg.CheckServe(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Open(ctx, cfg, log)

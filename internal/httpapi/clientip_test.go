@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -32,15 +32,23 @@ func TestGatewayAllowedIPs(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	prefixes := func(list ...string) []netip.Prefix {
-		var out []netip.Prefix
-		for _, p := range list {
-			out = append(out, netip.MustParsePrefix(p))
+	// The settings as an operator writes them: CIDRs, single addresses,
+	// an IPv4-mapped range.
+	allowed, err := config.ParsePrefixes("196.201.214.0/24, 2001:db8::/32,198.51.100.7, ::ffff:192.0.2.0/120")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxies, err := config.ParsePrefixes("10.0.0.0/8,fd00::/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0"} {
+		if _, err := config.ParsePrefixes(bad); err == nil {
+			t.Errorf("%q was read as addresses", bad)
 		}
-		return out
 	}
 	s := &Server{DB: db, USSD: ussd.New(ussd.Config{Domain: "umeme.test"}, w, db, log), Log: log, CallbackToken: "tok",
-		AllowedIPs: prefixes("196.201.214.0/24", "2001:db8::/32"), TrustedProxies: prefixes("10.0.0.0/8", "fd00::/8")}
+		AllowedIPs: allowed, TrustedProxies: proxies}
 	handler := s.Routes()
 
 	const gateway, stranger = "196.201.214.7", "203.0.113.9"
@@ -63,6 +71,9 @@ func TestGatewayAllowedIPs(t *testing.T) {
 		{"trusted proxy forwarding garbage", "10.1.1.1:443", []string{"not-an-address"}, "invalid IP", false},
 		{"IPv4-mapped peer", "[::ffff:" + gateway + "]:40000", nil, gateway, true},
 		{"IPv6 peer", "[2001:db8::5]:40000", nil, "2001:db8::5", true},
+		{"a single allowed address", "198.51.100.7:1", nil, "198.51.100.7", true},
+		{"next to a single allowed address", "198.51.100.8:1", nil, "198.51.100.8", false},
+		{"in a range written IPv4-mapped", "192.0.2.200:1", nil, "192.0.2.200", true},
 		{"IPv6 proxy for a mapped gateway", "[fd00::1]:443", []string{"::ffff:" + gateway}, gateway, true},
 	} {
 		for _, path := range []string{"/ussd", "/ussd/events"} {
