@@ -38,8 +38,8 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 			return client
 		}
 	}
-	// Every hop is a trusted proxy: the left-most is the nearest to the
-	// client we can name.
+	// Every hop is a trusted proxy: the left-most is the furthest one we
+	// can name.
 	return client
 }
 
