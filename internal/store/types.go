@@ -440,7 +440,8 @@ type NewNotification struct {
 	TransactionID int64
 	AmountMsat    int64
 	Counterparty  string
-	// Body is free text for kinds that carry it (a BOLT11 invoice).
+	// Body is free text for kinds that carry it: the BOLT11 string of an
+	// invoice, the payer's comment on a receipt (LUD-12).
 	Body string
 	Now  time.Time
 }
