@@ -164,8 +164,9 @@ func (s *Server) lnurlTooMany(w http.ResponseWriter) {
 	lnurlError(w, reasonTooMany)
 }
 
-// payerComment checks a LUD-12 comment and makes it fit for a receipt
-// (control characters become spaces); reason says why it was refused.
+// payerComment checks a LUD-12 comment and makes it fit for a receipt:
+// control characters, and the bidirectional ones that could make a receipt
+// read other than it is, become spaces. reason says why it was refused.
 func payerComment(c string) (string, string) {
 	if !utf8.ValidString(c) {
 		return "", "The comment is not valid text."
@@ -174,7 +175,7 @@ func payerComment(c string) (string, string) {
 		return "", fmt.Sprintf("The comment is longer than %d characters.", lightning.CommentAllowed)
 	}
 	c = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return ' '
 		}
 		return r
