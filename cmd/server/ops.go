@@ -133,7 +133,7 @@ func cleanup(ctx context.Context, args []string, out io.Writer, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "closed %d idle sessions, expired %d invoices\n", res.Sessions, res.Invoices)
+	fmt.Fprintf(out, "closed %d idle sessions, expired %d invoices, deleted %d stale address invoices\n", res.Sessions, res.Invoices, res.AddressInvoices)
 	return nil
 }
 

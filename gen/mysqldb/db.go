@@ -30,8 +30,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.closeIdleSessionsStmt, err = db.PrepareContext(ctx, closeIdleSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseIdleSessions: %w", err)
 	}
+	if q.countLightningNamesStmt, err = db.PrepareContext(ctx, countLightningNames); err != nil {
+		return nil, fmt.Errorf("error preparing query CountLightningNames: %w", err)
+	}
+	if q.deleteStaleAddressInvoicesStmt, err = db.PrepareContext(ctx, deleteStaleAddressInvoices); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteStaleAddressInvoices: %w", err)
+	}
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
+	}
+	if q.expireInvoiceStmt, err = db.PrepareContext(ctx, expireInvoice); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireInvoice: %w", err)
 	}
 	if q.expireInvoiceTransactionsStmt, err = db.PrepareContext(ctx, expireInvoiceTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpireInvoiceTransactions: %w", err)
@@ -50,6 +59,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getInvoiceByPaymentHashStmt, err = db.PrepareContext(ctx, getInvoiceByPaymentHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetInvoiceByPaymentHash: %w", err)
+	}
+	if q.getLightningNameOwnerStmt, err = db.PrepareContext(ctx, getLightningNameOwner); err != nil {
+		return nil, fmt.Errorf("error preparing query GetLightningNameOwner: %w", err)
 	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
@@ -89,6 +101,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertLedgerEntryPairStmt, err = db.PrepareContext(ctx, insertLedgerEntryPair); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLedgerEntryPair: %w", err)
+	}
+	if q.insertLightningNameStmt, err = db.PrepareContext(ctx, insertLightningName); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLightningName: %w", err)
 	}
 	if q.insertNotificationStmt, err = db.PrepareContext(ctx, insertNotification); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertNotification: %w", err)
@@ -132,6 +147,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listUnbalancedTransactionsStmt, err = db.PrepareContext(ctx, listUnbalancedTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUnbalancedTransactions: %w", err)
 	}
+	if q.listUnpaidAddressInvoicesStmt, err = db.PrepareContext(ctx, listUnpaidAddressInvoices); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUnpaidAddressInvoices: %w", err)
+	}
 	if q.listUserTransactionsStmt, err = db.PrepareContext(ctx, listUserTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserTransactions: %w", err)
 	}
@@ -156,11 +174,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
 	}
+	if q.setInvoiceReceiptStmt, err = db.PrepareContext(ctx, setInvoiceReceipt); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInvoiceReceipt: %w", err)
+	}
 	if q.setSessionInputBufferStmt, err = db.PrepareContext(ctx, setSessionInputBuffer); err != nil {
 		return nil, fmt.Errorf("error preparing query SetSessionInputBuffer: %w", err)
 	}
 	if q.setUserLanguageStmt, err = db.PrepareContext(ctx, setUserLanguage); err != nil {
 		return nil, fmt.Errorf("error preparing query SetUserLanguage: %w", err)
+	}
+	if q.setUserLightningNameStmt, err = db.PrepareContext(ctx, setUserLightningName); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserLightningName: %w", err)
 	}
 	if q.setUserLightningPubkeyStmt, err = db.PrepareContext(ctx, setUserLightningPubkey); err != nil {
 		return nil, fmt.Errorf("error preparing query SetUserLightningPubkey: %w", err)
@@ -198,9 +222,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing closeIdleSessionsStmt: %w", cerr)
 		}
 	}
+	if q.countLightningNamesStmt != nil {
+		if cerr := q.countLightningNamesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countLightningNamesStmt: %w", cerr)
+		}
+	}
+	if q.deleteStaleAddressInvoicesStmt != nil {
+		if cerr := q.deleteStaleAddressInvoicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteStaleAddressInvoicesStmt: %w", cerr)
+		}
+	}
 	if q.endSessionStmt != nil {
 		if cerr := q.endSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
+		}
+	}
+	if q.expireInvoiceStmt != nil {
+		if cerr := q.expireInvoiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireInvoiceStmt: %w", cerr)
 		}
 	}
 	if q.expireInvoiceTransactionsStmt != nil {
@@ -231,6 +270,11 @@ func (q *Queries) Close() error {
 	if q.getInvoiceByPaymentHashStmt != nil {
 		if cerr := q.getInvoiceByPaymentHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getInvoiceByPaymentHashStmt: %w", cerr)
+		}
+	}
+	if q.getLightningNameOwnerStmt != nil {
+		if cerr := q.getLightningNameOwnerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getLightningNameOwnerStmt: %w", cerr)
 		}
 	}
 	if q.getSessionStmt != nil {
@@ -296,6 +340,11 @@ func (q *Queries) Close() error {
 	if q.insertLedgerEntryPairStmt != nil {
 		if cerr := q.insertLedgerEntryPairStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertLedgerEntryPairStmt: %w", cerr)
+		}
+	}
+	if q.insertLightningNameStmt != nil {
+		if cerr := q.insertLightningNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLightningNameStmt: %w", cerr)
 		}
 	}
 	if q.insertNotificationStmt != nil {
@@ -368,6 +417,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listUnbalancedTransactionsStmt: %w", cerr)
 		}
 	}
+	if q.listUnpaidAddressInvoicesStmt != nil {
+		if cerr := q.listUnpaidAddressInvoicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUnpaidAddressInvoicesStmt: %w", cerr)
+		}
+	}
 	if q.listUserTransactionsStmt != nil {
 		if cerr := q.listUserTransactionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUserTransactionsStmt: %w", cerr)
@@ -408,6 +462,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing saveSessionHopStmt: %w", cerr)
 		}
 	}
+	if q.setInvoiceReceiptStmt != nil {
+		if cerr := q.setInvoiceReceiptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInvoiceReceiptStmt: %w", cerr)
+		}
+	}
 	if q.setSessionInputBufferStmt != nil {
 		if cerr := q.setSessionInputBufferStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setSessionInputBufferStmt: %w", cerr)
@@ -416,6 +475,11 @@ func (q *Queries) Close() error {
 	if q.setUserLanguageStmt != nil {
 		if cerr := q.setUserLanguageStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setUserLanguageStmt: %w", cerr)
+		}
+	}
+	if q.setUserLightningNameStmt != nil {
+		if cerr := q.setUserLightningNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserLightningNameStmt: %w", cerr)
 		}
 	}
 	if q.setUserLightningPubkeyStmt != nil {
@@ -494,13 +558,17 @@ type Queries struct {
 	tx                                     *sql.Tx
 	applyBalanceDeltaStmt                  *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
+	countLightningNamesStmt                *sql.Stmt
+	deleteStaleAddressInvoicesStmt         *sql.Stmt
 	endSessionStmt                         *sql.Stmt
+	expireInvoiceStmt                      *sql.Stmt
 	expireInvoiceTransactionsStmt          *sql.Stmt
 	expireInvoicesStmt                     *sql.Stmt
 	finishTransactionStmt                  *sql.Stmt
 	getAccountByIDStmt                     *sql.Stmt
 	getAccountByUserIDStmt                 *sql.Stmt
 	getInvoiceByPaymentHashStmt            *sql.Stmt
+	getLightningNameOwnerStmt              *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
 	getSystemAccountStmt                   *sql.Stmt
@@ -514,6 +582,7 @@ type Queries struct {
 	insertInvoiceStmt                      *sql.Stmt
 	insertLedgerEntryStmt                  *sql.Stmt
 	insertLedgerEntryPairStmt              *sql.Stmt
+	insertLightningNameStmt                *sql.Stmt
 	insertNotificationStmt                 *sql.Stmt
 	insertTransactionStmt                  *sql.Stmt
 	insertTransferStmt                     *sql.Stmt
@@ -528,6 +597,7 @@ type Queries struct {
 	listPendingTransactionsStmt            *sql.Stmt
 	listReservationMismatchesStmt          *sql.Stmt
 	listUnbalancedTransactionsStmt         *sql.Stmt
+	listUnpaidAddressInvoicesStmt          *sql.Stmt
 	listUserTransactionsStmt               *sql.Stmt
 	lockAccountsStmt                       *sql.Stmt
 	markInvoicePaidStmt                    *sql.Stmt
@@ -536,8 +606,10 @@ type Queries struct {
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	rescheduleNotificationStmt             *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
+	setInvoiceReceiptStmt                  *sql.Stmt
 	setSessionInputBufferStmt              *sql.Stmt
 	setUserLanguageStmt                    *sql.Stmt
+	setUserLightningNameStmt               *sql.Stmt
 	setUserLightningPubkeyStmt             *sql.Stmt
 	setUserPINStmt                         *sql.Stmt
 	setUserPINGuardStmt                    *sql.Stmt
@@ -553,13 +625,17 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                                     tx,
 		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
+		countLightningNamesStmt:                q.countLightningNamesStmt,
+		deleteStaleAddressInvoicesStmt:         q.deleteStaleAddressInvoicesStmt,
 		endSessionStmt:                         q.endSessionStmt,
+		expireInvoiceStmt:                      q.expireInvoiceStmt,
 		expireInvoiceTransactionsStmt:          q.expireInvoiceTransactionsStmt,
 		expireInvoicesStmt:                     q.expireInvoicesStmt,
 		finishTransactionStmt:                  q.finishTransactionStmt,
 		getAccountByIDStmt:                     q.getAccountByIDStmt,
 		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
 		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
+		getLightningNameOwnerStmt:              q.getLightningNameOwnerStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
 		getSystemAccountStmt:                   q.getSystemAccountStmt,
@@ -573,6 +649,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertInvoiceStmt:                      q.insertInvoiceStmt,
 		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
 		insertLedgerEntryPairStmt:              q.insertLedgerEntryPairStmt,
+		insertLightningNameStmt:                q.insertLightningNameStmt,
 		insertNotificationStmt:                 q.insertNotificationStmt,
 		insertTransactionStmt:                  q.insertTransactionStmt,
 		insertTransferStmt:                     q.insertTransferStmt,
@@ -587,6 +664,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
 		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
 		listUnbalancedTransactionsStmt:         q.listUnbalancedTransactionsStmt,
+		listUnpaidAddressInvoicesStmt:          q.listUnpaidAddressInvoicesStmt,
 		listUserTransactionsStmt:               q.listUserTransactionsStmt,
 		lockAccountsStmt:                       q.lockAccountsStmt,
 		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
@@ -595,8 +673,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
+		setInvoiceReceiptStmt:                  q.setInvoiceReceiptStmt,
 		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,
 		setUserLanguageStmt:                    q.setUserLanguageStmt,
+		setUserLightningNameStmt:               q.setUserLightningNameStmt,
 		setUserLightningPubkeyStmt:             q.setUserLightningPubkeyStmt,
 		setUserPINStmt:                         q.setUserPINStmt,
 		setUserPINGuardStmt:                    q.setUserPINGuardStmt,

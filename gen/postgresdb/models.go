@@ -21,7 +21,7 @@ type Account struct {
 
 type Invoice struct {
 	ID             int64
-	UserID         int64
+	UserID         *int64
 	TransactionID  *int64
 	Invoice        string
 	PaymentHash    string
@@ -34,6 +34,9 @@ type Invoice struct {
 	PaidAt         *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	Phone          *string
+	Origin         string
+	PayerComment   string
 }
 
 type LedgerEntry struct {
@@ -42,6 +45,12 @@ type LedgerEntry struct {
 	AccountID     int64
 	AmountMsat    int64
 	CreatedAt     time.Time
+}
+
+type LightningName struct {
+	Name      string
+	UserID    int64
+	CreatedAt time.Time
 }
 
 type Notification struct {

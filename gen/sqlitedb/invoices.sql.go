@@ -11,6 +11,39 @@ import (
 	"time"
 )
 
+const deleteStaleAddressInvoices = `-- name: DeleteStaleAddressInvoices :execrows
+DELETE FROM invoices
+WHERE status = 'expired' AND origin = 'address' AND transaction_id IS NULL AND expires_at < ?1
+`
+
+// Address invoices that expired unpaid before the given time record no
+// money and nobody asked for them: they go, so that floods leave nothing.
+func (q *Queries) DeleteStaleAddressInvoices(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteStaleAddressInvoices, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const expireInvoice = `-- name: ExpireInvoice :execrows
+UPDATE invoices SET status = 'expired', updated_at = ?1
+WHERE payment_hash = ?2 AND status = 'pending'
+`
+
+type ExpireInvoiceParams struct {
+	Now         time.Time
+	PaymentHash string
+}
+
+func (q *Queries) ExpireInvoice(ctx context.Context, arg ExpireInvoiceParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, expireInvoice, arg.Now, arg.PaymentHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const expireInvoiceTransactions = `-- name: ExpireInvoiceTransactions :execrows
 UPDATE transactions SET status = 'expired', updated_at = ?1
 WHERE type = 'invoice' AND status = 'pending'
@@ -40,7 +73,7 @@ func (q *Queries) ExpireInvoices(ctx context.Context, now time.Time) (int64, err
 }
 
 const getInvoiceByPaymentHash = `-- name: GetInvoiceByPaymentHash :one
-SELECT id, user_id, transaction_id, invoice, payment_hash, amount_msat, amount_paid_msat, status, description, add_index, expires_at, paid_at, created_at, updated_at FROM invoices WHERE payment_hash = ?1
+SELECT id, user_id, transaction_id, invoice, payment_hash, amount_msat, amount_paid_msat, status, description, add_index, expires_at, paid_at, created_at, updated_at, phone, origin, payer_comment FROM invoices WHERE payment_hash = ?1
 `
 
 func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash string) (Invoice, error) {
@@ -61,6 +94,9 @@ func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash strin
 		&i.PaidAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Phone,
+		&i.Origin,
+		&i.PayerComment,
 	)
 	return i, err
 }
@@ -68,16 +104,17 @@ func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash strin
 const insertInvoice = `-- name: InsertInvoice :one
 INSERT INTO invoices (
     user_id, transaction_id, invoice, payment_hash, amount_msat, status, description,
-    add_index, expires_at, created_at, updated_at
+    add_index, expires_at, phone, origin, payer_comment, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    'pending', ?6, ?7, ?8, ?9, ?9
+    'pending', ?6, ?7, ?8, ?9, ?10,
+    ?11, ?12, ?12
 )
 RETURNING id
 `
 
 type InsertInvoiceParams struct {
-	UserID        int64
+	UserID        sql.NullInt64
 	TransactionID sql.NullInt64
 	Invoice       string
 	PaymentHash   string
@@ -85,9 +122,14 @@ type InsertInvoiceParams struct {
 	Description   string
 	AddIndex      sql.NullInt64
 	ExpiresAt     time.Time
+	Phone         sql.NullString
+	Origin        string
+	PayerComment  string
 	Now           time.Time
 }
 
+// user_id is NULL for an address invoice of a number without an account
+// yet: its user is created when it is paid.
 func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (int64, error) {
 	row := q.db.QueryRowContext(ctx, insertInvoice,
 		arg.UserID,
@@ -98,11 +140,50 @@ func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (i
 		arg.Description,
 		arg.AddIndex,
 		arg.ExpiresAt,
+		arg.Phone,
+		arg.Origin,
+		arg.PayerComment,
 		arg.Now,
 	)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
+}
+
+const listUnpaidAddressInvoices = `-- name: ListUnpaidAddressInvoices :many
+SELECT payment_hash FROM invoices
+WHERE phone = ?1 AND status = 'pending' AND origin = 'address' AND expires_at > ?2
+ORDER BY id DESC
+`
+
+type ListUnpaidAddressInvoicesParams struct {
+	Phone sql.NullString
+	Now   time.Time
+}
+
+// The payment hashes of a number's address invoices that can still be paid,
+// newest first: the cap on them expires the oldest.
+func (q *Queries) ListUnpaidAddressInvoices(ctx context.Context, arg ListUnpaidAddressInvoicesParams) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, listUnpaidAddressInvoices, arg.Phone, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var payment_hash string
+		if err := rows.Scan(&payment_hash); err != nil {
+			return nil, err
+		}
+		items = append(items, payment_hash)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const markInvoicePaid = `-- name: MarkInvoicePaid :execrows
@@ -156,4 +237,31 @@ func (q *Queries) MinUnpaidInvoiceAddIndex(ctx context.Context, since time.Time)
 	var add_index int64
 	err := row.Scan(&add_index)
 	return add_index, err
+}
+
+const setInvoiceReceipt = `-- name: SetInvoiceReceipt :execrows
+UPDATE invoices SET user_id = ?1, transaction_id = ?2, updated_at = ?3
+WHERE payment_hash = ?4
+`
+
+type SetInvoiceReceiptParams struct {
+	UserID        sql.NullInt64
+	TransactionID sql.NullInt64
+	Now           time.Time
+	PaymentHash   string
+}
+
+// Records whom a paid address invoice credited and its transaction row,
+// both made when it was paid.
+func (q *Queries) SetInvoiceReceipt(ctx context.Context, arg SetInvoiceReceiptParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setInvoiceReceipt,
+		arg.UserID,
+		arg.TransactionID,
+		arg.Now,
+		arg.PaymentHash,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }

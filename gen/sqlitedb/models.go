@@ -22,7 +22,7 @@ type Account struct {
 
 type Invoice struct {
 	ID             int64
-	UserID         int64
+	UserID         sql.NullInt64
 	TransactionID  sql.NullInt64
 	Invoice        string
 	PaymentHash    string
@@ -35,6 +35,9 @@ type Invoice struct {
 	PaidAt         sql.NullTime
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	Phone          sql.NullString
+	Origin         string
+	PayerComment   string
 }
 
 type LedgerEntry struct {
@@ -43,6 +46,12 @@ type LedgerEntry struct {
 	AccountID     int64
 	AmountMsat    int64
 	CreatedAt     time.Time
+}
+
+type LightningName struct {
+	Name      string
+	UserID    int64
+	CreatedAt time.Time
 }
 
 type Notification struct {

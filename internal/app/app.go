@@ -71,7 +71,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			Address: cfg.LNDAddress, TLSCertPath: cfg.LNDTLSCertPath, MacaroonPath: cfg.LNDMacaroonPath, Network: cfg.LNDNetwork,
 		}, log)
 		a.node = node
-		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log}
+		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log, AddressExpiry: cfg.LNURLInvoiceExpiry, MaxUnpaid: cfg.LNURLMaxUnpaid}
 		a.Payer = &lightning.Payer{Node: node, Wallet: w, Log: log}
 		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: &lightning.LNURLClient{Node: node, AllowPrivate: cfg.Development()}}
 	}
@@ -100,7 +100,8 @@ func (a *App) Start() error {
 	}
 	api := &httpapi.Server{Lightning: lnPing, DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout,
 		OpenGateway: a.Config.Development(), AllowedIPs: a.Config.USSDAllowedIPs, TrustedProxies: a.Config.TrustedProxies,
-		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain}
+		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain,
+		LNURLLimits: httpapi.LNURLLimits{PerClient: a.Config.LNURLPerClient, PerName: a.Config.LNURLPerName, Window: a.Config.LNURLLimitWindow}}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -169,8 +170,8 @@ func (a *App) cleanupLoop(ctx context.Context) {
 				}
 				continue
 			}
-			if res.Sessions > 0 || res.Invoices > 0 {
-				a.Log.Info("cleanup", "sessions_closed", res.Sessions, "invoices_expired", res.Invoices)
+			if res.Sessions > 0 || res.Invoices > 0 || res.AddressInvoices > 0 {
+				a.Log.Info("cleanup", "sessions_closed", res.Sessions, "invoices_expired", res.Invoices, "address_invoices_deleted", res.AddressInvoices)
 			}
 		}
 	}

@@ -75,6 +75,16 @@ type Config struct {
 	KESPerBTC float64
 	// LND locates the Lightning node (no address: no Lightning).
 	LNDAddress, LNDTLSCertPath, LNDMacaroonPath, LNDNetwork string
+	// LNURLPerClient and LNURLPerName bound the requests one client address
+	// and one name may make of each Lightning Address endpoint per
+	// LNURLLimitWindow (0: off).
+	LNURLPerClient, LNURLPerName int
+	LNURLLimitWindow             time.Duration
+	// LNURLInvoiceExpiry is how long an invoice issued to an anonymous
+	// payer of an address can be paid; LNURLMaxUnpaid caps those of one
+	// number that can be paid at a time.
+	LNURLInvoiceExpiry time.Duration
+	LNURLMaxUnpaid     int
 
 	// SessionIdle closes USSD sessions idle this long; CleanupEvery is how
 	// often the server runs its cleanup.
@@ -99,6 +109,14 @@ func Default() Config {
 		SessionIdle:     3 * time.Minute,
 		CleanupEvery:    time.Minute,
 		LNDNetwork:      "mainnet",
+		// A payer's wallet makes two requests per payment, and custodial
+		// wallets make them from a few server addresses for all their users:
+		// the per-client budget is the looser one.
+		LNURLPerClient:     60,
+		LNURLPerName:       20,
+		LNURLLimitWindow:   time.Minute,
+		LNURLInvoiceExpiry: 10 * time.Minute,
+		LNURLMaxUnpaid:     20,
 	}
 }
 
@@ -188,6 +206,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("LND_TLS_CERT_PATH", &c.LNDTLSCertPath)
 	str("LND_MACAROON_PATH", &c.LNDMacaroonPath)
 	str("LND_NETWORK", &c.LNDNetwork)
+	integer("LNURL_LIMIT_PER_CLIENT", &c.LNURLPerClient)
+	integer("LNURL_LIMIT_PER_NAME", &c.LNURLPerName)
+	duration("LNURL_LIMIT_WINDOW", &c.LNURLLimitWindow)
+	duration("LNURL_INVOICE_EXPIRY", &c.LNURLInvoiceExpiry)
+	integer("LNURL_MAX_UNPAID_INVOICES", &c.LNURLMaxUnpaid)
 	duration("USSD_SESSION_IDLE", &c.SessionIdle)
 	duration("CLEANUP_EVERY", &c.CleanupEvery)
 	return c, err

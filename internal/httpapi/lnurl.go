@@ -3,61 +3,213 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/ratelimit"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
-// lnurlPay answers GET /.well-known/lnurlp/{name}: the payRequest of a
-// user's Lightning Address.
-func (s *Server) lnurlPay(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if _, err := s.Wallet.UserByLightningName(r.Context(), name); err != nil {
-		s.lnurlRefuse(w, err, "unknown address")
-		return
-	}
-	writeJSON(w, http.StatusOK, s.Receiver.PayRequestFor(name, s.Domain, s.baseURL()))
+// The Lightning Address endpoints (LUD-06 pay, LUD-16 names, LUD-12
+// comments) answer anyone, so they are built not to be abused:
+//
+//   - every answer, errors included, is HTTP 200 JSON with
+//     Access-Control-Allow-Origin: *, because LNURL clients (browser
+//     wallets among them, LUD-01) read the JSON, not the status, and show an
+//     error's reason only from {"status":"ERROR","reason":…}. That holds for
+//     a refusal by the rate limits too: a 429 would reach the payer as
+//     "request failed" instead of the reason, so it carries Retry-After;
+//   - each client address and each name has a budget of requests per window
+//     on each endpoint;
+//   - the digits of any valid number answer alike whether or not the number
+//     has an account (see wallet.ParseAddressName), and a malformed name
+//     gets the answer of an unknown one.
+
+// LNURLLimits bound the requests of the Lightning Address endpoints, each
+// endpoint counted on its own.
+type LNURLLimits struct {
+	// PerClient is how many requests one client address (an IPv6 client by
+	// its /64) may make per Window, PerName how many may name one address;
+	// 0 turns one off.
+	PerClient, PerName int
+	Window             time.Duration
 }
 
-// lnurlCallback answers GET /lnurlp/{name}/callback?amount=msat with an
-// invoice for exactly that amount, committing to the address's metadata.
+// The reasons an LNURL client shows its user.
+const (
+	reasonUnknown     = "Unknown Lightning Address."
+	reasonTooMany     = "Too many requests. Please try again in a minute."
+	reasonUnavailable = "Temporarily unavailable. Please try again later."
+)
+
+// lnurlLimiters makes the rate limiters LNURL's limits ask for.
+func (s *Server) lnurlLimiters() {
+	window := s.LNURLLimits.Window
+	if window <= 0 {
+		window = time.Minute
+	}
+	if s.LNURLLimits.PerClient > 0 {
+		s.lnurlByClient = ratelimit.New(s.LNURLLimits.PerClient, window)
+	}
+	if s.LNURLLimits.PerName > 0 {
+		s.lnurlByName = ratelimit.New(s.LNURLLimits.PerName, window)
+	}
+}
+
+// lnurlPay answers GET /.well-known/lnurlp/{name}: the payRequest of an
+// address.
+func (s *Server) lnurlPay(w http.ResponseWriter, r *http.Request) {
+	name, ok := s.lnurlAdmit(w, r, "pay")
+	if !ok {
+		return
+	}
+	to, err := s.Wallet.ResolveAddress(r.Context(), name)
+	if err != nil {
+		s.lnurlRefuse(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Receiver.PayRequestFor(to.Name, s.Domain, s.baseURL()))
+}
+
+// lnurlCallback answers GET /lnurlp/{name}/callback?amount=msat[&comment=…]
+// with an invoice for exactly that amount, committing to the address's
+// metadata, that keeps the payer's comment for the receipt.
 func (s *Server) lnurlCallback(w http.ResponseWriter, r *http.Request) {
-	u, err := s.Wallet.UserByLightningName(r.Context(), r.PathValue("name"))
-	if err != nil {
-		s.lnurlRefuse(w, err, "unknown address")
+	name, ok := s.lnurlAdmit(w, r, "callback")
+	if !ok {
 		return
 	}
-	amount, err := strconv.ParseInt(r.URL.Query().Get("amount"), 10, 64)
-	pr := s.Receiver.PayRequestFor(u.LightningName, s.Domain, s.baseURL())
-	if err != nil || amount < pr.MinSendable || amount > pr.MaxSendable {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "ERROR", "reason": "amount must be " +
-			strconv.FormatInt(pr.MinSendable, 10) + " to " + strconv.FormatInt(pr.MaxSendable, 10) + " msat"})
+	q := r.URL.Query()
+	cfg := s.Wallet.Config()
+	amount, err := strconv.ParseInt(q.Get("amount"), 10, 64)
+	if err != nil || amount < cfg.MinAmountMsat || amount > cfg.MaxAmountMsat {
+		lnurlError(w, amountReason(cfg))
 		return
 	}
-	bolt11, err := s.Receiver.InvoiceForAddress(r.Context(), u, s.Domain, amount)
+	comment, reason := payerComment(q.Get("comment"))
+	if reason != "" {
+		lnurlError(w, reason)
+		return
+	}
+	to, err := s.Wallet.ResolveAddress(r.Context(), name)
 	if err != nil {
-		s.lnurlRefuse(w, err, "cannot receive this amount now")
+		s.lnurlRefuse(w, err)
+		return
+	}
+	bolt11, err := s.Receiver.InvoiceForAddress(r.Context(), to, s.Domain, amount, comment)
+	if err != nil {
+		s.lnurlRefuse(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pr": bolt11, "routes": []any{}})
 }
 
-// lnurlRefuse answers LNURL's error form: 404 for an unknown name, 400 for
-// what the user cannot receive, 503 when the node or database fails.
-func (s *Server) lnurlRefuse(w http.ResponseWriter, err error, reason string) {
-	status := http.StatusServiceUnavailable
+// lnurlPreflight answers a browser's CORS preflight of an LNURL endpoint.
+func (s *Server) lnurlPreflight(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "*")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// lnurlAdmit lets one request for the name in the path through: within its
+// client's budget first, then a well-formed name (a malformed one gets the
+// answer of an unknown one), within the name's budget. When it returns
+// false it has answered.
+func (s *Server) lnurlAdmit(w http.ResponseWriter, r *http.Request, endpoint string) (wallet.AddressName, bool) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	now := time.Now()
+	if s.lnurlByClient != nil && !s.lnurlByClient.Allow(endpoint+" "+clientKey(s.clientIP(r)), now) {
+		s.lnurlTooMany(w)
+		return wallet.AddressName{}, false
+	}
+	name, err := wallet.ParseAddressName(r.PathValue("name"))
+	if err != nil {
+		lnurlError(w, reasonUnknown)
+		return wallet.AddressName{}, false
+	}
+	if s.lnurlByName != nil && !s.lnurlByName.Allow(endpoint+" "+name.Name, now) {
+		s.lnurlTooMany(w)
+		return wallet.AddressName{}, false
+	}
+	return name, true
+}
+
+// clientKey is what a client's budget is kept under: its address, or the
+// /64 of an IPv6 one (one subscriber's usual allocation).
+func clientKey(a netip.Addr) string {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+func (s *Server) lnurlTooMany(w http.ResponseWriter) {
+	window := s.LNURLLimits.Window
+	if window <= 0 {
+		window = time.Minute
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int((window+time.Second-1)/time.Second)))
+	lnurlError(w, reasonTooMany)
+}
+
+// payerComment checks a LUD-12 comment and makes it fit for a receipt:
+// control characters, and the bidirectional ones that could make a receipt
+// read other than it is, become spaces. reason says why it was refused.
+func payerComment(c string) (string, string) {
+	if !utf8.ValidString(c) {
+		return "", "The comment is not valid text."
+	}
+	if utf8.RuneCountInString(c) > lightning.CommentAllowed {
+		return "", fmt.Sprintf("The comment is longer than %d characters.", lightning.CommentAllowed)
+	}
+	c = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, c)
+	return strings.TrimSpace(c), ""
+}
+
+func amountReason(cfg wallet.Config) string {
+	return "Amount must be " + strconv.FormatInt(cfg.MinAmountMsat, 10) + " to " + strconv.FormatInt(cfg.MaxAmountMsat, 10) + " msat."
+}
+
+// lnurlRefuse answers a failure in LNURL's error form; what is not the
+// payer's doing is logged once and told as "temporarily unavailable".
+func (s *Server) lnurlRefuse(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, wallet.ErrUnknownUser):
-		status = http.StatusNotFound
-	case errors.Is(err, wallet.ErrLimitExceeded), errors.Is(err, wallet.ErrInvalidAmount):
-		status = http.StatusBadRequest
+	case errors.Is(err, wallet.ErrUnknownAddress):
+		lnurlError(w, reasonUnknown)
+	case errors.Is(err, wallet.ErrInvalidAmount), errors.Is(err, wallet.ErrLimitExceeded):
+		lnurlError(w, amountReason(s.Wallet.Config()))
+	case errors.Is(err, lightning.ErrUnavailable):
+		s.Log.Warn("lnurl request while the lightning node is unavailable", "err", err)
+		lnurlError(w, reasonUnavailable)
 	default:
 		s.Log.Error("lnurl request failed", "err", err)
-		reason = "temporarily unavailable"
+		lnurlError(w, reasonUnavailable)
 	}
-	writeJSON(w, status, map[string]string{"status": "ERROR", "reason": reason})
+}
+
+// lnurlError is LNURL's error answer: HTTP 200, which every client reads.
+func lnurlError(w http.ResponseWriter, reason string) {
+	writeJSON(w, http.StatusOK, struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}{"ERROR", reason})
 }
 
 // baseURL is the server's public URL: https, except for a loopback domain

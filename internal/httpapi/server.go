@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/ratelimit"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -46,6 +47,10 @@ type Server struct {
 	HopTimeout time.Duration
 	// ReadyTimeout bounds the database check of /readyz.
 	ReadyTimeout time.Duration
+	// LNURLLimits bound the Lightning Address endpoints (zero: no limits).
+	LNURLLimits LNURLLimits
+
+	lnurlByClient, lnurlByName *ratelimit.Limiter
 }
 
 // Routes registers every route in one place.
@@ -56,8 +61,11 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /ussd", s.ussdHop)
 	mux.HandleFunc("POST /ussd/events", s.ussdEvent)
 	if s.Receiver != nil {
+		s.lnurlLimiters()
 		mux.HandleFunc("GET /.well-known/lnurlp/{name}", s.lnurlPay)
+		mux.HandleFunc("OPTIONS /.well-known/lnurlp/{name}", s.lnurlPreflight)
 		mux.HandleFunc("GET /lnurlp/{name}/callback", s.lnurlCallback)
+		mux.HandleFunc("OPTIONS /lnurlp/{name}/callback", s.lnurlPreflight)
 	}
 	return mux
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -22,7 +24,15 @@ type PayRequest struct {
 	MinSendable int64  `json:"minSendable"`
 	MaxSendable int64  `json:"maxSendable"`
 	Metadata    string `json:"metadata"`
+	// CommentAllowed is how many characters of a comment the callback
+	// takes (LUD-12); 0 or absent: none.
+	CommentAllowed int `json:"commentAllowed,omitempty"`
 }
+
+// CommentAllowed is how many characters of a payer's comment (LUD-12) our
+// addresses take. The comment reaches the payee in the receipt SMS beside
+// the amount; 80 leaves room for both in one 160-character message.
+const CommentAllowed = 80
 
 // lnurlError is LNURL's error answer.
 type lnurlError struct {
@@ -44,17 +54,40 @@ func (r *Receiver) PayRequestFor(name, domain, baseURL string) PayRequest {
 	return PayRequest{
 		Tag: "payRequest", Callback: strings.TrimRight(baseURL, "/") + "/lnurlp/" + url.PathEscape(name) + "/callback",
 		MinSendable: cfg.MinAmountMsat, MaxSendable: cfg.MaxAmountMsat, Metadata: Metadata(name, domain),
+		CommentAllowed: CommentAllowed,
 	}
 }
 
-// InvoiceForAddress issues the invoice an LNURL callback answers: for the
-// user named, of exactly amount msat, committing to the address's metadata.
-func (r *Receiver) InvoiceForAddress(ctx context.Context, user wallet.User, domain string, amountMsat int64) (string, error) {
-	meta := sha256.Sum256([]byte(Metadata(user.LightningName, domain)))
-	inv, err := r.issue(ctx, user.ID, InvoiceRequest{AmountMsat: amountMsat, DescriptionHash: meta[:],
-		Memo: "Lightning Address payment"}, false)
+// InvoiceForAddress issues the invoice an LNURL callback answers: for whom
+// the address pays, of exactly amount msat, committing to the metadata of
+// the name the payer used, payable for AddressExpiry, with the payer's
+// comment kept beside it. Only the per-payment bounds apply (they are in
+// the payRequest): refusing on the balance cap would tell any stranger
+// that the number has an account and roughly what it holds, and money
+// that arrives is credited whatever the cap. The number's address invoices
+// beyond MaxUnpaid are then cancelled, oldest first.
+func (r *Receiver) InvoiceForAddress(ctx context.Context, to wallet.AddressRecipient, domain string, amountMsat int64, comment string) (string, error) {
+	if err := r.Wallet.CheckAmount(amountMsat); err != nil {
+		return "", err
+	}
+	meta := sha256.Sum256([]byte(Metadata(to.Name, domain)))
+	req := InvoiceRequest{AmountMsat: amountMsat, DescriptionHash: meta[:], Memo: "Lightning Address payment", Expiry: r.AddressExpiry}
+	if req.Expiry <= 0 {
+		req.Expiry = 10 * time.Minute
+	}
+	inv, err := r.Node.CreateInvoice(ctx, req)
 	if err != nil {
 		return "", err
 	}
-	return inv.Invoice, nil
+	_, err = r.Wallet.CreateInvoice(ctx, wallet.NewInvoice{
+		UserID: to.UserID, Phone: to.Phone, Origin: store.InvoiceByAddress, PayerComment: comment,
+		Invoice: inv.PaymentRequest, PaymentHash: inv.PaymentHash, AmountMsat: amountMsat, Description: req.Memo,
+		AddIndex: int64(inv.AddIndex), ExpiresAt: inv.ExpiresAt,
+	})
+	if err != nil {
+		r.unrecorded(ctx, inv.PaymentHash)
+		return "", err
+	}
+	r.capUnpaid(ctx, to.Phone)
+	return inv.PaymentRequest, nil
 }

@@ -17,8 +17,17 @@ type Receiver struct {
 	Node   Node
 	Wallet *wallet.Service
 	Log    *slog.Logger
-	// Expiry is how long an invoice can be paid (default 1 h).
+	// Expiry is how long an invoice a user asked for can be paid (default
+	// 1 h).
 	Expiry time.Duration
+	// AddressExpiry is how long an invoice issued to an anonymous payer of
+	// a Lightning Address can be paid (default 10 min): the payer's wallet
+	// pays it at once, and the watcher keeps unpaid ones in view until a
+	// day after they expire.
+	AddressExpiry time.Duration
+	// MaxUnpaid caps the address invoices of one number that can be paid
+	// at a time (default 20): a new one past it cancels the oldest.
+	MaxUnpaid int
 	// OnCredit, when set, is told of each credit (tests measure latency).
 	OnCredit func(paymentHash string)
 }
@@ -41,10 +50,54 @@ func (r *Receiver) issue(ctx context.Context, userID int64, req InvoiceRequest, 
 	if err != nil {
 		return store.Invoice{}, err
 	}
-	return r.Wallet.CreateInvoice(ctx, wallet.NewInvoice{
+	rec, err := r.Wallet.CreateInvoice(ctx, wallet.NewInvoice{
 		UserID: userID, Invoice: inv.PaymentRequest, PaymentHash: inv.PaymentHash, AmountMsat: req.AmountMsat,
 		Description: req.Memo, AddIndex: int64(inv.AddIndex), ExpiresAt: inv.ExpiresAt, SendToUser: sendToUser,
 	})
+	if err != nil {
+		r.unrecorded(ctx, inv.PaymentHash)
+	}
+	return rec, err
+}
+
+// unrecorded cancels an invoice the node issued but the database did not
+// record: paid, it would credit nobody.
+func (r *Receiver) unrecorded(ctx context.Context, hash string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.Node.CancelInvoice(ctx, hash); err != nil {
+		r.Log.Error("an invoice not recorded could not be cancelled", "hash", hash, "err", err)
+	}
+}
+
+// capUnpaid keeps at most MaxUnpaid address invoices of a number payable:
+// those past it, oldest first, are cancelled on the node first, so that
+// they can no longer be paid, and only then expired in the database. A
+// cancel the node refuses (the invoice was paid a moment ago, the node is
+// unreachable) leaves that invoice as it is: the watcher credits a paid
+// one, and the next request tries again. It runs after the new invoice is
+// recorded, so concurrent requests still end within the cap.
+func (r *Receiver) capUnpaid(ctx context.Context, phone string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	limit := r.MaxUnpaid
+	if limit <= 0 {
+		limit = 20
+	}
+	hashes, err := r.Wallet.UnpaidAddressInvoices(ctx, phone)
+	if err != nil {
+		r.Log.Warn("unpaid address invoices not capped", "phone", wallet.MaskPhone(phone), "err", err)
+		return
+	}
+	for _, h := range hashes[min(limit, len(hashes)):] {
+		if err := r.Node.CancelInvoice(ctx, h); err != nil {
+			r.Log.Warn("address invoice over the cap not cancelled", "hash", h, "err", err)
+			continue
+		}
+		if _, err := r.Wallet.ExpireInvoice(ctx, h); err != nil {
+			r.Log.Warn("address invoice cancelled but not expired", "hash", h, "err", err)
+		}
+	}
 }
 
 // Watch follows the node's invoices until ctx ends, crediting every settled

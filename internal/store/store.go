@@ -55,6 +55,16 @@ type Tx interface {
 	SetUserPINGuard(ctx context.Context, id int64, failed, lockouts int, lockedUntil *time.Time, now time.Time) error
 	SetUserLanguage(ctx context.Context, id int64, lang string, now time.Time) error
 	SetUserStatus(ctx context.Context, id int64, status UserStatus, now time.Time) error
+	// InsertLightningName gives a chosen Lightning Address name to a user
+	// for good; a taken name is ErrConflict.
+	InsertLightningName(ctx context.Context, userID int64, name string, now time.Time) error
+	// LightningNameOwner is the user a chosen name belongs to; ErrNotFound
+	// when nobody chose it.
+	LightningNameOwner(ctx context.Context, name string) (int64, error)
+	// CountLightningNames counts the names a user has chosen.
+	CountLightningNames(ctx context.Context, userID int64) (int64, error)
+	// SetUserLightningName sets the name a user's address shows.
+	SetUserLightningName(ctx context.Context, id int64, name string, now time.Time) error
 
 	// InsertUserAccount opens the wallet account of a user.
 	InsertUserAccount(ctx context.Context, userID int64, now time.Time) (int64, error)
@@ -105,6 +115,18 @@ type Tx interface {
 	// ExpireInvoices expires the pending invoices (and their pending
 	// transaction rows) whose expiry is before now, returning how many.
 	ExpireInvoices(ctx context.Context, now time.Time) (int64, error)
+	// ExpireInvoice expires one pending invoice; false when it was not
+	// pending.
+	ExpireInvoice(ctx context.Context, hash string, now time.Time) (bool, error)
+	// UnpaidAddressInvoices lists the payment hashes of a number's address
+	// invoices still pending and not yet due at now, newest first.
+	UnpaidAddressInvoices(ctx context.Context, phone string, now time.Time) ([]string, error)
+	// SetInvoiceReceipt records the user and the transaction row a paid
+	// address invoice credited.
+	SetInvoiceReceipt(ctx context.Context, hash string, userID, transactionID int64, now time.Time) error
+	// DeleteStaleAddressInvoices deletes the address invoices that expired
+	// unpaid before before, returning how many.
+	DeleteStaleAddressInvoices(ctx context.Context, before time.Time) (int64, error)
 	// MaxInvoiceAddIndex is the highest lnd add index recorded, 0 if none.
 	MaxInvoiceAddIndex(ctx context.Context) (int64, error)
 	// MinUnpaidInvoiceAddIndex is the lowest add index of an invoice still

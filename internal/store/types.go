@@ -221,10 +221,29 @@ const (
 	InvoiceCancelled InvoiceStatus = "cancelled"
 )
 
+// InvoiceOrigin says who asked for an invoice.
+type InvoiceOrigin string
+
+// The invoice origins.
+const (
+	// InvoiceByUser is an invoice the user asked for: it has a pending row
+	// in the user's transactions from the start.
+	InvoiceByUser InvoiceOrigin = "user"
+	// InvoiceByAddress is an invoice an anonymous payer of a Lightning
+	// Address asked for. It is recorded by the number it pays, with no user
+	// (when the number has no account yet) and no transaction row until it
+	// is paid; unpaid, it is deleted a while after it expires.
+	InvoiceByAddress InvoiceOrigin = "address"
+)
+
 // Invoice is a Lightning invoice issued to a user.
 type Invoice struct {
-	ID             int64
+	ID int64
+	// UserID is 0 for an unpaid address invoice of a number without an
+	// account; Phone is set for every address invoice.
 	UserID         int64
+	Phone          string
+	Origin         InvoiceOrigin
 	TransactionID  int64
 	Invoice        string
 	PaymentHash    string
@@ -232,16 +251,23 @@ type Invoice struct {
 	AmountPaidMsat int64
 	Status         InvoiceStatus
 	Description    string
-	AddIndex       int64
-	ExpiresAt      time.Time
-	PaidAt         *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// PayerComment is the payer's LUD-12 comment on an address invoice.
+	PayerComment string
+	AddIndex     int64
+	ExpiresAt    time.Time
+	PaidAt       *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
-// NewInvoice is what recording an invoice takes.
+// NewInvoice is what recording an invoice takes; a zero UserID or
+// TransactionID and an empty Phone are stored as NULL, an empty Origin as
+// InvoiceByUser.
 type NewInvoice struct {
 	UserID        int64
+	Phone         string
+	Origin        InvoiceOrigin
+	PayerComment  string
 	TransactionID int64
 	Invoice       string
 	PaymentHash   string
@@ -414,7 +440,8 @@ type NewNotification struct {
 	TransactionID int64
 	AmountMsat    int64
 	Counterparty  string
-	// Body is free text for kinds that carry it (a BOLT11 invoice).
+	// Body is free text for kinds that carry it: the BOLT11 string of an
+	// invoice, the payer's comment on a receipt (LUD-12).
 	Body string
 	Now  time.Time
 }

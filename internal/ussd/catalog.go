@@ -81,6 +81,15 @@ const (
 	kPaid
 	kLightningDown
 	kAddressFailed
+	kLightningAddress
+	kYourAddress
+	kChooseName
+	kEnterName
+	kNameInvalid
+	kNameReserved
+	kNameTaken
+	kNameLimit
+	kNameSaved
 	numKeys
 )
 
@@ -158,6 +167,15 @@ var catalogue = map[string][numKeys]string{
 		kPaid:               "Paid %s sats to %s.",
 		kLightningDown:      "Lightning is unavailable right now. Please try later.",
 		kAddressFailed:      "Could not get an invoice from that address. Nothing was paid.",
+		kLightningAddress:   "Lightning Address",
+		kYourAddress:        "Your Lightning Address:\n%s",
+		kChooseName:         "Choose a name",
+		kEnterName:          "New name: 3 to 20 letters a-z and digits, at least one letter:",
+		kNameInvalid:        "Invalid name.",
+		kNameReserved:       "That name is reserved.",
+		kNameTaken:          "That name is taken.",
+		kNameLimit:          "You have chosen as many names as allowed.",
+		kNameSaved:          "Your Lightning Address is now:\n%s\nYour number's address still works.",
 	},
 	"sw": {
 		kWelcome:            "Karibu Umeme, bitcoin kwenye simu yako.",
@@ -230,6 +248,15 @@ var catalogue = map[string][numKeys]string{
 		kPaid:               "Umelipa sats %s kwa %s.",
 		kLightningDown:      "Lightning haipatikani kwa sasa. Tafadhali jaribu baadaye.",
 		kAddressFailed:      "Imeshindwa kupata ankara kutoka kwa anwani hiyo. Hakuna kilicholipwa.",
+		kLightningAddress:   "Anwani ya Lightning",
+		kYourAddress:        "Anwani yako ya Lightning:\n%s",
+		kChooseName:         "Chagua jina",
+		kEnterName:          "Jina jipya: herufi a-z na tarakimu, 3 hadi 20, angalau herufi moja:",
+		kNameInvalid:        "Jina si sahihi.",
+		kNameReserved:       "Jina hilo limetengwa.",
+		kNameTaken:          "Jina hilo limeshachukuliwa.",
+		kNameLimit:          "Umeshachagua majina mengi kadri inavyoruhusiwa.",
+		kNameSaved:          "Anwani yako ya Lightning sasa ni:\n%s\nAnwani ya nambari yako bado inafanya kazi.",
 	},
 }
 

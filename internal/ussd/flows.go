@@ -26,7 +26,7 @@ const (
 	stBalancePIN  = "balance_pin"
 	stHistoryPIN  = "history_pin"
 	stHistory     = "history"  // buf: [id of the newest row shown, id of the oldest]
-	stSettings    = "settings" // change PIN, language
+	stSettings    = "settings" // change PIN, language, Lightning Address
 	stPINCurrent  = "pin_current"
 	stPINNew      = "pin_new"     // buf: [sealed authorization]
 	stPINConfirm  = "pin_confirm" // buf: [sealed authorization, prepared PIN]
@@ -41,6 +41,8 @@ const (
 	stLNAmount    = "ln_amount"      // buf: [address]
 	stLNConfirm   = "ln_confirm"     // buf: [address, sats]
 	stLNPIN       = "ln_pin"         // buf: [address, sats]
+	stLNAddress   = "ln_address"     // Settings: the user's address
+	stLNName      = "ln_name"        // choose a name for it
 )
 
 // parent is where "0" (back) leads from each state.
@@ -51,6 +53,7 @@ var parent = map[string]string{
 	stPINCurrent: stSettings, stPINNew: stSettings, stPINConfirm: stPINNew, stLanguage: stSettings,
 	stReceive: stMain, stInvoiceAmt: stReceive, stSendKind: stMain, stSendAddress: stSendKind, stSendDomain: stSendAddress,
 	stLNAmount: stSendAddress, stLNConfirm: stLNAmount, stLNPIN: stLNConfirm,
+	stLNAddress: stSettings, stLNName: stLNAddress,
 }
 
 // hop is the work of one request: the session's state, changed input by
@@ -157,6 +160,10 @@ func (h *hop) apply(in string) {
 		h.pinConfirm(in)
 	case stLanguage:
 		h.language(in)
+	case stLNAddress:
+		h.lnAddress(in)
+	case stLNName:
+		h.lnName(in)
 	default:
 		h.goTo(h.home())
 	}
@@ -238,7 +245,15 @@ func (h *hop) regConfirm(in string) {
 	h.finish(lines...)
 }
 
-func (h *hop) address() string { return wallet.LightningName(h.phone) + "@" + h.e.cfg.Domain }
+// address is the user's Lightning Address: the name chosen in Settings, or
+// the digits of the number (which keep working either way).
+func (h *hop) address() string {
+	name := h.user.LightningName
+	if name == "" {
+		name = wallet.LightningName(h.phone)
+	}
+	return name + "@" + h.e.cfg.Domain
+}
 
 // menuItem is one numbered line of the main menu.
 type menuItem struct {
@@ -483,8 +498,42 @@ func (h *hop) settings(in string) {
 		h.goTo(stPINCurrent)
 	case "2":
 		h.goTo(stLanguage)
+	case "3":
+		if h.e.cfg.Lightning == nil {
+			h.refuse(kInvalidChoice)
+			return
+		}
+		h.goTo(stLNAddress)
 	default:
 		h.refuse(kInvalidChoice)
+	}
+}
+
+func (h *hop) lnAddress(in string) {
+	if in != "1" {
+		h.refuse(kInvalidChoice)
+		return
+	}
+	h.goTo(stLNName)
+}
+
+// lnName gives the user's address the name typed (read as lower case).
+func (h *hop) lnName(in string) {
+	name, err := h.e.wallet.SetLightningName(h.ctx, h.user.ID, in)
+	switch {
+	case errors.Is(err, wallet.ErrInvalidName):
+		h.refuse(kNameInvalid)
+	case errors.Is(err, wallet.ErrNameReserved):
+		h.refuse(kNameReserved)
+	case errors.Is(err, wallet.ErrNameTaken):
+		h.refuse(kNameTaken)
+	case errors.Is(err, wallet.ErrTooManyNames):
+		h.finish(h.t(kNameLimit))
+	case err != nil:
+		h.sorry(err)
+	default:
+		h.user.LightningName = name
+		h.finish(h.t(kNameSaved, h.address()))
 	}
 }
 
@@ -591,7 +640,15 @@ func (h *hop) screen() Screen {
 	case stPINConfirm:
 		lines = append(lines, h.t(kConfirmNewPIN), back)
 	case stSettings:
-		lines = append(lines, "1. "+h.t(kChangePIN), "2. "+h.t(kLanguage), back)
+		lines = append(lines, "1. "+h.t(kChangePIN), "2. "+h.t(kLanguage))
+		if h.e.cfg.Lightning != nil {
+			lines = append(lines, "3. "+h.t(kLightningAddress))
+		}
+		lines = append(lines, back)
+	case stLNAddress:
+		lines = append(lines, h.t(kYourAddress, h.address()), "1. "+h.t(kChooseName), back)
+	case stLNName:
+		lines = append(lines, h.t(kEnterName), back)
 	case stLanguage:
 		lines = append(lines, "1. English", "2. Kiswahili", back)
 	case stHistory:

@@ -81,11 +81,18 @@ func TestEveryScreenFits(t *testing.T) {
 		}
 	}
 	u, _ = w.UserByPhone(ctx, longest)
-	reasons := []key{kInvalidChoice, kInvalidPhone, kInvalidAmount, kSelfSend, kPINWeak, kPINMismatch, kLanguageSaved, kInsufficientHave, kLimit, kWrongPIN}
+	// The longest name a user can choose shows on the address screens.
+	longName := strings.Repeat("n", 20)
+	if _, err := w.SetLightningName(ctx, u.ID, longName); err != nil {
+		t.Fatal(err)
+	}
+	u.LightningName = longName
+	reasons := []key{kInvalidChoice, kInvalidPhone, kInvalidAmount, kSelfSend, kPINWeak, kPINMismatch, kLanguageSaved, kInsufficientHave, kLimit, kWrongPIN,
+		kNameInvalid, kNameReserved, kNameTaken}
 	reasonArgs := map[key][]any{kInsufficientHave: {sats(wcfg.MaxBalanceMsat)}, kLimit: {sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat)}, kWrongPIN: {2}}
 	states := []string{stWelcome, stRegPIN, stRegConfirm, stMain, stSendTo, stSendAmount, stSendConfirm, stSendPIN, stBalancePIN,
 		stHistoryPIN, stHistory, stSettings, stPINCurrent, stPINNew, stPINConfirm, stLanguage,
-		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN}
+		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNName}
 	count := 0
 	for _, lang := range Languages {
 		u.Language = lang
@@ -113,6 +120,8 @@ func TestEveryScreenFits(t *testing.T) {
 			{text(lang, kSent, group(maxSats), maskPhone(longest), sats(wcfg.MaxBalanceMsat))},
 			{text(lang, kBalanceIs, sats(wcfg.MaxBalanceMsat)), text(lang, kBalanceKES, group(9_999_999_999))},
 			{text(lang, kReceiveAddress, "254712345678@pay.umeme.co.ke")},
+			{text(lang, kReceiveAddress, longName+"@pay.umeme.co.ke")},
+			{text(lang, kNameSaved, longName+"@pay.umeme.co.ke")}, {text(lang, kNameLimit)},
 			{text(lang, kLocked, time.Now().Format("15:04"))},
 			{text(lang, kDailyLimit, sats(wcfg.DailyLimitMsat))},
 			{text(lang, kLimit, sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat))},

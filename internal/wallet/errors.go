@@ -22,6 +22,15 @@ var (
 	ErrNotRegistered       = errors.New("account not registered")
 	ErrAlreadyRegistered   = errors.New("account already registered")
 	ErrNotFound            = errors.New("not found")
+	// ErrUnknownAddress is a Lightning Address name that pays nobody: a
+	// chosen name nobody holds, or a malformed one.
+	ErrUnknownAddress = errors.New("unknown lightning address")
+	// ErrInvalidName, ErrNameReserved, ErrNameTaken and ErrTooManyNames
+	// refuse a name a user chose for their Lightning Address.
+	ErrInvalidName  = errors.New("invalid lightning address name")
+	ErrNameReserved = errors.New("lightning address name reserved")
+	ErrNameTaken    = errors.New("lightning address name taken")
+	ErrTooManyNames = errors.New("too many lightning address names")
 	// ErrIdempotencyMismatch means a retried request reused the key of a
 	// different operation.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused for a different operation")

@@ -21,7 +21,17 @@ type NewInvoice struct {
 	// SendToUser queues the BOLT11 string for the user (by SMS: it cannot
 	// fit a USSD screen), in the same transaction as the record.
 	SendToUser bool
+	// Origin InvoiceByAddress marks an invoice an anonymous payer of a
+	// Lightning Address asked for: it pays Phone (UserID may be 0, when the
+	// number was not looked up), carries the payer's comment, and gets no
+	// transaction row until it is paid.
+	Origin       store.InvoiceOrigin
+	Phone        string
+	PayerComment string
 }
+
+// CheckAmount refuses an amount outside the per-operation bounds.
+func (w *Service) CheckAmount(amount int64) error { return w.checkAmount(amount) }
 
 // CheckReceivable refuses an amount the user may not receive: outside the
 // per-operation bounds, or more than the account may hold.
@@ -39,29 +49,39 @@ func (w *Service) CheckReceivable(ctx context.Context, userID, amount int64) err
 	return nil
 }
 
-// CreateInvoice records a pending invoice and its pending transaction row.
-// No money moves until the invoice is paid.
+// CreateInvoice records a pending invoice and, for one the user asked for,
+// its pending transaction row. No money moves until the invoice is paid.
 func (w *Service) CreateInvoice(ctx context.Context, n NewInvoice) (store.Invoice, error) {
 	if err := checkMsat("invoice", n.AmountMsat); err != nil {
 		return store.Invoice{}, err
 	}
+	byAddress := n.Origin == store.InvoiceByAddress
+	if byAddress && (n.Phone == "" || n.SendToUser) {
+		return store.Invoice{}, errors.New("create invoice: an address invoice needs the number it pays, and is not sent to the user")
+	}
 	var inv store.Invoice
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		now := w.now()
-		txID, err := tx.InsertTransaction(ctx, store.NewTransaction{
-			UserID: n.UserID, Type: store.TxInvoice, Direction: store.DirectionIn, Status: store.TxPending,
-			AmountMsat: n.AmountMsat, Invoice: n.Invoice, PaymentHash: n.PaymentHash, Description: n.Description,
-			IdempotencyKey: "invoice:" + n.PaymentHash, Now: now,
-		})
-		if err != nil {
-			return err
+		var txID int64
+		if !byAddress {
+			var err error
+			txID, err = tx.InsertTransaction(ctx, store.NewTransaction{
+				UserID: n.UserID, Type: store.TxInvoice, Direction: store.DirectionIn, Status: store.TxPending,
+				AmountMsat: n.AmountMsat, Invoice: n.Invoice, PaymentHash: n.PaymentHash, Description: n.Description,
+				IdempotencyKey: "invoice:" + n.PaymentHash, Now: now,
+			})
+			if err != nil {
+				return err
+			}
 		}
 		if _, err := tx.InsertInvoice(ctx, store.NewInvoice{
-			UserID: n.UserID, TransactionID: txID, Invoice: n.Invoice, PaymentHash: n.PaymentHash, AmountMsat: n.AmountMsat,
-			Description: n.Description, AddIndex: n.AddIndex, ExpiresAt: n.ExpiresAt, Now: now,
+			UserID: n.UserID, Phone: n.Phone, Origin: n.Origin, PayerComment: n.PayerComment, TransactionID: txID,
+			Invoice: n.Invoice, PaymentHash: n.PaymentHash, AmountMsat: n.AmountMsat, Description: n.Description,
+			AddIndex: n.AddIndex, ExpiresAt: n.ExpiresAt, Now: now,
 		}); err != nil {
 			return err
 		}
+		var err error
 		if inv, err = tx.InvoiceByPaymentHash(ctx, n.PaymentHash); err != nil {
 			return err
 		}
@@ -104,31 +124,18 @@ func (w *Service) MarkInvoicePaid(ctx context.Context, paymentHash string, amoun
 		if err != nil {
 			return err
 		}
-		acc, err := tx.AccountByUserID(ctx, inv.UserID)
+		payee, err := w.receiveInvoice(ctx, tx, inv, amountPaidMsat, true, now)
 		if err != nil {
 			return err
-		}
-		done, err := tx.FinishTransaction(ctx, inv.TransactionID, store.TxPending, store.TxCompleted, amountPaidMsat, 0, now)
-		if err == nil && !done {
-			done, err = tx.FinishTransaction(ctx, inv.TransactionID, store.TxExpired, store.TxCompleted, amountPaidMsat, 0, now)
-		}
-		if err != nil {
-			return err
-		}
-		if !done {
-			return fmt.Errorf("invoice %s: its transaction %d is neither pending nor expired", paymentHash, inv.TransactionID)
 		}
 		// Money that reached the node is credited whatever the balance cap.
-		entries := []store.Entry{{AccountID: w.sys.lightning, AmountMsat: -amountPaidMsat}, {AccountID: acc.ID, AmountMsat: amountPaidMsat}}
-		if err := tx.PostEntries(ctx, inv.TransactionID, entries, w.unlimited(now), now); err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, inv.UserID)
-		if err != nil {
+		entries := []store.Entry{{AccountID: w.sys.lightning, AmountMsat: -amountPaidMsat}, {AccountID: payee.accountID, AmountMsat: amountPaidMsat}}
+		if err := tx.PostEntries(ctx, payee.transactionID, entries, w.unlimited(now), now); err != nil {
 			return err
 		}
 		if _, err := tx.InsertNotification(ctx, store.NewNotification{
-			UserID: u.ID, Phone: u.Phone, Kind: store.NotifyReceived, TransactionID: inv.TransactionID, AmountMsat: amountPaidMsat, Now: now,
+			UserID: payee.userID, Phone: payee.phone, Kind: store.NotifyReceived, TransactionID: payee.transactionID,
+			AmountMsat: amountPaidMsat, Body: inv.PayerComment, Now: now,
 		}); err != nil {
 			return err
 		}
@@ -139,6 +146,69 @@ func (w *Service) MarkInvoicePaid(ctx context.Context, paymentHash string, amoun
 		return false, fmt.Errorf("mark invoice paid: %w", err)
 	}
 	return credited, nil
+}
+
+// invoicePayee is the receiving side of a paid invoice.
+type invoicePayee struct {
+	userID, accountID, transactionID int64
+	phone                            string
+}
+
+// receiveInvoice books the payee's side of an invoice just marked paid,
+// inside tx. The payee of an address invoice for a number without an
+// account is created now (unregistered, as a transfer creates one), so the
+// money waits for its owner. The transaction row is the pending one of an
+// invoice the user asked for, completed now (late lets an expired one
+// complete too: money that reached the node counts), or, for an address
+// invoice, which has none while unpaid, a new completed row that carries
+// the payer's comment.
+func (w *Service) receiveInvoice(ctx context.Context, tx store.Tx, inv store.Invoice, amount int64, late bool, now time.Time) (invoicePayee, error) {
+	var p invoicePayee
+	if inv.UserID == 0 {
+		ref, err := w.directory.resolve(ctx, tx, inv.Phone, now)
+		if err != nil {
+			return p, err
+		}
+		p.userID, p.accountID, p.phone = ref.userID, ref.accountID, inv.Phone
+	} else {
+		u, err := tx.UserByID(ctx, inv.UserID)
+		if err != nil {
+			return p, err
+		}
+		acc, err := tx.AccountByUserID(ctx, inv.UserID)
+		if err != nil {
+			return p, err
+		}
+		p.userID, p.accountID, p.phone = u.ID, acc.ID, u.Phone
+	}
+	if inv.TransactionID == 0 {
+		desc := inv.Description
+		if inv.PayerComment != "" {
+			desc = inv.PayerComment
+		}
+		id, err := tx.InsertTransaction(ctx, store.NewTransaction{
+			UserID: p.userID, Type: store.TxInvoice, Direction: store.DirectionIn, Status: store.TxCompleted,
+			AmountMsat: amount, Invoice: inv.Invoice, PaymentHash: inv.PaymentHash, Description: desc,
+			IdempotencyKey: "invoice:" + inv.PaymentHash, Now: now,
+		})
+		if err != nil {
+			return p, err
+		}
+		p.transactionID = id
+		return p, tx.SetInvoiceReceipt(ctx, inv.PaymentHash, p.userID, id, now)
+	}
+	done, err := tx.FinishTransaction(ctx, inv.TransactionID, store.TxPending, store.TxCompleted, amount, 0, now)
+	if err == nil && !done && late {
+		done, err = tx.FinishTransaction(ctx, inv.TransactionID, store.TxExpired, store.TxCompleted, amount, 0, now)
+	}
+	if err != nil {
+		return p, err
+	}
+	if !done {
+		return p, fmt.Errorf("%w: invoice %s: its transaction %d is no longer pending", ErrNotFound, inv.PaymentHash, inv.TransactionID)
+	}
+	p.transactionID = inv.TransactionID
+	return p, nil
 }
 
 // InvoiceStatus returns the invoice with that payment hash.
@@ -180,10 +250,19 @@ func (w *Service) InvoiceResumeIndex(ctx context.Context) (uint64, error) {
 type CleanupResult struct {
 	Sessions int64
 	Invoices int64
+	// AddressInvoices counts the unpaid address invoices deleted.
+	AddressInvoices int64
 }
 
-// CleanupExpired closes USSD sessions idle for longer than idle and expires
-// overdue invoices.
+// staleAddressInvoice is how long after its expiry an unpaid address
+// invoice is deleted: well after the day InvoiceResumeIndex still watches
+// expired invoices for a late settlement.
+const staleAddressInvoice = 48 * time.Hour
+
+// CleanupExpired closes USSD sessions idle for longer than idle, expires
+// overdue invoices, and deletes the address invoices that expired unpaid
+// long ago (nobody asked for them and they record no money: a flood of
+// them leaves nothing behind).
 func (w *Service) CleanupExpired(ctx context.Context, idle time.Duration) (CleanupResult, error) {
 	var r CleanupResult
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -192,7 +271,10 @@ func (w *Service) CleanupExpired(ctx context.Context, idle time.Duration) (Clean
 		if r.Sessions, err = tx.CloseIdleSessions(ctx, now.Add(-idle), now); err != nil {
 			return err
 		}
-		r.Invoices, err = tx.ExpireInvoices(ctx, now)
+		if r.Invoices, err = tx.ExpireInvoices(ctx, now); err != nil {
+			return err
+		}
+		r.AddressInvoices, err = tx.DeleteStaleAddressInvoices(ctx, now.Add(-staleAddressInvoice))
 		return err
 	})
 	if err != nil {

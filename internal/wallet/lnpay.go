@@ -32,23 +32,26 @@ func (w *Service) PayOwnInvoice(ctx context.Context, auth Authorization, payment
 			if err != nil {
 				return err
 			}
-			if inv.UserID == auth.userID {
+			if inv.UserID == auth.userID || (inv.UserID == 0 && inv.Phone == auth.phone) {
 				return ErrSelfTransfer
+			}
+			if inv.Status != store.InvoicePending {
+				return fmt.Errorf("%w: invoice %s", ErrNotFound, inv.Status)
 			}
 			if err := w.checkAmount(inv.AmountMsat); err != nil {
 				return err
 			}
-			payee, err := tx.AccountByUserID(ctx, inv.UserID)
-			if err != nil {
-				return err
-			}
-			payeeUser, err := tx.UserByID(ctx, inv.UserID)
-			if err != nil {
-				return err
+			payeePhone := inv.Phone
+			if inv.UserID != 0 {
+				u, err := tx.UserByID(ctx, inv.UserID)
+				if err != nil {
+					return err
+				}
+				payeePhone = u.Phone
 			}
 			paid = store.Transaction{
 				UserID: auth.userID, Type: store.TxPayment, Direction: store.DirectionOut, Status: store.TxCompleted,
-				AmountMsat: inv.AmountMsat, Invoice: inv.Invoice, PaymentHash: paymentHash, CounterpartyPhone: payeeUser.Phone,
+				AmountMsat: inv.AmountMsat, Invoice: inv.Invoice, PaymentHash: paymentHash, CounterpartyPhone: payeePhone,
 				Description: inv.Description, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 			}
 			if paid.ID, err = tx.InsertTransaction(ctx, newTransaction(paid)); err != nil {
@@ -62,23 +65,20 @@ func (w *Service) PayOwnInvoice(ctx context.Context, auth Authorization, payment
 			if !ok {
 				return fmt.Errorf("%w: invoice already paid or cancelled", ErrNotFound)
 			}
-			done, err := tx.FinishTransaction(ctx, inv.TransactionID, store.TxPending, store.TxCompleted, inv.AmountMsat, 0, now)
+			payee, err := w.receiveInvoice(ctx, tx, inv, inv.AmountMsat, false, now)
 			if err != nil {
 				return err
 			}
-			if !done {
-				return fmt.Errorf("%w: invoice expired", ErrNotFound)
-			}
 			entries := []store.Entry{
 				{AccountID: auth.accountID, AmountMsat: -inv.AmountMsat, DayOutMsat: inv.AmountMsat},
-				{AccountID: payee.ID, AmountMsat: inv.AmountMsat},
+				{AccountID: payee.accountID, AmountMsat: inv.AmountMsat},
 			}
 			if err := tx.PostEntries(ctx, paid.ID, entries, w.guard(now), now); err != nil {
 				return w.mapBalanceError(err)
 			}
 			_, err = tx.InsertNotification(ctx, store.NewNotification{
-				UserID: payeeUser.ID, Phone: payeeUser.Phone, Kind: store.NotifyReceived, TransactionID: inv.TransactionID,
-				AmountMsat: inv.AmountMsat, Counterparty: auth.phone, Now: now,
+				UserID: payee.userID, Phone: payee.phone, Kind: store.NotifyReceived, TransactionID: payee.transactionID,
+				AmountMsat: inv.AmountMsat, Counterparty: auth.phone, Body: inv.PayerComment, Now: now,
 			})
 			return err
 		})

@@ -258,20 +258,6 @@ func (w *Service) UserByPhone(ctx context.Context, rawPhone string) (User, error
 	return u, err
 }
 
-// UserByLightningName finds the user a Lightning Address names.
-func (w *Service) UserByLightningName(ctx context.Context, name string) (User, error) {
-	var u User
-	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		u, err = tx.UserByLightningName(ctx, name)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return User{}, ErrUnknownUser
-	}
-	return u, err
-}
-
 // UserExists reports whether a number has an account (registered or not).
 func (w *Service) UserExists(ctx context.Context, rawPhone string) (bool, error) {
 	_, err := w.UserByPhone(ctx, rawPhone)

@@ -271,6 +271,35 @@ func (t *tx) SetUserStatus(ctx context.Context, id int64, status store.UserStatu
 	return one(n, err, "set user status")
 }
 
+func (t *tx) InsertLightningName(ctx context.Context, userID int64, name string, now time.Time) error {
+	err := t.q.InsertLightningName(ctx, sqlitedb.InsertLightningNameParams{Name: name, UserID: userID, Now: now.UTC()})
+	if err != nil {
+		return interpret(fmt.Errorf("insert lightning name: %w", err))
+	}
+	return nil
+}
+
+func (t *tx) LightningNameOwner(ctx context.Context, name string) (int64, error) {
+	id, err := t.q.GetLightningNameOwner(ctx, name)
+	if err != nil {
+		return 0, interpret(fmt.Errorf("lightning name owner: %w", err))
+	}
+	return id, nil
+}
+
+func (t *tx) CountLightningNames(ctx context.Context, userID int64) (int64, error) {
+	n, err := t.q.CountLightningNames(ctx, userID)
+	if err != nil {
+		return 0, interpret(fmt.Errorf("count lightning names: %w", err))
+	}
+	return n, nil
+}
+
+func (t *tx) SetUserLightningName(ctx context.Context, id int64, name string, now time.Time) error {
+	n, err := t.q.SetUserLightningName(ctx, sqlitedb.SetUserLightningNameParams{LightningName: name, Now: now.UTC(), ID: id})
+	return one(n, err, "set user lightning name")
+}
+
 func (t *tx) InsertUserAccount(ctx context.Context, userID int64, now time.Time) (int64, error) {
 	id, err := t.q.InsertUserAccount(ctx, sqlitedb.InsertUserAccountParams{UserID: nullInt(userID), Now: now.UTC()})
 	if err != nil {
@@ -481,9 +510,14 @@ func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType)
 }
 
 func (t *tx) InsertInvoice(ctx context.Context, n store.NewInvoice) (int64, error) {
+	origin := n.Origin
+	if origin == "" {
+		origin = store.InvoiceByUser
+	}
 	id, err := t.q.InsertInvoice(ctx, sqlitedb.InsertInvoiceParams{
-		UserID: n.UserID, TransactionID: nullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
-		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: nullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(), Now: n.Now.UTC(),
+		UserID: nullInt(n.UserID), TransactionID: nullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
+		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: nullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(),
+		Phone: nullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert invoice: %w", err))
@@ -497,7 +531,7 @@ func (t *tx) InvoiceByPaymentHash(ctx context.Context, hash string) (store.Invoi
 		return store.Invoice{}, interpret(fmt.Errorf("invoice by hash: %w", err))
 	}
 	return store.Invoice{
-		ID: r.ID, UserID: r.UserID, TransactionID: r.TransactionID.Int64, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
+		ID: r.ID, UserID: r.UserID.Int64, Phone: r.Phone.String, Origin: store.InvoiceOrigin(r.Origin), PayerComment: r.PayerComment, TransactionID: r.TransactionID.Int64, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
 		AmountMsat: r.AmountMsat, AmountPaidMsat: r.AmountPaidMsat.Int64, Status: store.InvoiceStatus(r.Status),
 		Description: r.Description, AddIndex: r.AddIndex.Int64, ExpiresAt: r.ExpiresAt.UTC(), PaidAt: timePtr(r.PaidAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
@@ -521,6 +555,37 @@ func (t *tx) ExpireInvoices(ctx context.Context, now time.Time) (int64, error) {
 	}
 	if _, err := t.q.ExpireInvoiceTransactions(ctx, now.UTC()); err != nil {
 		return 0, interpret(fmt.Errorf("expire invoice transactions: %w", err))
+	}
+	return n, nil
+}
+
+func (t *tx) ExpireInvoice(ctx context.Context, hash string, now time.Time) (bool, error) {
+	n, err := t.q.ExpireInvoice(ctx, sqlitedb.ExpireInvoiceParams{Now: now.UTC(), PaymentHash: hash})
+	if err != nil {
+		return false, interpret(fmt.Errorf("expire invoice: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone string, now time.Time) ([]string, error) {
+	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, sqlitedb.ListUnpaidAddressInvoicesParams{Phone: nullString(phone), Now: now.UTC()})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("unpaid address invoices: %w", err))
+	}
+	return hashes, nil
+}
+
+func (t *tx) SetInvoiceReceipt(ctx context.Context, hash string, userID, transactionID int64, now time.Time) error {
+	n, err := t.q.SetInvoiceReceipt(ctx, sqlitedb.SetInvoiceReceiptParams{
+		UserID: nullInt(userID), TransactionID: nullInt(transactionID), Now: now.UTC(), PaymentHash: hash,
+	})
+	return one(n, err, "set invoice receipt")
+}
+
+func (t *tx) DeleteStaleAddressInvoices(ctx context.Context, before time.Time) (int64, error) {
+	n, err := t.q.DeleteStaleAddressInvoices(ctx, before.UTC())
+	if err != nil {
+		return 0, interpret(fmt.Errorf("delete stale address invoices: %w", err))
 	}
 	return n, nil
 }

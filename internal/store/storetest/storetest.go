@@ -34,6 +34,8 @@ func Exercise(t *testing.T, s store.Store) {
 		{"TransactionConstraints", testTransactionConstraints},
 		{"History", testHistory},
 		{"Invoices", testInvoices},
+		{"AddressInvoices", testAddressInvoices},
+		{"LightningNames", testLightningNames},
 		{"Sessions", testSessions},
 		{"IdleSessionCleanup", testIdleSessionCleanup},
 		{"Notifications", testNotifications},
@@ -618,6 +620,138 @@ func testInvoices(t *testing.T, s store.Store) {
 		if min, err := tx.MinUnpaidInvoiceAddIndex(ctx, base.Add(-time.Hour)); err != nil || min != 0 {
 			t.Fatalf("MinUnpaidInvoiceAddIndex after payment: %d %v", min, err)
 		}
+		return nil
+	})
+}
+
+// testAddressInvoices: an invoice for an anonymous payer of an address is
+// recorded by the number alone, lists among the number's unpaid ones until
+// it is paid, expired or due, gets its user and transaction row when paid,
+// and is deleted once it expired unpaid long enough ago.
+func testAddressInvoices(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	userID, _, _ := NewFundedUser(t, s, 0)
+	mk := func(expires time.Time) store.NewInvoice {
+		return store.NewInvoice{Phone: phone, Origin: store.InvoiceByAddress, PayerComment: "for the goat 🐐", Invoice: "lnbcrt50n1" + Token(t, 40),
+			PaymentHash: Token(t, 32), AmountMsat: 5000, Description: "address", AddIndex: 9, ExpiresAt: expires, Now: base}
+	}
+	older, newer, overdue, paid := mk(base.Add(time.Hour)), mk(base.Add(time.Hour)), mk(base.Add(-time.Minute)), mk(base.Add(time.Hour))
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, n := range []store.NewInvoice{older, newer, overdue, paid} {
+			if _, err := tx.InsertInvoice(ctx, n); err != nil {
+				return err
+			}
+		}
+		// One the user asked for, of another origin, never counts.
+		_, err := tx.InsertInvoice(ctx, store.NewInvoice{UserID: userID, Phone: phone, Invoice: "lnbcrt1" + Token(t, 30),
+			PaymentHash: Token(t, 32), AmountMsat: 1, ExpiresAt: base.Add(time.Hour), Now: base})
+		return err
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		inv, err := tx.InvoiceByPaymentHash(ctx, older.PaymentHash)
+		if err != nil {
+			return err
+		}
+		if inv.UserID != 0 || inv.TransactionID != 0 || inv.Phone != phone || inv.Origin != store.InvoiceByAddress ||
+			inv.PayerComment != older.PayerComment || inv.Status != store.InvoicePending {
+			t.Fatalf("address invoice read back wrong: %+v", inv)
+		}
+		ok, err := tx.MarkInvoicePaid(ctx, paid.PaymentHash, 5000, base)
+		if err != nil || !ok {
+			t.Fatalf("MarkInvoicePaid: %v %v", ok, err)
+		}
+		txID, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxInvoice, store.TxCompleted, 5000, base))
+		if err != nil {
+			return err
+		}
+		if err := tx.SetInvoiceReceipt(ctx, paid.PaymentHash, userID, txID, base); err != nil {
+			return err
+		}
+		if inv, _ := tx.InvoiceByPaymentHash(ctx, paid.PaymentHash); inv.UserID != userID || inv.TransactionID != txID {
+			t.Fatalf("receipt not recorded: %+v", inv)
+		}
+		hashes, err := tx.UnpaidAddressInvoices(ctx, phone, base)
+		if err != nil {
+			return err
+		}
+		if len(hashes) != 2 || hashes[0] != newer.PaymentHash || hashes[1] != older.PaymentHash {
+			t.Fatalf("unpaid address invoices: %v, want the newer then the older", hashes)
+		}
+		if ok, err := tx.ExpireInvoice(ctx, older.PaymentHash, base); err != nil || !ok {
+			t.Fatalf("ExpireInvoice: %v %v", ok, err)
+		}
+		if ok, err := tx.ExpireInvoice(ctx, paid.PaymentHash, base); err != nil || ok {
+			t.Fatalf("ExpireInvoice of a paid invoice: %v %v", ok, err)
+		}
+		if hashes, _ := tx.UnpaidAddressInvoices(ctx, phone, base); len(hashes) != 1 || hashes[0] != newer.PaymentHash {
+			t.Fatalf("unpaid address invoices after an expiry: %v", hashes)
+		}
+		if _, err := tx.ExpireInvoices(ctx, base); err != nil {
+			return err
+		}
+		// Expired unpaid: the older (one hour ahead) and the overdue one
+		// (a minute ago); only what expired before the cut-off goes.
+		n, err := tx.DeleteStaleAddressInvoices(ctx, base)
+		if err != nil || n != 1 {
+			t.Fatalf("DeleteStaleAddressInvoices: %d %v, want the overdue one", n, err)
+		}
+		_, err = tx.InvoiceByPaymentHash(ctx, overdue.PaymentHash)
+		mustKind(t, err, store.ErrNotFound, "a stale address invoice")
+		if n, err := tx.DeleteStaleAddressInvoices(ctx, base.Add(2*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("DeleteStaleAddressInvoices later: %d %v, want the expired older one only", n, err)
+		}
+		for _, h := range []string{newer.PaymentHash, paid.PaymentHash} {
+			if _, err := tx.InvoiceByPaymentHash(ctx, h); err != nil {
+				t.Fatalf("a pending or paid address invoice was deleted: %v", err)
+			}
+		}
+		return nil
+	})
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.InsertInvoice(ctx, store.NewInvoice{Origin: store.InvoiceByAddress, Invoice: "lnbcrt1" + Token(t, 30),
+			PaymentHash: Token(t, 32), AmountMsat: 1, ExpiresAt: base, Now: base})
+		return err
+	})
+	if err == nil {
+		t.Fatal("an invoice with neither a user nor a number was recorded")
+	}
+}
+
+// testLightningNames: a chosen name belongs to one user for good, a user
+// may have several, and the name the user shows is kept on the user.
+func testLightningNames(t *testing.T, s store.Store) {
+	alice, _, _ := NewFundedUser(t, s, 0)
+	bob, _, _ := NewFundedUser(t, s, 0)
+	name := "n" + Token(t, 6)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.InsertLightningName(ctx, alice, name, base); err != nil {
+			return err
+		}
+		if err := tx.InsertLightningName(ctx, alice, name+"b", base); err != nil {
+			return err
+		}
+		return tx.SetUserLightningName(ctx, alice, name, base)
+	})
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		return tx.InsertLightningName(ctx, bob, name, base)
+	})
+	mustKind(t, err, store.ErrConflict, "a taken name")
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if owner, err := tx.LightningNameOwner(ctx, name); err != nil || owner != alice {
+			t.Fatalf("LightningNameOwner: %d %v", owner, err)
+		}
+		_, err := tx.LightningNameOwner(ctx, "nobody"+Token(t, 4))
+		mustKind(t, err, store.ErrNotFound, "an unchosen name")
+		if n, err := tx.CountLightningNames(ctx, alice); err != nil || n != 2 {
+			t.Fatalf("CountLightningNames: %d %v", n, err)
+		}
+		if n, err := tx.CountLightningNames(ctx, bob); err != nil || n != 0 {
+			t.Fatalf("CountLightningNames of bob: %d %v", n, err)
+		}
+		if u, err := tx.UserByID(ctx, alice); err != nil || u.LightningName != name {
+			t.Fatalf("the name shown: %+v %v", u, err)
+		}
+		mustKind(t, tx.SetUserLightningName(ctx, 1<<40, name, base), store.ErrNotFound, "naming a missing user")
 		return nil
 	})
 }

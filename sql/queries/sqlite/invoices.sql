@@ -1,10 +1,13 @@
 -- name: InsertInvoice :one
+-- user_id is NULL for an address invoice of a number without an account
+-- yet: its user is created when it is paid.
 INSERT INTO invoices (
     user_id, transaction_id, invoice, payment_hash, amount_msat, status, description,
-    add_index, expires_at, created_at, updated_at
+    add_index, expires_at, phone, origin, payer_comment, created_at, updated_at
 ) VALUES (
-    sqlc.arg(user_id), sqlc.narg(transaction_id), sqlc.arg(invoice), sqlc.arg(payment_hash), sqlc.arg(amount_msat),
-    'pending', sqlc.arg(description), sqlc.narg(add_index), sqlc.arg(expires_at), sqlc.arg(now), sqlc.arg(now)
+    sqlc.narg(user_id), sqlc.narg(transaction_id), sqlc.arg(invoice), sqlc.arg(payment_hash), sqlc.arg(amount_msat),
+    'pending', sqlc.arg(description), sqlc.narg(add_index), sqlc.arg(expires_at), sqlc.narg(phone), sqlc.arg(origin),
+    sqlc.arg(payer_comment), sqlc.arg(now), sqlc.arg(now)
 )
 RETURNING id;
 
@@ -36,3 +39,26 @@ SELECT CAST(COALESCE(MAX(add_index), 0) AS INTEGER) AS add_index FROM invoices;
 -- after since (an HTLC accepted before expiry can settle late).
 SELECT CAST(COALESCE(MIN(add_index), 0) AS INTEGER) AS add_index FROM invoices
 WHERE status IN ('pending', 'expired') AND add_index IS NOT NULL AND expires_at > sqlc.arg(since);
+
+-- name: ListUnpaidAddressInvoices :many
+-- The payment hashes of a number's address invoices that can still be paid,
+-- newest first: the cap on them expires the oldest.
+SELECT payment_hash FROM invoices
+WHERE phone = sqlc.arg(phone) AND status = 'pending' AND origin = 'address' AND expires_at > sqlc.arg(now)
+ORDER BY id DESC;
+
+-- name: ExpireInvoice :execrows
+UPDATE invoices SET status = 'expired', updated_at = sqlc.arg(now)
+WHERE payment_hash = sqlc.arg(payment_hash) AND status = 'pending';
+
+-- name: SetInvoiceReceipt :execrows
+-- Records whom a paid address invoice credited and its transaction row,
+-- both made when it was paid.
+UPDATE invoices SET user_id = sqlc.arg(user_id), transaction_id = sqlc.arg(transaction_id), updated_at = sqlc.arg(now)
+WHERE payment_hash = sqlc.arg(payment_hash);
+
+-- name: DeleteStaleAddressInvoices :execrows
+-- Address invoices that expired unpaid before the given time record no
+-- money and nobody asked for them: they go, so that floods leave nothing.
+DELETE FROM invoices
+WHERE status = 'expired' AND origin = 'address' AND transaction_id IS NULL AND expires_at < sqlc.arg(before);
