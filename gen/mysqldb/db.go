@@ -51,6 +51,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getInvoiceByPaymentHashStmt, err = db.PrepareContext(ctx, getInvoiceByPaymentHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetInvoiceByPaymentHash: %w", err)
 	}
+	if q.getPaymentByHashStmt, err = db.PrepareContext(ctx, getPaymentByHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPaymentByHash: %w", err)
+	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
 	}
@@ -231,6 +234,11 @@ func (q *Queries) Close() error {
 	if q.getInvoiceByPaymentHashStmt != nil {
 		if cerr := q.getInvoiceByPaymentHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getInvoiceByPaymentHashStmt: %w", cerr)
+		}
+	}
+	if q.getPaymentByHashStmt != nil {
+		if cerr := q.getPaymentByHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPaymentByHashStmt: %w", cerr)
 		}
 	}
 	if q.getSessionStmt != nil {
@@ -501,6 +509,7 @@ type Queries struct {
 	getAccountByIDStmt                     *sql.Stmt
 	getAccountByUserIDStmt                 *sql.Stmt
 	getInvoiceByPaymentHashStmt            *sql.Stmt
+	getPaymentByHashStmt                   *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
 	getSystemAccountStmt                   *sql.Stmt
@@ -560,6 +569,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getAccountByIDStmt:                     q.getAccountByIDStmt,
 		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
 		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
+		getPaymentByHashStmt:                   q.getPaymentByHashStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
 		getSystemAccountStmt:                   q.getSystemAccountStmt,
