@@ -81,6 +81,7 @@ const (
 	kPaid
 	kLightningDown
 	kAddressFailed
+	kInvoiceAlreadyPaid
 	numKeys
 )
 
@@ -158,6 +159,7 @@ var catalogue = map[string][numKeys]string{
 		kPaid:               "Paid %s sats to %s.",
 		kLightningDown:      "Lightning is unavailable right now. Please try later.",
 		kAddressFailed:      "Could not get an invoice from that address. Nothing was paid.",
+		kInvoiceAlreadyPaid: "This invoice is already paid or being paid. Nothing was charged.",
 	},
 	"sw": {
 		kWelcome:            "Karibu Umeme, bitcoin kwenye simu yako.",
@@ -230,6 +232,7 @@ var catalogue = map[string][numKeys]string{
 		kPaid:               "Umelipa sats %s kwa %s.",
 		kLightningDown:      "Lightning haipatikani kwa sasa. Tafadhali jaribu baadaye.",
 		kAddressFailed:      "Imeshindwa kupata ankara kutoka kwa anwani hiyo. Hakuna kilicholipwa.",
+		kInvoiceAlreadyPaid: "Ankara hii imeshalipwa au inalipwa sasa. Hujatozwa chochote.",
 	},
 }
 
