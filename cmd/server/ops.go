@@ -178,7 +178,9 @@ func adminPay(ctx context.Context, args []string, out io.Writer, log *slog.Logge
 		fmt.Fprintf(out, "paid inside the ledger as transaction %d (an invoice of one of our users)\n", p.Transaction.ID)
 		return nil
 	}
-	fmt.Fprintf(out, "payment %d reserved, sending\n", p.Transaction.ID)
+	if p.Transaction.Status == store.TxPending {
+		fmt.Fprintf(out, "payment %d reserved, sending\n", p.Transaction.ID)
+	}
 	a.Payer.Wait()
 	t, err := a.Wallet.Transaction(ctx, p.Transaction.ID)
 	if err != nil {
