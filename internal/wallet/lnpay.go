@@ -73,7 +73,8 @@ func (w *Service) ReserveOwnInvoice(ctx context.Context, auth Authorization, pay
 // SettleOwnInvoice completes a payment reserved by ReserveOwnInvoice, once
 // the node has confirmed that the invoice is cancelled there: the hold
 // moves from the reserved account to the payee, the payee's invoice and
-// its transaction complete, and the payee is told, all in one transaction.
+// its transaction complete, and both users are told, all in one
+// transaction.
 // It reports false when the payment was no longer pending, and fails with
 // ErrInvoiceAlreadyPaid when the invoice is no longer payable in the ledger
 // (the caller then refunds the hold).
@@ -146,6 +147,14 @@ func (w *Service) SettleOwnInvoice(ctx context.Context, transactionID int64) (bo
 		if _, err := tx.InsertNotification(ctx, store.NewNotification{
 			UserID: payeeUser.ID, Phone: payeeUser.Phone, Kind: store.NotifyReceived, TransactionID: inv.TransactionID,
 			AmountMsat: t.AmountMsat, Counterparty: payer.Phone, Now: now,
+		}); err != nil {
+			return err
+		}
+		// The payer hears the outcome as of any payment: it may come
+		// later than the screen (when the node confirmed the cancel late).
+		if _, err := tx.InsertNotification(ctx, store.NewNotification{
+			UserID: payer.ID, Phone: payer.Phone, Kind: store.NotifyPaymentSent, TransactionID: t.ID,
+			AmountMsat: t.AmountMsat, Counterparty: payeeUser.Phone, Now: now,
 		}); err != nil {
 			return err
 		}

@@ -222,6 +222,24 @@ func TestOwnInvoiceLedger(t *testing.T) {
 		if b := balance(t, w, payee.user.ID); b != amount {
 			t.Fatalf("payee %d after the settlement", b)
 		}
+		err := db.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+			sent, err := tx.NotificationsOf(ctx, hold.ID)
+			if err != nil {
+				return err
+			}
+			received, err := tx.NotificationsOf(ctx, inv.TransactionID)
+			if err != nil {
+				return err
+			}
+			if len(sent) != 1 || sent[0].Kind != store.NotifyPaymentSent || sent[0].UserID != payers[won].user.ID ||
+				len(received) != 1 || received[0].Kind != store.NotifyReceived || received[0].UserID != payee.user.ID {
+				t.Fatalf("notifications of the settlement: payer %+v, payee %+v", sent, received)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if st, _ := w.InvoiceStatus(ctx, inv.PaymentHash); st.Status != store.InvoicePaid {
 			t.Fatalf("invoice after the settlement: %+v", st)
 		}
@@ -242,7 +260,8 @@ func TestOwnInvoiceLedger(t *testing.T) {
 		lost := invoice()
 		p := payers[(won+1)%len(payers)]
 		before := balance(t, w, p.user.ID)
-		h, err := w.ReserveOwnInvoice(ctx, p.auth, lost.PaymentHash, "lost")
+		var h store.Transaction
+		h, err = w.ReserveOwnInvoice(ctx, p.auth, lost.PaymentHash, "lost")
 		if err != nil {
 			t.Fatal(err)
 		}
