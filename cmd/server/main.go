@@ -6,6 +6,7 @@
 //	server reconcile               check the whole ledger
 //	server admin credit|debit      book a manual adjustment
 //	server admin pay               pay a Lightning invoice for a user
+//	server admin payment           show or resolve a payment as lnd says
 //	server cleanup                 close idle sessions, expire invoices
 package main
 
@@ -77,6 +78,15 @@ const usage = `usage:
                                     book a manual adjustment
   server admin pay --phone P --invoice BOLT11 [--key K]
                                     pay a Lightning invoice from a user's account
+                                    (once: an invoice already paid or being paid
+                                    is refused)
+  server admin payment show --id N [--wait 30s]
+                                    a payment as the ledger and lnd see it
+  server admin payment resolve --id N [--wait 30s]
+                                    finish a pending payment as lnd says: settle
+                                    it, or refund it if lnd failed it or never
+                                    started it and its invoice expired; refused
+                                    while lnd is unreachable or still trying
   server cleanup [--idle 5m]        close idle USSD sessions, expire invoices`
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {

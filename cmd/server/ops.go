@@ -12,6 +12,8 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -78,8 +80,11 @@ func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) 
 	if len(args) > 0 && args[0] == "pay" {
 		return adminPay(ctx, args[1:], out, log)
 	}
+	if len(args) > 0 && args[0] == "payment" {
+		return adminPayment(ctx, args[1:], out, log)
+	}
 	if len(args) == 0 || (args[0] != "credit" && args[0] != "debit") {
-		return fmt.Errorf("admin: want credit, debit or pay\n%s", usage)
+		return fmt.Errorf("admin: want credit, debit, pay or payment\n%s", usage)
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
@@ -170,10 +175,16 @@ func adminPay(ctx context.Context, args []string, out io.Writer, log *slog.Logge
 		return err
 	}
 	if p.Internal {
+		if p.Transaction.Status == store.TxPending {
+			fmt.Fprintf(out, "payment %d of an invoice of one of our users: reserved, but lnd did not confirm the invoice's cancel; the server finishes it (or: server admin payment resolve --id %d)\n", p.Transaction.ID, p.Transaction.ID)
+			return nil
+		}
 		fmt.Fprintf(out, "paid inside the ledger as transaction %d (an invoice of one of our users)\n", p.Transaction.ID)
 		return nil
 	}
-	fmt.Fprintf(out, "payment %d reserved, sending\n", p.Transaction.ID)
+	if p.Transaction.Status == store.TxPending {
+		fmt.Fprintf(out, "payment %d reserved, sending\n", p.Transaction.ID)
+	}
 	a.Payer.Wait()
 	t, err := a.Wallet.Transaction(ctx, p.Transaction.ID)
 	if err != nil {
@@ -181,4 +192,96 @@ func adminPay(ctx context.Context, args []string, out io.Writer, log *slog.Logge
 	}
 	fmt.Fprintf(out, "payment %d %s: %d sats, fee %d msat\n", t.ID, t.Status, t.AmountMsat/1000, t.FeeMsat)
 	return nil
+}
+
+// adminPayment shows a payment with what lnd says of it, or resolves a
+// pending one as lnd says: settled with its fee, refunded on a failure (or
+// when lnd never started it and its invoice has expired); refused while lnd
+// is unreachable or still trying.
+func adminPayment(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	if len(args) == 0 || (args[0] != "show" && args[0] != "resolve") {
+		return fmt.Errorf("admin payment: want show or resolve\n%s", usage)
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("admin payment "+verb, flag.ContinueOnError)
+	id := fs.Int64("id", 0, "the payment's transaction id")
+	wait := fs.Duration("wait", 30*time.Second, "how long to wait for lnd to answer")
+	a, err := openApp(ctx, fs, args[1:], log)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	if *id <= 0 {
+		return fmt.Errorf("admin payment %s: --id is required", verb)
+	}
+	t, err := a.Wallet.Transaction(ctx, *id)
+	if err != nil {
+		return fmt.Errorf("admin payment %s: transaction %d: %w", verb, *id, err)
+	}
+	if t.Type != store.TxPayment {
+		return fmt.Errorf("admin payment %s: transaction %d is a %s, not a payment", verb, t.ID, t.Type)
+	}
+	printPayment(out, t)
+	lndErr := a.WaitLightning(ctx, *wait)
+	if verb == "show" {
+		if lndErr != nil {
+			fmt.Fprintf(out, "lnd: unreachable (%v)\n", lndErr)
+			return nil
+		}
+		v, err := a.Payer.Inspect(ctx, t)
+		if err != nil {
+			fmt.Fprintf(out, "lnd: no answer (%v)\n", err)
+			return nil
+		}
+		fmt.Fprintf(out, "lnd: %s\n", describeView(v))
+		return nil
+	}
+	if lndErr != nil {
+		return fmt.Errorf("admin payment resolve: nothing changed: %w", lndErr)
+	}
+	if t.Status != store.TxPending {
+		fmt.Fprintf(out, "payment %d is already %s: nothing to resolve\n", t.ID, t.Status)
+		return nil
+	}
+	got, err := a.Payer.Resolve(ctx, t.ID)
+	if err != nil {
+		if got.Status != store.TxPending {
+			fmt.Fprintf(out, "payment %d resolved: %s\n", got.ID, got.Status)
+		}
+		return fmt.Errorf("admin payment resolve: payment %d %s: %w", t.ID, got.Status, err)
+	}
+	fmt.Fprintf(out, "payment %d resolved: %s: %d sats, fee %d msat\n", got.ID, got.Status, got.AmountMsat/1000, got.FeeMsat)
+	return nil
+}
+
+// printPayment writes what the ledger knows of a payment.
+func printPayment(out io.Writer, t store.Transaction) {
+	fmt.Fprintf(out, "payment %d: %s, %d msat, fee %d msat, user %d, created %s, updated %s\n", t.ID, t.Status, t.AmountMsat, t.FeeMsat,
+		t.UserID, t.CreatedAt.Format(time.RFC3339), t.UpdatedAt.Format(time.RFC3339))
+	fmt.Fprintf(out, "  hash %s, key %s\n", t.PaymentHash, t.IdempotencyKey)
+	if t.CounterpartyPhone != "" {
+		fmt.Fprintf(out, "  to %s (one of our users)\n", wallet.MaskPhone(t.CounterpartyPhone))
+	}
+}
+
+// describeView says in a line what lnd says of a payment.
+func describeView(v lightning.NodeView) string {
+	expired := ""
+	if v.Expired {
+		expired = " (its invoice has expired)"
+	}
+	if v.Internal {
+		state := map[lightning.InvoiceState]string{lightning.InvoiceOpen: "open", lightning.InvoiceAccepted: "accepted",
+			lightning.InvoiceSettled: "settled (paid from outside)", lightning.InvoiceCanceled: "cancelled"}[v.Invoice]
+		return "an invoice of our own node, settled in the ledger; on lnd the invoice is " + state + expired
+	}
+	switch {
+	case !v.Known:
+		return "no record of the payment" + expired
+	case v.State == lightning.PaymentSucceeded:
+		return fmt.Sprintf("succeeded, routing fee %d msat", v.FeeMsat)
+	case v.State == lightning.PaymentFailed:
+		return "failed: " + v.Reason
+	}
+	return "in flight"
 }

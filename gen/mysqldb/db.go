@@ -63,6 +63,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getLightningNameOwnerStmt, err = db.PrepareContext(ctx, getLightningNameOwner); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLightningNameOwner: %w", err)
 	}
+	if q.getPaymentByHashStmt, err = db.PrepareContext(ctx, getPaymentByHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPaymentByHash: %w", err)
+	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
 	}
@@ -275,6 +278,11 @@ func (q *Queries) Close() error {
 	if q.getLightningNameOwnerStmt != nil {
 		if cerr := q.getLightningNameOwnerStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getLightningNameOwnerStmt: %w", cerr)
+		}
+	}
+	if q.getPaymentByHashStmt != nil {
+		if cerr := q.getPaymentByHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPaymentByHashStmt: %w", cerr)
 		}
 	}
 	if q.getSessionStmt != nil {
@@ -569,6 +577,7 @@ type Queries struct {
 	getAccountByUserIDStmt                 *sql.Stmt
 	getInvoiceByPaymentHashStmt            *sql.Stmt
 	getLightningNameOwnerStmt              *sql.Stmt
+	getPaymentByHashStmt                   *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
 	getSystemAccountStmt                   *sql.Stmt
@@ -636,6 +645,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
 		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
 		getLightningNameOwnerStmt:              q.getLightningNameOwnerStmt,
+		getPaymentByHashStmt:                   q.getPaymentByHashStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
 		getSystemAccountStmt:                   q.getSystemAccountStmt,

@@ -89,6 +89,7 @@ type Transaction struct {
 	RelatedID              sql.NullInt64
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+	PaymentHashClaim       sql.NullString
 }
 
 type User struct {

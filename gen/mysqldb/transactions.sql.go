@@ -44,8 +44,42 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 	return result.RowsAffected()
 }
 
+const getPaymentByHash = `-- name: GetPaymentByHash :one
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE payment_hash_claim = ?
+`
+
+// The outgoing payment that owns a payment hash: the one pending or
+// completed. payment_hash_claim is set only on those rows, and its unique
+// index (MySQL has no partial indexes) serves this.
+func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
+	row := q.queryRow(ctx, q.getPaymentByHashStmt, getPaymentByHash, paymentHash)
+	var i Transaction
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Type,
+		&i.Direction,
+		&i.Status,
+		&i.AmountMsat,
+		&i.FeeMsat,
+		&i.Invoice,
+		&i.PaymentHash,
+		&i.MpesaReceipt,
+		&i.MpesaCheckoutRequestID,
+		&i.MpesaConversationID,
+		&i.CounterpartyPhone,
+		&i.Description,
+		&i.IdempotencyKey,
+		&i.RelatedID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PaymentHashClaim,
+	)
+	return i, err
+}
+
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE id = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE id = ?
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -70,12 +104,13 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PaymentHashClaim,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE idempotency_key = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE idempotency_key = ?
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -100,6 +135,7 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PaymentHashClaim,
 	)
 	return i, err
 }
@@ -216,7 +252,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 }
 
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -247,6 +283,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PaymentHashClaim,
 		); err != nil {
 			return nil, err
 		}
@@ -262,7 +299,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions
 WHERE user_id = ? AND id < ?
 ORDER BY id DESC
 LIMIT ?
@@ -303,6 +340,7 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PaymentHashClaim,
 		); err != nil {
 			return nil, err
 		}

@@ -44,6 +44,39 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 	return result.RowsAffected()
 }
 
+const getPaymentByHash = `-- name: GetPaymentByHash :one
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions
+WHERE payment_hash = ?1 AND type = 'payment' AND status IN ('pending', 'completed')
+`
+
+// The outgoing payment that owns a payment hash: the one pending or
+// completed (at most one, by the partial unique index that also serves this).
+func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
+	row := q.db.QueryRowContext(ctx, getPaymentByHash, paymentHash)
+	var i Transaction
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Type,
+		&i.Direction,
+		&i.Status,
+		&i.AmountMsat,
+		&i.FeeMsat,
+		&i.Invoice,
+		&i.PaymentHash,
+		&i.MpesaReceipt,
+		&i.MpesaCheckoutRequestID,
+		&i.MpesaConversationID,
+		&i.CounterpartyPhone,
+		&i.Description,
+		&i.IdempotencyKey,
+		&i.RelatedID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const getTransactionByID = `-- name: GetTransactionByID :one
 SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE id = ?1
 `

@@ -32,7 +32,9 @@ type Node interface {
 	DecodeInvoice(ctx context.Context, bolt11 string) (DecodedInvoice, error)
 	// PayInvoice sends a payment and streams its progress until a final
 	// state, ctx's end or a stream failure (which says nothing about the
-	// payment's outcome).
+	// payment's outcome). Two errors on the stream are definite:
+	// ErrPaymentRefused (nothing was sent) and ErrPaymentExists (the node
+	// has a payment of that hash already).
 	PayInvoice(ctx context.Context, req PaymentRequest) (<-chan PaymentUpdate, <-chan error, error)
 	// TrackPayment re-attaches to a payment by hash; ErrPaymentNotFound if
 	// the node never started it.
@@ -74,8 +76,18 @@ type PaymentUpdate struct {
 	Reason  string // why it failed
 }
 
-// ErrPaymentNotFound means the node has no payment with that hash.
-var ErrPaymentNotFound = errors.New("payment not found")
+// The node's answers about a payment that the payer acts on.
+var (
+	// ErrPaymentNotFound means the node has no payment with that hash.
+	ErrPaymentNotFound = errors.New("payment not found")
+	// ErrPaymentRefused means the node refused to start a payment: a check
+	// before anything is sent failed (no payment address, invoice expired,
+	// final CLTV over the limit, …). The error carries the node's reason.
+	ErrPaymentRefused = errors.New("payment refused by the node")
+	// ErrPaymentExists means the node already has a payment of that hash,
+	// in flight or succeeded, and will not start another.
+	ErrPaymentExists = errors.New("the node already has a payment of this hash")
+)
 
 // InvoiceRequest is an invoice to issue.
 type InvoiceRequest struct {

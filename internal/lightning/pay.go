@@ -18,13 +18,21 @@ import (
 // then settle with the real fee or refund only on a definite failure; a
 // timeout, a lost stream or a crash leaves the funds reserved, and Resume
 // re-attaches at start-up.
+//
+// The definite failures are the node's: a payment it reports FAILED, a
+// payment it refused to start (and has no record of), and a payment it never
+// started whose invoice has expired. A payment hash has at most one pending
+// or completed payment in the ledger, so the node's "this hash is already
+// paid or in flight" is this payment's own attempt, and is tracked.
 type Payer struct {
 	Node   Node
 	Wallet *wallet.Service
 	Log    *slog.Logger
 	// Timeout bounds one payment attempt in lnd (default 60 s).
 	Timeout time.Duration
-	// ExpiryMargin refuses invoices that expire sooner than this (default 30 s).
+	// ExpiryMargin refuses invoices that expire sooner than this (default
+	// 30 s); a payment the node never started is failed once its invoice
+	// has been expired for as long.
 	ExpiryMargin time.Duration
 
 	wg sync.WaitGroup
@@ -36,6 +44,10 @@ type Payer struct {
 	following map[int64]bool
 }
 
+// ErrPaymentInFlight means the node is still trying a payment: it cannot be
+// finished yet.
+var ErrPaymentInFlight = errors.New("payment in flight")
+
 // FeeLimit is the routing fee reserved for an amount: max(10 sat, 1% + 1 sat),
 // the popular custodial practice; only the real fee is charged.
 func FeeLimit(amountMsat int64) int64 {
@@ -45,26 +57,26 @@ func FeeLimit(amountMsat int64) int64 {
 // Payment is a payment request as the payer saw it.
 type Payment struct {
 	Transaction store.Transaction
-	// Internal says the invoice was ours and was settled in the ledger.
+	// Internal says the invoice was ours and is settled in the ledger (its
+	// transaction is completed, or still pending when the node could not
+	// confirm the invoice's cancellation).
 	Internal bool
 }
 
 // Pay decodes and checks an invoice and pays it: inside the ledger when our
 // node issued it for one of our users, through the node otherwise. An
-// external payment returns while still pending; Wait follows it.
+// external payment returns while still pending; Wait follows it. An invoice
+// already paid or being paid is refused with wallet.ErrInvoiceAlreadyPaid,
+// and nothing is held.
 func (p *Payer) Pay(ctx context.Context, auth wallet.Authorization, bolt11, key string) (Payment, error) {
 	inv, err := p.Node.DecodeInvoice(ctx, bolt11)
 	if err != nil {
 		return Payment{}, err
 	}
-	margin := p.ExpiryMargin
-	if margin <= 0 {
-		margin = 30 * time.Second
-	}
 	switch {
 	case inv.AmountMsat <= 0:
 		return Payment{}, fmt.Errorf("%w: an amount-less invoice", ErrInvalidInvoice)
-	case time.Until(inv.ExpiresAt) < margin:
+	case time.Until(inv.ExpiresAt) < p.margin():
 		return Payment{}, fmt.Errorf("%w: expired or about to", ErrInvalidInvoice)
 	}
 	own, err := p.ownIdentity(ctx)
@@ -82,11 +94,16 @@ func (p *Payer) Pay(ctx context.Context, auth wallet.Authorization, bolt11, key 
 		return Payment{}, err
 	}
 	if t.Status == store.TxPending {
-		p.start(t, func(ctx context.Context) (<-chan PaymentUpdate, <-chan error, error) {
-			return p.Node.PayInvoice(ctx, PaymentRequest{Invoice: bolt11, FeeLimitMsat: FeeLimit(inv.AmountMsat), Timeout: p.timeout()})
-		})
+		p.start(t, func(ctx context.Context) error { return p.follow(ctx, t, true) })
 	}
 	return Payment{Transaction: t}, nil
+}
+
+func (p *Payer) margin() time.Duration {
+	if p.ExpiryMargin > 0 {
+		return p.ExpiryMargin
+	}
+	return 30 * time.Second
 }
 
 // ownIdentity is our node's public key, asked once (payments run
@@ -104,20 +121,75 @@ func (p *Payer) ownIdentity(ctx context.Context) (string, error) {
 	return p.identity, nil
 }
 
-// payOwn settles an invoice of our node inside the ledger, after cancelling
-// it on the node so that nobody outside can pay it as well.
+// payOwn pays an invoice of our node inside the ledger: the payer's funds
+// are held first, so that only a funded, PIN-authorised attempt ever
+// cancels one of our invoices, and the money moves only once the node has
+// confirmed the cancel.
 func (p *Payer) payOwn(ctx context.Context, auth wallet.Authorization, inv DecodedInvoice, key string) (Payment, error) {
-	if err := p.Node.CancelInvoice(ctx, inv.PaymentHash); err != nil {
-		// Cancelling fails when the invoice is no longer open (paid from
-		// outside, or already cancelled for a first attempt of this key):
-		// the ledger decides which.
-		p.Log.Info("own invoice not cancelled on the node", "hash", inv.PaymentHash, "err", err)
-	}
-	t, err := p.Wallet.PayOwnInvoice(ctx, auth, inv.PaymentHash, key)
+	t, err := p.Wallet.ReserveOwnInvoice(ctx, auth, inv.PaymentHash, key)
 	if err != nil {
 		return Payment{}, err
 	}
-	return Payment{Transaction: t, Internal: true}, nil
+	switch t.Status {
+	case store.TxPending:
+		// Unless Resume is already driving it (then it stays pending here).
+		if p.claim(t.ID) {
+			t, err = p.finishOwn(ctx, t)
+			p.release(t.ID)
+		}
+	case store.TxFailed:
+		// A repeat of an attempt that was refunded: say why again.
+		err = ErrUnavailable
+		if st, serr := p.Wallet.InvoiceStatus(ctx, inv.PaymentHash); serr == nil && st.Status == store.InvoicePaid {
+			err = wallet.ErrInvoiceAlreadyPaid
+		}
+	}
+	return Payment{Transaction: t, Internal: true}, err
+}
+
+// finishOwn drives a pending payment of one of our invoices to its outcome.
+// It cancels the invoice on the node and settles inside the ledger only
+// once the node confirms the cancel (a cancel already done counts). If the
+// node reports the invoice settled, an outside payer won: the hold goes
+// back, the invoice watcher credits the payee, and the error is
+// wallet.ErrInvoiceAlreadyPaid. While the node cannot say, the hold stays
+// and the payment stays pending, for Resume (or an operator) to finish.
+func (p *Payer) finishOwn(ctx context.Context, t store.Transaction) (store.Transaction, error) {
+	if cancelErr := p.Node.CancelInvoice(ctx, t.PaymentHash); cancelErr != nil {
+		st, err := p.Node.LookupInvoice(ctx, t.PaymentHash)
+		switch {
+		case err != nil, st.State == InvoiceAccepted:
+			p.Log.Warn("own invoice: cancel not confirmed; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash,
+				"cancel", cancelErr, "lookup", err)
+			return t, nil
+		case st.State == InvoiceSettled:
+			return p.refundOwn(ctx, t, "paid from outside before it could be cancelled", wallet.ErrInvoiceAlreadyPaid)
+		case st.State == InvoiceOpen:
+			// The cancel failed and nothing happened: release the hold.
+			return p.refundOwn(ctx, t, "the node did not cancel the invoice", fmt.Errorf("%w: cancel invoice: %v", ErrUnavailable, cancelErr))
+		}
+		// Cancelled already (a repeat after a crash): settle.
+	}
+	_, err := p.Wallet.SettleOwnInvoice(ctx, t.ID)
+	if errors.Is(err, wallet.ErrInvoiceAlreadyPaid) {
+		return p.refundOwn(ctx, t, "the invoice is no longer payable", wallet.ErrInvoiceAlreadyPaid)
+	}
+	if err != nil {
+		return t, err
+	}
+	return p.Wallet.Transaction(ctx, t.ID)
+}
+
+// refundOwn gives back the hold of an own-invoice payment and reports why.
+func (p *Payer) refundOwn(ctx context.Context, t store.Transaction, reason string, cause error) (store.Transaction, error) {
+	if err := p.refund(ctx, t, reason); err != nil {
+		return t, err
+	}
+	got, err := p.Wallet.Transaction(ctx, t.ID)
+	if err != nil {
+		return t, err
+	}
+	return got, cause
 }
 
 func (p *Payer) timeout() time.Duration {
@@ -127,46 +199,71 @@ func (p *Payer) timeout() time.Duration {
 	return 60 * time.Second
 }
 
-// start follows a reserved payment in the background, on a context that no
-// caller's hang-up cancels.
-func (p *Payer) start(t store.Transaction, open func(ctx context.Context) (<-chan PaymentUpdate, <-chan error, error)) {
-	p.mu.Lock()
-	if p.following == nil {
-		p.following = map[int64]bool{}
-	}
-	if p.following[t.ID] {
-		p.mu.Unlock()
+// start runs a pending payment to its outcome in the background, on a
+// context that no caller's hang-up cancels.
+func (p *Payer) start(t store.Transaction, run func(ctx context.Context) error) {
+	if !p.claim(t.ID) {
 		return
 	}
-	p.following[t.ID] = true
-	p.mu.Unlock()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer func() {
-			p.mu.Lock()
-			delete(p.following, t.ID)
-			p.mu.Unlock()
-		}()
+		defer p.release(t.ID)
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout()+30*time.Second)
 		defer cancel()
-		if err := p.follow(ctx, t, open); err != nil {
+		if err := run(ctx); err != nil {
 			p.Log.Warn("payment outcome unknown; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
 		}
 	}()
+}
+
+// claim marks a payment as followed by the caller, unless someone already
+// follows it; release ends that.
+func (p *Payer) claim(id int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.following == nil {
+		p.following = map[int64]bool{}
+	}
+	if p.following[id] {
+		return false
+	}
+	p.following[id] = true
+	return true
+}
+
+func (p *Payer) release(id int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.following, id)
 }
 
 // Wait blocks until every payment this payer follows has an outcome or has
 // been left pending (for tests and one-shot commands).
 func (p *Payer) Wait() { p.wg.Wait() }
 
-// follow reads a payment's updates until a final state and books it.
-func (p *Payer) follow(ctx context.Context, t store.Transaction, open func(ctx context.Context) (<-chan PaymentUpdate, <-chan error, error)) error {
-	updates, errs, err := open(ctx)
+func (p *Payer) send(ctx context.Context, t store.Transaction) (<-chan PaymentUpdate, <-chan error, error) {
+	return p.Node.PayInvoice(ctx, PaymentRequest{Invoice: t.Invoice, FeeLimitMsat: FeeLimit(t.AmountMsat), Timeout: p.timeout()})
+}
+
+func (p *Payer) track(ctx context.Context, t store.Transaction) (<-chan PaymentUpdate, <-chan error, error) {
+	return p.Node.TrackPayment(ctx, t.PaymentHash)
+}
+
+// follow sends a reserved payment (send) or tracks it, and reads its updates
+// until a final state, which it books. Only the node's definite answers
+// finish it; any other error leaves it pending.
+func (p *Payer) follow(ctx context.Context, t store.Transaction, send bool) error {
+	open := p.track
+	if send {
+		open = p.send
+	}
+	updates, errs, err := open(ctx, t)
 	if err != nil {
 		return err
 	}
-	resent := false
+	sent := send
+	var refusal error // the node's refusal to start the payment, once seen
 	for {
 		select {
 		case <-ctx.Done():
@@ -176,16 +273,43 @@ func (p *Payer) follow(ctx context.Context, t store.Transaction, open func(ctx c
 				errs = nil // closed: only updates can end the wait now
 				continue
 			}
-			if errors.Is(err, ErrPaymentNotFound) && !resent {
-				// Tracked after a restart, never started: send it now.
-				updates, errs, err = p.Node.PayInvoice(ctx, PaymentRequest{Invoice: t.Invoice, FeeLimitMsat: FeeLimit(t.AmountMsat), Timeout: p.timeout()})
-				if err != nil {
+			switch {
+			case errors.Is(err, ErrPaymentRefused) && refusal == nil:
+				// Nothing was sent. Refund only once the node confirms it
+				// has no record of the hash.
+				refusal = err
+				updates, errs, err = p.track(ctx, t)
+			case errors.Is(err, ErrPaymentNotFound) && refusal != nil:
+				return p.refund(ctx, t, refusal.Error())
+			case errors.Is(err, ErrPaymentNotFound):
+				expired, derr := p.expired(ctx, t)
+				switch {
+				case derr != nil:
+					return derr
+				case expired:
+					// The node never started it and would refuse it now.
+					return p.refund(ctx, t, "invoice expired before the payment was sent")
+				case sent:
 					return err
 				}
-				resent = true
-				continue
+				// Reserved but never sent (a crash in between): send it
+				// now; the node refuses a second payment of one hash.
+				updates, errs, err = p.send(ctx, t)
+				sent = true
+			case errors.Is(err, ErrPaymentExists):
+				// The node's payment of this hash is this one's only if
+				// this transaction owns the hash in the ledger.
+				owner, oerr := p.Wallet.PaymentByHash(ctx, t.PaymentHash)
+				if oerr != nil || owner.ID != t.ID {
+					return fmt.Errorf("the node has a payment of this hash that transaction %d does not own (%v): %w", t.ID, oerr, err)
+				}
+				updates, errs, err = p.track(ctx, t)
+			default:
+				return err
 			}
-			return err
+			if err != nil {
+				return err
+			}
 		case u, ok := <-updates:
 			if !ok {
 				return errors.New("payment stream closed before a final state")
@@ -195,31 +319,78 @@ func (p *Payer) follow(ctx context.Context, t store.Transaction, open func(ctx c
 				_, err := p.Wallet.Settle(ctx, wallet.Settlement{TransactionID: t.ID, RailFeeMsat: u.FeeMsat})
 				return err
 			case PaymentFailed:
-				p.Log.Info("payment failed; refunding", "transaction", t.ID, "reason", u.Reason)
-				_, err := p.Wallet.Refund(ctx, t.ID)
-				return err
+				return p.refund(ctx, t, u.Reason)
 			}
 		}
 	}
 }
 
+// refund books a definite failure.
+func (p *Payer) refund(ctx context.Context, t store.Transaction, reason string) error {
+	if len(reason) > 200 {
+		reason = reason[:200]
+	}
+	p.Log.Info("payment failed; refunding", "transaction", t.ID, "hash", t.PaymentHash, "reason", reason)
+	_, err := p.Wallet.RefundBecause(ctx, t.ID, reason)
+	return err
+}
+
+// expired reports whether a payment's invoice expired more than the expiry
+// margin ago (a margin, so that a sender about to call the node with it
+// cannot still get through).
+func (p *Payer) expired(ctx context.Context, t store.Transaction) (bool, error) {
+	inv, err := p.Node.DecodeInvoice(ctx, t.Invoice)
+	if err != nil {
+		return false, err
+	}
+	return time.Since(inv.ExpiresAt) > p.margin(), nil
+}
+
+// own reports whether a payment pays an invoice of our own node.
+func (p *Payer) own(ctx context.Context, t store.Transaction) (bool, error) {
+	id, err := p.ownIdentity(ctx)
+	if err != nil {
+		return false, err
+	}
+	inv, err := p.Node.DecodeInvoice(ctx, t.Invoice)
+	if err != nil {
+		return false, err
+	}
+	return inv.Destination == id, nil
+}
+
 // Resume re-attaches to every payment still pending and not followed now
 // (after a restart, or after a stream to the node was lost): it tracks each
-// in the node and books its outcome when final. The server runs it at
-// start and then periodically. A payment the
-// node never started (a crash between the reservation and the call) is
-// sent now: the node refuses a second payment of one hash, so this cannot
-// pay twice.
+// in the node and books its outcome when final; a payment of one of our own
+// invoices is driven again (cancel, then settle in the ledger). The server
+// runs it at start and then periodically. A payment the node never started
+// (a crash between the reservation and the call) is sent now, unless its
+// invoice has expired: then it is refunded.
 func (p *Payer) Resume(ctx context.Context) error {
 	pending, err := p.Wallet.PendingPayments(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range pending {
-		p.Log.Info("re-attaching to a pending payment", "transaction", t.ID, "hash", t.PaymentHash)
-		p.start(t, func(ctx context.Context) (<-chan PaymentUpdate, <-chan error, error) {
-			return p.Node.TrackPayment(ctx, t.PaymentHash)
-		})
+		own, err := p.own(ctx, t)
+		if err != nil {
+			return fmt.Errorf("resume payment %d: %w", t.ID, err)
+		}
+		p.Log.Info("re-attaching to a pending payment", "transaction", t.ID, "hash", t.PaymentHash, "internal", own)
+		if own {
+			p.start(t, func(ctx context.Context) error {
+				got, err := p.finishOwn(ctx, t)
+				switch {
+				case got.Status != store.TxPending:
+					return nil // settled or refunded: a definite outcome
+				case err == nil:
+					return errors.New("the node did not confirm the invoice's cancel")
+				}
+				return err
+			})
+			continue
+		}
+		p.start(t, func(ctx context.Context) error { return p.follow(ctx, t, false) })
 	}
 	return nil
 }

@@ -28,7 +28,6 @@ import (
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
-	"github.com/umeme-wallet/umeme/internal/regtest"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -40,9 +39,7 @@ import (
 // refunded only on a definite failure) and each other (in the ledger), and
 // a server killed in the middle of a payment finishes it once restarted.
 func TestRegtestLightning(t *testing.T) {
-	started := time.Now()
-	net := regtest.Start(t)
-	t.Logf("regtest network up in %s", time.Since(started).Round(time.Millisecond))
+	net := network(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	node, err := lndnode.Connect(ctx, lndnode.Config{Address: net.Ours.RPC, TLSCertPath: net.Ours.TLSCertPath(),
@@ -296,7 +293,7 @@ func TestRegtestLightning(t *testing.T) {
 		}
 	})
 
-	server := buildServer(t)
+	server := serverBinary(t)
 	t.Run("ServerKilledMidPayment", func(t *testing.T) {
 		env := append(os.Environ(), "DATABASE_URL="+dbURL, "LND_ADDRESS="+net.Ours.RPC, "LND_TLS_CERT_PATH="+net.Ours.TLSCertPath(),
 			"LND_MACAROON_PATH="+net.Ours.MacaroonPath(), "LND_NETWORK=regtest", "LISTEN_ADDR=127.0.0.1:0", "PIN_PEPPER=regtest",
@@ -496,12 +493,13 @@ func balance(t *testing.T, w *wallet.Service, userID int64) int64 {
 	return b
 }
 
-// buildServer compiles cmd/server for tests that run it as a process.
-func buildServer(t *testing.T) string {
+// buildServer compiles cmd/server into dir for tests that run it as a
+// process.
+func buildServer(t *testing.T, dir string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "server")
+	bin := filepath.Join(dir, "server")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/server")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -13,6 +13,11 @@ var (
 	// serialise (deadlock, serialization failure, lock timeout, SQLite busy)
 	// and may succeed when run again from the start.
 	ErrRetryable = errors.New("retryable")
+	// ErrPaymentHashTaken means the write would give a payment hash a
+	// second pending or completed outgoing payment. It comes wrapped in an
+	// ErrConflict, so code that handles any conflict (an idempotency key
+	// replay) still sees one, and errors.Is tells the two apart.
+	ErrPaymentHashTaken = errors.New("payment hash already has a pending or completed payment")
 )
 
 // Error is a driver error classified into one of the kinds above.

@@ -89,7 +89,9 @@ type Tx interface {
 	HeldBy(ctx context.Context, transactionID, accountID int64) (int64, error)
 
 	// InsertTransaction adds a row to the user-facing log; a taken
-	// idempotency key (or M-Pesa id) is ErrConflict.
+	// idempotency key (or M-Pesa id) is ErrConflict, and a payment whose
+	// hash another pending or completed payment holds is an ErrConflict
+	// that is also ErrPaymentHashTaken.
 	InsertTransaction(ctx context.Context, t NewTransaction) (int64, error)
 	// InsertTransfer adds both rows of a phone-to-phone transfer in one
 	// statement and returns the id of the sending row; a taken key is
@@ -104,6 +106,11 @@ type Tx interface {
 	// LatestTransactions lists a user's transactions newest first, only those
 	// with an id below beforeID (0 means from the newest).
 	LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]Transaction, error)
+	// PaymentByHash returns the outgoing payment that owns a payment hash:
+	// the one pending or completed (the schema allows at most one; an
+	// insert that would add a second fails with ErrPaymentHashTaken).
+	// ErrNotFound if there is none.
+	PaymentByHash(ctx context.Context, hash string) (Transaction, error)
 	// PendingTransactions lists pending transactions of one type, oldest first.
 	PendingTransactions(ctx context.Context, typ TransactionType) ([]Transaction, error)
 

@@ -90,6 +90,7 @@ const (
 	kNameTaken
 	kNameLimit
 	kNameSaved
+	kInvoiceAlreadyPaid
 	numKeys
 )
 
@@ -176,6 +177,7 @@ var catalogue = map[string][numKeys]string{
 		kNameTaken:          "That name is taken.",
 		kNameLimit:          "You have chosen as many names as allowed.",
 		kNameSaved:          "Your Lightning Address is now:\n%s\nYour number's address still works.",
+		kInvoiceAlreadyPaid: "This invoice is already paid or being paid. Nothing was charged.",
 	},
 	"sw": {
 		kWelcome:            "Karibu Umeme, bitcoin kwenye simu yako.",
@@ -257,6 +259,7 @@ var catalogue = map[string][numKeys]string{
 		kNameTaken:          "Jina hilo limeshachukuliwa.",
 		kNameLimit:          "Umeshachagua majina mengi kadri inavyoruhusiwa.",
 		kNameSaved:          "Anwani yako ya Lightning sasa ni:\n%s\nAnwani ya nambari yako bado inafanya kazi.",
+		kInvoiceAlreadyPaid: "Ankara hii imeshalipwa au inalipwa sasa. Hujatozwa chochote.",
 	},
 }
 

@@ -852,6 +852,11 @@ func (h *hop) payAddress(auth wallet.Authorization) {
 	switch {
 	case h.refusedSpend(err):
 		return
+	case errors.Is(err, wallet.ErrInvoiceAlreadyPaid):
+		// Another payment of this invoice (by anyone) is pending or done,
+		// or an outside payer paid our own invoice first.
+		h.finish(h.t(kInvoiceAlreadyPaid))
+		return
 	case errors.Is(err, lightning.ErrInvalidInvoice):
 		h.finish(h.t(kAddressFailed))
 		return
@@ -862,7 +867,7 @@ func (h *hop) payAddress(auth wallet.Authorization) {
 		h.sorry(err)
 		return
 	}
-	if p.Internal {
+	if p.Internal && p.Transaction.Status == store.TxCompleted {
 		h.finish(h.t(kPaid, group(n), shortAddress(addr)))
 		return
 	}

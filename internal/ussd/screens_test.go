@@ -127,7 +127,7 @@ func TestEveryScreenFits(t *testing.T) {
 			{text(lang, kLimit, sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat))},
 			{text(lang, kInsufficient)}, {text(lang, kFrozen)}, {text(lang, kTooFast)}, {text(lang, kSorry)},
 			{text(lang, kPINChanged)}, {text(lang, kGoodbye)}, {text(lang, kAlreadyRegistered)}, {text(lang, kAuthExpired)},
-			{text(lang, kInvoiceSent, group(maxSats))}, {text(lang, kLightningDown)}, {text(lang, kAddressFailed)},
+			{text(lang, kInvoiceSent, group(maxSats))}, {text(lang, kLightningDown)}, {text(lang, kAddressFailed)}, {text(lang, kInvoiceAlreadyPaid)},
 			{text(lang, kPaymentPending, group(maxSats), shortAddress(strings.Repeat("n", 32)+"@"+strings.Repeat("d", 36)+".com"))},
 			{text(lang, kPaid, group(maxSats), shortAddress(strings.Repeat("n", 32)+"@"+strings.Repeat("d", 36)+".com"))},
 		}

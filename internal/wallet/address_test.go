@@ -178,15 +178,20 @@ func TestAddressInvoiceCredit(t *testing.T) {
 		payer := register(t, w, 5000*sat)
 		other := storetest.Phone(t)
 		own := issue(other, "for the rent", time.Hour)
-		if _, err := w.PayOwnInvoice(ctx, payer.auth, own, "pay-own-"+own); err != nil {
+		// The node's cancel between the two steps is the payer's job.
+		held, err := w.ReserveOwnInvoice(ctx, payer.auth, own, "pay-own-"+own)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if ok, err := w.SettleOwnInvoice(ctx, held.ID); err != nil || !ok {
+			t.Fatalf("settle own invoice: %v %v", ok, err)
 		}
 		ou, err := w.UserByPhone(ctx, other)
 		if err != nil || balance(t, w, ou.ID) != 700*sat || balance(t, w, payer.user.ID) != 4300*sat {
 			t.Fatalf("paid in the ledger: %+v %v", ou, err)
 		}
 		self := issue(payer.user.Phone, "", time.Hour)
-		if _, err := w.PayOwnInvoice(ctx, payer.auth, self, "pay-self"); !errors.Is(err, wallet.ErrSelfTransfer) {
+		if _, err := w.ReserveOwnInvoice(ctx, payer.auth, self, "pay-self"); !errors.Is(err, wallet.ErrSelfTransfer) {
 			t.Fatalf("paying one's own address invoice: %v", err)
 		}
 

@@ -36,6 +36,10 @@ var (
 	ErrIdempotencyMismatch = errors.New("idempotency key reused for a different operation")
 	// ErrAuthorizationExpired means the PIN was verified too long ago.
 	ErrAuthorizationExpired = errors.New("pin verification expired")
+	// ErrInvoiceAlreadyPaid means another payment of the same invoice
+	// (payment hash) is pending or completed, or an outside payer already
+	// paid our own invoice: nothing was held for this attempt.
+	ErrInvoiceAlreadyPaid = errors.New("invoice already paid or being paid")
 )
 
 // LimitError says which limit refused an operation.

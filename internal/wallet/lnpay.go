@@ -8,85 +8,177 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
-// PayOwnInvoice pays an invoice that our own node issued for one of our
-// users, inside the ledger: the payer's payment row and the payee's invoice
-// complete together, and no money moves through the node. The caller must
-// have cancelled the invoice on the node first, so that it cannot also be
-// paid from outside. It is idempotent by key, and the invoice is paid once
-// whoever races for it.
-func (w *Service) PayOwnInvoice(ctx context.Context, auth Authorization, paymentHash, key string) (store.Transaction, error) {
+// An invoice that our own node issued for one of our users is paid inside
+// the ledger, in two steps around the node. ReserveOwnInvoice holds the
+// payer's funds first (a funded, PIN-authorised attempt, and the one
+// payment the hash may have); only then does the caller cancel the invoice
+// on the node, so that nobody outside can pay it as well. SettleOwnInvoice
+// moves the hold to the payee once the node has confirmed the cancel; if
+// the node reports the invoice settled instead (an outside payer won),
+// the caller refunds the hold and the invoice watcher credits the payee.
+
+// ReserveOwnInvoice checks an invoice of our node (recorded, still unpaid,
+// not the payer's own) and holds its amount from the payer in a pending
+// payment, without service fee. It is idempotent by key, and a hash already
+// paid or being paid is refused with ErrInvoiceAlreadyPaid before anything
+// is held.
+func (w *Service) ReserveOwnInvoice(ctx context.Context, auth Authorization, paymentHash, key string) (store.Transaction, error) {
 	if err := w.checkAuth(auth); err != nil {
 		return store.Transaction{}, err
 	}
-	same := func(t store.Transaction) bool {
+	if prev, err := w.replay(ctx, key, func(t store.Transaction) bool {
 		return t.UserID == auth.userID && t.Type == store.TxPayment && t.PaymentHash == paymentHash
+	}); err == nil || errors.Is(err, ErrIdempotencyMismatch) {
+		// A repeat: the invoice is no longer unpaid, but the first attempt
+		// stands.
+		return prev, err
 	}
-	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
-		var paid store.Transaction
-		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			now := w.now()
-			inv, err := tx.InvoiceByPaymentHash(ctx, paymentHash)
-			if errors.Is(err, store.ErrNotFound) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			if inv.UserID == auth.userID || (inv.UserID == 0 && inv.Phone == auth.phone) {
-				return ErrSelfTransfer
-			}
-			if inv.Status != store.InvoicePending {
-				return fmt.Errorf("%w: invoice %s", ErrNotFound, inv.Status)
-			}
-			if err := w.checkAmount(inv.AmountMsat); err != nil {
-				return err
-			}
-			payeePhone := inv.Phone
-			if inv.UserID != 0 {
-				u, err := tx.UserByID(ctx, inv.UserID)
-				if err != nil {
-					return err
-				}
-				payeePhone = u.Phone
-			}
-			paid = store.Transaction{
-				UserID: auth.userID, Type: store.TxPayment, Direction: store.DirectionOut, Status: store.TxCompleted,
-				AmountMsat: inv.AmountMsat, Invoice: inv.Invoice, PaymentHash: paymentHash, CounterpartyPhone: payeePhone,
-				Description: inv.Description, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
-			}
-			if paid.ID, err = tx.InsertTransaction(ctx, newTransaction(paid)); err != nil {
-				return err
-			}
-			// The once-only gate: an invoice already paid is not paid again.
-			ok, err := tx.MarkInvoicePaid(ctx, paymentHash, inv.AmountMsat, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("%w: invoice already paid or cancelled", ErrNotFound)
-			}
-			payee, err := w.receiveInvoice(ctx, tx, inv, inv.AmountMsat, false, now)
-			if err != nil {
-				return err
-			}
-			entries := []store.Entry{
-				{AccountID: auth.accountID, AmountMsat: -inv.AmountMsat, DayOutMsat: inv.AmountMsat},
-				{AccountID: payee.accountID, AmountMsat: inv.AmountMsat},
-			}
-			if err := tx.PostEntries(ctx, paid.ID, entries, w.guard(now), now); err != nil {
-				return w.mapBalanceError(err)
-			}
-			_, err = tx.InsertNotification(ctx, store.NewNotification{
-				UserID: payee.userID, Phone: payee.phone, Kind: store.NotifyReceived, TransactionID: payee.transactionID,
-				AmountMsat: inv.AmountMsat, Counterparty: auth.phone, Body: inv.PayerComment, Now: now,
-			})
+	var inv store.Invoice
+	var payeePhone string
+	var payeeBalance int64
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if inv, err = tx.InvoiceByPaymentHash(ctx, paymentHash); err != nil {
 			return err
-		})
-		if err != nil {
-			return store.Transaction{}, fmt.Errorf("pay own invoice: %w", err)
 		}
-		return paid, nil
+		// An address invoice of a number without an account names only
+		// the number; the account appears when it is paid.
+		payeePhone = inv.Phone
+		if inv.UserID != 0 {
+			u, err := tx.UserByID(ctx, inv.UserID)
+			if err != nil {
+				return err
+			}
+			payeePhone = u.Phone
+		}
+		acc, err := tx.UserAccountByPhone(ctx, payeePhone)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		payeeBalance = acc.BalanceMsat
+		return err
 	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Transaction{}, fmt.Errorf("pay own invoice: %w", ErrNotFound)
+	case err != nil:
+		return store.Transaction{}, fmt.Errorf("pay own invoice: %w", err)
+	case inv.UserID == auth.userID || payeePhone == auth.phone:
+		return store.Transaction{}, ErrSelfTransfer
+	case inv.Status == store.InvoicePaid:
+		return store.Transaction{}, ErrInvoiceAlreadyPaid
+	case inv.Status != store.InvoicePending:
+		return store.Transaction{}, fmt.Errorf("pay own invoice: %w: invoice %s", ErrNotFound, inv.Status)
+	case payeeBalance+inv.AmountMsat > w.cfg.MaxBalanceMsat:
+		// Checked before the node cancels the invoice: once it has, the
+		// settlement cannot be refused.
+		return store.Transaction{}, &LimitError{Limit: "balance", CapMsat: w.cfg.MaxBalanceMsat, WantMsat: payeeBalance + inv.AmountMsat}
+	}
+	return w.Reserve(ctx, auth, Reservation{
+		Type: store.TxPayment, AmountMsat: inv.AmountMsat, Invoice: inv.Invoice, PaymentHash: paymentHash,
+		CounterpartyPhone: payeePhone, Description: inv.Description, IdempotencyKey: key, Internal: true,
+	})
+}
+
+// SettleOwnInvoice completes a payment reserved by ReserveOwnInvoice, once
+// the node has confirmed that the invoice is cancelled there: the hold
+// moves from the reserved account to the payee, the payee's invoice and
+// its transaction complete, and both users are told, all in one
+// transaction.
+// It reports false when the payment was no longer pending, and fails with
+// ErrInvoiceAlreadyPaid when the invoice is no longer payable in the ledger
+// (the caller then refunds the hold).
+func (w *Service) SettleOwnInvoice(ctx context.Context, transactionID int64) (bool, error) {
+	var done bool
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		done = false
+		now := w.now()
+		t, err := tx.TransactionByID(ctx, transactionID)
+		if err != nil {
+			return err
+		}
+		if t.Type != store.TxPayment {
+			return fmt.Errorf("transaction %d is a %s, not a payment", t.ID, t.Type)
+		}
+		// The payment row first, as Settle and Refund lock it: of two
+		// finishers one wins, and the other finds it no longer pending.
+		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, store.TxCompleted, t.AmountMsat, 0, now)
+		if err != nil || !ok {
+			return err
+		}
+		inv, err := tx.InvoiceByPaymentHash(ctx, t.PaymentHash)
+		if err != nil {
+			return err
+		}
+		// The once-only gate of the invoice, shared with the watcher.
+		if ok, err := tx.MarkInvoicePaid(ctx, t.PaymentHash, t.AmountMsat, now); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("%w: invoice %s", ErrInvoiceAlreadyPaid, inv.Status)
+			}
+			return err
+		}
+		// Completed even when the clean-up expired it in the meantime: the
+		// node's cancel is what counts.
+		payee, err := w.receiveInvoice(ctx, tx, inv, t.AmountMsat, true, now)
+		if err != nil {
+			return err
+		}
+		held, err := tx.HeldBy(ctx, t.ID, w.sys.reserved)
+		if err != nil {
+			return err
+		}
+		if held != t.AmountMsat {
+			return fmt.Errorf("payment %d holds %d msat, not its amount %d", t.ID, held, t.AmountMsat)
+		}
+		// The invoice is cancelled on the node: the money must land, so no
+		// cap refuses it (ReserveOwnInvoice checked the payee's).
+		entries := []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: payee.accountID, AmountMsat: held}}
+		if err := tx.PostEntries(ctx, t.ID, entries, w.unlimited(now), now); err != nil {
+			return err
+		}
+		payer, err := tx.UserByID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertNotification(ctx, store.NewNotification{
+			UserID: payee.userID, Phone: payee.phone, Kind: store.NotifyReceived, TransactionID: payee.transactionID,
+			AmountMsat: t.AmountMsat, Counterparty: payer.Phone, Body: inv.PayerComment, Now: now,
+		}); err != nil {
+			return err
+		}
+		// The payer hears the outcome as of any payment: it may come
+		// later than the screen (when the node confirmed the cancel late).
+		if _, err := tx.InsertNotification(ctx, store.NewNotification{
+			UserID: payer.ID, Phone: payer.Phone, Kind: store.NotifyPaymentSent, TransactionID: t.ID,
+			AmountMsat: t.AmountMsat, Counterparty: payee.phone, Now: now,
+		}); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("settle own invoice %d: %w", transactionID, ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("settle own invoice %d: %w", transactionID, err)
+	}
+	return done, nil
+}
+
+// PaymentByHash returns the outgoing payment that owns a payment hash (the
+// one pending or completed), or ErrNotFound.
+func (w *Service) PaymentByHash(ctx context.Context, paymentHash string) (store.Transaction, error) {
+	var t store.Transaction
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		t, err = tx.PaymentByHash(ctx, paymentHash)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Transaction{}, ErrNotFound
+	}
+	return t, err
 }
 
 // PendingPayments lists the outgoing Lightning payments whose outcome is not

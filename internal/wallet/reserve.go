@@ -33,11 +33,17 @@ type Reservation struct {
 	// IdempotencyKey identifies the request; the same key returns the
 	// first reservation.
 	IdempotencyKey string
+	// Internal marks a payment settled inside the ledger (an invoice of our
+	// own node for one of our users): it carries no service fee.
+	Internal bool
 }
 
 // Reserve holds funds for an outgoing payment or withdrawal and records it
 // pending. The service fee is fixed now; the allowance is the most the rail
-// may cost on top.
+// may cost on top. A payment whose hash another pending or completed payment
+// holds is refused with ErrInvoiceAlreadyPaid before anything is held (the
+// database decides, whoever races); a repeated key returns the first
+// reservation.
 func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation) (store.Transaction, error) {
 	if err := w.checkAuth(auth); err != nil {
 		return store.Transaction{}, err
@@ -52,6 +58,9 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 		return store.Transaction{}, fmt.Errorf("%w: fee allowance of %d msat", ErrInvalidAmount, r.AllowanceMsat)
 	}
 	serviceFee := w.ServiceFee(r.AmountMsat)
+	if r.Internal {
+		serviceFee = 0
+	}
 	hold := r.AmountMsat + serviceFee + r.AllowanceMsat
 	same := func(t store.Transaction) bool {
 		return t.UserID == auth.userID && t.Type == r.Type && t.AmountMsat == r.AmountMsat && t.PaymentHash == r.PaymentHash
@@ -73,6 +82,10 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -hold, DayOutMsat: r.AmountMsat}, {AccountID: w.sys.reserved, AmountMsat: hold}}
 			return w.mapBalanceError(tx.PostEntries(ctx, t.ID, entries, w.guard(now), now))
 		})
+		if errors.Is(err, store.ErrPaymentHashTaken) {
+			// Still a conflict underneath: a repeated key replays.
+			return store.Transaction{}, fmt.Errorf("reserve %s: %w: %w", r.Type, ErrInvoiceAlreadyPaid, err)
+		}
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("reserve %s: %w", r.Type, err)
 		}
@@ -101,7 +114,7 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 	if s.RailFeeMsat < 0 || s.RailFeeMsat > store.MaxMsat {
 		return false, fmt.Errorf("%w: rail fee of %d msat", ErrInvalidAmount, s.RailFeeMsat)
 	}
-	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
+	return w.finish(ctx, s.TransactionID, store.TxCompleted, "", func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
 		rail := w.sys.lightning
 		if t.Type == store.TxWithdraw {
 			rail = w.sys.mpesa
@@ -128,17 +141,24 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 // to the user. Call it only on a definite failure from the rail. It is
 // idempotent like Settle.
 func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error) {
-	return w.finish(ctx, transactionID, store.TxFailed, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
+	return w.RefundBecause(ctx, transactionID, "")
+}
+
+// RefundBecause is Refund with the rail's reason, which the user's
+// notification carries.
+func (w *Service) RefundBecause(ctx context.Context, transactionID int64, reason string) (bool, error) {
+	return w.finish(ctx, transactionID, store.TxFailed, reason, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
 		// The refunded amount no longer counts towards today's sends.
 		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: -t.AmountMsat}}, 0
 	})
 }
 
 // finish moves a pending reservation to its final status and posts the
-// entries entries computes from what it holds. The status change comes
-// first: it locks the row, so of two concurrent finishers one wins and the
-// other sees the transaction no longer pending.
-func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus,
+// entries entries computes from what it holds; reason, if any, goes into the
+// user's notification. The status change comes first: it locks the row, so
+// of two concurrent finishers one wins and the other sees the transaction no
+// longer pending.
+func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus, reason string,
 	entries func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64)) (bool, error) {
 	var done bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -187,7 +207,7 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 			return err
 		}
 		if _, err := tx.InsertNotification(ctx, store.NewNotification{
-			UserID: t.UserID, Phone: u.Phone, Kind: kind, TransactionID: t.ID, AmountMsat: t.AmountMsat, Now: now,
+			UserID: t.UserID, Phone: u.Phone, Kind: kind, TransactionID: t.ID, AmountMsat: t.AmountMsat, Body: reason, Now: now,
 		}); err != nil {
 			return err
 		}

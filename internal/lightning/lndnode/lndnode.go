@@ -5,8 +5,8 @@ package lndnode
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -18,6 +18,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
+	paymentsdb "github.com/lightningnetwork/lnd/payments/db"
 	"github.com/lightningnetwork/lnd/zpay32"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
@@ -197,15 +198,20 @@ func (n *Node) DecodeInvoice(ctx context.Context, bolt11 string) (lightning.Deco
 	return d, nil
 }
 
-// PayInvoice implements lightning.Node.
+// PayInvoice implements lightning.Node. lnd's answers are read into the
+// port's terms: "already paid" or "in transition" (AlreadyExists) is
+// lightning.ErrPaymentExists, and an error lnd returns before any status
+// of the payment, other than a transport failure or a timeout, is its
+// refusal to start it (lightning.ErrPaymentRefused).
 func (n *Node) PayInvoice(ctx context.Context, req lightning.PaymentRequest) (<-chan lightning.PaymentUpdate, <-chan error, error) {
 	in, errs, err := n.services.Router.SendPayment(ctx, lndclient.SendPaymentRequest{
 		Invoice: req.Invoice, MaxFeeMsat: lnwire.MilliSatoshi(req.FeeLimitMsat), Timeout: req.Timeout,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("send payment: %w", err)
+		return nil, nil, fmt.Errorf("%w: send payment: %v", lightning.ErrUnavailable, err)
 	}
-	return payments(ctx, in), errs, nil
+	updates, out := payments(ctx, in, errs, true)
+	return updates, out, nil
 }
 
 // TrackPayment implements lightning.Node.
@@ -216,34 +222,39 @@ func (n *Node) TrackPayment(ctx context.Context, hash string) (<-chan lightning.
 	}
 	in, errs, err := n.services.Router.TrackPayment(ctx, h)
 	if err != nil {
-		return nil, nil, fmt.Errorf("track payment: %w", err)
+		return nil, nil, fmt.Errorf("%w: track payment: %v", lightning.ErrUnavailable, err)
 	}
-	out := make(chan error, 1)
-	go func() {
-		for err := range errs {
-			if status.Code(err) == codes.NotFound || strings.Contains(err.Error(), "payment isn't initiated") {
-				err = lightning.ErrPaymentNotFound
-			}
-			out <- err
-			return
-		}
-	}()
-	return payments(ctx, in), out, nil
+	updates, out := payments(ctx, in, errs, false)
+	return updates, out, nil
 }
 
-// payments turns lndclient's payment statuses into the port's updates.
-func payments(ctx context.Context, in chan lndclient.PaymentStatus) <-chan lightning.PaymentUpdate {
+// payments turns lndclient's payment statuses and stream error into the
+// port's updates and errors. For a send, an error before any status is
+// lnd's answer to the request itself (see paymentError). On an error the
+// updates channel is left open, so that a reader sees the error rather than
+// the end of the stream.
+func payments(ctx context.Context, in chan lndclient.PaymentStatus, errs chan error, send bool) (<-chan lightning.PaymentUpdate, <-chan error) {
 	out := make(chan lightning.PaymentUpdate)
+	outErr := make(chan error, 1)
 	go func() {
-		defer close(out)
+		started := false
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case err, ok := <-errs:
+				if !ok {
+					errs = nil // closed with the statuses at the stream's end
+					continue
+				}
+				outErr <- paymentError(err, send && !started)
+				return
 			case st, ok := <-in:
 				if !ok {
+					close(out)
 					return
 				}
+				started = true
 				u := lightning.PaymentUpdate{State: lightning.PaymentInFlight, FeeMsat: lightning.MsatFromNode(uint64(st.Fee))}
 				switch st.State {
 				case lnrpc.Payment_SUCCEEDED:
@@ -259,5 +270,31 @@ func payments(ctx context.Context, in chan lndclient.PaymentStatus) <-chan light
 			}
 		}
 	}()
-	return out
+	return out, outErr
+}
+
+// paymentError reads an error of a payment stream. lndclient turns lnd's
+// AlreadyExists (a payment of the hash exists) and NotFound (no payment of
+// the hash) into lnd's own errors. preflight says no status came yet on a
+// send: lnd's SendPaymentV2 checks the request (the invoice decodes for its
+// chain, has not expired, carries a payment address, its final CLTV is
+// within the limit, …) before it records the payment, and answers a failed
+// check with a plain error (gRPC Unknown) or an InvalidArgument-class
+// status. Those are refusals: nothing was sent. Transport failures and
+// timeouts (Unavailable, DeadlineExceeded, Canceled, …) say nothing about
+// the payment and stay as they are.
+func paymentError(err error, preflight bool) error {
+	switch {
+	case errors.Is(err, paymentsdb.ErrAlreadyPaid):
+		return fmt.Errorf("%w: %v", lightning.ErrPaymentExists, err)
+	case errors.Is(err, paymentsdb.ErrPaymentNotInitiated), status.Code(err) == codes.NotFound:
+		return fmt.Errorf("%w: %v", lightning.ErrPaymentNotFound, err)
+	}
+	if st, ok := status.FromError(err); ok && preflight {
+		switch st.Code() {
+		case codes.Unknown, codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
+			return fmt.Errorf("%w: %s", lightning.ErrPaymentRefused, st.Message())
+		}
+	}
+	return fmt.Errorf("payment stream: %w", err)
 }

@@ -287,6 +287,11 @@ const (
 	erLockDeadlock = 1213
 )
 
+// paymentPerHashIndex is the unique index of migration 000003 on the
+// generated payment_hash_claim column: at most one pending or completed
+// payment per hash.
+const paymentPerHashIndex = "transactions_one_payment_per_hash"
+
 // interpret normalises a driver error into the store's kinds. A lost
 // connection (mysql.ErrInvalidConn, driver.ErrBadConn) is not retryable: the
 // commit may have happened, and running the transaction again could apply it
@@ -302,6 +307,12 @@ func interpret(err error) error {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case erDupEntry:
+			// The message names the index: "Duplicate entry '…' for key
+			// 'transactions_one_payment_per_hash'" (MySQL 8 prefixes the
+			// table).
+			if strings.Contains(me.Message, paymentPerHashIndex) {
+				err = fmt.Errorf("%w: %w", store.ErrPaymentHashTaken, err)
+			}
 			return store.Classify(store.ErrConflict, err)
 		case erLockDeadlock, erLockWaitTimeout:
 			return store.Classify(store.ErrRetryable, err)
@@ -678,6 +689,14 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 		out[i] = toTransaction(r)
 	}
 	return out, nil
+}
+
+func (t *tx) PaymentByHash(ctx context.Context, hash string) (store.Transaction, error) {
+	r, err := t.q.GetPaymentByHash(ctx, nullString(hash))
+	if err != nil {
+		return store.Transaction{}, interpret(fmt.Errorf("payment by hash: %w", err))
+	}
+	return toTransaction(r), nil
 }
 
 func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType) ([]store.Transaction, error) {

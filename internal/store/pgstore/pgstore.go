@@ -138,6 +138,10 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	})
 }
 
+// paymentPerHashIndex is the partial unique index of migration 000003 that
+// gives a payment hash at most one pending or completed payment.
+const paymentPerHashIndex = "transactions_one_payment_per_hash"
+
 // interpret normalises a driver error into the store's kinds.
 func interpret(err error) error {
 	if err == nil {
@@ -150,6 +154,9 @@ func interpret(err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "23505": // unique_violation: a unique index refused the row.
+			if pe.ConstraintName == paymentPerHashIndex {
+				err = fmt.Errorf("%w: %w", store.ErrPaymentHashTaken, err)
+			}
 			return store.Classify(store.ErrConflict, err)
 		case "40001", // serialization_failure: under REPEATABLE READ or
 			// SERIALIZABLE the transaction read a snapshot another one
@@ -531,6 +538,14 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 		out[i] = toTransaction(r)
 	}
 	return out, nil
+}
+
+func (t *tx) PaymentByHash(ctx context.Context, hash string) (store.Transaction, error) {
+	r, err := t.q.GetPaymentByHash(ctx, &hash)
+	if err != nil {
+		return store.Transaction{}, interpret(fmt.Errorf("payment by hash: %w", err))
+	}
+	return toTransaction(r), nil
 }
 
 func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType) ([]store.Transaction, error) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -128,6 +129,12 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	})
 }
 
+// paymentPerHashColumn is how SQLite names the partial unique index of
+// migration 000003 (one pending or completed payment per hash) when it
+// refuses a row: by its column, not by its name. No other unique index
+// covers that column.
+const paymentPerHashColumn = "UNIQUE constraint failed: transactions.payment_hash"
+
 // interpret normalises a driver error into the store's kinds.
 func interpret(err error) error {
 	if err == nil {
@@ -140,6 +147,9 @@ func interpret(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			if strings.Contains(se.Error(), paymentPerHashColumn) {
+				err = fmt.Errorf("%w: %w", store.ErrPaymentHashTaken, err)
+			}
 			return store.Classify(store.ErrConflict, err)
 		}
 		switch se.Code() & 0xff { // the primary code of an extended one
@@ -495,6 +505,14 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 		out[i] = toTransaction(r)
 	}
 	return out, nil
+}
+
+func (t *tx) PaymentByHash(ctx context.Context, hash string) (store.Transaction, error) {
+	r, err := t.q.GetPaymentByHash(ctx, nullString(hash))
+	if err != nil {
+		return store.Transaction{}, interpret(fmt.Errorf("payment by hash: %w", err))
+	}
+	return toTransaction(r), nil
 }
 
 func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType) ([]store.Transaction, error) {

@@ -32,6 +32,7 @@ func Exercise(t *testing.T, s store.Store) {
 		{"DailyLimit", testDailyLimit},
 		{"Transactions", testTransactions},
 		{"TransactionConstraints", testTransactionConstraints},
+		{"OnePaymentPerHash", testOnePaymentPerHash},
 		{"History", testHistory},
 		{"Invoices", testInvoices},
 		{"AddressInvoices", testAddressInvoices},

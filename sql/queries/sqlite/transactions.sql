@@ -50,3 +50,9 @@ LIMIT sqlc.arg(max_rows);
 
 -- name: ListPendingTransactions :many
 SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) ORDER BY id;
+
+-- name: GetPaymentByHash :one
+-- The outgoing payment that owns a payment hash: the one pending or
+-- completed (at most one, by the partial unique index that also serves this).
+SELECT * FROM transactions
+WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment' AND status IN ('pending', 'completed');

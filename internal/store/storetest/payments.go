@@ -1,0 +1,109 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// testOnePaymentPerHash: a payment hash has at most one pending or completed
+// outgoing payment, whoever inserts it; the refusal is a conflict that says
+// so, distinct from a repeated idempotency key; a failed payment frees the
+// hash, and incoming rows with the same hash are not concerned.
+func testOnePaymentPerHash(t *testing.T, s store.Store) {
+	alice, _, _ := NewFundedUser(t, s, 0)
+	bob, _, _ := NewFundedUser(t, s, 0)
+	hash := Token(t, 32)
+	payment := func(userID int64, status store.TransactionStatus) store.NewTransaction {
+		n := newTxn(t, userID, store.TxPayment, status, 5_000, base)
+		n.Invoice, n.PaymentHash = "lnbcrt50n1"+hash[:20], hash
+		return n
+	}
+	insert := func(n store.NewTransaction) (int64, error) {
+		var id int64
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			var err error
+			id, err = tx.InsertTransaction(ctx, n)
+			return err
+		})
+		return id, err
+	}
+
+	// The invoice side of the same hash (our own invoice) is no payment.
+	incoming := newTxn(t, bob, store.TxInvoice, store.TxPending, 5_000, base)
+	incoming.PaymentHash = hash
+	if _, err := insert(incoming); err != nil {
+		t.Fatalf("invoice row: %v", err)
+	}
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.PaymentByHash(ctx, hash)
+		return err
+	})
+	mustKind(t, err, store.ErrNotFound, "payment of a hash nobody paid")
+
+	first := payment(alice, store.TxPending)
+	id, err := insert(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		n    store.NewTransaction
+	}{
+		{"another user's pending payment", payment(bob, store.TxPending)},
+		{"the same user's second payment", payment(alice, store.TxPending)},
+		{"a completed payment", payment(bob, store.TxCompleted)},
+	} {
+		_, err := insert(c.n)
+		mustKind(t, err, store.ErrConflict, c.name)
+		mustKind(t, err, store.ErrPaymentHashTaken, c.name)
+	}
+	// A repeated key stays a plain conflict: the caller replays it.
+	again := payment(alice, store.TxPending)
+	again.PaymentHash, again.IdempotencyKey = Token(t, 32), first.IdempotencyKey
+	_, err = insert(again)
+	mustKind(t, err, store.ErrConflict, "repeated key")
+	if errors.Is(err, store.ErrPaymentHashTaken) {
+		t.Fatalf("a repeated key reported as a taken hash: %v", err)
+	}
+	// A failed payment of the hash may sit beside the owner.
+	if _, err := insert(payment(bob, store.TxFailed)); err != nil {
+		t.Fatalf("failed payment beside the owner: %v", err)
+	}
+
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		owner, err := tx.PaymentByHash(ctx, hash)
+		if err != nil {
+			return err
+		}
+		if owner.ID != id || owner.Status != store.TxPending || owner.PaymentHash != hash {
+			t.Fatalf("owner of the hash: %+v, want transaction %d", owner, id)
+		}
+		// Once the owner fails, the hash is free.
+		ok, err := tx.FinishTransaction(ctx, id, store.TxPending, store.TxFailed, 5_000, 0, base)
+		if err != nil || !ok {
+			t.Fatalf("fail the owner: %v %v", ok, err)
+		}
+		_, err = tx.PaymentByHash(ctx, hash)
+		mustKind(t, err, store.ErrNotFound, "owner after its failure")
+		return nil
+	})
+	retry, err := insert(payment(bob, store.TxPending))
+	if err != nil {
+		t.Fatalf("paying a hash again after a failure: %v", err)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if ok, err := tx.FinishTransaction(ctx, retry, store.TxPending, store.TxCompleted, 5_000, 0, base); err != nil || !ok {
+			t.Fatalf("complete the retry: %v %v", ok, err)
+		}
+		owner, err := tx.PaymentByHash(ctx, hash)
+		if err != nil || owner.ID != retry || owner.Status != store.TxCompleted {
+			t.Fatalf("owner once completed: %+v %v", owner, err)
+		}
+		return nil
+	})
+	_, err = insert(payment(alice, store.TxPending))
+	mustKind(t, err, store.ErrPaymentHashTaken, "paying a completed hash again")
+}

@@ -1,0 +1,3 @@
+ALTER TABLE transactions
+    DROP INDEX transactions_one_payment_per_hash,
+    DROP COLUMN payment_hash_claim;

@@ -1,0 +1,1 @@
+DROP INDEX transactions_one_payment_per_hash;
