@@ -321,17 +321,17 @@ func TestUSSDHistoryPaging(t *testing.T) {
 // garbage request, and a database outage answered with a 200 apology.
 func TestUSSDGatewayEdges(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		a := startApp(t, engine, func(c *config.Config) { c.USSDCallbackToken = "s3cret" })
+		a := startApp(t, engine, func(c *config.Config) { c.USSDCallbackToken = "s3cret-gateway-token" })
 		p := newPhone(t, a)
 		status, _ := postForm(t, "http://"+a.Addr()+"/ussd", url.Values{"sessionId": {"x"}, "phoneNumber": {p.number}, "text": {""}})
 		if status != http.StatusForbidden {
 			t.Fatalf("a request without the token got %d", status)
 		}
-		p.token = "s3cret"
+		p.token = "s3cret-gateway-token"
 		expect(t, p.dial(), "CON Welcome")
 		expect(t, p.press("1"), "Choose a PIN")
 
-		status, body := postForm(t, "http://"+a.Addr()+"/ussd/events?token=s3cret", url.Values{
+		status, body := postForm(t, "http://"+a.Addr()+"/ussd/events?token=s3cret-gateway-token", url.Values{
 			"sessionId": {p.session}, "status": {"Incomplete"}, "durationInMillis": {"15000"}, "hopsCount": {"2"},
 			"phoneNumber": {p.number}, "serviceCode": {"*384*1234#"}, "networkCode": {"63902"}, "cost": {"KES 0.5"},
 		})
@@ -341,13 +341,13 @@ func TestUSSDGatewayEdges(t *testing.T) {
 		// The ended session answers no more input.
 		expect(t, p.press("7391"), "END ")
 
-		status, body = postForm(t, "http://"+a.Addr()+"/ussd?token=s3cret", url.Values{"sessionId": {"y"}, "phoneNumber": {"not a phone"}, "text": {""}})
+		status, body = postForm(t, "http://"+a.Addr()+"/ussd?token=s3cret-gateway-token", url.Values{"sessionId": {"y"}, "phoneNumber": {"not a phone"}, "text": {""}})
 		if status != http.StatusOK || !strings.HasPrefix(body, "END Sorry") {
 			t.Fatalf("garbage request: %d %q", status, body)
 		}
 
 		a.DB.Close()
-		status, body = postForm(t, "http://"+a.Addr()+"/ussd?token=s3cret", url.Values{"sessionId": {"z"}, "phoneNumber": {p.number}, "text": {""}})
+		status, body = postForm(t, "http://"+a.Addr()+"/ussd?token=s3cret-gateway-token", url.Values{"sessionId": {"z"}, "phoneNumber": {p.number}, "text": {""}})
 		if status != http.StatusOK || !strings.HasPrefix(body, "END Sorry") {
 			t.Fatalf("database outage: %d %q", status, body)
 		}

@@ -74,6 +74,29 @@ func TestGatewayTokenRequired(t *testing.T) {
 		if _, err := config.FromEnv(func(k string) string { return map[string]string{"APP_ENV": "staging"}[k] }); err == nil {
 			t.Fatal("APP_ENV=staging was accepted")
 		}
+		// Settings that look safe but are not: a guessable token, an
+		// allow-list that names nobody (read as "anyone"), and a proxy
+		// range that trusts anyone's X-Forwarded-For.
+		for _, env := range []map[string]string{
+			{"USSD_CALLBACK_TOKEN": "1"}, {"USSD_CALLBACK_TOKEN": "                    "},
+			{"USSD_CALLBACK_TOKEN": "x-long-enough-token-1", "USSD_ALLOWED_IPS": ","},
+			{"USSD_CALLBACK_TOKEN": "x-long-enough-token-1", "TRUSTED_PROXIES": " "},
+			{"USSD_CALLBACK_TOKEN": "x-long-enough-token-1", "TRUSTED_PROXIES": "0.0.0.0/0"},
+			{"USSD_CALLBACK_TOKEN": "x-long-enough-token-1", "TRUSTED_PROXIES": "10.0.0.1,::/0"},
+		} {
+			c, err := config.FromEnv(func(k string) string { return env[k] })
+			if err == nil {
+				err = c.CheckServe()
+			}
+			if err == nil {
+				t.Errorf("production accepted %v", env)
+			}
+		}
+		if c, err := config.FromEnv(func(k string) string {
+			return map[string]string{"USSD_CALLBACK_TOKEN": "x-long-enough-token-1", "TRUSTED_PROXIES": "10.0.0.0/8"}[k]
+		}); err != nil || c.CheckServe() != nil {
+			t.Errorf("a sound production setting was refused: %v", err)
+		}
 
 		// Development, no token: it starts, warns, and answers anyone.
 		dev, devLogs := open(func(c *config.Config) { c.Environment = config.Development })
@@ -87,7 +110,7 @@ func TestGatewayTokenRequired(t *testing.T) {
 		expect(t, newPhone(t, dev).dial(), "CON Welcome")
 
 		// Production with a token: only the token opens the door.
-		const secret = "gw-secret-7f3a"
+		const secret = "gw-secret-7f3a-91c0d2"
 		prod, prodLogs := open(func(c *config.Config) { c.USSDCallbackToken = secret })
 		if err := prod.Start(); err != nil {
 			t.Fatal(err)

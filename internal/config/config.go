@@ -151,6 +151,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if v := getenv(name); v != "" && err == nil {
 			if *dst, err = ParsePrefixes(v); err != nil {
 				err = fmt.Errorf("%s: %w", name, err)
+			} else if len(*dst) == 0 {
+				// Set but empty would silently mean "anyone".
+				err = fmt.Errorf("%s: %q names no address", name, v)
 			}
 		}
 	}
@@ -224,12 +227,29 @@ func (c Config) Development() bool { return c.Environment == Development }
 // the gateway endpoints without a callback token, which would let anyone
 // drive any phone's sessions.
 func (c Config) CheckServe() error {
-	if c.USSDCallbackToken == "" && !c.Development() {
+	if c.Development() {
+		return nil
+	}
+	token := strings.TrimSpace(c.USSDCallbackToken)
+	switch {
+	case token == "":
 		return errors.New("USSD_CALLBACK_TOKEN is not set: anyone could drive the USSD endpoints; " +
 			"set it (and the same ?token= on the gateway's callback URLs), or APP_ENV=development for a local run")
+	case len(token) < MinCallbackToken:
+		return fmt.Errorf("USSD_CALLBACK_TOKEN is too short to keep strangers out: use at least %d random characters", MinCallbackToken)
+	}
+	for _, p := range c.TrustedProxies {
+		// A proxy range this wide trusts the whole internet's
+		// X-Forwarded-For, which undoes USSD_ALLOWED_IPS.
+		if p.Bits() < 8 || (p.Addr().Is6() && p.Bits() < 32) {
+			return fmt.Errorf("TRUSTED_PROXIES: %s is too wide to trust: name the proxies themselves", p)
+		}
 	}
 	return nil
 }
+
+// MinCallbackToken is the shortest gateway token production accepts.
+const MinCallbackToken = 16
 
 // ParsePrefixes reads a comma-separated list of CIDRs or single addresses
 // (IPv4-mapped IPv6 forms are read as IPv4).

@@ -211,16 +211,18 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 
 // checkDial runs on every connection the client opens, with the address
 // being connected to (after name resolution): internal addresses are
-// refused unless AllowPrivate.
+// refused. AllowPrivate lets loopback and private networks through, never
+// link-local ones: that is where cloud metadata services answer.
 func (c *LNURLClient) checkDial(_, address string, _ syscall.RawConn) error {
-	if c.AllowPrivate {
-		return nil
-	}
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("dial %q refused: %w", address, err)
 	}
-	if kind := internalAddress(ap.Addr()); kind != "" {
+	kind := internalAddress(ap.Addr())
+	if c.AllowPrivate && (kind == "loopback" || kind == "private") {
+		return nil
+	}
+	if kind != "" {
 		return fmt.Errorf("%s is a %s address: refused", ap.Addr(), kind)
 	}
 	return nil
@@ -235,9 +237,17 @@ var internalNets = []struct {
 	{netip.MustParsePrefix("0.0.0.0/8"), "this-network"},
 	{netip.MustParsePrefix("100.64.0.0/10"), "CGNAT"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "6to4 relay"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
+	{netip.MustParsePrefix("168.63.129.16/32"), "cloud platform"}, // Azure's host endpoint
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // and 255.255.255.255
 	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated"},
+	{netip.MustParsePrefix("100::/64"), "discard"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "NAT64"},
 	{netip.MustParsePrefix("2002::/16"), "6to4"},

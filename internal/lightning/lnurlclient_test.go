@@ -91,10 +91,25 @@ func TestLNURLClientSSRF(t *testing.T) {
 			{"224.0.0.1", "link-local"}, {"239.1.2.3", "multicast"}, {"ff02::1", "link-local"}, {"ff05::2", "multicast"},
 			{"0.0.0.0", "unspecified"}, {"::", "unspecified"}, {"0.1.2.3", "this-network"},
 			{"64:ff9b::a9fe:a9fe", "NAT64"}, {"2002:a9fe:a9fe::1", "6to4"}, {"255.255.255.255", "reserved"},
+			{"192.0.2.7", "documentation"}, {"198.51.100.7", "documentation"}, {"203.0.113.7", "documentation"},
+			{"2001:db8::1", "documentation"}, {"192.88.99.1", "6to4 relay"}, {"168.63.129.16", "cloud platform"},
+			{"::ffff:0:a9fe:a9fe", "IPv4-translated"}, {"100::1", "discard"},
 			{"1.1.1.1", ""}, {"2606:4700:4700::1111", ""}, {"::ffff:8.8.8.8", ""},
 		} {
 			if got := internalAddress(netip.MustParseAddr(c.addr)); got != c.kind {
 				t.Errorf("%s: %q, want %q", c.addr, got, c.kind)
+			}
+		}
+	})
+
+	t.Run("DevelopmentKeepsLinkLocalShut", func(t *testing.T) {
+		dev := &LNURLClient{AllowPrivate: true}
+		for addr, open := range map[string]bool{
+			"127.0.0.1:443": true, "10.0.0.1:443": true, "[fd00::1]:443": true,
+			"169.254.169.254:80": false, "[fe80::1]:443": false, "100.64.0.1:443": false, "224.0.0.1:443": false,
+		} {
+			if err := dev.checkDial("tcp", addr, nil); (err == nil) != open {
+				t.Errorf("development dial to %s: %v, want open=%v", addr, err, open)
 			}
 		}
 	})
