@@ -45,7 +45,7 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE id = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE id = ?
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -70,12 +70,13 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.HeldMsat,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE idempotency_key = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE idempotency_key = ?
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -100,6 +101,7 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.HeldMsat,
 	)
 	return i, err
 }
@@ -108,12 +110,12 @@ const insertTransaction = `-- name: InsertTransaction :execlastid
 INSERT INTO transactions (
     user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash,
     mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone,
-    description, idempotency_key, related_id, created_at, updated_at
+    description, idempotency_key, related_id, held_msat, created_at, updated_at
 ) VALUES (
     ?, ?, ?, ?, ?,
     ?, ?, ?, ?,
     ?, ?, ?,
-    ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?, ?
 )
 `
 
@@ -133,6 +135,7 @@ type InsertTransactionParams struct {
 	Description            string
 	IdempotencyKey         string
 	RelatedID              sql.NullInt64
+	HeldMsat               int64
 	Now                    time.Time
 }
 
@@ -153,6 +156,7 @@ func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionPa
 		arg.Description,
 		arg.IdempotencyKey,
 		arg.RelatedID,
+		arg.HeldMsat,
 		arg.Now,
 		arg.Now,
 	)
@@ -216,7 +220,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 }
 
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -247,6 +251,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.HeldMsat,
 		); err != nil {
 			return nil, err
 		}
@@ -262,7 +267,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions
 WHERE user_id = ? AND id < ?
 ORDER BY id DESC
 LIMIT ?
@@ -303,6 +308,7 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.HeldMsat,
 		); err != nil {
 			return nil, err
 		}
