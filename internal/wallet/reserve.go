@@ -64,7 +64,7 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 				UserID: auth.userID, Type: r.Type, Direction: store.DirectionOut, Status: store.TxPending,
 				AmountMsat: r.AmountMsat, FeeMsat: serviceFee, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
 				CounterpartyPhone: r.CounterpartyPhone, Description: r.Description, IdempotencyKey: r.IdempotencyKey,
-				CreatedAt: now, UpdatedAt: now,
+				HeldMsat: hold, CreatedAt: now, UpdatedAt: now,
 			}
 			var err error
 			if t.ID, err = tx.InsertTransaction(ctx, newTransaction(t)); err != nil {
@@ -127,8 +127,14 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 // idempotent like Settle.
 func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error) {
 	return w.finish(ctx, transactionID, store.TxFailed, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
-		// The refunded amount no longer counts towards today's sends.
-		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: -t.AmountMsat}}, 0
+		// The refunded amount no longer counts towards the sends of the day
+		// it was counted on, if that is still today; a refund on a later
+		// day gives nothing to today's count, which never held it.
+		var giveBack int64
+		if w.day(t.CreatedAt) == w.day(w.now()) {
+			giveBack = -t.AmountMsat
+		}
+		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: giveBack}}, 0
 	})
 }
 
