@@ -125,7 +125,7 @@ func printReport(out io.Writer, engine string, rep store.ReconcileReport) {
 	for _, v := range rep.ReservationMismatches {
 		fmt.Fprintf(out, "    transaction %d (%s) holds %d msat\n", v.TransactionID, v.Status, v.HeldMsat)
 	}
-	check("entries as each transaction's type, amount and fee say", len(rep.ShapeViolations))
+	check("entries as each transaction's row calls for", len(rep.ShapeViolations))
 	for _, v := range rep.ShapeViolations {
 		fmt.Fprintf(out, "    transaction %d (%s %s): %s\n", v.TransactionID, v.Status, v.Type, v.Reason)
 	}
