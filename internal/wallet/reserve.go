@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
 )
@@ -99,7 +100,7 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 	if s.RailFeeMsat < 0 {
 		return false, fmt.Errorf("%w: negative rail fee", ErrInvalidAmount)
 	}
-	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
+	return w.finish(ctx, s.TransactionID, store.TxCompleted, func(t store.Transaction, held, userAccount int64, _ time.Time) ([]store.Entry, int64) {
 		rail := w.sys.lightning
 		if t.Type == store.TxWithdraw {
 			rail = w.sys.mpesa
@@ -126,12 +127,12 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 // to the user. Call it only on a definite failure from the rail. It is
 // idempotent like Settle.
 func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error) {
-	return w.finish(ctx, transactionID, store.TxFailed, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
+	return w.finish(ctx, transactionID, store.TxFailed, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
 		// The refunded amount no longer counts towards the sends of the day
 		// it was counted on, if that is still today; a refund on a later
 		// day gives nothing to today's count, which never held it.
 		var giveBack int64
-		if w.day(t.CreatedAt) == w.day(w.now()) {
+		if w.day(t.CreatedAt) == w.day(now) {
 			giveBack = -t.AmountMsat
 		}
 		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: giveBack}}, 0
@@ -139,11 +140,12 @@ func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error)
 }
 
 // finish moves a pending reservation to its final status and posts the
-// entries entries computes from what it holds. The status change comes
+// entries entries computes from what it holds (at now, the time the
+// posting is booked at). The status change comes
 // first: it locks the row, so of two concurrent finishers one wins and the
 // other sees the transaction no longer pending.
 func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus,
-	entries func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64)) (bool, error) {
+	entries func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64)) (bool, error) {
 	var done bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		done = false
@@ -169,7 +171,7 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		if err != nil {
 			return err
 		}
-		list, charged := entries(t, held, acc.ID)
+		list, charged := entries(t, held, acc.ID, now)
 		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, to, t.AmountMsat, charged, now)
 		if err != nil || !ok {
 			return err
