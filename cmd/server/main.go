@@ -3,7 +3,7 @@
 //
 //	server [serve]                 run the server
 //	server migrate up|down|version manage the schema
-//	server reconcile               check the whole ledger
+//	server reconcile [--json] [--lnd] check the whole ledger (and the node)
 //	server admin credit|debit      book a manual adjustment
 //	server admin pay               pay a Lightning invoice for a user
 //	server admin payment           show or resolve a payment as lnd says
@@ -73,7 +73,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 const usage = `usage:
   server [serve] [flags]            run the server
   server migrate up|down|version    apply, revert one, or show migrations
-  server reconcile                  check the ledger; exit 1 on any violation
+  server reconcile [--json] [--lnd] check the ledger (--lnd: and the Lightning node);
+                                    exit 1 on any violation
   server admin credit|debit --phone P --sats N --reason R [--key K]
                                     book a manual adjustment
   server admin pay --phone P --invoice BOLT11 [--key K]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -27,9 +28,14 @@ func openApp(ctx context.Context, fs *flag.FlagSet, args []string, log *slog.Log
 }
 
 // reconcile checks the ledger's invariants over the whole database and
-// prints a report; any violation makes the command fail.
+// prints a report, as text or (--json) as one JSON object for monitoring;
+// with --lnd it also compares the Lightning account with the node. Any
+// violation makes the command fail.
 func reconcile(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
-	a, err := openApp(ctx, flag.NewFlagSet("reconcile", flag.ContinueOnError), args, log)
+	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	withNode := fs.Bool("lnd", false, "also compare the Lightning account with lnd's settled invoices and payments (LND_* settings)")
+	a, err := openApp(ctx, fs, args, log)
 	if err != nil {
 		return err
 	}
@@ -38,13 +44,71 @@ func reconcile(ctx context.Context, args []string, out io.Writer, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "reconcile on %s\n", a.DB.Engine())
+	if *withNode {
+		if err := a.WaitLightning(ctx, 30*time.Second); err != nil {
+			return fmt.Errorf("reconcile --lnd: %w", err)
+		}
+		ln, err := lightning.ReconcileNode(ctx, a.Receiver.Node, a.Wallet)
+		if err != nil {
+			return err
+		}
+		rep.Lightning = &ln
+	}
+	if *asJSON {
+		if err := printJSON(out, a.DB.Engine(), rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(out, a.DB.Engine(), rep)
+	}
+	if !rep.OK() {
+		return errViolations
+	}
+	return nil
+}
+
+// printJSON writes the report as one JSON object: the engine, whether the
+// books balance, and every list of violations (empty lists as []).
+func printJSON(out io.Writer, engine string, rep store.ReconcileReport) error {
+	rep.UnbalancedTransactions = nonNil(rep.UnbalancedTransactions)
+	rep.BalanceDrift = nonNil(rep.BalanceDrift)
+	rep.NegativeUserAccounts = nonNil(rep.NegativeUserAccounts)
+	rep.ReservationMismatches = nonNil(rep.ReservationMismatches)
+	rep.ShapeViolations = nonNil(rep.ShapeViolations)
+	rep.ChainBreaks = nonNil(rep.ChainBreaks)
+	rep.DayCounterMismatches = nonNil(rep.DayCounterMismatches)
+	if rep.Lightning != nil {
+		ln := *rep.Lightning
+		ln.Mismatches = nonNil(ln.Mismatches)
+		rep.Lightning = &ln
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Engine string `json:"engine"`
+		OK     bool   `json:"ok"`
+		store.ReconcileReport
+	}{engine, rep.OK(), rep})
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// printReport writes the report for a person: one line per check, then the
+// violations it found.
+func printReport(out io.Writer, engine string, rep store.ReconcileReport) {
+	fmt.Fprintf(out, "reconcile on %s\n", engine)
 	check := func(name string, n int) {
 		status := "ok"
 		if n > 0 {
 			status = fmt.Sprintf("%d VIOLATIONS", n)
 		}
-		fmt.Fprintf(out, "  %-48s %s\n", name, status)
+		fmt.Fprintf(out, "  %-52s %s\n", name, status)
 	}
 	check("transactions whose entries sum to zero", len(rep.UnbalancedTransactions))
 	for _, v := range rep.UnbalancedTransactions {
@@ -62,17 +126,33 @@ func reconcile(ctx context.Context, args []string, out io.Writer, log *slog.Logg
 	for _, v := range rep.ReservationMismatches {
 		fmt.Fprintf(out, "    transaction %d (%s) holds %d msat\n", v.TransactionID, v.Status, v.HeldMsat)
 	}
+	check("entries as each transaction's row calls for", len(rep.ShapeViolations))
+	for _, v := range rep.ShapeViolations {
+		fmt.Fprintf(out, "    transaction %d (%s %s): %s\n", v.TransactionID, v.Status, v.Type, v.Reason)
+	}
+	check("user accounts' hash chains intact", len(rep.ChainBreaks))
+	for _, v := range rep.ChainBreaks {
+		fmt.Fprintf(out, "    account %d: %s\n", v.AccountID, v.Reason)
+	}
+	check("daily counters equal to their entries", len(rep.DayCounterMismatches))
+	for _, v := range rep.DayCounterMismatches {
+		fmt.Fprintf(out, "    account %d counts %d msat on day %d, its entries %d msat on day %d\n", v.AccountID, v.CounterMsat, v.CounterDay, v.LedgerMsat, v.LedgerDay)
+	}
 	total := 0
 	if rep.TotalMsat != 0 {
 		total = 1
 		fmt.Fprintf(out, "    all balances sum to %d msat\n", rep.TotalMsat)
 	}
 	check("all balances sum to zero", total)
-	if !rep.OK() {
-		return errViolations
+	if ln := rep.Lightning; ln != nil {
+		check("Lightning account equal to the node's records", len(ln.Mismatches))
+		for _, v := range ln.Mismatches {
+			fmt.Fprintf(out, "    %s %s (transaction %d): ledger %d msat, node %d msat: %s\n", v.Kind, v.PaymentHash, v.TransactionID, v.LedgerMsat, v.NodeMsat, v.Reason)
+		}
 	}
-	fmt.Fprintln(out, "books balance")
-	return nil
+	if rep.OK() {
+		fmt.Fprintln(out, "books balance")
+	}
 }
 
 // admin books an operator's manual credit or debit, or pays an invoice.

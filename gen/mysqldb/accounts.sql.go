@@ -14,42 +14,71 @@ import (
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
 UPDATE accounts
-SET balance_msat = balance_msat + ?,
+SET head_hash = CASE WHEN kind = 'user' THEN CONVERT(SHA2(CONCAT(
+        'v1|', id, '|', head_seq + 1, '|', CAST(? AS SIGNED), '|', ?, '|',
+        balance_msat + ?, '|', ?, '|', ?, '|',
+        CAST(? AS SIGNED), '|', head_hash), 256) USING ascii) ELSE head_hash END,
+    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
+    balance_msat = balance_msat + ?,
     day_out_msat = CASE
-        WHEN day_out_day = ? THEN day_out_msat + ?
+        WHEN ? > 0 AND day_out_day >= ? THEN day_out_msat + ?
         WHEN ? > 0 THEN ?
-        ELSE 0 END,
-    day_out_day = CASE WHEN ? > 0 THEN ? ELSE day_out_day END
+        WHEN ? < 0 AND day_out_day = ? THEN
+            CASE WHEN day_out_msat + ? < 0 THEN 0 ELSE day_out_msat + ? END
+        ELSE day_out_msat END,
+    day_out_day = CASE WHEN ? > 0 AND ? > day_out_day THEN ? ELSE day_out_day END
 WHERE id = ?
   AND (kind = 'system'
        OR (balance_msat + ? >= 0
            AND (? < 0 OR balance_msat + ? <= ?)
            AND (? <= 0
-                OR (CASE WHEN day_out_day = ? THEN day_out_msat ELSE 0 END) + ? <= ?)))
+                OR (CASE WHEN day_out_day >= ? THEN day_out_msat ELSE 0 END) + ? <= ?)))
 `
 
 type ApplyBalanceDeltaParams struct {
-	Delta      int64
-	Day        int64
-	DayOut     int64
-	ID         int64
-	MaxBalance int64
-	DayLimit   int64
+	TransactionID int64
+	Delta         int64
+	DayOut        int64
+	Day           int64
+	CreatedUs     int64
+	ID            int64
+	MaxBalance    int64
+	DayLimit      int64
 }
 
 // Moves a cached balance by delta and counts day_out towards the account's
-// sends of that day, unless that would take a user account below zero, a
-// credit would take it above max_balance, or the day's sends would pass
-// day_limit; 0 rows means refused. (Assignments read the old values: the day
-// is set last, which also holds for MySQL's left-to-right SET.)
+// sends, unless that would take a user account below zero, a credit would
+// take it above max_balance, or the day's sends would pass day_limit; 0 rows
+// means refused. A send counts on its day, or on the later day the counter
+// is already on (a transaction that waited past midnight for the row); a
+// give-back (day_out < 0) counts only on the day the counter is on and never
+// takes it below zero. On a user account the same statement advances the
+// hash chain (see store.ChainText for the text hashed): the entry inserted
+// next copies the new head. MySQL assigns left to right and later
+// expressions see earlier assignments, so every column is assigned after
+// the last expression that reads its old value. (The CASTs only tell sqlc
+// the type of parameters used nowhere but inside CONCAT; SHA2 answers in
+// the connection's character set, converted to the column's.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
 	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
+		arg.TransactionID,
 		arg.Delta,
+		arg.Delta,
+		arg.DayOut,
+		arg.Day,
+		arg.CreatedUs,
+		arg.Delta,
+		arg.DayOut,
 		arg.Day,
 		arg.DayOut,
 		arg.DayOut,
 		arg.DayOut,
 		arg.DayOut,
+		arg.Day,
+		arg.DayOut,
+		arg.DayOut,
+		arg.DayOut,
+		arg.Day,
 		arg.Day,
 		arg.ID,
 		arg.Delta,
@@ -68,7 +97,7 @@ func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaPa
 }
 
 const getAccountByID = `-- name: GetAccountByID :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = ?
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id = ?
 `
 
 func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error) {
@@ -83,12 +112,14 @@ func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error)
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
 
 const getAccountByUserID = `-- name: GetAccountByUserID :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE user_id = ?
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE user_id = ?
 `
 
 func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) (Account, error) {
@@ -103,12 +134,14 @@ func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) 
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
 
 const getSystemAccount = `-- name: GetSystemAccount :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE code = ?
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE code = ?
 `
 
 func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Account, error) {
@@ -123,6 +156,8 @@ func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Ac
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
@@ -154,53 +189,83 @@ func (q *Queries) GetUserAccountByPhone(ctx context.Context, phone string) (GetU
 }
 
 const insertLedgerEntry = `-- name: InsertLedgerEntry :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES (?, ?, ?, ?)
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT ? AS transaction_id, a.id, ? AS amount_msat,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END AS seq, CASE WHEN a.kind = 'user' THEN a.balance_msat END AS balance_after_msat,
+       ? AS day_out_msat, ? AS day_out_day, CASE WHEN a.kind = 'user' THEN a.head_hash END AS hash,
+       ? AS created_at
+FROM accounts a WHERE a.id = ?
 `
 
 type InsertLedgerEntryParams struct {
 	TransactionID int64
-	AccountID     int64
 	AmountMsat    int64
+	DayOut        int64
+	Day           int64
 	Now           time.Time
+	AccountID     int64
 }
 
+// Appends an entry right after ApplyBalanceDelta moved its account: a user
+// account's entry copies the chain head, and the balance after it, from the
+// row this transaction just updated and still holds locked (no new lock, no
+// round trip; under READ COMMITTED the read locks nothing); a system
+// account's entry carries no chain.
 func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryParams) error {
 	_, err := q.exec(ctx, q.insertLedgerEntryStmt, insertLedgerEntry,
 		arg.TransactionID,
-		arg.AccountID,
 		arg.AmountMsat,
+		arg.DayOut,
+		arg.Day,
 		arg.Now,
+		arg.AccountID,
 	)
 	return err
 }
 
 const insertLedgerEntryPair = `-- name: InsertLedgerEntryPair :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES (?, ?, ?, ?),
-       (?, ?, ?, ?)
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT ? AS transaction_id, a.id, ? AS amount_msat,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END AS seq, CASE WHEN a.kind = 'user' THEN a.balance_msat END AS balance_after_msat,
+       ? AS day_out_msat, ? AS day_out_day, CASE WHEN a.kind = 'user' THEN a.head_hash END AS hash,
+       ? AS created_at
+FROM accounts a WHERE a.id = ?
+UNION ALL
+SELECT ? AS transaction_id, b.id, ? AS amount_msat,
+       CASE WHEN b.kind = 'user' THEN b.head_seq END AS seq, CASE WHEN b.kind = 'user' THEN b.balance_msat END AS balance_after_msat,
+       ? AS day_out_msat, ? AS day_out_day, CASE WHEN b.kind = 'user' THEN b.head_hash END AS hash,
+       ? AS created_at
+FROM accounts b WHERE b.id = ?
 `
 
 type InsertLedgerEntryPairParams struct {
 	TransactionID int64
-	AccountA      int64
 	AmountA       int64
+	DayOutA       int64
+	Day           int64
 	Now           time.Time
-	AccountB      int64
+	AccountA      int64
 	AmountB       int64
+	DayOutB       int64
+	AccountB      int64
 }
 
-// The common two-legged posting in one round trip.
+// The common two-legged posting in one round trip, after both accounts (two
+// different ones) were moved; each entry as in InsertLedgerEntry.
 func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
 	_, err := q.exec(ctx, q.insertLedgerEntryPairStmt, insertLedgerEntryPair,
 		arg.TransactionID,
-		arg.AccountA,
 		arg.AmountA,
+		arg.DayOutA,
+		arg.Day,
 		arg.Now,
+		arg.AccountA,
 		arg.TransactionID,
-		arg.AccountB,
 		arg.AmountB,
+		arg.DayOutB,
+		arg.Day,
 		arg.Now,
+		arg.AccountB,
 	)
 	return err
 }
@@ -224,7 +289,7 @@ func (q *Queries) InsertUserAccount(ctx context.Context, arg InsertUserAccountPa
 }
 
 const listEntriesByTransaction = `-- name: ListEntriesByTransaction :many
-SELECT id, transaction_id, account_id, amount_msat, created_at FROM ledger_entries WHERE transaction_id = ? ORDER BY id
+SELECT id, transaction_id, account_id, amount_msat, created_at, seq, balance_after_msat, day_out_msat, day_out_day, hash FROM ledger_entries WHERE transaction_id = ? ORDER BY id
 `
 
 func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID int64) ([]LedgerEntry, error) {
@@ -242,6 +307,11 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 			&i.AccountID,
 			&i.AmountMsat,
 			&i.CreatedAt,
+			&i.Seq,
+			&i.BalanceAfterMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
+			&i.Hash,
 		); err != nil {
 			return nil, err
 		}
@@ -257,7 +327,7 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 }
 
 const lockAccounts = `-- name: LockAccounts :many
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
 `
 
 // Row locks taken in id order, so two transactions that touch the same
@@ -290,6 +360,8 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 			&i.DayOutMsat,
 			&i.DayOutDay,
 			&i.CreatedAt,
+			&i.HeadSeq,
+			&i.HeadHash,
 		); err != nil {
 			return nil, err
 		}

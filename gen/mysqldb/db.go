@@ -129,11 +129,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listBalanceDriftStmt, err = db.PrepareContext(ctx, listBalanceDrift); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBalanceDrift: %w", err)
 	}
+	if q.listChainAccountsStmt, err = db.PrepareContext(ctx, listChainAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query ListChainAccounts: %w", err)
+	}
+	if q.listChainEntriesStmt, err = db.PrepareContext(ctx, listChainEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListChainEntries: %w", err)
+	}
 	if q.listDueNotificationsStmt, err = db.PrepareContext(ctx, listDueNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDueNotifications: %w", err)
 	}
 	if q.listEntriesByTransactionStmt, err = db.PrepareContext(ctx, listEntriesByTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query ListEntriesByTransaction: %w", err)
+	}
+	if q.listLightningMovementsStmt, err = db.PrepareContext(ctx, listLightningMovements); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLightningMovements: %w", err)
 	}
 	if q.listNegativeUserAccountsStmt, err = db.PrepareContext(ctx, listNegativeUserAccounts); err != nil {
 		return nil, fmt.Errorf("error preparing query ListNegativeUserAccounts: %w", err)
@@ -147,8 +156,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listReservationMismatchesStmt, err = db.PrepareContext(ctx, listReservationMismatches); err != nil {
 		return nil, fmt.Errorf("error preparing query ListReservationMismatches: %w", err)
 	}
+	if q.listTransactionShapesStmt, err = db.PrepareContext(ctx, listTransactionShapes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTransactionShapes: %w", err)
+	}
 	if q.listUnbalancedTransactionsStmt, err = db.PrepareContext(ctx, listUnbalancedTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUnbalancedTransactions: %w", err)
+	}
+	if q.listUnchainedEntriesStmt, err = db.PrepareContext(ctx, listUnchainedEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUnchainedEntries: %w", err)
 	}
 	if q.listUnpaidAddressInvoicesStmt, err = db.PrepareContext(ctx, listUnpaidAddressInvoices); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUnpaidAddressInvoices: %w", err)
@@ -167,6 +182,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
+	}
+	if q.maxTransactionIDStmt, err = db.PrepareContext(ctx, maxTransactionID); err != nil {
+		return nil, fmt.Errorf("error preparing query MaxTransactionID: %w", err)
 	}
 	if q.minUnpaidInvoiceAddIndexStmt, err = db.PrepareContext(ctx, minUnpaidInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MinUnpaidInvoiceAddIndex: %w", err)
@@ -390,6 +408,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listBalanceDriftStmt: %w", cerr)
 		}
 	}
+	if q.listChainAccountsStmt != nil {
+		if cerr := q.listChainAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listChainAccountsStmt: %w", cerr)
+		}
+	}
+	if q.listChainEntriesStmt != nil {
+		if cerr := q.listChainEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listChainEntriesStmt: %w", cerr)
+		}
+	}
 	if q.listDueNotificationsStmt != nil {
 		if cerr := q.listDueNotificationsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDueNotificationsStmt: %w", cerr)
@@ -398,6 +426,11 @@ func (q *Queries) Close() error {
 	if q.listEntriesByTransactionStmt != nil {
 		if cerr := q.listEntriesByTransactionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listEntriesByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listLightningMovementsStmt != nil {
+		if cerr := q.listLightningMovementsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLightningMovementsStmt: %w", cerr)
 		}
 	}
 	if q.listNegativeUserAccountsStmt != nil {
@@ -420,9 +453,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listReservationMismatchesStmt: %w", cerr)
 		}
 	}
+	if q.listTransactionShapesStmt != nil {
+		if cerr := q.listTransactionShapesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTransactionShapesStmt: %w", cerr)
+		}
+	}
 	if q.listUnbalancedTransactionsStmt != nil {
 		if cerr := q.listUnbalancedTransactionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUnbalancedTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.listUnchainedEntriesStmt != nil {
+		if cerr := q.listUnchainedEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUnchainedEntriesStmt: %w", cerr)
 		}
 	}
 	if q.listUnpaidAddressInvoicesStmt != nil {
@@ -453,6 +496,11 @@ func (q *Queries) Close() error {
 	if q.maxInvoiceAddIndexStmt != nil {
 		if cerr := q.maxInvoiceAddIndexStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing maxInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
+	if q.maxTransactionIDStmt != nil {
+		if cerr := q.maxTransactionIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing maxTransactionIDStmt: %w", cerr)
 		}
 	}
 	if q.minUnpaidInvoiceAddIndexStmt != nil {
@@ -599,19 +647,25 @@ type Queries struct {
 	insertUserAccountStmt                  *sql.Stmt
 	insertUserIfAbsentStmt                 *sql.Stmt
 	listBalanceDriftStmt                   *sql.Stmt
+	listChainAccountsStmt                  *sql.Stmt
+	listChainEntriesStmt                   *sql.Stmt
 	listDueNotificationsStmt               *sql.Stmt
 	listEntriesByTransactionStmt           *sql.Stmt
+	listLightningMovementsStmt             *sql.Stmt
 	listNegativeUserAccountsStmt           *sql.Stmt
 	listNotificationsByTransactionStmt     *sql.Stmt
 	listPendingTransactionsStmt            *sql.Stmt
 	listReservationMismatchesStmt          *sql.Stmt
+	listTransactionShapesStmt              *sql.Stmt
 	listUnbalancedTransactionsStmt         *sql.Stmt
+	listUnchainedEntriesStmt               *sql.Stmt
 	listUnpaidAddressInvoicesStmt          *sql.Stmt
 	listUserTransactionsStmt               *sql.Stmt
 	lockAccountsStmt                       *sql.Stmt
 	markInvoicePaidStmt                    *sql.Stmt
 	markNotificationSentStmt               *sql.Stmt
 	maxInvoiceAddIndexStmt                 *sql.Stmt
+	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	rescheduleNotificationStmt             *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
@@ -667,19 +721,25 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertUserAccountStmt:                  q.insertUserAccountStmt,
 		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
+		listChainAccountsStmt:                  q.listChainAccountsStmt,
+		listChainEntriesStmt:                   q.listChainEntriesStmt,
 		listDueNotificationsStmt:               q.listDueNotificationsStmt,
 		listEntriesByTransactionStmt:           q.listEntriesByTransactionStmt,
+		listLightningMovementsStmt:             q.listLightningMovementsStmt,
 		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
 		listNotificationsByTransactionStmt:     q.listNotificationsByTransactionStmt,
 		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
 		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
+		listTransactionShapesStmt:              q.listTransactionShapesStmt,
 		listUnbalancedTransactionsStmt:         q.listUnbalancedTransactionsStmt,
+		listUnchainedEntriesStmt:               q.listUnchainedEntriesStmt,
 		listUnpaidAddressInvoicesStmt:          q.listUnpaidAddressInvoicesStmt,
 		listUserTransactionsStmt:               q.listUserTransactionsStmt,
 		lockAccountsStmt:                       q.lockAccountsStmt,
 		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
 		markNotificationSentStmt:               q.markNotificationSentStmt,
 		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
+		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,

@@ -18,6 +18,8 @@ type Account struct {
 	DayOutMsat  int64
 	DayOutDay   int64
 	CreatedAt   time.Time
+	HeadSeq     int64
+	HeadHash    string
 }
 
 type Invoice struct {
@@ -41,11 +43,16 @@ type Invoice struct {
 }
 
 type LedgerEntry struct {
-	ID            int64
-	TransactionID int64
-	AccountID     int64
-	AmountMsat    int64
-	CreatedAt     time.Time
+	ID               int64
+	TransactionID    int64
+	AccountID        int64
+	AmountMsat       int64
+	CreatedAt        time.Time
+	Seq              sql.NullInt64
+	BalanceAfterMsat sql.NullInt64
+	DayOutMsat       int64
+	DayOutDay        int64
+	Hash             sql.NullString
 }
 
 type LightningName struct {
@@ -90,6 +97,7 @@ type Transaction struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	PaymentHashClaim       sql.NullString
+	HeldMsat               int64
 }
 
 type User struct {

@@ -7,6 +7,8 @@ package mysqldb
 
 import (
 	"context"
+	"database/sql"
+	"time"
 )
 
 const listBalanceDrift = `-- name: ListBalanceDrift :many
@@ -34,6 +36,184 @@ func (q *Queries) ListBalanceDrift(ctx context.Context) ([]ListBalanceDriftRow, 
 	for rows.Next() {
 		var i ListBalanceDriftRow
 		if err := rows.Scan(&i.ID, &i.BalanceMsat, &i.LedgerMsat); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listChainAccounts = `-- name: ListChainAccounts :many
+SELECT id, balance_msat, day_out_msat, day_out_day, head_seq, head_hash
+FROM accounts WHERE kind = 'user' AND id > ?
+ORDER BY id LIMIT ?
+`
+
+type ListChainAccountsParams struct {
+	AfterID int64
+	Limit   int32
+}
+
+type ListChainAccountsRow struct {
+	ID          int64
+	BalanceMsat int64
+	DayOutMsat  int64
+	DayOutDay   int64
+	HeadSeq     int64
+	HeadHash    string
+}
+
+// User accounts with their chain heads and daily counters, a page at a time.
+func (q *Queries) ListChainAccounts(ctx context.Context, arg ListChainAccountsParams) ([]ListChainAccountsRow, error) {
+	rows, err := q.query(ctx, q.listChainAccountsStmt, listChainAccounts, arg.AfterID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListChainAccountsRow
+	for rows.Next() {
+		var i ListChainAccountsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.BalanceMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
+			&i.HeadSeq,
+			&i.HeadHash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listChainEntries = `-- name: ListChainEntries :many
+SELECT id, transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at
+FROM ledger_entries
+WHERE seq IS NOT NULL
+  AND (account_id > ? OR (account_id = ? AND seq > ?))
+ORDER BY account_id, seq LIMIT ?
+`
+
+type ListChainEntriesParams struct {
+	AfterAccount int64
+	AfterSeq     sql.NullInt64
+	Limit        int32
+}
+
+type ListChainEntriesRow struct {
+	ID               int64
+	TransactionID    int64
+	AccountID        int64
+	AmountMsat       int64
+	Seq              sql.NullInt64
+	BalanceAfterMsat sql.NullInt64
+	DayOutMsat       int64
+	DayOutDay        int64
+	Hash             sql.NullString
+	CreatedAt        time.Time
+}
+
+// Entries that have a chain place, in (account, place) order, after a given
+// place: a range scan of the unique (account_id, seq) index.
+func (q *Queries) ListChainEntries(ctx context.Context, arg ListChainEntriesParams) ([]ListChainEntriesRow, error) {
+	rows, err := q.query(ctx, q.listChainEntriesStmt, listChainEntries,
+		arg.AfterAccount,
+		arg.AfterAccount,
+		arg.AfterSeq,
+		arg.Limit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListChainEntriesRow
+	for rows.Next() {
+		var i ListChainEntriesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.TransactionID,
+			&i.AccountID,
+			&i.AmountMsat,
+			&i.Seq,
+			&i.BalanceAfterMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
+			&i.Hash,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listLightningMovements = `-- name: ListLightningMovements :many
+SELECT t.id, t.type, t.status, COALESCE(t.payment_hash, '') AS payment_hash, t.amount_msat, t.fee_msat,
+       CAST(COALESCE(SUM(e.amount_msat), 0) AS SIGNED) AS lightning_msat
+FROM transactions t
+LEFT JOIN ledger_entries e ON e.transaction_id = t.id AND e.account_id = ?
+WHERE t.type IN ('invoice', 'payment') AND t.payment_hash IS NOT NULL AND t.id > ?
+GROUP BY t.id, t.type, t.status, t.payment_hash, t.amount_msat, t.fee_msat
+ORDER BY t.id LIMIT ?
+`
+
+type ListLightningMovementsParams struct {
+	LightningAccount int64
+	AfterID          int64
+	Limit            int32
+}
+
+type ListLightningMovementsRow struct {
+	ID            int64
+	Type          string
+	Status        string
+	PaymentHash   string
+	AmountMsat    int64
+	FeeMsat       int64
+	LightningMsat int64
+}
+
+// Invoice and payment transactions with a payment hash, a page at a time,
+// each with the sum of its entries on the Lightning account.
+func (q *Queries) ListLightningMovements(ctx context.Context, arg ListLightningMovementsParams) ([]ListLightningMovementsRow, error) {
+	rows, err := q.query(ctx, q.listLightningMovementsStmt, listLightningMovements, arg.LightningAccount, arg.AfterID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListLightningMovementsRow
+	for rows.Next() {
+		var i ListLightningMovementsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Type,
+			&i.Status,
+			&i.PaymentHash,
+			&i.AmountMsat,
+			&i.FeeMsat,
+			&i.LightningMsat,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -119,6 +299,90 @@ func (q *Queries) ListReservationMismatches(ctx context.Context, accountID int64
 	return items, nil
 }
 
+const listTransactionShapes = `-- name: ListTransactionShapes :many
+SELECT t.id, t.type, t.direction, t.status, t.amount_msat, t.fee_msat, t.held_msat,
+       COALESCE(t.payment_hash, '') AS payment_hash,
+       CAST(COALESCE(ua.id, 0) AS SIGNED) AS user_account,
+       CAST(COALESCE(ca.id, 0) AS SIGNED) AS counterparty_account,
+       CAST(COALESCE(e.id, 0) AS SIGNED) AS entry_id,
+       CAST(COALESCE(e.account_id, 0) AS SIGNED) AS entry_account,
+       CAST(COALESCE(e.amount_msat, 0) AS SIGNED) AS entry_amount,
+       CAST(COALESCE(e.day_out_msat, 0) AS SIGNED) AS entry_day_out,
+       CAST(COALESCE(e.day_out_day, 0) AS SIGNED) AS entry_day
+FROM transactions t
+LEFT JOIN accounts ua ON ua.user_id = t.user_id
+LEFT JOIN users cu ON cu.phone = t.counterparty_phone
+LEFT JOIN accounts ca ON ca.user_id = cu.id
+LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+WHERE t.id > ? AND t.id <= ?
+ORDER BY t.id, e.id
+`
+
+type ListTransactionShapesParams struct {
+	AfterID int64
+	UptoID  int64
+}
+
+type ListTransactionShapesRow struct {
+	ID                  int64
+	Type                string
+	Direction           string
+	Status              string
+	AmountMsat          int64
+	FeeMsat             int64
+	HeldMsat            int64
+	PaymentHash         string
+	UserAccount         int64
+	CounterpartyAccount int64
+	EntryID             int64
+	EntryAccount        int64
+	EntryAmount         int64
+	EntryDayOut         int64
+	EntryDay            int64
+}
+
+// Transactions of an id range with the accounts their roles name (the
+// user's, and the counterparty phone's user's) and their entries, one row
+// per entry (one with no entry for a transaction without any).
+func (q *Queries) ListTransactionShapes(ctx context.Context, arg ListTransactionShapesParams) ([]ListTransactionShapesRow, error) {
+	rows, err := q.query(ctx, q.listTransactionShapesStmt, listTransactionShapes, arg.AfterID, arg.UptoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListTransactionShapesRow
+	for rows.Next() {
+		var i ListTransactionShapesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Type,
+			&i.Direction,
+			&i.Status,
+			&i.AmountMsat,
+			&i.FeeMsat,
+			&i.HeldMsat,
+			&i.PaymentHash,
+			&i.UserAccount,
+			&i.CounterpartyAccount,
+			&i.EntryID,
+			&i.EntryAccount,
+			&i.EntryAmount,
+			&i.EntryDayOut,
+			&i.EntryDay,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUnbalancedTransactions = `-- name: ListUnbalancedTransactions :many
 SELECT transaction_id, CAST(SUM(amount_msat) AS SIGNED) AS total
 FROM ledger_entries GROUP BY transaction_id HAVING SUM(amount_msat) <> 0 ORDER BY transaction_id
@@ -151,6 +415,61 @@ func (q *Queries) ListUnbalancedTransactions(ctx context.Context) ([]ListUnbalan
 		return nil, err
 	}
 	return items, nil
+}
+
+const listUnchainedEntries = `-- name: ListUnchainedEntries :many
+SELECT e.id, e.transaction_id, e.account_id, e.amount_msat
+FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+WHERE a.kind = 'user' AND (e.seq IS NULL OR e.balance_after_msat IS NULL OR e.hash IS NULL)
+ORDER BY e.id LIMIT ?
+`
+
+type ListUnchainedEntriesRow struct {
+	ID            int64
+	TransactionID int64
+	AccountID     int64
+	AmountMsat    int64
+}
+
+// Entries on user accounts outside any chain: every posting gives them a
+// place, a balance after and a hash.
+func (q *Queries) ListUnchainedEntries(ctx context.Context, limit int32) ([]ListUnchainedEntriesRow, error) {
+	rows, err := q.query(ctx, q.listUnchainedEntriesStmt, listUnchainedEntries, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListUnchainedEntriesRow
+	for rows.Next() {
+		var i ListUnchainedEntriesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.TransactionID,
+			&i.AccountID,
+			&i.AmountMsat,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const maxTransactionID = `-- name: MaxTransactionID :one
+SELECT CAST(COALESCE(MAX(id), 0) AS SIGNED) AS max_id FROM transactions
+`
+
+func (q *Queries) MaxTransactionID(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.maxTransactionIDStmt, maxTransactionID)
+	var max_id int64
+	err := row.Scan(&max_id)
+	return max_id, err
 }
 
 const sumAllBalances = `-- name: SumAllBalances :one

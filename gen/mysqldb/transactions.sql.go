@@ -45,7 +45,7 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE payment_hash_claim = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE payment_hash_claim = ?
 `
 
 // The outgoing payment that owns a payment hash: the one pending or
@@ -74,12 +74,13 @@ func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullStri
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PaymentHashClaim,
+		&i.HeldMsat,
 	)
 	return i, err
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE id = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE id = ?
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -105,12 +106,13 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PaymentHashClaim,
+		&i.HeldMsat,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE idempotency_key = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE idempotency_key = ?
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -136,6 +138,7 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PaymentHashClaim,
+		&i.HeldMsat,
 	)
 	return i, err
 }
@@ -144,12 +147,12 @@ const insertTransaction = `-- name: InsertTransaction :execlastid
 INSERT INTO transactions (
     user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash,
     mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone,
-    description, idempotency_key, related_id, created_at, updated_at
+    description, idempotency_key, related_id, held_msat, created_at, updated_at
 ) VALUES (
     ?, ?, ?, ?, ?,
     ?, ?, ?, ?,
     ?, ?, ?,
-    ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?, ?
 )
 `
 
@@ -169,6 +172,7 @@ type InsertTransactionParams struct {
 	Description            string
 	IdempotencyKey         string
 	RelatedID              sql.NullInt64
+	HeldMsat               int64
 	Now                    time.Time
 }
 
@@ -189,6 +193,7 @@ func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionPa
 		arg.Description,
 		arg.IdempotencyKey,
 		arg.RelatedID,
+		arg.HeldMsat,
 		arg.Now,
 		arg.Now,
 	)
@@ -252,7 +257,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 }
 
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -284,6 +289,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PaymentHashClaim,
+			&i.HeldMsat,
 		); err != nil {
 			return nil, err
 		}
@@ -299,7 +305,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions
 WHERE user_id = ? AND id < ?
 ORDER BY id DESC
 LIMIT ?
@@ -341,6 +347,7 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PaymentHashClaim,
+			&i.HeldMsat,
 		); err != nil {
 			return nil, err
 		}

@@ -12,39 +12,55 @@ import (
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
 UPDATE accounts
-SET balance_msat = balance_msat + $1::BIGINT,
+SET head_hash = CASE WHEN kind = 'user' THEN encode(sha256(convert_to(
+        'v1|' || id || '|' || (head_seq + 1) || '|' || $1::BIGINT || '|' || $2::BIGINT || '|' ||
+        (balance_msat + $2::BIGINT) || '|' || $3::BIGINT || '|' || $4::BIGINT || '|' ||
+        $5::BIGINT || '|' || head_hash, 'UTF8')), 'hex') ELSE head_hash END,
+    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
+    balance_msat = balance_msat + $2::BIGINT,
     day_out_msat = CASE
-        WHEN day_out_day = $2::BIGINT THEN day_out_msat + $3::BIGINT
+        WHEN $3::BIGINT > 0 AND day_out_day >= $4::BIGINT THEN day_out_msat + $3::BIGINT
         WHEN $3::BIGINT > 0 THEN $3::BIGINT
-        ELSE 0 END,
-    day_out_day = CASE WHEN $3::BIGINT > 0 THEN $2::BIGINT ELSE day_out_day END
-WHERE id = $4
+        WHEN $3::BIGINT < 0 AND day_out_day = $4::BIGINT THEN
+            CASE WHEN day_out_msat + $3::BIGINT < 0 THEN 0 ELSE day_out_msat + $3::BIGINT END
+        ELSE day_out_msat END,
+    day_out_day = CASE WHEN $3::BIGINT > 0 AND $4::BIGINT > day_out_day THEN $4::BIGINT ELSE day_out_day END
+WHERE id = $6
   AND (kind = 'system'
-       OR (balance_msat + $1::BIGINT >= 0
-           AND ($1::BIGINT < 0 OR balance_msat + $1::BIGINT <= $5::BIGINT)
+       OR (balance_msat + $2::BIGINT >= 0
+           AND ($2::BIGINT < 0 OR balance_msat + $2::BIGINT <= $7::BIGINT)
            AND ($3::BIGINT <= 0
-                OR (CASE WHEN day_out_day = $2::BIGINT THEN day_out_msat ELSE 0 END) + $3::BIGINT <= $6::BIGINT)))
+                OR (CASE WHEN day_out_day >= $4::BIGINT THEN day_out_msat ELSE 0 END) + $3::BIGINT <= $8::BIGINT)))
 `
 
 type ApplyBalanceDeltaParams struct {
-	Delta      int64
-	Day        int64
-	DayOut     int64
-	ID         int64
-	MaxBalance int64
-	DayLimit   int64
+	TransactionID int64
+	Delta         int64
+	DayOut        int64
+	Day           int64
+	CreatedUs     int64
+	ID            int64
+	MaxBalance    int64
+	DayLimit      int64
 }
 
 // Moves a cached balance by delta and counts day_out towards the account's
-// sends of that day, unless that would take a user account below zero, a
-// credit would take it above max_balance, or the day's sends would pass
-// day_limit; 0 rows means refused. (Assignments read the old values: the day
-// is set last, which also holds for MySQL's left-to-right SET.)
+// sends, unless that would take a user account below zero, a credit would
+// take it above max_balance, or the day's sends would pass day_limit; 0 rows
+// means refused. A send counts on its day, or on the later day the counter
+// is already on (a transaction that waited past midnight for the row); a
+// give-back (day_out < 0) counts only on the day the counter is on and never
+// takes it below zero. On a user account the same statement advances the
+// hash chain (see store.ChainText for the text hashed): the entry inserted
+// next copies the new head. The SET list reads only old values in its
+// expressions, in the order MySQL's left-to-right SET also needs.
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
 	result, err := q.db.Exec(ctx, applyBalanceDelta,
+		arg.TransactionID,
 		arg.Delta,
-		arg.Day,
 		arg.DayOut,
+		arg.Day,
+		arg.CreatedUs,
 		arg.ID,
 		arg.MaxBalance,
 		arg.DayLimit,
@@ -56,7 +72,7 @@ func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaPa
 }
 
 const getAccountByID = `-- name: GetAccountByID :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = $1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id = $1
 `
 
 func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error) {
@@ -71,12 +87,14 @@ func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error)
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
 
 const getAccountByUserID = `-- name: GetAccountByUserID :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE user_id = $1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE user_id = $1
 `
 
 func (q *Queries) GetAccountByUserID(ctx context.Context, userID *int64) (Account, error) {
@@ -91,12 +109,14 @@ func (q *Queries) GetAccountByUserID(ctx context.Context, userID *int64) (Accoun
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
 
 const getSystemAccount = `-- name: GetSystemAccount :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE code = $1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE code = $1
 `
 
 func (q *Queries) GetSystemAccount(ctx context.Context, code *string) (Account, error) {
@@ -111,6 +131,8 @@ func (q *Queries) GetSystemAccount(ctx context.Context, code *string) (Account, 
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
@@ -142,51 +164,76 @@ func (q *Queries) GetUserAccountByPhone(ctx context.Context, phone string) (GetU
 }
 
 const insertLedgerEntry = `-- name: InsertLedgerEntry :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES ($1, $2, $3, $4)
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT $1::BIGINT, a.id, $2::BIGINT,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
+       $3::BIGINT, $4::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, $5::TIMESTAMPTZ
+FROM accounts a WHERE a.id = $6::BIGINT
 `
 
 type InsertLedgerEntryParams struct {
 	TransactionID int64
-	AccountID     int64
 	AmountMsat    int64
+	DayOut        int64
+	Day           int64
 	Now           time.Time
+	AccountID     int64
 }
 
+// Appends an entry right after ApplyBalanceDelta moved its account: a user
+// account's entry copies the chain head, and the balance after it, from the
+// row this transaction just updated and still holds locked (no new lock, no
+// round trip); a system account's entry carries no chain.
 func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryParams) error {
 	_, err := q.db.Exec(ctx, insertLedgerEntry,
 		arg.TransactionID,
-		arg.AccountID,
 		arg.AmountMsat,
+		arg.DayOut,
+		arg.Day,
 		arg.Now,
+		arg.AccountID,
 	)
 	return err
 }
 
 const insertLedgerEntryPair = `-- name: InsertLedgerEntryPair :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES ($1, $2, $3, $4),
-       ($1, $5, $6, $4)
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT $1::BIGINT, a.id, $2::BIGINT,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
+       $3::BIGINT, $4::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, $5::TIMESTAMPTZ
+FROM accounts a WHERE a.id = $6::BIGINT
+UNION ALL
+SELECT $1::BIGINT, b.id, $7::BIGINT,
+       CASE WHEN b.kind = 'user' THEN b.head_seq END, CASE WHEN b.kind = 'user' THEN b.balance_msat END,
+       $8::BIGINT, $4::BIGINT, CASE WHEN b.kind = 'user' THEN b.head_hash END, $5::TIMESTAMPTZ
+FROM accounts b WHERE b.id = $9::BIGINT
 `
 
 type InsertLedgerEntryPairParams struct {
 	TransactionID int64
-	AccountA      int64
 	AmountA       int64
+	DayOutA       int64
+	Day           int64
 	Now           time.Time
-	AccountB      int64
+	AccountA      int64
 	AmountB       int64
+	DayOutB       int64
+	AccountB      int64
 }
 
-// The common two-legged posting in one round trip.
+// The common two-legged posting in one round trip, after both accounts (two
+// different ones) were moved; each entry as in InsertLedgerEntry.
 func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
 	_, err := q.db.Exec(ctx, insertLedgerEntryPair,
 		arg.TransactionID,
-		arg.AccountA,
 		arg.AmountA,
+		arg.DayOutA,
+		arg.Day,
 		arg.Now,
-		arg.AccountB,
+		arg.AccountA,
 		arg.AmountB,
+		arg.DayOutB,
+		arg.AccountB,
 	)
 	return err
 }
@@ -210,7 +257,7 @@ func (q *Queries) InsertUserAccount(ctx context.Context, arg InsertUserAccountPa
 }
 
 const listEntriesByTransaction = `-- name: ListEntriesByTransaction :many
-SELECT id, transaction_id, account_id, amount_msat, created_at FROM ledger_entries WHERE transaction_id = $1 ORDER BY id
+SELECT id, transaction_id, account_id, amount_msat, created_at, seq, balance_after_msat, day_out_msat, day_out_day, hash FROM ledger_entries WHERE transaction_id = $1 ORDER BY id
 `
 
 func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID int64) ([]LedgerEntry, error) {
@@ -228,6 +275,11 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 			&i.AccountID,
 			&i.AmountMsat,
 			&i.CreatedAt,
+			&i.Seq,
+			&i.BalanceAfterMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
+			&i.Hash,
 		); err != nil {
 			return nil, err
 		}
@@ -240,7 +292,7 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 }
 
 const lockAccounts = `-- name: LockAccounts :many
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR UPDATE
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR UPDATE
 `
 
 // Row locks taken in id order, so two transactions that touch the same
@@ -263,6 +315,8 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 			&i.DayOutMsat,
 			&i.DayOutDay,
 			&i.CreatedAt,
+			&i.HeadSeq,
+			&i.HeadHash,
 		); err != nil {
 			return nil, err
 		}

@@ -17,6 +17,8 @@ type Account struct {
 	DayOutMsat  int64
 	DayOutDay   int64
 	CreatedAt   time.Time
+	HeadSeq     int64
+	HeadHash    string
 }
 
 type Invoice struct {
@@ -40,11 +42,16 @@ type Invoice struct {
 }
 
 type LedgerEntry struct {
-	ID            int64
-	TransactionID int64
-	AccountID     int64
-	AmountMsat    int64
-	CreatedAt     time.Time
+	ID               int64
+	TransactionID    int64
+	AccountID        int64
+	AmountMsat       int64
+	CreatedAt        time.Time
+	Seq              *int64
+	BalanceAfterMsat *int64
+	DayOutMsat       int64
+	DayOutDay        int64
+	Hash             *string
 }
 
 type LightningName struct {
@@ -88,6 +95,7 @@ type Transaction struct {
 	RelatedID              *int64
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+	HeldMsat               int64
 }
 
 type User struct {

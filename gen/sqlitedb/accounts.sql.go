@@ -14,39 +14,56 @@ import (
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
 UPDATE accounts
-SET balance_msat = balance_msat + ?1,
+SET head_hash = CASE WHEN kind = 'user' THEN sha256_hex(
+        'v1|' || id || '|' || (head_seq + 1) || '|' || CAST(?1 AS INTEGER) || '|' || ?2 || '|' ||
+        (balance_msat + ?2) || '|' || ?3 || '|' || ?4 || '|' ||
+        CAST(?5 AS INTEGER) || '|' || head_hash) ELSE head_hash END,
+    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
+    balance_msat = balance_msat + ?2,
     day_out_msat = CASE
-        WHEN day_out_day = ?2 THEN day_out_msat + ?3
+        WHEN ?3 > 0 AND day_out_day >= ?4 THEN day_out_msat + ?3
         WHEN ?3 > 0 THEN ?3
-        ELSE 0 END,
-    day_out_day = CASE WHEN ?3 > 0 THEN ?2 ELSE day_out_day END
-WHERE id = ?4
+        WHEN ?3 < 0 AND day_out_day = ?4 THEN MAX(day_out_msat + ?3, 0)
+        ELSE day_out_msat END,
+    day_out_day = CASE WHEN ?3 > 0 AND ?4 > day_out_day THEN ?4 ELSE day_out_day END
+WHERE id = ?6
   AND (kind = 'system'
-       OR (balance_msat + ?1 >= 0
-           AND (?1 < 0 OR balance_msat + ?1 <= ?5)
+       OR (balance_msat + ?2 >= 0
+           AND (?2 < 0 OR balance_msat + ?2 <= ?7)
            AND (?3 <= 0
-                OR (CASE WHEN day_out_day = ?2 THEN day_out_msat ELSE 0 END) + ?3 <= ?6)))
+                OR (CASE WHEN day_out_day >= ?4 THEN day_out_msat ELSE 0 END) + ?3 <= ?8)))
 `
 
 type ApplyBalanceDeltaParams struct {
-	Delta      int64
-	Day        int64
-	DayOut     int64
-	ID         int64
-	MaxBalance int64
-	DayLimit   int64
+	TransactionID int64
+	Delta         int64
+	DayOut        int64
+	Day           int64
+	CreatedUs     int64
+	ID            int64
+	MaxBalance    int64
+	DayLimit      int64
 }
 
 // Moves a cached balance by delta and counts day_out towards the account's
-// sends of that day, unless that would take a user account below zero, a
-// credit would take it above max_balance, or the day's sends would pass
-// day_limit; 0 rows means refused. (Assignments read the old values: the day
-// is set last, which also holds for MySQL's left-to-right SET.)
+// sends, unless that would take a user account below zero, a credit would
+// take it above max_balance, or the day's sends would pass day_limit; 0 rows
+// means refused. A send counts on its day, or on the later day the counter
+// is already on (a transaction that waited past midnight for the row); a
+// give-back (day_out < 0) counts only on the day the counter is on and never
+// takes it below zero. On a user account the same statement advances the
+// hash chain (see store.ChainText for the text hashed; sha256_hex is the Go
+// function the adapter registers): the entry inserted next copies the new
+// head. The SET list reads only old values in its expressions, in the
+// order MySQL's left-to-right SET also needs. (The CASTs only tell sqlc
+// the type of parameters used nowhere but inside the concatenation.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, applyBalanceDelta,
+		arg.TransactionID,
 		arg.Delta,
-		arg.Day,
 		arg.DayOut,
+		arg.Day,
+		arg.CreatedUs,
 		arg.ID,
 		arg.MaxBalance,
 		arg.DayLimit,
@@ -58,7 +75,7 @@ func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaPa
 }
 
 const getAccountByID = `-- name: GetAccountByID :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id = ?1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id = ?1
 `
 
 func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error) {
@@ -73,12 +90,14 @@ func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error)
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
 
 const getAccountByUserID = `-- name: GetAccountByUserID :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE user_id = ?1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE user_id = ?1
 `
 
 func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) (Account, error) {
@@ -93,12 +112,14 @@ func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) 
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
 
 const getSystemAccount = `-- name: GetSystemAccount :one
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE code = ?1
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE code = ?1
 `
 
 func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Account, error) {
@@ -113,6 +134,8 @@ func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Ac
 		&i.DayOutMsat,
 		&i.DayOutDay,
 		&i.CreatedAt,
+		&i.HeadSeq,
+		&i.HeadHash,
 	)
 	return i, err
 }
@@ -144,51 +167,79 @@ func (q *Queries) GetUserAccountByPhone(ctx context.Context, phone string) (GetU
 }
 
 const insertLedgerEntry = `-- name: InsertLedgerEntry :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES (?1, ?2, ?3, ?4)
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT ?1 AS transaction_id, a.id, ?2 AS amount_msat,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END AS seq, CASE WHEN a.kind = 'user' THEN a.balance_msat END AS balance_after_msat,
+       ?3 AS day_out_msat, ?4 AS day_out_day, CASE WHEN a.kind = 'user' THEN a.head_hash END AS hash,
+       ?5 AS created_at
+FROM accounts a WHERE a.id = ?6
 `
 
 type InsertLedgerEntryParams struct {
 	TransactionID int64
-	AccountID     int64
 	AmountMsat    int64
+	DayOut        int64
+	Day           int64
 	Now           time.Time
+	AccountID     int64
 }
 
+// Appends an entry right after ApplyBalanceDelta moved its account: a user
+// account's entry copies the chain head, and the balance after it, from the
+// row this transaction just updated (no round trip); a system account's
+// entry carries no chain.
 func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryParams) error {
 	_, err := q.db.ExecContext(ctx, insertLedgerEntry,
 		arg.TransactionID,
-		arg.AccountID,
 		arg.AmountMsat,
+		arg.DayOut,
+		arg.Day,
 		arg.Now,
+		arg.AccountID,
 	)
 	return err
 }
 
 const insertLedgerEntryPair = `-- name: InsertLedgerEntryPair :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES (?1, ?2, ?3, ?4),
-       (?1, ?5, ?6, ?4)
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT ?1 AS transaction_id, a.id, ?2 AS amount_msat,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END AS seq, CASE WHEN a.kind = 'user' THEN a.balance_msat END AS balance_after_msat,
+       ?3 AS day_out_msat, ?4 AS day_out_day, CASE WHEN a.kind = 'user' THEN a.head_hash END AS hash,
+       ?5 AS created_at
+FROM accounts a WHERE a.id = ?6
+UNION ALL
+SELECT ?1 AS transaction_id, b.id, ?7 AS amount_msat,
+       CASE WHEN b.kind = 'user' THEN b.head_seq END AS seq, CASE WHEN b.kind = 'user' THEN b.balance_msat END AS balance_after_msat,
+       ?8 AS day_out_msat, ?4 AS day_out_day, CASE WHEN b.kind = 'user' THEN b.head_hash END AS hash,
+       ?5 AS created_at
+FROM accounts b WHERE b.id = ?9
 `
 
 type InsertLedgerEntryPairParams struct {
 	TransactionID int64
-	AccountA      int64
 	AmountA       int64
+	DayOutA       int64
+	Day           int64
 	Now           time.Time
-	AccountB      int64
+	AccountA      int64
 	AmountB       int64
+	DayOutB       int64
+	AccountB      int64
 }
 
-// The common two-legged posting in one round trip.
+// The common two-legged posting in one round trip, after both accounts (two
+// different ones) were moved; each entry as in InsertLedgerEntry.
 func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
 	_, err := q.db.ExecContext(ctx, insertLedgerEntryPair,
 		arg.TransactionID,
-		arg.AccountA,
 		arg.AmountA,
+		arg.DayOutA,
+		arg.Day,
 		arg.Now,
-		arg.AccountB,
+		arg.AccountA,
 		arg.AmountB,
+		arg.DayOutB,
+		arg.AccountB,
 	)
 	return err
 }
@@ -212,7 +263,7 @@ func (q *Queries) InsertUserAccount(ctx context.Context, arg InsertUserAccountPa
 }
 
 const listEntriesByTransaction = `-- name: ListEntriesByTransaction :many
-SELECT id, transaction_id, account_id, amount_msat, created_at FROM ledger_entries WHERE transaction_id = ?1 ORDER BY id
+SELECT id, transaction_id, account_id, amount_msat, created_at, seq, balance_after_msat, day_out_msat, day_out_day, hash FROM ledger_entries WHERE transaction_id = ?1 ORDER BY id
 `
 
 func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID int64) ([]LedgerEntry, error) {
@@ -230,6 +281,11 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 			&i.AccountID,
 			&i.AmountMsat,
 			&i.CreatedAt,
+			&i.Seq,
+			&i.BalanceAfterMsat,
+			&i.DayOutMsat,
+			&i.DayOutDay,
+			&i.Hash,
 		); err != nil {
 			return nil, err
 		}
@@ -245,7 +301,7 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 }
 
 const lockAccounts = `-- name: LockAccounts :many
-SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id
+SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id
 `
 
 // SQLite has no row locks: a write transaction (BEGIN IMMEDIATE) already
@@ -278,6 +334,8 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 			&i.DayOutMsat,
 			&i.DayOutDay,
 			&i.CreatedAt,
+			&i.HeadSeq,
+			&i.HeadHash,
 		); err != nil {
 			return nil, err
 		}

@@ -45,7 +45,7 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions
 WHERE payment_hash = ?1 AND type = 'payment' AND status IN ('pending', 'completed')
 `
 
@@ -73,12 +73,13 @@ func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullStri
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.HeldMsat,
 	)
 	return i, err
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE id = ?1
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE id = ?1
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -103,12 +104,13 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.HeldMsat,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE idempotency_key = ?1
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE idempotency_key = ?1
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -133,6 +135,7 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.HeldMsat,
 	)
 	return i, err
 }
@@ -141,12 +144,12 @@ const insertTransaction = `-- name: InsertTransaction :one
 INSERT INTO transactions (
     user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash,
     mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone,
-    description, idempotency_key, related_id, created_at, updated_at
+    description, idempotency_key, related_id, held_msat, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
     ?6, ?7, ?8, ?9,
     ?10, ?11, ?12,
-    ?13, ?14, ?15, ?16, ?16
+    ?13, ?14, ?15, ?16, ?17, ?17
 )
 RETURNING id
 `
@@ -167,6 +170,7 @@ type InsertTransactionParams struct {
 	Description            string
 	IdempotencyKey         string
 	RelatedID              sql.NullInt64
+	HeldMsat               int64
 	Now                    time.Time
 }
 
@@ -187,6 +191,7 @@ func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionPa
 		arg.Description,
 		arg.IdempotencyKey,
 		arg.RelatedID,
+		arg.HeldMsat,
 		arg.Now,
 	)
 	var id int64
@@ -264,7 +269,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 }
 
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions WHERE status = 'pending' AND type = ?1 ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE status = 'pending' AND type = ?1 ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -295,6 +300,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.HeldMsat,
 		); err != nil {
 			return nil, err
 		}
@@ -310,7 +316,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions
 WHERE user_id = ?1 AND id < ?2
 ORDER BY id DESC
 LIMIT ?3
@@ -351,6 +357,7 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.HeldMsat,
 		); err != nil {
 			return nil, err
 		}

@@ -39,6 +39,21 @@ type Node interface {
 	// TrackPayment re-attaches to a payment by hash; ErrPaymentNotFound if
 	// the node never started it.
 	TrackPayment(ctx context.Context, hash string) (<-chan PaymentUpdate, <-chan error, error)
+	// ListInvoices lists every invoice of the node, in every state (for
+	// reconciliation: it reads them all).
+	ListInvoices(ctx context.Context) ([]InvoiceUpdate, error)
+	// ListPayments lists every outgoing payment of the node, finished or
+	// not (for reconciliation: it reads them all).
+	ListPayments(ctx context.Context) ([]PaymentRecord, error)
+}
+
+// PaymentRecord is an outgoing payment as the node records it.
+type PaymentRecord struct {
+	PaymentHash string
+	State       PaymentState
+	// AmountMsat is what the payee got, FeeMsat what the routes charged.
+	AmountMsat int64
+	FeeMsat    int64
 }
 
 // DecodedInvoice is what a BOLT11 string says.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
+	"github.com/umeme-wallet/umeme/internal/regtest"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -38,8 +40,12 @@ import (
 // across a restart of our lnd), users pay the world (charged the real fee,
 // refunded only on a definite failure) and each other (in the ledger), and
 // a server killed in the middle of a payment finishes it once restarted.
+// It ends by reconciling the ledger with the node, so it runs on a network
+// of its own: the node's records must all be this database's.
 func TestRegtestLightning(t *testing.T) {
-	net := network(t)
+	started := time.Now()
+	net := regtest.Start(t)
+	t.Logf("regtest network up in %s", time.Since(started).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	node, err := lndnode.Connect(ctx, lndnode.Config{Address: net.Ours.RPC, TLSCertPath: net.Ours.TLSCertPath(),
@@ -223,12 +229,14 @@ func TestRegtestLightning(t *testing.T) {
 		return inv.PaymentRequest
 	}
 
+	var worldPayment int64 // a payment settled through the node, for ReconcileWithNode
 	t.Run("UserPaysWorldInvoice", func(t *testing.T) {
 		payerUser, auth := member(100_000)
 		p, err := payer.Pay(ctx, auth, worldInvoice(30_000), "pay-world-1")
 		if err != nil {
 			t.Fatal(err)
 		}
+		worldPayment = p.Transaction.ID
 		if p.Internal || p.Transaction.Status != store.TxPending {
 			t.Fatalf("payment: %+v", p)
 		}
@@ -473,6 +481,81 @@ func TestRegtestLightning(t *testing.T) {
 		}
 		if a, b := balance(t, w, alice.ID), balance(t, w, bob.ID); a != 98_500_000 || b != 4_500_000 {
 			t.Fatalf("after the address payment: alice %d, bob %d", a, b)
+		}
+	})
+
+	// The Lightning account against the node: in agreement after all of the
+	// above; a split of a payment's booking between the Lightning and fees
+	// accounts rewritten (which the ledger alone cannot tell from a routing
+	// fee), and an invoice settled on the node that the ledger never issued,
+	// are both reported, by the function and by `server reconcile --lnd`.
+	t.Run("ReconcileWithNode", func(t *testing.T) {
+		if worldPayment == 0 {
+			t.Fatal("no payment through the node to plant a mismatch on")
+		}
+		reconcileLND := func() (string, error) {
+			cmd := exec.Command(server, "reconcile", "--lnd")
+			cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "LND_ADDRESS="+net.Ours.RPC, "LND_TLS_CERT_PATH="+net.Ours.TLSCertPath(),
+				"LND_MACAROON_PATH="+net.Ours.MacaroonPath(), "LND_NETWORK=regtest", "PIN_PEPPER=regtest")
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		rep, err := lightning.ReconcileNode(ctx, node, w)
+		if err != nil || len(rep.Mismatches) != 0 || rep.LedgerMsat != rep.NodeMsat || rep.NodeMsat == 0 {
+			t.Fatalf("the ledger and the node after real invoices and payments: %+v %v", rep, err)
+		}
+		if out, err := reconcileLND(); err != nil || !strings.Contains(out, "books balance") {
+			t.Fatalf("server reconcile --lnd: %v\n%s", err, out)
+		}
+
+		var ln, fees int64
+		err = db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			a, err := tx.SystemAccount(ctx, store.AccountLightning)
+			if err != nil {
+				return err
+			}
+			f, err := tx.SystemAccount(ctx, store.AccountFees)
+			ln, fees = a.ID, f.ID
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plant := func(delta int) {
+			for _, q := range []string{
+				fmt.Sprintf("UPDATE ledger_entries SET amount_msat = amount_msat + %d WHERE transaction_id = %d AND account_id = %d", delta, worldPayment, ln),
+				fmt.Sprintf("UPDATE ledger_entries SET amount_msat = amount_msat - %d WHERE transaction_id = %d AND account_id = %d", delta, worldPayment, fees),
+				fmt.Sprintf("UPDATE accounts SET balance_msat = balance_msat + %d WHERE id = %d", delta, ln),
+				fmt.Sprintf("UPDATE accounts SET balance_msat = balance_msat - %d WHERE id = %d", delta, fees),
+			} {
+				dbtest.RawExec(t, dbURL, q)
+			}
+		}
+		plant(1_000)
+		if rep, err := w.Reconcile(ctx); err != nil || !rep.OK() {
+			t.Fatalf("the planted split must pass the ledger's own checks: %+v %v", rep, err)
+		}
+		rep, err = lightning.ReconcileNode(ctx, node, w)
+		if err != nil || len(rep.Mismatches) != 1 || rep.Mismatches[0].TransactionID != worldPayment || rep.Mismatches[0].Kind != "payment" ||
+			rep.Mismatches[0].LedgerMsat != rep.Mismatches[0].NodeMsat+1_000 {
+			t.Fatalf("the planted split: %+v %v", rep, err)
+		}
+		out, err := reconcileLND()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "1 VIOLATIONS") || !strings.Contains(out, "booked another amount") {
+			t.Fatalf("server reconcile --lnd over the planted split: %v\n%s", err, out)
+		}
+		plant(-1_000)
+
+		var foreign struct {
+			RHash          string `json:"r_hash"`
+			PaymentRequest string `json:"payment_request"`
+		}
+		net.Ours.CLIJSON(&foreign, "addinvoice", "--amt", "1234")
+		net.World.CLI("payinvoice", "--force", foreign.PaymentRequest)
+		rep, err = lightning.ReconcileNode(ctx, node, w)
+		if err != nil || len(rep.Mismatches) != 1 || rep.Mismatches[0].PaymentHash != foreign.RHash || rep.Mismatches[0].NodeMsat != -1_234_000 {
+			t.Fatalf("an invoice settled on the node behind the ledger's back: %+v %v", rep, err)
 		}
 	})
 

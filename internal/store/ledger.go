@@ -11,15 +11,20 @@ import (
 // LedgerWriter is the small set of statements PostLedgerEntries is built
 // from; each adapter provides them from its generated queries.
 type LedgerWriter interface {
-	// ApplyBalanceDelta moves one cached balance by delta (and the day's
-	// sends by dayOut) under the guard of the ApplyBalanceDelta query and
-	// reports whether the row was changed.
-	ApplyBalanceDelta(ctx context.Context, accountID, delta, dayOut int64, guard Guard) (bool, error)
+	// ApplyBalanceDelta moves one cached balance by the entry's amount (and
+	// the daily counter by its DayOutMsat) under the guard of the
+	// ApplyBalanceDelta query, advances a user account's chain head over the
+	// entry as posted in transactionID at now, and reports whether the row
+	// was changed.
+	ApplyBalanceDelta(ctx context.Context, transactionID int64, e Entry, guard Guard, now time.Time) (bool, error)
 	// LockAccount reads an account and locks it for the transaction, to
 	// explain a refusal.
 	LockAccount(ctx context.Context, id int64) (Account, error)
-	InsertLedgerEntry(ctx context.Context, transactionID int64, e Entry, now time.Time) error
-	InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b Entry, now time.Time) error
+	// InsertLedgerEntry appends the entry that ApplyBalanceDelta has just
+	// applied, copying its account's new chain head; InsertLedgerEntryPair
+	// appends two at once, on two different accounts.
+	InsertLedgerEntry(ctx context.Context, transactionID int64, e Entry, guard Guard, now time.Time) error
+	InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b Entry, guard Guard, now time.Time) error
 }
 
 // ErrUnbalanced is returned for a posting whose entries do not sum to zero.
@@ -28,7 +33,13 @@ var ErrUnbalanced = errors.New("ledger entries do not sum to zero")
 // PostLedgerEntries implements Tx.PostEntries for every adapter: it checks
 // that the posting balances, moves the cached balances in ascending account
 // order (so concurrent postings lock rows in one order and cannot deadlock),
-// and appends the entries.
+// and appends the entries. Each entry copies its account's chain head from
+// the row its balance move just updated, so an entry is inserted after its
+// account moved and before the same account moves again: a two-legged
+// posting on two accounts moves both, then inserts both in one statement;
+// any other moves and inserts one entry at a time, which is as many
+// statements as moving all first. The time is kept to the microsecond,
+// the finest every engine stores, so that the hashed time is the stored one.
 func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, guard Guard, now time.Time) error {
 	if len(entries) < 2 {
 		return fmt.Errorf("post entries: %w: %d entries", ErrUnbalanced, len(entries))
@@ -52,6 +63,7 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 	if sum != 0 {
 		return fmt.Errorf("post entries: %w: sum %d", ErrUnbalanced, sum)
 	}
+	now = now.Truncate(time.Microsecond)
 	ordered := slices.Clone(entries)
 	slices.SortStableFunc(ordered, func(a, b Entry) int {
 		switch {
@@ -62,33 +74,45 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 		}
 		return 0
 	})
-	for _, e := range ordered {
-		ok, err := w.ApplyBalanceDelta(ctx, e.AccountID, e.AmountMsat, e.DayOutMsat, guard)
-		if err != nil {
-			return fmt.Errorf("post entries: %w", err)
-		}
-		if !ok {
-			if err := refusal(ctx, w, e, guard); err != nil {
+	if len(ordered) == 2 && ordered[0].AccountID != ordered[1].AccountID {
+		for _, e := range ordered {
+			if err := apply(ctx, w, transactionID, e, guard, now); err != nil {
 				return err
 			}
-			// The row changed between the guarded update and the locked
-			// read (a concurrent credit committed): the entry fits now,
-			// and with the lock held the update cannot be refused again.
-			if ok, err = w.ApplyBalanceDelta(ctx, e.AccountID, e.AmountMsat, e.DayOutMsat, guard); err != nil || !ok {
-				return fmt.Errorf("post entries: account %d refused under lock: %v", e.AccountID, err)
-			}
 		}
-	}
-	if len(entries) == 2 {
-		if err := w.InsertLedgerEntryPair(ctx, transactionID, entries[0], entries[1], now); err != nil {
+		if err := w.InsertLedgerEntryPair(ctx, transactionID, entries[0], entries[1], guard, now); err != nil {
 			return fmt.Errorf("post entries: %w", err)
 		}
 		return nil
 	}
-	for _, e := range entries {
-		if err := w.InsertLedgerEntry(ctx, transactionID, e, now); err != nil {
+	for _, e := range ordered {
+		if err := apply(ctx, w, transactionID, e, guard, now); err != nil {
+			return err
+		}
+		if err := w.InsertLedgerEntry(ctx, transactionID, e, guard, now); err != nil {
 			return fmt.Errorf("post entries: %w", err)
 		}
+	}
+	return nil
+}
+
+// apply moves one entry's account, explaining a refusal.
+func apply(ctx context.Context, w LedgerWriter, transactionID int64, e Entry, guard Guard, now time.Time) error {
+	ok, err := w.ApplyBalanceDelta(ctx, transactionID, e, guard, now)
+	if err != nil {
+		return fmt.Errorf("post entries: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	if err := refusal(ctx, w, e, guard); err != nil {
+		return err
+	}
+	// The row changed between the guarded update and the locked read (a
+	// concurrent credit committed): the entry fits now, and with the lock
+	// held the update cannot be refused again.
+	if ok, err = w.ApplyBalanceDelta(ctx, transactionID, e, guard, now); err != nil || !ok {
+		return fmt.Errorf("post entries: account %d refused under lock: %v", e.AccountID, err)
 	}
 	return nil
 }
@@ -105,7 +129,7 @@ func refusal(ctx context.Context, w LedgerWriter, e Entry, guard Guard) error {
 		return nil
 	}
 	dayOut := e.DayOutMsat
-	if a.DayOutDay == guard.Day {
+	if a.DayOutDay >= guard.Day {
 		dayOut, err = AddMsat(dayOut, a.DayOutMsat)
 	}
 	after, aerr := AddMsat(a.BalanceMsat, e.AmountMsat)

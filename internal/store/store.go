@@ -27,6 +27,11 @@ type Store interface {
 	// or reads that need no common snapshot. Retryable failures run fn
 	// again, as InTx does. Locking reads lock nothing beyond their statement.
 	Autocommit(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Snapshot runs fn in a read-only transaction that sees the database as
+	// of one instant, for checks that read it with many statements while
+	// postings go on (Reconcile). It takes no write lock and makes no
+	// writer wait, and it is not retried: fn may write nothing.
+	Snapshot(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Ping checks that the database answers within the context's deadline.
 	Ping(ctx context.Context) error
 	// Engine names the engine: "sqlite", "mysql" or "postgres".
@@ -167,6 +172,11 @@ type Tx interface {
 	// next, or failed for good when giveUp.
 	RescheduleNotification(ctx context.Context, id int64, next time.Time, giveUp bool) (bool, error)
 
-	// Reconcile checks the whole ledger's invariants.
+	// Reconcile checks the whole ledger's invariants (see the package
+	// function Reconcile); run it inside Snapshot.
 	Reconcile(ctx context.Context) (ReconcileReport, error)
+	// LightningMovements lists the invoice and payment transactions that
+	// carry a payment hash, with an id above afterID, in id order, at most
+	// limit, each with what it moved on the Lightning account.
+	LightningMovements(ctx context.Context, afterID int64, limit int) ([]LightningMovement, error)
 }

@@ -88,8 +88,10 @@ type UserAccount struct {
 type Entry struct {
 	AccountID  int64
 	AmountMsat int64
-	// DayOutMsat counts towards the account's daily sending limit (positive
-	// for a send, negative to give back a refunded one); 0 for most legs.
+	// DayOutMsat counts towards the account's daily sending limit on the
+	// guard's day: positive for a send, negative to give back a refunded one
+	// (which counts only if the counter is still on that day, and never
+	// takes it below zero); 0 for most legs.
 	DayOutMsat int64
 }
 
@@ -113,7 +115,18 @@ type LedgerEntry struct {
 	TransactionID int64
 	AccountID     int64
 	AmountMsat    int64
-	CreatedAt     time.Time
+	// DayOutMsat is what the entry counted towards the daily limit of its
+	// account, on day DayOutDay (see ApplyBalanceDelta for how a counter
+	// takes it).
+	DayOutMsat int64
+	DayOutDay  int64
+	// Seq, BalanceAfterMsat and Hash are the entry's place in its user
+	// account's hash chain, the balance after it and its hash (see
+	// ChainText); zero for an entry on a system account.
+	Seq              int64
+	BalanceAfterMsat int64
+	Hash             string
+	CreatedAt        time.Time
 }
 
 // TransactionType is the kind of operation a transaction records.
@@ -168,8 +181,12 @@ type Transaction struct {
 	Description            string
 	IdempotencyKey         string
 	RelatedID              int64
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// HeldMsat is what a payment or withdrawal took from its user into the
+	// reserved account when it was reserved (amount + service fee + fee
+	// allowance); 0 for other types.
+	HeldMsat  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewTransaction is what adding a transaction takes; empty strings and zero
@@ -190,6 +207,7 @@ type NewTransaction struct {
 	Description            string
 	IdempotencyKey         string
 	RelatedID              int64
+	HeldMsat               int64
 	Now                    time.Time
 }
 
@@ -332,42 +350,121 @@ type SessionEnd struct {
 // report means the books balance.
 type ReconcileReport struct {
 	// UnbalancedTransactions are transactions whose entries do not sum to zero.
-	UnbalancedTransactions []Imbalance
+	UnbalancedTransactions []Imbalance `json:"unbalanced_transactions"`
 	// BalanceDrift are accounts whose cached balance is not their entries' sum.
-	BalanceDrift []Drift
+	BalanceDrift []Drift `json:"balance_drift"`
 	// NegativeUserAccounts are user accounts below zero.
-	NegativeUserAccounts []Drift
+	NegativeUserAccounts []Drift `json:"negative_user_accounts"`
 	// ReservationMismatches are pending transactions that hold nothing on
 	// the reserved account, or finished ones that still hold something.
-	ReservationMismatches []Reservation
+	ReservationMismatches []Reservation `json:"reservation_mismatches"`
+	// ShapeViolations are transactions whose entries are not what their
+	// type, status, amount, fee and hold call for (see Shapes).
+	ShapeViolations []ShapeViolation `json:"shape_violations"`
+	// ChainBreaks are user accounts whose hash chain does not verify: an
+	// entry was edited, inserted, moved or deleted behind the ledger's back.
+	ChainBreaks []ChainBreak `json:"chain_breaks"`
+	// DayCounterMismatches are user accounts whose daily counter is not
+	// what their entries count.
+	DayCounterMismatches []DayCounterMismatch `json:"day_counter_mismatches"`
 	// TotalMsat is the sum of every cached balance; it must be zero.
-	TotalMsat int64
+	TotalMsat int64 `json:"total_msat"`
+	// Lightning is the comparison with the Lightning node, when one was
+	// made (server reconcile --lnd).
+	Lightning *LightningReport `json:"lightning,omitempty"`
 }
 
 // OK reports whether the report found no violation.
 func (r ReconcileReport) OK() bool {
 	return len(r.UnbalancedTransactions) == 0 && len(r.BalanceDrift) == 0 &&
-		len(r.NegativeUserAccounts) == 0 && len(r.ReservationMismatches) == 0 && r.TotalMsat == 0
+		len(r.NegativeUserAccounts) == 0 && len(r.ReservationMismatches) == 0 && r.TotalMsat == 0 &&
+		len(r.ShapeViolations) == 0 && len(r.ChainBreaks) == 0 && len(r.DayCounterMismatches) == 0 &&
+		(r.Lightning == nil || len(r.Lightning.Mismatches) == 0)
 }
 
 // Imbalance is a transaction whose entries sum to SumMsat instead of zero.
 type Imbalance struct {
-	TransactionID int64
-	SumMsat       int64
+	TransactionID int64 `json:"transaction_id"`
+	SumMsat       int64 `json:"sum_msat"`
 }
 
 // Drift is an account whose cached balance differs from its ledger.
 type Drift struct {
-	AccountID   int64
-	BalanceMsat int64
-	LedgerMsat  int64
+	AccountID   int64 `json:"account_id"`
+	BalanceMsat int64 `json:"balance_msat"`
+	LedgerMsat  int64 `json:"ledger_msat"`
 }
 
 // Reservation is a transaction's hold on the reserved account.
 type Reservation struct {
+	TransactionID int64             `json:"transaction_id"`
+	Status        TransactionStatus `json:"status"`
+	HeldMsat      int64             `json:"held_msat"`
+}
+
+// ShapeViolation is a transaction whose entries do not fit any shape its
+// type and status allow.
+type ShapeViolation struct {
+	TransactionID int64             `json:"transaction_id"`
+	Type          TransactionType   `json:"type"`
+	Status        TransactionStatus `json:"status"`
+	Reason        string            `json:"reason"`
+}
+
+// ChainBreak is the first place where a user account's hash chain fails.
+type ChainBreak struct {
+	AccountID int64 `json:"account_id"`
+	// EntryID is the entry at fault, 0 when the fault is a missing one or
+	// the account's head.
+	EntryID int64  `json:"entry_id"`
+	Seq     int64  `json:"seq"`
+	Reason  string `json:"reason"`
+}
+
+// DayCounterMismatch is a user account whose daily counter (CounterMsat
+// sent on day CounterDay) is not what its entries count (LedgerMsat on day
+// LedgerDay).
+type DayCounterMismatch struct {
+	AccountID   int64 `json:"account_id"`
+	CounterDay  int64 `json:"counter_day"`
+	CounterMsat int64 `json:"counter_msat"`
+	LedgerDay   int64 `json:"ledger_day"`
+	LedgerMsat  int64 `json:"ledger_msat"`
+}
+
+// LightningReport compares the Lightning account with the node: what the
+// ledger says went out through the node net of what came in (the account's
+// balance), what the node's own records say, and every payment hash on
+// which the two disagree.
+type LightningReport struct {
+	LedgerMsat int64               `json:"ledger_msat"`
+	NodeMsat   int64               `json:"node_msat"`
+	Mismatches []LightningMismatch `json:"mismatches"`
+}
+
+// LightningMismatch is one payment hash on which the ledger and the node
+// disagree.
+type LightningMismatch struct {
+	PaymentHash   string `json:"payment_hash"`
+	TransactionID int64  `json:"transaction_id,omitempty"`
+	// Kind is "invoice" (money in) or "payment" (money out).
+	Kind       string `json:"kind"`
+	LedgerMsat int64  `json:"ledger_msat"`
+	NodeMsat   int64  `json:"node_msat"`
+	Reason     string `json:"reason"`
+}
+
+// LightningMovement is an invoice or payment transaction as the ledger
+// holds it, with what it moved on the Lightning account.
+type LightningMovement struct {
 	TransactionID int64
+	Type          TransactionType
 	Status        TransactionStatus
-	HeldMsat      int64
+	PaymentHash   string
+	AmountMsat    int64
+	FeeMsat       int64
+	// LightningMsat is the sum of its entries on the Lightning account.
+	LightningMsat int64
 }
 
 // BalanceReason says which guard refused an entry.

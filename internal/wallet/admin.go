@@ -60,16 +60,49 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 	})
 }
 
-// Reconcile checks the whole ledger: every transaction's entries sum to
-// zero, every cached balance equals its entries, no user balance is
-// negative, and the reserved account holds money only for pending
-// operations.
+// Reconcile checks the whole ledger, in one snapshot while postings go on:
+// every transaction's entries sum to zero and have the shape its type,
+// status, amount, fee and hold call for (store.Shapes); every cached balance
+// equals its entries; no user balance is negative; the reserved account
+// holds money only for pending operations; every user account's hash chain
+// verifies and its daily counter is what its entries count.
 func (w *Service) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
 	var rep store.ReconcileReport
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := w.store.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		rep, err = tx.Reconcile(ctx)
 		return err
 	})
 	return rep, err
+}
+
+// LightningLedger is the ledger's side of a comparison with the node, read
+// in one snapshot: the Lightning account's balance (what went out through
+// the node net of what came in), and every invoice and payment transaction
+// that carries a payment hash, with what it moved on that account.
+func (w *Service) LightningLedger(ctx context.Context) (int64, []store.LightningMovement, error) {
+	var balance int64
+	var out []store.LightningMovement
+	err := w.store.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
+		a, err := tx.AccountByID(ctx, w.sys.lightning)
+		if err != nil {
+			return err
+		}
+		balance = a.BalanceMsat
+		for after := int64(0); ; {
+			page, err := tx.LightningMovements(ctx, after, 5000)
+			if err != nil {
+				return err
+			}
+			out = append(out, page...)
+			if len(page) < 5000 {
+				return nil
+			}
+			after = page[len(page)-1].TransactionID
+		}
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("lightning ledger: %w", err)
+	}
+	return balance, out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
 )
@@ -73,7 +74,7 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 				UserID: auth.userID, Type: r.Type, Direction: store.DirectionOut, Status: store.TxPending,
 				AmountMsat: r.AmountMsat, FeeMsat: serviceFee, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
 				CounterpartyPhone: r.CounterpartyPhone, Description: r.Description, IdempotencyKey: r.IdempotencyKey,
-				CreatedAt: now, UpdatedAt: now,
+				HeldMsat: hold, CreatedAt: now, UpdatedAt: now,
 			}
 			var err error
 			if t.ID, err = tx.InsertTransaction(ctx, newTransaction(t)); err != nil {
@@ -114,7 +115,7 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 	if s.RailFeeMsat < 0 || s.RailFeeMsat > store.MaxMsat {
 		return false, fmt.Errorf("%w: rail fee of %d msat", ErrInvalidAmount, s.RailFeeMsat)
 	}
-	return w.finish(ctx, s.TransactionID, store.TxCompleted, "", func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
+	return w.finish(ctx, s.TransactionID, store.TxCompleted, "", func(t store.Transaction, held, userAccount int64, _ time.Time) ([]store.Entry, int64) {
 		rail := w.sys.lightning
 		if t.Type == store.TxWithdraw {
 			rail = w.sys.mpesa
@@ -147,19 +148,25 @@ func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error)
 // RefundBecause is Refund with the rail's reason, which the user's
 // notification carries.
 func (w *Service) RefundBecause(ctx context.Context, transactionID int64, reason string) (bool, error) {
-	return w.finish(ctx, transactionID, store.TxFailed, reason, func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64) {
-		// The refunded amount no longer counts towards today's sends.
-		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: -t.AmountMsat}}, 0
+	return w.finish(ctx, transactionID, store.TxFailed, reason, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
+		// The refunded amount no longer counts towards the sends of the day
+		// it was counted on, if that is still today; a refund on a later
+		// day gives nothing to today's count, which never held it.
+		var giveBack int64
+		if w.day(t.CreatedAt) == w.day(now) {
+			giveBack = -t.AmountMsat
+		}
+		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: giveBack}}, 0
 	})
 }
 
 // finish moves a pending reservation to its final status and posts the
-// entries entries computes from what it holds; reason, if any, goes into the
-// user's notification. The status change comes first: it locks the row, so
-// of two concurrent finishers one wins and the other sees the transaction no
-// longer pending.
+// entries entries computes from what it holds (at now, the time the
+// posting is booked at); reason, if any, goes into the user's notification.
+// The status change comes first: it locks the row, so of two concurrent
+// finishers one wins and the other sees the transaction no longer pending.
 func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus, reason string,
-	entries func(t store.Transaction, held, userAccount int64) ([]store.Entry, int64)) (bool, error) {
+	entries func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64)) (bool, error) {
 	var done bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		done = false
@@ -185,7 +192,7 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		if err != nil {
 			return err
 		}
-		list, charged := entries(t, held, acc.ID)
+		list, charged := entries(t, held, acc.ID, now)
 		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, to, t.AmountMsat, charged, now)
 		if err != nil || !ok {
 			return err

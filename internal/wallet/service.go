@@ -30,7 +30,8 @@ type Config struct {
 	// refused above it; money that already arrived is always credited).
 	MaxBalanceMsat int64
 	// DailyLimitMsat caps what a user sends, pays and withdraws in one
-	// calendar day of DayZone (refunds give their amount back).
+	// calendar day of DayZone (a refund gives its amount back to the day it
+	// was counted on, and to no other).
 	DailyLimitMsat int64
 	DayZone        *time.Location
 	// FeeBasisPoints and FeeMinMsat price withdrawals and external
@@ -326,9 +327,14 @@ func (w *Service) checkAmount(amount int64) error {
 
 // guard is the limits a posting at now enforces on user accounts.
 func (w *Service) guard(now time.Time) store.Guard {
-	y, m, d := now.In(w.cfg.DayZone).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
-	return store.Guard{MaxBalanceMsat: w.cfg.MaxBalanceMsat, Day: day, DayLimitMsat: w.cfg.DailyLimitMsat}
+	return store.Guard{MaxBalanceMsat: w.cfg.MaxBalanceMsat, Day: w.day(now), DayLimitMsat: w.cfg.DailyLimitMsat}
+}
+
+// day numbers the calendar day of DayZone that t falls on (days since
+// 1970-01-01), the day the daily limit counts by.
+func (w *Service) day(t time.Time) int64 {
+	y, m, d := t.In(w.cfg.DayZone).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
 // unlimited is the guard for credits that must never be refused (money that

@@ -84,6 +84,6 @@ func newTransaction(t store.Transaction) store.NewTransaction {
 		UserID: t.UserID, Type: t.Type, Direction: t.Direction, Status: t.Status, AmountMsat: t.AmountMsat, FeeMsat: t.FeeMsat,
 		Invoice: t.Invoice, PaymentHash: t.PaymentHash, MpesaReceipt: t.MpesaReceipt, MpesaCheckoutRequestID: t.MpesaCheckoutRequestID,
 		MpesaConversationID: t.MpesaConversationID, CounterpartyPhone: t.CounterpartyPhone, Description: t.Description,
-		IdempotencyKey: t.IdempotencyKey, RelatedID: t.RelatedID, Now: t.CreatedAt,
+		IdempotencyKey: t.IdempotencyKey, RelatedID: t.RelatedID, HeldMsat: t.HeldMsat, Now: t.CreatedAt,
 	}
 }

@@ -156,3 +156,21 @@ func (l *Lazy) TrackPayment(ctx context.Context, hash string) (<-chan lightning.
 	}
 	return n.TrackPayment(ctx, hash)
 }
+
+// ListInvoices implements lightning.Node.
+func (l *Lazy) ListInvoices(ctx context.Context) ([]lightning.InvoiceUpdate, error) {
+	n, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return n.ListInvoices(ctx)
+}
+
+// ListPayments implements lightning.Node.
+func (l *Lazy) ListPayments(ctx context.Context) ([]lightning.PaymentRecord, error) {
+	n, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return n.ListPayments(ctx)
+}

@@ -228,6 +228,55 @@ func (n *Node) TrackPayment(ctx context.Context, hash string) (<-chan lightning.
 	return updates, out, nil
 }
 
+// listPage is how many invoices or payments one listing call asks for.
+const listPage = 1000
+
+// ListInvoices implements lightning.Node, a page at a time.
+func (n *Node) ListInvoices(ctx context.Context) ([]lightning.InvoiceUpdate, error) {
+	var out []lightning.InvoiceUpdate
+	for offset := uint64(0); ; {
+		resp, err := n.services.Client.ListInvoices(ctx, lndclient.ListInvoicesRequest{MaxInvoices: listPage, Offset: offset})
+		if err != nil {
+			return nil, fmt.Errorf("%w: list invoices: %v", lightning.ErrUnavailable, err)
+		}
+		for i := range resp.Invoices {
+			out = append(out, update(&resp.Invoices[i]))
+		}
+		if len(resp.Invoices) < listPage {
+			return out, nil
+		}
+		offset = resp.LastIndexOffset
+	}
+}
+
+// ListPayments implements lightning.Node, a page at a time, unfinished and
+// failed payments included.
+func (n *Node) ListPayments(ctx context.Context) ([]lightning.PaymentRecord, error) {
+	var out []lightning.PaymentRecord
+	for offset := uint64(0); ; {
+		resp, err := n.services.Client.ListPayments(ctx, lndclient.ListPaymentsRequest{MaxPayments: listPage, Offset: offset, IncludeIncomplete: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w: list payments: %v", lightning.ErrUnavailable, err)
+		}
+		for _, p := range resp.Payments {
+			r := lightning.PaymentRecord{PaymentHash: p.Hash.String(), State: lightning.PaymentInFlight, AmountMsat: lightning.MsatFromNode(uint64(p.Amount)), FeeMsat: lightning.MsatFromNode(uint64(p.Fee))}
+			if p.Status != nil {
+				switch p.Status.State {
+				case lnrpc.Payment_SUCCEEDED:
+					r.State = lightning.PaymentSucceeded
+				case lnrpc.Payment_FAILED:
+					r.State = lightning.PaymentFailed
+				}
+			}
+			out = append(out, r)
+		}
+		if len(resp.Payments) < listPage {
+			return out, nil
+		}
+		offset = resp.LastIndexOffset
+	}
+}
+
 // payments turns lndclient's payment statuses and stream error into the
 // port's updates and errors. For a send, an error before any status is
 // lnd's answer to the request itself (see paymentError). On an error the

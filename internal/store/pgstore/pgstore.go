@@ -138,6 +138,21 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	})
 }
 
+// Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
+// sees one snapshot for all its statements and takes no row locks.
+func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	pgxTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return interpret(fmt.Errorf("begin snapshot: %w", err))
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		pgxTx.Rollback(rctx) //nolint:errcheck
+	}()
+	return fn(ctx, &tx{q: postgresdb.New(pgxTx)})
+}
+
 // paymentPerHashIndex is the partial unique index of migration 000003 that
 // gives a payment hash at most one pending or completed payment.
 const paymentPerHashIndex = "transactions_one_payment_per_hash"
@@ -402,9 +417,10 @@ func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []sto
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *postgresdb.Queries }
 
-func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, dayOut int64, guard store.Guard) (bool, error) {
+func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
 	n, err := w.q.ApplyBalanceDelta(ctx, postgresdb.ApplyBalanceDeltaParams{
-		Delta: delta, Day: guard.Day, DayOut: dayOut, ID: accountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
+		TransactionID: transactionID, Delta: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		ID: e.AccountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
 	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
@@ -423,14 +439,17 @@ func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account,
 	return accounts[0], nil
 }
 
-func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, now time.Time) error {
-	err := w.q.InsertLedgerEntry(ctx, postgresdb.InsertLedgerEntryParams{TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, Now: now})
+func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) error {
+	err := w.q.InsertLedgerEntry(ctx, postgresdb.InsertLedgerEntryParams{
+		TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, Now: now,
+	})
 	return interpret(err)
 }
 
-func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, now time.Time) error {
+func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) error {
 	err := w.q.InsertLedgerEntryPair(ctx, postgresdb.InsertLedgerEntryPairParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, AccountB: b.AccountID, AmountB: b.AmountMsat, Now: now,
+		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, Now: now,
 	})
 	return interpret(err)
 }
@@ -442,9 +461,16 @@ func (t *tx) EntriesOf(ctx context.Context, transactionID int64) ([]store.Ledger
 	}
 	out := make([]store.LedgerEntry, len(rows))
 	for i, r := range rows {
-		out[i] = store.LedgerEntry{ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, CreatedAt: r.CreatedAt.UTC()}
+		out[i] = toEntry(r)
 	}
 	return out, nil
+}
+
+func toEntry(r postgresdb.LedgerEntry) store.LedgerEntry {
+	return store.LedgerEntry{
+		ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, DayOutMsat: r.DayOutMsat,
+		DayOutDay: r.DayOutDay, Seq: i64(r.Seq), BalanceAfterMsat: i64(r.BalanceAfterMsat), Hash: str(r.Hash), CreatedAt: r.CreatedAt.UTC(),
+	}
 }
 
 func (t *tx) HeldBy(ctx context.Context, transactionID, accountID int64) (int64, error) {
@@ -461,7 +487,7 @@ func (t *tx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int
 		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: nullString(n.Invoice), PaymentHash: nullString(n.PaymentHash),
 		MpesaReceipt: nullString(n.MpesaReceipt), MpesaCheckoutRequestID: nullString(n.MpesaCheckoutRequestID),
 		MpesaConversationID: nullString(n.MpesaConversationID), CounterpartyPhone: nullString(n.CounterpartyPhone),
-		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), Now: n.Now.UTC(),
+		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), HeldMsat: n.HeldMsat, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert transaction: %w", err))
@@ -475,7 +501,7 @@ func toTransaction(r postgresdb.Transaction) store.Transaction {
 		Status: store.TransactionStatus(r.Status), AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, Invoice: str(r.Invoice),
 		PaymentHash: str(r.PaymentHash), MpesaReceipt: str(r.MpesaReceipt), MpesaCheckoutRequestID: str(r.MpesaCheckoutRequestID),
 		MpesaConversationID: str(r.MpesaConversationID), CounterpartyPhone: str(r.CounterpartyPhone), Description: r.Description,
-		IdempotencyKey: r.IdempotencyKey, RelatedID: i64(r.RelatedID), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		IdempotencyKey: r.IdempotencyKey, RelatedID: i64(r.RelatedID), HeldMsat: r.HeldMsat, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -817,41 +843,150 @@ func (t *tx) RescheduleNotification(ctx context.Context, id int64, next time.Tim
 }
 
 func (t *tx) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
-	var rep store.ReconcileReport
-	unbalanced, err := t.q.ListUnbalancedTransactions(ctx)
+	return store.Reconcile(ctx, ledgerReader{t})
+}
+
+func (t *tx) LightningMovements(ctx context.Context, afterID int64, limit int) ([]store.LightningMovement, error) {
+	ln, err := t.SystemAccount(ctx, store.AccountLightning)
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, err
 	}
-	for _, r := range unbalanced {
-		rep.UnbalancedTransactions = append(rep.UnbalancedTransactions, store.Imbalance{TransactionID: r.TransactionID, SumMsat: r.Total})
-	}
-	drift, err := t.q.ListBalanceDrift(ctx)
+	rows, err := t.q.ListLightningMovements(ctx, postgresdb.ListLightningMovementsParams{LightningAccount: ln.ID, AfterID: afterID, MaxRows: int32Of(limit)})
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, interpret(fmt.Errorf("lightning movements: %w", err))
 	}
-	for _, r := range drift {
-		rep.BalanceDrift = append(rep.BalanceDrift, store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat, LedgerMsat: r.LedgerMsat})
+	out := make([]store.LightningMovement, len(rows))
+	for i, r := range rows {
+		out[i] = store.LightningMovement{
+			TransactionID: r.ID, Type: store.TransactionType(r.Type), Status: store.TransactionStatus(r.Status), PaymentHash: r.PaymentHash,
+			AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, LightningMsat: r.LightningMsat,
+		}
 	}
-	negative, err := t.q.ListNegativeUserAccounts(ctx)
+	return out, nil
+}
+
+// ledgerReader gives store.Reconcile its reads.
+type ledgerReader struct{ t *tx }
+
+func (r ledgerReader) UnbalancedTransactions(ctx context.Context) ([]store.Imbalance, error) {
+	rows, err := r.t.q.ListUnbalancedTransactions(ctx)
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, interpret(err)
 	}
-	for _, r := range negative {
-		rep.NegativeUserAccounts = append(rep.NegativeUserAccounts, store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat})
+	out := make([]store.Imbalance, len(rows))
+	for i, r := range rows {
+		out[i] = store.Imbalance{TransactionID: r.TransactionID, SumMsat: r.Total}
 	}
-	reserved, err := t.SystemAccount(ctx, store.AccountReserved)
+	return out, nil
+}
+
+func (r ledgerReader) BalanceDrift(ctx context.Context) ([]store.Drift, error) {
+	rows, err := r.t.q.ListBalanceDrift(ctx)
 	if err != nil {
-		return rep, err
+		return nil, interpret(err)
 	}
-	held, err := t.q.ListReservationMismatches(ctx, reserved.ID)
+	out := make([]store.Drift, len(rows))
+	for i, r := range rows {
+		out[i] = store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat, LedgerMsat: r.LedgerMsat}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) NegativeUserAccounts(ctx context.Context) ([]store.Drift, error) {
+	rows, err := r.t.q.ListNegativeUserAccounts(ctx)
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, interpret(err)
 	}
-	for _, r := range held {
-		rep.ReservationMismatches = append(rep.ReservationMismatches, store.Reservation{TransactionID: r.TransactionID, Status: store.TransactionStatus(r.Status), HeldMsat: r.HeldMsat})
+	out := make([]store.Drift, len(rows))
+	for i, r := range rows {
+		out[i] = store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat}
 	}
-	if rep.TotalMsat, err = t.q.SumAllBalances(ctx); err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	return out, nil
+}
+
+func (r ledgerReader) ReservationMismatches(ctx context.Context, reservedID int64) ([]store.Reservation, error) {
+	rows, err := r.t.q.ListReservationMismatches(ctx, reservedID)
+	if err != nil {
+		return nil, interpret(err)
 	}
-	return rep, nil
+	out := make([]store.Reservation, len(rows))
+	for i, r := range rows {
+		out[i] = store.Reservation{TransactionID: r.TransactionID, Status: store.TransactionStatus(r.Status), HeldMsat: r.HeldMsat}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) SumAllBalances(ctx context.Context) (int64, error) {
+	n, err := r.t.q.SumAllBalances(ctx)
+	return n, interpret(err)
+}
+
+func (r ledgerReader) SystemAccount(ctx context.Context, code store.SystemAccountCode) (store.Account, error) {
+	return r.t.SystemAccount(ctx, code)
+}
+
+func (r ledgerReader) ChainAccounts(ctx context.Context, afterID int64, limit int) ([]store.ChainAccount, error) {
+	rows, err := r.t.q.ListChainAccounts(ctx, postgresdb.ListChainAccountsParams{AfterID: afterID, MaxRows: int32Of(limit)})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make([]store.ChainAccount, len(rows))
+	for i, r := range rows {
+		out[i] = store.ChainAccount{ID: r.ID, BalanceMsat: r.BalanceMsat, Counter: store.DayCounter{Day: r.DayOutDay, OutMsat: r.DayOutMsat}, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) ChainEntries(ctx context.Context, afterAccount, afterSeq int64, limit int) ([]store.LedgerEntry, error) {
+	rows, err := r.t.q.ListChainEntries(ctx, postgresdb.ListChainEntriesParams{AfterAccount: afterAccount, AfterSeq: &afterSeq, MaxRows: int32Of(limit)})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make([]store.LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = store.LedgerEntry{
+			ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, DayOutMsat: r.DayOutMsat,
+			DayOutDay: r.DayOutDay, Seq: i64(r.Seq), BalanceAfterMsat: i64(r.BalanceAfterMsat), Hash: str(r.Hash), CreatedAt: r.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) UnchainedEntries(ctx context.Context, limit int) ([]store.LedgerEntry, error) {
+	rows, err := r.t.q.ListUnchainedEntries(ctx, int32Of(limit))
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make([]store.LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = store.LedgerEntry{ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) MaxTransactionID(ctx context.Context) (int64, error) {
+	n, err := r.t.q.MaxTransactionID(ctx)
+	return n, interpret(err)
+}
+
+func (r ledgerReader) ShapeTransactions(ctx context.Context, afterID, uptoID int64) ([]store.ShapeTransaction, error) {
+	rows, err := r.t.q.ListTransactionShapes(ctx, postgresdb.ListTransactionShapesParams{AfterID: afterID, UptoID: uptoID})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	var out []store.ShapeTransaction
+	for _, r := range rows {
+		if n := len(out); n == 0 || out[n-1].ID != r.ID {
+			out = append(out, store.ShapeTransaction{
+				ID: r.ID, Type: store.TransactionType(r.Type), Direction: store.Direction(r.Direction), Status: store.TransactionStatus(r.Status),
+				AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, HeldMsat: r.HeldMsat, PaymentHash: r.PaymentHash,
+				UserAccount: r.UserAccount, CounterpartyAccount: r.CounterpartyAccount,
+			})
+		}
+		if r.EntryID != 0 {
+			t := &out[len(out)-1]
+			t.Entries = append(t.Entries, store.LedgerEntry{ID: r.EntryID, TransactionID: r.ID, AccountID: r.EntryAccount, AmountMsat: r.EntryAmount, DayOutMsat: r.EntryDayOut, DayOutDay: r.EntryDay})
+		}
+	}
+	return out, nil
 }

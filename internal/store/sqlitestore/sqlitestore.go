@@ -6,6 +6,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -26,6 +27,47 @@ type Options struct {
 	// BusyTimeout is how long a connection waits for the write lock before
 	// failing with SQLITE_BUSY (which InTx then retries).
 	BusyTimeout time.Duration
+}
+
+// SQLite has no SHA-256 and its date functions stop at milliseconds: the
+// ledger's hash chain (ApplyBalanceDelta, and the migration that chained the
+// entries already there) calls these Go functions, registered for every
+// connection the driver opens, migrations' included.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("sha256_hex", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return store.SHA256Hex(v), nil
+		case []byte:
+			return store.SHA256Hex(string(v)), nil
+		}
+		return nil, fmt.Errorf("sha256_hex: want text, got %T", args[0])
+	})
+	sqlite.MustRegisterDeterministicScalarFunction("unix_micros", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		t, err := parseTime(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("unix_micros: %w", err)
+		}
+		return t.UnixMicro(), nil
+	})
+}
+
+// parseTime reads a time as the driver stores it (see _time_format in Open),
+// or as an older writer may have: text in one of the layouts the driver
+// itself parses.
+func parseTime(v driver.Value) (time.Time, error) {
+	switch v := v.(type) {
+	case time.Time:
+		return v, nil
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", "2006-01-02T15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("unreadable time %q", v)
+	}
+	return time.Time{}, fmt.Errorf("want a time, got %T", v)
 }
 
 // Store is an open SQLite database.
@@ -127,6 +169,18 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		}
 		return nil
 	})
+}
+
+// Snapshot implements store.Store: a read-only transaction begins DEFERRED
+// (not IMMEDIATE, as InTx's do), so it takes no write lock, and in WAL mode
+// it reads one snapshot while writers go on.
+func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return interpret(fmt.Errorf("begin snapshot: %w", err))
+	}
+	defer sqlTx.Rollback() //nolint:errcheck
+	return fn(ctx, &tx{q: sqlitedb.New(sqlTx)})
 }
 
 // paymentPerHashColumn is how SQLite names the partial unique index of
@@ -373,9 +427,10 @@ func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []sto
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *sqlitedb.Queries }
 
-func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, accountID, delta, dayOut int64, guard store.Guard) (bool, error) {
+func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
 	n, err := w.q.ApplyBalanceDelta(ctx, sqlitedb.ApplyBalanceDeltaParams{
-		Delta: delta, Day: guard.Day, DayOut: dayOut, ID: accountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
+		TransactionID: transactionID, Delta: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		ID: e.AccountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
 	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
@@ -394,14 +449,17 @@ func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account,
 	return accounts[0], nil
 }
 
-func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, now time.Time) error {
-	err := w.q.InsertLedgerEntry(ctx, sqlitedb.InsertLedgerEntryParams{TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, Now: now})
+func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) error {
+	err := w.q.InsertLedgerEntry(ctx, sqlitedb.InsertLedgerEntryParams{
+		TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, Now: now,
+	})
 	return interpret(err)
 }
 
-func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, now time.Time) error {
+func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) error {
 	err := w.q.InsertLedgerEntryPair(ctx, sqlitedb.InsertLedgerEntryPairParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, AccountB: b.AccountID, AmountB: b.AmountMsat, Now: now,
+		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, Now: now,
 	})
 	return interpret(err)
 }
@@ -413,9 +471,16 @@ func (t *tx) EntriesOf(ctx context.Context, transactionID int64) ([]store.Ledger
 	}
 	out := make([]store.LedgerEntry, len(rows))
 	for i, r := range rows {
-		out[i] = store.LedgerEntry{ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, CreatedAt: r.CreatedAt.UTC()}
+		out[i] = toEntry(r)
 	}
 	return out, nil
+}
+
+func toEntry(r sqlitedb.LedgerEntry) store.LedgerEntry {
+	return store.LedgerEntry{
+		ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, DayOutMsat: r.DayOutMsat,
+		DayOutDay: r.DayOutDay, Seq: r.Seq.Int64, BalanceAfterMsat: r.BalanceAfterMsat.Int64, Hash: r.Hash.String, CreatedAt: r.CreatedAt.UTC(),
+	}
 }
 
 func (t *tx) HeldBy(ctx context.Context, transactionID, accountID int64) (int64, error) {
@@ -432,7 +497,7 @@ func (t *tx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int
 		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: nullString(n.Invoice), PaymentHash: nullString(n.PaymentHash),
 		MpesaReceipt: nullString(n.MpesaReceipt), MpesaCheckoutRequestID: nullString(n.MpesaCheckoutRequestID),
 		MpesaConversationID: nullString(n.MpesaConversationID), CounterpartyPhone: nullString(n.CounterpartyPhone),
-		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), Now: n.Now.UTC(),
+		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), HeldMsat: n.HeldMsat, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert transaction: %w", err))
@@ -446,7 +511,7 @@ func toTransaction(r sqlitedb.Transaction) store.Transaction {
 		Status: store.TransactionStatus(r.Status), AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, Invoice: r.Invoice.String,
 		PaymentHash: r.PaymentHash.String, MpesaReceipt: r.MpesaReceipt.String, MpesaCheckoutRequestID: r.MpesaCheckoutRequestID.String,
 		MpesaConversationID: r.MpesaConversationID.String, CounterpartyPhone: r.CounterpartyPhone.String, Description: r.Description,
-		IdempotencyKey: r.IdempotencyKey, RelatedID: r.RelatedID.Int64, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		IdempotencyKey: r.IdempotencyKey, RelatedID: r.RelatedID.Int64, HeldMsat: r.HeldMsat, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -783,41 +848,150 @@ func (t *tx) RescheduleNotification(ctx context.Context, id int64, next time.Tim
 }
 
 func (t *tx) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
-	var rep store.ReconcileReport
-	unbalanced, err := t.q.ListUnbalancedTransactions(ctx)
+	return store.Reconcile(ctx, ledgerReader{t})
+}
+
+func (t *tx) LightningMovements(ctx context.Context, afterID int64, limit int) ([]store.LightningMovement, error) {
+	ln, err := t.SystemAccount(ctx, store.AccountLightning)
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, err
 	}
-	for _, r := range unbalanced {
-		rep.UnbalancedTransactions = append(rep.UnbalancedTransactions, store.Imbalance{TransactionID: r.TransactionID, SumMsat: r.Total})
-	}
-	drift, err := t.q.ListBalanceDrift(ctx)
+	rows, err := t.q.ListLightningMovements(ctx, sqlitedb.ListLightningMovementsParams{LightningAccount: ln.ID, AfterID: afterID, MaxRows: int64(limit)})
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, interpret(fmt.Errorf("lightning movements: %w", err))
 	}
-	for _, r := range drift {
-		rep.BalanceDrift = append(rep.BalanceDrift, store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat, LedgerMsat: r.LedgerMsat})
+	out := make([]store.LightningMovement, len(rows))
+	for i, r := range rows {
+		out[i] = store.LightningMovement{
+			TransactionID: r.ID, Type: store.TransactionType(r.Type), Status: store.TransactionStatus(r.Status), PaymentHash: r.PaymentHash,
+			AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, LightningMsat: r.LightningMsat,
+		}
 	}
-	negative, err := t.q.ListNegativeUserAccounts(ctx)
+	return out, nil
+}
+
+// ledgerReader gives store.Reconcile its reads.
+type ledgerReader struct{ t *tx }
+
+func (r ledgerReader) UnbalancedTransactions(ctx context.Context) ([]store.Imbalance, error) {
+	rows, err := r.t.q.ListUnbalancedTransactions(ctx)
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, interpret(err)
 	}
-	for _, r := range negative {
-		rep.NegativeUserAccounts = append(rep.NegativeUserAccounts, store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat})
+	out := make([]store.Imbalance, len(rows))
+	for i, r := range rows {
+		out[i] = store.Imbalance{TransactionID: r.TransactionID, SumMsat: r.Total}
 	}
-	reserved, err := t.SystemAccount(ctx, store.AccountReserved)
+	return out, nil
+}
+
+func (r ledgerReader) BalanceDrift(ctx context.Context) ([]store.Drift, error) {
+	rows, err := r.t.q.ListBalanceDrift(ctx)
 	if err != nil {
-		return rep, err
+		return nil, interpret(err)
 	}
-	held, err := t.q.ListReservationMismatches(ctx, reserved.ID)
+	out := make([]store.Drift, len(rows))
+	for i, r := range rows {
+		out[i] = store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat, LedgerMsat: r.LedgerMsat}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) NegativeUserAccounts(ctx context.Context) ([]store.Drift, error) {
+	rows, err := r.t.q.ListNegativeUserAccounts(ctx)
 	if err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+		return nil, interpret(err)
 	}
-	for _, r := range held {
-		rep.ReservationMismatches = append(rep.ReservationMismatches, store.Reservation{TransactionID: r.TransactionID, Status: store.TransactionStatus(r.Status), HeldMsat: r.HeldMsat})
+	out := make([]store.Drift, len(rows))
+	for i, r := range rows {
+		out[i] = store.Drift{AccountID: r.ID, BalanceMsat: r.BalanceMsat}
 	}
-	if rep.TotalMsat, err = t.q.SumAllBalances(ctx); err != nil {
-		return rep, interpret(fmt.Errorf("reconcile: %w", err))
+	return out, nil
+}
+
+func (r ledgerReader) ReservationMismatches(ctx context.Context, reservedID int64) ([]store.Reservation, error) {
+	rows, err := r.t.q.ListReservationMismatches(ctx, reservedID)
+	if err != nil {
+		return nil, interpret(err)
 	}
-	return rep, nil
+	out := make([]store.Reservation, len(rows))
+	for i, r := range rows {
+		out[i] = store.Reservation{TransactionID: r.TransactionID, Status: store.TransactionStatus(r.Status), HeldMsat: r.HeldMsat}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) SumAllBalances(ctx context.Context) (int64, error) {
+	n, err := r.t.q.SumAllBalances(ctx)
+	return n, interpret(err)
+}
+
+func (r ledgerReader) SystemAccount(ctx context.Context, code store.SystemAccountCode) (store.Account, error) {
+	return r.t.SystemAccount(ctx, code)
+}
+
+func (r ledgerReader) ChainAccounts(ctx context.Context, afterID int64, limit int) ([]store.ChainAccount, error) {
+	rows, err := r.t.q.ListChainAccounts(ctx, sqlitedb.ListChainAccountsParams{AfterID: afterID, MaxRows: int64(limit)})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make([]store.ChainAccount, len(rows))
+	for i, r := range rows {
+		out[i] = store.ChainAccount{ID: r.ID, BalanceMsat: r.BalanceMsat, Counter: store.DayCounter{Day: r.DayOutDay, OutMsat: r.DayOutMsat}, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) ChainEntries(ctx context.Context, afterAccount, afterSeq int64, limit int) ([]store.LedgerEntry, error) {
+	rows, err := r.t.q.ListChainEntries(ctx, sqlitedb.ListChainEntriesParams{AfterAccount: afterAccount, AfterSeq: sql.NullInt64{Int64: afterSeq, Valid: true}, MaxRows: int64(limit)})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make([]store.LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = store.LedgerEntry{
+			ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, DayOutMsat: r.DayOutMsat,
+			DayOutDay: r.DayOutDay, Seq: r.Seq.Int64, BalanceAfterMsat: r.BalanceAfterMsat.Int64, Hash: r.Hash.String, CreatedAt: r.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) UnchainedEntries(ctx context.Context, limit int) ([]store.LedgerEntry, error) {
+	rows, err := r.t.q.ListUnchainedEntries(ctx, int64(limit))
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make([]store.LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = store.LedgerEntry{ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat}
+	}
+	return out, nil
+}
+
+func (r ledgerReader) MaxTransactionID(ctx context.Context) (int64, error) {
+	n, err := r.t.q.MaxTransactionID(ctx)
+	return n, interpret(err)
+}
+
+func (r ledgerReader) ShapeTransactions(ctx context.Context, afterID, uptoID int64) ([]store.ShapeTransaction, error) {
+	rows, err := r.t.q.ListTransactionShapes(ctx, sqlitedb.ListTransactionShapesParams{AfterID: afterID, UptoID: uptoID})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	var out []store.ShapeTransaction
+	for _, r := range rows {
+		if n := len(out); n == 0 || out[n-1].ID != r.ID {
+			out = append(out, store.ShapeTransaction{
+				ID: r.ID, Type: store.TransactionType(r.Type), Direction: store.Direction(r.Direction), Status: store.TransactionStatus(r.Status),
+				AmountMsat: r.AmountMsat, FeeMsat: r.FeeMsat, HeldMsat: r.HeldMsat, PaymentHash: r.PaymentHash,
+				UserAccount: r.UserAccount, CounterpartyAccount: r.CounterpartyAccount,
+			})
+		}
+		if r.EntryID != 0 {
+			t := &out[len(out)-1]
+			t.Entries = append(t.Entries, store.LedgerEntry{ID: r.EntryID, TransactionID: r.ID, AccountID: r.EntryAccount, AmountMsat: r.EntryAmount, DayOutMsat: r.EntryDayOut, DayOutDay: r.EntryDay})
+		}
+	}
+	return out, nil
 }

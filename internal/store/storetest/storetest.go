@@ -5,12 +5,14 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ func Exercise(t *testing.T, s store.Store) {
 		{"UserConstraints", testUserConstraints},
 		{"Accounts", testAccounts},
 		{"PostEntries", testPostEntries},
+		{"Chain", testChain},
 		{"DailyLimit", testDailyLimit},
 		{"Transactions", testTransactions},
 		{"TransactionConstraints", testTransactionConstraints},
@@ -923,21 +926,39 @@ func testConcurrentDebits(t *testing.T, s store.Store) {
 	})
 }
 
+// structural lists the violations that no posting through PostEntries can
+// cause, whatever its transaction row says: the checks below share the
+// database with others whose rows are made up (a "send" that only moves
+// test money), so Shapes reports those, and only these stay empty.
+func structural(rep store.ReconcileReport) string {
+	if len(rep.UnbalancedTransactions)+len(rep.BalanceDrift)+len(rep.NegativeUserAccounts)+len(rep.ReservationMismatches)+
+		len(rep.ChainBreaks)+len(rep.DayCounterMismatches) == 0 && rep.TotalMsat == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%+v", rep)
+}
+
 func testReconcile(t *testing.T, s store.Store) {
-	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		rep, err := tx.Reconcile(ctx)
-		if err != nil {
+	reconcile := func() store.ReconcileReport {
+		var rep store.ReconcileReport
+		err := s.Snapshot(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			var err error
+			rep, err = tx.Reconcile(ctx)
 			return err
+		})
+		if err != nil {
+			t.Fatalf("reconcile: %v", err)
 		}
-		if !rep.OK() {
-			t.Fatalf("books do not balance: %+v", rep)
-		}
-		return nil
-	})
+		return rep
+	}
+	if why := structural(reconcile()); why != "" {
+		t.Fatalf("books do not balance: %s", why)
+	}
 	// A pending transaction that holds nothing on the reserved account, and
-	// one holding funds after it finished, are both reported.
+	// one holding funds after it finished, are both reported; a pending one
+	// that holds what its row says is not.
 	userID, acc, _ := NewFundedUser(t, s, 1000)
-	var pendingEmpty, finishedHolding int64
+	var pendingEmpty, finishedHolding, pendingRight int64
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		reserved, err := tx.SystemAccount(ctx, store.AccountReserved)
 		if err != nil {
@@ -955,27 +976,135 @@ func testReconcile(t *testing.T, s store.Store) {
 		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: acc, AmountMsat: -200}, {AccountID: reserved.ID, AmountMsat: 200}}, store.NoLimits, base); err != nil {
 			return err
 		}
-		return tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: reserved.ID, AmountMsat: -200}, {AccountID: acc, AmountMsat: 200}}, store.NoLimits, base)
-	})
-	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		rep, err := tx.Reconcile(ctx)
-		if err != nil {
+		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: reserved.ID, AmountMsat: -200}, {AccountID: acc, AmountMsat: 200}}, store.NoLimits, base); err != nil {
 			return err
 		}
-		got := map[int64]bool{}
-		for _, r := range rep.ReservationMismatches {
-			got[r.TransactionID] = true
+		right := newTxn(t, userID, store.TxWithdraw, store.TxPending, 100, base)
+		right.HeldMsat, right.FeeMsat = 150, 50
+		if pendingRight, err = tx.InsertTransaction(ctx, right); err != nil {
+			return err
 		}
-		if !got[pendingEmpty] || !got[finishedHolding] || len(rep.UnbalancedTransactions) != 0 || len(rep.BalanceDrift) != 0 {
-			t.Fatalf("reconcile missed a reservation mismatch: %+v", rep)
-		}
-		// Undo, so the shared database reconciles for later tests.
+		return tx.PostEntries(ctx, pendingRight, []store.Entry{{AccountID: acc, AmountMsat: -150, DayOutMsat: 100}, {AccountID: reserved.ID, AmountMsat: 150}}, store.Guard{MaxBalanceMsat: 1 << 62, Day: 1, DayLimitMsat: 1 << 62}, base)
+	})
+	rep := reconcile()
+	held := map[int64]bool{}
+	for _, r := range rep.ReservationMismatches {
+		held[r.TransactionID] = true
+	}
+	shaped := map[int64]string{}
+	for _, v := range rep.ShapeViolations {
+		shaped[v.TransactionID] = v.Reason
+	}
+	if !held[pendingEmpty] || !held[finishedHolding] || len(rep.UnbalancedTransactions) != 0 || len(rep.BalanceDrift) != 0 {
+		t.Fatalf("reconcile missed a reservation mismatch: %+v", rep)
+	}
+	if shaped[pendingEmpty] == "" || shaped[finishedHolding] == "" || shaped[pendingRight] != "" || held[pendingRight] {
+		t.Fatalf("shapes of the withdrawals: %v", shaped)
+	}
+	// Undo, so the shared database reconciles for later tests.
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		reserved, _ := tx.SystemAccount(ctx, store.AccountReserved)
 		if _, err := tx.FinishTransaction(ctx, pendingEmpty, store.TxPending, store.TxFailed, 200, 0, base); err != nil {
 			return err
 		}
+		if _, err := tx.FinishTransaction(ctx, pendingRight, store.TxPending, store.TxFailed, 100, 0, base); err != nil {
+			return err
+		}
+		if err := tx.PostEntries(ctx, pendingRight, []store.Entry{{AccountID: reserved.ID, AmountMsat: -150}, {AccountID: acc, AmountMsat: 150}}, store.NoLimits, base); err != nil {
+			return err
+		}
 		return tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: reserved.ID, AmountMsat: -500}, {AccountID: acc, AmountMsat: 500}}, store.NoLimits, base)
 	})
+	if why := structural(reconcile()); why != "" {
+		t.Fatalf("after the undo: %s", why)
+	}
+}
+
+// testChain: every entry on a user account takes the next place in the
+// account's chain with the balance after it, the day it counted on, its time
+// to the microsecond and the hash ChainHash computes (the SQL of each engine
+// and the Go of the verifier agree byte for byte); entries on system
+// accounts carry no chain. A posting that names one account twice chains
+// both of its entries.
+func testChain(t *testing.T, s store.Store) {
+	userA, accA, _ := NewFundedUser(t, s, 0)
+	_, accB, _ := NewFundedUser(t, s, 0)
+	at := base.Add(1234567 * time.Nanosecond)
+	guard := store.Guard{MaxBalanceMsat: 1 << 62, Day: 20_000, DayLimitMsat: 1 << 62}
+	var adj, fees int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		a, err := tx.SystemAccount(ctx, store.AccountAdjustments)
+		if err != nil {
+			return err
+		}
+		f, err := tx.SystemAccount(ctx, store.AccountFees)
+		adj, fees = a.ID, f.ID
+		return err
+	})
+	var ids []int64
+	post := func(entries ...store.Entry) {
+		t.Helper()
+		var id int64
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			if id, err = tx.InsertTransaction(ctx, newTxn(t, userA, store.TxAdjustment, store.TxCompleted, 1, at)); err != nil {
+				return err
+			}
+			return tx.PostEntries(ctx, id, entries, guard, at)
+		})
+		ids = append(ids, id)
+	}
+	post(store.Entry{AccountID: adj, AmountMsat: -10_000}, store.Entry{AccountID: accA, AmountMsat: 10_000})
+	post(store.Entry{AccountID: accA, AmountMsat: -3_100, DayOutMsat: 3_000}, store.Entry{AccountID: accB, AmountMsat: 3_000}, store.Entry{AccountID: fees, AmountMsat: 100})
+	post(store.Entry{AccountID: accB, AmountMsat: -1_000}, store.Entry{AccountID: accA, AmountMsat: 1_000})
+	post(store.Entry{AccountID: accA, AmountMsat: -5}, store.Entry{AccountID: accA, AmountMsat: 5}, store.Entry{AccountID: accB, AmountMsat: -7}, store.Entry{AccountID: accB, AmountMsat: 7})
+
+	var entries []store.LedgerEntry
+	balances := map[int64]int64{}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, id := range ids {
+			es, err := tx.EntriesOf(ctx, id)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, es...)
+		}
+		for _, acc := range []int64{accA, accB} {
+			a, err := tx.AccountByID(ctx, acc)
+			if err != nil {
+				return err
+			}
+			balances[acc] = a.BalanceMsat
+		}
+		return nil
+	})
+	if len(entries) != 11 {
+		t.Fatalf("%d entries: %+v", len(entries), entries)
+	}
+	slices.SortFunc(entries, func(a, b store.LedgerEntry) int {
+		return cmp.Or(cmp.Compare(a.AccountID, b.AccountID), cmp.Compare(a.Seq, b.Seq))
+	})
+	last := map[int64]store.LedgerEntry{}
+	for _, e := range entries {
+		if e.AccountID != accA && e.AccountID != accB {
+			if e.Seq != 0 || e.Hash != "" || e.BalanceAfterMsat != 0 {
+				t.Fatalf("an entry on a system account with a chain: %+v", e)
+			}
+			continue
+		}
+		prev := last[e.AccountID]
+		if e.Seq != prev.Seq+1 || e.BalanceAfterMsat != prev.BalanceAfterMsat+e.AmountMsat || e.DayOutDay != guard.Day ||
+			!e.CreatedAt.Equal(at.Truncate(time.Microsecond)) {
+			t.Fatalf("entry %+v after %+v", e, prev)
+		}
+		if want := store.ChainHash(e, prev.Hash); e.Hash != want {
+			t.Fatalf("entry %+v: hash %s, the verifier computes %s from %q", e, e.Hash, want, store.ChainText(e, prev.Hash))
+		}
+		last[e.AccountID] = e
+	}
+	if last[accA].Seq != 5 || last[accB].Seq != 4 || balances[accA] != last[accA].BalanceAfterMsat || balances[accB] != last[accB].BalanceAfterMsat {
+		t.Fatalf("heads %+v, balances %v", last, balances)
+	}
 }
 
 func testNotifications(t *testing.T, s store.Store) {
@@ -1110,6 +1239,45 @@ func testDailyLimit(t *testing.T, s store.Store) {
 	err = post(101, 100_000, 100_000)
 	if !errors.As(err, &be) || be.Reason != store.ReasonInsufficient {
 		t.Fatalf("overdraft: %v", err)
+	}
+	// A give-back counts only on the day the counter is on, and never takes
+	// it below zero; an entry that counts nothing leaves the counter alone,
+	// even on another day; a send of an earlier day (a transaction that
+	// waited for the row past midnight) counts on the counter's day.
+	steps := []struct {
+		name            string
+		day, dayOut     int64
+		wantOut, wantOn int64
+	}{
+		{"a send", 101, 1_000, 1_000, 101},
+		{"a give-back of more than the day counted", 101, -3_000, 0, 101},
+		{"a send", 101, 2_000, 2_000, 101},
+		{"a give-back on another day", 102, -2_000, 2_000, 101},
+		{"a credit on another day", 102, 0, 2_000, 101},
+		{"a send of the day before", 100, 500, 2_500, 101},
+		{"a send on a new day", 102, 700, 700, 102},
+		{"a give-back to the day before", 101, -700, 700, 102},
+	}
+	for _, st := range steps {
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TxSend, store.TxCompleted, 1, base))
+			if err != nil {
+				return err
+			}
+			guard := store.Guard{MaxBalanceMsat: 1 << 62, Day: st.day, DayLimitMsat: 5_000}
+			return tx.PostEntries(ctx, id, []store.Entry{{AccountID: acc, AmountMsat: -1, DayOutMsat: st.dayOut}, {AccountID: accB, AmountMsat: 1}}, guard, base)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if out, day := dayOut(); out != st.wantOut || day != st.wantOn {
+			t.Fatalf("after %s on day %d: counter %d on day %d, want %d on day %d", st.name, st.day, out, day, st.wantOut, st.wantOn)
+		}
+	}
+	// A late send is checked against the counter's day too.
+	err = post(101, 4_400, 4_400)
+	if !errors.As(err, &be) || be.Reason != store.ReasonDailyLimit {
+		t.Fatalf("a late send past the limit of the counter's day: %v", err)
 	}
 }
 

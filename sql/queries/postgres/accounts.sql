@@ -25,33 +25,60 @@ SELECT * FROM accounts WHERE id = ANY(sqlc.arg(ids)::BIGINT[]) ORDER BY id FOR U
 
 -- name: ApplyBalanceDelta :execrows
 -- Moves a cached balance by delta and counts day_out towards the account's
--- sends of that day, unless that would take a user account below zero, a
--- credit would take it above max_balance, or the day's sends would pass
--- day_limit; 0 rows means refused. (Assignments read the old values: the day
--- is set last, which also holds for MySQL's left-to-right SET.)
+-- sends, unless that would take a user account below zero, a credit would
+-- take it above max_balance, or the day's sends would pass day_limit; 0 rows
+-- means refused. A send counts on its day, or on the later day the counter
+-- is already on (a transaction that waited past midnight for the row); a
+-- give-back (day_out < 0) counts only on the day the counter is on and never
+-- takes it below zero. On a user account the same statement advances the
+-- hash chain (see store.ChainText for the text hashed): the entry inserted
+-- next copies the new head. The SET list reads only old values in its
+-- expressions, in the order MySQL's left-to-right SET also needs.
 UPDATE accounts
-SET balance_msat = balance_msat + sqlc.arg(delta)::BIGINT,
+SET head_hash = CASE WHEN kind = 'user' THEN encode(sha256(convert_to(
+        'v1|' || id || '|' || (head_seq + 1) || '|' || sqlc.arg(transaction_id)::BIGINT || '|' || sqlc.arg(delta)::BIGINT || '|' ||
+        (balance_msat + sqlc.arg(delta)::BIGINT) || '|' || sqlc.arg(day_out)::BIGINT || '|' || sqlc.arg(day)::BIGINT || '|' ||
+        sqlc.arg(created_us)::BIGINT || '|' || head_hash, 'UTF8')), 'hex') ELSE head_hash END,
+    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
+    balance_msat = balance_msat + sqlc.arg(delta)::BIGINT,
     day_out_msat = CASE
-        WHEN day_out_day = sqlc.arg(day)::BIGINT THEN day_out_msat + sqlc.arg(day_out)::BIGINT
+        WHEN sqlc.arg(day_out)::BIGINT > 0 AND day_out_day >= sqlc.arg(day)::BIGINT THEN day_out_msat + sqlc.arg(day_out)::BIGINT
         WHEN sqlc.arg(day_out)::BIGINT > 0 THEN sqlc.arg(day_out)::BIGINT
-        ELSE 0 END,
-    day_out_day = CASE WHEN sqlc.arg(day_out)::BIGINT > 0 THEN sqlc.arg(day)::BIGINT ELSE day_out_day END
+        WHEN sqlc.arg(day_out)::BIGINT < 0 AND day_out_day = sqlc.arg(day)::BIGINT THEN
+            CASE WHEN day_out_msat + sqlc.arg(day_out)::BIGINT < 0 THEN 0 ELSE day_out_msat + sqlc.arg(day_out)::BIGINT END
+        ELSE day_out_msat END,
+    day_out_day = CASE WHEN sqlc.arg(day_out)::BIGINT > 0 AND sqlc.arg(day)::BIGINT > day_out_day THEN sqlc.arg(day)::BIGINT ELSE day_out_day END
 WHERE id = sqlc.arg(id)
   AND (kind = 'system'
        OR (balance_msat + sqlc.arg(delta)::BIGINT >= 0
            AND (sqlc.arg(delta)::BIGINT < 0 OR balance_msat + sqlc.arg(delta)::BIGINT <= sqlc.arg(max_balance)::BIGINT)
            AND (sqlc.arg(day_out)::BIGINT <= 0
-                OR (CASE WHEN day_out_day = sqlc.arg(day)::BIGINT THEN day_out_msat ELSE 0 END) + sqlc.arg(day_out)::BIGINT <= sqlc.arg(day_limit)::BIGINT)));
+                OR (CASE WHEN day_out_day >= sqlc.arg(day)::BIGINT THEN day_out_msat ELSE 0 END) + sqlc.arg(day_out)::BIGINT <= sqlc.arg(day_limit)::BIGINT)));
 
 -- name: InsertLedgerEntry :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES (sqlc.arg(transaction_id), sqlc.arg(account_id), sqlc.arg(amount_msat), sqlc.arg(now));
+-- Appends an entry right after ApplyBalanceDelta moved its account: a user
+-- account's entry copies the chain head, and the balance after it, from the
+-- row this transaction just updated and still holds locked (no new lock, no
+-- round trip); a system account's entry carries no chain.
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT sqlc.arg(transaction_id)::BIGINT, a.id, sqlc.arg(amount_msat)::BIGINT,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
+       sqlc.arg(day_out)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
+FROM accounts a WHERE a.id = sqlc.arg(account_id)::BIGINT;
 
 -- name: InsertLedgerEntryPair :exec
--- The common two-legged posting in one round trip.
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, created_at)
-VALUES (sqlc.arg(transaction_id), sqlc.arg(account_a), sqlc.arg(amount_a), sqlc.arg(now)),
-       (sqlc.arg(transaction_id), sqlc.arg(account_b), sqlc.arg(amount_b), sqlc.arg(now));
+-- The common two-legged posting in one round trip, after both accounts (two
+-- different ones) were moved; each entry as in InsertLedgerEntry.
+INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+SELECT sqlc.arg(transaction_id)::BIGINT, a.id, sqlc.arg(amount_a)::BIGINT,
+       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
+       sqlc.arg(day_out_a)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
+FROM accounts a WHERE a.id = sqlc.arg(account_a)::BIGINT
+UNION ALL
+SELECT sqlc.arg(transaction_id)::BIGINT, b.id, sqlc.arg(amount_b)::BIGINT,
+       CASE WHEN b.kind = 'user' THEN b.head_seq END, CASE WHEN b.kind = 'user' THEN b.balance_msat END,
+       sqlc.arg(day_out_b)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN b.kind = 'user' THEN b.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
+FROM accounts b WHERE b.id = sqlc.arg(account_b)::BIGINT;
 
 -- name: ListEntriesByTransaction :many
 SELECT * FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;

@@ -2,12 +2,12 @@
 INSERT INTO transactions (
     user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash,
     mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone,
-    description, idempotency_key, related_id, created_at, updated_at
+    description, idempotency_key, related_id, held_msat, created_at, updated_at
 ) VALUES (
     sqlc.narg(user_id), sqlc.arg(type), sqlc.arg(direction), sqlc.arg(status), sqlc.arg(amount_msat),
     sqlc.arg(fee_msat), sqlc.narg(invoice), sqlc.narg(payment_hash), sqlc.narg(mpesa_receipt),
     sqlc.narg(mpesa_checkout_request_id), sqlc.narg(mpesa_conversation_id), sqlc.narg(counterparty_phone),
-    sqlc.arg(description), sqlc.arg(idempotency_key), sqlc.narg(related_id), sqlc.arg(now), sqlc.arg(now)
+    sqlc.arg(description), sqlc.arg(idempotency_key), sqlc.narg(related_id), sqlc.arg(held_msat), sqlc.arg(now), sqlc.arg(now)
 )
 RETURNING id;
 
