@@ -255,14 +255,14 @@ func adminPay(ctx context.Context, args []string, out io.Writer, log *slog.Logge
 		return err
 	}
 	if p.Internal {
-		if p.Transaction.Status == store.TxPending {
+		if p.Transaction.Status == store.StatusPending {
 			fmt.Fprintf(out, "payment %d of an invoice of one of our users: reserved, but lnd did not confirm the invoice's cancel; the server finishes it (or: server admin payment resolve --id %d)\n", p.Transaction.ID, p.Transaction.ID)
 			return nil
 		}
 		fmt.Fprintf(out, "paid inside the ledger as transaction %d (an invoice of one of our users)\n", p.Transaction.ID)
 		return nil
 	}
-	if p.Transaction.Status == store.TxPending {
+	if p.Transaction.Status == store.StatusPending {
 		fmt.Fprintf(out, "payment %d reserved, sending\n", p.Transaction.ID)
 	}
 	a.Payer.Wait()
@@ -298,7 +298,7 @@ func adminPayment(ctx context.Context, args []string, out io.Writer, log *slog.L
 	if err != nil {
 		return fmt.Errorf("admin payment %s: transaction %d: %w", verb, *id, err)
 	}
-	if t.Type != store.TxPayment {
+	if t.Type != store.TypePayment {
 		return fmt.Errorf("admin payment %s: transaction %d is a %s, not a payment", verb, t.ID, t.Type)
 	}
 	printPayment(out, t)
@@ -319,13 +319,13 @@ func adminPayment(ctx context.Context, args []string, out io.Writer, log *slog.L
 	if lndErr != nil {
 		return fmt.Errorf("admin payment resolve: nothing changed: %w", lndErr)
 	}
-	if t.Status != store.TxPending {
+	if t.Status != store.StatusPending {
 		fmt.Fprintf(out, "payment %d is already %s: nothing to resolve\n", t.ID, t.Status)
 		return nil
 	}
 	got, err := a.Payer.Resolve(ctx, t.ID)
 	if err != nil {
-		if got.Status != store.TxPending {
+		if got.Status != store.StatusPending {
 			fmt.Fprintf(out, "payment %d resolved: %s\n", got.ID, got.Status)
 		}
 		return fmt.Errorf("admin payment resolve: payment %d %s: %w", t.ID, got.Status, err)

@@ -412,8 +412,8 @@ func TestLNURLWalletCompat(t *testing.T) {
 				t.Fatalf("history: %+v %v", hist, err)
 			}
 			received, asked := hist[0], hist[1]
-			if received.Status != store.TxCompleted || received.AmountMsat != 7_000_000 || received.Description != comment ||
-				asked.Status != store.TxPending || asked.AmountMsat != 3_000_000 {
+			if received.Status != store.StatusCompleted || received.AmountMsat != 7_000_000 || received.Description != comment ||
+				asked.Status != store.StatusPending || asked.AmountMsat != 3_000_000 {
 				t.Fatalf("history: %+v", hist)
 			}
 			err = a.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/ratelimit"
-	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -23,7 +22,8 @@ type Pinger interface {
 
 // Server holds what the handlers need.
 type Server struct {
-	DB   store.Store
+	// DB is the database /readyz checks.
+	DB   Pinger
 	USSD *ussd.Engine
 	// Wallet, Receiver and Domain serve Lightning Addresses; the routes
 	// exist only when a Lightning node is configured (Receiver set).

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -102,13 +101,11 @@ func (s *Server) ussdEvent(w http.ResponseWriter, r *http.Request) {
 	hops, _ := strconv.Atoi(r.PostFormValue("hopsCount"))
 	ctx, cancel := context.WithTimeout(r.Context(), s.hopTimeout())
 	defer cancel()
-	err := s.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.EndSession(ctx, store.SessionEnd{
-			SessionID: id, Status: truncate(r.PostFormValue("status"), 16), DurationMs: duration, Hops: hops, Now: time.Now(),
-		})
+	err := s.USSD.EndSession(ctx, ussd.SessionEnd{
+		SessionID: id, Status: truncate(r.PostFormValue("status"), 16), DurationMs: duration, Hops: hops,
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ussd.ErrUnknownSession):
 		s.Log.Warn("ussd event for an unknown session", "session", id)
 	case err != nil:
 		s.Log.Error("ussd event not recorded", "session", id, "err", err)

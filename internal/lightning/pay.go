@@ -87,13 +87,13 @@ func (p *Payer) Pay(ctx context.Context, auth wallet.Authorization, bolt11, key 
 		return p.payOwn(ctx, auth, inv, key)
 	}
 	t, err := p.Wallet.Reserve(ctx, auth, wallet.Reservation{
-		Type: store.TxPayment, AmountMsat: inv.AmountMsat, AllowanceMsat: FeeLimit(inv.AmountMsat),
+		Type: store.TypePayment, AmountMsat: inv.AmountMsat, AllowanceMsat: FeeLimit(inv.AmountMsat),
 		Invoice: bolt11, PaymentHash: inv.PaymentHash, Description: inv.Description, IdempotencyKey: key,
 	})
 	if err != nil {
 		return Payment{}, err
 	}
-	if t.Status == store.TxPending {
+	if t.Status == store.StatusPending {
 		p.start(t, func(ctx context.Context) error { return p.follow(ctx, t, true) })
 	}
 	return Payment{Transaction: t}, nil
@@ -131,13 +131,13 @@ func (p *Payer) payOwn(ctx context.Context, auth wallet.Authorization, inv Decod
 		return Payment{}, err
 	}
 	switch t.Status {
-	case store.TxPending:
+	case store.StatusPending:
 		// Unless Resume is already driving it (then it stays pending here).
 		if p.claim(t.ID) {
 			t, err = p.finishOwn(ctx, t)
 			p.release(t.ID)
 		}
-	case store.TxFailed:
+	case store.StatusFailed:
 		// A repeat of an attempt that was refunded: say why again.
 		err = ErrUnavailable
 		if st, serr := p.Wallet.InvoiceStatus(ctx, inv.PaymentHash); serr == nil && st.Status == store.InvoicePaid {
@@ -381,7 +381,7 @@ func (p *Payer) Resume(ctx context.Context) error {
 			p.start(t, func(ctx context.Context) error {
 				got, err := p.finishOwn(ctx, t)
 				switch {
-				case got.Status != store.TxPending:
+				case got.Status != store.StatusPending:
 					return nil // settled or refunded: a definite outcome
 				case err == nil:
 					return errors.New("the node did not confirm the invoice's cancel")

@@ -274,7 +274,7 @@ func (e *payEnv) reserve(auth wallet.Authorization, bolt11, key string) store.Tr
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	t, err := e.w.Reserve(e.ctx, auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: inv.AmountMsat,
+	t, err := e.w.Reserve(e.ctx, auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: inv.AmountMsat,
 		AllowanceMsat: lightning.FeeLimit(inv.AmountMsat), Invoice: bolt11, PaymentHash: inv.PaymentHash, IdempotencyKey: key})
 	if err != nil {
 		e.t.Fatal(err)
@@ -346,7 +346,7 @@ func TestOneInvoicePaidOnce(t *testing.T) {
 		}
 		e.payer.Wait()
 		got := e.transaction(payments[won].Transaction.ID)
-		if got.Status != store.TxCompleted {
+		if got.Status != store.StatusCompleted {
 			t.Fatalf("the accepted payment: %+v", got)
 		}
 		if b := e.balance(users[won].ID); b != 100_000_000-20_000_000-got.FeeMsat {
@@ -361,7 +361,7 @@ func TestOneInvoicePaidOnce(t *testing.T) {
 		if owner, err := e.w.PaymentByHash(e.ctx, hash); err != nil || owner.ID != got.ID {
 			t.Fatalf("owner of the hash: %+v %v", owner, err)
 		}
-		if rows, _ := e.w.History(e.ctx, users[lost].ID, 0, 10); len(rows) != 1 || rows[0].Type != store.TxAdjustment {
+		if rows, _ := e.w.History(e.ctx, users[lost].ID, 0, 10); len(rows) != 1 || rows[0].Type != store.TypeAdjustment {
 			t.Fatalf("the refused user's history: %+v", rows)
 		}
 		e.mustReconcile()
@@ -417,7 +417,7 @@ func TestOneInvoicePaidOnce(t *testing.T) {
 		e.payer.Wait()
 		other.Wait()
 		got := e.transaction(p.Transaction.ID)
-		if got.Status != store.TxCompleted {
+		if got.Status != store.StatusCompleted {
 			t.Fatalf("payment after settlement: %+v", got)
 		}
 		if strings.Contains(log.String(), "outcome unknown") {
@@ -450,12 +450,12 @@ func TestRefusedPaymentRefunded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Transaction.Status != store.TxPending {
+			if p.Transaction.Status != store.StatusPending {
 				t.Fatalf("payment: %+v", p.Transaction)
 			}
 			e.payer.Wait()
 			got := e.transaction(p.Transaction.ID)
-			if got.Status != store.TxFailed || got.FeeMsat != 0 {
+			if got.Status != store.StatusFailed || got.FeeMsat != 0 {
 				t.Fatalf("a payment lnd refused: %+v", got)
 			}
 			if b := e.balance(u.ID); b != 50_000_000 {
@@ -484,7 +484,7 @@ func TestRefusedPaymentRefunded(t *testing.T) {
 		}
 		e.payer.Wait()
 		got := e.transaction(pending.ID)
-		if got.Status != store.TxFailed {
+		if got.Status != store.StatusFailed {
 			t.Fatalf("a never-sent payment of an expired invoice: %+v", got)
 		}
 		if b := e.balance(u.ID); b != 50_000_000 {
@@ -520,7 +520,7 @@ func TestAdminPaymentResolve(t *testing.T) {
 	if err == nil || !strings.Contains(out, "payment in flight") {
 		t.Fatalf("resolve of a payment in flight: %v\n%s", err, out)
 	}
-	if got := e.transaction(held.ID); got.Status != store.TxPending || e.balance(u.ID) != before {
+	if got := e.transaction(held.ID); got.Status != store.StatusPending || e.balance(u.ID) != before {
 		t.Fatalf("resolve in flight changed something: %+v", got)
 	}
 	e.net.World.CLI("settleinvoice", preimage)
@@ -531,7 +531,7 @@ func TestAdminPaymentResolve(t *testing.T) {
 	}
 	got := e.transaction(held.ID)
 	routing := got.FeeMsat - e.w.ServiceFee(20_000_000)
-	if got.Status != store.TxCompleted || routing < 0 || e.balance(u.ID) != 200_000_000-20_000_000-got.FeeMsat {
+	if got.Status != store.StatusCompleted || routing < 0 || e.balance(u.ID) != 200_000_000-20_000_000-got.FeeMsat {
 		t.Fatalf("after resolve: %+v, balance %d", got, e.balance(u.ID))
 	}
 	out, err = e.server(nil, "admin", "payment", "show", "--id", id(held))
@@ -562,7 +562,7 @@ func TestAdminPaymentResolve(t *testing.T) {
 	live, _ := e.worldInvoice(3_000)
 	unsent := e.reserve(auth, live, "resolve-unsent")
 	out, err = e.server(nil, "admin", "payment", "resolve", "--id", id(unsent))
-	if err == nil || !strings.Contains(out, "no record") || e.transaction(unsent.ID).Status != store.TxPending {
+	if err == nil || !strings.Contains(out, "no record") || e.transaction(unsent.ID).Status != store.StatusPending {
 		t.Fatalf("resolve of a live payment lnd never started: %v\n%s", err, out)
 	}
 	old, _ := craftInvoice(t, 4_000, time.Now().Add(-2*time.Hour), withPaymentAddr())
@@ -574,7 +574,7 @@ func TestAdminPaymentResolve(t *testing.T) {
 
 	// lnd unreachable: nothing changes.
 	out, err = e.server([]string{"LND_ADDRESS=127.0.0.1:1"}, "admin", "payment", "resolve", "--id", id(unsent), "--wait", "2s")
-	if err == nil || !strings.Contains(out, "nothing changed") || e.transaction(unsent.ID).Status != store.TxPending {
+	if err == nil || !strings.Contains(out, "nothing changed") || e.transaction(unsent.ID).Status != store.StatusPending {
 		t.Fatalf("resolve while lnd is unreachable: %v\n%s", err, out)
 	}
 	out, err = e.server([]string{"LND_ADDRESS=127.0.0.1:1"}, "admin", "payment", "show", "--id", id(unsent), "--wait", "2s")
@@ -621,7 +621,7 @@ func TestOwnInvoicePaidOnceInside(t *testing.T) {
 		if !errors.Is(err, wallet.ErrInvoiceAlreadyPaid) {
 			t.Fatalf("the inside attempt after an outside payment: %+v %v", p, err)
 		}
-		if p.Transaction.ID == 0 || p.Transaction.Status != store.TxFailed {
+		if p.Transaction.ID == 0 || p.Transaction.Status != store.StatusFailed {
 			t.Fatalf("the inside attempt was not released: %+v", p.Transaction)
 		}
 		if b := e.balance(alice.ID); b != 100_000_000 {
@@ -668,7 +668,7 @@ func TestOwnInvoicePaidOnceInside(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := e.payer.Pay(e.ctx, auth, inv.Invoice, "inside-dave")
-		if err != nil || !p.Internal || p.Transaction.Status != store.TxCompleted {
+		if err != nil || !p.Internal || p.Transaction.Status != store.StatusCompleted {
 			t.Fatalf("inside payment: %+v %v", p, err)
 		}
 		if st := invoiceState(t, e.net.Ours, inv.PaymentHash); st != "CANCELED" {
@@ -695,7 +695,7 @@ func TestOwnInvoicePaidOnceInside(t *testing.T) {
 		e.net.Ours.Stop()
 		p, err = e.payer.Pay(e.ctx, auth, inv.Invoice, "inside-erin")
 		e.net.Ours.Restart()
-		if err != nil || !p.Internal || p.Transaction.Status != store.TxPending {
+		if err != nil || !p.Internal || p.Transaction.Status != store.StatusPending {
 			t.Fatalf("inside payment while lnd is down: %+v %v", p, err)
 		}
 		if a, r := e.balance(alice.ID), e.balance(erin.ID); a != 89_000_000 || r != 0 {
@@ -706,7 +706,7 @@ func TestOwnInvoicePaidOnceInside(t *testing.T) {
 				return false
 			}
 			e.payer.Wait()
-			return e.transaction(p.Transaction.ID).Status == store.TxCompleted
+			return e.transaction(p.Transaction.ID).Status == store.StatusCompleted
 		})
 		if r := e.balance(erin.ID); r != 5_000_000 {
 			t.Fatalf("erin %d after the inside payment finished", r)

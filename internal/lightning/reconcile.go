@@ -60,31 +60,31 @@ func ReconcileNode(ctx context.Context, node Node, w *wallet.Service) (store.Lig
 	seenInvoice, seenPayment := map[string]bool{}, map[string]bool{}
 	for _, m := range movements {
 		switch m.Type {
-		case store.TxInvoice:
+		case store.TypeInvoice:
 			seenInvoice[m.PaymentHash] = true
 			paid, onNode := settled[m.PaymentHash]
 			switch {
-			case m.Status == store.TxCompleted && m.LightningMsat != 0 && !onNode:
+			case m.Status == store.StatusCompleted && m.LightningMsat != 0 && !onNode:
 				mismatch(m, "invoice", 0, "credited through the node, but not settled there")
-			case m.Status == store.TxCompleted && m.LightningMsat != 0 && paid != -m.LightningMsat:
+			case m.Status == store.StatusCompleted && m.LightningMsat != 0 && paid != -m.LightningMsat:
 				mismatch(m, "invoice", -paid, "credited another amount than the node settled")
-			case m.Status == store.TxCompleted && m.LightningMsat == 0 && onNode:
+			case m.Status == store.StatusCompleted && m.LightningMsat == 0 && onNode:
 				mismatch(m, "invoice", -paid, "settled in the ledger and on the node as well")
-			case m.Status != store.TxCompleted && onNode:
+			case m.Status != store.StatusCompleted && onNode:
 				mismatch(m, "invoice", -paid, fmt.Sprintf("settled on the node, %s in the ledger", m.Status))
 			}
-		case store.TxPayment:
+		case store.TypePayment:
 			seenPayment[m.PaymentHash] = true
 			sent, onNode := succeeded[m.PaymentHash]
 			switch {
-			case m.Status == store.TxPending:
-			case m.Status == store.TxCompleted && m.LightningMsat != 0 && !onNode:
+			case m.Status == store.StatusPending:
+			case m.Status == store.StatusCompleted && m.LightningMsat != 0 && !onNode:
 				mismatch(m, "payment", 0, "settled through the node, but it did not succeed there")
-			case m.Status == store.TxCompleted && m.LightningMsat != 0 && sent != m.LightningMsat:
+			case m.Status == store.StatusCompleted && m.LightningMsat != 0 && sent != m.LightningMsat:
 				mismatch(m, "payment", sent, "booked another amount and fee than the node paid")
-			case m.Status == store.TxCompleted && m.LightningMsat == 0 && onNode:
+			case m.Status == store.StatusCompleted && m.LightningMsat == 0 && onNode:
 				mismatch(m, "payment", sent, "paid in the ledger and through the node as well")
-			case m.Status == store.TxFailed && onNode:
+			case m.Status == store.StatusFailed && onNode:
 				mismatch(m, "payment", sent, "refunded in the ledger, but it succeeded on the node")
 			}
 		}

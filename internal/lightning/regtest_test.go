@@ -237,7 +237,7 @@ func TestRegtestLightning(t *testing.T) {
 			t.Fatal(err)
 		}
 		worldPayment = p.Transaction.ID
-		if p.Internal || p.Transaction.Status != store.TxPending {
+		if p.Internal || p.Transaction.Status != store.StatusPending {
 			t.Fatalf("payment: %+v", p)
 		}
 		payer.Wait()
@@ -247,7 +247,7 @@ func TestRegtestLightning(t *testing.T) {
 		}
 		serviceFee := w.ServiceFee(30_000_000)
 		routingFee := got.FeeMsat - serviceFee
-		if got.Status != store.TxCompleted || routingFee < 0 || routingFee > lightning.FeeLimit(30_000_000) {
+		if got.Status != store.StatusCompleted || routingFee < 0 || routingFee > lightning.FeeLimit(30_000_000) {
 			t.Fatalf("settled payment: %+v", got)
 		}
 		if b, _ := w.Balance(ctx, payerUser.ID); b != 100_000_000-30_000_000-serviceFee-routingFee {
@@ -264,7 +264,7 @@ func TestRegtestLightning(t *testing.T) {
 		}
 		payer.Wait()
 		got, _ := w.Transaction(ctx, p.Transaction.ID)
-		if got.Status != store.TxFailed || got.FeeMsat != 0 {
+		if got.Status != store.StatusFailed || got.FeeMsat != 0 {
 			t.Fatalf("unpayable payment: %+v", got)
 		}
 		if b, _ := w.Balance(ctx, payerUser.ID); b != 6_000_000_000 {
@@ -283,7 +283,7 @@ func TestRegtestLightning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !p.Internal || p.Transaction.Status != store.TxCompleted {
+		if !p.Internal || p.Transaction.Status != store.StatusCompleted {
 			t.Fatalf("internal payment: %+v", p)
 		}
 		if a, b := balance(t, w, alice.ID), balance(t, w, bob.ID); a != 38_000_000 || b != 12_000_000 {
@@ -356,7 +356,7 @@ func TestRegtestLightning(t *testing.T) {
 		net.World.CLI("settleinvoice", hex.EncodeToString(preimage))
 		waitUntil(t, "the payment to be finalised", func() bool {
 			got, err := w.Transaction(ctx, pending[0].ID)
-			return err == nil && got.Status == store.TxCompleted
+			return err == nil && got.Status == store.StatusCompleted
 		})
 		got, _ := w.Transaction(ctx, pending[0].ID)
 		routing := got.FeeMsat - w.ServiceFee(20_000_000)

@@ -29,7 +29,7 @@ type NodeView struct {
 // Inspect asks the node where a payment stands, changing nothing. It fails
 // with ErrUnavailable when the node does not answer.
 func (p *Payer) Inspect(ctx context.Context, t store.Transaction) (NodeView, error) {
-	if t.Type != store.TxPayment {
+	if t.Type != store.TypePayment {
 		return NodeView{}, fmt.Errorf("transaction %d is a %s, not a payment", t.ID, t.Type)
 	}
 	var v NodeView
@@ -85,10 +85,10 @@ func (p *Payer) Resolve(ctx context.Context, id int64) (store.Transaction, error
 	if err != nil {
 		return store.Transaction{}, err
 	}
-	if t.Type != store.TxPayment {
+	if t.Type != store.TypePayment {
 		return t, fmt.Errorf("transaction %d is a %s, not a payment", t.ID, t.Type)
 	}
-	if t.Status != store.TxPending {
+	if t.Status != store.StatusPending {
 		return t, nil
 	}
 	v, err := p.Inspect(ctx, t)
@@ -101,10 +101,10 @@ func (p *Payer) Resolve(ctx context.Context, id int64) (store.Transaction, error
 		}
 		defer p.release(t.ID)
 		got, err := p.finishOwn(ctx, t)
-		if err == nil && got.Status == store.TxPending {
+		if err == nil && got.Status == store.StatusPending {
 			err = fmt.Errorf("%w: the node did not confirm the invoice's cancel", ErrUnavailable)
 		}
-		if errors.Is(err, wallet.ErrInvoiceAlreadyPaid) && got.Status == store.TxFailed {
+		if errors.Is(err, wallet.ErrInvoiceAlreadyPaid) && got.Status == store.StatusFailed {
 			err = nil // refunded: an outside payer paid the invoice
 		}
 		return got, err

@@ -31,64 +31,64 @@ import (
 //   - a paid invoice, a top-up and an adjustment move the amount between
 //     the rail (or the adjustments account) and the user.
 var Shapes = []Shape{
-	{Type: TxSend, Status: TxCompleted, Legs: []Leg{
+	{Type: TypeSend, Status: StatusCompleted, Legs: []Leg{
 		{Role: RoleUser, Net: "-amount-fee", Counts: "amount"},
 		{Role: RoleCounterparty, Net: "amount"},
 		{Role: RoleFees, Net: "fee"},
 	}},
-	{Type: TxReceive, Status: TxCompleted, Name: "the receiving row of a transfer"},
+	{Type: TypeReceive, Status: StatusCompleted, Name: "the receiving row of a transfer"},
 
-	{Type: TxInvoice, Status: TxPending},
-	{Type: TxInvoice, Status: TxExpired},
-	{Type: TxInvoice, Status: TxCompleted, Name: "paid through the node", Legs: []Leg{
+	{Type: TypeInvoice, Status: StatusPending},
+	{Type: TypeInvoice, Status: StatusExpired},
+	{Type: TypeInvoice, Status: StatusCompleted, Name: "paid through the node", Legs: []Leg{
 		{Role: RoleLightning, Net: "-amount"},
 		{Role: RoleUser, Net: "amount"},
 	}},
-	{Type: TxInvoice, Status: TxCompleted, Name: "paid in the ledger", Pair: PairPaidInLedger},
+	{Type: TypeInvoice, Status: StatusCompleted, Name: "paid in the ledger", Pair: PairPaidInLedger},
 
-	{Type: TxTopup, Status: TxCompleted, Legs: []Leg{
+	{Type: TypeTopup, Status: StatusCompleted, Legs: []Leg{
 		{Role: RoleMpesa, Net: "-amount"},
 		{Role: RoleUser, Net: "amount"},
 	}},
-	{Type: TxAdjustment, Status: TxCompleted, Direction: DirectionIn, Legs: []Leg{
+	{Type: TypeAdjustment, Status: StatusCompleted, Direction: DirectionIn, Legs: []Leg{
 		{Role: RoleAdjustments, Net: "-amount"},
 		{Role: RoleUser, Net: "amount"},
 	}},
-	{Type: TxAdjustment, Status: TxCompleted, Direction: DirectionOut, Legs: []Leg{
+	{Type: TypeAdjustment, Status: StatusCompleted, Direction: DirectionOut, Legs: []Leg{
 		{Role: RoleAdjustments, Net: "amount"},
 		{Role: RoleUser, Net: "-amount"},
 	}},
 
-	{Type: TxPayment, Status: TxPending, Legs: []Leg{
+	{Type: TypePayment, Status: StatusPending, Legs: []Leg{
 		{Role: RoleUser, Net: "-held", Counts: "amount"},
 		{Role: RoleReserved, Net: "held", Holds: "held"},
 	}},
-	{Type: TxPayment, Status: TxFailed, Legs: []Leg{
+	{Type: TypePayment, Status: StatusFailed, Legs: []Leg{
 		{Role: RoleUser, Net: "0", Counts: "amount", GivesBack: true},
 		{Role: RoleReserved, Net: "0", Holds: "held"},
 	}},
-	{Type: TxPayment, Status: TxCompleted, Name: "paid through the node", Legs: []Leg{
+	{Type: TypePayment, Status: StatusCompleted, Name: "paid through the node", Legs: []Leg{
 		{Role: RoleUser, Net: "-amount-fee", Counts: "amount"},
 		{Role: RoleReserved, Net: "0", Holds: "held"},
 		{Role: RoleLightning, Net: "amount", Bound: AtLeast},
 		{Role: RoleFees, Net: "fee", Bound: AtMost},
 	}},
-	{Type: TxPayment, Status: TxCompleted, Name: "an invoice of ours paid in the ledger", Pair: PairPaysOwnInvoice, Legs: []Leg{
+	{Type: TypePayment, Status: StatusCompleted, Name: "an invoice of ours paid in the ledger", Pair: PairPaysOwnInvoice, Legs: []Leg{
 		{Role: RoleUser, Net: "-amount-fee", Counts: "amount"},
 		{Role: RoleReserved, Net: "0", Holds: "held"},
 		{Role: RoleCounterparty, Net: "amount"},
 		{Role: RoleFees, Net: "fee"},
 	}},
 
-	{Type: TxWithdraw, Status: TxPending, Legs: []Leg{
+	{Type: TypeWithdraw, Status: StatusPending, Legs: []Leg{
 		{Role: RoleUser, Net: "-held", Counts: "amount"},
 		{Role: RoleReserved, Net: "held", Holds: "held"},
 	}},
-	{Type: TxWithdraw, Status: TxFailed, Legs: []Leg{
+	{Type: TypeWithdraw, Status: StatusFailed, Legs: []Leg{
 		{Role: RoleUser, Net: "0", Counts: "amount", GivesBack: true},
 		{Role: RoleReserved, Net: "0", Holds: "held"},
 	}},
-	{Type: TxWithdraw, Status: TxCompleted, Legs: []Leg{
+	{Type: TypeWithdraw, Status: StatusCompleted, Legs: []Leg{
 		{Role: RoleUser, Net: "-amount-fee", Counts: "amount"},
 		{Role: RoleReserved, Net: "0", Holds: "held"},
 		{Role: RoleMpesa, Net: "amount", Bound: AtLeast},

@@ -57,7 +57,7 @@ type Tx interface {
 	// SetUserPIN stores a PIN hash and a status, clearing failures and locks.
 	SetUserPIN(ctx context.Context, id int64, pinHash string, status UserStatus, now time.Time) error
 	// SetUserPINGuard records the failure count, lockout count and lock of a user.
-	SetUserPINGuard(ctx context.Context, id int64, failed, lockouts int, lockedUntil *time.Time, now time.Time) error
+	SetUserPINGuard(ctx context.Context, g PINGuard) error
 	SetUserLanguage(ctx context.Context, id int64, lang string, now time.Time) error
 	SetUserStatus(ctx context.Context, id int64, status UserStatus, now time.Time) error
 	// InsertLightningName gives a chosen Lightning Address name to a user
@@ -107,7 +107,7 @@ type Tx interface {
 	// FinishTransaction moves a transaction from one status to another and
 	// sets its final amount and fee; it reports false when the transaction
 	// was not in from.
-	FinishTransaction(ctx context.Context, id int64, from, to TransactionStatus, amountMsat, feeMsat int64, now time.Time) (bool, error)
+	FinishTransaction(ctx context.Context, f Finish) (bool, error)
 	// LatestTransactions lists a user's transactions newest first, only those
 	// with an id below beforeID (0 means from the newest).
 	LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]Transaction, error)

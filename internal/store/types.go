@@ -32,6 +32,16 @@ type User struct {
 	UpdatedAt         time.Time
 }
 
+// PINGuard is what SetUserPINGuard records of a user: wrong PINs in a row,
+// lockouts so far, and the lock in force (nil: none).
+type PINGuard struct {
+	UserID      int64
+	Failed      int
+	Lockouts    int
+	LockedUntil *time.Time
+	Now         time.Time
+}
+
 // NewUser is what creating a user takes.
 type NewUser struct {
 	Phone         string
@@ -134,13 +144,13 @@ type TransactionType string
 
 // The transaction types.
 const (
-	TxSend       TransactionType = "send"
-	TxReceive    TransactionType = "receive"
-	TxInvoice    TransactionType = "invoice"
-	TxTopup      TransactionType = "topup"
-	TxWithdraw   TransactionType = "withdraw"
-	TxPayment    TransactionType = "payment"
-	TxAdjustment TransactionType = "adjustment"
+	TypeSend       TransactionType = "send"
+	TypeReceive    TransactionType = "receive"
+	TypeInvoice    TransactionType = "invoice"
+	TypeTopup      TransactionType = "topup"
+	TypeWithdraw   TransactionType = "withdraw"
+	TypePayment    TransactionType = "payment"
+	TypeAdjustment TransactionType = "adjustment"
 )
 
 // Direction says whether a transaction adds to or takes from its user.
@@ -157,11 +167,22 @@ type TransactionStatus string
 
 // The transaction statuses.
 const (
-	TxPending   TransactionStatus = "pending"
-	TxCompleted TransactionStatus = "completed"
-	TxFailed    TransactionStatus = "failed"
-	TxExpired   TransactionStatus = "expired"
+	StatusPending   TransactionStatus = "pending"
+	StatusCompleted TransactionStatus = "completed"
+	StatusFailed    TransactionStatus = "failed"
+	StatusExpired   TransactionStatus = "expired"
 )
+
+// Finish is what FinishTransaction takes: the transaction moves from one
+// status to another and gets its final amount and fee, only if it is still
+// in From.
+type Finish struct {
+	ID         int64
+	From, To   TransactionStatus
+	AmountMsat int64
+	FeeMsat    int64
+	Now        time.Time
+}
 
 // Transaction is one row of the user-facing log.
 type Transaction struct {

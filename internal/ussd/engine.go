@@ -109,6 +109,31 @@ type Request struct {
 	Text        string
 }
 
+// SessionEnd is the gateway's end-of-session report.
+type SessionEnd struct {
+	SessionID  string
+	Status     string
+	DurationMs int64
+	Hops       int
+}
+
+// ErrUnknownSession is an end-of-session report for a session never seen.
+var ErrUnknownSession = errors.New("unknown ussd session")
+
+// EndSession records the gateway's end-of-session report; it never moves
+// money.
+func (e *Engine) EndSession(ctx context.Context, r SessionEnd) error {
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.EndSession(ctx, store.SessionEnd{
+			SessionID: r.SessionID, Status: r.Status, DurationMs: r.DurationMs, Hops: r.Hops, Now: time.Now(),
+		})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknownSession
+	}
+	return err
+}
+
 // ErrBadRequest is a hop that cannot belong to a session (no session id,
 // an impossible phone number).
 var ErrBadRequest = errors.New("bad ussd request")

@@ -695,7 +695,7 @@ func historyLine(lang string, r store.Transaction, zone *time.Location) string {
 	if r.CounterpartyPhone == "" {
 		who = string(r.Type)
 	}
-	if r.Status != store.TxCompleted {
+	if r.Status != store.StatusCompleted {
 		who += "(" + string(r.Status)[:4] + ")"
 	}
 	date := r.CreatedAt.In(zone).Format("02/01")
@@ -867,7 +867,7 @@ func (h *hop) payAddress(auth wallet.Authorization) {
 		h.sorry(err)
 		return
 	}
-	if p.Internal && p.Transaction.Status == store.TxCompleted {
+	if p.Internal && p.Transaction.Status == store.StatusCompleted {
 		h.finish(h.t(kPaid, group(n), shortAddress(addr)))
 		return
 	}

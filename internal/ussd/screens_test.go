@@ -139,7 +139,7 @@ func TestEveryScreenFits(t *testing.T) {
 		}
 		// The longest history line: the largest amounts, a pending status.
 		line := historyLine(lang, store.Transaction{Direction: store.DirectionOut, AmountMsat: wcfg.MaxAmountMsat, FeeMsat: wcfg.MaxAmountMsat,
-			CounterpartyPhone: longest, Status: store.TxPending, CreatedAt: time.Now()}, wcfg.DayZone)
+			CounterpartyPhone: longest, Status: store.StatusPending, CreatedAt: time.Now()}, wcfg.DayZone)
 		lines := []string{}
 		for range e.cfg.HistoryPage {
 			lines = append(lines, line)

@@ -157,7 +157,7 @@ func TestAddressInvoiceCredit(t *testing.T) {
 			t.Fatalf("the money does not wait for the number: %+v %v", u, err)
 		}
 		hist, err := w.History(ctx, u.ID, 0, 10)
-		if err != nil || len(hist) != 1 || hist[0].Status != store.TxCompleted || hist[0].Description != "asante sana 🐐" {
+		if err != nil || len(hist) != 1 || hist[0].Status != store.StatusCompleted || hist[0].Description != "asante sana 🐐" {
 			t.Fatalf("history: %+v %v", hist, err)
 		}
 		err = db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

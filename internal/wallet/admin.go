@@ -31,7 +31,7 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 		dir, abs = store.DirectionOut, -amount
 	}
 	same := func(t store.Transaction) bool {
-		return t.Type == store.TxAdjustment && t.Direction == dir && t.AmountMsat == abs
+		return t.Type == store.TypeAdjustment && t.Direction == dir && t.AmountMsat == abs
 	}
 	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var row store.Transaction
@@ -42,7 +42,7 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 				return err
 			}
 			row = store.Transaction{
-				UserID: u.ID, Type: store.TxAdjustment, Direction: dir, Status: store.TxCompleted, AmountMsat: abs,
+				UserID: u.ID, Type: store.TypeAdjustment, Direction: dir, Status: store.StatusCompleted, AmountMsat: abs,
 				Description: reason, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 			}
 			if row.ID, err = tx.InsertTransaction(ctx, newTransaction(row)); err != nil {

@@ -82,8 +82,8 @@ func TestAmountsCannotOverflow(t *testing.T) {
 			{{AccountID: sys[0].ID, AmountMsat: 5, DayOutMsat: math.MaxInt64}, {AccountID: sys[1].ID, AmountMsat: -5}},
 		} {
 			err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				id, err := tx.InsertTransaction(ctx, store.NewTransaction{Type: store.TxAdjustment, Direction: store.DirectionIn,
-					Status: store.TxCompleted, AmountMsat: 5, IdempotencyKey: storetest.Token(t, 12), Now: clk.Now()})
+				id, err := tx.InsertTransaction(ctx, store.NewTransaction{Type: store.TypeAdjustment, Direction: store.DirectionIn,
+					Status: store.StatusCompleted, AmountMsat: 5, IdempotencyKey: storetest.Token(t, 12), Now: clk.Now()})
 				if err != nil {
 					return err
 				}
@@ -114,12 +114,12 @@ func TestAmountsCannotOverflow(t *testing.T) {
 
 		// A fee allowance that would wrap the hold around is refused; a
 		// rail fee beyond any real one leaves the payment reserved.
-		if _, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 1_000 * sat, AllowanceMsat: math.MaxInt64,
+		if _, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 1_000 * sat, AllowanceMsat: math.MaxInt64,
 			Invoice: "lnbcrt10u1x", PaymentHash: storetest.Token(t, 32), IdempotencyKey: "wrap"}); !errors.Is(err, wallet.ErrInvalidAmount) {
 			t.Errorf("a wrapping allowance: %v", err)
 		}
 		unchanged("a wrapping allowance", rows)
-		pay, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 1_000 * sat, AllowanceMsat: 20 * sat,
+		pay, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 1_000 * sat, AllowanceMsat: 20 * sat,
 			Invoice: "lnbcrt10u1y", PaymentHash: storetest.Token(t, 32), IdempotencyKey: "pay"})
 		if err != nil {
 			t.Fatal(err)
@@ -130,7 +130,7 @@ func TestAmountsCannotOverflow(t *testing.T) {
 				t.Errorf("settle with fee %d: %v %v", fee, ok, err)
 			}
 		}
-		if got, err := w.Transaction(ctx, pay.ID); err != nil || got.Status != store.TxPending || balance(t, w, m.user.ID) != held {
+		if got, err := w.Transaction(ctx, pay.ID); err != nil || got.Status != store.StatusPending || balance(t, w, m.user.ID) != held {
 			t.Fatalf("after refused fees the payment must stay reserved: %+v %v", got, err)
 		}
 		if ok, err := w.Settle(ctx, wallet.Settlement{TransactionID: pay.ID, RailFeeMsat: 3 * sat}); !ok || err != nil {

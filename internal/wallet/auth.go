@@ -213,10 +213,10 @@ func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Auth
 			} else {
 				refused = &PINError{Remaining: w.cfg.MaxPINAttempts - failed}
 			}
-			return tx.SetUserPINGuard(ctx, userID, failed, lockouts, until, now)
+			return tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Failed: failed, Lockouts: lockouts, LockedUntil: until, Now: now})
 		}
 		if cur.FailedPINAttempts != 0 || cur.LockoutCount != 0 || cur.LockedUntil != nil {
-			if err := tx.SetUserPINGuard(ctx, userID, 0, 0, nil, now); err != nil {
+			if err := tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Now: now}); err != nil {
 				return err
 			}
 		}

@@ -66,7 +66,7 @@ func (w *Service) CreateInvoice(ctx context.Context, n NewInvoice) (store.Invoic
 		if !byAddress {
 			var err error
 			txID, err = tx.InsertTransaction(ctx, store.NewTransaction{
-				UserID: n.UserID, Type: store.TxInvoice, Direction: store.DirectionIn, Status: store.TxPending,
+				UserID: n.UserID, Type: store.TypeInvoice, Direction: store.DirectionIn, Status: store.StatusPending,
 				AmountMsat: n.AmountMsat, Invoice: n.Invoice, PaymentHash: n.PaymentHash, Description: n.Description,
 				IdempotencyKey: "invoice:" + n.PaymentHash, Now: now,
 			})
@@ -187,7 +187,7 @@ func (w *Service) receiveInvoice(ctx context.Context, tx store.Tx, inv store.Inv
 			desc = inv.PayerComment
 		}
 		id, err := tx.InsertTransaction(ctx, store.NewTransaction{
-			UserID: p.userID, Type: store.TxInvoice, Direction: store.DirectionIn, Status: store.TxCompleted,
+			UserID: p.userID, Type: store.TypeInvoice, Direction: store.DirectionIn, Status: store.StatusCompleted,
 			AmountMsat: amount, Invoice: inv.Invoice, PaymentHash: inv.PaymentHash, Description: desc,
 			IdempotencyKey: "invoice:" + inv.PaymentHash, Now: now,
 		})
@@ -197,9 +197,9 @@ func (w *Service) receiveInvoice(ctx context.Context, tx store.Tx, inv store.Inv
 		p.transactionID = id
 		return p, tx.SetInvoiceReceipt(ctx, inv.PaymentHash, p.userID, id, now)
 	}
-	done, err := tx.FinishTransaction(ctx, inv.TransactionID, store.TxPending, store.TxCompleted, amount, 0, now)
+	done, err := tx.FinishTransaction(ctx, store.Finish{ID: inv.TransactionID, From: store.StatusPending, To: store.StatusCompleted, AmountMsat: amount, Now: now})
 	if err == nil && !done && late {
-		done, err = tx.FinishTransaction(ctx, inv.TransactionID, store.TxExpired, store.TxCompleted, amount, 0, now)
+		done, err = tx.FinishTransaction(ctx, store.Finish{ID: inv.TransactionID, From: store.StatusExpired, To: store.StatusCompleted, AmountMsat: amount, Now: now})
 	}
 	if err != nil {
 		return p, err

@@ -49,7 +49,7 @@ func TestDailyLimitRefundCountsItsDay(t *testing.T) {
 		m, other := register(t, w, 10_000*sat), register(t, w, 0)
 		hold := func(amount int64, key string) store.Transaction {
 			t.Helper()
-			p, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: amount, AllowanceMsat: 10 * sat,
+			p, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: amount, AllowanceMsat: 10 * sat,
 				PaymentHash: storetest.Token(t, 32), IdempotencyKey: key})
 			if err != nil {
 				t.Fatal(err)
@@ -157,16 +157,16 @@ func newLedgerFixture(t *testing.T, engine string) ledgerFixture {
 	f.topup = topup.ID
 	_, err = w.Adjust(ctx, alice.user.Phone, -1_000*sat, "correction", "adjust-1")
 	must(err)
-	pay, err := w.Reserve(ctx, alice.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 3_000 * sat, AllowanceMsat: 100 * sat,
+	pay, err := w.Reserve(ctx, alice.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 3_000 * sat, AllowanceMsat: 100 * sat,
 		PaymentHash: storetest.Token(t, 32), IdempotencyKey: "pay-1"})
 	must(err)
 	_, err = w.Settle(ctx, wallet.Settlement{TransactionID: pay.ID, RailFeeMsat: 7 * sat})
 	must(err)
-	wd, err := w.Reserve(ctx, bob.auth, wallet.Reservation{Type: store.TxWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1"})
+	wd, err := w.Reserve(ctx, bob.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1"})
 	must(err)
 	_, err = w.Refund(ctx, wd.ID)
 	must(err)
-	_, err = w.Reserve(ctx, carol.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 500 * sat, AllowanceMsat: 10 * sat,
+	_, err = w.Reserve(ctx, carol.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 500 * sat, AllowanceMsat: 10 * sat,
 		PaymentHash: storetest.Token(t, 32), IdempotencyKey: "pay-pending"})
 	must(err)
 	invoice := func(userID, amount int64, expiry time.Duration) string {
@@ -384,7 +384,7 @@ func TestLedgerHashChain(t *testing.T) {
 						_, err = w.Transfer(ctx, m.auth, to.user.Phone, amount, key)
 					case op < 9:
 						var p store.Transaction
-						p, err = w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: amount, AllowanceMsat: 20 * sat,
+						p, err = w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: amount, AllowanceMsat: 20 * sat,
 							PaymentHash: storetest.Token(t, 32), IdempotencyKey: key})
 						if err == nil && op == 8 {
 							_, err = w.Refund(ctx, p.ID)

@@ -27,7 +27,7 @@ func (w *Service) ReserveOwnInvoice(ctx context.Context, auth Authorization, pay
 		return store.Transaction{}, err
 	}
 	if prev, err := w.replay(ctx, key, func(t store.Transaction) bool {
-		return t.UserID == auth.userID && t.Type == store.TxPayment && t.PaymentHash == paymentHash
+		return t.UserID == auth.userID && t.Type == store.TypePayment && t.PaymentHash == paymentHash
 	}); err == nil || errors.Is(err, ErrIdempotencyMismatch) {
 		// A repeat: the invoice is no longer unpaid, but the first attempt
 		// stands.
@@ -75,7 +75,7 @@ func (w *Service) ReserveOwnInvoice(ctx context.Context, auth Authorization, pay
 		return store.Transaction{}, &LimitError{Limit: "balance", CapMsat: w.cfg.MaxBalanceMsat, WantMsat: payeeBalance + inv.AmountMsat}
 	}
 	return w.Reserve(ctx, auth, Reservation{
-		Type: store.TxPayment, AmountMsat: inv.AmountMsat, Invoice: inv.Invoice, PaymentHash: paymentHash,
+		Type: store.TypePayment, AmountMsat: inv.AmountMsat, Invoice: inv.Invoice, PaymentHash: paymentHash,
 		CounterpartyPhone: payeePhone, Description: inv.Description, IdempotencyKey: key, Internal: true,
 	})
 }
@@ -97,12 +97,12 @@ func (w *Service) SettleOwnInvoice(ctx context.Context, transactionID int64) (bo
 		if err != nil {
 			return err
 		}
-		if t.Type != store.TxPayment {
+		if t.Type != store.TypePayment {
 			return fmt.Errorf("transaction %d is a %s, not a payment", t.ID, t.Type)
 		}
 		// The payment row first, as Settle and Refund lock it: of two
 		// finishers one wins, and the other finds it no longer pending.
-		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, store.TxCompleted, t.AmountMsat, 0, now)
+		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: store.StatusCompleted, AmountMsat: t.AmountMsat, Now: now})
 		if err != nil || !ok {
 			return err
 		}
@@ -187,7 +187,7 @@ func (w *Service) PendingPayments(ctx context.Context) ([]store.Transaction, err
 	var out []store.Transaction
 	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		out, err = tx.PendingTransactions(ctx, store.TxPayment)
+		out, err = tx.PendingTransactions(ctx, store.TypePayment)
 		return err
 	})
 	return out, err

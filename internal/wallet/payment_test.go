@@ -29,7 +29,7 @@ func TestOnePaymentPerHash(t *testing.T) {
 		const amount = 1_000 * sat
 		hash := storetest.Token(t, 32)
 		reservation := func(key string) wallet.Reservation {
-			return wallet.Reservation{Type: store.TxPayment, AmountMsat: amount, AllowanceMsat: 20 * sat,
+			return wallet.Reservation{Type: store.TypePayment, AmountMsat: amount, AllowanceMsat: 20 * sat,
 				Invoice: "lnbcrt10u1" + hash[:16], PaymentHash: hash, IdempotencyKey: key}
 		}
 		hold := amount + w.ServiceFee(amount) + 20*sat
@@ -126,7 +126,7 @@ func TestOnePaymentPerHash(t *testing.T) {
 		if ok, err := w.Settle(ctx, wallet.Settlement{TransactionID: second.ID, RailFeeMsat: sat}); err != nil || !ok {
 			t.Fatalf("settle: %v %v", ok, err)
 		}
-		if owner, err := w.PaymentByHash(ctx, hash); err != nil || owner.ID != second.ID || owner.Status != store.TxCompleted {
+		if owner, err := w.PaymentByHash(ctx, hash); err != nil || owner.ID != second.ID || owner.Status != store.StatusCompleted {
 			t.Fatalf("owner of the paid hash: %+v %v", owner, err)
 		}
 		results = race(func(i int) (store.Transaction, error) {
@@ -193,7 +193,7 @@ func TestOwnInvoiceLedger(t *testing.T) {
 			t.Fatal("nobody reserved the invoice")
 		}
 		hold := results[won]
-		if hold.Status != store.TxPending || hold.FeeMsat != 0 || hold.AmountMsat != amount {
+		if hold.Status != store.StatusPending || hold.FeeMsat != 0 || hold.AmountMsat != amount {
 			t.Fatalf("own-invoice hold: %+v", hold)
 		}
 		for i, p := range payers {

@@ -19,7 +19,7 @@ import (
 
 // Reservation describes an outgoing operation to reserve funds for.
 type Reservation struct {
-	Type store.TransactionType // TxPayment or TxWithdraw
+	Type store.TransactionType // TypePayment or TypeWithdraw
 	// AmountMsat is what the rail must deliver.
 	AmountMsat int64
 	// AllowanceMsat is held on top for costs known only afterwards (the
@@ -49,7 +49,7 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 	if err := w.checkAuth(auth); err != nil {
 		return store.Transaction{}, err
 	}
-	if r.Type != store.TxPayment && r.Type != store.TxWithdraw {
+	if r.Type != store.TypePayment && r.Type != store.TypeWithdraw {
 		return store.Transaction{}, fmt.Errorf("reserve: unsupported type %q", r.Type)
 	}
 	if err := w.checkAmount(r.AmountMsat); err != nil {
@@ -71,7 +71,7 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
 			t = store.Transaction{
-				UserID: auth.userID, Type: r.Type, Direction: store.DirectionOut, Status: store.TxPending,
+				UserID: auth.userID, Type: r.Type, Direction: store.DirectionOut, Status: store.StatusPending,
 				AmountMsat: r.AmountMsat, FeeMsat: serviceFee, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
 				CounterpartyPhone: r.CounterpartyPhone, Description: r.Description, IdempotencyKey: r.IdempotencyKey,
 				HeldMsat: hold, CreatedAt: now, UpdatedAt: now,
@@ -115,9 +115,9 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 	if s.RailFeeMsat < 0 || s.RailFeeMsat > store.MaxMsat {
 		return false, fmt.Errorf("%w: rail fee of %d msat", ErrInvalidAmount, s.RailFeeMsat)
 	}
-	return w.finish(ctx, s.TransactionID, store.TxCompleted, "", func(t store.Transaction, held, userAccount int64, _ time.Time) ([]store.Entry, int64) {
+	return w.finish(ctx, s.TransactionID, store.StatusCompleted, "", func(t store.Transaction, held, userAccount int64, _ time.Time) ([]store.Entry, int64) {
 		rail := w.sys.lightning
-		if t.Type == store.TxWithdraw {
+		if t.Type == store.TypeWithdraw {
 			rail = w.sys.mpesa
 		}
 		serviceFee := t.FeeMsat
@@ -148,7 +148,7 @@ func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error)
 // RefundBecause is Refund with the rail's reason, which the user's
 // notification carries.
 func (w *Service) RefundBecause(ctx context.Context, transactionID int64, reason string) (bool, error) {
-	return w.finish(ctx, transactionID, store.TxFailed, reason, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
+	return w.finish(ctx, transactionID, store.StatusFailed, reason, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
 		// The refunded amount no longer counts towards the sends of the day
 		// it was counted on, if that is still today; a refund on a later
 		// day gives nothing to today's count, which never held it.
@@ -175,10 +175,10 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		if err != nil {
 			return err
 		}
-		if t.Type != store.TxPayment && t.Type != store.TxWithdraw {
+		if t.Type != store.TypePayment && t.Type != store.TypeWithdraw {
 			return fmt.Errorf("transaction %d is a %s, not a reservation", t.ID, t.Type)
 		}
-		if t.Status != store.TxPending {
+		if t.Status != store.StatusPending {
 			return nil // already finished: a repeated report changes nothing
 		}
 		// What the transaction holds can only change by finishing it, which
@@ -193,7 +193,7 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 			return err
 		}
 		list, charged := entries(t, held, acc.ID, now)
-		ok, err := tx.FinishTransaction(ctx, t.ID, store.TxPending, to, t.AmountMsat, charged, now)
+		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: to, AmountMsat: t.AmountMsat, FeeMsat: charged, Now: now})
 		if err != nil || !ok {
 			return err
 		}
@@ -202,11 +202,11 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		}
 		kind := store.NotifyPaymentSent
 		switch {
-		case t.Type == store.TxWithdraw && to == store.TxCompleted:
+		case t.Type == store.TypeWithdraw && to == store.StatusCompleted:
 			kind = store.NotifyWithdrawalPaid
-		case t.Type == store.TxWithdraw:
+		case t.Type == store.TypeWithdraw:
 			kind = store.NotifyWithdrawalFailed
-		case to != store.TxCompleted:
+		case to != store.StatusCompleted:
 			kind = store.NotifyPaymentFailed
 		}
 		u, err := tx.UserByID(ctx, t.UserID)

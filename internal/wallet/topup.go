@@ -33,7 +33,7 @@ func (w *Service) CreditTopup(ctx context.Context, t Topup) (store.Transaction, 
 	}
 	key := "topup:" + t.MpesaReceipt
 	same := func(x store.Transaction) bool {
-		return x.Type == store.TxTopup && x.AmountMsat == t.AmountMsat && x.MpesaReceipt == t.MpesaReceipt
+		return x.Type == store.TypeTopup && x.AmountMsat == t.AmountMsat && x.MpesaReceipt == t.MpesaReceipt
 	}
 	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var row store.Transaction
@@ -44,7 +44,7 @@ func (w *Service) CreditTopup(ctx context.Context, t Topup) (store.Transaction, 
 				return err
 			}
 			row = store.Transaction{
-				UserID: u.ID, Type: store.TxTopup, Direction: store.DirectionIn, Status: store.TxCompleted,
+				UserID: u.ID, Type: store.TypeTopup, Direction: store.DirectionIn, Status: store.StatusCompleted,
 				AmountMsat: t.AmountMsat, MpesaReceipt: t.MpesaReceipt, MpesaCheckoutRequestID: t.CheckoutRequestID,
 				Description: t.Description, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 			}

@@ -28,7 +28,7 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 	}
 	fee := w.TransferFee(amount)
 	same := func(t store.Transaction) bool {
-		return t.UserID == auth.userID && t.Type == store.TxSend && t.AmountMsat == amount && t.CounterpartyPhone == to
+		return t.UserID == auth.userID && t.Type == store.TypeSend && t.AmountMsat == amount && t.CounterpartyPhone == to
 	}
 	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var sent store.Transaction
@@ -43,7 +43,7 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 			// The rows go in first: a repeated key fails here, before
 			// anything moves.
 			sent = store.Transaction{
-				UserID: auth.userID, Type: store.TxSend, Direction: store.DirectionOut, Status: store.TxCompleted,
+				UserID: auth.userID, Type: store.TypeSend, Direction: store.DirectionOut, Status: store.StatusCompleted,
 				AmountMsat: amount, FeeMsat: fee, CounterpartyPhone: to, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 			}
 			sent.ID, err = tx.InsertTransfer(ctx, store.NewTransfer{

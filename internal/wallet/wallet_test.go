@@ -173,7 +173,7 @@ func TestBank(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, tx := range page {
-					if tx.Type == store.TxSend && tx.Status == store.TxCompleted {
+					if tx.Type == store.TypeSend && tx.Status == store.StatusCompleted {
 						sends++
 					}
 				}
@@ -207,14 +207,14 @@ func TestTransfer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sent.Type != store.TxSend || sent.Status != store.TxCompleted || sent.AmountMsat != 1_500*sat || sent.CounterpartyPhone != bob.user.Phone {
+		if sent.Type != store.TypeSend || sent.Status != store.StatusCompleted || sent.AmountMsat != 1_500*sat || sent.CounterpartyPhone != bob.user.Phone {
 			t.Fatalf("sent row: %+v", sent)
 		}
 		if a, b := balance(t, w, alice.user.ID), balance(t, w, bob.user.ID); a != 13_500*sat || b != 1_500*sat {
 			t.Fatalf("balances %d %d", a, b)
 		}
 		hist, err := w.History(ctx, bob.user.ID, 0, 5)
-		if err != nil || len(hist) != 1 || hist[0].Type != store.TxReceive || hist[0].CounterpartyPhone != alice.user.Phone || hist[0].IdempotencyKey != "t1/receive" {
+		if err != nil || len(hist) != 1 || hist[0].Type != store.TypeReceive || hist[0].CounterpartyPhone != alice.user.Phone || hist[0].IdempotencyKey != "t1/receive" {
 			t.Fatalf("bob's history: %+v %v", hist, err)
 		}
 
@@ -436,7 +436,7 @@ func TestInvoiceDoubleCredit(t *testing.T) {
 			t.Fatalf("status: %+v %v", st, err)
 		}
 		hist, _ := w.History(ctx, m.user.ID, 0, 1)
-		if len(hist) != 1 || hist[0].Type != store.TxInvoice || hist[0].Status != store.TxCompleted {
+		if len(hist) != 1 || hist[0].Type != store.TypeInvoice || hist[0].Status != store.StatusCompleted {
 			t.Fatalf("history: %+v", hist)
 		}
 
@@ -484,7 +484,7 @@ func TestReservations(t *testing.T) {
 			t.Fatalf("service fee %d", serviceFee)
 		}
 
-		pay, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 2_000 * sat, AllowanceMsat: 30 * sat,
+		pay, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 2_000 * sat, AllowanceMsat: 30 * sat,
 			Invoice: "lnbcrt20u1x", PaymentHash: storetest.Token(t, 32), IdempotencyKey: "pay-1"})
 		if err != nil {
 			t.Fatal(err)
@@ -527,14 +527,14 @@ func TestReservations(t *testing.T) {
 			if got != 10_000*sat-2_000*sat-serviceFee-7*sat {
 				t.Fatalf("after settle: %d", got)
 			}
-			if txn[0].Status != store.TxCompleted || txn[0].FeeMsat != serviceFee+7*sat {
+			if txn[0].Status != store.StatusCompleted || txn[0].FeeMsat != serviceFee+7*sat {
 				t.Fatalf("settled row: %+v", txn[0])
 			}
 		} else {
 			if got != 10_000*sat {
 				t.Fatalf("after refund: %d", got)
 			}
-			if txn[0].Status != store.TxFailed || txn[0].FeeMsat != 0 {
+			if txn[0].Status != store.StatusFailed || txn[0].FeeMsat != 0 {
 				t.Fatalf("refunded row: %+v", txn[0])
 			}
 		}
@@ -543,7 +543,7 @@ func TestReservations(t *testing.T) {
 		// A withdrawal refunded returns exactly the hold; settled, it pays
 		// the M-Pesa float and the fee.
 		before := balance(t, w, m.user.ID)
-		wd, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1"})
+		wd, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -556,7 +556,7 @@ func TestReservations(t *testing.T) {
 		if b := balance(t, w, m.user.ID); b != before {
 			t.Fatalf("refund returned %d, want %d", b, before)
 		}
-		wd2, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-2"})
+		wd2, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -568,7 +568,7 @@ func TestReservations(t *testing.T) {
 		}
 		// A rail that costs more than the allowance is paid by the operator,
 		// never by going below the hold.
-		over, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 100 * sat, AllowanceMsat: 1 * sat,
+		over, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 100 * sat, AllowanceMsat: 1 * sat,
 			PaymentHash: storetest.Token(t, 32), IdempotencyKey: "pay-over"})
 		if err != nil {
 			t.Fatal(err)
@@ -580,7 +580,7 @@ func TestReservations(t *testing.T) {
 		if b := balance(t, w, m.user.ID); b != before {
 			t.Fatalf("an over-allowance fee changed the user's balance: %d -> %d", before, b)
 		}
-		if _, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TxPayment, AmountMsat: 100_000 * sat, IdempotencyKey: "pay-big"}); !errors.Is(err, wallet.ErrInsufficientBalance) {
+		if _, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 100_000 * sat, IdempotencyKey: "pay-big"}); !errors.Is(err, wallet.ErrInsufficientBalance) {
 			t.Fatalf("reserving more than the balance: %v", err)
 		}
 		mustReconcile(t, w)

@@ -107,7 +107,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("lock accounts: %v %v", locked, err)
 		}
 		txID, err := tx.InsertTransaction(ctx, store.NewTransaction{
-			UserID: u.ID, Type: store.TxTopup, Direction: store.DirectionIn, Status: store.TxCompleted,
+			UserID: u.ID, Type: store.TypeTopup, Direction: store.DirectionIn, Status: store.StatusCompleted,
 			AmountMsat: 5000, IdempotencyKey: "topup-1", Now: now,
 		})
 		if err != nil {
@@ -135,7 +135,7 @@ func TestSmoke(t *testing.T) {
 			return err
 		}
 		txID, err := tx.InsertTransaction(ctx, store.NewTransaction{
-			UserID: u.UserID, Type: store.TxTopup, Direction: store.DirectionIn, Status: store.TxCompleted,
+			UserID: u.UserID, Type: store.TypeTopup, Direction: store.DirectionIn, Status: store.StatusCompleted,
 			AmountMsat: 6000, IdempotencyKey: "topup-2", Now: now,
 		})
 		if err != nil {

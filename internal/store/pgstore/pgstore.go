@@ -305,9 +305,9 @@ func (t *tx) SetUserPIN(ctx context.Context, id int64, pinHash string, status st
 	return one(n, err, "set user pin")
 }
 
-func (t *tx) SetUserPINGuard(ctx context.Context, id int64, failed, lockouts int, lockedUntil *time.Time, now time.Time) error {
+func (t *tx) SetUserPINGuard(ctx context.Context, g store.PINGuard) error {
 	n, err := t.q.SetUserPINGuard(ctx, postgresdb.SetUserPINGuardParams{
-		FailedPinAttempts: int32Of(failed), LockoutCount: int32Of(lockouts), LockedUntil: nullTime(lockedUntil), Now: now.UTC(), ID: id,
+		FailedPinAttempts: int32Of(g.Failed), LockoutCount: int32Of(g.Lockouts), LockedUntil: nullTime(g.LockedUntil), Now: g.Now.UTC(), ID: g.UserID,
 	})
 	return one(n, err, "set user pin guard")
 }
@@ -516,7 +516,7 @@ func (t *tx) InsertTransfer(ctx context.Context, n store.NewTransfer) (int64, er
 		return 0, interpret(fmt.Errorf("insert transfer: %w", err))
 	}
 	for _, r := range rows {
-		if r.Type == string(store.TxSend) {
+		if r.Type == string(store.TypeSend) {
 			return r.ID, nil
 		}
 	}
@@ -539,10 +539,10 @@ func (t *tx) TransactionByIdempotencyKey(ctx context.Context, key string) (store
 	return toTransaction(r), nil
 }
 
-func (t *tx) FinishTransaction(ctx context.Context, id int64, from, to store.TransactionStatus, amountMsat, feeMsat int64, now time.Time) (bool, error) {
-	n, err := t.q.FinishTransaction(ctx, postgresdb.FinishTransactionParams{ToStatus: string(to), AmountMsat: amountMsat, FeeMsat: feeMsat, Now: now.UTC(), ID: id, FromStatus: string(from)})
+func (t *tx) FinishTransaction(ctx context.Context, f store.Finish) (bool, error) {
+	n, err := t.q.FinishTransaction(ctx, postgresdb.FinishTransactionParams{ToStatus: string(f.To), AmountMsat: f.AmountMsat, FeeMsat: f.FeeMsat, Now: f.Now.UTC(), ID: f.ID, FromStatus: string(f.From)})
 	if err != nil {
-		return false, interpret(fmt.Errorf("finish transaction %d: %w", id, err))
+		return false, interpret(fmt.Errorf("finish transaction %d: %w", f.ID, err))
 	}
 	return n == 1, nil
 }

@@ -17,7 +17,7 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 	bob, _, _ := NewFundedUser(t, s, 0)
 	hash := Token(t, 32)
 	payment := func(userID int64, status store.TransactionStatus) store.NewTransaction {
-		n := newTxn(t, userID, store.TxPayment, status, 5_000, base)
+		n := newTxn(t, userID, store.TypePayment, status, 5_000, base)
 		n.Invoice, n.PaymentHash = "lnbcrt50n1"+hash[:20], hash
 		return n
 	}
@@ -32,7 +32,7 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 	}
 
 	// The invoice side of the same hash (our own invoice) is no payment.
-	incoming := newTxn(t, bob, store.TxInvoice, store.TxPending, 5_000, base)
+	incoming := newTxn(t, bob, store.TypeInvoice, store.StatusPending, 5_000, base)
 	incoming.PaymentHash = hash
 	if _, err := insert(incoming); err != nil {
 		t.Fatalf("invoice row: %v", err)
@@ -43,7 +43,7 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 	})
 	mustKind(t, err, store.ErrNotFound, "payment of a hash nobody paid")
 
-	first := payment(alice, store.TxPending)
+	first := payment(alice, store.StatusPending)
 	id, err := insert(first)
 	if err != nil {
 		t.Fatal(err)
@@ -52,16 +52,16 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 		name string
 		n    store.NewTransaction
 	}{
-		{"another user's pending payment", payment(bob, store.TxPending)},
-		{"the same user's second payment", payment(alice, store.TxPending)},
-		{"a completed payment", payment(bob, store.TxCompleted)},
+		{"another user's pending payment", payment(bob, store.StatusPending)},
+		{"the same user's second payment", payment(alice, store.StatusPending)},
+		{"a completed payment", payment(bob, store.StatusCompleted)},
 	} {
 		_, err := insert(c.n)
 		mustKind(t, err, store.ErrConflict, c.name)
 		mustKind(t, err, store.ErrPaymentHashTaken, c.name)
 	}
 	// A repeated key stays a plain conflict: the caller replays it.
-	again := payment(alice, store.TxPending)
+	again := payment(alice, store.StatusPending)
 	again.PaymentHash, again.IdempotencyKey = Token(t, 32), first.IdempotencyKey
 	_, err = insert(again)
 	mustKind(t, err, store.ErrConflict, "repeated key")
@@ -69,7 +69,7 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 		t.Fatalf("a repeated key reported as a taken hash: %v", err)
 	}
 	// A failed payment of the hash may sit beside the owner.
-	if _, err := insert(payment(bob, store.TxFailed)); err != nil {
+	if _, err := insert(payment(bob, store.StatusFailed)); err != nil {
 		t.Fatalf("failed payment beside the owner: %v", err)
 	}
 
@@ -78,11 +78,11 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if owner.ID != id || owner.Status != store.TxPending || owner.PaymentHash != hash {
+		if owner.ID != id || owner.Status != store.StatusPending || owner.PaymentHash != hash {
 			t.Fatalf("owner of the hash: %+v, want transaction %d", owner, id)
 		}
 		// Once the owner fails, the hash is free.
-		ok, err := tx.FinishTransaction(ctx, id, store.TxPending, store.TxFailed, 5_000, 0, base)
+		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: id, From: store.StatusPending, To: store.StatusFailed, AmountMsat: 5_000, FeeMsat: 0, Now: base})
 		if err != nil || !ok {
 			t.Fatalf("fail the owner: %v %v", ok, err)
 		}
@@ -90,20 +90,20 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 		mustKind(t, err, store.ErrNotFound, "owner after its failure")
 		return nil
 	})
-	retry, err := insert(payment(bob, store.TxPending))
+	retry, err := insert(payment(bob, store.StatusPending))
 	if err != nil {
 		t.Fatalf("paying a hash again after a failure: %v", err)
 	}
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		if ok, err := tx.FinishTransaction(ctx, retry, store.TxPending, store.TxCompleted, 5_000, 0, base); err != nil || !ok {
+		if ok, err := tx.FinishTransaction(ctx, store.Finish{ID: retry, From: store.StatusPending, To: store.StatusCompleted, AmountMsat: 5_000, FeeMsat: 0, Now: base}); err != nil || !ok {
 			t.Fatalf("complete the retry: %v %v", ok, err)
 		}
 		owner, err := tx.PaymentByHash(ctx, hash)
-		if err != nil || owner.ID != retry || owner.Status != store.TxCompleted {
+		if err != nil || owner.ID != retry || owner.Status != store.StatusCompleted {
 			t.Fatalf("owner once completed: %+v %v", owner, err)
 		}
 		return nil
 	})
-	_, err = insert(payment(alice, store.TxPending))
+	_, err = insert(payment(alice, store.StatusPending))
 	mustKind(t, err, store.ErrPaymentHashTaken, "paying a completed hash again")
 }

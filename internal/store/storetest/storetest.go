@@ -113,7 +113,7 @@ func NewFundedUser(t testing.TB, s store.Store, balance int64) (userID, accountI
 			return err
 		}
 		txID, err := tx.InsertTransaction(ctx, store.NewTransaction{
-			UserID: userID, Type: store.TxAdjustment, Direction: store.DirectionIn, Status: store.TxCompleted,
+			UserID: userID, Type: store.TypeAdjustment, Direction: store.DirectionIn, Status: store.StatusCompleted,
 			AmountMsat: balance, IdempotencyKey: "fund-" + phone, Now: base,
 		})
 		if err != nil {
@@ -171,7 +171,7 @@ func testUsers(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 		lock := base.Add(15 * time.Minute)
-		if err := tx.SetUserPINGuard(ctx, u.ID, 3, 2, &lock, later); err != nil {
+		if err := tx.SetUserPINGuard(ctx, store.PINGuard{UserID: u.ID, Failed: 3, Lockouts: 2, LockedUntil: &lock, Now: later}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.SetUserLanguage(ctx, u.ID, "en", later); err != nil {
@@ -189,7 +189,7 @@ func testUsers(t *testing.T, s store.Store) {
 			u.LockedUntil == nil || !u.LockedUntil.Equal(lock) || u.Language != "en" || !u.UpdatedAt.Equal(later) {
 			t.Fatalf("user updates read back wrong: %+v", u)
 		}
-		if err := tx.SetUserPINGuard(ctx, u.ID, 0, 2, nil, later); err != nil {
+		if err := tx.SetUserPINGuard(ctx, store.PINGuard{UserID: u.ID, Lockouts: 2, Now: later}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.SetUserStatus(ctx, u.ID, store.UserLocked, later); err != nil {
@@ -292,8 +292,8 @@ func testPostEntries(t *testing.T, s store.Store) {
 	_, accA, _ := NewFundedUser(t, s, 10_000)
 	userB, accB, _ := NewFundedUser(t, s, 0)
 	newTx := func(ctx context.Context, tx store.Tx) int64 {
-		id, err := tx.InsertTransaction(ctx, store.NewTransaction{UserID: userB, Type: store.TxSend, Direction: store.DirectionOut,
-			Status: store.TxCompleted, AmountMsat: 1, IdempotencyKey: Token(t, 16), Now: base})
+		id, err := tx.InsertTransaction(ctx, store.NewTransaction{UserID: userB, Type: store.TypeSend, Direction: store.DirectionOut,
+			Status: store.StatusCompleted, AmountMsat: 1, IdempotencyKey: Token(t, 16), Now: base})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +377,7 @@ func testPostEntries(t *testing.T, s store.Store) {
 
 func newTxn(t testing.TB, userID int64, typ store.TransactionType, status store.TransactionStatus, amount int64, at time.Time) store.NewTransaction {
 	dir := store.DirectionOut
-	if typ == store.TxReceive || typ == store.TxInvoice || typ == store.TxTopup {
+	if typ == store.TypeReceive || typ == store.TypeInvoice || typ == store.TypeTopup {
 		dir = store.DirectionIn
 	}
 	return store.NewTransaction{UserID: userID, Type: typ, Direction: dir, Status: status, AmountMsat: amount,
@@ -386,7 +386,7 @@ func newTxn(t testing.TB, userID int64, typ store.TransactionType, status store.
 
 func testTransactions(t *testing.T, s store.Store) {
 	userID, _, _ := NewFundedUser(t, s, 0)
-	n := newTxn(t, userID, store.TxPayment, store.TxPending, 21_000, base)
+	n := newTxn(t, userID, store.TypePayment, store.StatusPending, 21_000, base)
 	n.Invoice, n.PaymentHash, n.CounterpartyPhone = "lnbcrt1"+Token(t, 20), Token(t, 32), "+254700000001"
 	var id int64
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
@@ -399,12 +399,12 @@ func testTransactions(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if got.ID != id || got.UserID != userID || got.Type != store.TxPayment || got.Direction != store.DirectionOut ||
-			got.Status != store.TxPending || got.AmountMsat != 21_000 || got.Invoice != n.Invoice || got.PaymentHash != n.PaymentHash ||
+		if got.ID != id || got.UserID != userID || got.Type != store.TypePayment || got.Direction != store.DirectionOut ||
+			got.Status != store.StatusPending || got.AmountMsat != 21_000 || got.Invoice != n.Invoice || got.PaymentHash != n.PaymentHash ||
 			got.CounterpartyPhone != n.CounterpartyPhone || got.Description != "test" || got.MpesaReceipt != "" || !got.CreatedAt.Equal(base) {
 			t.Fatalf("transaction read back wrong: %+v", got)
 		}
-		pending, err := tx.PendingTransactions(ctx, store.TxPayment)
+		pending, err := tx.PendingTransactions(ctx, store.TypePayment)
 		if err != nil {
 			return err
 		}
@@ -415,16 +415,16 @@ func testTransactions(t *testing.T, s store.Store) {
 		if !found {
 			t.Fatalf("pending payment %d not listed", id)
 		}
-		ok, err := tx.FinishTransaction(ctx, id, store.TxPending, store.TxCompleted, 20_000, 150, base.Add(time.Second))
+		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: id, From: store.StatusPending, To: store.StatusCompleted, AmountMsat: 20_000, FeeMsat: 150, Now: base.Add(time.Second)})
 		if err != nil || !ok {
 			t.Fatalf("finish: %v %v", ok, err)
 		}
-		ok, err = tx.FinishTransaction(ctx, id, store.TxPending, store.TxFailed, 0, 0, base.Add(time.Second))
+		ok, err = tx.FinishTransaction(ctx, store.Finish{ID: id, From: store.StatusPending, To: store.StatusFailed, AmountMsat: 0, FeeMsat: 0, Now: base.Add(time.Second)})
 		if err != nil || ok {
 			t.Fatalf("second finish from pending must not apply: %v %v", ok, err)
 		}
 		got, _ = tx.TransactionByID(ctx, id)
-		if got.Status != store.TxCompleted || got.FeeMsat != 150 || got.AmountMsat != 20_000 {
+		if got.Status != store.StatusCompleted || got.FeeMsat != 150 || got.AmountMsat != 20_000 {
 			t.Fatalf("after finish: %+v", got)
 		}
 		_, err = tx.TransactionByID(ctx, -5)
@@ -437,13 +437,13 @@ func testTransactions(t *testing.T, s store.Store) {
 
 func testTransactionConstraints(t *testing.T, s store.Store) {
 	userID, _, _ := NewFundedUser(t, s, 0)
-	first := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
+	first := newTxn(t, userID, store.TypeTopup, store.StatusCompleted, 1000, base)
 	first.MpesaReceipt, first.MpesaCheckoutRequestID, first.MpesaConversationID = "R"+Token(t, 5), "ws_CO_"+Token(t, 8), "AG_"+Token(t, 8)
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.InsertTransaction(ctx, first)
 		return err
 	})
-	sameKey := newTxn(t, userID, store.TxTopup, store.TxCompleted, 1000, base)
+	sameKey := newTxn(t, userID, store.TypeTopup, store.StatusCompleted, 1000, base)
 	sameKey.IdempotencyKey = first.IdempotencyKey
 	// Both rows of a transfer go in at once; the receiving row's key is
 	// derived from the sending one, so a repeat of either conflicts.
@@ -459,15 +459,15 @@ func testTransactionConstraints(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if sent.Type != store.TxSend || sent.UserID != userID || sent.Direction != store.DirectionOut || sent.AmountMsat != 7_000 ||
-			sent.FeeMsat != 10 || sent.CounterpartyPhone != otherPhone || sent.IdempotencyKey != transfer.IdempotencyKey || sent.Status != store.TxCompleted {
+		if sent.Type != store.TypeSend || sent.UserID != userID || sent.Direction != store.DirectionOut || sent.AmountMsat != 7_000 ||
+			sent.FeeMsat != 10 || sent.CounterpartyPhone != otherPhone || sent.IdempotencyKey != transfer.IdempotencyKey || sent.Status != store.StatusCompleted {
 			t.Fatalf("sending row: %+v", sent)
 		}
 		recv, err := tx.TransactionByIdempotencyKey(ctx, transfer.ReceiveKey())
 		if err != nil {
 			return err
 		}
-		if recv.Type != store.TxReceive || recv.UserID != other || recv.Direction != store.DirectionIn || recv.AmountMsat != 7_000 ||
+		if recv.Type != store.TypeReceive || recv.UserID != other || recv.Direction != store.DirectionIn || recv.AmountMsat != 7_000 ||
 			recv.FeeMsat != 0 || recv.CounterpartyPhone != "+254700000009" || recv.Description != "lunch" {
 			t.Fatalf("receiving row: %+v", recv)
 		}
@@ -491,20 +491,20 @@ func testHistory(t *testing.T, s store.Store) {
 	var ids []int64
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		for i := range 7 {
-			id, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxSend, store.TxCompleted, int64(1000*(i+1)), base.Add(time.Duration(i)*time.Minute)))
+			id, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeSend, store.StatusCompleted, int64(1000*(i+1)), base.Add(time.Duration(i)*time.Minute)))
 			if err != nil {
 				return err
 			}
 			ids = append(ids, id)
-			if _, err := tx.InsertTransaction(ctx, newTxn(t, other, store.TxSend, store.TxCompleted, 1, base)); err != nil {
+			if _, err := tx.InsertTransaction(ctx, newTxn(t, other, store.TypeSend, store.StatusCompleted, 1, base)); err != nil {
 				return err
 			}
 		}
 		// Failed and expired rows count for history but not for the limit.
-		if _, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxPayment, store.TxFailed, 50_000, base.Add(time.Hour))); err != nil {
+		if _, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TypePayment, store.StatusFailed, 50_000, base.Add(time.Hour))); err != nil {
 			return err
 		}
-		_, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxReceive, store.TxCompleted, 70_000, base.Add(time.Hour)))
+		_, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeReceive, store.StatusCompleted, 70_000, base.Add(time.Hour)))
 		return err
 	})
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
@@ -512,7 +512,7 @@ func testHistory(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if len(page) != 3 || page[0].Type != store.TxReceive || page[1].Type != store.TxPayment || page[2].ID != ids[6] {
+		if len(page) != 3 || page[0].Type != store.TypeReceive || page[1].Type != store.TypePayment || page[2].ID != ids[6] {
 			t.Fatalf("first page: %+v", page)
 		}
 		next, err := tx.LatestTransactions(ctx, userID, page[2].ID, 3)
@@ -536,7 +536,7 @@ func testInvoices(t *testing.T, s store.Store) {
 		var txID int64
 		hash := Token(t, 32)
 		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-			n := newTxn(t, userID, store.TxInvoice, store.TxPending, 5000, base)
+			n := newTxn(t, userID, store.TypeInvoice, store.StatusPending, 5000, base)
 			n.PaymentHash = hash
 			var err error
 			txID, err = tx.InsertTransaction(ctx, n)
@@ -584,7 +584,7 @@ func testInvoices(t *testing.T, s store.Store) {
 		if inv, _ := tx.InvoiceByPaymentHash(ctx, overdue.PaymentHash); inv.Status != store.InvoiceExpired {
 			t.Fatalf("an overdue invoice did not expire: %+v", inv)
 		}
-		if txn, _ := tx.TransactionByID(ctx, overdueTx); txn.Status != store.TxExpired {
+		if txn, _ := tx.TransactionByID(ctx, overdueTx); txn.Status != store.StatusExpired {
 			t.Fatalf("the overdue invoice's transaction did not expire: %+v", txn)
 		}
 		// Both unpaid (one pending, one expired within the window) hold the
@@ -664,7 +664,7 @@ func testAddressInvoices(t *testing.T, s store.Store) {
 		if err != nil || !ok {
 			t.Fatalf("MarkInvoicePaid: %v %v", ok, err)
 		}
-		txID, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TxInvoice, store.TxCompleted, 5000, base))
+		txID, err := tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeInvoice, store.StatusCompleted, 5000, base))
 		if err != nil {
 			return err
 		}
@@ -893,8 +893,8 @@ func testConcurrentDebits(t *testing.T, s store.Store) {
 				if err != nil {
 					return err
 				}
-				id, err := tx.InsertTransaction(ctx, store.NewTransaction{Type: store.TxAdjustment, Direction: store.DirectionOut,
-					Status: store.TxCompleted, AmountMsat: debit, IdempotencyKey: Token(t, 16), Now: base})
+				id, err := tx.InsertTransaction(ctx, store.NewTransaction{Type: store.TypeAdjustment, Direction: store.DirectionOut,
+					Status: store.StatusCompleted, AmountMsat: debit, IdempotencyKey: Token(t, 16), Now: base})
 				if err != nil {
 					return err
 				}
@@ -964,13 +964,13 @@ func testReconcile(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if finishedHolding, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxWithdraw, store.TxFailed, 500, base)); err != nil {
+		if finishedHolding, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeWithdraw, store.StatusFailed, 500, base)); err != nil {
 			return err
 		}
 		if err := tx.PostEntries(ctx, finishedHolding, []store.Entry{{AccountID: acc, AmountMsat: -500}, {AccountID: reserved.ID, AmountMsat: 500}}, store.NoLimits, base); err != nil {
 			return err
 		}
-		if pendingEmpty, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxWithdraw, store.TxPending, 200, base)); err != nil {
+		if pendingEmpty, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeWithdraw, store.StatusPending, 200, base)); err != nil {
 			return err
 		}
 		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: acc, AmountMsat: -200}, {AccountID: reserved.ID, AmountMsat: 200}}, store.NoLimits, base); err != nil {
@@ -979,7 +979,7 @@ func testReconcile(t *testing.T, s store.Store) {
 		if err := tx.PostEntries(ctx, pendingEmpty, []store.Entry{{AccountID: reserved.ID, AmountMsat: -200}, {AccountID: acc, AmountMsat: 200}}, store.NoLimits, base); err != nil {
 			return err
 		}
-		right := newTxn(t, userID, store.TxWithdraw, store.TxPending, 100, base)
+		right := newTxn(t, userID, store.TypeWithdraw, store.StatusPending, 100, base)
 		right.HeldMsat, right.FeeMsat = 150, 50
 		if pendingRight, err = tx.InsertTransaction(ctx, right); err != nil {
 			return err
@@ -1004,10 +1004,10 @@ func testReconcile(t *testing.T, s store.Store) {
 	// Undo, so the shared database reconciles for later tests.
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		reserved, _ := tx.SystemAccount(ctx, store.AccountReserved)
-		if _, err := tx.FinishTransaction(ctx, pendingEmpty, store.TxPending, store.TxFailed, 200, 0, base); err != nil {
+		if _, err := tx.FinishTransaction(ctx, store.Finish{ID: pendingEmpty, From: store.StatusPending, To: store.StatusFailed, AmountMsat: 200, FeeMsat: 0, Now: base}); err != nil {
 			return err
 		}
-		if _, err := tx.FinishTransaction(ctx, pendingRight, store.TxPending, store.TxFailed, 100, 0, base); err != nil {
+		if _, err := tx.FinishTransaction(ctx, store.Finish{ID: pendingRight, From: store.StatusPending, To: store.StatusFailed, AmountMsat: 100, FeeMsat: 0, Now: base}); err != nil {
 			return err
 		}
 		if err := tx.PostEntries(ctx, pendingRight, []store.Entry{{AccountID: reserved.ID, AmountMsat: -150}, {AccountID: acc, AmountMsat: 150}}, store.NoLimits, base); err != nil {
@@ -1047,7 +1047,7 @@ func testChain(t *testing.T, s store.Store) {
 		var id int64
 		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 			var err error
-			if id, err = tx.InsertTransaction(ctx, newTxn(t, userA, store.TxAdjustment, store.TxCompleted, 1, at)); err != nil {
+			if id, err = tx.InsertTransaction(ctx, newTxn(t, userA, store.TypeAdjustment, store.StatusCompleted, 1, at)); err != nil {
 				return err
 			}
 			return tx.PostEntries(ctx, id, entries, guard, at)
@@ -1113,7 +1113,7 @@ func testNotifications(t *testing.T, s store.Store) {
 	var ids [3]int64
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		if txID, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TxReceive, store.TxCompleted, 5000, base)); err != nil {
+		if txID, err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeReceive, store.StatusCompleted, 5000, base)); err != nil {
 			return err
 		}
 		for i := range ids {
@@ -1189,7 +1189,7 @@ func testDailyLimit(t *testing.T, s store.Store) {
 	userB, accB, _ := NewFundedUser(t, s, 0)
 	post := func(day, amount, dayOut int64) error {
 		return s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
-			id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TxSend, store.TxCompleted, amount, base))
+			id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TypeSend, store.StatusCompleted, amount, base))
 			if err != nil {
 				return err
 			}
@@ -1225,7 +1225,7 @@ func testDailyLimit(t *testing.T, s store.Store) {
 	}
 	// Giving a refunded send back (a negative count) never trips the limit.
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TxSend, store.TxFailed, 4_000, base))
+		id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TypeSend, store.StatusFailed, 4_000, base))
 		if err != nil {
 			return err
 		}
@@ -1260,7 +1260,7 @@ func testDailyLimit(t *testing.T, s store.Store) {
 	}
 	for _, st := range steps {
 		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
-			id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TxSend, store.TxCompleted, 1, base))
+			id, err := tx.InsertTransaction(ctx, newTxn(t, userB, store.TypeSend, store.StatusCompleted, 1, base))
 			if err != nil {
 				return err
 			}
