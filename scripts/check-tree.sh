@@ -31,5 +31,27 @@ if [ -n "$leaks" ]; then
 	status=1
 fi
 
-[ "$status" = 0 ] && echo "tree: no large files, modules tidy, gen/ behind the adapters"
+# Migrations: the same versions in every engine, numbered 1, 2, 3, ... with
+# no gap (golang-migrate never runs a version below the one a database is
+# at, so a number slipped in below the top would silently never run), each
+# with its up and its down.
+ref=""
+for dir in sql/schema/*/; do
+	versions=$(ls "$dir" | grep -E '^[0-9]+_.*\.(up|down)\.sql$' | sed -E 's/^0*([0-9]+)_.*\.(up|down)\.sql$/\1 \2/' | sort -n | uniq)
+	ups=$(echo "$versions" | awk '$2 == "up" {print $1}')
+	downs=$(echo "$versions" | awk '$2 == "down" {print $1}')
+	want=$(seq 1 "$(echo "$ups" | wc -l)")
+	if [ "$ups" != "$want" ] || [ "$downs" != "$ups" ]; then
+		echo "migrations in $dir are not numbered 1..N, each with up and down:"
+		echo "$versions" | tr '\n' ' '; echo
+		status=1
+	fi
+	if [ -n "$ref" ] && [ "$ups" != "$ref" ]; then
+		echo "migrations in $dir differ from the other engines'"
+		status=1
+	fi
+	ref=$ups
+done
+
+[ "$status" = 0 ] && echo "tree: no large files, modules tidy, gen/ behind the adapters, migrations 1..N in every engine"
 exit "$status"

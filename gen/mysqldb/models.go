@@ -96,8 +96,8 @@ type Transaction struct {
 	RelatedID              sql.NullInt64
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
-	PaymentHashClaim       sql.NullString
 	HeldMsat               int64
+	PaymentHashClaim       sql.NullString
 }
 
 type User struct {

@@ -45,12 +45,13 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE payment_hash_claim = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
+WHERE payment_hash = ? AND type = 'payment'
 `
 
-// The outgoing payment that owns a payment hash: the one pending or
-// completed. payment_hash_claim is set only on those rows, and its unique
-// index (MySQL has no partial indexes) serves this.
+// The outgoing payment that owns a payment hash, in whatever status: a hash
+// has at most one (migration 000006), by the unique index that also serves
+// this.
 func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
 	row := q.queryRow(ctx, q.getPaymentByHashStmt, getPaymentByHash, paymentHash)
 	var i Transaction
@@ -73,14 +74,14 @@ func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullStri
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.PaymentHashClaim,
 		&i.HeldMsat,
+		&i.PaymentHashClaim,
 	)
 	return i, err
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE id = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE id = ?
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -105,14 +106,14 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.PaymentHashClaim,
 		&i.HeldMsat,
+		&i.PaymentHashClaim,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE idempotency_key = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE idempotency_key = ?
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -137,8 +138,8 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.RelatedID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.PaymentHashClaim,
 		&i.HeldMsat,
+		&i.PaymentHashClaim,
 	)
 	return i, err
 }
@@ -257,7 +258,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 }
 
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -288,8 +289,8 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.PaymentHashClaim,
 			&i.HeldMsat,
+			&i.PaymentHashClaim,
 		); err != nil {
 			return nil, err
 		}
@@ -305,7 +306,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, payment_hash_claim, held_msat FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
 WHERE user_id = ? AND id < ?
 ORDER BY id DESC
 LIMIT ?
@@ -346,8 +347,8 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.RelatedID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.PaymentHashClaim,
 			&i.HeldMsat,
+			&i.PaymentHashClaim,
 		); err != nil {
 			return nil, err
 		}

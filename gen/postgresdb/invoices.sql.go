@@ -13,10 +13,15 @@ import (
 const deleteStaleAddressInvoices = `-- name: DeleteStaleAddressInvoices :execrows
 DELETE FROM invoices
 WHERE status = 'expired' AND origin = 'address' AND transaction_id IS NULL AND expires_at < $1
+  AND payment_hash NOT IN (
+      SELECT t.payment_hash FROM transactions t
+      WHERE t.type = 'payment' AND t.status = 'pending' AND t.payment_hash IS NOT NULL)
 `
 
 // Address invoices that expired unpaid before the given time record no
 // money and nobody asked for them: they go, so that floods leave nothing.
+// One that a payment of ours still holds funds for (paid inside the ledger,
+// the node's answer not in yet) stays: settling it needs the row.
 func (q *Queries) DeleteStaleAddressInvoices(ctx context.Context, before time.Time) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteStaleAddressInvoices, before)
 	if err != nil {

@@ -46,11 +46,12 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
 SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions
-WHERE payment_hash = ?1 AND type = 'payment' AND status IN ('pending', 'completed')
+WHERE payment_hash = ?1 AND type = 'payment'
 `
 
-// The outgoing payment that owns a payment hash: the one pending or
-// completed (at most one, by the partial unique index that also serves this).
+// The outgoing payment that owns a payment hash, in whatever status: a hash
+// has at most one (migration 000006), by the unique index that also serves
+// this.
 func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
 	row := q.db.QueryRowContext(ctx, getPaymentByHash, paymentHash)
 	var i Transaction

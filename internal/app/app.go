@@ -101,7 +101,8 @@ func (a *App) Start() error {
 	api := &httpapi.Server{Lightning: lnPing, DB: a.DB, USSD: a.USSD, Log: a.Log, CallbackToken: a.Config.USSDCallbackToken, HopTimeout: a.Config.USSDHopTimeout,
 		OpenGateway: a.Config.Development(), AllowedIPs: a.Config.USSDAllowedIPs, TrustedProxies: a.Config.TrustedProxies,
 		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain,
-		LNURLLimits: httpapi.LNURLLimits{PerClient: a.Config.LNURLPerClient, PerName: a.Config.LNURLPerName, Window: a.Config.LNURLLimitWindow}}
+		LNURLLimits: httpapi.LNURLLimits{PerClient: a.Config.LNURLPerClient, PerName: a.Config.LNURLPerName, Global: a.Config.LNURLGlobal,
+			Window: a.Config.LNURLLimitWindow}}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,

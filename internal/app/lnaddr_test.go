@@ -120,6 +120,7 @@ func TestLNURLFloodLimited(t *testing.T) {
 			// Budgets per hour, so that no token comes back during the test.
 			a := lightningApp(t, net, engine, func(c *config.Config) {
 				c.LNURLPerClient, c.LNURLPerName, c.LNURLLimitWindow, c.LNURLMaxUnpaid = 4, 8, time.Hour, 3
+				c.LNURLGlobal = 9
 			})
 			base := "http://" + a.Addr()
 			victim := storetest.Phone(t)
@@ -167,6 +168,11 @@ func TestLNURLFloodLimited(t *testing.T) {
 			}
 			if pr, reason := callback("127.0.0.5", strings.TrimPrefix(storetest.Phone(t), "+")); pr == "" {
 				t.Fatalf("another name from that address: %q", reason)
+			}
+			// Nine invoices in all: the node's budget is spent, for any
+			// name from any address.
+			if pr, reason := callback("127.0.0.6", strings.TrimPrefix(storetest.Phone(t), "+")); pr != "" || !strings.Contains(reason, "Too many requests") {
+				t.Fatalf("a 10th callback past the global budget: %q %q", pr, reason)
 			}
 
 			// The cap: the 3 newest stay payable, the 5 oldest were
@@ -379,6 +385,8 @@ func TestLNURLWalletCompat(t *testing.T) {
 			// Anonymous payers ask for five invoices and pay one, with a
 			// comment; Alice asks for one herself.
 			comment := strings.Repeat("x", lightning.CommentAllowed-17) + " asante 🐐 rafiki!"
+			// What a receipt can carry: plain GSM-7, the emoji as "?".
+			kept := strings.Repeat("x", lightning.CommentAllowed-17) + " asante ? rafiki!"
 			var paid string
 			for i := range 5 {
 				q := "amount=7000000"
@@ -412,13 +420,13 @@ func TestLNURLWalletCompat(t *testing.T) {
 				t.Fatalf("history: %+v %v", hist, err)
 			}
 			received, asked := hist[0], hist[1]
-			if received.Status != store.StatusCompleted || received.AmountMsat != 7_000_000 || received.Description != comment ||
+			if received.Status != store.StatusCompleted || received.AmountMsat != 7_000_000 || received.Description != kept ||
 				asked.Status != store.StatusPending || asked.AmountMsat != 3_000_000 {
 				t.Fatalf("history: %+v", hist)
 			}
 			err = a.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 				notes, err := tx.NotificationsOf(ctx, received.ID)
-				if err == nil && (len(notes) != 1 || notes[0].Kind != store.NotifyReceived || notes[0].Body != comment) {
+				if err == nil && (len(notes) != 1 || notes[0].Kind != store.NotifyReceived || notes[0].Body != kept) {
 					t.Fatalf("receipt: %+v", notes)
 				}
 				return err

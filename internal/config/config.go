@@ -77,9 +77,12 @@ type Config struct {
 	LNDAddress, LNDTLSCertPath, LNDMacaroonPath, LNDNetwork string
 	// LNURLPerClient and LNURLPerName bound the requests one client address
 	// and one name may make of each Lightning Address endpoint per
-	// LNURLLimitWindow (0: off).
-	LNURLPerClient, LNURLPerName int
-	LNURLLimitWindow             time.Duration
+	// LNURLLimitWindow, and LNURLGlobal the invoices all callbacks together
+	// may ask the node for (0: off). A name's budget is larger than a
+	// client's, so that no single client can use it up and lock the
+	// address's honest payers out.
+	LNURLPerClient, LNURLPerName, LNURLGlobal int
+	LNURLLimitWindow                          time.Duration
 	// LNURLInvoiceExpiry is how long an invoice issued to an anonymous
 	// payer of an address can be paid; LNURLMaxUnpaid caps those of one
 	// number that can be paid at a time.
@@ -112,8 +115,9 @@ func Default() Config {
 		// A payer's wallet makes two requests per payment, and custodial
 		// wallets make them from a few server addresses for all their users:
 		// the per-client budget is the looser one.
-		LNURLPerClient:     60,
-		LNURLPerName:       20,
+		LNURLPerClient:     30,
+		LNURLPerName:       120,
+		LNURLGlobal:        600,
 		LNURLLimitWindow:   time.Minute,
 		LNURLInvoiceExpiry: 10 * time.Minute,
 		LNURLMaxUnpaid:     20,
@@ -211,6 +215,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("LND_NETWORK", &c.LNDNetwork)
 	integer("LNURL_LIMIT_PER_CLIENT", &c.LNURLPerClient)
 	integer("LNURL_LIMIT_PER_NAME", &c.LNURLPerName)
+	integer("LNURL_LIMIT_GLOBAL", &c.LNURLGlobal)
 	duration("LNURL_LIMIT_WINDOW", &c.LNURLLimitWindow)
 	duration("LNURL_INVOICE_EXPIRY", &c.LNURLInvoiceExpiry)
 	integer("LNURL_MAX_UNPAID_INVOICES", &c.LNURLMaxUnpaid)

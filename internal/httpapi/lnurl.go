@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
@@ -37,10 +36,11 @@ import (
 // endpoint counted on its own.
 type LNURLLimits struct {
 	// PerClient is how many requests one client address (an IPv6 client by
-	// its /64) may make per Window, PerName how many may name one address;
-	// 0 turns one off.
-	PerClient, PerName int
-	Window             time.Duration
+	// its /64) may make per Window, PerName how many may name one address,
+	// Global how many callbacks (invoices on the node) all clients together
+	// may make; 0 turns one off.
+	PerClient, PerName, Global int
+	Window                     time.Duration
 }
 
 // The reasons an LNURL client shows its user.
@@ -61,6 +61,9 @@ func (s *Server) lnurlLimiters() {
 	}
 	if s.LNURLLimits.PerName > 0 {
 		s.lnurlByName = ratelimit.New(s.LNURLLimits.PerName, window)
+	}
+	if s.LNURLLimits.Global > 0 {
+		s.lnurlGlobal = ratelimit.New(s.LNURLLimits.Global, window)
 	}
 }
 
@@ -142,6 +145,12 @@ func (s *Server) lnurlAdmit(w http.ResponseWriter, r *http.Request, endpoint str
 		s.lnurlTooMany(w)
 		return wallet.AddressName{}, false
 	}
+	// Every callback is an invoice on the node: a flood spread over many
+	// addresses and names still meets one budget.
+	if endpoint == "callback" && s.lnurlGlobal != nil && !s.lnurlGlobal.Allow(endpoint, now) {
+		s.lnurlTooMany(w)
+		return wallet.AddressName{}, false
+	}
 	return name, true
 }
 
@@ -174,13 +183,10 @@ func payerComment(c string) (string, string) {
 	if utf8.RuneCountInString(c) > lightning.CommentAllowed {
 		return "", fmt.Sprintf("The comment is longer than %d characters.", lightning.CommentAllowed)
 	}
-	c = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return ' '
-		}
-		return r
-	}, c)
-	return strings.TrimSpace(c), ""
+	// What a receipt (an SMS, a USSD screen) can carry, and nothing that
+	// could pose as a line of the operator's own: plain GSM-7 only, line
+	// and paragraph separators and invisible characters included.
+	return strings.TrimSpace(lightning.CleanText(c, lightning.CommentAllowed)), ""
 }
 
 func amountReason(cfg wallet.Config) string {

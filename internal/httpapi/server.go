@@ -50,7 +50,7 @@ type Server struct {
 	// LNURLLimits bound the Lightning Address endpoints (zero: no limits).
 	LNURLLimits LNURLLimits
 
-	lnurlByClient, lnurlByName *ratelimit.Limiter
+	lnurlByClient, lnurlByName, lnurlGlobal *ratelimit.Limiter
 }
 
 // Routes registers every route in one place.

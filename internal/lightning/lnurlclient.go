@@ -67,7 +67,7 @@ var ErrAddress = errors.New("lightning address")
 // that the invoice is for exactly that amount and commits to the metadata.
 func (c *LNURLClient) FetchInvoice(ctx context.Context, address string, amountMsat int64) (string, error) {
 	if len(address) > 255 || !addressRE.MatchString(address) {
-		return "", fmt.Errorf("%w: %q is not name@domain", ErrAddress, cleanText(address, maxReason))
+		return "", fmt.Errorf("%w: %q is not name@domain", ErrAddress, CleanText(address, maxReason))
 	}
 	if amountMsat <= 0 || amountMsat > store.MaxMsat {
 		return "", fmt.Errorf("%w: amount of %d msat", ErrAddress, amountMsat)
@@ -82,7 +82,7 @@ func (c *LNURLClient) FetchInvoice(ctx context.Context, address string, amountMs
 		return "", err
 	}
 	if pr.Tag != "payRequest" {
-		return "", fmt.Errorf("%w: tag %q", ErrAddress, cleanText(pr.Tag, maxReason))
+		return "", fmt.Errorf("%w: tag %q", ErrAddress, CleanText(pr.Tag, maxReason))
 	}
 	// Bounds from a stranger: checked before they mean anything.
 	if pr.MinSendable < 1 || pr.MaxSendable < pr.MinSendable {
@@ -93,7 +93,7 @@ func (c *LNURLClient) FetchInvoice(ctx context.Context, address string, amountMs
 	}
 	cb, err := url.Parse(pr.Callback)
 	if err != nil || cb.Host == "" || (cb.Scheme != "https" && !(c.AllowPrivate && cb.Scheme == "http" && isLoopback(cb.Host))) {
-		return "", fmt.Errorf("%w: callback %q", ErrAddress, cleanText(pr.Callback, maxReason))
+		return "", fmt.Errorf("%w: callback %q", ErrAddress, CleanText(pr.Callback, maxReason))
 	}
 	q := cb.Query()
 	q.Set("amount", strconv.FormatInt(amountMsat, 10))
@@ -136,7 +136,7 @@ func (c *LNURLClient) getJSON(ctx context.Context, u string, v any) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("%w: get %s: %w", ErrAddress, cleanText(req.URL.Host, maxReason), err)
+		return fmt.Errorf("%w: get %s: %w", ErrAddress, CleanText(req.URL.Host, maxReason), err)
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > maxLNURLResponse {
@@ -151,7 +151,7 @@ func (c *LNURLClient) getJSON(ctx context.Context, u string, v any) error {
 	}
 	var le lnurlError
 	if json.Unmarshal(body, &le) == nil && le.Status == "ERROR" {
-		return fmt.Errorf("%w: %s", ErrAddress, cleanText(le.Reason, maxReason))
+		return fmt.Errorf("%w: %s", ErrAddress, CleanText(le.Reason, maxReason))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%w: status %d", ErrAddress, resp.StatusCode)
@@ -202,7 +202,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	case len(via) >= maxLNURLRedirects:
 		return fmt.Errorf("more than %d redirects", maxLNURLRedirects)
 	case req.URL.Scheme != "https":
-		return fmt.Errorf("redirect to %s refused: https only", cleanText(req.URL.Scheme, 10))
+		return fmt.Errorf("redirect to %s refused: https only", CleanText(req.URL.Scheme, 10))
 	case !strings.EqualFold(req.URL.Host, via[0].URL.Host):
 		return errors.New("redirect to another host refused")
 	}
@@ -294,10 +294,10 @@ func isLoopback(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// cleanText makes a stranger's text safe to show on a USSD screen or write
+// CleanText makes a stranger's text safe to show on a USSD screen or write
 // to a log: control characters and whitespace become single spaces, what
 // is not plain GSM-7 becomes "?", and the result is cut to n characters.
-func cleanText(s string, n int) string {
+func CleanText(s string, n int) string {
 	var b strings.Builder
 	space := false
 	for _, r := range s {

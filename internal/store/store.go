@@ -111,9 +111,9 @@ type Tx interface {
 	// LatestTransactions lists a user's transactions newest first, only those
 	// with an id below beforeID (0 means from the newest).
 	LatestTransactions(ctx context.Context, userID, beforeID int64, limit int) ([]Transaction, error)
-	// PaymentByHash returns the outgoing payment that owns a payment hash:
-	// the one pending or completed (the schema allows at most one; an
-	// insert that would add a second fails with ErrPaymentHashTaken).
+	// PaymentByHash returns the outgoing payment that owns a payment hash,
+	// in whatever status (the schema allows one per hash, ever; an insert
+	// that would add a second fails with ErrPaymentHashTaken).
 	// ErrNotFound if there is none.
 	PaymentByHash(ctx context.Context, hash string) (Transaction, error)
 	// PendingTransactions lists pending transactions of one type, oldest first.

@@ -177,7 +177,7 @@ var catalogue = map[string][numKeys]string{
 		kNameTaken:          "That name is taken.",
 		kNameLimit:          "You have chosen as many names as allowed.",
 		kNameSaved:          "Your Lightning Address is now:\n%s\nYour number's address still works.",
-		kInvoiceAlreadyPaid: "This invoice is already paid or being paid. Nothing was charged.",
+		kInvoiceAlreadyPaid: "This invoice was already paid or tried. Ask for a new invoice. Nothing was charged.",
 	},
 	"sw": {
 		kWelcome:            "Karibu Umeme, bitcoin kwenye simu yako.",
@@ -259,7 +259,7 @@ var catalogue = map[string][numKeys]string{
 		kNameTaken:          "Jina hilo limeshachukuliwa.",
 		kNameLimit:          "Umeshachagua majina mengi kadri inavyoruhusiwa.",
 		kNameSaved:          "Anwani yako ya Lightning sasa ni:\n%s\nAnwani ya nambari yako bado inafanya kazi.",
-		kInvoiceAlreadyPaid: "Ankara hii imeshalipwa au inalipwa sasa. Hujatozwa chochote.",
+		kInvoiceAlreadyPaid: "Ankara hii imeshalipwa au imeshajaribiwa. Omba ankara mpya. Hujatozwa chochote.",
 	},
 }
 

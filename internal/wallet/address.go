@@ -56,8 +56,17 @@ func CheckChosenName(name string) error {
 	if reservedNames[name] {
 		return fmt.Errorf("%w: %q", ErrNameReserved, name)
 	}
+	for _, brand := range impersonated {
+		if strings.Contains(name, brand) {
+			return fmt.Errorf("%w: %q", ErrNameReserved, name)
+		}
+	}
 	return nil
 }
+
+// impersonated are names of the operator, its rails and its support that
+// may not appear anywhere in a chosen name ("mpesaagent", "umemesupport").
+var impersonated = []string{"umeme", "mpesa", "safaricom", "airtel", "telkom", "support", "admin", "customercare", "helpdesk", "official", "refund"}
 
 // AddressName is the name of a Lightning Address, checked.
 type AddressName struct {

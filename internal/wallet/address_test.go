@@ -42,6 +42,9 @@ func TestAddressNames(t *testing.T) {
 		{name: "", parse: wallet.ErrUnknownAddress, choose: wallet.ErrInvalidName},
 		{name: "admin", canonical: "admin", choose: wallet.ErrNameReserved},
 		{name: "support", canonical: "support", choose: wallet.ErrNameReserved},
+		{name: "mpesaagent", canonical: "mpesaagent", choose: wallet.ErrNameReserved},
+		{name: "umemesupport", canonical: "umemesupport", choose: wallet.ErrNameReserved},
+		{name: "safaricomcare", canonical: "safaricomcare", choose: wallet.ErrNameReserved},
 	}
 	for _, c := range cases {
 		got, err := wallet.ParseAddressName(c.name)

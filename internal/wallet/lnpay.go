@@ -166,8 +166,8 @@ func (w *Service) SettleOwnInvoice(ctx context.Context, transactionID int64) (bo
 	return done, nil
 }
 
-// PaymentByHash returns the outgoing payment that owns a payment hash (the
-// one pending or completed), or ErrNotFound.
+// PaymentByHash returns the outgoing payment that owns a payment hash (one
+// per hash, whatever its status), or ErrNotFound.
 func (w *Service) PaymentByHash(ctx context.Context, paymentHash string) (store.Transaction, error) {
 	var t store.Transaction
 	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -640,11 +640,19 @@ func testAddressInvoices(t *testing.T, s store.Store) {
 			PaymentHash: Token(t, 32), AmountMsat: 5000, Description: "address", AddIndex: 9, ExpiresAt: expires, Now: base}
 	}
 	older, newer, overdue, paid := mk(base.Add(time.Hour)), mk(base.Add(time.Hour)), mk(base.Add(-time.Minute)), mk(base.Add(time.Hour))
+	// Overdue too, but a payment of ours (inside the ledger) still holds
+	// funds for it: its row must stay for the settlement.
+	held := mk(base.Add(-time.Minute))
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, n := range []store.NewInvoice{older, newer, overdue, paid} {
+		for _, n := range []store.NewInvoice{older, newer, overdue, paid, held} {
 			if _, err := tx.InsertInvoice(ctx, n); err != nil {
 				return err
 			}
+		}
+		payment := newTxn(t, userID, store.TypePayment, store.StatusPending, 5000, base)
+		payment.PaymentHash = held.PaymentHash
+		if _, err := tx.InsertTransaction(ctx, payment); err != nil {
+			return err
 		}
 		// One the user asked for, of another origin, never counts.
 		_, err := tx.InsertInvoice(ctx, store.NewInvoice{UserID: userID, Phone: phone, Invoice: "lnbcrt1" + Token(t, 30),
@@ -704,9 +712,9 @@ func testAddressInvoices(t *testing.T, s store.Store) {
 		if n, err := tx.DeleteStaleAddressInvoices(ctx, base.Add(2*time.Hour)); err != nil || n != 1 {
 			t.Fatalf("DeleteStaleAddressInvoices later: %d %v, want the expired older one only", n, err)
 		}
-		for _, h := range []string{newer.PaymentHash, paid.PaymentHash} {
+		for _, h := range []string{newer.PaymentHash, paid.PaymentHash, held.PaymentHash} {
 			if _, err := tx.InvoiceByPaymentHash(ctx, h); err != nil {
-				t.Fatalf("a pending or paid address invoice was deleted: %v", err)
+				t.Fatalf("a pending, paid or held address invoice was deleted: %v", err)
 			}
 		}
 		return nil

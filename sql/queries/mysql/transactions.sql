@@ -50,7 +50,8 @@ LIMIT ?;
 SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) ORDER BY id;
 
 -- name: GetPaymentByHash :one
--- The outgoing payment that owns a payment hash: the one pending or
--- completed. payment_hash_claim is set only on those rows, and its unique
--- index (MySQL has no partial indexes) serves this.
-SELECT * FROM transactions WHERE payment_hash_claim = sqlc.arg(payment_hash);
+-- The outgoing payment that owns a payment hash, in whatever status: a hash
+-- has at most one (migration 000006), by the unique index that also serves
+-- this.
+SELECT * FROM transactions
+WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';

@@ -60,5 +60,10 @@ WHERE payment_hash = sqlc.arg(payment_hash);
 -- name: DeleteStaleAddressInvoices :execrows
 -- Address invoices that expired unpaid before the given time record no
 -- money and nobody asked for them: they go, so that floods leave nothing.
+-- One that a payment of ours still holds funds for (paid inside the ledger,
+-- the node's answer not in yet) stays: settling it needs the row.
 DELETE FROM invoices
-WHERE status = 'expired' AND origin = 'address' AND transaction_id IS NULL AND expires_at < sqlc.arg(before);
+WHERE status = 'expired' AND origin = 'address' AND transaction_id IS NULL AND expires_at < sqlc.arg(before)
+  AND payment_hash NOT IN (
+      SELECT t.payment_hash FROM transactions t
+      WHERE t.type = 'payment' AND t.status = 'pending' AND t.payment_hash IS NOT NULL);

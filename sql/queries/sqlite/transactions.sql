@@ -52,7 +52,8 @@ LIMIT sqlc.arg(max_rows);
 SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) ORDER BY id;
 
 -- name: GetPaymentByHash :one
--- The outgoing payment that owns a payment hash: the one pending or
--- completed (at most one, by the partial unique index that also serves this).
+-- The outgoing payment that owns a payment hash, in whatever status: a hash
+-- has at most one (migration 000006), by the unique index that also serves
+-- this.
 SELECT * FROM transactions
-WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment' AND status IN ('pending', 'completed');
+WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';
