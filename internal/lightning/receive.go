@@ -134,6 +134,26 @@ func (r *Receiver) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if from == 0 {
+		// lnd replays only what was added after a non-zero index: from 0
+		// it would never show the node's first invoice settled while no
+		// one watched. Listing the node's invoices, after subscribing so
+		// that nothing falls between, catches it. Index 0 means the
+		// wallet has issued nothing yet or only the node's first invoice
+		// is unpaid: rare, and once per subscription.
+		list, err := r.Node.ListInvoices(ctx)
+		if err != nil {
+			return fmt.Errorf("list invoices: %w", err)
+		}
+		for _, u := range list {
+			if u.State != InvoiceSettled {
+				continue
+			}
+			if err := r.credit(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -92,6 +92,22 @@ func TestRegtestLightning(t *testing.T) {
 			}
 		}
 	}()
+	// The node's very first invoice, paid while no watcher runs: lnd
+	// replays nothing to a subscription from add index 0, so the watcher
+	// must find it by listing the node's invoices.
+	early, _, err := w.EnsureUser(ctx, storetest.Phone(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.RequestInvoice(ctx, early.ID, 5_000_000, "paid before the watcher ran")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.AddIndex != 1 {
+		t.Fatalf("the node's first invoice has add index %d", first.AddIndex)
+	}
+	net.World.CLI("payinvoice", "--force", first.Invoice)
+
 	watchDone := make(chan struct{})
 	go func() { r.Watch(ctx); close(watchDone) }()
 	defer func() { cancel(); <-watchDone }()
@@ -115,6 +131,13 @@ func TestRegtestLightning(t *testing.T) {
 		t.Fatalf("invoice %s not credited within 30 s", hash)
 		return time.Time{}
 	}
+
+	t.Run("FirstInvoicePaidWhileWatcherDown", func(t *testing.T) {
+		waitCredited(first.PaymentHash)
+		if b, err := w.Balance(ctx, early.ID); err != nil || b != 5_000_000 {
+			t.Fatalf("the early payer's payee holds %d (%v)", b, err)
+		}
+	})
 
 	t.Run("WorldPaysUserInvoice", func(t *testing.T) {
 		inv, err := r.RequestInvoice(ctx, u.ID, 25_000_000, "umeme test")
