@@ -8,6 +8,8 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testRollback: InTx rolls back when its callback fails or its context is
+// cancelled, and returns the callback's error.
 func testRollback(t *testing.T, s store.Store) {
 	phone := Phone(t)
 	boom := errors.New("boom")

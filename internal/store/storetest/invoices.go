@@ -8,6 +8,10 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testInvoices: an invoice is unique by hash and by text, reads back as it
+// was written, expires with its transaction row once overdue, may still be
+// paid after our clock expired it, is paid once, and holds the invoice
+// stream's start back only while unpaid.
 func testInvoices(t *testing.T, s store.Store) {
 	userID, _, _ := NewFundedUser(t, s, 0)
 	mk := func(expires time.Time) (store.NewInvoice, int64) {

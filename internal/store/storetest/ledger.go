@@ -9,6 +9,9 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testAccounts: every system account exists and is no user's; a user's
+// account reads back by user and by number; LockAccounts returns the
+// accounts it locked in id order.
 func testAccounts(t *testing.T, s store.Store) {
 	userA, accA, phoneA := NewFundedUser(t, s, 5000)
 	_, accB, _ := NewFundedUser(t, s, 0)
@@ -45,6 +48,9 @@ func testAccounts(t *testing.T, s store.Store) {
 	})
 }
 
+// testPostEntries: a posting must balance and have two legs, may take a
+// user's whole balance but no more, may credit up to the maximum balance
+// exactly, and moves the balances it records.
 func testPostEntries(t *testing.T, s store.Store) {
 	_, accA, _ := NewFundedUser(t, s, 10_000)
 	userB, accB, _ := NewFundedUser(t, s, 0)

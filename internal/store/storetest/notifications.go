@@ -8,6 +8,9 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testNotifications: a notification reads back as written, is marked sent
+// once, is due again after a reschedule, and leaves the due list when sent
+// or given up.
 func testNotifications(t *testing.T, s store.Store) {
 	userID, _, phone := NewFundedUser(t, s, 0)
 	var txID int64

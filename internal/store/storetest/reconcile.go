@@ -20,6 +20,10 @@ func structural(rep store.ReconcileReport) string {
 	return fmt.Sprintf("%+v", rep)
 }
 
+// testReconcile: the books of the whole database balance after every other
+// check, and Reconcile reports a pending transaction that holds nothing and
+// a finished one that still holds funds, but not one that holds what its
+// row says.
 func testReconcile(t *testing.T, s store.Store) {
 	reconcile := func() store.ReconcileReport {
 		var rep store.ReconcileReport

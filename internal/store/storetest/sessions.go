@@ -8,6 +8,8 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testSessions: a session is created once, keeps its input, records each
+// hop, closes on a final screen and ends with the gateway's report.
 func testSessions(t *testing.T, s store.Store) {
 	userID, _, phone := NewFundedUser(t, s, 0)
 	sid := "ATUid_" + Token(t, 12)
@@ -70,6 +72,8 @@ func testSessions(t *testing.T, s store.Store) {
 	})
 }
 
+// testIdleSessionCleanup: CloseIdleSessions closes the sessions idle since
+// before the cut-off and leaves the fresher ones open.
 func testIdleSessionCleanup(t *testing.T, s store.Store) {
 	phone := Phone(t)
 	idle, fresh := "idle_"+Token(t, 8), "fresh_"+Token(t, 8)

@@ -8,6 +8,8 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testTransactions: a transaction reads back as written, lists among the
+// pending ones of its type, and finishes once from the status it is in.
 func testTransactions(t *testing.T, s store.Store) {
 	userID, _, _ := NewFundedUser(t, s, 0)
 	n := newTxn(t, userID, store.TypePayment, store.StatusPending, 21_000, base)
@@ -59,6 +61,8 @@ func testTransactions(t *testing.T, s store.Store) {
 	})
 }
 
+// testTransactionConstraints: an idempotency key is used once, and a
+// transfer inserts its sending and receiving rows together.
 func testTransactionConstraints(t *testing.T, s store.Store) {
 	userID, _, _ := NewFundedUser(t, s, 0)
 	first := newTxn(t, userID, store.TypeTopup, store.StatusCompleted, 1000, base)
@@ -109,6 +113,8 @@ func testTransactionConstraints(t *testing.T, s store.Store) {
 	mustKind(t, err, store.ErrConflict, "repeated transfer")
 }
 
+// testHistory: a user's history pages newest first, by id, and holds only
+// the user's own rows.
 func testHistory(t *testing.T, s store.Store) {
 	userID, _, _ := NewFundedUser(t, s, 0)
 	other, _, _ := NewFundedUser(t, s, 0)

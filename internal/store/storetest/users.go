@@ -8,6 +8,8 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
+// testUsers: a user is created once per number, reads back by number, id
+// and name, and keeps every update, including its PIN guard.
 func testUsers(t *testing.T, s store.Store) {
 	phone := Phone(t)
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
@@ -85,6 +87,8 @@ func testUsers(t *testing.T, s store.Store) {
 	})
 }
 
+// testUserConstraints: numbers and lightning names are unique, a user has
+// one account, and a refused insert leaves the store usable.
 func testUserConstraints(t *testing.T, s store.Store) {
 	phone := Phone(t)
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
