@@ -7,6 +7,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/mysqldb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
@@ -18,7 +19,7 @@ func (t *tx) LightningMovements(ctx context.Context, afterID int64, limit int) (
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.q.ListLightningMovements(ctx, mysqldb.ListLightningMovementsParams{LightningAccount: ln.ID, AfterID: afterID, Limit: int32Of(limit)})
+	rows, err := t.q.ListLightningMovements(ctx, mysqldb.ListLightningMovementsParams{LightningAccount: ln.ID, AfterID: afterID, Limit: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("lightning movements: %w", err))
 	}
@@ -93,7 +94,7 @@ func (r ledgerReader) SystemAccount(ctx context.Context, code store.SystemAccoun
 }
 
 func (r ledgerReader) ChainAccounts(ctx context.Context, afterID int64, limit int) ([]store.ChainAccount, error) {
-	rows, err := r.t.q.ListChainAccounts(ctx, mysqldb.ListChainAccountsParams{AfterID: afterID, Limit: int32Of(limit)})
+	rows, err := r.t.q.ListChainAccounts(ctx, mysqldb.ListChainAccountsParams{AfterID: afterID, Limit: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(err)
 	}
@@ -105,7 +106,7 @@ func (r ledgerReader) ChainAccounts(ctx context.Context, afterID int64, limit in
 }
 
 func (r ledgerReader) ChainEntries(ctx context.Context, afterAccount, afterSeq int64, limit int) ([]store.LedgerEntry, error) {
-	rows, err := r.t.q.ListChainEntries(ctx, mysqldb.ListChainEntriesParams{AfterAccount: afterAccount, AfterSeq: sql.NullInt64{Int64: afterSeq, Valid: true}, Limit: int32Of(limit)})
+	rows, err := r.t.q.ListChainEntries(ctx, mysqldb.ListChainEntriesParams{AfterAccount: afterAccount, AfterSeq: sql.NullInt64{Int64: afterSeq, Valid: true}, Limit: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(err)
 	}
@@ -120,7 +121,7 @@ func (r ledgerReader) ChainEntries(ctx context.Context, afterAccount, afterSeq i
 }
 
 func (r ledgerReader) UnchainedEntries(ctx context.Context, limit int) ([]store.LedgerEntry, error) {
-	rows, err := r.t.q.ListUnchainedEntries(ctx, int32Of(limit))
+	rows, err := r.t.q.ListUnchainedEntries(ctx, sqlvalue.Int32(limit))
 	if err != nil {
 		return nil, interpret(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/mysqldb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func toSession(r mysqldb.UssdSession) (store.Session, error) {
@@ -18,9 +19,9 @@ func toSession(r mysqldb.UssdSession) (store.Session, error) {
 	}
 	return store.Session{
 		ID: r.ID, SessionID: r.SessionID, UserID: r.UserID.Int64, Phone: r.Phone, State: r.State, InputBuffer: buf,
-		LastInput: strPtr(r.LastInput), LastResponse: strPtr(r.LastResponse), Hops: int(r.Hops), EndStatus: r.EndStatus.String,
+		LastInput: sqlvalue.StrPtr(r.LastInput), LastResponse: sqlvalue.StrPtr(r.LastResponse), Hops: int(r.Hops), EndStatus: r.EndStatus.String,
 		DurationMs: r.DurationMs.Int64, Active: r.Active, LastActivityAt: r.LastActivityAt.UTC(), CreatedAt: r.CreatedAt.UTC(),
-		EndedAt: timePtr(r.EndedAt),
+		EndedAt: sqlvalue.TimePtr(r.EndedAt),
 	}, nil
 }
 
@@ -36,7 +37,7 @@ func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Sessi
 		return store.Session{}, fmt.Errorf("session: %w", err)
 	}
 	err = t.q.UpsertSession(ctx, mysqldb.UpsertSessionParams{
-		SessionID: n.SessionID, UserID: nullInt(n.UserID), Phone: n.Phone, State: n.State, Now: n.Now.UTC(),
+		SessionID: n.SessionID, UserID: sqlvalue.NullInt(n.UserID), Phone: n.Phone, State: n.State, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return store.Session{}, interpret(fmt.Errorf("upsert session: %w", err))
@@ -74,7 +75,7 @@ func (t *tx) AppendSessionInput(ctx context.Context, sessionID, key string, now 
 
 func (t *tx) SaveSessionHop(ctx context.Context, h store.SessionHop) error {
 	n, err := t.q.SaveSessionHop(ctx, mysqldb.SaveSessionHopParams{
-		UserID: nullInt(h.UserID), State: h.State, InputBuffer: store.EncodeInputBuffer(h.InputBuffer),
+		UserID: sqlvalue.NullInt(h.UserID), State: h.State, InputBuffer: store.EncodeInputBuffer(h.InputBuffer),
 		LastInput: sql.NullString{String: h.LastInput, Valid: true}, LastResponse: sql.NullString{String: h.LastResponse, Valid: true},
 		Now: h.Now.UTC(), SessionID: h.SessionID,
 		Active: !h.End, EndedAt: endedAt(h),
@@ -93,7 +94,7 @@ func endedAt(h store.SessionHop) sql.NullTime {
 func (t *tx) EndSession(ctx context.Context, e store.SessionEnd) error {
 	n, err := t.q.EndSession(ctx, mysqldb.EndSessionParams{
 		// sqlc types the argument of GREATEST as interface{}; hops is an INT.
-		EndStatus: nullString(e.Status), DurationMs: sql.NullInt64{Int64: e.DurationMs, Valid: true}, Hops: int64(e.Hops),
+		EndStatus: sqlvalue.NullString(e.Status), DurationMs: sql.NullInt64{Int64: e.DurationMs, Valid: true}, Hops: int64(e.Hops),
 		Now: sql.NullTime{Time: e.Now.UTC(), Valid: true}, SessionID: e.SessionID,
 	})
 	return one(n, err, "end session")

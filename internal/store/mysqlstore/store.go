@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/umeme-wallet/umeme/gen/mysqldb"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/migrations"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 // Options tune the connection pool.
@@ -341,39 +341,6 @@ type tx struct {
 	q *mysqldb.Queries
 }
 
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-func nullInt(i int64) sql.NullInt64      { return sql.NullInt64{Int64: i, Valid: i != 0} }
-func nullTime(t *time.Time) sql.NullTime {
-	if t == nil {
-		return sql.NullTime{}
-	}
-	return sql.NullTime{Time: t.UTC(), Valid: true}
-}
-func timePtr(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	u := t.Time.UTC()
-	return &u
-}
-func strPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
-}
-
-// int32Of clamps n into the range of an INT column's parameter.
-func int32Of(n int) int32 { return int32(max(min(n, math.MaxInt32), math.MinInt32)) }
-
 // one turns an update's row count into ErrNotFound when it matched nothing.
 // The count is of matched rows (ClientFoundRows, see ParseURL).
-func one(n int64, err error, what string) error {
-	if err != nil {
-		return interpret(fmt.Errorf("%s: %w", what, err))
-	}
-	if n == 0 {
-		return store.Classify(store.ErrNotFound, errors.New(what+": no row"))
-	}
-	return nil
-}
+func one(n int64, err error, what string) error { return sqlvalue.One(n, err, what, interpret) }

@@ -7,15 +7,16 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/mysqldb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int64, error) {
 	id, err := t.q.InsertTransaction(ctx, mysqldb.InsertTransactionParams{
-		UserID: nullInt(n.UserID), Type: string(n.Type), Direction: string(n.Direction), Status: string(n.Status),
-		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: nullString(n.Invoice), PaymentHash: nullString(n.PaymentHash),
-		MpesaReceipt: nullString(n.MpesaReceipt), MpesaCheckoutRequestID: nullString(n.MpesaCheckoutRequestID),
-		MpesaConversationID: nullString(n.MpesaConversationID), CounterpartyPhone: nullString(n.CounterpartyPhone),
-		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), HeldMsat: n.HeldMsat, Now: n.Now.UTC(),
+		UserID: sqlvalue.NullInt(n.UserID), Type: string(n.Type), Direction: string(n.Direction), Status: string(n.Status),
+		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: sqlvalue.NullString(n.Invoice), PaymentHash: sqlvalue.NullString(n.PaymentHash),
+		MpesaReceipt: sqlvalue.NullString(n.MpesaReceipt), MpesaCheckoutRequestID: sqlvalue.NullString(n.MpesaCheckoutRequestID),
+		MpesaConversationID: sqlvalue.NullString(n.MpesaConversationID), CounterpartyPhone: sqlvalue.NullString(n.CounterpartyPhone),
+		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: sqlvalue.NullInt(n.RelatedID), HeldMsat: n.HeldMsat, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert transaction: %w", err))
@@ -37,8 +38,8 @@ func (t *tx) InsertTransfer(ctx context.Context, n store.NewTransfer) (int64, er
 	// The sending row comes first in the statement, and MySQL's last insert
 	// id of a multi-row insert is the first row's.
 	id, err := t.q.InsertTransfer(ctx, mysqldb.InsertTransferParams{
-		SenderID: nullInt(n.SenderID), RecipientID: nullInt(n.RecipientID),
-		SenderPhone: nullString(n.SenderPhone), RecipientPhone: nullString(n.RecipientPhone),
+		SenderID: sqlvalue.NullInt(n.SenderID), RecipientID: sqlvalue.NullInt(n.RecipientID),
+		SenderPhone: sqlvalue.NullString(n.SenderPhone), RecipientPhone: sqlvalue.NullString(n.RecipientPhone),
 		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description,
 		SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(), Now: n.Now.UTC(),
 	})
@@ -80,7 +81,7 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 		// MySQL refuses a negative LIMIT; SQLite reads it as no limit.
 		limit = math.MaxInt32
 	}
-	rows, err := t.q.ListUserTransactions(ctx, mysqldb.ListUserTransactionsParams{UserID: nullInt(userID), BeforeID: beforeID, Limit: int32Of(limit)})
+	rows, err := t.q.ListUserTransactions(ctx, mysqldb.ListUserTransactionsParams{UserID: sqlvalue.NullInt(userID), BeforeID: beforeID, Limit: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("latest transactions: %w", err))
 	}
@@ -92,7 +93,7 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 }
 
 func (t *tx) PaymentByHash(ctx context.Context, hash string) (store.Transaction, error) {
-	r, err := t.q.GetPaymentByHash(ctx, nullString(hash))
+	r, err := t.q.GetPaymentByHash(ctx, sqlvalue.NullString(hash))
 	if err != nil {
 		return store.Transaction{}, interpret(fmt.Errorf("payment by hash: %w", err))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertNotification(ctx context.Context, n store.NewNotification) (int64, error) {
@@ -37,7 +38,7 @@ func toNotifications(rows []postgresdb.Notification) []store.Notification {
 }
 
 func (t *tx) DueNotifications(ctx context.Context, now time.Time, limit int) ([]store.Notification, error) {
-	rows, err := t.q.ListDueNotifications(ctx, postgresdb.ListDueNotificationsParams{Now: now.UTC(), MaxRows: int32Of(limit)})
+	rows, err := t.q.ListDueNotifications(ctx, postgresdb.ListDueNotificationsParams{Now: now.UTC(), MaxRows: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("due notifications: %w", err))
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
@@ -17,7 +18,7 @@ func (t *tx) LightningMovements(ctx context.Context, afterID int64, limit int) (
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.q.ListLightningMovements(ctx, postgresdb.ListLightningMovementsParams{LightningAccount: ln.ID, AfterID: afterID, MaxRows: int32Of(limit)})
+	rows, err := t.q.ListLightningMovements(ctx, postgresdb.ListLightningMovementsParams{LightningAccount: ln.ID, AfterID: afterID, MaxRows: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("lightning movements: %w", err))
 	}
@@ -92,7 +93,7 @@ func (r ledgerReader) SystemAccount(ctx context.Context, code store.SystemAccoun
 }
 
 func (r ledgerReader) ChainAccounts(ctx context.Context, afterID int64, limit int) ([]store.ChainAccount, error) {
-	rows, err := r.t.q.ListChainAccounts(ctx, postgresdb.ListChainAccountsParams{AfterID: afterID, MaxRows: int32Of(limit)})
+	rows, err := r.t.q.ListChainAccounts(ctx, postgresdb.ListChainAccountsParams{AfterID: afterID, MaxRows: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(err)
 	}
@@ -104,7 +105,7 @@ func (r ledgerReader) ChainAccounts(ctx context.Context, afterID int64, limit in
 }
 
 func (r ledgerReader) ChainEntries(ctx context.Context, afterAccount, afterSeq int64, limit int) ([]store.LedgerEntry, error) {
-	rows, err := r.t.q.ListChainEntries(ctx, postgresdb.ListChainEntriesParams{AfterAccount: afterAccount, AfterSeq: &afterSeq, MaxRows: int32Of(limit)})
+	rows, err := r.t.q.ListChainEntries(ctx, postgresdb.ListChainEntriesParams{AfterAccount: afterAccount, AfterSeq: &afterSeq, MaxRows: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(err)
 	}
@@ -119,7 +120,7 @@ func (r ledgerReader) ChainEntries(ctx context.Context, afterAccount, afterSeq i
 }
 
 func (r ledgerReader) UnchainedEntries(ctx context.Context, limit int) ([]store.LedgerEntry, error) {
-	rows, err := r.t.q.ListUnchainedEntries(ctx, int32Of(limit))
+	rows, err := r.t.q.ListUnchainedEntries(ctx, sqlvalue.Int32(limit))
 	if err != nil {
 		return nil, interpret(err)
 	}

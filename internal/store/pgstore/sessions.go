@@ -8,6 +8,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func toSession(r postgresdb.UssdSession) (store.Session, error) {
@@ -92,7 +93,7 @@ func endedAt(h store.SessionHop) *time.Time {
 
 func (t *tx) EndSession(ctx context.Context, e store.SessionEnd) error {
 	n, err := t.q.EndSession(ctx, postgresdb.EndSessionParams{
-		EndStatus: nullString(e.Status), DurationMs: &e.DurationMs, Hops: int32Of(e.Hops),
+		EndStatus: nullString(e.Status), DurationMs: &e.DurationMs, Hops: sqlvalue.Int32(e.Hops),
 		Now: nullTime(&e.Now), SessionID: e.SessionID,
 	})
 	return one(n, err, "end session")

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +17,7 @@ import (
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/migrations"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 // Options tune the connection pool.
@@ -191,6 +191,10 @@ type tx struct {
 	q *postgresdb.Queries
 }
 
+// pgx gives a nullable column a pointer where database/sql gives a
+// sql.Null* value, so these conversions are PostgreSQL's own and stay here
+// rather than in sqlvalue: nullString, nullInt and nullTime turn the
+// domain's zero values into NULL, str and i64 turn NULL back into them.
 func nullString(s string) *string {
 	if s == "" {
 		return nil
@@ -224,17 +228,5 @@ func i64(i *int64) int64 {
 	return *i
 }
 
-// int32Of narrows a count for an INTEGER column, saturating instead of
-// wrapping around.
-func int32Of(n int) int32 { return int32(max(min(n, math.MaxInt32), math.MinInt32)) }
-
 // one turns an update's row count into ErrNotFound when it matched nothing.
-func one(n int64, err error, what string) error {
-	if err != nil {
-		return interpret(fmt.Errorf("%s: %w", what, err))
-	}
-	if n == 0 {
-		return store.Classify(store.ErrNotFound, errors.New(what+": no row"))
-	}
-	return nil
-}
+func one(n int64, err error, what string) error { return sqlvalue.One(n, err, what, interpret) }

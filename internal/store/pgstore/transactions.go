@@ -7,6 +7,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int64, error) {
@@ -83,7 +84,7 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 	if limit < 0 {
 		limit = math.MaxInt32
 	}
-	rows, err := t.q.ListUserTransactions(ctx, postgresdb.ListUserTransactionsParams{UserID: nullInt(userID), BeforeID: beforeID, MaxRows: int32Of(limit)})
+	rows, err := t.q.ListUserTransactions(ctx, postgresdb.ListUserTransactionsParams{UserID: nullInt(userID), BeforeID: beforeID, MaxRows: sqlvalue.Int32(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("latest transactions: %w", err))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertUserIfAbsent(ctx context.Context, u store.NewUser) (bool, error) {
@@ -77,7 +78,7 @@ func (t *tx) SetUserPIN(ctx context.Context, id int64, pinHash string, status st
 
 func (t *tx) SetUserPINGuard(ctx context.Context, g store.PINGuard) error {
 	n, err := t.q.SetUserPINGuard(ctx, postgresdb.SetUserPINGuardParams{
-		FailedPinAttempts: int32Of(g.Failed), LockoutCount: int32Of(g.Lockouts), LockedUntil: nullTime(g.LockedUntil), Now: g.Now.UTC(), ID: g.UserID,
+		FailedPinAttempts: sqlvalue.Int32(g.Failed), LockoutCount: sqlvalue.Int32(g.Lockouts), LockedUntil: nullTime(g.LockedUntil), Now: g.Now.UTC(), ID: g.UserID,
 	})
 	return one(n, err, "set user pin guard")
 }

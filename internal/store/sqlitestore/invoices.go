@@ -8,6 +8,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertInvoice(ctx context.Context, n store.NewInvoice) (int64, error) {
@@ -16,9 +17,9 @@ func (t *tx) InsertInvoice(ctx context.Context, n store.NewInvoice) (int64, erro
 		origin = store.InvoiceByUser
 	}
 	id, err := t.q.InsertInvoice(ctx, sqlitedb.InsertInvoiceParams{
-		UserID: nullInt(n.UserID), TransactionID: nullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
-		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: nullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(),
-		Phone: nullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, Now: n.Now.UTC(),
+		UserID: sqlvalue.NullInt(n.UserID), TransactionID: sqlvalue.NullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
+		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: sqlvalue.NullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(),
+		Phone: sqlvalue.NullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert invoice: %w", err))
@@ -34,14 +35,14 @@ func (t *tx) InvoiceByPaymentHash(ctx context.Context, hash string) (store.Invoi
 	return store.Invoice{
 		ID: r.ID, UserID: r.UserID.Int64, Phone: r.Phone.String, Origin: store.InvoiceOrigin(r.Origin), PayerComment: r.PayerComment, TransactionID: r.TransactionID.Int64, Invoice: r.Invoice, PaymentHash: r.PaymentHash,
 		AmountMsat: r.AmountMsat, AmountPaidMsat: r.AmountPaidMsat.Int64, Status: store.InvoiceStatus(r.Status),
-		Description: r.Description, AddIndex: r.AddIndex.Int64, ExpiresAt: r.ExpiresAt.UTC(), PaidAt: timePtr(r.PaidAt),
+		Description: r.Description, AddIndex: r.AddIndex.Int64, ExpiresAt: r.ExpiresAt.UTC(), PaidAt: sqlvalue.TimePtr(r.PaidAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}, nil
 }
 
 func (t *tx) MarkInvoicePaid(ctx context.Context, hash string, amountPaidMsat int64, now time.Time) (bool, error) {
 	n, err := t.q.MarkInvoicePaid(ctx, sqlitedb.MarkInvoicePaidParams{
-		AmountPaidMsat: sql.NullInt64{Int64: amountPaidMsat, Valid: true}, PaidAt: nullTime(&now), Now: now.UTC(), PaymentHash: hash,
+		AmountPaidMsat: sql.NullInt64{Int64: amountPaidMsat, Valid: true}, PaidAt: sqlvalue.NullTime(&now), Now: now.UTC(), PaymentHash: hash,
 	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("mark invoice paid: %w", err))
@@ -69,7 +70,7 @@ func (t *tx) ExpireInvoice(ctx context.Context, hash string, now time.Time) (boo
 }
 
 func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone string, now time.Time) ([]string, error) {
-	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, sqlitedb.ListUnpaidAddressInvoicesParams{Phone: nullString(phone), Now: now.UTC()})
+	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, sqlitedb.ListUnpaidAddressInvoicesParams{Phone: sqlvalue.NullString(phone), Now: now.UTC()})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("unpaid address invoices: %w", err))
 	}
@@ -78,7 +79,7 @@ func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone string, now time.T
 
 func (t *tx) SetInvoiceReceipt(ctx context.Context, hash string, userID, transactionID int64, now time.Time) error {
 	n, err := t.q.SetInvoiceReceipt(ctx, sqlitedb.SetInvoiceReceiptParams{
-		UserID: nullInt(userID), TransactionID: nullInt(transactionID), Now: now.UTC(), PaymentHash: hash,
+		UserID: sqlvalue.NullInt(userID), TransactionID: sqlvalue.NullInt(transactionID), Now: now.UTC(), PaymentHash: hash,
 	})
 	return one(n, err, "set invoice receipt")
 }

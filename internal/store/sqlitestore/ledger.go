@@ -7,10 +7,11 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertUserAccount(ctx context.Context, userID int64, now time.Time) (int64, error) {
-	id, err := t.q.InsertUserAccount(ctx, sqlitedb.InsertUserAccountParams{UserID: nullInt(userID), Now: now.UTC()})
+	id, err := t.q.InsertUserAccount(ctx, sqlitedb.InsertUserAccountParams{UserID: sqlvalue.NullInt(userID), Now: now.UTC()})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert account: %w", err))
 	}
@@ -30,7 +31,7 @@ func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
 }
 
 func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, error) {
-	r, err := t.q.GetAccountByUserID(ctx, nullInt(userID))
+	r, err := t.q.GetAccountByUserID(ctx, sqlvalue.NullInt(userID))
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("account of user %d: %w", userID, err))
 	}
@@ -38,7 +39,7 @@ func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, 
 }
 
 func (t *tx) SystemAccount(ctx context.Context, code store.SystemAccountCode) (store.Account, error) {
-	r, err := t.q.GetSystemAccount(ctx, nullString(string(code)))
+	r, err := t.q.GetSystemAccount(ctx, sqlvalue.NullString(string(code)))
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("system account %s: %w", code, err))
 	}

@@ -7,11 +7,12 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertNotification(ctx context.Context, n store.NewNotification) (int64, error) {
 	id, err := t.q.InsertNotification(ctx, sqlitedb.InsertNotificationParams{
-		UserID: nullInt(n.UserID), Phone: n.Phone, Kind: string(n.Kind), TransactionID: nullInt(n.TransactionID),
+		UserID: sqlvalue.NullInt(n.UserID), Phone: n.Phone, Kind: string(n.Kind), TransactionID: sqlvalue.NullInt(n.TransactionID),
 		AmountMsat: n.AmountMsat, Counterparty: n.Counterparty, Body: n.Body, Now: n.Now.UTC(),
 	})
 	if err != nil {
@@ -24,7 +25,7 @@ func toNotification(r sqlitedb.Notification) store.Notification {
 	return store.Notification{
 		ID: r.ID, UserID: r.UserID.Int64, Phone: r.Phone, Kind: store.NotificationKind(r.Kind), TransactionID: r.TransactionID.Int64,
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
-		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: timePtr(r.SentAt),
+		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: sqlvalue.TimePtr(r.SentAt),
 	}
 }
 
@@ -45,7 +46,7 @@ func (t *tx) DueNotifications(ctx context.Context, now time.Time, limit int) ([]
 }
 
 func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.Notification, error) {
-	rows, err := t.q.ListNotificationsByTransaction(ctx, nullInt(transactionID))
+	rows, err := t.q.ListNotificationsByTransaction(ctx, sqlvalue.NullInt(transactionID))
 	if err != nil {
 		return nil, interpret(fmt.Errorf("notifications of %d: %w", transactionID, err))
 	}
@@ -53,7 +54,7 @@ func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.
 }
 
 func (t *tx) MarkNotificationSent(ctx context.Context, id int64, now time.Time) (bool, error) {
-	n, err := t.q.MarkNotificationSent(ctx, sqlitedb.MarkNotificationSentParams{SentAt: nullTime(&now), ID: id})
+	n, err := t.q.MarkNotificationSent(ctx, sqlitedb.MarkNotificationSentParams{SentAt: sqlvalue.NullTime(&now), ID: id})
 	if err != nil {
 		return false, interpret(fmt.Errorf("mark notification sent: %w", err))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/migrations"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 // Options tune the connection pool.
@@ -219,35 +220,5 @@ type tx struct {
 	q *sqlitedb.Queries
 }
 
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-func nullInt(i int64) sql.NullInt64      { return sql.NullInt64{Int64: i, Valid: i != 0} }
-func nullTime(t *time.Time) sql.NullTime {
-	if t == nil {
-		return sql.NullTime{}
-	}
-	return sql.NullTime{Time: t.UTC(), Valid: true}
-}
-func timePtr(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	u := t.Time.UTC()
-	return &u
-}
-func strPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
-}
-
 // one turns an update's row count into ErrNotFound when it matched nothing.
-func one(n int64, err error, what string) error {
-	if err != nil {
-		return interpret(fmt.Errorf("%s: %w", what, err))
-	}
-	if n == 0 {
-		return store.Classify(store.ErrNotFound, errors.New(what+": no row"))
-	}
-	return nil
-}
+func one(n int64, err error, what string) error { return sqlvalue.One(n, err, what, interpret) }

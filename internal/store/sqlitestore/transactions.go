@@ -6,15 +6,16 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int64, error) {
 	id, err := t.q.InsertTransaction(ctx, sqlitedb.InsertTransactionParams{
-		UserID: nullInt(n.UserID), Type: string(n.Type), Direction: string(n.Direction), Status: string(n.Status),
-		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: nullString(n.Invoice), PaymentHash: nullString(n.PaymentHash),
-		MpesaReceipt: nullString(n.MpesaReceipt), MpesaCheckoutRequestID: nullString(n.MpesaCheckoutRequestID),
-		MpesaConversationID: nullString(n.MpesaConversationID), CounterpartyPhone: nullString(n.CounterpartyPhone),
-		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: nullInt(n.RelatedID), HeldMsat: n.HeldMsat, Now: n.Now.UTC(),
+		UserID: sqlvalue.NullInt(n.UserID), Type: string(n.Type), Direction: string(n.Direction), Status: string(n.Status),
+		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Invoice: sqlvalue.NullString(n.Invoice), PaymentHash: sqlvalue.NullString(n.PaymentHash),
+		MpesaReceipt: sqlvalue.NullString(n.MpesaReceipt), MpesaCheckoutRequestID: sqlvalue.NullString(n.MpesaCheckoutRequestID),
+		MpesaConversationID: sqlvalue.NullString(n.MpesaConversationID), CounterpartyPhone: sqlvalue.NullString(n.CounterpartyPhone),
+		Description: n.Description, IdempotencyKey: n.IdempotencyKey, RelatedID: sqlvalue.NullInt(n.RelatedID), HeldMsat: n.HeldMsat, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert transaction: %w", err))
@@ -34,8 +35,8 @@ func toTransaction(r sqlitedb.Transaction) store.Transaction {
 
 func (t *tx) InsertTransfer(ctx context.Context, n store.NewTransfer) (int64, error) {
 	rows, err := t.q.InsertTransfer(ctx, sqlitedb.InsertTransferParams{
-		SenderID: nullInt(n.SenderID), RecipientID: nullInt(n.RecipientID),
-		SenderPhone: nullString(n.SenderPhone), RecipientPhone: nullString(n.RecipientPhone),
+		SenderID: sqlvalue.NullInt(n.SenderID), RecipientID: sqlvalue.NullInt(n.RecipientID),
+		SenderPhone: sqlvalue.NullString(n.SenderPhone), RecipientPhone: sqlvalue.NullString(n.RecipientPhone),
 		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description,
 		SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(), Now: n.Now.UTC(),
 	})
@@ -78,7 +79,7 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	rows, err := t.q.ListUserTransactions(ctx, sqlitedb.ListUserTransactionsParams{UserID: nullInt(userID), BeforeID: beforeID, MaxRows: int64(limit)})
+	rows, err := t.q.ListUserTransactions(ctx, sqlitedb.ListUserTransactionsParams{UserID: sqlvalue.NullInt(userID), BeforeID: beforeID, MaxRows: int64(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("latest transactions: %w", err))
 	}
@@ -90,7 +91,7 @@ func (t *tx) LatestTransactions(ctx context.Context, userID, beforeID int64, lim
 }
 
 func (t *tx) PaymentByHash(ctx context.Context, hash string) (store.Transaction, error) {
-	r, err := t.q.GetPaymentByHash(ctx, nullString(hash))
+	r, err := t.q.GetPaymentByHash(ctx, sqlvalue.NullString(hash))
 	if err != nil {
 		return store.Transaction{}, interpret(fmt.Errorf("payment by hash: %w", err))
 	}

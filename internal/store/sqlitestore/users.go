@@ -7,6 +7,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
 func (t *tx) InsertUserIfAbsent(ctx context.Context, u store.NewUser) (bool, error) {
@@ -33,7 +34,7 @@ func toUser(r sqlitedb.User) store.User {
 	return store.User{
 		ID: r.ID, Phone: r.Phone, LightningName: r.LightningName, LightningPubkey: r.LightningPubkey.String,
 		PINHash: r.PinHash.String, FailedPINAttempts: int(r.FailedPinAttempts), LockoutCount: int(r.LockoutCount),
-		LockedUntil: timePtr(r.LockedUntil), Language: r.Language, Status: store.UserStatus(r.Status),
+		LockedUntil: sqlvalue.TimePtr(r.LockedUntil), Language: r.Language, Status: store.UserStatus(r.Status),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
@@ -71,13 +72,13 @@ func (t *tx) UserByLightningName(ctx context.Context, name string) (store.User, 
 }
 
 func (t *tx) SetUserPIN(ctx context.Context, id int64, pinHash string, status store.UserStatus, now time.Time) error {
-	n, err := t.q.SetUserPIN(ctx, sqlitedb.SetUserPINParams{PinHash: nullString(pinHash), Status: string(status), Now: now.UTC(), ID: id})
+	n, err := t.q.SetUserPIN(ctx, sqlitedb.SetUserPINParams{PinHash: sqlvalue.NullString(pinHash), Status: string(status), Now: now.UTC(), ID: id})
 	return one(n, err, "set user pin")
 }
 
 func (t *tx) SetUserPINGuard(ctx context.Context, g store.PINGuard) error {
 	n, err := t.q.SetUserPINGuard(ctx, sqlitedb.SetUserPINGuardParams{
-		FailedPinAttempts: int64(g.Failed), LockoutCount: int64(g.Lockouts), LockedUntil: nullTime(g.LockedUntil), Now: g.Now.UTC(), ID: g.UserID,
+		FailedPinAttempts: int64(g.Failed), LockoutCount: int64(g.Lockouts), LockedUntil: sqlvalue.NullTime(g.LockedUntil), Now: g.Now.UTC(), ID: g.UserID,
 	})
 	return one(n, err, "set user pin guard")
 }
