@@ -2,6 +2,14 @@
 // later, through github.com/go-sql-driver/mysql. Every connection runs in UTC
 // with READ COMMITTED isolation; the row locks the queries take (FOR UPDATE,
 // guarded UPDATEs) provide the serialisation the ledger needs.
+//
+// Its files go by resource, with the same names in every adapter so that
+// engines compare file to file: store.go opens the database, runs
+// transactions and interprets the driver's errors; users.go, ledger.go,
+// transactions.go, invoices.go, sessions.go, notifications.go and
+// reconcile.go convert the rows of the queries in sql/queries/mysql/
+// (users.go those of users.sql and lightning_names.sql, ledger.go those of
+// accounts.sql, the others those of the file of their own name).
 package mysqlstore
 
 import (

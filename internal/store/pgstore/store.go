@@ -1,5 +1,13 @@
 // Package pgstore is the store adapter for PostgreSQL: a server reached through
 // pgx/v5 and its connection pool, for deployments that outgrow one file.
+//
+// Its files go by resource, with the same names in every adapter so that
+// engines compare file to file: store.go opens the database, runs
+// transactions and interprets the driver's errors; users.go, ledger.go,
+// transactions.go, invoices.go, sessions.go, notifications.go and
+// reconcile.go convert the rows of the queries in sql/queries/postgres/
+// (users.go those of users.sql and lightning_names.sql, ledger.go those of
+// accounts.sql, the others those of the file of their own name).
 package pgstore
 
 import (

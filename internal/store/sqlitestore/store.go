@@ -1,6 +1,14 @@
 // Package sqlitestore is the store adapter for SQLite, the embedded default:
 // a file on disk through the pure-Go modernc.org/sqlite driver, so nothing
 // needs installing.
+//
+// Its files go by resource, with the same names in every adapter so that
+// engines compare file to file: store.go opens the database, runs
+// transactions and interprets the driver's errors; users.go, ledger.go,
+// transactions.go, invoices.go, sessions.go, notifications.go and
+// reconcile.go convert the rows of the queries in sql/queries/sqlite/
+// (users.go those of users.sql and lightning_names.sql, ledger.go those of
+// accounts.sql, the others those of the file of their own name).
 package sqlitestore
 
 import (
