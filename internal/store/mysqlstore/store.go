@@ -1,0 +1,354 @@
+// Package mysqlstore is the store adapter for MySQL 8 and MariaDB 10.11 or
+// later, through github.com/go-sql-driver/mysql. Every connection runs in UTC
+// with READ COMMITTED isolation; the row locks the queries take (FOR UPDATE,
+// guarded UPDATEs) provide the serialisation the ledger needs.
+//
+// Its files go by resource, with the same names in every adapter so that
+// engines compare file to file: store.go opens the database, runs
+// transactions and interprets the driver's errors; users.go, ledger.go,
+// transactions.go, invoices.go, sessions.go, notifications.go and
+// reconcile.go convert the rows of the queries in sql/queries/mysql/
+// (users.go those of users.sql and lightning_names.sql, ledger.go those of
+// accounts.sql, the others those of the file of their own name).
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/umeme-wallet/umeme/gen/mysqldb"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/migrations"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
+)
+
+// Options tune the connection pool.
+type Options struct {
+	// MaxOpenConns caps the connections to the server (default 16).
+	MaxOpenConns int
+	// MaxIdleConns is how many of them stay open while idle (default
+	// MaxOpenConns).
+	MaxIdleConns int
+	// ConnMaxLifetime retires a connection after this long (default 3
+	// minutes), before the server or a proxy drops it as idle.
+	ConnMaxLifetime time.Duration
+}
+
+// Store is an open MySQL or MariaDB database.
+type Store struct {
+	db *sql.DB
+	// cfg is the configuration of db's connections, kept to open the
+	// separate handle migrations need.
+	cfg *mysql.Config
+
+	// prepared holds every query prepared on the server once per
+	// connection, made on first use (the tables exist only after Migrate).
+	mu       sync.Mutex
+	prepared *mysqldb.Queries
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database named by rawURL, of the form
+// mysql://user:password@host:port/dbname (mysql+pymysql:// means the same;
+// the port defaults to 3306). Query parameters of the URL are ignored: the
+// session settings are fixed here. Every connection uses UTC, both for the
+// session's time_zone and for the times the driver sends and parses, and
+// READ COMMITTED isolation. Open does not apply migrations; call Migrate.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 16
+	}
+	if opts.MaxIdleConns <= 0 {
+		opts.MaxIdleConns = opts.MaxOpenConns
+	}
+	if opts.ConnMaxLifetime <= 0 {
+		opts.ConnMaxLifetime = 3 * time.Minute
+	}
+	cfg, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open mysql: %w", err)
+	}
+	// The isolation level is set per session rather than per transaction so
+	// that BEGIN stays one round trip, and the name of its variable depends
+	// on the server: MariaDB knows only tx_isolation (before 11.1), MySQL 8
+	// only transaction_isolation. Ask the server which it is first.
+	version, err := serverVersion(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open mysql: %w", err)
+	}
+	isolationVar := "transaction_isolation"
+	if strings.Contains(version, "MariaDB") {
+		isolationVar = "tx_isolation"
+	}
+	cfg.Params[isolationVar] = "'READ-COMMITTED'"
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open mysql: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	s := &Store{db: db, cfg: cfg}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ParseURL turns a mysql:// (or mysql+pymysql://) URL into the driver's
+// configuration, with the settings every connection of the store shares but
+// the isolation level. Errors never repeat the URL's password.
+func ParseURL(rawURL string) (*mysql.Config, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// A *url.Error repeats the URL, password included; keep only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("invalid database url: %w", err)
+	}
+	switch u.Scheme {
+	case "mysql", "mysql+pymysql":
+	default:
+		return nil, fmt.Errorf("invalid database url: scheme %q is not mysql", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("invalid database url: no host")
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	if strings.Contains(dbName, "/") {
+		return nil, fmt.Errorf("invalid database url: database name %q", dbName)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "3306"
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = net.JoinHostPort(u.Hostname(), port)
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	cfg.DBName = dbName
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	// An UPDATE reports the rows it matched, not only those it changed, as
+	// SQLite and PostgreSQL do: setting a value a row already has is still
+	// a success, not "no row".
+	cfg.ClientFoundRows = true
+	// Without this the driver prepares, executes and closes a server-side
+	// statement for every query with arguments: three round trips instead
+	// of one. The driver escapes arguments itself for the connection's
+	// character set (utf8mb4), which is safe.
+	cfg.InterpolateParams = true
+	// DATETIME(6) keeps microseconds. MySQL rounds finer times and MariaDB
+	// truncates them; truncating in the driver makes both store the same
+	// value and compare it the same way.
+	if err := cfg.Apply(mysql.TimeTruncate(time.Microsecond)); err != nil {
+		return nil, err
+	}
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	return cfg, nil
+}
+
+// serverVersion asks the server its version over a connection of its own.
+func serverVersion(ctx context.Context, cfg *mysql.Config) (string, error) {
+	connector, err := mysql.NewConnector(cfg.Clone())
+	if err != nil {
+		return "", err
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return "", fmt.Errorf("server version: %w", err)
+	}
+	return version, nil
+}
+
+// migrationDB opens the handle migrations run on (and close when done):
+// golang-migrate sends each migration file as one query, so it needs
+// multi-statement support, which the store's own connections leave off.
+func (s *Store) migrationDB() (*sql.DB, error) {
+	cfg := s.cfg.Clone()
+	cfg.MultiStatements = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return sql.OpenDB(connector), nil
+}
+
+// Migrate applies (Up) or reverts one (Down) migration.
+func (s *Store) Migrate(dir migrations.Direction) error {
+	db, err := s.migrationDB()
+	if err != nil {
+		return err
+	}
+	return migrations.Run("mysql", db, dir)
+}
+
+// MigrationVersion reports the schema version.
+func (s *Store) MigrationVersion() (uint, bool, error) {
+	db, err := s.migrationDB()
+	if err != nil {
+		return 0, false, err
+	}
+	return migrations.Version("mysql", db)
+}
+
+// Engine implements store.Store.
+func (s *Store) Engine() string { return "mysql" }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping mysql: %w", err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prepared != nil {
+		s.prepared.Close()
+	}
+	return s.db.Close()
+}
+
+// queries returns the prepared queries, preparing them the first time.
+func (s *Store) queries(ctx context.Context) (*mysqldb.Queries, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prepared == nil {
+		q, err := mysqldb.Prepare(ctx, s.db)
+		if err != nil {
+			return nil, interpret(fmt.Errorf("prepare queries: %w", err))
+		}
+		s.prepared = q
+	}
+	return s.prepared, nil
+}
+
+// Autocommit implements store.Store.
+func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
+	return store.Retry(ctx, func() error { return fn(ctx, &tx{q: q}) })
+}
+
+// InTx implements store.Store.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
+	return store.Retry(ctx, func() error {
+		// The isolation level is the session's (READ COMMITTED, see Open).
+		sqlTx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return interpret(fmt.Errorf("begin: %w", err))
+		}
+		// database/sql also rolls back by itself when ctx is cancelled;
+		// after a commit this is a no-op.
+		defer sqlTx.Rollback() //nolint:errcheck
+		// Each prepared query is bound to the transaction's connection,
+		// prepared there the first time that connection runs it.
+		if err := fn(ctx, &tx{q: q.WithTx(sqlTx)}); err != nil {
+			return err
+		}
+		if err := sqlTx.Commit(); err != nil {
+			return interpret(fmt.Errorf("commit: %w", err))
+		}
+		return nil
+	})
+}
+
+// Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
+// reads one consistent snapshot (InnoDB's MVCC) without locking rows.
+func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return interpret(fmt.Errorf("begin snapshot: %w", err))
+	}
+	defer sqlTx.Rollback() //nolint:errcheck
+	return fn(ctx, &tx{q: q.WithTx(sqlTx)})
+}
+
+// The server error numbers interpret knows.
+const (
+	// erDupEntry is a unique (or primary) key refusing a duplicate.
+	erDupEntry = 1062
+	// erLockWaitTimeout is a row lock not granted within
+	// innodb_lock_wait_timeout. InnoDB rolls back only the statement, but
+	// InTx rolls back the whole transaction and runs it again.
+	erLockWaitTimeout = 1205
+	// erLockDeadlock is InnoDB breaking a deadlock by rolling back this
+	// transaction, the victim; run again, it usually goes through.
+	erLockDeadlock = 1213
+)
+
+// paymentPerHashIndex is the unique index of migration 000003 on the
+// generated payment_hash_claim column: at most one pending or completed
+// payment per hash.
+const paymentPerHashIndex = "transactions_one_payment_per_hash"
+
+// interpret normalises a driver error into the store's kinds. A lost
+// connection (mysql.ErrInvalidConn, driver.ErrBadConn) is not retryable: the
+// commit may have happened, and running the transaction again could apply it
+// twice.
+func interpret(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Classify(store.ErrNotFound, err)
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case erDupEntry:
+			// The message names the index: "Duplicate entry '…' for key
+			// 'transactions_one_payment_per_hash'" (MySQL 8 prefixes the
+			// table).
+			if strings.Contains(me.Message, paymentPerHashIndex) {
+				err = fmt.Errorf("%w: %w", store.ErrPaymentHashTaken, err)
+			}
+			return store.Classify(store.ErrConflict, err)
+		case erLockDeadlock, erLockWaitTimeout:
+			return store.Classify(store.ErrRetryable, err)
+		}
+	}
+	return err
+}
+
+// tx implements store.Tx over one MySQL transaction.
+type tx struct {
+	q *mysqldb.Queries
+}
+
+// one turns an update's row count into ErrNotFound when it matched nothing.
+// The count is of matched rows (ClientFoundRows, see ParseURL).
+func one(n int64, err error, what string) error { return sqlvalue.One(n, err, what, interpret) }

@@ -1,0 +1,140 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/umeme-wallet/umeme/gen/postgresdb"
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+func (t *tx) InsertUserAccount(ctx context.Context, userID int64, now time.Time) (int64, error) {
+	id, err := t.q.InsertUserAccount(ctx, postgresdb.InsertUserAccountParams{UserID: nullInt(userID), Now: now.UTC()})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("insert account: %w", err))
+	}
+	return id, nil
+}
+
+func toAccount(r postgresdb.Account) store.Account {
+	return store.Account{ID: r.ID, UserID: i64(r.UserID), Code: store.SystemAccountCode(str(r.Code)), BalanceMsat: r.BalanceMsat, DayOutMsat: r.DayOutMsat, DayOutDay: r.DayOutDay}
+}
+
+func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
+	r, err := t.q.GetAccountByID(ctx, id)
+	if err != nil {
+		return store.Account{}, interpret(fmt.Errorf("account %d: %w", id, err))
+	}
+	return toAccount(r), nil
+}
+
+func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, error) {
+	r, err := t.q.GetAccountByUserID(ctx, nullInt(userID))
+	if err != nil {
+		return store.Account{}, interpret(fmt.Errorf("account of user %d: %w", userID, err))
+	}
+	return toAccount(r), nil
+}
+
+func (t *tx) SystemAccount(ctx context.Context, code store.SystemAccountCode) (store.Account, error) {
+	r, err := t.q.GetSystemAccount(ctx, nullString(string(code)))
+	if err != nil {
+		return store.Account{}, interpret(fmt.Errorf("system account %s: %w", code, err))
+	}
+	return toAccount(r), nil
+}
+
+func (t *tx) UserAccountByPhone(ctx context.Context, phone string) (store.UserAccount, error) {
+	r, err := t.q.GetUserAccountByPhone(ctx, phone)
+	if err != nil {
+		return store.UserAccount{}, interpret(fmt.Errorf("user account by phone: %w", err))
+	}
+	return store.UserAccount{UserID: r.UserID, UserStatus: store.UserStatus(r.UserStatus), AccountID: r.AccountID, BalanceMsat: r.BalanceMsat}, nil
+}
+
+func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, error) {
+	if len(ids) == 0 {
+		return []store.Account{}, nil
+	}
+	rows, err := t.q.LockAccounts(ctx, ids)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("lock accounts: %w", err))
+	}
+	out := make([]store.Account, len(rows))
+	for i, r := range rows {
+		out[i] = toAccount(r)
+	}
+	return out, nil
+}
+
+func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
+	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
+}
+
+// ledgerWriter gives store.PostLedgerEntries its statements.
+type ledgerWriter struct{ q *postgresdb.Queries }
+
+func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
+	n, err := w.q.ApplyBalanceDelta(ctx, postgresdb.ApplyBalanceDeltaParams{
+		TransactionID: transactionID, Delta: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		ID: e.AccountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account, error) {
+	accounts, err := (&tx{q: w.q}).LockAccounts(ctx, id)
+	if err == nil && len(accounts) != 1 {
+		err = store.Classify(store.ErrNotFound, fmt.Errorf("account %d", id))
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	return accounts[0], nil
+}
+
+func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) error {
+	err := w.q.InsertLedgerEntry(ctx, postgresdb.InsertLedgerEntryParams{
+		TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, Now: now,
+	})
+	return interpret(err)
+}
+
+func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) error {
+	err := w.q.InsertLedgerEntryPair(ctx, postgresdb.InsertLedgerEntryPairParams{
+		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, Now: now,
+	})
+	return interpret(err)
+}
+
+func (t *tx) EntriesOf(ctx context.Context, transactionID int64) ([]store.LedgerEntry, error) {
+	rows, err := t.q.ListEntriesByTransaction(ctx, transactionID)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("entries of %d: %w", transactionID, err))
+	}
+	out := make([]store.LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = toEntry(r)
+	}
+	return out, nil
+}
+
+func toEntry(r postgresdb.LedgerEntry) store.LedgerEntry {
+	return store.LedgerEntry{
+		ID: r.ID, TransactionID: r.TransactionID, AccountID: r.AccountID, AmountMsat: r.AmountMsat, DayOutMsat: r.DayOutMsat,
+		DayOutDay: r.DayOutDay, Seq: i64(r.Seq), BalanceAfterMsat: i64(r.BalanceAfterMsat), Hash: str(r.Hash), CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+func (t *tx) HeldBy(ctx context.Context, transactionID, accountID int64) (int64, error) {
+	n, err := t.q.SumEntriesForAccountAndTransaction(ctx, postgresdb.SumEntriesForAccountAndTransactionParams{TransactionID: transactionID, AccountID: accountID})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("held by: %w", err))
+	}
+	return n, nil
+}

@@ -1,0 +1,108 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/umeme-wallet/umeme/gen/postgresdb"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
+)
+
+func toSession(r postgresdb.UssdSession) (store.Session, error) {
+	buf, err := store.DecodeInputBuffer(r.InputBuffer)
+	if err != nil {
+		return store.Session{}, err
+	}
+	return store.Session{
+		ID: r.ID, SessionID: r.SessionID, UserID: i64(r.UserID), Phone: r.Phone, State: r.State, InputBuffer: buf,
+		LastInput: r.LastInput, LastResponse: r.LastResponse, Hops: int(r.Hops), EndStatus: str(r.EndStatus),
+		DurationMs: i64(r.DurationMs), Active: r.Active, LastActivityAt: r.LastActivityAt.UTC(), CreatedAt: r.CreatedAt.UTC(),
+		EndedAt: timePtr(r.EndedAt),
+	}, nil
+}
+
+func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Session, error) {
+	// Most hops find their session: one read. Only the first hop writes,
+	// and its insert gives way to a concurrent twin (the upsert), then the
+	// row is read back.
+	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
+	if err == nil {
+		return toSession(r)
+	}
+	if err := interpret(err); !errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, fmt.Errorf("session: %w", err)
+	}
+	err = t.q.UpsertSession(ctx, postgresdb.UpsertSessionParams{
+		SessionID: n.SessionID, UserID: nullInt(n.UserID), Phone: n.Phone, State: n.State, Now: n.Now.UTC(),
+	})
+	if err != nil {
+		return store.Session{}, interpret(fmt.Errorf("upsert session: %w", err))
+	}
+	if r, err = t.q.GetSessionForUpdate(ctx, n.SessionID); err != nil {
+		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
+	}
+	return toSession(r)
+}
+
+func (t *tx) Session(ctx context.Context, sessionID string) (store.Session, error) {
+	r, err := t.q.GetSession(ctx, sessionID)
+	if err != nil {
+		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
+	}
+	return toSession(r)
+}
+
+func (t *tx) AppendSessionInput(ctx context.Context, sessionID, key string, now time.Time) ([]string, error) {
+	r, err := t.q.GetSessionForUpdate(ctx, sessionID)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("session: %w", err))
+	}
+	buf, err := store.DecodeInputBuffer(r.InputBuffer)
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, key)
+	n, err := t.q.SetSessionInputBuffer(ctx, postgresdb.SetSessionInputBufferParams{InputBuffer: store.EncodeInputBuffer(buf), Now: now.UTC(), SessionID: sessionID})
+	if err := one(n, err, "append session input"); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (t *tx) SaveSessionHop(ctx context.Context, h store.SessionHop) error {
+	n, err := t.q.SaveSessionHop(ctx, postgresdb.SaveSessionHopParams{
+		UserID: nullInt(h.UserID), State: h.State, InputBuffer: store.EncodeInputBuffer(h.InputBuffer),
+		LastInput: &h.LastInput, LastResponse: &h.LastResponse,
+		Now: h.Now.UTC(), SessionID: h.SessionID,
+		Active: !h.End, EndedAt: endedAt(h),
+	})
+	return one(n, err, "save session hop")
+}
+
+// endedAt is when a hop closed its session, or nil.
+func endedAt(h store.SessionHop) *time.Time {
+	if !h.End {
+		return nil
+	}
+	t := h.Now.UTC()
+	return &t
+}
+
+func (t *tx) EndSession(ctx context.Context, e store.SessionEnd) error {
+	n, err := t.q.EndSession(ctx, postgresdb.EndSessionParams{
+		EndStatus: nullString(e.Status), DurationMs: &e.DurationMs, Hops: sqlvalue.Int32(e.Hops),
+		Now: nullTime(&e.Now), SessionID: e.SessionID,
+	})
+	return one(n, err, "end session")
+}
+
+func (t *tx) CloseIdleSessions(ctx context.Context, idleBefore, now time.Time) (int64, error) {
+	n, err := t.q.CloseIdleSessions(ctx, postgresdb.CloseIdleSessionsParams{Now: nullTime(&now), IdleBefore: idleBefore.UTC()})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("close idle sessions: %w", err))
+	}
+	return n, nil
+}
