@@ -48,7 +48,9 @@ func TestLightningAddressCustomName(t *testing.T) {
 		alice.dial()
 		expect(t, alice.press("5"), "1. Change PIN", "2. Language", "3. Lightning Address")
 		expect(t, alice.press("3"), "Your Lightning Address:\n"+digits+"@umeme.test", "1. Choose a name")
-		expect(t, alice.press("1"), "3 to 20 letters")
+		// A name is for good: choosing one takes the PIN.
+		expect(t, alice.press("1"), "Enter your PIN")
+		expect(t, alice.press("7391"), "3 to 20 letters")
 		for _, bad := range []struct{ in, want string }{
 			{"ab", "Invalid name"}, {"0712345678", "Invalid name"}, {"mama-mboga", "Invalid name"},
 			{strings.Repeat("x", 21), "Invalid name"}, {"admin", "reserved"}, {"Support", "reserved"},
@@ -61,12 +63,21 @@ func TestLightningAddressCustomName(t *testing.T) {
 		bob.press("5")
 		bob.press("3")
 		bob.press("1")
+		if screen := bob.press("7391"); strings.Contains(screen, "3 to 20 letters") {
+			t.Fatalf("a wrong PIN reached the name screen: %q", screen)
+		}
+		bob.dial()
+		bob.press("5")
+		bob.press("3")
+		bob.press("1")
+		bob.press("5820")
 		expect(t, bob.press(first), "That name is taken", "3 to 20 letters")
 
 		alice.dial()
 		alice.press("5")
 		expect(t, alice.press("3"), first+"@umeme.test")
 		alice.press("1")
+		alice.press("7391")
 		expect(t, alice.press(second), "END ", second+"@umeme.test")
 		alice.dial()
 		alice.press("2")
@@ -77,6 +88,7 @@ func TestLightningAddressCustomName(t *testing.T) {
 		bob.press("5")
 		bob.press("3")
 		bob.press("1")
+		bob.press("5820")
 		expect(t, bob.press(first), "That name is taken")
 
 		base := "http://" + a.Addr()

@@ -92,7 +92,7 @@ func TestEveryScreenFits(t *testing.T) {
 	reasonArgs := map[key][]any{kInsufficientHave: {sats(wcfg.MaxBalanceMsat)}, kLimit: {sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat)}, kWrongPIN: {2}}
 	states := []string{stWelcome, stRegPIN, stRegConfirm, stMain, stSendTo, stSendAmount, stSendConfirm, stSendPIN, stBalancePIN,
 		stHistoryPIN, stHistory, stSettings, stPINCurrent, stPINNew, stPINConfirm, stLanguage,
-		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNName}
+		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNNamePIN, stLNName}
 	count := 0
 	for _, lang := range Languages {
 		u.Language = lang

@@ -14,8 +14,9 @@ const (
 	stPINNew     = "pin_new"     // buf: [sealed authorization]
 	stPINConfirm = "pin_confirm" // buf: [sealed authorization, prepared PIN]
 	stLanguage   = "language"
-	stLNAddress  = "ln_address" // the user's address
-	stLNName     = "ln_name"    // choose a name for it
+	stLNAddress  = "ln_address"  // the user's address
+	stLNNamePIN  = "ln_name_pin" // the PIN, before a name is chosen
+	stLNName     = "ln_name"     // buf: [sealed authorization]; choose a name
 )
 
 var settingsStates = map[string]state{
@@ -37,6 +38,12 @@ var settingsStates = map[string]state{
 	stLNAddress: {parent: stSettings, read: (*hop).lnAddress, draw: func(h *hop) []string {
 		return []string{h.t(kYourAddress, h.address()), "1. " + h.t(kChooseName), h.t(kBack)}
 	}},
+	// A name is the user's for good (names are never given to someone
+	// else), so choosing one takes the PIN, like moving money: whoever
+	// holds the phone for a moment cannot use up the user's names.
+	stLNNamePIN: {parent: stLNAddress, afterPIN: func(h *hop, auth wallet.Authorization) {
+		h.goTo(stLNName, h.e.wallet.SealAuthorization(auth))
+	}, draw: prompt(kEnterPIN)},
 	stLNName: {parent: stLNAddress, read: (*hop).lnName, draw: prompt(kEnterName)},
 }
 
@@ -122,12 +129,21 @@ func (h *hop) lnAddress(in string) {
 		h.refuse(kInvalidChoice)
 		return
 	}
-	h.goTo(stLNName)
+	h.goTo(stLNNamePIN)
 }
 
 // lnName gives the user's address the name typed (read as lower case).
 func (h *hop) lnName(in string) {
-	name, err := h.e.wallet.SetLightningName(h.ctx, h.user.ID, in)
+	if len(h.buf) != 1 {
+		h.goTo(stLNAddress)
+		return
+	}
+	auth, err := h.e.wallet.OpenAuthorization(h.buf[0])
+	if err != nil || auth.UserID() != h.user.ID {
+		h.finish(h.t(kAuthExpired))
+		return
+	}
+	name, err := h.e.wallet.SetLightningName(h.ctx, auth.UserID(), in)
 	switch {
 	case errors.Is(err, wallet.ErrInvalidName):
 		h.refuse(kNameInvalid)
