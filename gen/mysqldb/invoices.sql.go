@@ -82,7 +82,7 @@ func (q *Queries) ExpireInvoices(ctx context.Context, arg ExpireInvoicesParams) 
 }
 
 const getInvoiceByPaymentHash = `-- name: GetInvoiceByPaymentHash :one
-SELECT id, transaction_id, invoice, payment_hash, amount_msat, amount_paid_msat, status, description, add_index, expires_at, paid_at, created_at, updated_at, user_id, phone, origin, payer_comment FROM invoices WHERE payment_hash = ?
+SELECT id, transaction_id, invoice, payment_hash, amount_msat, amount_paid_msat, status, description, add_index, expires_at, paid_at, created_at, updated_at, user_id, phone, origin, payer_comment, address_name FROM invoices WHERE payment_hash = ?
 `
 
 func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash string) (Invoice, error) {
@@ -106,6 +106,7 @@ func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash strin
 		&i.Phone,
 		&i.Origin,
 		&i.PayerComment,
+		&i.AddressName,
 	)
 	return i, err
 }
@@ -113,11 +114,11 @@ func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash strin
 const insertInvoice = `-- name: InsertInvoice :execlastid
 INSERT INTO invoices (
     user_id, transaction_id, invoice, payment_hash, amount_msat, status, description,
-    add_index, expires_at, phone, origin, payer_comment, created_at, updated_at
+    add_index, expires_at, phone, origin, payer_comment, address_name, created_at, updated_at
 ) VALUES (
     ?, ?, ?, ?, ?,
     'pending', ?, ?, ?, ?, ?,
-    ?, ?, ?
+    ?, ?, ?, ?
 )
 `
 
@@ -133,6 +134,7 @@ type InsertInvoiceParams struct {
 	Phone         sql.NullString
 	Origin        string
 	PayerComment  string
+	AddressName   string
 	Now           time.Time
 }
 
@@ -151,6 +153,7 @@ func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (i
 		arg.Phone,
 		arg.Origin,
 		arg.PayerComment,
+		arg.AddressName,
 		arg.Now,
 		arg.Now,
 	)
@@ -162,19 +165,23 @@ func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (i
 
 const listUnpaidAddressInvoices = `-- name: ListUnpaidAddressInvoices :many
 SELECT payment_hash FROM invoices
-WHERE phone = ? AND status = 'pending' AND origin = 'address' AND expires_at > ?
+WHERE phone = ? AND address_name = ? AND status = 'pending' AND origin = 'address'
+  AND expires_at > ?
 ORDER BY id DESC
 `
 
 type ListUnpaidAddressInvoicesParams struct {
-	Phone sql.NullString
-	Now   time.Time
+	Phone       sql.NullString
+	AddressName string
+	Now         time.Time
 }
 
-// The payment hashes of a number's address invoices that can still be paid,
-// newest first: the cap on them expires the oldest.
+// The payment hashes of the address invoices asked for under one name of a
+// number that can still be paid, newest first: the cap on them expires the
+// oldest. Kept per name, so that the digits and each chosen name have caps
+// of their own.
 func (q *Queries) ListUnpaidAddressInvoices(ctx context.Context, arg ListUnpaidAddressInvoicesParams) ([]string, error) {
-	rows, err := q.query(ctx, q.listUnpaidAddressInvoicesStmt, listUnpaidAddressInvoices, arg.Phone, arg.Now)
+	rows, err := q.query(ctx, q.listUnpaidAddressInvoicesStmt, listUnpaidAddressInvoices, arg.Phone, arg.AddressName, arg.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func (q *Queries) ExpireInvoices(ctx context.Context, now time.Time) (int64, err
 }
 
 const getInvoiceByPaymentHash = `-- name: GetInvoiceByPaymentHash :one
-SELECT id, user_id, transaction_id, invoice, payment_hash, amount_msat, amount_paid_msat, status, description, add_index, expires_at, paid_at, created_at, updated_at, phone, origin, payer_comment FROM invoices WHERE payment_hash = $1
+SELECT id, user_id, transaction_id, invoice, payment_hash, amount_msat, amount_paid_msat, status, description, add_index, expires_at, paid_at, created_at, updated_at, phone, origin, payer_comment, address_name FROM invoices WHERE payment_hash = $1
 `
 
 func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash string) (Invoice, error) {
@@ -101,6 +101,7 @@ func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash strin
 		&i.Phone,
 		&i.Origin,
 		&i.PayerComment,
+		&i.AddressName,
 	)
 	return i, err
 }
@@ -108,11 +109,11 @@ func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash strin
 const insertInvoice = `-- name: InsertInvoice :one
 INSERT INTO invoices (
     user_id, transaction_id, invoice, payment_hash, amount_msat, status, description,
-    add_index, expires_at, phone, origin, payer_comment, created_at, updated_at
+    add_index, expires_at, phone, origin, payer_comment, address_name, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
     'pending', $6, $7, $8, $9, $10,
-    $11, $12, $12
+    $11, $12, $13, $13
 )
 RETURNING id
 `
@@ -129,6 +130,7 @@ type InsertInvoiceParams struct {
 	Phone         *string
 	Origin        string
 	PayerComment  string
+	AddressName   string
 	Now           time.Time
 }
 
@@ -147,6 +149,7 @@ func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (i
 		arg.Phone,
 		arg.Origin,
 		arg.PayerComment,
+		arg.AddressName,
 		arg.Now,
 	)
 	var id int64
@@ -156,19 +159,23 @@ func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (i
 
 const listUnpaidAddressInvoices = `-- name: ListUnpaidAddressInvoices :many
 SELECT payment_hash FROM invoices
-WHERE phone = $1 AND status = 'pending' AND origin = 'address' AND expires_at > $2
+WHERE phone = $1 AND address_name = $2 AND status = 'pending' AND origin = 'address'
+  AND expires_at > $3
 ORDER BY id DESC
 `
 
 type ListUnpaidAddressInvoicesParams struct {
-	Phone *string
-	Now   time.Time
+	Phone       *string
+	AddressName string
+	Now         time.Time
 }
 
-// The payment hashes of a number's address invoices that can still be paid,
-// newest first: the cap on them expires the oldest.
+// The payment hashes of the address invoices asked for under one name of a
+// number that can still be paid, newest first: the cap on them expires the
+// oldest. Kept per name, so that the digits and each chosen name have caps
+// of their own.
 func (q *Queries) ListUnpaidAddressInvoices(ctx context.Context, arg ListUnpaidAddressInvoicesParams) ([]string, error) {
-	rows, err := q.db.Query(ctx, listUnpaidAddressInvoices, arg.Phone, arg.Now)
+	rows, err := q.db.Query(ctx, listUnpaidAddressInvoices, arg.Phone, arg.AddressName, arg.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ type Invoice struct {
 	Phone          *string
 	Origin         string
 	PayerComment   string
+	AddressName    string
 }
 
 type LedgerEntry struct {

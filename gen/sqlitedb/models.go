@@ -40,6 +40,7 @@ type Invoice struct {
 	Phone          sql.NullString
 	Origin         string
 	PayerComment   string
+	AddressName    string
 }
 
 type LedgerEntry struct {

@@ -80,7 +80,7 @@ func (r *Receiver) InvoiceForAddress(ctx context.Context, to wallet.AddressRecip
 		return "", err
 	}
 	_, err = r.Wallet.CreateInvoice(ctx, wallet.NewInvoice{
-		UserID: to.UserID, Phone: to.Phone, Origin: store.InvoiceByAddress, PayerComment: comment,
+		UserID: to.UserID, Phone: to.Phone, Origin: store.InvoiceByAddress, PayerComment: comment, AddressName: to.Name,
 		Invoice: inv.PaymentRequest, PaymentHash: inv.PaymentHash, AmountMsat: amountMsat, Description: req.Memo,
 		AddIndex: int64(inv.AddIndex), ExpiresAt: inv.ExpiresAt,
 	})
@@ -88,6 +88,6 @@ func (r *Receiver) InvoiceForAddress(ctx context.Context, to wallet.AddressRecip
 		r.unrecorded(ctx, inv.PaymentHash)
 		return "", err
 	}
-	r.capUnpaid(ctx, to.Phone)
+	r.capUnpaid(ctx, to.Phone, to.Name)
 	return inv.PaymentRequest, nil
 }

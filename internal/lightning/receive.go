@@ -70,21 +70,22 @@ func (r *Receiver) unrecorded(ctx context.Context, hash string) {
 	}
 }
 
-// capUnpaid keeps at most MaxUnpaid address invoices of a number payable:
+// capUnpaid keeps at most MaxUnpaid address invoices of one name of a
+// number payable (the digits and each chosen name count apart):
 // those past it, oldest first, are cancelled on the node first, so that
 // they can no longer be paid, and only then expired in the database. A
 // cancel the node refuses (the invoice was paid a moment ago, the node is
 // unreachable) leaves that invoice as it is: the watcher credits a paid
 // one, and the next request tries again. It runs after the new invoice is
 // recorded, so concurrent requests still end within the cap.
-func (r *Receiver) capUnpaid(ctx context.Context, phone string) {
+func (r *Receiver) capUnpaid(ctx context.Context, phone, name string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	limit := r.MaxUnpaid
 	if limit <= 0 {
 		limit = 20
 	}
-	hashes, err := r.Wallet.UnpaidAddressInvoices(ctx, phone)
+	hashes, err := r.Wallet.UnpaidAddressInvoices(ctx, phone, name)
 	if err != nil {
 		r.Log.Warn("unpaid address invoices not capped", "phone", wallet.MaskPhone(phone), "err", err)
 		return

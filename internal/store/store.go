@@ -130,9 +130,10 @@ type Tx interface {
 	// ExpireInvoice expires one pending invoice; false when it was not
 	// pending.
 	ExpireInvoice(ctx context.Context, hash string, now time.Time) (bool, error)
-	// UnpaidAddressInvoices lists the payment hashes of a number's address
-	// invoices still pending and not yet due at now, newest first.
-	UnpaidAddressInvoices(ctx context.Context, phone string, now time.Time) ([]string, error)
+	// UnpaidAddressInvoices lists the payment hashes of the address
+	// invoices asked for under one name of a number, still pending and not
+	// yet due at now, newest first.
+	UnpaidAddressInvoices(ctx context.Context, phone, name string, now time.Time) ([]string, error)
 	// SetInvoiceReceipt records the user and the transaction row a paid
 	// address invoice credited.
 	SetInvoiceReceipt(ctx context.Context, hash string, userID, transactionID int64, now time.Time) error

@@ -303,10 +303,13 @@ type Invoice struct {
 // TransactionID and an empty Phone are stored as NULL, an empty Origin as
 // InvoiceByUser.
 type NewInvoice struct {
-	UserID        int64
-	Phone         string
-	Origin        InvoiceOrigin
-	PayerComment  string
+	UserID       int64
+	Phone        string
+	Origin       InvoiceOrigin
+	PayerComment string
+	// AddressName is the name an address invoice was asked for (a chosen
+	// name or the number's digits): the unpaid-invoice cap counts per name.
+	AddressName   string
 	TransactionID int64
 	Invoice       string
 	PaymentHash   string

@@ -179,13 +179,15 @@ func (w *Service) SetLightningName(ctx context.Context, userID int64, raw string
 	return name, nil
 }
 
-// UnpaidAddressInvoices lists the payment hashes of a number's address
-// invoices that can still be paid, newest first.
-func (w *Service) UnpaidAddressInvoices(ctx context.Context, phone string) ([]string, error) {
+// UnpaidAddressInvoices lists the payment hashes of the address invoices
+// asked for under one name of a number that can still be paid, newest
+// first. The cap is per name: a flood on a number's digits must not cancel
+// (and so give away) the invoices of the name its owner chose.
+func (w *Service) UnpaidAddressInvoices(ctx context.Context, phone, name string) ([]string, error) {
 	var hashes []string
 	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		hashes, err = tx.UnpaidAddressInvoices(ctx, phone, w.now())
+		hashes, err = tx.UnpaidAddressInvoices(ctx, phone, name, w.now())
 		return err
 	})
 	if err != nil {

@@ -28,6 +28,8 @@ type NewInvoice struct {
 	Origin       store.InvoiceOrigin
 	Phone        string
 	PayerComment string
+	// AddressName is the name the invoice was asked for.
+	AddressName string
 }
 
 // CheckAmount refuses an amount outside the per-operation bounds.
@@ -75,7 +77,7 @@ func (w *Service) CreateInvoice(ctx context.Context, n NewInvoice) (store.Invoic
 			}
 		}
 		if _, err := tx.InsertInvoice(ctx, store.NewInvoice{
-			UserID: n.UserID, Phone: n.Phone, Origin: n.Origin, PayerComment: n.PayerComment, TransactionID: txID,
+			UserID: n.UserID, Phone: n.Phone, Origin: n.Origin, PayerComment: n.PayerComment, AddressName: n.AddressName, TransactionID: txID,
 			Invoice: n.Invoice, PaymentHash: n.PaymentHash, AmountMsat: n.AmountMsat, Description: n.Description,
 			AddIndex: n.AddIndex, ExpiresAt: n.ExpiresAt, Now: now,
 		}); err != nil {

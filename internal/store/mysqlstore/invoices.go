@@ -19,7 +19,7 @@ func (t *tx) InsertInvoice(ctx context.Context, n store.NewInvoice) (int64, erro
 	id, err := t.q.InsertInvoice(ctx, mysqldb.InsertInvoiceParams{
 		UserID: sqlvalue.NullInt(n.UserID), TransactionID: sqlvalue.NullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
 		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: sqlvalue.NullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(),
-		Phone: sqlvalue.NullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, Now: n.Now.UTC(),
+		Phone: sqlvalue.NullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, AddressName: n.AddressName, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert invoice: %w", err))
@@ -69,8 +69,8 @@ func (t *tx) ExpireInvoice(ctx context.Context, hash string, now time.Time) (boo
 	return n == 1, nil
 }
 
-func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone string, now time.Time) ([]string, error) {
-	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, mysqldb.ListUnpaidAddressInvoicesParams{Phone: sqlvalue.NullString(phone), Now: now.UTC()})
+func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone, name string, now time.Time) ([]string, error) {
+	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, mysqldb.ListUnpaidAddressInvoicesParams{Phone: sqlvalue.NullString(phone), AddressName: name, Now: now.UTC()})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("unpaid address invoices: %w", err))
 	}

@@ -17,7 +17,7 @@ func (t *tx) InsertInvoice(ctx context.Context, n store.NewInvoice) (int64, erro
 	id, err := t.q.InsertInvoice(ctx, postgresdb.InsertInvoiceParams{
 		UserID: nullInt(n.UserID), TransactionID: nullInt(n.TransactionID), Invoice: n.Invoice, PaymentHash: n.PaymentHash,
 		AmountMsat: n.AmountMsat, Description: n.Description, AddIndex: nullInt(n.AddIndex), ExpiresAt: n.ExpiresAt.UTC(),
-		Phone: nullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, Now: n.Now.UTC(),
+		Phone: nullString(n.Phone), Origin: string(origin), PayerComment: n.PayerComment, AddressName: n.AddressName, Now: n.Now.UTC(),
 	})
 	if err != nil {
 		return 0, interpret(fmt.Errorf("insert invoice: %w", err))
@@ -67,8 +67,8 @@ func (t *tx) ExpireInvoice(ctx context.Context, hash string, now time.Time) (boo
 	return n == 1, nil
 }
 
-func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone string, now time.Time) ([]string, error) {
-	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, postgresdb.ListUnpaidAddressInvoicesParams{Phone: nullString(phone), Now: now.UTC()})
+func (t *tx) UnpaidAddressInvoices(ctx context.Context, phone, name string, now time.Time) ([]string, error) {
+	hashes, err := t.q.ListUnpaidAddressInvoices(ctx, postgresdb.ListUnpaidAddressInvoicesParams{Phone: nullString(phone), AddressName: name, Now: now.UTC()})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("unpaid address invoices: %w", err))
 	}

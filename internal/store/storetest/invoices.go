@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,16 +118,21 @@ func testInvoices(t *testing.T, s store.Store) {
 func testAddressInvoices(t *testing.T, s store.Store) {
 	phone := Phone(t)
 	userID, _, _ := NewFundedUser(t, s, 0)
+	digits := strings.TrimPrefix(phone, "+")
 	mk := func(expires time.Time) store.NewInvoice {
-		return store.NewInvoice{Phone: phone, Origin: store.InvoiceByAddress, PayerComment: "for the goat 🐐", Invoice: "lnbcrt50n1" + Token(t, 40),
-			PaymentHash: Token(t, 32), AmountMsat: 5000, Description: "address", AddIndex: 9, ExpiresAt: expires, Now: base}
+		return store.NewInvoice{Phone: phone, Origin: store.InvoiceByAddress, PayerComment: "for the goat 🐐", AddressName: digits,
+			Invoice: "lnbcrt50n1" + Token(t, 40), PaymentHash: Token(t, 32), AmountMsat: 5000, Description: "address", AddIndex: 9,
+			ExpiresAt: expires, Now: base}
 	}
 	older, newer, overdue, paid := mk(base.Add(time.Hour)), mk(base.Add(time.Hour)), mk(base.Add(-time.Minute)), mk(base.Add(time.Hour))
 	// Overdue too, but a payment of ours (inside the ledger) still holds
 	// funds for it: its row must stay for the settlement.
 	held := mk(base.Add(-time.Minute))
+	// Asked for under a name the number's owner chose: capped apart.
+	chosen := mk(base.Add(time.Hour))
+	chosen.AddressName = "mama" + Token(t, 3)
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, n := range []store.NewInvoice{older, newer, overdue, paid, held} {
+		for _, n := range []store.NewInvoice{older, newer, overdue, paid, held, chosen} {
 			if _, err := tx.InsertInvoice(ctx, n); err != nil {
 				return err
 			}
@@ -164,12 +170,15 @@ func testAddressInvoices(t *testing.T, s store.Store) {
 		if inv, _ := tx.InvoiceByPaymentHash(ctx, paid.PaymentHash); inv.UserID != userID || inv.TransactionID != txID {
 			t.Fatalf("receipt not recorded: %+v", inv)
 		}
-		hashes, err := tx.UnpaidAddressInvoices(ctx, phone, base)
+		hashes, err := tx.UnpaidAddressInvoices(ctx, phone, digits, base)
 		if err != nil {
 			return err
 		}
 		if len(hashes) != 2 || hashes[0] != newer.PaymentHash || hashes[1] != older.PaymentHash {
 			t.Fatalf("unpaid address invoices: %v, want the newer then the older", hashes)
+		}
+		if hashes, _ := tx.UnpaidAddressInvoices(ctx, phone, chosen.AddressName, base); len(hashes) != 1 || hashes[0] != chosen.PaymentHash {
+			t.Fatalf("unpaid address invoices of the chosen name: %v, want its own only", hashes)
 		}
 		if ok, err := tx.ExpireInvoice(ctx, older.PaymentHash, base); err != nil || !ok {
 			t.Fatalf("ExpireInvoice: %v %v", ok, err)
@@ -177,7 +186,7 @@ func testAddressInvoices(t *testing.T, s store.Store) {
 		if ok, err := tx.ExpireInvoice(ctx, paid.PaymentHash, base); err != nil || ok {
 			t.Fatalf("ExpireInvoice of a paid invoice: %v %v", ok, err)
 		}
-		if hashes, _ := tx.UnpaidAddressInvoices(ctx, phone, base); len(hashes) != 1 || hashes[0] != newer.PaymentHash {
+		if hashes, _ := tx.UnpaidAddressInvoices(ctx, phone, digits, base); len(hashes) != 1 || hashes[0] != newer.PaymentHash {
 			t.Fatalf("unpaid address invoices after an expiry: %v", hashes)
 		}
 		if _, err := tx.ExpireInvoices(ctx, base); err != nil {

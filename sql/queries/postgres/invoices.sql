@@ -3,11 +3,11 @@
 -- yet: its user is created when it is paid.
 INSERT INTO invoices (
     user_id, transaction_id, invoice, payment_hash, amount_msat, status, description,
-    add_index, expires_at, phone, origin, payer_comment, created_at, updated_at
+    add_index, expires_at, phone, origin, payer_comment, address_name, created_at, updated_at
 ) VALUES (
     sqlc.narg(user_id), sqlc.narg(transaction_id), sqlc.arg(invoice), sqlc.arg(payment_hash), sqlc.arg(amount_msat),
     'pending', sqlc.arg(description), sqlc.narg(add_index), sqlc.arg(expires_at), sqlc.narg(phone), sqlc.arg(origin),
-    sqlc.arg(payer_comment), sqlc.arg(now), sqlc.arg(now)
+    sqlc.arg(payer_comment), sqlc.arg(address_name), sqlc.arg(now), sqlc.arg(now)
 )
 RETURNING id;
 
@@ -41,10 +41,13 @@ SELECT CAST(COALESCE(MIN(add_index), 0) AS BIGINT) AS add_index FROM invoices
 WHERE status IN ('pending', 'expired') AND add_index IS NOT NULL AND expires_at > sqlc.arg(since);
 
 -- name: ListUnpaidAddressInvoices :many
--- The payment hashes of a number's address invoices that can still be paid,
--- newest first: the cap on them expires the oldest.
+-- The payment hashes of the address invoices asked for under one name of a
+-- number that can still be paid, newest first: the cap on them expires the
+-- oldest. Kept per name, so that the digits and each chosen name have caps
+-- of their own.
 SELECT payment_hash FROM invoices
-WHERE phone = sqlc.arg(phone) AND status = 'pending' AND origin = 'address' AND expires_at > sqlc.arg(now)
+WHERE phone = sqlc.arg(phone) AND address_name = sqlc.arg(address_name) AND status = 'pending' AND origin = 'address'
+  AND expires_at > sqlc.arg(now)
 ORDER BY id DESC;
 
 -- name: ExpireInvoice :execrows
