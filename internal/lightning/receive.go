@@ -147,9 +147,6 @@ func (r *Receiver) follow(ctx context.Context) error {
 			return fmt.Errorf("list invoices: %w", err)
 		}
 		for _, u := range list {
-			if u.State != InvoiceSettled {
-				continue
-			}
 			if err := r.credit(ctx, u); err != nil {
 				return err
 			}
@@ -169,9 +166,6 @@ func (r *Receiver) follow(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("invoice stream closed")
 			}
-			if u.State != InvoiceSettled {
-				continue
-			}
 			if err := r.credit(ctx, u); err != nil {
 				return err
 			}
@@ -179,9 +173,12 @@ func (r *Receiver) follow(ctx context.Context) error {
 	}
 }
 
-// credit marks a settled invoice paid (one the wallet does not know, issued
-// by someone else on the node, marks nothing).
+// credit marks a settled invoice paid (an update of any other state, or of
+// an invoice someone else issued on the node, marks nothing).
 func (r *Receiver) credit(ctx context.Context, u InvoiceUpdate) error {
+	if u.State != InvoiceSettled {
+		return nil // open, accepted (held) or cancelled: nothing arrived
+	}
 	credited, err := r.Wallet.MarkInvoicePaid(ctx, u.PaymentHash, u.AmountPaidMsat)
 	if errors.Is(err, wallet.ErrInvalidAmount) {
 		// An amount no real payment has: left uncredited for the
