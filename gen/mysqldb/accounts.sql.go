@@ -13,81 +13,35 @@ import (
 )
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
-UPDATE accounts
-SET head_hash = CASE WHEN kind = 'user' THEN CONVERT(SHA2(CONCAT(
-        'v1|', id, '|', head_seq + 1, '|', CAST(? AS SIGNED), '|', ?, '|',
-        balance_msat + ?, '|', ?, '|', ?, '|',
-        CAST(? AS SIGNED), '|', head_hash), 256) USING ascii) ELSE head_hash END,
-    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
-    balance_msat = balance_msat + ?,
-    day_out_msat = CASE
-        WHEN ? > 0 AND day_out_day >= ? THEN day_out_msat + ?
-        WHEN ? > 0 THEN ?
-        WHEN ? < 0 AND day_out_day = ? THEN
-            CASE WHEN day_out_msat + ? < 0 THEN 0 ELSE day_out_msat + ? END
-        ELSE day_out_msat END,
-    day_out_day = CASE WHEN ? > 0 AND ? > day_out_day THEN ? ELSE day_out_day END
-WHERE id = ?
-  AND (kind = 'system'
-       OR (balance_msat + ? >= 0
-           AND (? < 0 OR balance_msat + ? <= ?)
-           AND (? <= 0
-                OR (CASE WHEN day_out_day >= ? THEN day_out_msat ELSE 0 END) + ? <= ?)))
+CALL apply_balance_deltas(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), 0, 0, 0, CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), NULL)
 `
 
 type ApplyBalanceDeltaParams struct {
 	TransactionID int64
+	ID            int64
 	Delta         int64
 	DayOut        int64
 	Day           int64
 	CreatedUs     int64
-	ID            int64
 	MaxBalance    int64
 	DayLimit      int64
 }
 
-// Moves a cached balance by delta and counts day_out towards the account's
-// sends, unless that would take a user account below zero, a credit would
-// take it above max_balance, or the day's sends would pass day_limit; 0 rows
-// means refused. A send counts on its day, or on the later day the counter
-// is already on (a transaction that waited past midnight for the row); a
-// give-back (day_out < 0) counts only on the day the counter is on and never
-// takes it below zero. On a user account the same statement advances the
-// hash chain (see store.ChainText for the text hashed): the entry inserted
-// next copies the new head. MySQL assigns left to right and later
-// expressions see earlier assignments, so every column is assigned after
-// the last expression that reads its old value. (The CASTs only tell sqlc
-// the type of parameters used nowhere but inside CONCAT; SHA2 answers in
-// the connection's character set, converted to the column's.)
+// Moves one cached balance under its guards and advances a user account's
+// hash chain: migration 000008's apply_balance_deltas with one leg, where
+// the guards are written down; 0 rows means refused. (The CASTs tell sqlc
+// the types.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
 	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
 		arg.TransactionID,
-		arg.Delta,
+		arg.ID,
 		arg.Delta,
 		arg.DayOut,
 		arg.Day,
 		arg.CreatedUs,
-		arg.Delta,
-		arg.DayOut,
-		arg.Day,
-		arg.DayOut,
-		arg.DayOut,
-		arg.DayOut,
-		arg.DayOut,
-		arg.Day,
-		arg.DayOut,
-		arg.DayOut,
-		arg.DayOut,
-		arg.Day,
-		arg.Day,
-		arg.ID,
-		arg.Delta,
-		arg.Delta,
-		arg.Delta,
 		arg.MaxBalance,
-		arg.DayOut,
-		arg.Day,
-		arg.DayOut,
 		arg.DayLimit,
 	)
 	if err != nil {
@@ -223,63 +177,6 @@ func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryPa
 	return err
 }
 
-const insertLedgerEntryPair = `-- name: InsertLedgerEntryPair :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
-VALUES (?, ?, ?,
-        (SELECT CASE WHEN a.kind = 'user' THEN a.head_seq END FROM accounts a WHERE a.id = ?),
-        (SELECT CASE WHEN a.kind = 'user' THEN a.balance_msat END FROM accounts a WHERE a.id = ?),
-        ?, ?,
-        (SELECT CASE WHEN a.kind = 'user' THEN a.head_hash END FROM accounts a WHERE a.id = ?),
-        ?),
-       (?, ?, ?,
-        (SELECT CASE WHEN b.kind = 'user' THEN b.head_seq END FROM accounts b WHERE b.id = ?),
-        (SELECT CASE WHEN b.kind = 'user' THEN b.balance_msat END FROM accounts b WHERE b.id = ?),
-        ?, ?,
-        (SELECT CASE WHEN b.kind = 'user' THEN b.head_hash END FROM accounts b WHERE b.id = ?),
-        ?)
-`
-
-type InsertLedgerEntryPairParams struct {
-	TransactionID int64
-	AccountA      int64
-	AmountA       int64
-	DayOutA       int64
-	Day           int64
-	Now           time.Time
-	AccountB      int64
-	AmountB       int64
-	DayOutB       int64
-}
-
-// The common two-legged posting in one round trip, after both accounts (two
-// different ones) were moved; each entry as in InsertLedgerEntry. One VALUES
-// row per entry with primary-key subqueries, not INSERT ... SELECT ... UNION
-// ALL: MariaDB materialises a UNION in a temporary table, which cost the
-// transfer path a fifth of its throughput.
-func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
-	_, err := q.exec(ctx, q.insertLedgerEntryPairStmt, insertLedgerEntryPair,
-		arg.TransactionID,
-		arg.AccountA,
-		arg.AmountA,
-		arg.AccountA,
-		arg.AccountA,
-		arg.DayOutA,
-		arg.Day,
-		arg.AccountA,
-		arg.Now,
-		arg.TransactionID,
-		arg.AccountB,
-		arg.AmountB,
-		arg.AccountB,
-		arg.AccountB,
-		arg.DayOutB,
-		arg.Day,
-		arg.AccountB,
-		arg.Now,
-	)
-	return err
-}
-
 const insertUserAccount = `-- name: InsertUserAccount :execlastid
 INSERT INTO accounts (user_id, kind, balance_msat, created_at)
 VALUES (?, 'user', 0, ?)
@@ -384,6 +281,53 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 		return nil, err
 	}
 	return items, nil
+}
+
+const postLedgerPair = `-- name: PostLedgerPair :execrows
+CALL apply_balance_deltas(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS DATETIME(6)))
+`
+
+type PostLedgerPairParams struct {
+	TransactionID int64
+	AccountA      int64
+	AmountA       int64
+	DayOutA       int64
+	AccountB      int64
+	AmountB       int64
+	DayOutB       int64
+	Day           int64
+	CreatedUs     int64
+	MaxBalance    int64
+	DayLimit      int64
+	Now           time.Time
+}
+
+// A two-legged posting on two different accounts in one round trip:
+// migration 000008's apply_balance_deltas with two legs moves both accounts
+// (lower id first) and appends both entries: 4 rows; fewer means a leg was
+// refused and the transaction must be rolled back.
+func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) (int64, error) {
+	result, err := q.exec(ctx, q.postLedgerPairStmt, postLedgerPair,
+		arg.TransactionID,
+		arg.AccountA,
+		arg.AmountA,
+		arg.DayOutA,
+		arg.AccountB,
+		arg.AmountB,
+		arg.DayOutB,
+		arg.Day,
+		arg.CreatedUs,
+		arg.MaxBalance,
+		arg.DayLimit,
+		arg.Now,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const sumEntriesForAccountAndTransaction = `-- name: SumEntriesForAccountAndTransaction :one

@@ -102,9 +102,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertLedgerEntryStmt, err = db.PrepareContext(ctx, insertLedgerEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLedgerEntry: %w", err)
 	}
-	if q.insertLedgerEntryPairStmt, err = db.PrepareContext(ctx, insertLedgerEntryPair); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertLedgerEntryPair: %w", err)
-	}
 	if q.insertLightningNameStmt, err = db.PrepareContext(ctx, insertLightningName); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLightningName: %w", err)
 	}
@@ -188,6 +185,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.minUnpaidInvoiceAddIndexStmt, err = db.PrepareContext(ctx, minUnpaidInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MinUnpaidInvoiceAddIndex: %w", err)
+	}
+	if q.postLedgerPairStmt, err = db.PrepareContext(ctx, postLedgerPair); err != nil {
+		return nil, fmt.Errorf("error preparing query PostLedgerPair: %w", err)
 	}
 	if q.rescheduleNotificationStmt, err = db.PrepareContext(ctx, rescheduleNotification); err != nil {
 		return nil, fmt.Errorf("error preparing query RescheduleNotification: %w", err)
@@ -363,11 +363,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertLedgerEntryStmt: %w", cerr)
 		}
 	}
-	if q.insertLedgerEntryPairStmt != nil {
-		if cerr := q.insertLedgerEntryPairStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertLedgerEntryPairStmt: %w", cerr)
-		}
-	}
 	if q.insertLightningNameStmt != nil {
 		if cerr := q.insertLightningNameStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertLightningNameStmt: %w", cerr)
@@ -508,6 +503,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing minUnpaidInvoiceAddIndexStmt: %w", cerr)
 		}
 	}
+	if q.postLedgerPairStmt != nil {
+		if cerr := q.postLedgerPairStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing postLedgerPairStmt: %w", cerr)
+		}
+	}
 	if q.rescheduleNotificationStmt != nil {
 		if cerr := q.rescheduleNotificationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rescheduleNotificationStmt: %w", cerr)
@@ -638,7 +638,6 @@ type Queries struct {
 	getUserByPhoneStmt                     *sql.Stmt
 	insertInvoiceStmt                      *sql.Stmt
 	insertLedgerEntryStmt                  *sql.Stmt
-	insertLedgerEntryPairStmt              *sql.Stmt
 	insertLightningNameStmt                *sql.Stmt
 	insertNotificationStmt                 *sql.Stmt
 	insertTransactionStmt                  *sql.Stmt
@@ -667,6 +666,7 @@ type Queries struct {
 	maxInvoiceAddIndexStmt                 *sql.Stmt
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
+	postLedgerPairStmt                     *sql.Stmt
 	rescheduleNotificationStmt             *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	setInvoiceReceiptStmt                  *sql.Stmt
@@ -712,7 +712,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
 		insertInvoiceStmt:                      q.insertInvoiceStmt,
 		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
-		insertLedgerEntryPairStmt:              q.insertLedgerEntryPairStmt,
 		insertLightningNameStmt:                q.insertLightningNameStmt,
 		insertNotificationStmt:                 q.insertNotificationStmt,
 		insertTransactionStmt:                  q.insertTransactionStmt,
@@ -741,6 +740,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
+		postLedgerPairStmt:                     q.postLedgerPairStmt,
 		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		setInvoiceReceiptStmt:                  q.setInvoiceReceiptStmt,

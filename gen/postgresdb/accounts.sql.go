@@ -10,65 +10,40 @@ import (
 	"time"
 )
 
-const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
-UPDATE accounts
-SET head_hash = CASE WHEN kind = 'user' THEN encode(sha256(convert_to(
-        'v1|' || id || '|' || (head_seq + 1) || '|' || $1::BIGINT || '|' || $2::BIGINT || '|' ||
-        (balance_msat + $2::BIGINT) || '|' || $3::BIGINT || '|' || $4::BIGINT || '|' ||
-        $5::BIGINT || '|' || head_hash, 'UTF8')), 'hex') ELSE head_hash END,
-    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
-    balance_msat = balance_msat + $2::BIGINT,
-    day_out_msat = CASE
-        WHEN $3::BIGINT > 0 AND day_out_day >= $4::BIGINT THEN day_out_msat + $3::BIGINT
-        WHEN $3::BIGINT > 0 THEN $3::BIGINT
-        WHEN $3::BIGINT < 0 AND day_out_day = $4::BIGINT THEN
-            CASE WHEN day_out_msat + $3::BIGINT < 0 THEN 0 ELSE day_out_msat + $3::BIGINT END
-        ELSE day_out_msat END,
-    day_out_day = CASE WHEN $3::BIGINT > 0 AND $4::BIGINT > day_out_day THEN $4::BIGINT ELSE day_out_day END
-WHERE id = $6
-  AND (kind = 'system'
-       OR (balance_msat + $2::BIGINT >= 0
-           AND ($2::BIGINT < 0 OR balance_msat + $2::BIGINT <= $7::BIGINT)
-           AND ($3::BIGINT <= 0
-                OR (CASE WHEN day_out_day >= $4::BIGINT THEN day_out_msat ELSE 0 END) + $3::BIGINT <= $8::BIGINT)))
+const applyBalanceDelta = `-- name: ApplyBalanceDelta :one
+SELECT apply_balance_delta($1::BIGINT, $2::BIGINT, $3::BIGINT,
+    $4::BIGINT, $5::BIGINT, $6::BIGINT,
+    $7::BIGINT, $8::BIGINT)::BOOLEAN AS applied
 `
 
 type ApplyBalanceDeltaParams struct {
 	TransactionID int64
+	ID            int64
 	Delta         int64
 	DayOut        int64
 	Day           int64
 	CreatedUs     int64
-	ID            int64
 	MaxBalance    int64
 	DayLimit      int64
 }
 
-// Moves a cached balance by delta and counts day_out towards the account's
-// sends, unless that would take a user account below zero, a credit would
-// take it above max_balance, or the day's sends would pass day_limit; 0 rows
-// means refused. A send counts on its day, or on the later day the counter
-// is already on (a transaction that waited past midnight for the row); a
-// give-back (day_out < 0) counts only on the day the counter is on and never
-// takes it below zero. On a user account the same statement advances the
-// hash chain (see store.ChainText for the text hashed): the entry inserted
-// next copies the new head. The SET list reads only old values in its
-// expressions, in the order MySQL's left-to-right SET also needs.
-func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
-	result, err := q.db.Exec(ctx, applyBalanceDelta,
+// Moves one cached balance under its guards and advances a user account's
+// hash chain: migration 000008's apply_balance_delta, where the guards are
+// written down; FALSE means refused.
+func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (bool, error) {
+	row := q.db.QueryRow(ctx, applyBalanceDelta,
 		arg.TransactionID,
+		arg.ID,
 		arg.Delta,
 		arg.DayOut,
 		arg.Day,
 		arg.CreatedUs,
-		arg.ID,
 		arg.MaxBalance,
 		arg.DayLimit,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	var applied bool
+	err := row.Scan(&applied)
+	return applied, err
 }
 
 const getAccountByID = `-- name: GetAccountByID :one
@@ -196,48 +171,6 @@ func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryPa
 	return err
 }
 
-const insertLedgerEntryPair = `-- name: InsertLedgerEntryPair :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
-SELECT $1::BIGINT, a.id, $2::BIGINT,
-       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
-       $3::BIGINT, $4::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, $5::TIMESTAMPTZ
-FROM accounts a WHERE a.id = $6::BIGINT
-UNION ALL
-SELECT $1::BIGINT, b.id, $7::BIGINT,
-       CASE WHEN b.kind = 'user' THEN b.head_seq END, CASE WHEN b.kind = 'user' THEN b.balance_msat END,
-       $8::BIGINT, $4::BIGINT, CASE WHEN b.kind = 'user' THEN b.head_hash END, $5::TIMESTAMPTZ
-FROM accounts b WHERE b.id = $9::BIGINT
-`
-
-type InsertLedgerEntryPairParams struct {
-	TransactionID int64
-	AmountA       int64
-	DayOutA       int64
-	Day           int64
-	Now           time.Time
-	AccountA      int64
-	AmountB       int64
-	DayOutB       int64
-	AccountB      int64
-}
-
-// The common two-legged posting in one round trip, after both accounts (two
-// different ones) were moved; each entry as in InsertLedgerEntry.
-func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
-	_, err := q.db.Exec(ctx, insertLedgerEntryPair,
-		arg.TransactionID,
-		arg.AmountA,
-		arg.DayOutA,
-		arg.Day,
-		arg.Now,
-		arg.AccountA,
-		arg.AmountB,
-		arg.DayOutB,
-		arg.AccountB,
-	)
-	return err
-}
-
 const insertUserAccount = `-- name: InsertUserAccount :one
 INSERT INTO accounts (user_id, kind, balance_msat, created_at)
 VALUES ($1, 'user', 0, $2)
@@ -326,6 +259,52 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 		return nil, err
 	}
 	return items, nil
+}
+
+const postLedgerPair = `-- name: PostLedgerPair :one
+SELECT post_ledger_pair($1::BIGINT, $2::BIGINT, $3::BIGINT,
+    $4::BIGINT, $5::BIGINT, $6::BIGINT, $7::BIGINT,
+    $8::BIGINT, $9::BIGINT, $10::BIGINT, $11::BIGINT,
+    $12::TIMESTAMPTZ)::BOOLEAN AS posted
+`
+
+type PostLedgerPairParams struct {
+	TransactionID int64
+	AccountA      int64
+	AmountA       int64
+	DayOutA       int64
+	AccountB      int64
+	AmountB       int64
+	DayOutB       int64
+	Day           int64
+	CreatedUs     int64
+	MaxBalance    int64
+	DayLimit      int64
+	Now           time.Time
+}
+
+// A two-legged posting on two different accounts in one round trip:
+// migration 000008's post_ledger_pair moves both accounts (lower id first)
+// and appends both entries; FALSE means a leg was refused and the
+// transaction must be rolled back.
+func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) (bool, error) {
+	row := q.db.QueryRow(ctx, postLedgerPair,
+		arg.TransactionID,
+		arg.AccountA,
+		arg.AmountA,
+		arg.DayOutA,
+		arg.AccountB,
+		arg.AmountB,
+		arg.DayOutB,
+		arg.Day,
+		arg.CreatedUs,
+		arg.MaxBalance,
+		arg.DayLimit,
+		arg.Now,
+	)
+	var posted bool
+	err := row.Scan(&posted)
+	return posted, err
 }
 
 const sumEntriesForAccountAndTransaction = `-- name: SumEntriesForAccountAndTransaction :one

@@ -200,50 +200,6 @@ func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryPa
 	return err
 }
 
-const insertLedgerEntryPair = `-- name: InsertLedgerEntryPair :exec
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
-SELECT ?1 AS transaction_id, a.id, ?2 AS amount_msat,
-       CASE WHEN a.kind = 'user' THEN a.head_seq END AS seq, CASE WHEN a.kind = 'user' THEN a.balance_msat END AS balance_after_msat,
-       ?3 AS day_out_msat, ?4 AS day_out_day, CASE WHEN a.kind = 'user' THEN a.head_hash END AS hash,
-       ?5 AS created_at
-FROM accounts a WHERE a.id = ?6
-UNION ALL
-SELECT ?1 AS transaction_id, b.id, ?7 AS amount_msat,
-       CASE WHEN b.kind = 'user' THEN b.head_seq END AS seq, CASE WHEN b.kind = 'user' THEN b.balance_msat END AS balance_after_msat,
-       ?8 AS day_out_msat, ?4 AS day_out_day, CASE WHEN b.kind = 'user' THEN b.head_hash END AS hash,
-       ?5 AS created_at
-FROM accounts b WHERE b.id = ?9
-`
-
-type InsertLedgerEntryPairParams struct {
-	TransactionID int64
-	AmountA       int64
-	DayOutA       int64
-	Day           int64
-	Now           time.Time
-	AccountA      int64
-	AmountB       int64
-	DayOutB       int64
-	AccountB      int64
-}
-
-// The common two-legged posting in one round trip, after both accounts (two
-// different ones) were moved; each entry as in InsertLedgerEntry.
-func (q *Queries) InsertLedgerEntryPair(ctx context.Context, arg InsertLedgerEntryPairParams) error {
-	_, err := q.db.ExecContext(ctx, insertLedgerEntryPair,
-		arg.TransactionID,
-		arg.AmountA,
-		arg.DayOutA,
-		arg.Day,
-		arg.Now,
-		arg.AccountA,
-		arg.AmountB,
-		arg.DayOutB,
-		arg.AccountB,
-	)
-	return err
-}
-
 const insertUserAccount = `-- name: InsertUserAccount :one
 INSERT INTO accounts (user_id, kind, balance_msat, created_at)
 VALUES (?1, 'user', 0, ?2)

@@ -21,10 +21,61 @@ type LedgerWriter interface {
 	// explain a refusal.
 	LockAccount(ctx context.Context, id int64) (Account, error)
 	// InsertLedgerEntry appends the entry that ApplyBalanceDelta has just
-	// applied, copying its account's new chain head; InsertLedgerEntryPair
-	// appends two at once, on two different accounts.
+	// applied, copying its account's new chain head.
 	InsertLedgerEntry(ctx context.Context, transactionID int64, e Entry, guard Guard, now time.Time) error
-	InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b Entry, guard Guard, now time.Time) error
+}
+
+// PairPoster is what an engine with server-side routines adds to its
+// LedgerWriter: a two-legged posting on two different accounts in one
+// round trip (both moves and both inserts). false means a leg was refused
+// and the posting stopped half way, so the transaction must not commit:
+// PostLedgerEntries then answers ErrPairRefused, and the adapter's InTx runs
+// the transaction again with a writer that posts one statement at a time,
+// which says which leg was refused and why.
+type PairPoster interface {
+	PostLedgerPair(ctx context.Context, transactionID int64, a, b Entry, guard Guard, now time.Time) (bool, error)
+}
+
+// ErrPairRefused is PostLedgerEntries reporting a refusal of PairPoster: a
+// retryable error whose retry must post one statement at a time (see
+// RetryTx).
+var ErrPairRefused = Classify(ErrRetryable, errors.New("a leg of a two-legged posting was refused; posting again one statement at a time"))
+
+// ErrPostOutsideTx refuses a posting in Autocommit: its legs would each
+// commit on their own, and a refused leg would leave the others moved.
+var ErrPostOutsideTx = errors.New("ledger entries are posted only inside InTx")
+
+// Posting is an adapter transaction's view of its postings. A failed
+// posting may have moved some of its legs before a later one was refused
+// (each leg is its own statement, or a routine that stops half way), so
+// once one fails the transaction must not commit, even if fn goes on and
+// returns nil: InTx asks Failed before committing.
+type Posting struct {
+	// InTx is set for a transaction run by InTx; Pairs lets a PairPoster
+	// post a two-legged posting in one statement (see RetryTx).
+	InTx, Pairs bool
+	failed      error
+}
+
+// Post runs PostLedgerEntries and remembers a failure.
+func (p *Posting) Post(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, guard Guard, now time.Time) error {
+	if !p.InTx {
+		return ErrPostOutsideTx
+	}
+	err := PostLedgerEntries(ctx, w, transactionID, entries, guard, now)
+	if err != nil && p.failed == nil {
+		p.failed = err
+	}
+	return err
+}
+
+// Failed is the first posting error of the transaction, if any: InTx
+// returns it instead of committing.
+func (p *Posting) Failed() error {
+	if p.failed == nil {
+		return nil
+	}
+	return fmt.Errorf("the transaction went on after a failed posting, and was rolled back: %w", p.failed)
 }
 
 // ErrUnbalanced is returned for a posting whose entries do not sum to zero.
@@ -35,10 +86,10 @@ var ErrUnbalanced = errors.New("ledger entries do not sum to zero")
 // order (so concurrent postings lock rows in one order and cannot deadlock),
 // and appends the entries. Each entry copies its account's chain head from
 // the row its balance move just updated, so an entry is inserted after its
-// account moved and before the same account moves again: a two-legged
-// posting on two accounts moves both, then inserts both in one statement;
-// any other moves and inserts one entry at a time, which is as many
-// statements as moving all first. The time is kept to the microsecond,
+// account moved and before the same account moves again. A two-legged
+// posting on two accounts goes to the server's routine in one round trip
+// where the writer has one (PairPoster); any other moves and inserts one
+// entry at a time. The time is kept to the microsecond,
 // the finest every engine stores, so that the hashed time is the stored one.
 func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, guard Guard, now time.Time) error {
 	if len(entries) < 2 {
@@ -74,14 +125,13 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 		}
 		return 0
 	})
-	if len(ordered) == 2 && ordered[0].AccountID != ordered[1].AccountID {
-		for _, e := range ordered {
-			if err := apply(ctx, w, transactionID, e, guard, now); err != nil {
-				return err
-			}
-		}
-		if err := w.InsertLedgerEntryPair(ctx, transactionID, entries[0], entries[1], guard, now); err != nil {
+	if p, ok := w.(PairPoster); ok && len(ordered) == 2 && ordered[0].AccountID != ordered[1].AccountID {
+		posted, err := p.PostLedgerPair(ctx, transactionID, entries[0], entries[1], guard, now)
+		switch {
+		case err != nil:
 			return fmt.Errorf("post entries: %w", err)
+		case !posted:
+			return ErrPairRefused
 		}
 		return nil
 	}

@@ -32,3 +32,18 @@ func Retry(ctx context.Context, attempt func() error) error {
 	}
 	return err
 }
+
+// RetryTx is Retry for a transaction that may post entries: attempt is told
+// whether it may post two-legged postings in one statement (PairPoster),
+// which it may until an attempt ends in ErrPairRefused; every later attempt
+// posts one statement at a time.
+func RetryTx(ctx context.Context, attempt func(pairs bool) error) error {
+	pairs := true
+	return Retry(ctx, func() error {
+		err := attempt(pairs)
+		if errors.Is(err, ErrPairRefused) {
+			pairs = false
+		}
+		return err
+	})
+}

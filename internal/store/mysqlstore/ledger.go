@@ -71,11 +71,41 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
-	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
+	var w store.LedgerWriter = ledgerWriter{t.q}
+	if t.posting.Pairs {
+		w = pairWriter{ledgerWriter{t.q}}
+	}
+	return t.posting.Post(ctx, w, transactionID, entries, guard, now.UTC())
 }
 
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *mysqldb.Queries }
+
+// pairWriter adds the two-legged apply_balance_deltas, for a transaction
+// run by InTx.
+type pairWriter struct{ ledgerWriter }
+
+// postedPairRows is what MariaDB counts for a two-legged CALL that posted:
+// two accounts moved, two entries inserted.
+const postedPairRows = 4
+
+func (w pairWriter) PostLedgerPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) (bool, error) {
+	n, err := w.q.PostLedgerPair(ctx, mysqldb.PostLedgerPairParams{
+		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("post ledger pair: %w", err))
+	}
+	switch {
+	case n == postedPairRows:
+		return true, nil
+	case n < postedPairRows:
+		return false, nil
+	}
+	return false, fmt.Errorf("post ledger pair: the server counted %d rows, not %d or fewer", n, postedPairRows)
+}
 
 func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
 	n, err := w.q.ApplyBalanceDelta(ctx, mysqldb.ApplyBalanceDeltaParams{
@@ -103,14 +133,6 @@ func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account,
 func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) error {
 	err := w.q.InsertLedgerEntry(ctx, mysqldb.InsertLedgerEntryParams{
 		TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, Now: now,
-	})
-	return interpret(err)
-}
-
-func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) error {
-	err := w.q.InsertLedgerEntryPair(ctx, mysqldb.InsertLedgerEntryPairParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, Now: now,
 	})
 	return interpret(err)
 }

@@ -261,7 +261,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	if err != nil {
 		return err
 	}
-	return store.Retry(ctx, func() error {
+	return store.RetryTx(ctx, func(pairs bool) error {
 		// The isolation level is the session's (READ COMMITTED, see Open).
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -272,7 +272,11 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		defer sqlTx.Rollback() //nolint:errcheck
 		// Each prepared query is bound to the transaction's connection,
 		// prepared there the first time that connection runs it.
-		if err := fn(ctx, &tx{q: q.WithTx(sqlTx)}); err != nil {
+		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Pairs: pairs}}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		if err := t.posting.Failed(); err != nil {
 			return err
 		}
 		if err := sqlTx.Commit(); err != nil {
@@ -346,7 +350,8 @@ func interpret(err error) error {
 
 // tx implements store.Tx over one MySQL transaction.
 type tx struct {
-	q *mysqldb.Queries
+	q       *mysqldb.Queries
+	posting store.Posting
 }
 
 // one turns an update's row count into ErrNotFound when it matched nothing.

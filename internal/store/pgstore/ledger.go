@@ -69,21 +69,40 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
-	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
+	var w store.LedgerWriter = ledgerWriter{t.q}
+	if t.posting.Pairs {
+		w = pairWriter{ledgerWriter{t.q}}
+	}
+	return t.posting.Post(ctx, w, transactionID, entries, guard, now.UTC())
 }
 
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *postgresdb.Queries }
 
+// pairWriter adds post_ledger_pair, for a transaction run by InTx.
+type pairWriter struct{ ledgerWriter }
+
+func (w pairWriter) PostLedgerPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) (bool, error) {
+	posted, err := w.q.PostLedgerPair(ctx, postgresdb.PostLedgerPairParams{
+		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("post ledger pair: %w", err))
+	}
+	return posted, nil
+}
+
 func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	n, err := w.q.ApplyBalanceDelta(ctx, postgresdb.ApplyBalanceDeltaParams{
+	applied, err := w.q.ApplyBalanceDelta(ctx, postgresdb.ApplyBalanceDeltaParams{
 		TransactionID: transactionID, Delta: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
 		ID: e.AccountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
 	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
 	}
-	return n == 1, nil
+	return applied, nil
 }
 
 func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account, error) {
@@ -100,14 +119,6 @@ func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account,
 func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) error {
 	err := w.q.InsertLedgerEntry(ctx, postgresdb.InsertLedgerEntryParams{
 		TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, Now: now,
-	})
-	return interpret(err)
-}
-
-func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) error {
-	err := w.q.InsertLedgerEntryPair(ctx, postgresdb.InsertLedgerEntryPairParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, Now: now,
 	})
 	return interpret(err)
 }

@@ -122,7 +122,7 @@ func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx 
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return store.Retry(ctx, func() error {
+	return store.RetryTx(ctx, func(pairs bool) error {
 		pgxTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))
@@ -136,7 +136,11 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 			defer cancel()
 			pgxTx.Rollback(rctx) //nolint:errcheck
 		}()
-		if err := fn(ctx, &tx{q: postgresdb.New(pgxTx)}); err != nil {
+		t := &tx{q: postgresdb.New(pgxTx), posting: store.Posting{InTx: true, Pairs: pairs}}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		if err := t.posting.Failed(); err != nil {
 			return err
 		}
 		if err := pgxTx.Commit(ctx); err != nil {
@@ -196,7 +200,8 @@ func interpret(err error) error {
 
 // tx implements store.Tx over one PostgreSQL transaction.
 type tx struct {
-	q *postgresdb.Queries
+	q       *postgresdb.Queries
+	posting store.Posting
 }
 
 // pgx gives a nullable column a pointer where database/sql gives a

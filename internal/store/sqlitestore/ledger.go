@@ -67,7 +67,7 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
-	return store.PostLedgerEntries(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
+	return t.posting.Post(ctx, ledgerWriter{t.q}, transactionID, entries, guard, now.UTC())
 }
 
 // ledgerWriter gives store.PostLedgerEntries its statements.
@@ -98,14 +98,6 @@ func (w ledgerWriter) LockAccount(ctx context.Context, id int64) (store.Account,
 func (w ledgerWriter) InsertLedgerEntry(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) error {
 	err := w.q.InsertLedgerEntry(ctx, sqlitedb.InsertLedgerEntryParams{
 		TransactionID: transactionID, AccountID: e.AccountID, AmountMsat: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, Now: now,
-	})
-	return interpret(err)
-}
-
-func (w ledgerWriter) InsertLedgerEntryPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) error {
-	err := w.q.InsertLedgerEntryPair(ctx, sqlitedb.InsertLedgerEntryPairParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, Now: now,
 	})
 	return interpret(err)
 }

@@ -170,7 +170,11 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		// database/sql also rolls back by itself when ctx is cancelled;
 		// after a commit this is a no-op.
 		defer sqlTx.Rollback() //nolint:errcheck
-		if err := fn(ctx, &tx{q: sqlitedb.New(sqlTx)}); err != nil {
+		t := &tx{q: sqlitedb.New(sqlTx), posting: store.Posting{InTx: true}}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		if err := t.posting.Failed(); err != nil {
 			return err
 		}
 		if err := sqlTx.Commit(); err != nil {
@@ -225,7 +229,8 @@ func interpret(err error) error {
 
 // tx implements store.Tx over one SQLite transaction.
 type tx struct {
-	q *sqlitedb.Queries
+	q       *sqlitedb.Queries
+	posting store.Posting
 }
 
 // one turns an update's row count into ErrNotFound when it matched nothing.

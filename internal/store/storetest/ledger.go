@@ -48,6 +48,81 @@ func testAccounts(t *testing.T, s store.Store) {
 	})
 }
 
+// testFailedPostingRollsBack: a refused posting may have moved some legs
+// before the refused one (the lower account id moves first), so a
+// transaction that goes on after it, and returns nil, must still not commit:
+// InTx answers the posting's error, and nothing of the transaction stays.
+// Every shape is tried: the first or the second leg of a pair refused, and
+// the last leg of three. A posting outside InTx is refused before it moves
+// anything.
+func testFailedPostingRollsBack(t *testing.T, s store.Store) {
+	userA, accA, _ := NewFundedUser(t, s, 10_000)
+	_, accB, _ := NewFundedUser(t, s, 9_000)
+	_, accC, _ := NewFundedUser(t, s, 0)
+	balances := func() [3]int64 {
+		var out [3]int64
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			for i, id := range []int64{accA, accB, accC} {
+				a, err := tx.AccountByID(ctx, id)
+				if err != nil {
+					return err
+				}
+				out[i] = a.BalanceMsat
+			}
+			return nil
+		})
+		return out
+	}
+	before := balances()
+	cases := []struct {
+		name    string
+		entries []store.Entry
+		refused int64
+	}{
+		// accA < accB < accC: their creation order.
+		{"first leg of a pair", []store.Entry{{AccountID: accB, AmountMsat: 5_000}, {AccountID: accA, AmountMsat: -5_000}}, accB},
+		{"second leg of a pair", []store.Entry{{AccountID: accA, AmountMsat: -5_000}, {AccountID: accB, AmountMsat: 5_000}}, accB},
+		{"last of three legs", []store.Entry{{AccountID: accA, AmountMsat: -6_000}, {AccountID: accB, AmountMsat: 1_000}, {AccountID: accC, AmountMsat: 5_000}}, accB},
+	}
+	for _, c := range cases {
+		var txID int64
+		err := s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+			var err error
+			txID, err = tx.InsertTransaction(ctx, store.NewTransaction{UserID: userA, Type: store.TypeSend, Direction: store.DirectionOut,
+				Status: store.StatusCompleted, AmountMsat: 1, IdempotencyKey: Token(t, 16), Now: base})
+			if err != nil {
+				return err
+			}
+			// The guard lets accB hold no more than 9,000: every case credits it.
+			if err := tx.PostEntries(ctx, txID, c.entries, maxGuard(9_000), base); err == nil {
+				t.Errorf("%s: posting over accB's cap went through", c.name)
+			}
+			return nil // going on as if nothing happened
+		})
+		var be *store.BalanceError
+		if !errors.As(err, &be) || be.AccountID != c.refused || be.Reason != store.ReasonMaxBalance {
+			t.Errorf("%s: InTx = %v, want the refusal of account %d over its cap", c.name, err, c.refused)
+		}
+		if got := balances(); got != before {
+			t.Errorf("%s: balances moved from %v to %v", c.name, before, got)
+		}
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.TransactionByID(ctx, txID)
+			mustKind(t, err, store.ErrNotFound, c.name+": the transaction of the refused posting")
+			return nil
+		})
+	}
+	err := s.Autocommit(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		return tx.PostEntries(ctx, 1, []store.Entry{{AccountID: accA, AmountMsat: -1}, {AccountID: accC, AmountMsat: 1}}, store.NoLimits, base)
+	})
+	if !errors.Is(err, store.ErrPostOutsideTx) {
+		t.Errorf("posting in Autocommit: %v, want ErrPostOutsideTx", err)
+	}
+	if got := balances(); got != before {
+		t.Errorf("autocommit posting: balances moved from %v to %v", before, got)
+	}
+}
+
 // testPostEntries: a posting must balance and have two legs, may take a
 // user's whole balance but no more, may credit up to the maximum balance
 // exactly, and moves the balances it records.

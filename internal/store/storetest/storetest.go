@@ -38,6 +38,7 @@ var ownRows = []check{
 	{"UserConstraints", testUserConstraints},
 	{"Accounts", testAccounts},
 	{"PostEntries", testPostEntries},
+	{"FailedPostingRollsBack", testFailedPostingRollsBack},
 	{"Chain", testChain},
 	{"DailyLimit", testDailyLimit},
 	{"Transactions", testTransactions},

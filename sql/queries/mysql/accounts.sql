@@ -23,39 +23,13 @@ WHERE u.phone = sqlc.arg(phone);
 SELECT * FROM accounts WHERE id IN (sqlc.slice(ids)) ORDER BY id FOR UPDATE;
 
 -- name: ApplyBalanceDelta :execrows
--- Moves a cached balance by delta and counts day_out towards the account's
--- sends, unless that would take a user account below zero, a credit would
--- take it above max_balance, or the day's sends would pass day_limit; 0 rows
--- means refused. A send counts on its day, or on the later day the counter
--- is already on (a transaction that waited past midnight for the row); a
--- give-back (day_out < 0) counts only on the day the counter is on and never
--- takes it below zero. On a user account the same statement advances the
--- hash chain (see store.ChainText for the text hashed): the entry inserted
--- next copies the new head. MySQL assigns left to right and later
--- expressions see earlier assignments, so every column is assigned after
--- the last expression that reads its old value. (The CASTs only tell sqlc
--- the type of parameters used nowhere but inside CONCAT; SHA2 answers in
--- the connection's character set, converted to the column's.)
-UPDATE accounts
-SET head_hash = CASE WHEN kind = 'user' THEN CONVERT(SHA2(CONCAT(
-        'v1|', id, '|', head_seq + 1, '|', CAST(sqlc.arg(transaction_id) AS SIGNED), '|', sqlc.arg(delta), '|',
-        balance_msat + sqlc.arg(delta), '|', sqlc.arg(day_out), '|', sqlc.arg(day), '|',
-        CAST(sqlc.arg(created_us) AS SIGNED), '|', head_hash), 256) USING ascii) ELSE head_hash END,
-    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
-    balance_msat = balance_msat + sqlc.arg(delta),
-    day_out_msat = CASE
-        WHEN sqlc.arg(day_out) > 0 AND day_out_day >= sqlc.arg(day) THEN day_out_msat + sqlc.arg(day_out)
-        WHEN sqlc.arg(day_out) > 0 THEN sqlc.arg(day_out)
-        WHEN sqlc.arg(day_out) < 0 AND day_out_day = sqlc.arg(day) THEN
-            CASE WHEN day_out_msat + sqlc.arg(day_out) < 0 THEN 0 ELSE day_out_msat + sqlc.arg(day_out) END
-        ELSE day_out_msat END,
-    day_out_day = CASE WHEN sqlc.arg(day_out) > 0 AND sqlc.arg(day) > day_out_day THEN sqlc.arg(day) ELSE day_out_day END
-WHERE id = sqlc.arg(id)
-  AND (kind = 'system'
-       OR (balance_msat + sqlc.arg(delta) >= 0
-           AND (sqlc.arg(delta) < 0 OR balance_msat + sqlc.arg(delta) <= sqlc.arg(max_balance))
-           AND (sqlc.arg(day_out) <= 0
-                OR (CASE WHEN day_out_day >= sqlc.arg(day) THEN day_out_msat ELSE 0 END) + sqlc.arg(day_out) <= sqlc.arg(day_limit))));
+-- Moves one cached balance under its guards and advances a user account's
+-- hash chain: migration 000008's apply_balance_deltas with one leg, where
+-- the guards are written down; 0 rows means refused. (The CASTs tell sqlc
+-- the types.)
+CALL apply_balance_deltas(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(id) AS SIGNED), CAST(sqlc.arg(delta) AS SIGNED),
+    CAST(sqlc.arg(day_out) AS SIGNED), 0, 0, 0, CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
+    CAST(sqlc.arg(max_balance) AS SIGNED), CAST(sqlc.arg(day_limit) AS SIGNED), NULL);
 
 -- name: InsertLedgerEntry :exec
 -- Appends an entry right after ApplyBalanceDelta moved its account: a user
@@ -70,25 +44,15 @@ SELECT sqlc.arg(transaction_id) AS transaction_id, a.id, sqlc.arg(amount_msat) A
        sqlc.arg(now) AS created_at
 FROM accounts a WHERE a.id = sqlc.arg(account_id);
 
--- name: InsertLedgerEntryPair :exec
--- The common two-legged posting in one round trip, after both accounts (two
--- different ones) were moved; each entry as in InsertLedgerEntry. One VALUES
--- row per entry with primary-key subqueries, not INSERT ... SELECT ... UNION
--- ALL: MariaDB materialises a UNION in a temporary table, which cost the
--- transfer path a fifth of its throughput.
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
-VALUES (sqlc.arg(transaction_id), sqlc.arg(account_a), sqlc.arg(amount_a),
-        (SELECT CASE WHEN a.kind = 'user' THEN a.head_seq END FROM accounts a WHERE a.id = sqlc.arg(account_a)),
-        (SELECT CASE WHEN a.kind = 'user' THEN a.balance_msat END FROM accounts a WHERE a.id = sqlc.arg(account_a)),
-        sqlc.arg(day_out_a), sqlc.arg(day),
-        (SELECT CASE WHEN a.kind = 'user' THEN a.head_hash END FROM accounts a WHERE a.id = sqlc.arg(account_a)),
-        sqlc.arg(now)),
-       (sqlc.arg(transaction_id), sqlc.arg(account_b), sqlc.arg(amount_b),
-        (SELECT CASE WHEN b.kind = 'user' THEN b.head_seq END FROM accounts b WHERE b.id = sqlc.arg(account_b)),
-        (SELECT CASE WHEN b.kind = 'user' THEN b.balance_msat END FROM accounts b WHERE b.id = sqlc.arg(account_b)),
-        sqlc.arg(day_out_b), sqlc.arg(day),
-        (SELECT CASE WHEN b.kind = 'user' THEN b.head_hash END FROM accounts b WHERE b.id = sqlc.arg(account_b)),
-        sqlc.arg(now));
+-- name: PostLedgerPair :execrows
+-- A two-legged posting on two different accounts in one round trip:
+-- migration 000008's apply_balance_deltas with two legs moves both accounts
+-- (lower id first) and appends both entries: 4 rows; fewer means a leg was
+-- refused and the transaction must be rolled back.
+CALL apply_balance_deltas(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED),
+    CAST(sqlc.arg(day_out_a) AS SIGNED), CAST(sqlc.arg(account_b) AS SIGNED), CAST(sqlc.arg(amount_b) AS SIGNED),
+    CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
+    CAST(sqlc.arg(max_balance) AS SIGNED), CAST(sqlc.arg(day_limit) AS SIGNED), CAST(sqlc.arg(now) AS DATETIME(6)));
 
 -- name: ListEntriesByTransaction :many
 SELECT * FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;

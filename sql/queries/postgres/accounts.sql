@@ -23,37 +23,13 @@ WHERE u.phone = sqlc.arg(phone);
 -- accounts always queue instead of deadlocking.
 SELECT * FROM accounts WHERE id = ANY(sqlc.arg(ids)::BIGINT[]) ORDER BY id FOR UPDATE;
 
--- name: ApplyBalanceDelta :execrows
--- Moves a cached balance by delta and counts day_out towards the account's
--- sends, unless that would take a user account below zero, a credit would
--- take it above max_balance, or the day's sends would pass day_limit; 0 rows
--- means refused. A send counts on its day, or on the later day the counter
--- is already on (a transaction that waited past midnight for the row); a
--- give-back (day_out < 0) counts only on the day the counter is on and never
--- takes it below zero. On a user account the same statement advances the
--- hash chain (see store.ChainText for the text hashed): the entry inserted
--- next copies the new head. The SET list reads only old values in its
--- expressions, in the order MySQL's left-to-right SET also needs.
-UPDATE accounts
-SET head_hash = CASE WHEN kind = 'user' THEN encode(sha256(convert_to(
-        'v1|' || id || '|' || (head_seq + 1) || '|' || sqlc.arg(transaction_id)::BIGINT || '|' || sqlc.arg(delta)::BIGINT || '|' ||
-        (balance_msat + sqlc.arg(delta)::BIGINT) || '|' || sqlc.arg(day_out)::BIGINT || '|' || sqlc.arg(day)::BIGINT || '|' ||
-        sqlc.arg(created_us)::BIGINT || '|' || head_hash, 'UTF8')), 'hex') ELSE head_hash END,
-    head_seq = CASE WHEN kind = 'user' THEN head_seq + 1 ELSE head_seq END,
-    balance_msat = balance_msat + sqlc.arg(delta)::BIGINT,
-    day_out_msat = CASE
-        WHEN sqlc.arg(day_out)::BIGINT > 0 AND day_out_day >= sqlc.arg(day)::BIGINT THEN day_out_msat + sqlc.arg(day_out)::BIGINT
-        WHEN sqlc.arg(day_out)::BIGINT > 0 THEN sqlc.arg(day_out)::BIGINT
-        WHEN sqlc.arg(day_out)::BIGINT < 0 AND day_out_day = sqlc.arg(day)::BIGINT THEN
-            CASE WHEN day_out_msat + sqlc.arg(day_out)::BIGINT < 0 THEN 0 ELSE day_out_msat + sqlc.arg(day_out)::BIGINT END
-        ELSE day_out_msat END,
-    day_out_day = CASE WHEN sqlc.arg(day_out)::BIGINT > 0 AND sqlc.arg(day)::BIGINT > day_out_day THEN sqlc.arg(day)::BIGINT ELSE day_out_day END
-WHERE id = sqlc.arg(id)
-  AND (kind = 'system'
-       OR (balance_msat + sqlc.arg(delta)::BIGINT >= 0
-           AND (sqlc.arg(delta)::BIGINT < 0 OR balance_msat + sqlc.arg(delta)::BIGINT <= sqlc.arg(max_balance)::BIGINT)
-           AND (sqlc.arg(day_out)::BIGINT <= 0
-                OR (CASE WHEN day_out_day >= sqlc.arg(day)::BIGINT THEN day_out_msat ELSE 0 END) + sqlc.arg(day_out)::BIGINT <= sqlc.arg(day_limit)::BIGINT)));
+-- name: ApplyBalanceDelta :one
+-- Moves one cached balance under its guards and advances a user account's
+-- hash chain: migration 000008's apply_balance_delta, where the guards are
+-- written down; FALSE means refused.
+SELECT apply_balance_delta(sqlc.arg(transaction_id)::BIGINT, sqlc.arg(id)::BIGINT, sqlc.arg(delta)::BIGINT,
+    sqlc.arg(day_out)::BIGINT, sqlc.arg(day)::BIGINT, sqlc.arg(created_us)::BIGINT,
+    sqlc.arg(max_balance)::BIGINT, sqlc.arg(day_limit)::BIGINT)::BOOLEAN AS applied;
 
 -- name: InsertLedgerEntry :exec
 -- Appends an entry right after ApplyBalanceDelta moved its account: a user
@@ -66,19 +42,15 @@ SELECT sqlc.arg(transaction_id)::BIGINT, a.id, sqlc.arg(amount_msat)::BIGINT,
        sqlc.arg(day_out)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
 FROM accounts a WHERE a.id = sqlc.arg(account_id)::BIGINT;
 
--- name: InsertLedgerEntryPair :exec
--- The common two-legged posting in one round trip, after both accounts (two
--- different ones) were moved; each entry as in InsertLedgerEntry.
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
-SELECT sqlc.arg(transaction_id)::BIGINT, a.id, sqlc.arg(amount_a)::BIGINT,
-       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
-       sqlc.arg(day_out_a)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
-FROM accounts a WHERE a.id = sqlc.arg(account_a)::BIGINT
-UNION ALL
-SELECT sqlc.arg(transaction_id)::BIGINT, b.id, sqlc.arg(amount_b)::BIGINT,
-       CASE WHEN b.kind = 'user' THEN b.head_seq END, CASE WHEN b.kind = 'user' THEN b.balance_msat END,
-       sqlc.arg(day_out_b)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN b.kind = 'user' THEN b.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
-FROM accounts b WHERE b.id = sqlc.arg(account_b)::BIGINT;
+-- name: PostLedgerPair :one
+-- A two-legged posting on two different accounts in one round trip:
+-- migration 000008's post_ledger_pair moves both accounts (lower id first)
+-- and appends both entries; FALSE means a leg was refused and the
+-- transaction must be rolled back.
+SELECT post_ledger_pair(sqlc.arg(transaction_id)::BIGINT, sqlc.arg(account_a)::BIGINT, sqlc.arg(amount_a)::BIGINT,
+    sqlc.arg(day_out_a)::BIGINT, sqlc.arg(account_b)::BIGINT, sqlc.arg(amount_b)::BIGINT, sqlc.arg(day_out_b)::BIGINT,
+    sqlc.arg(day)::BIGINT, sqlc.arg(created_us)::BIGINT, sqlc.arg(max_balance)::BIGINT, sqlc.arg(day_limit)::BIGINT,
+    sqlc.arg(now)::TIMESTAMPTZ)::BOOLEAN AS posted;
 
 -- name: ListEntriesByTransaction :many
 SELECT * FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;

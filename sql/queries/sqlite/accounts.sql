@@ -68,22 +68,6 @@ SELECT sqlc.arg(transaction_id) AS transaction_id, a.id, sqlc.arg(amount_msat) A
        sqlc.arg(now) AS created_at
 FROM accounts a WHERE a.id = sqlc.arg(account_id);
 
--- name: InsertLedgerEntryPair :exec
--- The common two-legged posting in one round trip, after both accounts (two
--- different ones) were moved; each entry as in InsertLedgerEntry.
-INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
-SELECT sqlc.arg(transaction_id) AS transaction_id, a.id, sqlc.arg(amount_a) AS amount_msat,
-       CASE WHEN a.kind = 'user' THEN a.head_seq END AS seq, CASE WHEN a.kind = 'user' THEN a.balance_msat END AS balance_after_msat,
-       sqlc.arg(day_out_a) AS day_out_msat, sqlc.arg(day) AS day_out_day, CASE WHEN a.kind = 'user' THEN a.head_hash END AS hash,
-       sqlc.arg(now) AS created_at
-FROM accounts a WHERE a.id = sqlc.arg(account_a)
-UNION ALL
-SELECT sqlc.arg(transaction_id) AS transaction_id, b.id, sqlc.arg(amount_b) AS amount_msat,
-       CASE WHEN b.kind = 'user' THEN b.head_seq END AS seq, CASE WHEN b.kind = 'user' THEN b.balance_msat END AS balance_after_msat,
-       sqlc.arg(day_out_b) AS day_out_msat, sqlc.arg(day) AS day_out_day, CASE WHEN b.kind = 'user' THEN b.head_hash END AS hash,
-       sqlc.arg(now) AS created_at
-FROM accounts b WHERE b.id = sqlc.arg(account_b);
-
 -- name: ListEntriesByTransaction :many
 SELECT * FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;
 

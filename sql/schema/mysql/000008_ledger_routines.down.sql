@@ -1,0 +1,1 @@
+DROP PROCEDURE apply_balance_deltas;
