@@ -63,6 +63,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getLightningNameOwnerStmt, err = db.PrepareContext(ctx, getLightningNameOwner); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLightningNameOwner: %w", err)
 	}
+	if q.getMpesaRequestStmt, err = db.PrepareContext(ctx, getMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMpesaRequest: %w", err)
+	}
+	if q.getMpesaRequestByCheckoutStmt, err = db.PrepareContext(ctx, getMpesaRequestByCheckout); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMpesaRequestByCheckout: %w", err)
+	}
+	if q.getMpesaRequestByOriginatorStmt, err = db.PrepareContext(ctx, getMpesaRequestByOriginator); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMpesaRequestByOriginator: %w", err)
+	}
 	if q.getPaymentByHashStmt, err = db.PrepareContext(ctx, getPaymentByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPaymentByHash: %w", err)
 	}
@@ -105,6 +114,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertLightningNameStmt, err = db.PrepareContext(ctx, insertLightningName); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLightningName: %w", err)
 	}
+	if q.insertMpesaRequestStmt, err = db.PrepareContext(ctx, insertMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMpesaRequest: %w", err)
+	}
 	if q.insertNotificationStmt, err = db.PrepareContext(ctx, insertNotification); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertNotification: %w", err)
 	}
@@ -131,6 +143,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listChainEntriesStmt, err = db.PrepareContext(ctx, listChainEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListChainEntries: %w", err)
+	}
+	if q.listDueMpesaRequestsStmt, err = db.PrepareContext(ctx, listDueMpesaRequests); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDueMpesaRequests: %w", err)
 	}
 	if q.listDueNotificationsStmt, err = db.PrepareContext(ctx, listDueNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDueNotifications: %w", err)
@@ -189,14 +204,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.postLedgerPairStmt, err = db.PrepareContext(ctx, postLedgerPair); err != nil {
 		return nil, fmt.Errorf("error preparing query PostLedgerPair: %w", err)
 	}
+	if q.recordMpesaResultStmt, err = db.PrepareContext(ctx, recordMpesaResult); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordMpesaResult: %w", err)
+	}
 	if q.rescheduleNotificationStmt, err = db.PrepareContext(ctx, rescheduleNotification); err != nil {
 		return nil, fmt.Errorf("error preparing query RescheduleNotification: %w", err)
 	}
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
 	}
+	if q.scheduleMpesaCheckStmt, err = db.PrepareContext(ctx, scheduleMpesaCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query ScheduleMpesaCheck: %w", err)
+	}
 	if q.setInvoiceReceiptStmt, err = db.PrepareContext(ctx, setInvoiceReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetInvoiceReceipt: %w", err)
+	}
+	if q.setMpesaCheckoutStmt, err = db.PrepareContext(ctx, setMpesaCheckout); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMpesaCheckout: %w", err)
+	}
+	if q.setMpesaConversationStmt, err = db.PrepareContext(ctx, setMpesaConversation); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMpesaConversation: %w", err)
 	}
 	if q.setSessionInputBufferStmt, err = db.PrepareContext(ctx, setSessionInputBuffer); err != nil {
 		return nil, fmt.Errorf("error preparing query SetSessionInputBuffer: %w", err)
@@ -298,6 +325,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getLightningNameOwnerStmt: %w", cerr)
 		}
 	}
+	if q.getMpesaRequestStmt != nil {
+		if cerr := q.getMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMpesaRequestStmt: %w", cerr)
+		}
+	}
+	if q.getMpesaRequestByCheckoutStmt != nil {
+		if cerr := q.getMpesaRequestByCheckoutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMpesaRequestByCheckoutStmt: %w", cerr)
+		}
+	}
+	if q.getMpesaRequestByOriginatorStmt != nil {
+		if cerr := q.getMpesaRequestByOriginatorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMpesaRequestByOriginatorStmt: %w", cerr)
+		}
+	}
 	if q.getPaymentByHashStmt != nil {
 		if cerr := q.getPaymentByHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPaymentByHashStmt: %w", cerr)
@@ -368,6 +410,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertLightningNameStmt: %w", cerr)
 		}
 	}
+	if q.insertMpesaRequestStmt != nil {
+		if cerr := q.insertMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMpesaRequestStmt: %w", cerr)
+		}
+	}
 	if q.insertNotificationStmt != nil {
 		if cerr := q.insertNotificationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertNotificationStmt: %w", cerr)
@@ -411,6 +458,11 @@ func (q *Queries) Close() error {
 	if q.listChainEntriesStmt != nil {
 		if cerr := q.listChainEntriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listChainEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listDueMpesaRequestsStmt != nil {
+		if cerr := q.listDueMpesaRequestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDueMpesaRequestsStmt: %w", cerr)
 		}
 	}
 	if q.listDueNotificationsStmt != nil {
@@ -508,6 +560,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing postLedgerPairStmt: %w", cerr)
 		}
 	}
+	if q.recordMpesaResultStmt != nil {
+		if cerr := q.recordMpesaResultStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordMpesaResultStmt: %w", cerr)
+		}
+	}
 	if q.rescheduleNotificationStmt != nil {
 		if cerr := q.rescheduleNotificationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rescheduleNotificationStmt: %w", cerr)
@@ -518,9 +575,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing saveSessionHopStmt: %w", cerr)
 		}
 	}
+	if q.scheduleMpesaCheckStmt != nil {
+		if cerr := q.scheduleMpesaCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing scheduleMpesaCheckStmt: %w", cerr)
+		}
+	}
 	if q.setInvoiceReceiptStmt != nil {
 		if cerr := q.setInvoiceReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setInvoiceReceiptStmt: %w", cerr)
+		}
+	}
+	if q.setMpesaCheckoutStmt != nil {
+		if cerr := q.setMpesaCheckoutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMpesaCheckoutStmt: %w", cerr)
+		}
+	}
+	if q.setMpesaConversationStmt != nil {
+		if cerr := q.setMpesaConversationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMpesaConversationStmt: %w", cerr)
 		}
 	}
 	if q.setSessionInputBufferStmt != nil {
@@ -625,6 +697,9 @@ type Queries struct {
 	getAccountByUserIDStmt                 *sql.Stmt
 	getInvoiceByPaymentHashStmt            *sql.Stmt
 	getLightningNameOwnerStmt              *sql.Stmt
+	getMpesaRequestStmt                    *sql.Stmt
+	getMpesaRequestByCheckoutStmt          *sql.Stmt
+	getMpesaRequestByOriginatorStmt        *sql.Stmt
 	getPaymentByHashStmt                   *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
@@ -639,6 +714,7 @@ type Queries struct {
 	insertInvoiceStmt                      *sql.Stmt
 	insertLedgerEntryStmt                  *sql.Stmt
 	insertLightningNameStmt                *sql.Stmt
+	insertMpesaRequestStmt                 *sql.Stmt
 	insertNotificationStmt                 *sql.Stmt
 	insertTransactionStmt                  *sql.Stmt
 	insertTransferStmt                     *sql.Stmt
@@ -648,6 +724,7 @@ type Queries struct {
 	listBalanceDriftStmt                   *sql.Stmt
 	listChainAccountsStmt                  *sql.Stmt
 	listChainEntriesStmt                   *sql.Stmt
+	listDueMpesaRequestsStmt               *sql.Stmt
 	listDueNotificationsStmt               *sql.Stmt
 	listEntriesByTransactionStmt           *sql.Stmt
 	listLightningMovementsStmt             *sql.Stmt
@@ -667,9 +744,13 @@ type Queries struct {
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	postLedgerPairStmt                     *sql.Stmt
+	recordMpesaResultStmt                  *sql.Stmt
 	rescheduleNotificationStmt             *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
+	scheduleMpesaCheckStmt                 *sql.Stmt
 	setInvoiceReceiptStmt                  *sql.Stmt
+	setMpesaCheckoutStmt                   *sql.Stmt
+	setMpesaConversationStmt               *sql.Stmt
 	setSessionInputBufferStmt              *sql.Stmt
 	setUserLanguageStmt                    *sql.Stmt
 	setUserLightningNameStmt               *sql.Stmt
@@ -699,6 +780,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
 		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
 		getLightningNameOwnerStmt:              q.getLightningNameOwnerStmt,
+		getMpesaRequestStmt:                    q.getMpesaRequestStmt,
+		getMpesaRequestByCheckoutStmt:          q.getMpesaRequestByCheckoutStmt,
+		getMpesaRequestByOriginatorStmt:        q.getMpesaRequestByOriginatorStmt,
 		getPaymentByHashStmt:                   q.getPaymentByHashStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
@@ -713,6 +797,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertInvoiceStmt:                      q.insertInvoiceStmt,
 		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
 		insertLightningNameStmt:                q.insertLightningNameStmt,
+		insertMpesaRequestStmt:                 q.insertMpesaRequestStmt,
 		insertNotificationStmt:                 q.insertNotificationStmt,
 		insertTransactionStmt:                  q.insertTransactionStmt,
 		insertTransferStmt:                     q.insertTransferStmt,
@@ -722,6 +807,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
 		listChainAccountsStmt:                  q.listChainAccountsStmt,
 		listChainEntriesStmt:                   q.listChainEntriesStmt,
+		listDueMpesaRequestsStmt:               q.listDueMpesaRequestsStmt,
 		listDueNotificationsStmt:               q.listDueNotificationsStmt,
 		listEntriesByTransactionStmt:           q.listEntriesByTransactionStmt,
 		listLightningMovementsStmt:             q.listLightningMovementsStmt,
@@ -741,9 +827,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		postLedgerPairStmt:                     q.postLedgerPairStmt,
+		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
 		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
+		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
 		setInvoiceReceiptStmt:                  q.setInvoiceReceiptStmt,
+		setMpesaCheckoutStmt:                   q.setMpesaCheckoutStmt,
+		setMpesaConversationStmt:               q.setMpesaConversationStmt,
 		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,
 		setUserLanguageStmt:                    q.setUserLanguageStmt,
 		setUserLightningNameStmt:               q.setUserLightningNameStmt,

@@ -61,6 +61,25 @@ type LightningName struct {
 	CreatedAt time.Time
 }
 
+type MpesaRequest struct {
+	TransactionID            int64
+	Kind                     string
+	Phone                    string
+	AmountKes                int64
+	RateMillikesPerBtc       int64
+	SpreadBps                int32
+	CheckoutRequestID        *string
+	OriginatorConversationID *string
+	ConversationID           *string
+	Receipt                  *string
+	ResultCode               string
+	ResultDesc               string
+	Checks                   int32
+	NextCheckAt              *time.Time
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
 type Notification struct {
 	ID            int64
 	UserID        *int64

@@ -62,6 +62,25 @@ type LightningName struct {
 	CreatedAt time.Time
 }
 
+type MpesaRequest struct {
+	TransactionID            int64
+	Kind                     string
+	Phone                    string
+	AmountKes                int64
+	RateMillikesPerBtc       int64
+	SpreadBps                int64
+	CheckoutRequestID        sql.NullString
+	OriginatorConversationID sql.NullString
+	ConversationID           sql.NullString
+	Receipt                  sql.NullString
+	ResultCode               string
+	ResultDesc               string
+	Checks                   int64
+	NextCheckAt              sql.NullTime
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
 type Notification struct {
 	ID            int64
 	UserID        sql.NullInt64

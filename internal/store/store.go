@@ -173,6 +173,31 @@ type Tx interface {
 	// next, or failed for good when giveUp.
 	RescheduleNotification(ctx context.Context, id int64, next time.Time, giveUp bool) (bool, error)
 
+	// InsertMpesaRequest records a request to Daraja beside its
+	// transaction, before it is sent.
+	InsertMpesaRequest(ctx context.Context, r NewMpesaRequest) error
+	// MpesaRequest, MpesaRequestByCheckout and MpesaRequestByOriginator
+	// find a request by its transaction, by Daraja's CheckoutRequestID and
+	// by our OriginatorConversationID (ErrNotFound when none).
+	MpesaRequest(ctx context.Context, transactionID int64) (MpesaRequest, error)
+	MpesaRequestByCheckout(ctx context.Context, checkoutRequestID string) (MpesaRequest, error)
+	MpesaRequestByOriginator(ctx context.Context, originatorConversationID string) (MpesaRequest, error)
+	// SetMpesaCheckout and SetMpesaConversation record the id Daraja gave
+	// the request, once: false when it already has one. ErrConflict when
+	// another request holds the id.
+	SetMpesaCheckout(ctx context.Context, transactionID int64, checkoutRequestID string, now time.Time) (bool, error)
+	SetMpesaConversation(ctx context.Context, transactionID int64, conversationID string, now time.Time) (bool, error)
+	// RecordMpesaResult records a final answer and closes the request to the
+	// reconciler; false when the request already holds another receipt,
+	// ErrConflict when another request holds this one.
+	RecordMpesaResult(ctx context.Context, r MpesaResult) (bool, error)
+	// ScheduleMpesaCheck counts a check and sets the next; false once the
+	// request is closed.
+	ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
+	// DueMpesaRequests lists open requests due for a check at now, the
+	// longest waiting first.
+	DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]MpesaRequest, error)
+
 	// Reconcile checks the whole ledger's invariants (see the package
 	// function Reconcile); run it inside Snapshot.
 	Reconcile(ctx context.Context) (ReconcileReport, error)

@@ -48,6 +48,7 @@ var ownRows = []check{
 	{"LightningNames", testLightningNames},
 	{"Sessions", testSessions},
 	{"Notifications", testNotifications},
+	{"MpesaRequests", testMpesaRequests},
 	{"Rollback", testRollback},
 	{"Autocommit", testAutocommit},
 	{"ConcurrentDebits", testConcurrentDebits},

@@ -1,0 +1,110 @@
+package mysqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/umeme-wallet/umeme/gen/mysqldb"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
+)
+
+func (t *tx) InsertMpesaRequest(ctx context.Context, r store.NewMpesaRequest) error {
+	err := t.q.InsertMpesaRequest(ctx, mysqldb.InsertMpesaRequestParams{
+		TransactionID: r.TransactionID, Kind: string(r.Kind), Phone: r.Phone, AmountKes: r.AmountKES,
+		RateMillikesPerBtc: r.RateMilliKESPerBTC, SpreadBps: sqlvalue.Int32(r.SpreadBps),
+		OriginatorConversationID: sqlvalue.NullString(r.OriginatorConversationID),
+		NextCheckAt:              sqlvalue.NullTime(&r.NextCheckAt), Now: r.Now.UTC(),
+	})
+	if err != nil {
+		return interpret(fmt.Errorf("insert mpesa request: %w", err))
+	}
+	return nil
+}
+
+func toMpesaRequest(r mysqldb.MpesaRequest) store.MpesaRequest {
+	return store.MpesaRequest{
+		TransactionID: r.TransactionID, Kind: store.MpesaKind(r.Kind), Phone: r.Phone, AmountKES: r.AmountKes,
+		RateMilliKESPerBTC: r.RateMillikesPerBtc, SpreadBps: int(r.SpreadBps), CheckoutRequestID: r.CheckoutRequestID.String,
+		OriginatorConversationID: r.OriginatorConversationID.String, ConversationID: r.ConversationID.String,
+		Receipt: r.Receipt.String, ResultCode: r.ResultCode, ResultDesc: r.ResultDesc, Checks: int(r.Checks),
+		NextCheckAt: sqlvalue.TimePtr(r.NextCheckAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func (t *tx) MpesaRequest(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
+	r, err := t.q.GetMpesaRequest(ctx, transactionID)
+	if err != nil {
+		return store.MpesaRequest{}, interpret(fmt.Errorf("mpesa request of %d: %w", transactionID, err))
+	}
+	return toMpesaRequest(r), nil
+}
+
+func (t *tx) MpesaRequestByCheckout(ctx context.Context, checkoutRequestID string) (store.MpesaRequest, error) {
+	r, err := t.q.GetMpesaRequestByCheckout(ctx, sqlvalue.NullString(checkoutRequestID))
+	if err != nil {
+		return store.MpesaRequest{}, interpret(fmt.Errorf("mpesa request by checkout id: %w", err))
+	}
+	return toMpesaRequest(r), nil
+}
+
+func (t *tx) MpesaRequestByOriginator(ctx context.Context, originatorConversationID string) (store.MpesaRequest, error) {
+	r, err := t.q.GetMpesaRequestByOriginator(ctx, sqlvalue.NullString(originatorConversationID))
+	if err != nil {
+		return store.MpesaRequest{}, interpret(fmt.Errorf("mpesa request by originator id: %w", err))
+	}
+	return toMpesaRequest(r), nil
+}
+
+func (t *tx) SetMpesaCheckout(ctx context.Context, transactionID int64, checkoutRequestID string, now time.Time) (bool, error) {
+	n, err := t.q.SetMpesaCheckout(ctx, mysqldb.SetMpesaCheckoutParams{
+		CheckoutRequestID: sqlvalue.NullString(checkoutRequestID), Now: now.UTC(), TransactionID: transactionID,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("set mpesa checkout id: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) SetMpesaConversation(ctx context.Context, transactionID int64, conversationID string, now time.Time) (bool, error) {
+	n, err := t.q.SetMpesaConversation(ctx, mysqldb.SetMpesaConversationParams{
+		ConversationID: sqlvalue.NullString(conversationID), Now: now.UTC(), TransactionID: transactionID,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("set mpesa conversation id: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) RecordMpesaResult(ctx context.Context, r store.MpesaResult) (bool, error) {
+	n, err := t.q.RecordMpesaResult(ctx, mysqldb.RecordMpesaResultParams{
+		Receipt: sqlvalue.NullString(r.Receipt), ResultCode: r.ResultCode, ResultDesc: r.ResultDesc, Now: r.Now.UTC(), TransactionID: r.TransactionID,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("record mpesa result: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error) {
+	n, err := t.q.ScheduleMpesaCheck(ctx, mysqldb.ScheduleMpesaCheckParams{
+		NextCheckAt: sqlvalue.NullTime(&next), Now: now.UTC(), TransactionID: transactionID,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("schedule mpesa check: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]store.MpesaRequest, error) {
+	rows, err := t.q.ListDueMpesaRequests(ctx, mysqldb.ListDueMpesaRequestsParams{Now: sqlvalue.NullTime(&now), Limit: sqlvalue.Int32(limit)})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("due mpesa requests: %w", err))
+	}
+	out := make([]store.MpesaRequest, len(rows))
+	for i, r := range rows {
+		out[i] = toMpesaRequest(r)
+	}
+	return out, nil
+}

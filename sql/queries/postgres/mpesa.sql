@@ -1,0 +1,50 @@
+-- name: InsertMpesaRequest :exec
+INSERT INTO mpesa_requests (
+    transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, originator_conversation_id,
+    next_check_at, created_at, updated_at
+) VALUES (
+    sqlc.arg(transaction_id), sqlc.arg(kind), sqlc.arg(phone), sqlc.arg(amount_kes), sqlc.arg(rate_millikes_per_btc),
+    sqlc.arg(spread_bps), sqlc.narg(originator_conversation_id), sqlc.arg(next_check_at), sqlc.arg(now), sqlc.arg(now)
+);
+
+-- name: GetMpesaRequest :one
+SELECT * FROM mpesa_requests WHERE transaction_id = sqlc.arg(transaction_id);
+
+-- name: GetMpesaRequestByCheckout :one
+SELECT * FROM mpesa_requests WHERE checkout_request_id = sqlc.arg(checkout_request_id);
+
+-- name: GetMpesaRequestByOriginator :one
+SELECT * FROM mpesa_requests WHERE originator_conversation_id = sqlc.arg(originator_conversation_id);
+
+-- name: SetMpesaCheckout :execrows
+-- Records Daraja's CheckoutRequestID of an STK push, once.
+UPDATE mpesa_requests SET checkout_request_id = sqlc.arg(checkout_request_id), updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND checkout_request_id IS NULL;
+
+-- name: SetMpesaConversation :execrows
+-- Records Daraja's ConversationID of a B2C payment, once.
+UPDATE mpesa_requests SET conversation_id = sqlc.arg(conversation_id), updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND conversation_id IS NULL;
+
+-- name: RecordMpesaResult :execrows
+-- Records a final result: the receipt (if any; a request keeps the first it
+-- got, and 0 rows means another receipt is already there), the code and
+-- description, and nothing more to ask.
+UPDATE mpesa_requests
+SET receipt = COALESCE(sqlc.narg(receipt), receipt), result_code = sqlc.arg(result_code), result_desc = sqlc.arg(result_desc),
+    next_check_at = NULL, updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id)
+  AND (sqlc.narg(receipt)::TEXT IS NULL OR receipt IS NULL OR receipt = sqlc.narg(receipt));
+
+-- name: ScheduleMpesaCheck :execrows
+-- Sets when the reconciler asks Daraja next about a request still open, and
+-- counts the check just made; 0 rows means it is closed.
+UPDATE mpesa_requests SET next_check_at = sqlc.arg(next_check_at), checks = checks + 1, updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND next_check_at IS NOT NULL;
+
+-- name: ListDueMpesaRequests :many
+-- Open requests whose next check is due at now, the longest waiting first.
+SELECT * FROM mpesa_requests
+WHERE next_check_at IS NOT NULL AND next_check_at <= sqlc.arg(now)
+ORDER BY next_check_at, transaction_id
+LIMIT sqlc.arg(max_rows);
