@@ -29,7 +29,8 @@ import (
 //     invoice: the payer pays the amount, the payee's invoice row carries
 //     no entries;
 //   - a paid invoice, a top-up and an adjustment move the amount between
-//     the rail (or the adjustments account) and the user.
+//     the rail (or the adjustments account) and the user; a top-up moves
+//     nothing until M-Pesa reports it paid, and nothing if it failed.
 var Shapes = []Shape{
 	{Type: TypeSend, Status: StatusCompleted, Legs: []Leg{
 		{Role: RoleUser, Net: "-amount-fee", Counts: "amount"},
@@ -46,6 +47,8 @@ var Shapes = []Shape{
 	}},
 	{Type: TypeInvoice, Status: StatusCompleted, Name: "paid in the ledger", Pair: PairPaidInLedger},
 
+	{Type: TypeTopup, Status: StatusPending, Name: "asked of M-Pesa, not paid yet"},
+	{Type: TypeTopup, Status: StatusFailed, Name: "not paid on M-Pesa"},
 	{Type: TypeTopup, Status: StatusCompleted, Legs: []Leg{
 		{Role: RoleMpesa, Net: "-amount"},
 		{Role: RoleUser, Net: "amount"},

@@ -523,6 +523,7 @@ const (
 	NotifyPaymentFailed    NotificationKind = "payment_failed"
 	NotifyWithdrawalPaid   NotificationKind = "withdrawal_paid"
 	NotifyWithdrawalFailed NotificationKind = "withdrawal_failed"
+	NotifyTopupFailed      NotificationKind = "topup_failed"
 	NotifyInvoice          NotificationKind = "invoice"
 )
 

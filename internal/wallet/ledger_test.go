@@ -162,7 +162,7 @@ func newLedgerFixture(t *testing.T, engine string) ledgerFixture {
 	must(err)
 	_, err = w.Settle(ctx, wallet.Settlement{TransactionID: pay.ID, RailFeeMsat: 7 * sat})
 	must(err)
-	wd, err := w.Reserve(ctx, bob.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1"})
+	wd, err := w.Reserve(ctx, bob.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1", Mpesa: testWithdrawal(1_000 * sat)})
 	must(err)
 	_, err = w.Refund(ctx, wd.ID)
 	must(err)

@@ -37,6 +37,18 @@ type Reservation struct {
 	// Internal marks a payment settled inside the ledger (an invoice of our
 	// own node for one of our users): it carries no service fee.
 	Internal bool
+	// Mpesa is a withdrawal's M-Pesa side, which every withdrawal has: its
+	// request to Daraja is recorded with the reservation, to the user's own
+	// number.
+	Mpesa *MpesaWithdrawal
+}
+
+// MpesaWithdrawal is the quote a withdrawing user accepted (its msat are
+// the reservation's amount) and when the reconciler first asks Daraja
+// about the payment if no result came.
+type MpesaWithdrawal struct {
+	Quote      MpesaQuote
+	CheckAfter time.Duration
 }
 
 // Reserve holds funds for an outgoing payment or withdrawal and records it
@@ -57,6 +69,19 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 	}
 	if r.AllowanceMsat < 0 || r.AllowanceMsat > store.MaxMsat {
 		return store.Transaction{}, fmt.Errorf("%w: fee allowance of %d msat", ErrInvalidAmount, r.AllowanceMsat)
+	}
+	var mpesaPhone string
+	if r.Type == store.TypeWithdraw {
+		if r.Mpesa == nil || r.Mpesa.Quote.Msat != r.AmountMsat {
+			return store.Transaction{}, fmt.Errorf("reserve: a withdrawal needs its M-Pesa quote, for its amount")
+		}
+		if err := r.Mpesa.Quote.check(w.now()); err != nil {
+			return store.Transaction{}, err
+		}
+		var err error
+		if mpesaPhone, err = DarajaPhone(auth.phone); err != nil {
+			return store.Transaction{}, err
+		}
 	}
 	serviceFee := w.ServiceFee(r.AmountMsat)
 	if r.Internal {
@@ -81,7 +106,14 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 				return err
 			}
 			entries := []store.Entry{{AccountID: auth.accountID, AmountMsat: -hold, DayOutMsat: r.AmountMsat}, {AccountID: w.sys.reserved, AmountMsat: hold}}
-			return w.mapBalanceError(tx.PostEntries(ctx, t.ID, entries, w.guard(now), now))
+			if err := w.mapBalanceError(tx.PostEntries(ctx, t.ID, entries, w.guard(now), now)); err != nil || r.Mpesa == nil {
+				return err
+			}
+			q := r.Mpesa.Quote
+			return tx.InsertMpesaRequest(ctx, store.NewMpesaRequest{
+				TransactionID: t.ID, Kind: store.MpesaWithdraw, Phone: mpesaPhone, AmountKES: q.KES, RateMilliKESPerBTC: q.RateMilliKESPerBTC,
+				SpreadBps: q.SpreadBps, OriginatorConversationID: originatorID(t.ID), NextCheckAt: now.Add(r.Mpesa.CheckAfter), Now: now,
+			})
 		})
 		if errors.Is(err, store.ErrPaymentHashTaken) {
 			// Still a conflict underneath: a repeated key replays.
@@ -101,8 +133,10 @@ type Settlement struct {
 	// Lightning routing fee); it is charged to the user up to the
 	// allowance, and any excess is borne by the fees account.
 	RailFeeMsat int64
-	// MpesaReceipt and MpesaConversationID are recorded for withdrawals.
-	MpesaReceipt string
+	// MpesaReceipt and MpesaResultDesc are a withdrawal's result, recorded
+	// on its M-Pesa request: a receipt finishes one withdrawal at most.
+	MpesaReceipt    string
+	MpesaResultDesc string
 }
 
 // Settle finalises a reserved operation as paid: the rail's account gets the
@@ -115,7 +149,8 @@ func (w *Service) Settle(ctx context.Context, s Settlement) (bool, error) {
 	if s.RailFeeMsat < 0 || s.RailFeeMsat > store.MaxMsat {
 		return false, fmt.Errorf("%w: rail fee of %d msat", ErrInvalidAmount, s.RailFeeMsat)
 	}
-	return w.finish(ctx, s.TransactionID, store.StatusCompleted, "", func(t store.Transaction, held, userAccount int64, _ time.Time) ([]store.Entry, int64) {
+	result := &store.MpesaResult{Receipt: s.MpesaReceipt, ResultCode: "0", ResultDesc: s.MpesaResultDesc}
+	return w.finish(ctx, s.TransactionID, store.StatusCompleted, "", result, func(t store.Transaction, held, userAccount int64, _ time.Time) ([]store.Entry, int64) {
 		rail := w.sys.lightning
 		if t.Type == store.TypeWithdraw {
 			rail = w.sys.mpesa
@@ -148,7 +183,17 @@ func (w *Service) Refund(ctx context.Context, transactionID int64) (bool, error)
 // RefundBecause is Refund with the rail's reason, which the user's
 // notification carries.
 func (w *Service) RefundBecause(ctx context.Context, transactionID int64, reason string) (bool, error) {
-	return w.finish(ctx, transactionID, store.StatusFailed, reason, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
+	return w.refund(ctx, transactionID, reason, &store.MpesaResult{ResultDesc: reason})
+}
+
+// RefundMpesa refunds a withdrawal M-Pesa definitely did not pay, recording
+// its result code and description; the user is told the description.
+func (w *Service) RefundMpesa(ctx context.Context, transactionID int64, code, desc string) (bool, error) {
+	return w.refund(ctx, transactionID, desc, &store.MpesaResult{ResultCode: code, ResultDesc: desc})
+}
+
+func (w *Service) refund(ctx context.Context, transactionID int64, reason string, result *store.MpesaResult) (bool, error) {
+	return w.finish(ctx, transactionID, store.StatusFailed, reason, result, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
 		// The refunded amount no longer counts towards the sends of the day
 		// it was counted on, if that is still today; a refund on a later
 		// day gives nothing to today's count, which never held it.
@@ -165,7 +210,7 @@ func (w *Service) RefundBecause(ctx context.Context, transactionID int64, reason
 // posting is booked at); reason, if any, goes into the user's notification.
 // The status change comes first: it locks the row, so of two concurrent
 // finishers one wins and the other sees the transaction no longer pending.
-func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus, reason string,
+func (w *Service) finish(ctx context.Context, transactionID int64, to store.TransactionStatus, reason string, result *store.MpesaResult,
 	entries func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64)) (bool, error) {
 	var done bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -199,6 +244,17 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		}
 		if err := tx.PostEntries(ctx, t.ID, list, w.unlimited(now), now); err != nil {
 			return err
+		}
+		if t.Type == store.TypeWithdraw {
+			r := *result
+			r.TransactionID, r.Now = t.ID, now
+			ok, err := tx.RecordMpesaResult(ctx, r)
+			if errors.Is(err, store.ErrConflict) || (err == nil && !ok) {
+				return fmt.Errorf("%w: receipt of withdrawal %d already used", ErrMpesaMismatch, t.ID)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		kind := store.NotifyPaymentSent
 		switch {

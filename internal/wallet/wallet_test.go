@@ -93,6 +93,15 @@ func register(t testing.TB, w *wallet.Service, balance int64) member {
 	return member{user: u, auth: auth}
 }
 
+// testWithdrawal is the M-Pesa side of a test withdrawal of msat: KES 100
+// at a quote that does not expire during a test.
+func testWithdrawal(msat int64) *wallet.MpesaWithdrawal {
+	return &wallet.MpesaWithdrawal{
+		Quote:      wallet.MpesaQuote{KES: 100, Msat: msat, RateMilliKESPerBTC: 12_000_000_000, ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+		CheckAfter: time.Minute,
+	}
+}
+
 func balance(t testing.TB, w *wallet.Service, userID int64) int64 {
 	t.Helper()
 	b, err := w.Balance(context.Background(), userID)
@@ -543,7 +552,7 @@ func TestReservations(t *testing.T) {
 		// A withdrawal refunded returns exactly the hold; settled, it pays
 		// the M-Pesa float and the fee.
 		before := balance(t, w, m.user.ID)
-		wd, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1"})
+		wd, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-1", Mpesa: testWithdrawal(1_000 * sat)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -556,7 +565,7 @@ func TestReservations(t *testing.T) {
 		if b := balance(t, w, m.user.ID); b != before {
 			t.Fatalf("refund returned %d, want %d", b, before)
 		}
-		wd2, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-2"})
+		wd2, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat, IdempotencyKey: "wd-2", Mpesa: testWithdrawal(1_000 * sat)})
 		if err != nil {
 			t.Fatal(err)
 		}

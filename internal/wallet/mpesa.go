@@ -1,0 +1,329 @@
+package wallet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// M-Pesa moves money in two directions, each through a request to Daraja
+// recorded beside its transaction (store.MpesaRequest) before Daraja is
+// called. A top-up is a pending transaction with no entries until M-Pesa
+// reports the payment, then it credits the user from the M-Pesa account,
+// once. A withdrawal is a reservation (Reserve) that M-Pesa's result
+// settles or refunds. The callers (internal/ramp) talk to Daraja; this file
+// only moves the ledger.
+
+// MpesaQuote is the price a user accepted: whole shillings for msat at a
+// rate (thousandths of a shilling per bitcoin) with the operator's spread.
+type MpesaQuote struct {
+	KES                int64
+	Msat               int64
+	RateMilliKESPerBTC int64
+	SpreadBps          int
+	ExpiresAt          time.Time
+}
+
+// Errors of the M-Pesa operations.
+var (
+	// ErrQuoteExpired refuses a quote past its time: the user asks again.
+	ErrQuoteExpired = errors.New("quote expired")
+	// ErrMpesaMismatch refuses a result that does not match its request
+	// (another amount or number, a receipt already used): nothing is
+	// credited, and the request stays as it was.
+	ErrMpesaMismatch = errors.New("m-pesa result does not match its request")
+	// ErrNotMpesaNumber refuses a number M-Pesa cannot pay or charge.
+	ErrNotMpesaNumber = errors.New("not an m-pesa number")
+)
+
+// DarajaPhone is a Kenyan number as Daraja writes it: 2547XXXXXXXX or
+// 2541XXXXXXXX.
+func DarajaPhone(e164 string) (string, error) {
+	p := strings.TrimPrefix(e164, "+")
+	if len(p) != 12 || !strings.HasPrefix(p, "254") || (p[3] != '7' && p[3] != '1') || strings.Trim(p, "0123456789") != "" {
+		return "", fmt.Errorf("%w: %s", ErrNotMpesaNumber, maskPhone(e164))
+	}
+	return p, nil
+}
+
+func maskPhone(p string) string {
+	if len(p) <= 3 {
+		return "***"
+	}
+	return strings.Repeat("*", len(p)-3) + p[len(p)-3:]
+}
+
+func (q MpesaQuote) check(now time.Time) error {
+	if q.KES <= 0 || q.Msat <= 0 || q.RateMilliKESPerBTC <= 0 || q.SpreadBps < 0 {
+		return fmt.Errorf("%w: quote %+v", ErrInvalidAmount, q)
+	}
+	if err := checkMsat("quote", q.Msat); err != nil {
+		return err
+	}
+	if !now.Before(q.ExpiresAt) {
+		return ErrQuoteExpired
+	}
+	return nil
+}
+
+// StartTopup records a top-up the user asked for at a quote: a pending
+// transaction of the quote's msat and its M-Pesa request, committed before
+// the STK push is sent (so a callback always finds it). checkAfter is when
+// the reconciler asks Daraja if no callback came. A top-up that would take
+// the balance past its cap is refused now; once paid, it is credited
+// whatever the cap. The key makes a repeated request return the first.
+func (w *Service) StartTopup(ctx context.Context, auth Authorization, q MpesaQuote, checkAfter time.Duration, key string) (store.Transaction, error) {
+	if err := w.checkAuth(auth); err != nil {
+		return store.Transaction{}, err
+	}
+	now := w.now()
+	if err := q.check(now); err != nil {
+		return store.Transaction{}, err
+	}
+	phone, err := DarajaPhone(auth.phone)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	same := func(t store.Transaction) bool {
+		return t.UserID == auth.userID && t.Type == store.TypeTopup && t.AmountMsat == q.Msat
+	}
+	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
+		var t store.Transaction
+		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			acc, err := tx.AccountByID(ctx, auth.accountID)
+			if err != nil {
+				return err
+			}
+			if after, err := store.AddMsat(acc.BalanceMsat, q.Msat); err != nil || after > w.cfg.MaxBalanceMsat {
+				return &LimitError{Limit: "balance", CapMsat: w.cfg.MaxBalanceMsat, WantMsat: q.Msat}
+			}
+			t = store.Transaction{
+				UserID: auth.userID, Type: store.TypeTopup, Direction: store.DirectionIn, Status: store.StatusPending,
+				AmountMsat: q.Msat, CounterpartyPhone: auth.phone, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
+			}
+			if t.ID, err = tx.InsertTransaction(ctx, newTransaction(t)); err != nil {
+				return err
+			}
+			return tx.InsertMpesaRequest(ctx, store.NewMpesaRequest{
+				TransactionID: t.ID, Kind: store.MpesaTopup, Phone: phone, AmountKES: q.KES,
+				RateMilliKESPerBTC: q.RateMilliKESPerBTC, SpreadBps: q.SpreadBps, NextCheckAt: now.Add(checkAfter), Now: now,
+			})
+		})
+		if err != nil {
+			return store.Transaction{}, fmt.Errorf("start topup: %w", err)
+		}
+		return t, nil
+	})
+}
+
+// RecordCheckout records the CheckoutRequestID Daraja gave a top-up's STK
+// push. Recording the same id again is harmless; another id is refused.
+func (w *Service) RecordCheckout(ctx context.Context, transactionID int64, checkoutRequestID string) error {
+	if checkoutRequestID == "" {
+		return errors.New("record checkout: empty CheckoutRequestID")
+	}
+	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		ok, err := tx.SetMpesaCheckout(ctx, transactionID, checkoutRequestID, w.now())
+		if err != nil || ok {
+			return err
+		}
+		r, err := tx.MpesaRequest(ctx, transactionID)
+		if err != nil {
+			return err
+		}
+		if r.CheckoutRequestID != checkoutRequestID {
+			return fmt.Errorf("record checkout: transaction %d already has another CheckoutRequestID", transactionID)
+		}
+		return nil
+	})
+}
+
+// MpesaPayment is M-Pesa's report that a top-up was paid (a success
+// callback, or an STK query that says so).
+type MpesaPayment struct {
+	CheckoutRequestID string
+	Receipt           string
+	AmountKES         int64
+	// Phone is the paying number as Daraja writes it; "" when the report
+	// carries none (an STK query), and then it is not compared.
+	Phone      string
+	ResultDesc string
+}
+
+// CompleteTopup credits a paid top-up exactly once: only a pending top-up
+// whose request asked this amount of this number, with a receipt no other
+// request holds. A repeated report of the same payment returns the
+// transaction and moves nothing (false); a report that does not match is
+// ErrMpesaMismatch and changes nothing.
+func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Transaction, bool, error) {
+	if p.CheckoutRequestID == "" || p.Receipt == "" {
+		return store.Transaction{}, false, fmt.Errorf("complete topup: %w: no CheckoutRequestID or receipt", ErrMpesaMismatch)
+	}
+	var t store.Transaction
+	var credited bool
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		credited = false
+		now := w.now()
+		r, err := tx.MpesaRequestByCheckout(ctx, p.CheckoutRequestID)
+		if err != nil {
+			return err
+		}
+		if t, err = tx.TransactionByID(ctx, r.TransactionID); err != nil {
+			return err
+		}
+		switch {
+		case r.Kind != store.MpesaTopup || t.Type != store.TypeTopup:
+			return fmt.Errorf("%w: %d is not a top-up", ErrMpesaMismatch, t.ID)
+		case p.AmountKES != r.AmountKES:
+			return fmt.Errorf("%w: top-up %d asked KES %d, the report says %d", ErrMpesaMismatch, t.ID, r.AmountKES, p.AmountKES)
+		case p.Phone != "" && p.Phone != r.Phone:
+			return fmt.Errorf("%w: top-up %d was asked of another number", ErrMpesaMismatch, t.ID)
+		case t.Status == store.StatusCompleted && r.Receipt == p.Receipt:
+			return nil // the same payment reported again
+		case t.Status != store.StatusPending:
+			return fmt.Errorf("%w: top-up %d is %s", ErrMpesaMismatch, t.ID, t.Status)
+		}
+		// The status change comes first: it locks the row, so of two
+		// concurrent reports one credits and the other, once the first has
+		// committed, finds the top-up completed.
+		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: store.StatusCompleted, AmountMsat: t.AmountMsat, Now: now})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if r, err = tx.MpesaRequest(ctx, r.TransactionID); err != nil {
+				return err
+			}
+			if r.Receipt == p.Receipt {
+				return nil // a concurrent report of the same payment credited it
+			}
+			return fmt.Errorf("%w: top-up %d was finished otherwise meanwhile", ErrMpesaMismatch, t.ID)
+		}
+		ok, err = tx.RecordMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, Receipt: p.Receipt, ResultCode: "0", ResultDesc: p.ResultDesc, Now: now})
+		if errors.Is(err, store.ErrConflict) || (err == nil && !ok) {
+			return fmt.Errorf("%w: receipt of top-up %d already used", ErrMpesaMismatch, t.ID)
+		}
+		if err != nil {
+			return err
+		}
+		acc, err := tx.AccountByUserID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		entries := []store.Entry{{AccountID: w.sys.mpesa, AmountMsat: -t.AmountMsat}, {AccountID: acc.ID, AmountMsat: t.AmountMsat}}
+		if err := tx.PostEntries(ctx, t.ID, entries, w.unlimited(now), now); err != nil {
+			return err
+		}
+		u, err := tx.UserByID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertNotification(ctx, store.NewNotification{
+			UserID: t.UserID, Phone: u.Phone, Kind: store.NotifyReceived, TransactionID: t.ID, AmountMsat: t.AmountMsat, Now: now,
+		}); err != nil {
+			return err
+		}
+		t.Status, t.UpdatedAt, credited = store.StatusCompleted, now, true
+		return nil
+	})
+	if err != nil {
+		return store.Transaction{}, false, fmt.Errorf("complete topup: %w", err)
+	}
+	return t, credited, nil
+}
+
+// FailTopup marks a pending top-up failed with M-Pesa's code and reason
+// (the user is told why); nothing was credited, so nothing moves. A
+// top-up no longer pending is left alone (false).
+func (w *Service) FailTopup(ctx context.Context, checkoutRequestID, code, desc string) (bool, error) {
+	var failed bool
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		failed = false
+		now := w.now()
+		r, err := tx.MpesaRequestByCheckout(ctx, checkoutRequestID)
+		if err != nil {
+			return err
+		}
+		t, err := tx.TransactionByID(ctx, r.TransactionID)
+		if err != nil {
+			return err
+		}
+		if t.Type != store.TypeTopup || t.Status != store.StatusPending {
+			return nil
+		}
+		if ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: store.StatusFailed, AmountMsat: t.AmountMsat, Now: now}); err != nil || !ok {
+			return err
+		}
+		if _, err := tx.RecordMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, ResultCode: code, ResultDesc: desc, Now: now}); err != nil {
+			return err
+		}
+		u, err := tx.UserByID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertNotification(ctx, store.NewNotification{
+			UserID: t.UserID, Phone: u.Phone, Kind: store.NotifyTopupFailed, TransactionID: t.ID, AmountMsat: t.AmountMsat, Body: code, Now: now,
+		}); err != nil {
+			return err
+		}
+		failed = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("fail topup: %w", err)
+	}
+	return failed, nil
+}
+
+// originatorID is a withdrawal's OriginatorConversationID: its own id, and
+// a random part so that a database started afresh against the same
+// shortcode (a sandbox, a restore) never repeats an id Daraja has seen.
+func originatorID(transactionID int64) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("umeme-%d-%s", transactionID, hex.EncodeToString(b[:]))
+}
+
+// MpesaRequest is the M-Pesa request beside a transaction.
+func (w *Service) MpesaRequest(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
+	var r store.MpesaRequest
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		r, err = tx.MpesaRequest(ctx, transactionID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return r, fmt.Errorf("mpesa request of %d: %w", transactionID, ErrNotFound)
+	}
+	return r, err
+}
+
+// DueMpesaRequests lists the open M-Pesa requests whose next check is due,
+// the longest waiting first; at a far-off time, every open one.
+func (w *Service) DueMpesaRequests(ctx context.Context, at time.Time, limit int) ([]store.MpesaRequest, error) {
+	var rs []store.MpesaRequest
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		rs, err = tx.DueMpesaRequests(ctx, at, limit)
+		return err
+	})
+	return rs, err
+}
+
+// ScheduleMpesaCheck counts a check of an open request and sets when the
+// next is due; false once the request is finished.
+func (w *Service) ScheduleMpesaCheck(ctx context.Context, transactionID int64, next time.Time) (bool, error) {
+	var ok bool
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		ok, err = tx.ScheduleMpesaCheck(ctx, transactionID, next, w.now())
+		return err
+	})
+	return ok, err
+}
