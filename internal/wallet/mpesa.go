@@ -148,7 +148,10 @@ func (w *Service) RecordCheckout(ctx context.Context, transactionID int64, check
 // callback, or an STK query that says so).
 type MpesaPayment struct {
 	CheckoutRequestID string
-	Receipt           string
+	// Receipt is M-Pesa's receipt number; "" from an STK query, which says
+	// a push was paid but not its receipt (a callback that comes later
+	// fills it in).
+	Receipt string
 	AmountKES         int64
 	// Phone is the paying number as Daraja writes it; "" when the report
 	// carries none (an STK query), and then it is not compared.
@@ -159,11 +162,12 @@ type MpesaPayment struct {
 // CompleteTopup credits a paid top-up exactly once: only a pending top-up
 // whose request asked this amount of this number, with a receipt no other
 // request holds. A repeated report of the same payment returns the
-// transaction and moves nothing (false); a report that does not match is
-// ErrMpesaMismatch and changes nothing.
+// transaction and moves nothing (false), and gives a top-up an STK query
+// completed its receipt; a report that does not match is ErrMpesaMismatch
+// and changes nothing.
 func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Transaction, bool, error) {
-	if p.CheckoutRequestID == "" || p.Receipt == "" {
-		return store.Transaction{}, false, fmt.Errorf("complete topup: %w: no CheckoutRequestID or receipt", ErrMpesaMismatch)
+	if p.CheckoutRequestID == "" {
+		return store.Transaction{}, false, fmt.Errorf("complete topup: %w: no CheckoutRequestID", ErrMpesaMismatch)
 	}
 	var t store.Transaction
 	var credited bool
@@ -184,8 +188,11 @@ func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Tran
 			return fmt.Errorf("%w: top-up %d asked KES %d, the report says %d", ErrMpesaMismatch, t.ID, r.AmountKES, p.AmountKES)
 		case p.Phone != "" && p.Phone != r.Phone:
 			return fmt.Errorf("%w: top-up %d was asked of another number", ErrMpesaMismatch, t.ID)
-		case t.Status == store.StatusCompleted && r.Receipt == p.Receipt:
+		case t.Status == store.StatusCompleted && (r.Receipt == p.Receipt || p.Receipt == ""):
 			return nil // the same payment reported again
+		case t.Status == store.StatusCompleted && r.Receipt == "":
+			// Completed by a query; the callback brings the receipt.
+			return recordReceipt(ctx, tx, t.ID, p, now)
 		case t.Status != store.StatusPending:
 			return fmt.Errorf("%w: top-up %d is %s", ErrMpesaMismatch, t.ID, t.Status)
 		}
@@ -200,16 +207,15 @@ func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Tran
 			if r, err = tx.MpesaRequest(ctx, r.TransactionID); err != nil {
 				return err
 			}
-			if r.Receipt == p.Receipt {
+			if r.Receipt == p.Receipt || p.Receipt == "" {
 				return nil // a concurrent report of the same payment credited it
+			}
+			if r.Receipt == "" {
+				return recordReceipt(ctx, tx, t.ID, p, now)
 			}
 			return fmt.Errorf("%w: top-up %d was finished otherwise meanwhile", ErrMpesaMismatch, t.ID)
 		}
-		ok, err = tx.RecordMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, Receipt: p.Receipt, ResultCode: "0", ResultDesc: p.ResultDesc, Now: now})
-		if errors.Is(err, store.ErrConflict) || (err == nil && !ok) {
-			return fmt.Errorf("%w: receipt of top-up %d already used", ErrMpesaMismatch, t.ID)
-		}
-		if err != nil {
+		if err := recordReceipt(ctx, tx, t.ID, p, now); err != nil {
 			return err
 		}
 		acc, err := tx.AccountByUserID(ctx, t.UserID)
@@ -236,6 +242,16 @@ func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Tran
 		return store.Transaction{}, false, fmt.Errorf("complete topup: %w", err)
 	}
 	return t, credited, nil
+}
+
+// recordReceipt records a top-up's success on its request: a receipt no
+// other request holds, or none yet.
+func recordReceipt(ctx context.Context, tx store.Tx, transactionID int64, p MpesaPayment, now time.Time) error {
+	ok, err := tx.RecordMpesaResult(ctx, store.MpesaResult{TransactionID: transactionID, Receipt: p.Receipt, ResultCode: "0", ResultDesc: p.ResultDesc, Now: now})
+	if errors.Is(err, store.ErrConflict) || (err == nil && !ok) {
+		return fmt.Errorf("%w: receipt of top-up %d already used", ErrMpesaMismatch, transactionID)
+	}
+	return err
 }
 
 // FailTopup marks a pending top-up failed with M-Pesa's code and reason

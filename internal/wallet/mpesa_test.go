@@ -72,7 +72,6 @@ func TestMpesaTopupLedger(t *testing.T) {
 			{CheckoutRequestID: checkout, Receipt: "SIMAMOUNT1", AmountKES: 499, Phone: phone},
 			{CheckoutRequestID: checkout, Receipt: "SIMPHONE01", AmountKES: 500, Phone: "254700000001"},
 			{CheckoutRequestID: "ws_CO_unknown", Receipt: "SIMUNKNOWN", AmountKES: 500, Phone: phone},
-			{CheckoutRequestID: checkout, AmountKES: 500, Phone: phone},
 		} {
 			if _, _, err := w.CompleteTopup(ctx, bad); err == nil {
 				t.Errorf("a mismatched report credited: %+v", bad)
@@ -148,6 +147,24 @@ func TestMpesaTopupLedger(t *testing.T) {
 		}
 		if b := balance(t, w, m.user.ID); b != 4_000*sat {
 			t.Fatalf("balance %d after the second top-up, want %d", b, 4_000*sat)
+		}
+		mustReconcile(t, w)
+
+		// Paid by query (no receipt), then the callback brings the receipt:
+		// one credit, and the receipt is recorded.
+		tp3, checkout3 := startTopup(t, w, c, m, 100, 800*sat, "topup-3")
+		if _, credited, err := w.CompleteTopup(ctx, wallet.MpesaPayment{CheckoutRequestID: checkout3, AmountKES: 100}); err != nil || !credited {
+			t.Fatalf("completed by query: %v %v", credited, err)
+		}
+		late3 := wallet.MpesaPayment{CheckoutRequestID: checkout3, Receipt: "SIMLATE003", AmountKES: 100, Phone: phone}
+		if _, credited, err := w.CompleteTopup(ctx, late3); err != nil || credited {
+			t.Fatalf("the late callback: %v %v", credited, err)
+		}
+		if r, _ := w.MpesaRequest(ctx, tp3.ID); r.Receipt != "SIMLATE003" {
+			t.Errorf("receipt after the late callback: %+v", r)
+		}
+		if b := balance(t, w, m.user.ID); b != 4_800*sat {
+			t.Fatalf("balance %d after the queried top-up, want %d", b, 4_800*sat)
 		}
 		mustReconcile(t, w)
 
