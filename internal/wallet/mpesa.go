@@ -151,8 +151,8 @@ type MpesaPayment struct {
 	// Receipt is M-Pesa's receipt number; "" from an STK query, which says
 	// a push was paid but not its receipt (a callback that comes later
 	// fills it in).
-	Receipt string
-	AmountKES         int64
+	Receipt   string
+	AmountKES int64
 	// Phone is the paying number as Daraja writes it; "" when the report
 	// carries none (an STK query), and then it is not compared.
 	Phone      string
