@@ -72,31 +72,37 @@ func (q MpesaQuote) check(now time.Time) error {
 	return nil
 }
 
-// StartTopup records a top-up the user asked for at a quote: a pending
-// transaction of the quote's msat and its M-Pesa request, committed before
-// the STK push is sent (so a callback always finds it). checkAfter is when
-// the reconciler asks Daraja if no callback came. A top-up that would take
-// the balance past its cap is refused now; once paid, it is credited
+// StartTopup records a top-up a registered user asked for at a quote: a
+// pending transaction of the quote's msat and its M-Pesa request to the
+// user's own number, committed before the STK push is sent (so a callback
+// always finds it). No PIN is asked: nothing leaves the account, and the
+// user approves the payment on M-Pesa with M-Pesa's PIN. checkAfter is
+// when the reconciler asks Daraja if no callback came. A top-up that would
+// take the balance past its cap is refused now; once paid, it is credited
 // whatever the cap. The key makes a repeated request return the first.
-func (w *Service) StartTopup(ctx context.Context, auth Authorization, q MpesaQuote, checkAfter time.Duration, key string) (store.Transaction, error) {
-	if err := w.checkAuth(auth); err != nil {
-		return store.Transaction{}, err
-	}
+func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, checkAfter time.Duration, key string) (store.Transaction, error) {
 	now := w.now()
 	if err := q.check(now); err != nil {
 		return store.Transaction{}, err
 	}
-	phone, err := DarajaPhone(auth.phone)
-	if err != nil {
-		return store.Transaction{}, err
-	}
 	same := func(t store.Transaction) bool {
-		return t.UserID == auth.userID && t.Type == store.TypeTopup && t.AmountMsat == q.Msat
+		return t.UserID == userID && t.Type == store.TypeTopup && t.AmountMsat == q.Msat
 	}
 	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			acc, err := tx.AccountByID(ctx, auth.accountID)
+			u, err := tx.UserByID(ctx, userID)
+			if err != nil {
+				return err
+			}
+			if u.Status == store.UserUnregistered {
+				return ErrNotRegistered
+			}
+			phone, err := DarajaPhone(u.Phone)
+			if err != nil {
+				return err
+			}
+			acc, err := tx.AccountByUserID(ctx, userID)
 			if err != nil {
 				return err
 			}
@@ -104,8 +110,8 @@ func (w *Service) StartTopup(ctx context.Context, auth Authorization, q MpesaQuo
 				return &LimitError{Limit: "balance", CapMsat: w.cfg.MaxBalanceMsat, WantMsat: q.Msat}
 			}
 			t = store.Transaction{
-				UserID: auth.userID, Type: store.TypeTopup, Direction: store.DirectionIn, Status: store.StatusPending,
-				AmountMsat: q.Msat, CounterpartyPhone: auth.phone, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
+				UserID: userID, Type: store.TypeTopup, Direction: store.DirectionIn, Status: store.StatusPending,
+				AmountMsat: q.Msat, CounterpartyPhone: u.Phone, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 			}
 			if t.ID, err = tx.InsertTransaction(ctx, newTransaction(t)); err != nil {
 				return err
@@ -115,6 +121,9 @@ func (w *Service) StartTopup(ctx context.Context, auth Authorization, q MpesaQuo
 				RateMilliKESPerBTC: q.RateMilliKESPerBTC, SpreadBps: q.SpreadBps, NextCheckAt: now.Add(checkAfter), Now: now,
 			})
 		})
+		if errors.Is(err, store.ErrNotFound) {
+			err = ErrUnknownUser
+		}
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("start topup: %w", err)
 		}
@@ -258,11 +267,25 @@ func recordReceipt(ctx context.Context, tx store.Tx, transactionID int64, p Mpes
 // (the user is told why); nothing was credited, so nothing moves. A
 // top-up no longer pending is left alone (false).
 func (w *Service) FailTopup(ctx context.Context, checkoutRequestID, code, desc string) (bool, error) {
+	return w.failTopup(ctx, code, desc, func(ctx context.Context, tx store.Tx) (store.MpesaRequest, error) {
+		return tx.MpesaRequestByCheckout(ctx, checkoutRequestID)
+	})
+}
+
+// FailTopupByID is FailTopup for a top-up whose push Daraja never
+// acknowledged, which has no CheckoutRequestID.
+func (w *Service) FailTopupByID(ctx context.Context, transactionID int64, code, desc string) (bool, error) {
+	return w.failTopup(ctx, code, desc, func(ctx context.Context, tx store.Tx) (store.MpesaRequest, error) {
+		return tx.MpesaRequest(ctx, transactionID)
+	})
+}
+
+func (w *Service) failTopup(ctx context.Context, code, desc string, find func(context.Context, store.Tx) (store.MpesaRequest, error)) (bool, error) {
 	var failed bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		failed = false
 		now := w.now()
-		r, err := tx.MpesaRequestByCheckout(ctx, checkoutRequestID)
+		r, err := find(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -295,6 +318,43 @@ func (w *Service) FailTopup(ctx context.Context, checkoutRequestID, code, desc s
 		return false, fmt.Errorf("fail topup: %w", err)
 	}
 	return failed, nil
+}
+
+// RecordConversation records the ConversationID Daraja gave a
+// withdrawal's B2C payment; the same id again is harmless.
+func (w *Service) RecordConversation(ctx context.Context, transactionID int64, conversationID string) error {
+	if conversationID == "" {
+		return errors.New("record conversation: empty ConversationID")
+	}
+	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		ok, err := tx.SetMpesaConversation(ctx, transactionID, conversationID, w.now())
+		if err != nil || ok {
+			return err
+		}
+		r, err := tx.MpesaRequest(ctx, transactionID)
+		if err != nil {
+			return err
+		}
+		if r.ConversationID != conversationID {
+			return fmt.Errorf("record conversation: withdrawal %d already has another ConversationID", transactionID)
+		}
+		return nil
+	})
+}
+
+// MpesaRequestByOriginator finds a withdrawal's request by its
+// OriginatorConversationID.
+func (w *Service) MpesaRequestByOriginator(ctx context.Context, originatorConversationID string) (store.MpesaRequest, error) {
+	var r store.MpesaRequest
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		r, err = tx.MpesaRequestByOriginator(ctx, originatorConversationID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return r, fmt.Errorf("mpesa request %q: %w", originatorConversationID, ErrNotFound)
+	}
+	return r, err
 }
 
 // originatorID is a withdrawal's OriginatorConversationID: its own id, and

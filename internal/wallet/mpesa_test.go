@@ -25,7 +25,7 @@ func quote(c *clock, kes, msat int64) wallet.MpesaQuote {
 func startTopup(t *testing.T, w *wallet.Service, c *clock, m member, kes, msat int64, key string) (store.Transaction, string) {
 	t.Helper()
 	ctx := context.Background()
-	tp, err := w.StartTopup(ctx, m.auth, quote(c, kes, msat), 90*time.Second, key)
+	tp, err := w.StartTopup(ctx, m.user.ID, quote(c, kes, msat), 90*time.Second, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestMpesaTopupLedger(t *testing.T) {
 			r.NextCheckAt == nil || !r.NextCheckAt.Equal(c.Now().Add(90*time.Second)) {
 			t.Fatalf("request: %+v %v", r, err)
 		}
-		if again, err := w.StartTopup(ctx, m.auth, quote(c, 500, 4_000*sat), 90*time.Second, "topup-1"); err != nil || again.ID != tp.ID {
+		if again, err := w.StartTopup(ctx, m.user.ID, quote(c, 500, 4_000*sat), 90*time.Second, "topup-1"); err != nil || again.ID != tp.ID {
 			t.Fatalf("repeated start: %+v %v", again, err)
 		}
 		if err := w.RecordCheckout(ctx, tp.ID, checkout); err != nil {
@@ -171,11 +171,11 @@ func TestMpesaTopupLedger(t *testing.T) {
 		// An expired quote, and one past the balance cap, start nothing.
 		old := quote(c, 100, 800*sat)
 		c.Advance(2 * time.Minute)
-		if _, err := w.StartTopup(ctx, m.auth, old, time.Minute, "topup-old"); !errors.Is(err, wallet.ErrQuoteExpired) {
+		if _, err := w.StartTopup(ctx, m.user.ID, old, time.Minute, "topup-old"); !errors.Is(err, wallet.ErrQuoteExpired) {
 			t.Errorf("expired quote: %v", err)
 		}
 		cap := w.Config().MaxBalanceMsat
-		if _, err := w.StartTopup(ctx, m.auth, quote(c, 100_000, cap), time.Minute, "topup-cap"); !errors.Is(err, wallet.ErrLimitExceeded) {
+		if _, err := w.StartTopup(ctx, m.user.ID, quote(c, 100_000, cap), time.Minute, "topup-cap"); !errors.Is(err, wallet.ErrLimitExceeded) {
 			t.Errorf("top-up past the cap: %v", err)
 		}
 	})
