@@ -92,6 +92,10 @@ type Config struct {
 	// SessionIdle closes USSD sessions idle this long; CleanupEvery is how
 	// often the server runs its cleanup.
 	SessionIdle, CleanupEvery time.Duration
+
+	// Mpesa is the M-Pesa rail (mpesa.go); Rates the BTC/KES rate.
+	Mpesa Mpesa
+	Rates Rates
 }
 
 // Default is the embedded default: SQLite under data/, port 8080.
@@ -121,6 +125,8 @@ func Default() Config {
 		LNURLLimitWindow:   time.Minute,
 		LNURLInvoiceExpiry: 10 * time.Minute,
 		LNURLMaxUnpaid:     20,
+		Mpesa:              defaultMpesa(),
+		Rates:              defaultRates(),
 	}
 }
 
@@ -221,7 +227,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("LNURL_MAX_UNPAID_INVOICES", &c.LNURLMaxUnpaid)
 	duration("USSD_SESSION_IDLE", &c.SessionIdle)
 	duration("CLEANUP_EVERY", &c.CleanupEvery)
-	return c, err
+	return c, errors.Join(err, mpesaFromEnv(getenv, &c.Mpesa, &c.Rates))
 }
 
 // Development reports whether APP_ENV=development relaxes the protections
@@ -232,6 +238,9 @@ func (c Config) Development() bool { return c.Environment == Development }
 // the gateway endpoints without a callback token, which would let anyone
 // drive any phone's sessions.
 func (c Config) CheckServe() error {
+	if err := c.Mpesa.check(c.Development()); err != nil {
+		return err
+	}
 	if c.Development() {
 		return nil
 	}
