@@ -8,6 +8,12 @@
 // millisatoshi (int64), and a rate is thousandths of a shilling per bitcoin
 // (int64). Prices are parsed from their decimal text, never through a float,
 // and every conversion says which way it rounds and fails rather than wraps.
+//
+// Wiring, with the settings each piece reads: RATES_SOURCES through
+// ParseSources into HTTPJSON providers (or KES_PER_BTC into Fixed), several
+// of them under a Median, that under a Cache (RATES_TTL, RATES_MAX_AGE)
+// whose Run keeps it fresh, and a Quoter (MPESA_SPREAD_BPS, QUOTE_TTL)
+// reading the Cache. Reading the environment is left to internal/config.
 package rates
 
 import (
