@@ -256,7 +256,7 @@ func (c *Client) requestToken(ctx context.Context) (string, time.Duration, error
 		return "", 0, fmt.Errorf("mpesa: oauth: %w", apiError(status, body))
 	}
 	var r struct {
-		AccessToken string `json:"access_token"`
+		AccessToken string  `json:"access_token"`
 		ExpiresIn   flexInt `json:"expires_in"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.AccessToken == "" {

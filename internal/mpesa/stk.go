@@ -137,4 +137,3 @@ func (c *Client) STKQuery(ctx context.Context, checkoutRequestID string) (STKQue
 		ResultDesc:          r.ResultDesc,
 	}, nil
 }
-
