@@ -213,3 +213,8 @@ func (r Result) Receipt() string {
 	}
 	return r.Params["ReceiptNo"]
 }
+
+// TransactionStatus is the TransactionStatus parameter of a Transaction
+// Status result ("Completed", "Pending", …). A B2C is known paid only when
+// the result's ResultCode is 0 and this is "Completed".
+func (r Result) TransactionStatus() string { return r.Params["TransactionStatus"] }
