@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&cfg.InitiatorName, "initiator", "simapi", "B2C initiator name")
 	fs.StringVar(&cfg.InitiatorPassword, "initiator-password", "sim-initiator", "B2C initiator password")
 	fs.DurationVar(&cfg.TokenLifetime, "token-lifetime", time.Hour, "lifetime of issued tokens")
-	fs.DurationVar(&cfg.LateDelay, "late-delay", 5*time.Second, "delay of late callbacks and Transaction Status results")
+	fs.DurationVar(&cfg.LateDelay, "late-delay", 5*time.Second, "delay of late callbacks and of decisions after a queue time-out")
 	stk := fs.String("stk", "0", "default STK outcome: CODE[/once|twice|late|none|manual] or manual")
 	b2c := fs.String("b2c", "0", "default B2C outcome: CODE[/once|twice|late|none|queue-timeout]")
 	if err := fs.Parse(args); err != nil {

@@ -537,13 +537,10 @@ func (s *Sim) acceptStatus(w http.ResponseWriter, original, txID, resultURL stri
 		"ResponseCode":             "0",
 		"ResponseDescription":      "Accept the service request successfully.",
 	})
-	// The result is read when it is sent, so a payment decided meanwhile
-	// (after a queue time-out) shows as decided.
-	s.later(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.post("status-result", resultURL, map[string]any{"Result": s.statusResult(original, txID, conv, own, valid)}, 1)
-	})
+	// The result is posted at once (in the background), as the payment
+	// stands now: a payment still waiting after a queue time-out shows as
+	// Pending.
+	s.post("status-result", resultURL, map[string]any{"Result": s.statusResult(original, txID, conv, own, valid)}, 1)
 }
 
 // statusResult describes a B2C as Transaction Status reports it. Called

@@ -24,8 +24,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -46,9 +48,8 @@ type Config struct {
 	// TokenLifetime is how long an issued token is valid (default 3599 s,
 	// as Daraja); short ones make a client's refresh testable.
 	TokenLifetime time.Duration
-	// LateDelay is how long a late callback, a queue time-out's decision
-	// and a Transaction Status result wait (default 2 s). Flush runs
-	// everything waiting at once.
+	// LateDelay is how long a late callback and a queue time-out's
+	// decision wait (default 2 s). Flush runs everything waiting at once.
 	LateDelay time.Duration
 	// TimestampSkew is how far an STK Timestamp may be from now (default
 	// 5 min).
@@ -215,14 +216,15 @@ func (s *Sim) Callbacks() []Callback {
 	return append([]Callback(nil), s.callbacks...)
 }
 
-// Flush runs at once everything waiting on LateDelay (late callbacks,
-// decisions after a queue time-out, Transaction Status results), so a test
-// need not wait for them.
+// Flush runs at once, in the order they were scheduled, everything
+// waiting on LateDelay (late callbacks, decisions after a queue time-out),
+// so a test need not wait for them.
 func (s *Sim) Flush() {
 	s.mu.Lock()
+	ids := slices.Sorted(maps.Keys(s.waiting))
 	var fns []func()
-	for id, d := range s.waiting {
-		if d.timer.Stop() {
+	for _, id := range ids {
+		if d := s.waiting[id]; d.timer.Stop() {
 			fns = append(fns, d.fn)
 		}
 		delete(s.waiting, id)
