@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/ramp"
 	"github.com/umeme-wallet/umeme/internal/ratelimit"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -49,6 +50,11 @@ type Server struct {
 	ReadyTimeout time.Duration
 	// LNURLLimits bound the Lightning Address endpoints (zero: no limits).
 	LNURLLimits LNURLLimits
+	// Ramp, when set, receives Daraja's callbacks under
+	// /cb/{MpesaCallbackToken}/ (mpesa.go), from MpesaAllowedIPs if set.
+	Ramp               *ramp.Ramp
+	MpesaCallbackToken string
+	MpesaAllowedIPs    []netip.Prefix
 
 	lnurlByClient, lnurlByName, lnurlGlobal *ratelimit.Limiter
 }
@@ -66,6 +72,9 @@ func (s *Server) Routes() http.Handler {
 		mux.HandleFunc("OPTIONS /.well-known/lnurlp/{name}", s.lnurlPreflight)
 		mux.HandleFunc("GET /lnurlp/{name}/callback", s.lnurlCallback)
 		mux.HandleFunc("OPTIONS /lnurlp/{name}/callback", s.lnurlPreflight)
+	}
+	if s.Ramp != nil {
+		s.mpesaRoutes(mux)
 	}
 	return mux
 }

@@ -91,6 +91,21 @@ const (
 	kNameLimit
 	kNameSaved
 	kInvoiceAlreadyPaid
+	kBuy
+	kSell
+	kEnterKES
+	kInvalidKES
+	kKESLimit
+	kBuyQuote
+	kSellQuote
+	kBuyStarted
+	kSellStarted
+	kRatesDown
+	kQuoteExpired
+	kMpesaBusy
+	kMpesaDown
+	kMpesaRefused
+	kBuyOverCap
 	numKeys
 )
 
@@ -178,6 +193,21 @@ var catalogue = map[string][numKeys]string{
 		kNameLimit:          "You have chosen as many names as allowed.",
 		kNameSaved:          "Your Lightning Address is now:\n%s\nYour number's address still works.",
 		kInvoiceAlreadyPaid: "This invoice was already paid or tried. Ask for a new invoice. Nothing was charged.",
+		kBuy:                "Buy with M-Pesa",
+		kSell:               "Sell to M-Pesa",
+		kEnterKES:           "Amount in KES (%s-%s):",
+		kInvalidKES:         "Enter whole shillings, e.g. 500.",
+		kKESLimit:           "Amount must be KES %s to %s.",
+		kBuyQuote:           "Pay KES %s for %s sats?\nPrice holds %d min.",
+		kSellQuote:          "Get KES %s on M-Pesa for %s sats?\nPrice holds %d min.",
+		kBuyStarted:         "Check your phone: enter your M-Pesa PIN to pay KES %s. Your sats arrive when M-Pesa confirms.",
+		kSellStarted:        "KES %s is on its way to %s. You will get an M-Pesa message.",
+		kRatesDown:          "Prices are not available right now. Nothing was charged. Please try later.",
+		kQuoteExpired:       "The price has expired. Nothing was charged. Please start again.",
+		kMpesaBusy:          "An M-Pesa prompt is already open on your phone. Finish it, then try again.",
+		kMpesaDown:          "M-Pesa did not take the request. Nothing was charged. Please try later.",
+		kMpesaRefused:       "M-Pesa refused the payment. Your sats were returned.",
+		kBuyOverCap:         "Not started: that would take your balance over its limit.",
 	},
 	"sw": {
 		kWelcome:            "Karibu Umeme, bitcoin kwenye simu yako.",
@@ -260,6 +290,21 @@ var catalogue = map[string][numKeys]string{
 		kNameLimit:          "Umeshachagua majina mengi kadri inavyoruhusiwa.",
 		kNameSaved:          "Anwani yako ya Lightning sasa ni:\n%s\nAnwani ya nambari yako bado inafanya kazi.",
 		kInvoiceAlreadyPaid: "Ankara hii imeshalipwa au imeshajaribiwa. Omba ankara mpya. Hujatozwa chochote.",
+		kBuy:                "Nunua kwa M-Pesa",
+		kSell:               "Uza kwa M-Pesa",
+		kEnterKES:           "Kiasi kwa KES (%s-%s):",
+		kInvalidKES:         "Weka shilingi kamili, mfano 500.",
+		kKESLimit:           "Kiasi kiwe KES %s hadi %s.",
+		kBuyQuote:           "Lipa KES %s upate sats %s?\nBei ni ya dak %d.",
+		kSellQuote:          "Pokea KES %s kwenye M-Pesa kwa sats %s?\nBei ni ya dak %d.",
+		kBuyStarted:         "Angalia simu yako: weka PIN ya M-Pesa ulipe KES %s. Sats zitaingia M-Pesa ikithibitisha.",
+		kSellStarted:        "KES %s inatumwa kwa %s. Utapokea ujumbe wa M-Pesa.",
+		kRatesDown:          "Bei hazipatikani kwa sasa. Hakuna kilichotozwa. Tafadhali jaribu baadaye.",
+		kQuoteExpired:       "Bei imeisha muda. Hakuna kilichotozwa. Tafadhali anza tena.",
+		kMpesaBusy:          "Kuna ombi la M-Pesa tayari kwenye simu yako. Limalize, kisha ujaribu tena.",
+		kMpesaDown:          "M-Pesa haikupokea ombi. Hakuna kilichotozwa. Tafadhali jaribu baadaye.",
+		kMpesaRefused:       "M-Pesa imekataa malipo. Sats zako zimerudishwa.",
+		kBuyOverCap:         "Haikuanzishwa: salio lingezidi kikomo chake.",
 	},
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 	// Lightning, when set, adds the Lightning items: invoices by SMS and
 	// payments to Lightning Addresses.
 	Lightning *Lightning
+	// Mpesa, when set, adds buying and selling through M-Pesa.
+	Mpesa *Mpesa
 	// HistoryPage is how many transactions one screen lists.
 	HistoryPage int
 	// HopsPerMinute and PINsPerMinute limit each phone (0: no limit).

@@ -56,6 +56,9 @@ func (h *hop) menu() []menuItem {
 			}
 		}},
 	}
+	if h.e.cfg.Mpesa != nil {
+		items = append(items, menuItem{kBuy, func() { h.goTo(stBuyAmount) }}, menuItem{kSell, func() { h.goTo(stSellAmount) }})
+	}
 	return append(items,
 		menuItem{kSettings, func() { h.goTo(stSettings) }},
 		menuItem{kExit, func() { h.finish(h.t(kGoodbye)) }},

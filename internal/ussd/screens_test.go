@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -65,7 +66,19 @@ func TestEveryScreenFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(Config{Domain: "pay.umeme.co.ke", PINForBalance: true, Rate: rate(1e9), Lightning: &Lightning{}}, w, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// The M-Pesa screens at their widest: Daraja's largest amount at the
+	// lowest rate the rates package accepts, the largest spread.
+	fixed, err := rates.Fixed("1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoter := &rates.Quoter{Rates: fixed, SpreadBps: rates.MaxSpreadBps}
+	mp := &Mpesa{Quoter: quoter, MinKES: 250_000, MaxKES: 250_000, MinWithdrawKES: 250_000}
+	e := New(Config{Domain: "pay.umeme.co.ke", PINForBalance: true, Rate: rate(1e9), Lightning: &Lightning{}, Mpesa: mp}, w, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sellQuote, err := quoter.Sell(ctx, 250_000)
+	if err != nil {
+		t.Fatal(err)
+	}
 	longest := "+254712345678"
 	u, _, err := w.EnsureUser(ctx, longest)
 	if err != nil {
@@ -88,11 +101,13 @@ func TestEveryScreenFits(t *testing.T) {
 	}
 	u.LightningName = longName
 	reasons := []key{kInvalidChoice, kInvalidPhone, kInvalidAmount, kSelfSend, kPINWeak, kPINMismatch, kLanguageSaved, kInsufficientHave, kLimit, kWrongPIN,
-		kNameInvalid, kNameReserved, kNameTaken}
-	reasonArgs := map[key][]any{kInsufficientHave: {sats(wcfg.MaxBalanceMsat)}, kLimit: {sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat)}, kWrongPIN: {2}}
+		kNameInvalid, kNameReserved, kNameTaken, kInvalidKES, kKESLimit}
+	reasonArgs := map[key][]any{kInsufficientHave: {sats(wcfg.MaxBalanceMsat)}, kLimit: {sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat)}, kWrongPIN: {2},
+		kKESLimit: {group(250_000), group(250_000)}}
 	states := []string{stWelcome, stRegPIN, stRegConfirm, stMain, stSendTo, stSendAmount, stSendConfirm, stSendPIN, stBalancePIN,
 		stHistoryPIN, stHistory, stSettings, stPINCurrent, stPINNew, stPINConfirm, stLanguage,
-		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNNamePIN, stLNName}
+		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNNamePIN, stLNName,
+		stBuyAmount, stBuyConfirm, stSellAmount, stSellConfirm, stSellPIN}
 	count := 0
 	for _, lang := range Languages {
 		u.Language = lang
@@ -105,6 +120,12 @@ func TestEveryScreenFits(t *testing.T) {
 				}
 				if st == stHistory {
 					h.buf = nil
+				}
+				if st == stBuyConfirm || st == stSellConfirm || st == stSellPIN {
+					// A quote of the longest numbers, with hours left.
+					q := sellQuote
+					q.FeeMsat, q.ExpiresAt = wcfg.MaxAmountMsat, time.Now().Add(99*time.Hour)
+					h.buf = quoteBuf(q)
 				}
 				if r >= 0 {
 					h.refuse(r, reasonArgs[r]...)
@@ -130,6 +151,9 @@ func TestEveryScreenFits(t *testing.T) {
 			{text(lang, kInvoiceSent, group(maxSats))}, {text(lang, kLightningDown)}, {text(lang, kAddressFailed)}, {text(lang, kInvoiceAlreadyPaid)},
 			{text(lang, kPaymentPending, group(maxSats), shortAddress(strings.Repeat("n", 32)+"@"+strings.Repeat("d", 36)+".com"))},
 			{text(lang, kPaid, group(maxSats), shortAddress(strings.Repeat("n", 32)+"@"+strings.Repeat("d", 36)+".com"))},
+			{text(lang, kBuyStarted, group(250_000))}, {text(lang, kSellStarted, group(250_000), maskPhone(longest))},
+			{text(lang, kRatesDown)}, {text(lang, kQuoteExpired)}, {text(lang, kMpesaBusy)}, {text(lang, kMpesaDown)},
+			{text(lang, kMpesaRefused)}, {text(lang, kBuyOverCap)},
 		}
 		for _, lines := range finals {
 			if _, err := Render(Screen{Lines: lines, End: true}); err != nil {

@@ -1,0 +1,159 @@
+// Package ramp moves money between M-Pesa and the wallet through Daraja:
+// top-ups by STK push, withdrawals by B2C, their callbacks and a reconciler
+// for the callbacks that never come. The ledger side is the wallet's
+// (StartTopup, CompleteTopup, Reserve, Settle, RefundMpesa); this package
+// calls Daraja outside any transaction and never refunds on a guess: a
+// withdrawal whose outcome is unknown stays reserved until Daraja says.
+package ramp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/rates"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// Daraja is what the ramp needs of Daraja (internal/mpesa's client behind
+// an adapter). An error wrapping ErrRefused is a definite refusal: Daraja
+// took nothing on. Any other error leaves the outcome unknown.
+type Daraja interface {
+	// STKPush asks the phone to pay kes and returns the push's
+	// CheckoutRequestID.
+	STKPush(ctx context.Context, p STKPush) (checkoutRequestID string, err error)
+	// STKQuery asks how a push ended.
+	STKQuery(ctx context.Context, checkoutRequestID string) (STKOutcome, error)
+	// B2C pays kes to a phone and returns Daraja's ConversationID.
+	B2C(ctx context.Context, p B2C) (conversationID string, err error)
+	// TransactionStatus asks for a B2C payment's status; the answer comes
+	// later to resultURL.
+	TransactionStatus(ctx context.Context, originatorConversationID, resultURL, timeoutURL string) error
+}
+
+// STKPush is a top-up's request to Daraja.
+type STKPush struct {
+	Phone       string // 2547XXXXXXXX
+	AmountKES   int64
+	Reference   string // ≤ 12 characters
+	Description string // ≤ 13 characters
+	CallbackURL string
+}
+
+// B2C is a withdrawal's request to Daraja.
+type B2C struct {
+	OriginatorConversationID string
+	Phone                    string
+	AmountKES                int64
+	Remarks                  string
+	ResultURL, TimeoutURL    string
+}
+
+// STKOutcome is an STK push's state: Pending (being processed), or
+// finished with ResultCode ("0" paid).
+type STKOutcome struct {
+	Pending    bool
+	ResultCode string
+	ResultDesc string
+}
+
+// ErrRefused marks a definite refusal by Daraja. ErrDuplicate is Daraja
+// refusing a B2C OriginatorConversationID it has seen: the first request
+// with it was accepted, so it is never a refusal of the payment.
+var (
+	ErrRefused   = errors.New("refused by daraja")
+	ErrDuplicate = errors.New("daraja has seen this OriginatorConversationID")
+)
+
+// Config tunes the ramp.
+type Config struct {
+	// CallbackBase is the public base URL of the callback endpoints, with
+	// the secret token in its path (MPESA_CALLBACK_URL + token).
+	CallbackBase string
+	// QueryAfter is how long a request waits for its callback before the
+	// reconciler asks Daraja, and then between questions (default 90 s).
+	QueryAfter time.Duration
+	// GiveUpAfter fails a top-up whose push never reached Daraja after
+	// this long (default 10 min); nothing was charged.
+	GiveUpAfter time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// The callback paths under CallbackBase. Safaricom refuses URLs with the
+// words mpesa, safaricom, exe, cmd, sql or query.
+const (
+	PathSTK        = "/stk"
+	PathB2CResult  = "/b2c/result"
+	PathB2CTimeout = "/b2c/timeout"
+	PathStatus     = "/status/result"
+	PathStatusWait = "/status/timeout"
+)
+
+// Ramp runs top-ups and withdrawals.
+type Ramp struct {
+	Wallet *wallet.Service
+	Daraja Daraja
+	Config Config
+	Log    *slog.Logger
+}
+
+func (r *Ramp) now() time.Time {
+	if r.Config.Now != nil {
+		return r.Config.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Ramp) queryAfter() time.Duration {
+	if r.Config.QueryAfter > 0 {
+		return r.Config.QueryAfter
+	}
+	return 90 * time.Second
+}
+
+func (r *Ramp) giveUpAfter() time.Duration {
+	if r.Config.GiveUpAfter > 0 {
+		return r.Config.GiveUpAfter
+	}
+	return 10 * time.Minute
+}
+
+func (r *Ramp) url(path string) string {
+	return strings.TrimRight(r.Config.CallbackBase, "/") + path
+}
+
+func (r *Ramp) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+// mask shows the last three digits of a number.
+func mask(phone string) string {
+	if len(phone) <= 3 {
+		return "***"
+	}
+	return strings.Repeat("*", len(phone)-3) + phone[len(phone)-3:]
+}
+
+// detached is a context for work that must finish once started (a call to
+// Daraja whose answer must be recorded): not cancelled with the request
+// that started it, but bounded.
+func detached(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+func refused(err error) bool { return errors.Is(err, ErrRefused) && !errors.Is(err, ErrDuplicate) }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// WalletQuote is the ledger's form of a quote the user accepted: the
+// market rate it was made from, the spread, the shillings and the msat.
+func WalletQuote(q rates.Quote) wallet.MpesaQuote {
+	return wallet.MpesaQuote{KES: q.KES, Msat: q.Msat, RateMilliKESPerBTC: q.Rate.MilliKESPerBTC, SpreadBps: q.SpreadBps, ExpiresAt: q.ExpiresAt}
+}

@@ -1,0 +1,170 @@
+package ramp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// ErrBusy means M-Pesa is already prompting the phone (one prompt per phone
+// at a time): nothing was started, the user tries again in a moment.
+var ErrBusy = errors.New("an m-pesa prompt is already on the phone")
+
+// Buy starts a top-up at a quote the user accepted: the pending top-up and
+// its request are committed first, then the STK push is sent and its
+// CheckoutRequestID recorded, so that a callback always finds its top-up.
+// A push Daraja refuses fails the top-up at once (nothing was charged); a
+// push whose answer was lost stays pending, and the reconciler gives it up
+// when it has never been acknowledged.
+func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key string) (store.Transaction, error) {
+	t, err := r.Wallet.StartTopup(ctx, userID, q, r.queryAfter(), key)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	if t.Status != store.StatusPending {
+		return t, nil // a repeated request for a top-up already finished
+	}
+	req, err := r.Wallet.MpesaRequest(ctx, t.ID)
+	if err != nil {
+		return t, err
+	}
+	if req.CheckoutRequestID != "" {
+		return t, nil // a repeated request: the push was sent
+	}
+	// The push and the recording of its id must not be cut short by the
+	// user's request ending: the prompt reaches the phone anyway.
+	dctx, cancel := detached(ctx, 30*time.Second)
+	defer cancel()
+	checkout, err := r.Daraja.STKPush(dctx, STKPush{
+		Phone: req.Phone, AmountKES: req.AmountKES, Reference: fmt.Sprintf("UMEME%d", t.ID%10_000_000), Description: "Buy bitcoin",
+		CallbackURL: r.url(PathSTK),
+	})
+	switch {
+	case refused(err):
+		if _, ferr := r.Wallet.FailTopupByID(dctx, t.ID, "refused", err.Error()); ferr != nil {
+			r.log().Error("mpesa top-up: failing a refused push", "transaction", t.ID, "err", ferr)
+		}
+		if errors.Is(err, ErrBusy) {
+			return t, ErrBusy
+		}
+		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
+	case err != nil:
+		r.log().Warn("mpesa top-up: push outcome unknown; the reconciler will give it up if Daraja never acknowledged it",
+			"transaction", t.ID, "phone", mask(req.Phone), "err", err)
+		return t, nil
+	}
+	if err := r.Wallet.RecordCheckout(dctx, t.ID, checkout); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// STKResult is an STK push's callback.
+type STKResult struct {
+	CheckoutRequestID string
+	ResultCode        int
+	ResultDesc        string
+	AmountKES         int64
+	Receipt           string
+	Phone             string
+}
+
+// HandleSTK records an STK callback: a success credits its top-up once (if
+// it matches what was asked), any other code fails it. A callback that
+// matches nothing, or does not match its top-up, credits nothing and is
+// logged: callbacks are not signed.
+func (r *Ramp) HandleSTK(ctx context.Context, res STKResult) error {
+	if res.ResultCode != 0 {
+		err := r.overtaken(ctx, func() error {
+			_, err := r.Wallet.FailTopup(ctx, res.CheckoutRequestID, fmt.Sprint(res.ResultCode), res.ResultDesc)
+			return err
+		})
+		return r.unmatched("stk failure", res.CheckoutRequestID, err)
+	}
+	if res.Receipt == "" {
+		r.log().Warn("mpesa callback: a success without a receipt ignored", "checkout", res.CheckoutRequestID)
+		return nil
+	}
+	pay := wallet.MpesaPayment{CheckoutRequestID: res.CheckoutRequestID, Receipt: res.Receipt, AmountKES: res.AmountKES, Phone: res.Phone, ResultDesc: res.ResultDesc}
+	var t store.Transaction
+	var credited bool
+	err := r.overtaken(ctx, func() error {
+		var err error
+		t, credited, err = r.Wallet.CompleteTopup(ctx, pay)
+		return err
+	})
+	if err != nil {
+		return r.unmatched("stk success", res.CheckoutRequestID, err)
+	}
+	r.log().Info("mpesa top-up paid", "transaction", t.ID, "credited", credited, "receipt", res.Receipt)
+	return nil
+}
+
+// overtaken runs a callback's work, and runs it again for a few seconds
+// while its request is not found: a callback can overtake the recording of
+// the CheckoutRequestID it names (Buy records it when Daraja's answer to
+// the push arrives, and Daraja may call back first).
+func (r *Ramp) overtaken(ctx context.Context, work func() error) error {
+	err := work()
+	for i := 0; i < 15 && notFound(err); i++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		err = work()
+	}
+	return err
+}
+
+func notFound(err error) bool {
+	return errors.Is(err, wallet.ErrNotFound) || errors.Is(err, store.ErrNotFound)
+}
+
+// unmatched logs a callback that matched no request, or not its request,
+// and answers nil (the callback is acknowledged: Daraja cannot fix it);
+// any other error is returned.
+func (r *Ramp) unmatched(what, id string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, wallet.ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, wallet.ErrMpesaMismatch):
+		r.log().Warn("mpesa callback matched nothing it could change; nothing credited", "callback", what, "id", id, "err", err)
+		return nil
+	}
+	return err
+}
+
+// checkTopup is the reconciler's question about a top-up whose callback has
+// not come: a push never acknowledged is given up once old; otherwise
+// Daraja is asked, and a definite answer finishes it.
+func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
+	now := r.now()
+	if req.CheckoutRequestID == "" {
+		if now.Sub(req.CreatedAt) >= r.giveUpAfter() {
+			_, err := r.Wallet.FailTopupByID(ctx, req.TransactionID, "unsent", "The M-Pesa prompt could not be sent.")
+			return err
+		}
+		_, err := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, now.Add(r.queryAfter()))
+		return err
+	}
+	out, err := r.Daraja.STKQuery(ctx, req.CheckoutRequestID)
+	switch {
+	case err != nil || out.Pending:
+		if err != nil {
+			r.log().Warn("mpesa reconciler: STK query failed; asking again later", "transaction", req.TransactionID, "err", err)
+		}
+		_, serr := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, now.Add(r.queryAfter()))
+		return serr
+	case out.ResultCode == "0":
+		_, _, err := r.Wallet.CompleteTopup(ctx, wallet.MpesaPayment{CheckoutRequestID: req.CheckoutRequestID, AmountKES: req.AmountKES, ResultDesc: out.ResultDesc})
+		return err
+	default:
+		_, err := r.Wallet.FailTopup(ctx, req.CheckoutRequestID, out.ResultCode, out.ResultDesc)
+		return err
+	}
+}

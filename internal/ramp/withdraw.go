@@ -1,0 +1,132 @@
+package ramp
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// Sell withdraws to the user's own M-Pesa number at a quote the user
+// accepted: the quote's msat (and the service fee) are reserved with the
+// request, then the B2C payment is sent with the withdrawal's own
+// OriginatorConversationID. Daraja's definite refusal refunds at once; a
+// lost answer leaves the funds reserved until Daraja says what happened.
+func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.MpesaQuote, key string) (store.Transaction, error) {
+	t, err := r.Wallet.Reserve(ctx, auth, wallet.Reservation{
+		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: fmt.Sprintf("KES %d to M-Pesa", q.KES),
+		IdempotencyKey: key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: r.queryAfter()},
+	})
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	if t.Status != store.StatusPending {
+		return t, nil
+	}
+	req, err := r.Wallet.MpesaRequest(ctx, t.ID)
+	if err != nil || req.ConversationID != "" {
+		return t, err // a repeated request: the payment was sent
+	}
+	dctx, cancel := detached(ctx, 30*time.Second)
+	defer cancel()
+	conversation, err := r.Daraja.B2C(dctx, B2C{
+		OriginatorConversationID: req.OriginatorConversationID, Phone: req.Phone, AmountKES: req.AmountKES,
+		Remarks: "Umeme withdrawal", ResultURL: r.url(PathB2CResult), TimeoutURL: r.url(PathB2CTimeout),
+	})
+	switch {
+	case refused(err):
+		if _, rerr := r.Wallet.RefundMpesa(dctx, t.ID, "refused", "M-Pesa refused the payment."); rerr != nil {
+			return t, rerr
+		}
+		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
+	case err != nil:
+		r.log().Warn("mpesa withdrawal: payment outcome unknown; funds stay reserved until Daraja says",
+			"transaction", t.ID, "phone", mask(req.Phone), "err", err)
+		return t, nil
+	}
+	return t, r.Wallet.RecordConversation(dctx, t.ID, conversation)
+}
+
+// Result is a B2C result, or a Transaction Status result, as its callback
+// carries it.
+type Result struct {
+	OriginatorConversationID string
+	ConversationID           string
+	ResultCode               int
+	ResultDesc               string
+	Receipt                  string
+	// AmountKES is what M-Pesa paid, 0 when the result does not say.
+	AmountKES int64
+	// Status is a Transaction Status result's TransactionStatus
+	// ("Completed", …); "" for a B2C result.
+	Status string
+}
+
+// HandleB2CResult settles a withdrawal M-Pesa paid (recording its receipt)
+// or refunds one M-Pesa did not pay. A result for nothing we sent, or a
+// success for another amount, changes nothing and is logged.
+func (r *Ramp) HandleB2CResult(ctx context.Context, res Result) error {
+	req, err := r.Wallet.MpesaRequestByOriginator(ctx, res.OriginatorConversationID)
+	if err != nil {
+		return r.unmatched("b2c result", res.OriginatorConversationID, err)
+	}
+	if res.ResultCode != 0 {
+		_, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, fmt.Sprint(res.ResultCode), res.ResultDesc)
+		return err
+	}
+	return r.settle(ctx, req, res)
+}
+
+func (r *Ramp) settle(ctx context.Context, req store.MpesaRequest, res Result) error {
+	if res.AmountKES != 0 && res.AmountKES != req.AmountKES {
+		return r.unmatched("b2c success", req.OriginatorConversationID,
+			fmt.Errorf("%w: withdrawal %d asked KES %d, the result says %d", wallet.ErrMpesaMismatch, req.TransactionID, req.AmountKES, res.AmountKES))
+	}
+	_, err := r.Wallet.Settle(ctx, wallet.Settlement{TransactionID: req.TransactionID, MpesaReceipt: res.Receipt, MpesaResultDesc: res.ResultDesc})
+	return r.unmatched("b2c success", req.OriginatorConversationID, err)
+}
+
+// HandleB2CTimeout records that a B2C request timed out in Daraja's queue:
+// not a failure (it may still be paid), so the reconciler asks Transaction
+// Status at once.
+func (r *Ramp) HandleB2CTimeout(ctx context.Context, originatorConversationID string) error {
+	req, err := r.Wallet.MpesaRequestByOriginator(ctx, originatorConversationID)
+	if err != nil {
+		return r.unmatched("b2c timeout", originatorConversationID, err)
+	}
+	_, err = r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, r.now())
+	return err
+}
+
+// HandleStatus records a Transaction Status result for the withdrawal its
+// URL names: completed settles it; a definite failure refunds it; anything
+// else leaves it reserved for the next question.
+func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string, res Result) error {
+	req, err := r.Wallet.MpesaRequestByOriginator(ctx, originatorConversationID)
+	if err != nil {
+		return r.unmatched("transaction status", originatorConversationID, err)
+	}
+	switch {
+	case res.ResultCode == 0 && res.Status == "Completed":
+		return r.settle(ctx, req, res)
+	case res.ResultCode == 0 && (res.Status == "Failed" || res.Status == "Declined" || res.Status == "Cancelled"):
+		_, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, res.Status, res.ResultDesc)
+		return err
+	}
+	r.log().Info("mpesa withdrawal still undecided", "transaction", req.TransactionID, "code", res.ResultCode, "status", res.Status)
+	return nil
+}
+
+// checkWithdrawal is the reconciler's question about a withdrawal whose
+// result has not come: Transaction Status, answered at the status URL.
+func (r *Ramp) checkWithdrawal(ctx context.Context, req store.MpesaRequest) error {
+	err := r.Daraja.TransactionStatus(ctx, req.OriginatorConversationID,
+		r.url(PathStatus+"/"+req.OriginatorConversationID), r.url(PathStatusWait+"/"+req.OriginatorConversationID))
+	if err != nil {
+		r.log().Warn("mpesa reconciler: transaction status failed; asking again later", "transaction", req.TransactionID, "err", err)
+	}
+	_, serr := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, r.now().Add(r.queryAfter()))
+	return serr
+}
