@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/config"
@@ -17,6 +18,8 @@ import (
 	"github.com/umeme-wallet/umeme/internal/httpapi"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
+	"github.com/umeme-wallet/umeme/internal/ramp"
+	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -31,11 +34,17 @@ type App struct {
 	// Receiver and Payer exist when a Lightning node is configured.
 	Receiver *lightning.Receiver
 	Payer    *lightning.Payer
+	// Rates is the BTC/KES source (nil without one); Ramp exists when
+	// M-Pesa is configured.
+	Rates    *rates.Cache
+	Ramp     *ramp.Ramp
 	node     *lndnode.Lazy
 	stopDial context.CancelFunc
 
-	stopCleanup   context.CancelFunc
-	cleanupDone   chan struct{}
+	stopCleanup context.CancelFunc
+	cleanupDone chan struct{}
+	// rails holds the rate refresher and the M-Pesa reconciler.
+	rails         sync.WaitGroup
 	lightningDone chan struct{}
 
 	ln   net.Listener
@@ -58,9 +67,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, DB: db, Wallet: w}
+	if a.Rates, err = a.openRates(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	ucfg := ussd.Config{
-		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: fixedRate(cfg.KESPerBTC),
+		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: rateShown{a.Rates},
 		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
+	}
+	if ucfg.Mpesa, err = a.openMpesa(a.Rates); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if cfg.LNDAddress != "" {
 		// Connecting goes on in the background: the server starts while
@@ -102,7 +119,8 @@ func (a *App) Start() error {
 		OpenGateway: a.Config.Development(), AllowedIPs: a.Config.USSDAllowedIPs, TrustedProxies: a.Config.TrustedProxies,
 		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain,
 		LNURLLimits: httpapi.LNURLLimits{PerClient: a.Config.LNURLPerClient, PerName: a.Config.LNURLPerName, Global: a.Config.LNURLGlobal,
-			Window: a.Config.LNURLLimitWindow}}
+			Window: a.Config.LNURLLimitWindow},
+		Ramp: a.Ramp, MpesaCallbackToken: a.Config.Mpesa.CallbackToken, MpesaAllowedIPs: a.Config.Mpesa.AllowedIPs}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -115,6 +133,12 @@ func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopCleanup, a.cleanupDone = cancel, make(chan struct{})
 	go a.cleanupLoop(ctx)
+	if a.Rates != nil {
+		a.rails.Go(func() { a.Rates.Run(ctx) }) //nolint:errcheck // it ends with ctx
+	}
+	if a.Ramp != nil {
+		a.rails.Go(func() { a.Ramp.Run(ctx, 0) })
+	}
 	if a.Receiver != nil {
 		a.lightningDone = make(chan struct{})
 		go func() { a.Receiver.Watch(ctx); close(a.lightningDone) }()
@@ -133,6 +157,7 @@ func (a *App) Close(ctx context.Context) error {
 	if a.stopCleanup != nil {
 		a.stopCleanup()
 		<-a.cleanupDone
+		a.rails.Wait()
 		if a.lightningDone != nil {
 			<-a.lightningDone
 		}
@@ -177,11 +202,6 @@ func (a *App) cleanupLoop(ctx context.Context) {
 		}
 	}
 }
-
-// fixedRate is a configured KES price of one bitcoin (0: none).
-type fixedRate float64
-
-func (r fixedRate) KESPerBTC() (float64, bool) { return float64(r), r > 0 }
 
 // resumePayments re-attaches to pending payments once lnd is connected, and
 // every minute after (a payment whose stream was lost is followed again).

@@ -242,7 +242,7 @@ func TestUSSDWrongPINAndLockout(t *testing.T) {
 // screen, balance and receive, and a language switch that sticks.
 func TestUSSDNavigationAndLanguage(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		a := startApp(t, engine, func(c *config.Config) { c.KESPerBTC = 10_000_000 })
+		a := startApp(t, engine, func(c *config.Config) { c.KESPerBTC = "10000000" })
 		alice := newPhone(t, a)
 		register(t, alice, "7391")
 		fund(t, a, alice, 12_345)

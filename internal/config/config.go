@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -71,8 +72,10 @@ type Config struct {
 	PINForBalance bool
 	// HopsPerMinute and PINsPerMinute limit each phone (0: off).
 	HopsPerMinute, PINsPerMinute int
-	// KESPerBTC, when set, shows balances' value in shillings.
-	KESPerBTC float64
+	// KESPerBTC, when set, is a fixed price of a bitcoin in shillings
+	// (RATES_SOURCES, when set, is used instead): balances show their
+	// value in shillings, and M-Pesa quotes are made from it.
+	KESPerBTC string
 	// LND locates the Lightning node (no address: no Lightning).
 	LNDAddress, LNDTLSCertPath, LNDMacaroonPath, LNDNetwork string
 	// LNURLPerClient and LNURLPerName bound the requests one client address
@@ -211,9 +214,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("USSD_HOPS_PER_MINUTE", &c.HopsPerMinute)
 	integer("USSD_PINS_PER_MINUTE", &c.PINsPerMinute)
 	if v := getenv("KES_PER_BTC"); v != "" && err == nil {
-		if c.KESPerBTC, err = strconv.ParseFloat(v, 64); err != nil {
+		if _, err = rates.Fixed(v); err != nil {
 			err = fmt.Errorf("KES_PER_BTC: %w", err)
 		}
+		c.KESPerBTC = v
 	}
 	str("LND_ADDRESS", &c.LNDAddress)
 	str("LND_TLS_CERT_PATH", &c.LNDTLSCertPath)

@@ -124,6 +124,9 @@ func (m Mpesa) check(development bool) error {
 			errs = append(errs, fmt.Errorf("%s is not set (MPESA_BASE_URL turns M-Pesa on)", name))
 		}
 	}
+	if m.MinWithdrawKES < 10 {
+		errs = append(errs, fmt.Errorf("MPESA_MIN_WITHDRAW_KES: Daraja pays no less than KES 10"))
+	}
 	if m.MinKES > m.MaxKES || m.MinWithdrawKES > m.MaxKES {
 		errs = append(errs, fmt.Errorf("MPESA_MIN_KES/MPESA_MIN_WITHDRAW_KES above MPESA_MAX_KES"))
 	}
