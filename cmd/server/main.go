@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return admin(ctx, args, os.Stdout, log)
 	case "cleanup":
 		return cleanup(ctx, args, os.Stdout, log)
+	case "mpesa":
+		return mpesaCmd(ctx, args, os.Stdout, log)
 	case "help":
 		fmt.Println(usage)
 		return nil
@@ -88,6 +90,10 @@ const usage = `usage:
                                     it, or refund it if lnd failed it or never
                                     started it and its invoice expired; refused
                                     while lnd is unreachable or still trying
+  server mpesa pending              the M-Pesa top-ups and withdrawals not finished
+  server mpesa resolve --id N       ask Daraja about one now and finish it as Daraja
+                                    says (a withdrawal's answer comes to the running
+                                    server's callback)
   server cleanup [--idle 5m]        close idle USSD sessions, expire invoices`
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
