@@ -224,9 +224,11 @@ func (s *Sim) Flush() {
 	ids := slices.Sorted(maps.Keys(s.waiting))
 	var fns []func()
 	for _, id := range ids {
-		if d := s.waiting[id]; d.timer.Stop() {
-			fns = append(fns, d.fn)
-		}
+		// Whoever removes the entry runs it: a timer that fired but has
+		// not taken the lock yet finds it gone and does nothing.
+		d := s.waiting[id]
+		d.timer.Stop()
+		fns = append(fns, d.fn)
 		delete(s.waiting, id)
 	}
 	s.mu.Unlock()
