@@ -239,7 +239,7 @@ func fakeDaraja(t *testing.T, b2c http.HandlerFunc) *mpesa.Client {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == oauthPath {
-			w.Write([]byte(`{"access_token":"tok","expires_in":"3599"}`))
+			w.Write([]byte(`{"access_token":"tok-SECRET-9","expires_in":"3599"}`))
 			return
 		}
 		b2c(w, r)
@@ -279,7 +279,7 @@ func TestMpesaClientB2CConnectionDroppedIsUnknown(t *testing.T) {
 	if got.Load() != 1 {
 		t.Errorf("%d requests arrived", got.Load())
 	}
-	assertNoSecrets(t, err, "tok")
+	assertNoSecrets(t, err, "tok-SECRET-9")
 }
 
 func TestMpesaClientB2CTimeoutIsUnknown(t *testing.T) {
@@ -352,7 +352,7 @@ func TestMpesaClientB2CUnreachableIsDefinite(t *testing.T) {
 	// With a token cached, the B2C call itself cannot connect.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == oauthPath {
-			w.Write([]byte(`{"access_token":"tok","expires_in":"3599"}`))
+			w.Write([]byte(`{"access_token":"tok-SECRET-9","expires_in":"3599"}`))
 			return
 		}
 		w.WriteHeader(400)

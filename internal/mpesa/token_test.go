@@ -216,3 +216,30 @@ func TestMpesaClientRedirectRefused(t *testing.T) {
 	}
 	assertNoSecrets(t, err)
 }
+
+func TestMpesaClientSTKQueryResultCodeForms(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]int{
+		`{"ResponseCode":"0","ResultCode":"1032","ResultDesc":"Request cancelled by user"}`: 1032,
+		`{"ResponseCode":"0","ResultCode":1032,"ResultDesc":"Request cancelled by user"}`:   1032,
+		`{"ResponseCode":"0","ResultCode":0,"ResultDesc":"ok"}`:                             0,
+		`{"ResponseCode":0,"ResultCode":"0","ResultDesc":"ok"}`:                             0,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == oauthPath {
+				w.Write([]byte(`{"access_token":"a","expires_in":"3599"}`))
+				return
+			}
+			w.Write([]byte(body))
+		}))
+		c, err := mpesa.New(mpesa.Config{BaseURL: srv.URL, ConsumerKey: consumerKey, ConsumerSecret: consumerSecret, ShortCode: shortCode, PassKey: passKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := c.STKQuery(context.Background(), "ws_CO_1")
+		if err != nil || q.ResultCode != want {
+			t.Errorf("%s: %+v, %v", body, q, err)
+		}
+		srv.Close()
+	}
+}

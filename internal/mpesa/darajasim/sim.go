@@ -61,7 +61,8 @@ type Config struct {
 	CallbackClient *http.Client
 }
 
-// Request is one request the simulator received.
+// Request is one request the simulator received. Body is as it came,
+// credentials included: for a test's assertions, never for a log.
 type Request struct {
 	At     time.Time
 	Method string
