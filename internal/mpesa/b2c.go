@@ -14,6 +14,18 @@ const (
 	MaxRemarksLength = 100
 )
 
+// ack decodes an acknowledgement leniently (a code may come as a number).
+type ack struct {
+	ConversationID, OriginatorConversationID, ResponseCode, ResponseDescription flexText
+}
+
+func (a ack) reply() B2CReply {
+	return B2CReply{
+		ConversationID: string(a.ConversationID), OriginatorConversationID: string(a.OriginatorConversationID),
+		ResponseCode: string(a.ResponseCode), ResponseDescription: string(a.ResponseDescription),
+	}
+}
+
 // B2C pays a phone from the B2C shortcode.
 type B2C struct {
 	// OriginatorConversationID is our unique id of the payment (the
@@ -76,8 +88,9 @@ func (c *Client) B2C(ctx context.Context, p B2C) (B2CReply, error) {
 		// Sic: Daraja's documented spelling.
 		"Occassion": p.Occasion,
 	}
-	var r B2CReply
-	err = c.post(ctx, "/mpesa/b2c/v3/paymentrequest", req, &r)
+	var a ack
+	err = c.post(ctx, "/mpesa/b2c/v3/paymentrequest", req, &a)
+	r := a.reply()
 	if err == nil && r.ResponseCode != "0" {
 		err = &APIError{HTTPStatus: 200, ErrorCode: clip(r.ResponseCode), ErrorMessage: clip(r.ResponseDescription)}
 	}
@@ -166,8 +179,9 @@ func (c *Client) TransactionStatus(ctx context.Context, q TransactionStatus) (B2
 		"Remarks":                q.Remarks,
 		"Occasion":               q.Occasion,
 	}
-	var r B2CReply
-	err := c.post(ctx, "/mpesa/transactionstatus/v1/query", req, &r)
+	var a ack
+	err := c.post(ctx, "/mpesa/transactionstatus/v1/query", req, &a)
+	r := a.reply()
 	if err == nil && r.ResponseCode != "0" {
 		err = &APIError{HTTPStatus: 200, ErrorCode: clip(r.ResponseCode), ErrorMessage: clip(r.ResponseDescription)}
 	}

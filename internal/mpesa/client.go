@@ -39,6 +39,9 @@ var Nairobi = time.FixedZone("EAT", 3*60*60)
 // shortcode; a till number uses CustomerBuyGoodsOnline.
 const DefaultTransactionType = "CustomerPayBillOnline"
 
+// tokenFetchTimeout bounds one OAuth request, whoever waits for it.
+const tokenFetchTimeout = 30 * time.Second
+
 // maxResponseBytes bounds what is read of one Daraja answer.
 const maxResponseBytes = 1 << 20
 
@@ -175,7 +178,7 @@ func STKPassword(shortCode, passKey, timestamp string) string {
 
 // accessToken returns a valid cached token or fetches one. Concurrent
 // callers share one fetch, which runs detached from any one caller's
-// context (bounded by the HTTP client's timeout) so that a caller giving
+// context (bounded by tokenFetchTimeout) so that a caller giving
 // up does not fail the others.
 func (c *Client) accessToken(ctx context.Context) (string, error) {
 	c.mu.Lock()
@@ -209,6 +212,10 @@ func (e *oauthError) Error() string { return e.err.Error() }
 func (e *oauthError) Unwrap() error { return e.err }
 
 func (c *Client) fetchToken(ctx context.Context, f *tokenFetch) {
+	// Bounded even if the HTTP client has no timeout: a hung fetch would
+	// stall every caller.
+	ctx, cancel := context.WithTimeout(ctx, tokenFetchTimeout)
+	defer cancel()
 	start := c.now()
 	tok, life, err := c.requestToken(ctx)
 	c.mu.Lock()

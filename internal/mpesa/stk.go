@@ -71,13 +71,24 @@ func (c *Client) STKPush(ctx context.Context, p STKPush) (STKPushReply, error) {
 		"AccountReference":  p.AccountReference,
 		"TransactionDesc":   p.Description,
 	}
-	var r STKPushReply
-	if err := c.post(ctx, "/mpesa/stkpush/v1/processrequest", req, &r); err != nil {
+	var a struct {
+		MerchantRequestID, CheckoutRequestID, ResponseCode, ResponseDescription, CustomerMessage flexText
+	}
+	err = c.post(ctx, "/mpesa/stkpush/v1/processrequest", req, &a)
+	r := STKPushReply{
+		MerchantRequestID: string(a.MerchantRequestID), CheckoutRequestID: string(a.CheckoutRequestID),
+		ResponseCode: string(a.ResponseCode), ResponseDescription: string(a.ResponseDescription),
+		CustomerMessage: string(a.CustomerMessage),
+	}
+	if err != nil {
 		return STKPushReply{}, fmt.Errorf("stk push to %s: %w", maskPhone(phone), err)
 	}
 	if r.ResponseCode != "0" {
 		return STKPushReply{}, fmt.Errorf("stk push to %s: %w", maskPhone(phone),
 			&APIError{HTTPStatus: 200, ErrorCode: clip(r.ResponseCode), ErrorMessage: clip(r.ResponseDescription)})
+	}
+	if r.CheckoutRequestID == "" {
+		return STKPushReply{}, fmt.Errorf("stk push to %s: accepted without a CheckoutRequestID", maskPhone(phone))
 	}
 	return r, nil
 }

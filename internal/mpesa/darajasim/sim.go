@@ -61,7 +61,8 @@ type Config struct {
 	CallbackClient *http.Client
 }
 
-// Request is one request the simulator received.
+// Request is one request the simulator received. Body is as it came,
+// credentials included: for a test's assertions, never for a log.
 type Request struct {
 	At     time.Time
 	Method string
@@ -224,9 +225,11 @@ func (s *Sim) Flush() {
 	ids := slices.Sorted(maps.Keys(s.waiting))
 	var fns []func()
 	for _, id := range ids {
-		if d := s.waiting[id]; d.timer.Stop() {
-			fns = append(fns, d.fn)
-		}
+		// Whoever removes the entry runs it: a timer that fired but has
+		// not taken the lock yet finds it gone and does nothing.
+		d := s.waiting[id]
+		d.timer.Stop()
+		fns = append(fns, d.fn)
 		delete(s.waiting, id)
 	}
 	s.mu.Unlock()
