@@ -32,13 +32,15 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench transfers|ussd [flags]")
+		return errors.New("usage: bench transfers|ussd|mpesa [flags]")
 	}
 	switch args[0] {
 	case "transfers":
 		return transfers(ctx, args[1:])
 	case "ussd":
 		return ussdBench(ctx, args[1:])
+	case "mpesa":
+		return mpesaBench(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", args[0])
 }

@@ -46,26 +46,12 @@ func ussdBench(ctx context.Context, args []string) error {
 
 func ussdOn(ctx context.Context, engine string, clients int, duration time.Duration, users int) error {
 	cfg := config.Default()
-	switch engine {
-	case "sqlite":
-		dir, err := os.MkdirTemp("", "umeme-bench")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "umeme.db")
-	default:
-		server, err := serverURL(engine)
-		if err != nil {
-			return err
-		}
-		dbURL, drop, err := dbadmin.Create(ctx, engine, server, dbadmin.RandomName("umeme_bench"))
-		if err != nil {
-			return err
-		}
-		defer drop(context.WithoutCancel(ctx))
-		cfg.DatabaseURL = dbURL
+	dbURL, drop, err := benchDatabase(ctx, engine)
+	if err != nil {
+		return err
 	}
+	defer drop()
+	cfg.DatabaseURL = dbURL
 	cfg.ListenAddr = "127.0.0.1:0"
 	cfg.DBMaxConns = 16
 	// Simulated sessions type far faster than people: the per-phone limits
@@ -197,4 +183,26 @@ func hop(ctx context.Context, c *http.Client, base, session, phone, text string)
 		return string(b), fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return string(b), err
+}
+
+// benchDatabase makes a fresh database on an engine (a temporary SQLite
+// file, or a new database on the engine's server) and a function that
+// removes it.
+func benchDatabase(ctx context.Context, engine string) (string, func(), error) {
+	if engine == "sqlite" {
+		dir, err := os.MkdirTemp("", "umeme-bench")
+		if err != nil {
+			return "", nil, err
+		}
+		return "sqlite:" + filepath.Join(dir, "umeme.db"), func() { os.RemoveAll(dir) }, nil
+	}
+	server, err := serverURL(engine)
+	if err != nil {
+		return "", nil, err
+	}
+	dbURL, drop, err := dbadmin.Create(ctx, engine, server, dbadmin.RandomName("umeme_bench"))
+	if err != nil {
+		return "", nil, err
+	}
+	return dbURL, func() { drop(context.WithoutCancel(ctx)) }, nil //nolint:errcheck // best effort
 }
