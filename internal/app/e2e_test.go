@@ -30,6 +30,12 @@ func startApp(t *testing.T, engine string, mutate func(*config.Config)) *app.App
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	return startAppWith(t, cfg)
+}
+
+// startAppWith starts a server on cfg, stopped at the test's end.
+func startAppWith(t *testing.T, cfg config.Config) *app.App {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {

@@ -2,13 +2,16 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
+	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
@@ -38,36 +42,7 @@ func menuItem(t *testing.T, screen, label string) string {
 func TestMpesaUSSDJourney(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
 		ctx := context.Background()
-		sim, err := darajasim.New(darajasim.Config{ConsumerKey: "k", ConsumerSecret: "s", ShortCode: "174379", PassKey: "p",
-			B2CShortCode: "600000", InitiatorName: "i", InitiatorPassword: "ip", LateDelay: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		simSrv := httptest.NewServer(sim)
-		t.Cleanup(func() { sim.Close(); simSrv.Close() })
-		certPath := filepath.Join(t.TempDir(), "daraja.pem")
-		if err := os.WriteFile(certPath, sim.CertPEM(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		// The server comes back on the same address, where Daraja calls.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		cfg := config.Default()
-		cfg.Environment = config.Development
-		cfg.DatabaseURL = dbtest.URL(t, engine)
-		cfg.ListenAddr = addr
-		cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
-		cfg.USSDCallbackToken = "e2e-gateway-token"
-		cfg.KESPerBTC = "12000000"
-		cfg.Mpesa.BaseURL, cfg.Mpesa.ConsumerKey, cfg.Mpesa.ConsumerSecret = simSrv.URL, "k", "s"
-		cfg.Mpesa.ShortCode, cfg.Mpesa.PassKey, cfg.Mpesa.B2CShortCode = "174379", "p", "600000"
-		cfg.Mpesa.InitiatorName, cfg.Mpesa.InitiatorPassword, cfg.Mpesa.CertPath = "i", "ip", certPath
-		cfg.Mpesa.CallbackURL, cfg.Mpesa.CallbackToken = "http://"+addr, "e2e-daraja-token-0123456789"
-		cfg.Mpesa.QueryAfter = time.Second
+		cfg, sim := mpesaConfig(t, engine)
 		start := func() *app.App {
 			t.Helper()
 			a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -84,7 +59,6 @@ func TestMpesaUSSDJourney(t *testing.T) {
 			defer cancel()
 			a.Close(cctx)
 		}
-
 		a := start()
 		alice, bob := newPhone(t, a), newPhone(t, a)
 		register(t, alice, "7391")
@@ -182,4 +156,105 @@ func TestMpesaUSSDJourney(t *testing.T) {
 			t.Fatalf("reconcile: %v %+v", err, rep)
 		}
 	})
+}
+
+// mpesaConfig is a development server's configuration with M-Pesa against
+// a fresh Daraja simulator, on a fixed loopback address (a restarted
+// server comes back where Daraja calls), and a fixed rate.
+func mpesaConfig(t *testing.T, engine string) (config.Config, *darajasim.Sim) {
+	t.Helper()
+	sim, err := darajasim.New(darajasim.Config{ConsumerKey: "k", ConsumerSecret: "s", ShortCode: "174379", PassKey: "p",
+		B2CShortCode: "600000", InitiatorName: "i", InitiatorPassword: "ip", LateDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(func() { sim.Close(); simSrv.Close() })
+	certPath := filepath.Join(t.TempDir(), "daraja.pem")
+	if err := os.WriteFile(certPath, sim.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The server comes back on the same address, where Daraja calls.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := config.Default()
+	cfg.Environment = config.Development
+	cfg.DatabaseURL = dbtest.URL(t, engine)
+	cfg.ListenAddr = addr
+	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
+	cfg.USSDCallbackToken = "e2e-gateway-token"
+	cfg.KESPerBTC = "12000000"
+	cfg.Mpesa.BaseURL, cfg.Mpesa.ConsumerKey, cfg.Mpesa.ConsumerSecret = simSrv.URL, "k", "s"
+	cfg.Mpesa.ShortCode, cfg.Mpesa.PassKey, cfg.Mpesa.B2CShortCode = "174379", "p", "600000"
+	cfg.Mpesa.InitiatorName, cfg.Mpesa.InitiatorPassword, cfg.Mpesa.CertPath = "i", "ip", certPath
+	cfg.Mpesa.CallbackURL, cfg.Mpesa.CallbackToken = "http://"+addr, "e2e-daraja-token-0123456789"
+	cfg.Mpesa.QueryAfter = time.Second
+	return cfg, sim
+}
+
+// TestMpesaQuotesFromRateSources: quotes come from RATES_SOURCES, the
+// median of the exchanges with the one more than 1 % away dropped; while
+// no source answers, Buy ends with "prices are not available" and starts
+// nothing.
+func TestMpesaQuotesFromRateSources(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := mpesaConfig(t, "sqlite")
+	var mu sync.Mutex
+	down := false
+	ticker := func(price string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if down {
+				http.Error(w, "down", http.StatusBadGateway)
+				return
+			}
+			fmt.Fprintf(w, `{"data":{"rates":{"KES":%q}}}`, price)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	a1, a2, out := ticker("12000000"), ticker("12060000"), ticker("13000000")
+	cfg.KESPerBTC = ""
+	cfg.Rates.Sources = a1.URL + "|data.rates.KES," + a2.URL + "|data.rates.KES," + out.URL + "|data.rates.KES"
+	cfg.Rates.TTL, cfg.Rates.MaxAge = 50*time.Millisecond, 200*time.Millisecond
+	a := startAppWith(t, cfg)
+	alice := newPhone(t, a)
+	register(t, alice, "7391")
+	// The average of the two that agree: KES 12,030,000 per bitcoin.
+	want, err := rates.QuoteMsat(rates.SideBuy, 500, rates.Rate{MilliKESPerBTC: 12_030_000_000}, cfg.Mpesa.SpreadBps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := menuItem(t, alice.dial(), "Buy with M-Pesa")
+	alice.press(item)
+	expect(t, alice.press("500"), fmt.Sprintf("Pay KES 500 for %s sats?", groupDigits(want/1000)))
+
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	time.Sleep(300 * time.Millisecond) // past RATES_MAX_AGE
+	item = menuItem(t, alice.dial(), "Buy with M-Pesa")
+	alice.press(item)
+	expect(t, alice.press("500"), "END ", "Prices are not available right now. Nothing was charged.")
+	u, err := a.Wallet.UserByPhone(ctx, alice.number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hist, _ := a.Wallet.History(ctx, u.ID, 1<<62, 10); len(hist) != 0 {
+		t.Fatalf("stale rates started something: %+v", hist)
+	}
+}
+
+// groupDigits writes n with thousands separators, as the screens do.
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
