@@ -45,6 +45,9 @@ const (
 	drop502
 	// drop429: Daraja's spike arrest; the request never reaches M-Pesa.
 	drop429
+	// blankResultCode: an STK query answered "accepted" with a blank
+	// ResultCode (the simulator is not asked).
+	blankResultCode
 )
 
 func (f *faults) add(path string, rs ...fault) {
@@ -73,6 +76,11 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = w.Write([]byte(`{"requestId":"x","errorCode":"429.001.01","errorMessage":"Spike arrest violation"}`))
+	case blankResultCode:
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ResponseCode":"0","ResponseDescription":"The service request has been accepted successsfully",` +
+			`"MerchantRequestID":"m","CheckoutRequestID":"c","ResultCode":"","ResultDesc":""}`))
 	default:
 		f.next.ServeHTTP(w, r)
 	}
@@ -116,6 +124,7 @@ func newFaultyWorld(t *testing.T, db database.DB) (*world, *faults) {
 const (
 	pathSTKPush = "/mpesa/stkpush/v1/processrequest"
 	pathB2C     = "/mpesa/b2c/v3/paymentrequest"
+	pathQuery   = "/mpesa/stkpushquery/v1/query"
 )
 
 // callbackOf waits for a callback of a kind and returns the first.
@@ -354,6 +363,32 @@ func TestAttackUnknownCallbackHoldsThreeSeconds(t *testing.T) {
 		post(t, x.api+ramp.PathSTK, []byte(body))
 		if d := time.Since(start); d > time.Second {
 			t.Fatalf("a callback for an unknown push took %v to answer", d.Round(100*time.Millisecond))
+		}
+	})
+}
+
+// TestAttackBlankQueryResultCredits: the reconciler credits a top-up the
+// user never approved when an STK query answers with a blank ResultCode:
+// mpesa's flexInt reads "" as 0, which STKQuery reports as "paid". A
+// field that decides a credit is read fail-open.
+func TestAttackBlankQueryResultCredits(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x, f := newFaultyWorld(t, db)
+		u, _ := x.user(t, 0)
+		x.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverManual}) // the user never answers the prompt
+		tp, err := x.ramp.Buy(ctx, u.ID, x.quote(500, 4_000_000), "buy-blank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.add(pathQuery, blankResultCode)
+		x.clock.Advance(91 * time.Second)
+		if _, err := x.ramp.CheckDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := x.w.Transaction(ctx, tp.ID)
+		if b := balance(t, x.w, u.ID); got.Status == store.StatusCompleted || b != 0 {
+			t.Fatalf("an STK query with a blank ResultCode credited a prompt nobody approved: %s, balance %d msat", got.Status, b)
 		}
 	})
 }
