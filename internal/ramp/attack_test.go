@@ -1,0 +1,394 @@
+package ramp_test
+
+// Attack review of the M-Pesa rail (branch mpesa-attack). Each test here
+// reproduces a finding and FAILS on main as of 6e6aafc; the failure
+// message says what money went where it should not.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/database"
+	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/httpapi"
+	"github.com/umeme-wallet/umeme/internal/mpesa"
+	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
+	"github.com/umeme-wallet/umeme/internal/ramp"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// faults sits between the client and the simulator and can spoil the
+// answers of one Daraja path: each call to a path with a rule left is
+// handled by the next rule.
+type faults struct {
+	mu    sync.Mutex
+	rules map[string][]fault
+	next  http.Handler
+}
+
+type fault int
+
+const (
+	// forwardThen502: the simulator gets and processes the request, the
+	// client gets a 502 (a gateway that failed after passing it on).
+	forwardThen502 fault = iota + 1
+	// drop502: the request never reaches the simulator; the client gets a
+	// 502 (outcome unknown to it).
+	drop502
+	// drop429: Daraja's spike arrest; the request never reaches M-Pesa.
+	drop429
+	// blankResultCode: an STK query answered "accepted" with a blank
+	// ResultCode (the simulator is not asked).
+	blankResultCode
+)
+
+func (f *faults) add(path string, rs ...fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules[path] = append(f.rules[path], rs...)
+}
+
+func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	var rule fault
+	if rs := f.rules[r.URL.Path]; len(rs) > 0 {
+		rule, f.rules[r.URL.Path] = rs[0], rs[1:]
+	}
+	f.mu.Unlock()
+	switch rule {
+	case forwardThen502:
+		rec := httptest.NewRecorder()
+		f.next.ServeHTTP(rec, r)
+		http.Error(w, `{"errorCode":"502.000.000","errorMessage":"Bad Gateway"}`, http.StatusBadGateway)
+	case drop502:
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Error(w, `{"errorCode":"502.000.000","errorMessage":"Bad Gateway"}`, http.StatusBadGateway)
+	case drop429:
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"requestId":"x","errorCode":"429.001.01","errorMessage":"Spike arrest violation"}`))
+	case blankResultCode:
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ResponseCode":"0","ResponseDescription":"The service request has been accepted successsfully",` +
+			`"MerchantRequestID":"m","CheckoutRequestID":"c","ResultCode":"","ResultDesc":""}`))
+	default:
+		f.next.ServeHTTP(w, r)
+	}
+}
+
+// newFaultyWorld is newWorld with faults between the client and Daraja.
+func newFaultyWorld(t *testing.T, db database.DB) (*world, *faults) {
+	t.Helper()
+	c := &clock{}
+	cfg := wallet.DefaultConfig()
+	cfg.Argon2 = wallet.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
+	cfg.Now = c.Now
+	cfg.AuthorizationTTL = time.Hour
+	w, err := wallet.New(context.Background(), db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCfg := darajasim.Config{ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379", PassKey: "passkey",
+		B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", LateDelay: time.Hour}
+	sim, err := darajasim.New(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &faults{rules: map[string][]fault{}, next: sim}
+	simSrv := httptest.NewServer(f)
+	t.Cleanup(func() { sim.Close(); simSrv.Close() })
+	client, err := mpesa.New(mpesa.Config{BaseURL: simSrv.URL, ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379",
+		PassKey: "passkey", B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", CertPEM: sim.CertPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := &ramp.Ramp{Wallet: w, Daraja: ramp.Client{C: client}, Log: log, Config: ramp.Config{QueryAfter: 90 * time.Second, Now: c.Now}}
+	api := &httpapi.Server{DB: db, Log: log, Ramp: r, MpesaCallbackToken: token}
+	apiSrv := httptest.NewServer(api.Routes())
+	t.Cleanup(apiSrv.Close)
+	r.Config.CallbackBase = apiSrv.URL + "/cb/" + token
+	return &world{w: w, sim: sim, ramp: r, clock: c, api: r.Config.CallbackBase}, f
+}
+
+const (
+	pathSTKPush = "/mpesa/stkpush/v1/processrequest"
+	pathB2C     = "/mpesa/b2c/v3/paymentrequest"
+	pathQuery   = "/mpesa/stkpushquery/v1/query"
+)
+
+// callbackOf waits for a callback of a kind and returns the first.
+func (x *world) callbackOf(t *testing.T, kind string, n int) []darajasim.Callback {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got []darajasim.Callback
+		for _, cb := range x.sim.Callbacks() {
+			if cb.Kind == kind && cb.Status != 0 {
+				got = append(got, cb)
+			}
+		}
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d answered %s callbacks, want %d", len(got), kind, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttackLostSTKAnswerPaidNeverCredited: Daraja accepts the STK push
+// and the user pays, but the answer to the push is lost (a 5xx from a
+// gateway after Daraja took it). Buy keeps the top-up pending with no
+// CheckoutRequestID, so the success callback matches nothing and is
+// dropped ("nothing credited"), and ten minutes later the reconciler fails
+// the top-up as "unsent". The user paid KES 500 and got nothing.
+func TestAttackLostSTKAnswerPaidNeverCredited(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x, f := newFaultyWorld(t, db)
+		u, _ := x.user(t, 0)
+		f.add(pathSTKPush, forwardThen502)
+
+		tp, err := x.ramp.Buy(ctx, u.ID, x.quote(500, 4_000_000), "buy-lost")
+		if err != nil {
+			t.Fatalf("buy: %v", err)
+		}
+		cb := x.callbackOf(t, "stk", 1)[0] // M-Pesa reports the payment (answered 200 "Accepted")
+		if !strings.Contains(string(cb.Body), `"ResultCode":0`) {
+			t.Fatalf("the simulator did not pay: %s", cb.Body)
+		}
+		x.clock.Advance(11 * time.Minute)
+		for i := 0; i < 3; i++ {
+			if _, err := x.ramp.CheckDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			x.clock.Advance(2 * time.Minute)
+		}
+		got, _ := x.w.Transaction(ctx, tp.ID)
+		if b := balance(t, x.w, u.ID); got.Status != store.StatusCompleted || b != 4_000_000 {
+			t.Fatalf("M-Pesa took KES 500 (callback answered %d), but the top-up is %s and the balance %d msat, want completed and 4,000,000",
+				cb.Status, got.Status, b)
+		}
+	})
+}
+
+// TestAttackRetriedSellRefundsPaidWithdrawal: the first B2C of a
+// withdrawal reaches M-Pesa (which pays it) but its answer is lost, so
+// the ConversationID is never recorded. The same request again (the USSD
+// gateway repeats a hop with the same key) makes Sell send the B2C once
+// more; that second call is refused outright (Daraja's spike arrest,
+// 429), and Sell takes that refusal of the second call for a refusal of
+// the withdrawal: it refunds. The user has the shillings and the bitcoin.
+func TestAttackRetriedSellRefundsPaidWithdrawal(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x, f := newFaultyWorld(t, db)
+		u, auth := x.user(t, 10_000_000)
+		fee := x.w.ServiceFee(1_000_000)
+		f.add(pathB2C, forwardThen502, drop429)
+		x.sim.QueueB2C(darajasim.B2COutcome{Delivery: darajasim.DeliverLate}) // paid; its result comes later
+
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-retry")
+		if err != nil {
+			t.Fatalf("first sell: %v", err)
+		}
+		_, err2 := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-retry") // the repeated hop
+		x.sim.Flush()                                                            // M-Pesa's result of the first (paid) B2C
+		res := x.callbackOf(t, "b2c-result", 1)[0]
+		if !strings.Contains(string(res.Body), `"ResultCode":0`) {
+			t.Fatalf("the simulator did not pay: %s", res.Body)
+		}
+		got, _ := x.w.Transaction(ctx, wd.ID)
+		if b := balance(t, x.w, u.ID); got.Status != store.StatusCompleted || b != 10_000_000-1_000_000-fee {
+			t.Fatalf("M-Pesa paid KES 100, but the withdrawal is %s and the balance %d msat (want completed, %d); repeated sell said %v",
+				got.Status, b, 10_000_000-1_000_000-fee, err2)
+		}
+	})
+}
+
+// TestAttackFailedB2CNeverRefunded: a B2C M-Pesa definitely did not pay
+// (2040, receiver cannot be paid) whose result callback never came (or a
+// queue time-out before the failure). The reconciler asks Transaction
+// Status, which answers with the failure's own non-zero ResultCode;
+// HandleStatus only acts on ResultCode 0 and logs anything else as
+// "undecided", so the funds stay reserved forever, asked about every 90 s.
+func TestAttackFailedB2CNeverRefunded(t *testing.T) {
+	for name, delivery := range map[string]darajasim.Delivery{"no-callback": darajasim.DeliverNone, "queue-timeout": darajasim.DeliverQueueTimeout} {
+		t.Run(name, func(t *testing.T) {
+			dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+				ctx := context.Background()
+				x := newWorld(t, db)
+				u, auth := x.user(t, 10_000_000)
+				x.sim.QueueB2C(darajasim.B2COutcome{ResultCode: darajasim.ResultUnsupportedReceive, Delivery: delivery})
+				wd, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-failed")
+				if err != nil {
+					t.Fatal(err)
+				}
+				x.sim.Flush()
+				for i := 1; i <= 5; i++ {
+					x.clock.Advance(91 * time.Second)
+					if _, err := x.ramp.CheckDue(ctx); err != nil {
+						t.Fatal(err)
+					}
+					x.callbackOf(t, "status-result", i)
+				}
+				got, _ := x.w.Transaction(ctx, wd.ID)
+				req, _ := x.w.MpesaRequest(ctx, wd.ID)
+				if b := balance(t, x.w, u.ID); got.Status != store.StatusFailed || b != 10_000_000 {
+					t.Fatalf("M-Pesa failed the B2C (2040) and Transaction Status said so 5 times, but the withdrawal is %s, "+
+						"balance %d msat (want failed, 10,000,000), checks %d, next check %v", got.Status, b, req.Checks, req.NextCheckAt)
+				}
+			})
+		})
+	}
+}
+
+// TestAttackB2CNeverReceivedStuckForever: the B2C never reached M-Pesa
+// (a gateway answered 502 without passing it on). Every Transaction
+// Status answers "The transaction does not exist" (2032), which
+// HandleStatus logs as undecided: after a day of checks nothing has moved
+// and nothing will, nor is the request marked for a person to look at.
+func TestAttackB2CNeverReceivedStuckForever(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x, f := newFaultyWorld(t, db)
+		_, auth := x.user(t, 10_000_000)
+		f.add(pathB2C, drop502)
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-lost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 4; i++ {
+			x.clock.Advance(6 * time.Hour)
+			if _, err := x.ramp.CheckDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			x.callbackOf(t, "status-result", i)
+		}
+		got, _ := x.w.Transaction(ctx, wd.ID)
+		req, _ := x.w.MpesaRequest(ctx, wd.ID)
+		if got.Status == store.StatusPending {
+			t.Fatalf("a B2C M-Pesa has never heard of (2032, %d checks over 24 h) still holds the user's funds: %s, result %q, next check %v",
+				req.Checks, got.Status, req.ResultCode, req.NextCheckAt)
+		}
+	})
+}
+
+// TestAttackB2CFailureOfAnotherConversationRefunds: a failure result is
+// applied to the withdrawal its OriginatorConversationID names without
+// comparing its ConversationID with the one Daraja gave our (accepted,
+// later paid) B2C. A failure carrying another ConversationID (a second
+// submission's result, or anyone holding the callback token) refunds a
+// withdrawal that M-Pesa then pays.
+func TestAttackB2CFailureOfAnotherConversationRefunds(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x := newWorld(t, db)
+		u, auth := x.user(t, 10_000_000)
+		fee := x.w.ServiceFee(1_000_000)
+		x.sim.QueueB2C(darajasim.B2COutcome{Delivery: darajasim.DeliverLate})
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-conv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := x.w.MpesaRequest(ctx, wd.ID)
+		if req.ConversationID == "" {
+			t.Fatal("no ConversationID recorded")
+		}
+		body := `{"Result":{"ResultType":0,"ResultCode":15,"ResultDesc":"Duplicate OriginatorConversationID.","OriginatorConversationID":"` +
+			req.OriginatorConversationID + `","ConversationID":"AG_20260101_not_ours","TransactionID":"X"}}`
+		if code := post(t, x.api+ramp.PathB2CResult, []byte(body)); code != http.StatusOK {
+			t.Fatalf("failure result answered %d", code)
+		}
+		x.sim.Flush() // our B2C is paid
+		x.callbackOf(t, "b2c-result", 1)
+		got, _ := x.w.Transaction(ctx, wd.ID)
+		if b := balance(t, x.w, u.ID); got.Status != store.StatusCompleted || b != 10_000_000-1_000_000-fee {
+			t.Fatalf("M-Pesa paid conversation %s, but a failure of conversation AG_20260101_not_ours left the withdrawal %s "+
+				"with balance %d msat (want completed, %d)", req.ConversationID, got.Status, b, 10_000_000-1_000_000-fee)
+		}
+	})
+}
+
+// TestAttackB2CSuccessWithoutProofSettles: a B2C "success" with a blank
+// ResultCode and no ResultParameters (no receipt, no amount) settles the
+// withdrawal: the blank code reads as 0 and Settle needs neither receipt
+// nor amount. The STK side demands both; here the user's funds go to the
+// M-Pesa account on a result that proves nothing.
+func TestAttackB2CSuccessWithoutProofSettles(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x := newWorld(t, db)
+		_, auth := x.user(t, 10_000_000)
+		x.sim.QueueB2C(darajasim.B2COutcome{ResultCode: darajasim.ResultUnsupportedReceive, Delivery: darajasim.DeliverLate})
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-blank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := x.w.MpesaRequest(ctx, wd.ID)
+		body := `{"Result":{"ResultType":0,"ResultCode":"","ResultDesc":"","OriginatorConversationID":"` +
+			req.OriginatorConversationID + `","ConversationID":"` + req.ConversationID + `"}}`
+		post(t, x.api+ramp.PathB2CResult, []byte(body))
+		got, _ := x.w.Transaction(ctx, wd.ID)
+		req, _ = x.w.MpesaRequest(ctx, wd.ID)
+		if got.Status == store.StatusCompleted {
+			t.Fatalf("a result with a blank ResultCode, no receipt and no amount settled the withdrawal (receipt %q); "+
+				"M-Pesa will report it failed (2040)", req.Receipt)
+		}
+	})
+}
+
+// TestAttackUnknownCallbackHoldsThreeSeconds: every callback naming a
+// CheckoutRequestID we do not know is retried for ~3 s (16 database
+// transactions) before it is answered: one request per 3 s of a server
+// goroutine and a stream of queries, for anyone with the token, and a
+// slow answer to Daraja whenever its callback overtakes RecordCheckout.
+func TestAttackUnknownCallbackHoldsThreeSeconds(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		x := newWorld(t, db)
+		body := `{"Body":{"stkCallback":{"MerchantRequestID":"m","CheckoutRequestID":"ws_CO_nobody","ResultCode":1032,"ResultDesc":"x"}}}`
+		start := time.Now()
+		post(t, x.api+ramp.PathSTK, []byte(body))
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("a callback for an unknown push took %v to answer", d.Round(100*time.Millisecond))
+		}
+	})
+}
+
+// TestAttackBlankQueryResultCredits: the reconciler credits a top-up the
+// user never approved when an STK query answers with a blank ResultCode:
+// mpesa's flexInt reads "" as 0, which STKQuery reports as "paid". A
+// field that decides a credit is read fail-open.
+func TestAttackBlankQueryResultCredits(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x, f := newFaultyWorld(t, db)
+		u, _ := x.user(t, 0)
+		x.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverManual}) // the user never answers the prompt
+		tp, err := x.ramp.Buy(ctx, u.ID, x.quote(500, 4_000_000), "buy-blank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.add(pathQuery, blankResultCode)
+		x.clock.Advance(91 * time.Second)
+		if _, err := x.ramp.CheckDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := x.w.Transaction(ctx, tp.ID)
+		if b := balance(t, x.w, u.ID); got.Status == store.StatusCompleted || b != 0 {
+			t.Fatalf("an STK query with a blank ResultCode credited a prompt nobody approved: %s, balance %d msat", got.Status, b)
+		}
+	})
+}
