@@ -90,6 +90,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getTransactionByIdempotencyKeyStmt, err = db.PrepareContext(ctx, getTransactionByIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTransactionByIdempotencyKey: %w", err)
 	}
+	if q.getUnacknowledgedTopupStmt, err = db.PrepareContext(ctx, getUnacknowledgedTopup); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUnacknowledgedTopup: %w", err)
+	}
 	if q.getUserAccountByPhoneStmt, err = db.PrepareContext(ctx, getUserAccountByPhone); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserAccountByPhone: %w", err)
 	}
@@ -368,6 +371,11 @@ func (q *Queries) Close() error {
 	if q.getTransactionByIdempotencyKeyStmt != nil {
 		if cerr := q.getTransactionByIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getTransactionByIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.getUnacknowledgedTopupStmt != nil {
+		if cerr := q.getUnacknowledgedTopupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUnacknowledgedTopupStmt: %w", cerr)
 		}
 	}
 	if q.getUserAccountByPhoneStmt != nil {
@@ -706,6 +714,7 @@ type Queries struct {
 	getSystemAccountStmt                   *sql.Stmt
 	getTransactionByIDStmt                 *sql.Stmt
 	getTransactionByIdempotencyKeyStmt     *sql.Stmt
+	getUnacknowledgedTopupStmt             *sql.Stmt
 	getUserAccountByPhoneStmt              *sql.Stmt
 	getUserByIDStmt                        *sql.Stmt
 	getUserByIDForUpdateStmt               *sql.Stmt
@@ -789,6 +798,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getSystemAccountStmt:                   q.getSystemAccountStmt,
 		getTransactionByIDStmt:                 q.getTransactionByIDStmt,
 		getTransactionByIdempotencyKeyStmt:     q.getTransactionByIdempotencyKeyStmt,
+		getUnacknowledgedTopupStmt:             q.getUnacknowledgedTopupStmt,
 		getUserAccountByPhoneStmt:              q.getUserAccountByPhoneStmt,
 		getUserByIDStmt:                        q.getUserByIDStmt,
 		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,

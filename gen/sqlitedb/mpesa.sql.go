@@ -95,6 +95,46 @@ func (q *Queries) GetMpesaRequestByOriginator(ctx context.Context, originatorCon
 	return i, err
 }
 
+const getUnacknowledgedTopup = `-- name: GetUnacknowledgedTopup :one
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at FROM mpesa_requests
+WHERE kind = 'topup' AND phone = ?1 AND amount_kes = ?2
+  AND checkout_request_id IS NULL AND next_check_at IS NOT NULL
+ORDER BY transaction_id DESC
+LIMIT 1
+`
+
+type GetUnacknowledgedTopupParams struct {
+	Phone     string
+	AmountKes int64
+}
+
+// The open top-up of a number and amount whose push Daraja never
+// acknowledged (no CheckoutRequestID): Daraja keeps one prompt per number
+// at a time, so a callback for that number and amount is its.
+func (q *Queries) GetUnacknowledgedTopup(ctx context.Context, arg GetUnacknowledgedTopupParams) (MpesaRequest, error) {
+	row := q.db.QueryRowContext(ctx, getUnacknowledgedTopup, arg.Phone, arg.AmountKes)
+	var i MpesaRequest
+	err := row.Scan(
+		&i.TransactionID,
+		&i.Kind,
+		&i.Phone,
+		&i.AmountKes,
+		&i.RateMillikesPerBtc,
+		&i.SpreadBps,
+		&i.CheckoutRequestID,
+		&i.OriginatorConversationID,
+		&i.ConversationID,
+		&i.Receipt,
+		&i.ResultCode,
+		&i.ResultDesc,
+		&i.Checks,
+		&i.NextCheckAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const insertMpesaRequest = `-- name: InsertMpesaRequest :exec
 INSERT INTO mpesa_requests (
     transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, originator_conversation_id,

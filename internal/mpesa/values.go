@@ -10,7 +10,9 @@ import (
 )
 
 // flexInt is an integer Daraja may send as a JSON number or a string
-// ("3599", 0, "1032"). A fractional or out-of-range value is refused.
+// ("3599", 0, "1032"). A fractional or out-of-range value is refused, and
+// so is a blank one: a ResultCode decides a credit or a refund, and "" must
+// never read as 0 (paid).
 type flexInt struct{ n int64 }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
@@ -19,8 +21,7 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if !ok || t == "" {
-		f.n = 0
-		return nil
+		return fmt.Errorf("%w: a blank number", ErrMalformedCallback)
 	}
 	n, err := parseWhole(t)
 	if err != nil {

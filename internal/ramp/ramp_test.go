@@ -110,8 +110,10 @@ func (x *world) user(t *testing.T, msat int64) (wallet.User, wallet.Authorizatio
 	return u, auth
 }
 
-func (x *world) quote(kes, msat int64) wallet.MpesaQuote {
-	return wallet.MpesaQuote{KES: kes, Msat: msat, RateMilliKESPerBTC: 12_000_000_000, SpreadBps: 150, ExpiresAt: x.clock.Now().Add(2 * time.Minute)}
+// quote is a quote of kes at KES 12,500,000 per bitcoin without spread,
+// where a shilling is exactly 8,000 msat both ways.
+func (x *world) quote(kes int64) wallet.MpesaQuote {
+	return wallet.MpesaQuote{KES: kes, Msat: kes * 8_000, RateMilliKESPerBTC: 12_500_000_000, ExpiresAt: x.clock.Now().Add(2 * time.Minute)}
 }
 
 // waitStatus waits for a transaction to reach a status.
@@ -186,7 +188,7 @@ func TestMpesaTopups(t *testing.T) {
 		u, _ := x.user(t, 0)
 
 		x.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverTwice})
-		tp, err := x.ramp.Buy(ctx, u.ID, x.quote(500, 4_000_000), "buy-1")
+		tp, err := x.ramp.Buy(ctx, u.ID, x.quote(500), "buy-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +219,7 @@ func TestMpesaTopups(t *testing.T) {
 			t.Errorf("a callback without the token answered %d, want 404", code)
 		}
 		x.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverNone})
-		tp2, err := x.ramp.Buy(ctx, u.ID, x.quote(100, 800_000), "buy-2")
+		tp2, err := x.ramp.Buy(ctx, u.ID, x.quote(100), "buy-2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +249,7 @@ func TestMpesaTopups(t *testing.T) {
 
 		// Being processed: still pending after a query, asked again later.
 		x.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverLate})
-		tp3, err := x.ramp.Buy(ctx, u.ID, x.quote(100, 800_000), "buy-3")
+		tp3, err := x.ramp.Buy(ctx, u.ID, x.quote(100), "buy-3")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +270,7 @@ func TestMpesaTopups(t *testing.T) {
 		before := balance(t, x.w, u.ID)
 		for i, code := range []int{1, 1032, 1037, 1019, 2001, 17} {
 			x.sim.QueueSTK(darajasim.STKOutcome{ResultCode: code})
-			tp, err := x.ramp.Buy(ctx, u.ID, x.quote(int64(100+i), 800_000), "fail-"+string(rune('a'+i)))
+			tp, err := x.ramp.Buy(ctx, u.ID, x.quote(int64(100+i)), "fail-"+string(rune('a'+i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,7 +297,7 @@ func TestMpesaWithdrawals(t *testing.T) {
 		u, auth := x.user(t, 10_000_000)
 		fee := x.w.ServiceFee(1_000_000)
 
-		wd, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-1")
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(125), "sell-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +307,7 @@ func TestMpesaWithdrawals(t *testing.T) {
 		}
 		// The same request again (a repeated hop): the first withdrawal,
 		// and no second payment.
-		again, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-1")
+		again, err := x.ramp.Sell(ctx, auth, x.quote(125), "sell-1")
 		if err != nil || again.ID != wd.ID {
 			t.Fatalf("repeated sell: %+v %v", again, err)
 		}
@@ -315,7 +317,7 @@ func TestMpesaWithdrawals(t *testing.T) {
 		mustReconcile(t, x.w)
 
 		x.sim.QueueB2C(darajasim.B2COutcome{ResultCode: 2001})
-		failed, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-2")
+		failed, err := x.ramp.Sell(ctx, auth, x.quote(125), "sell-2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +327,7 @@ func TestMpesaWithdrawals(t *testing.T) {
 		}
 
 		x.sim.QueueB2C(darajasim.B2COutcome{Delivery: darajasim.DeliverQueueTimeout})
-		slow, err := x.ramp.Sell(ctx, auth, x.quote(100, 1_000_000), "sell-3")
+		slow, err := x.ramp.Sell(ctx, auth, x.quote(125), "sell-3")
 		if err != nil {
 			t.Fatal(err)
 		}

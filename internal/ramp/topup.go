@@ -21,19 +21,15 @@ var ErrBusy = errors.New("an m-pesa prompt is already on the phone")
 // push whose answer was lost stays pending, and the reconciler gives it up
 // when it has never been acknowledged.
 func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key string) (store.Transaction, error) {
-	t, err := r.Wallet.StartTopup(ctx, userID, q, r.queryAfter(), key)
-	if err != nil {
-		return store.Transaction{}, err
-	}
-	if t.Status != store.StatusPending {
-		return t, nil // a repeated request for a top-up already finished
+	t, fresh, err := r.Wallet.StartTopup(ctx, userID, q, r.queryAfter(), key)
+	if err != nil || !fresh {
+		// A repeated request never pushes again: a second prompt for one
+		// top-up could be paid twice, and its first may be on the phone.
+		return t, err
 	}
 	req, err := r.Wallet.MpesaRequest(ctx, t.ID)
 	if err != nil {
 		return t, err
-	}
-	if req.CheckoutRequestID != "" {
-		return t, nil // a repeated request: the push was sent
 	}
 	// The push and the recording of its id must not be cut short by the
 	// user's request ending: the prompt reaches the phone anyway.
@@ -92,11 +88,20 @@ func (r *Ramp) HandleSTK(ctx context.Context, res STKResult) error {
 	pay := wallet.MpesaPayment{CheckoutRequestID: res.CheckoutRequestID, Receipt: res.Receipt, AmountKES: res.AmountKES, Phone: res.Phone, ResultDesc: res.ResultDesc}
 	var t store.Transaction
 	var credited bool
-	err := r.overtaken(ctx, func() error {
+	complete := func() error {
 		var err error
 		t, credited, err = r.Wallet.CompleteTopup(ctx, pay)
 		return err
-	})
+	}
+	err := r.overtaken(ctx, complete)
+	if notFound(err) && res.Phone != "" {
+		// The answer to the push was lost, so its CheckoutRequestID was
+		// never recorded: the number's one open, unacknowledged top-up of
+		// this amount is this callback's.
+		if aerr := r.Wallet.AdoptCheckout(ctx, res.Phone, res.AmountKES, res.CheckoutRequestID); aerr == nil {
+			err = complete()
+		}
+	}
 	if err != nil {
 		return r.unmatched("stk success", res.CheckoutRequestID, err)
 	}
@@ -104,13 +109,13 @@ func (r *Ramp) HandleSTK(ctx context.Context, res STKResult) error {
 	return nil
 }
 
-// overtaken runs a callback's work, and runs it again for a few seconds
+// overtaken runs a callback's work, and runs it again twice, 200 ms apart,
 // while its request is not found: a callback can overtake the recording of
 // the CheckoutRequestID it names (Buy records it when Daraja's answer to
 // the push arrives, and Daraja may call back first).
 func (r *Ramp) overtaken(ctx context.Context, work func() error) error {
 	err := work()
-	for i := 0; i < 15 && notFound(err); i++ {
+	for i := 0; i < 2 && notFound(err); i++ {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -15,19 +15,19 @@ import (
 // OriginatorConversationID. Daraja's definite refusal refunds at once; a
 // lost answer leaves the funds reserved until Daraja says what happened.
 func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.MpesaQuote, key string) (store.Transaction, error) {
-	t, err := r.Wallet.Reserve(ctx, auth, wallet.Reservation{
+	t, fresh, err := r.Wallet.ReserveFresh(ctx, auth, wallet.Reservation{
 		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: fmt.Sprintf("KES %d to M-Pesa", q.KES),
 		IdempotencyKey: key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: r.queryAfter()},
 	})
-	if err != nil {
-		return store.Transaction{}, err
-	}
-	if t.Status != store.StatusPending {
-		return t, nil
+	if err != nil || !fresh {
+		// A repeated request never sends the payment again: the first may
+		// have been paid, and a refusal of the second must not refund it.
+		// Daraja's result, or Transaction Status, finishes it.
+		return t, err
 	}
 	req, err := r.Wallet.MpesaRequest(ctx, t.ID)
-	if err != nil || req.ConversationID != "" {
-		return t, err // a repeated request: the payment was sent
+	if err != nil {
+		return t, err
 	}
 	dctx, cancel := detached(ctx, 30*time.Second)
 	defer cancel()
@@ -64,13 +64,37 @@ type Result struct {
 	Status string
 }
 
-// HandleB2CResult settles a withdrawal M-Pesa paid (recording its receipt)
-// or refunds one M-Pesa did not pay. A result for nothing we sent, or a
-// success for another amount, changes nothing and is logged.
+// HandleB2CResult settles a withdrawal M-Pesa paid (with its receipt) or
+// refunds one M-Pesa did not pay. A result of another ConversationID than
+// the one recorded, a failure while none is recorded (the answer to the
+// B2C was lost), and a success without a receipt change nothing but have
+// Transaction Status asked at once: a refund needs the payment's own
+// failure. A result for nothing we sent is logged.
 func (r *Ramp) HandleB2CResult(ctx context.Context, res Result) error {
 	req, err := r.Wallet.MpesaRequestByOriginator(ctx, res.OriginatorConversationID)
 	if err != nil {
 		return r.unmatched("b2c result", res.OriginatorConversationID, err)
+	}
+	// The result can overtake the recording of its ConversationID (Sell
+	// records it when Daraja's answer arrives): look again for a moment.
+	for i := 0; i < 5 && req.ConversationID == ""; i++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if req, err = r.Wallet.MpesaRequest(ctx, req.TransactionID); err != nil {
+			return err
+		}
+	}
+	switch {
+	case req.ConversationID != "" && res.ConversationID != req.ConversationID,
+		req.ConversationID == "" && res.ResultCode != 0:
+		// Another conversation's result, or a failure while ours is
+		// unknown (the answer to the B2C was lost): never refund on it.
+		r.log().Warn("mpesa: a B2C result not of the payment's recorded conversation; asking Transaction Status",
+			"transaction", req.TransactionID, "conversation", res.ConversationID)
+		return r.askNow(ctx, req)
 	}
 	if res.ResultCode != 0 {
 		_, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, fmt.Sprint(res.ResultCode), res.ResultDesc)
@@ -79,10 +103,20 @@ func (r *Ramp) HandleB2CResult(ctx context.Context, res Result) error {
 	return r.settle(ctx, req, res)
 }
 
+// askNow has the reconciler ask Daraja about a request at once.
+func (r *Ramp) askNow(ctx context.Context, req store.MpesaRequest) error {
+	_, err := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, r.now())
+	return err
+}
+
+// settle settles a withdrawal on a success that proves it: a receipt, and
+// the amount asked when the result carries one. Anything less is asked
+// about again.
 func (r *Ramp) settle(ctx context.Context, req store.MpesaRequest, res Result) error {
-	if res.AmountKES != 0 && res.AmountKES != req.AmountKES {
-		return r.unmatched("b2c success", req.OriginatorConversationID,
-			fmt.Errorf("%w: withdrawal %d asked KES %d, the result says %d", wallet.ErrMpesaMismatch, req.TransactionID, req.AmountKES, res.AmountKES))
+	if res.Receipt == "" || (res.AmountKES != 0 && res.AmountKES != req.AmountKES) {
+		r.log().Warn("mpesa: a B2C success without a receipt or for another amount; asking Transaction Status",
+			"transaction", req.TransactionID, "amount", res.AmountKES)
+		return r.askNow(ctx, req)
 	}
 	_, err := r.Wallet.Settle(ctx, wallet.Settlement{TransactionID: req.TransactionID, MpesaReceipt: res.Receipt, MpesaResultDesc: res.ResultDesc})
 	return r.unmatched("b2c success", req.OriginatorConversationID, err)
@@ -100,9 +134,16 @@ func (r *Ramp) HandleB2CTimeout(ctx context.Context, originatorConversationID st
 	return err
 }
 
+// resultNotFound is Transaction Status's "no such transaction" (2032).
+const resultNotFound = 2032
+
 // HandleStatus records a Transaction Status result for the withdrawal its
-// URL names: completed settles it; a definite failure refunds it; anything
-// else leaves it reserved for the next question.
+// URL names. Completed with a receipt settles it. A failure M-Pesa reports
+// for the payment (a non-zero code about a transaction it found, or a
+// failed status) refunds it. "Not found" and anything undecided leave it
+// reserved: M-Pesa may not have processed it yet, and an unknown outcome
+// is never refunded; a request still not found after a day is logged for
+// the operator (server mpesa pending, resolve).
 func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string, res Result) error {
 	req, err := r.Wallet.MpesaRequestByOriginator(ctx, originatorConversationID)
 	if err != nil {
@@ -114,8 +155,14 @@ func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string
 	case res.ResultCode == 0 && (res.Status == "Failed" || res.Status == "Declined" || res.Status == "Cancelled"):
 		_, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, res.Status, res.ResultDesc)
 		return err
+	case res.ResultCode != 0 && res.ResultCode != resultNotFound:
+		_, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, fmt.Sprint(res.ResultCode), res.ResultDesc)
+		return err
 	}
-	r.log().Info("mpesa withdrawal still undecided", "transaction", req.TransactionID, "code", res.ResultCode, "status", res.Status)
+	if r.now().Sub(req.CreatedAt) > 24*time.Hour {
+		r.log().Error("mpesa withdrawal undecided after a day: an operator should look (server mpesa resolve)",
+			"transaction", req.TransactionID, "code", res.ResultCode, "status", res.Status, "checks", req.Checks)
+	}
 	return nil
 }
 

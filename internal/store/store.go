@@ -182,6 +182,9 @@ type Tx interface {
 	MpesaRequest(ctx context.Context, transactionID int64) (MpesaRequest, error)
 	MpesaRequestByCheckout(ctx context.Context, checkoutRequestID string) (MpesaRequest, error)
 	MpesaRequestByOriginator(ctx context.Context, originatorConversationID string) (MpesaRequest, error)
+	// UnacknowledgedTopup finds the open top-up of a number and amount whose
+	// push Daraja never acknowledged (ErrNotFound when none).
+	UnacknowledgedTopup(ctx context.Context, phone string, amountKES int64) (MpesaRequest, error)
 	// SetMpesaCheckout and SetMpesaConversation record the id Daraja gave
 	// the request, once: false when it already has one. ErrConflict when
 	// another request holds the id.

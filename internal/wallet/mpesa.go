@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
@@ -59,12 +60,19 @@ func maskPhone(p string) string {
 	return strings.Repeat("*", len(p)-3) + p[len(p)-3:]
 }
 
-func (q MpesaQuote) check(now time.Time) error {
+// check refuses a quote that is not whole (its msat must be exactly what
+// its shillings, market rate and spread give, rounded against the user on
+// side: a buy's down, a sell's up) or has expired.
+func (q MpesaQuote) check(side rates.Side, now time.Time) error {
 	if q.KES <= 0 || q.Msat <= 0 || q.RateMilliKESPerBTC <= 0 || q.SpreadBps < 0 {
 		return fmt.Errorf("%w: quote %+v", ErrInvalidAmount, q)
 	}
 	if err := checkMsat("quote", q.Msat); err != nil {
 		return err
+	}
+	want, err := rates.QuoteMsat(side, q.KES, rates.Rate{MilliKESPerBTC: q.RateMilliKESPerBTC}, q.SpreadBps)
+	if err != nil || want != q.Msat {
+		return fmt.Errorf("%w: a %s quote of KES %d at its rate and spread is %d msat, not %d", ErrInvalidAmount, side, q.KES, want, q.Msat)
 	}
 	if !now.Before(q.ExpiresAt) {
 		return ErrQuoteExpired
@@ -79,16 +87,18 @@ func (q MpesaQuote) check(now time.Time) error {
 // user approves the payment on M-Pesa with M-Pesa's PIN. checkAfter is
 // when the reconciler asks Daraja if no callback came. A top-up that would
 // take the balance past its cap is refused now; once paid, it is credited
-// whatever the cap. The key makes a repeated request return the first.
-func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, checkAfter time.Duration, key string) (store.Transaction, error) {
+// whatever the cap. The key makes a repeated request return the first,
+// and fresh says whether this call started it (only a fresh top-up is
+// pushed: a second prompt for one top-up could be paid twice).
+func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, checkAfter time.Duration, key string) (t store.Transaction, fresh bool, err error) {
 	now := w.now()
-	if err := q.check(now); err != nil {
-		return store.Transaction{}, err
+	if err := q.check(rates.SideBuy, now); err != nil {
+		return store.Transaction{}, false, err
 	}
 	same := func(t store.Transaction) bool {
 		return t.UserID == userID && t.Type == store.TypeTopup && t.AmountMsat == q.Msat
 	}
-	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
+	t, err = w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			u, err := tx.UserByID(ctx, userID)
@@ -127,8 +137,10 @@ func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, ch
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("start topup: %w", err)
 		}
+		fresh = true
 		return t, nil
 	})
+	return t, fresh, err
 }
 
 // RecordCheckout records the CheckoutRequestID Daraja gave a top-up's STK
@@ -151,6 +163,28 @@ func (w *Service) RecordCheckout(ctx context.Context, transactionID int64, check
 		}
 		return nil
 	})
+}
+
+// AdoptCheckout gives a callback's CheckoutRequestID to the open top-up of
+// its number and amount whose push Daraja never acknowledged (the answer
+// to the push was lost): Daraja keeps one prompt per number at a time, so
+// the callback is that top-up's. ErrNotFound when there is none.
+func (w *Service) AdoptCheckout(ctx context.Context, phone string, amountKES int64, checkoutRequestID string) error {
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := tx.UnacknowledgedTopup(ctx, phone, amountKES)
+		if err != nil {
+			return err
+		}
+		ok, err := tx.SetMpesaCheckout(ctx, r.TransactionID, checkoutRequestID, w.now())
+		if err == nil && !ok {
+			err = store.Classify(store.ErrNotFound, errors.New("the top-up was acknowledged meanwhile"))
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("adopt checkout: %w", ErrNotFound)
+	}
+	return err
 }
 
 // MpesaPayment is M-Pesa's report that a top-up was paid (a success

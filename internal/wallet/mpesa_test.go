@@ -18,14 +18,19 @@ import (
 // quote is a top-up or withdrawal quote of kes for msat, valid two minutes
 // from the wallet clock's now.
 func quote(c *clock, kes, msat int64) wallet.MpesaQuote {
-	return wallet.MpesaQuote{KES: kes, Msat: msat, RateMilliKESPerBTC: 12_000_000_000, SpreadBps: 150, ExpiresAt: c.Now().Add(2 * time.Minute)}
+	// At KES 12,500,000 per bitcoin without spread a shilling is exactly
+	// 8,000 msat, so the quotes are whole both ways.
+	if msat != kes*8_000 {
+		panic("a test quote must be KES × 8,000 msat")
+	}
+	return wallet.MpesaQuote{KES: kes, Msat: msat, RateMilliKESPerBTC: 12_500_000_000, ExpiresAt: c.Now().Add(2 * time.Minute)}
 }
 
 // startTopup starts a top-up of kes and records its checkout id.
 func startTopup(t *testing.T, w *wallet.Service, c *clock, m member, kes, msat int64, key string) (store.Transaction, string) {
 	t.Helper()
 	ctx := context.Background()
-	tp, err := w.StartTopup(ctx, m.user.ID, quote(c, kes, msat), 90*time.Second, key)
+	tp, _, err := w.StartTopup(ctx, m.user.ID, quote(c, kes, msat), 90*time.Second, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +58,11 @@ func TestMpesaTopupLedger(t *testing.T) {
 			t.Fatalf("started top-up: %+v", tp)
 		}
 		r, err := w.MpesaRequest(ctx, tp.ID)
-		if err != nil || r.AmountKES != 500 || r.Phone != phone || r.CheckoutRequestID != checkout || r.SpreadBps != 150 ||
+		if err != nil || r.AmountKES != 500 || r.Phone != phone || r.CheckoutRequestID != checkout || r.RateMilliKESPerBTC != 12_500_000_000 ||
 			r.NextCheckAt == nil || !r.NextCheckAt.Equal(c.Now().Add(90*time.Second)) {
 			t.Fatalf("request: %+v %v", r, err)
 		}
-		if again, err := w.StartTopup(ctx, m.user.ID, quote(c, 500, 4_000*sat), 90*time.Second, "topup-1"); err != nil || again.ID != tp.ID {
+		if again, fresh, err := w.StartTopup(ctx, m.user.ID, quote(c, 500, 4_000*sat), 90*time.Second, "topup-1"); err != nil || again.ID != tp.ID || fresh {
 			t.Fatalf("repeated start: %+v %v", again, err)
 		}
 		if err := w.RecordCheckout(ctx, tp.ID, checkout); err != nil {
@@ -171,11 +176,11 @@ func TestMpesaTopupLedger(t *testing.T) {
 		// An expired quote, and one past the balance cap, start nothing.
 		old := quote(c, 100, 800*sat)
 		c.Advance(2 * time.Minute)
-		if _, err := w.StartTopup(ctx, m.user.ID, old, time.Minute, "topup-old"); !errors.Is(err, wallet.ErrQuoteExpired) {
+		if _, _, err := w.StartTopup(ctx, m.user.ID, old, time.Minute, "topup-old"); !errors.Is(err, wallet.ErrQuoteExpired) {
 			t.Errorf("expired quote: %v", err)
 		}
 		cap := w.Config().MaxBalanceMsat
-		if _, err := w.StartTopup(ctx, m.user.ID, quote(c, 100_000, cap), time.Minute, "topup-cap"); !errors.Is(err, wallet.ErrLimitExceeded) {
+		if _, _, err := w.StartTopup(ctx, m.user.ID, quote(c, cap/8_000, cap/8_000*8_000), time.Minute, "topup-cap"); !errors.Is(err, wallet.ErrLimitExceeded) {
 			t.Errorf("top-up past the cap: %v", err)
 		}
 	})
@@ -193,7 +198,7 @@ func TestMpesaWithdrawalLedger(t *testing.T) {
 		withdraw := func(key string, msat int64) store.Transaction {
 			t.Helper()
 			wd, err := w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: msat, IdempotencyKey: key,
-				Mpesa: &wallet.MpesaWithdrawal{Quote: quote(c, 100, msat), CheckAfter: time.Minute}})
+				Mpesa: &wallet.MpesaWithdrawal{Quote: quote(c, msat/8_000, msat), CheckAfter: time.Minute}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +210,7 @@ func TestMpesaWithdrawalLedger(t *testing.T) {
 		wd1, wd2, wd3 := withdraw("wd-1", 1_000*sat), withdraw("wd-2", 1_000*sat), withdraw("wd-3", 1_000*sat)
 		r1, err := w.MpesaRequest(ctx, wd1.ID)
 		r2, _ := w.MpesaRequest(ctx, wd2.ID)
-		if err != nil || r1.Kind != store.MpesaWithdraw || r1.Phone != strings.TrimPrefix(m.user.Phone, "+") || r1.AmountKES != 100 ||
+		if err != nil || r1.Kind != store.MpesaWithdraw || r1.Phone != strings.TrimPrefix(m.user.Phone, "+") || r1.AmountKES != 125 ||
 			r1.OriginatorConversationID == "" || r1.OriginatorConversationID == r2.OriginatorConversationID {
 			t.Fatalf("withdrawal requests: %+v %+v %v", r1, r2, err)
 		}

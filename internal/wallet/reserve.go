@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
@@ -58,29 +59,38 @@ type MpesaWithdrawal struct {
 // database decides, whoever races); a repeated key returns the first
 // reservation.
 func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation) (store.Transaction, error) {
+	t, _, err := w.ReserveFresh(ctx, auth, r)
+	return t, err
+}
+
+// ReserveFresh is Reserve that also says whether this call made the
+// reservation (false: a repeated key returned the first). A rail is called
+// only for a fresh one: calling it again for a replay could pay twice, or,
+// refused, refund what the first call paid.
+func (w *Service) ReserveFresh(ctx context.Context, auth Authorization, r Reservation) (t store.Transaction, fresh bool, err error) {
 	if err := w.checkAuth(auth); err != nil {
-		return store.Transaction{}, err
+		return store.Transaction{}, false, err
 	}
 	if r.Type != store.TypePayment && r.Type != store.TypeWithdraw {
-		return store.Transaction{}, fmt.Errorf("reserve: unsupported type %q", r.Type)
+		return store.Transaction{}, false, fmt.Errorf("reserve: unsupported type %q", r.Type)
 	}
 	if err := w.checkAmount(r.AmountMsat); err != nil {
-		return store.Transaction{}, err
+		return store.Transaction{}, false, err
 	}
 	if r.AllowanceMsat < 0 || r.AllowanceMsat > store.MaxMsat {
-		return store.Transaction{}, fmt.Errorf("%w: fee allowance of %d msat", ErrInvalidAmount, r.AllowanceMsat)
+		return store.Transaction{}, false, fmt.Errorf("%w: fee allowance of %d msat", ErrInvalidAmount, r.AllowanceMsat)
 	}
 	var mpesaPhone string
 	if r.Type == store.TypeWithdraw {
 		if r.Mpesa == nil || r.Mpesa.Quote.Msat != r.AmountMsat {
-			return store.Transaction{}, fmt.Errorf("reserve: a withdrawal needs its M-Pesa quote, for its amount")
+			return store.Transaction{}, false, fmt.Errorf("reserve: a withdrawal needs its M-Pesa quote, for its amount")
 		}
-		if err := r.Mpesa.Quote.check(w.now()); err != nil {
-			return store.Transaction{}, err
+		if err := r.Mpesa.Quote.check(rates.SideSell, w.now()); err != nil {
+			return store.Transaction{}, false, err
 		}
 		var err error
 		if mpesaPhone, err = DarajaPhone(auth.phone); err != nil {
-			return store.Transaction{}, err
+			return store.Transaction{}, false, err
 		}
 	}
 	serviceFee := w.ServiceFee(r.AmountMsat)
@@ -91,7 +101,7 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 	same := func(t store.Transaction) bool {
 		return t.UserID == auth.userID && t.Type == r.Type && t.AmountMsat == r.AmountMsat && t.PaymentHash == r.PaymentHash
 	}
-	return w.idempotent(ctx, r.IdempotencyKey, same, func() (store.Transaction, error) {
+	t, err = w.idempotent(ctx, r.IdempotencyKey, same, func() (store.Transaction, error) {
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
@@ -122,8 +132,10 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("reserve %s: %w", r.Type, err)
 		}
+		fresh = true
 		return t, nil
 	})
+	return t, fresh, err
 }
 
 // Settlement is a rail's report that an outgoing operation succeeded.

@@ -93,11 +93,12 @@ func register(t testing.TB, w *wallet.Service, balance int64) member {
 	return member{user: u, auth: auth}
 }
 
-// testWithdrawal is the M-Pesa side of a test withdrawal of msat: KES 100
-// at a quote that does not expire during a test.
+// testWithdrawal is the M-Pesa side of a test withdrawal of msat (a whole
+// number of shillings) at a quote that does not expire during a test.
 func testWithdrawal(msat int64) *wallet.MpesaWithdrawal {
 	return &wallet.MpesaWithdrawal{
-		Quote:      wallet.MpesaQuote{KES: 100, Msat: msat, RateMilliKESPerBTC: 12_000_000_000, ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+		// At KES 12,500,000 per bitcoin a shilling is 8,000 msat.
+		Quote:      wallet.MpesaQuote{KES: msat / 8_000, Msat: msat, RateMilliKESPerBTC: 12_500_000_000, ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
 		CheckAfter: time.Minute,
 	}
 }

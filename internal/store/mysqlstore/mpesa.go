@@ -108,3 +108,11 @@ func (t *tx) DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]
 	}
 	return out, nil
 }
+
+func (t *tx) UnacknowledgedTopup(ctx context.Context, phone string, amountKES int64) (store.MpesaRequest, error) {
+	r, err := t.q.GetUnacknowledgedTopup(ctx, mysqldb.GetUnacknowledgedTopupParams{Phone: phone, AmountKes: amountKES})
+	if err != nil {
+		return store.MpesaRequest{}, interpret(fmt.Errorf("unacknowledged top-up: %w", err))
+	}
+	return toMpesaRequest(r), nil
+}

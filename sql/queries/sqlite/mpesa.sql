@@ -48,3 +48,13 @@ SELECT * FROM mpesa_requests
 WHERE next_check_at IS NOT NULL AND next_check_at <= sqlc.arg(now)
 ORDER BY next_check_at, transaction_id
 LIMIT sqlc.arg(max_rows);
+
+-- name: GetUnacknowledgedTopup :one
+-- The open top-up of a number and amount whose push Daraja never
+-- acknowledged (no CheckoutRequestID): Daraja keeps one prompt per number
+-- at a time, so a callback for that number and amount is its.
+SELECT * FROM mpesa_requests
+WHERE kind = 'topup' AND phone = sqlc.arg(phone) AND amount_kes = sqlc.arg(amount_kes)
+  AND checkout_request_id IS NULL AND next_check_at IS NOT NULL
+ORDER BY transaction_id DESC
+LIMIT 1;

@@ -33,5 +33,6 @@ CREATE TABLE mpesa_requests (
     CONSTRAINT mpesa_requests_originator_conversation_id_key UNIQUE (originator_conversation_id),
     CONSTRAINT mpesa_requests_conversation_id_key UNIQUE (conversation_id),
     CONSTRAINT mpesa_requests_receipt_key UNIQUE (receipt),
-    INDEX mpesa_requests_next_check_at (next_check_at)
+    INDEX mpesa_requests_next_check_at (next_check_at),
+    INDEX mpesa_requests_phone (phone)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

@@ -27,3 +27,4 @@ CREATE TABLE mpesa_requests (
 );
 
 CREATE INDEX mpesa_requests_next_check_at ON mpesa_requests (next_check_at) WHERE next_check_at IS NOT NULL;
+CREATE INDEX mpesa_requests_phone ON mpesa_requests (phone);
