@@ -398,3 +398,37 @@ func TestMpesaAttackBlankQueryResultCredits(t *testing.T) {
 		}
 	})
 }
+
+// TestMpesaAttackForgedCallbackCannotAdopt: a top-up whose push answer was
+// lost is open, unacknowledged, for its number and amount. A forged
+// success callback (someone holding the callback token) naming that
+// number and amount and a made-up CheckoutRequestID must not claim it:
+// the push is confirmed with Daraja first, which knows no such push.
+func TestMpesaAttackForgedCallbackCannotAdopt(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x, f := newFaultyWorld(t, db)
+		u, _ := x.user(t, 0)
+		f.add(pathSTKPush, forwardThen502)
+		x.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverNone}) // nobody pays, nothing calls back
+		tp, err := x.ramp.Buy(ctx, u.ID, x.quote(500), "buy-forged")
+		if err != nil {
+			t.Fatalf("buy: %v", err)
+		}
+		req, _ := x.w.MpesaRequest(ctx, tp.ID)
+		if req.CheckoutRequestID != "" {
+			t.Fatalf("the push was acknowledged: %+v", req)
+		}
+		body := `{"Body":{"stkCallback":{"MerchantRequestID":"m","CheckoutRequestID":"ws_CO_FORGED0001","ResultCode":0,"ResultDesc":"ok",` +
+			`"CallbackMetadata":{"Item":[{"Name":"Amount","Value":500},{"Name":"MpesaReceiptNumber","Value":"SIMFORGED9"},{"Name":"PhoneNumber","Value":` +
+			req.Phone + `}]}}}}`
+		post(t, x.api+ramp.PathSTK, []byte(body))
+		got, _ := x.w.Transaction(ctx, tp.ID)
+		if b := balance(t, x.w, u.ID); got.Status != store.StatusPending || b != 0 {
+			t.Fatalf("a forged callback claimed the unacknowledged top-up: %s, balance %d msat", got.Status, b)
+		}
+		if r, _ := x.w.MpesaRequest(ctx, tp.ID); r.CheckoutRequestID != "" {
+			t.Fatalf("the forged CheckoutRequestID was adopted: %+v", r)
+		}
+	})
+}

@@ -94,10 +94,11 @@ func (r *Ramp) HandleSTK(ctx context.Context, res STKResult) error {
 		return err
 	}
 	err := r.overtaken(ctx, complete)
-	if notFound(err) && res.Phone != "" {
+	if notFound(err) && res.Phone != "" && r.paidPush(ctx, res.CheckoutRequestID) {
 		// The answer to the push was lost, so its CheckoutRequestID was
 		// never recorded: the number's one open, unacknowledged top-up of
-		// this amount is this callback's.
+		// this amount is this callback's. Daraja confirmed first that the
+		// push is ours and paid, so a forged callback cannot claim it.
 		if aerr := r.Wallet.AdoptCheckout(ctx, res.Phone, res.AmountKES, res.CheckoutRequestID); aerr == nil {
 			err = complete()
 		}
@@ -107,6 +108,16 @@ func (r *Ramp) HandleSTK(ctx context.Context, res STKResult) error {
 	}
 	r.log().Info("mpesa top-up paid", "transaction", t.ID, "credited", credited, "receipt", res.Receipt)
 	return nil
+}
+
+// paidPush asks Daraja whether a push of our shortcode was paid.
+func (r *Ramp) paidPush(ctx context.Context, checkoutRequestID string) bool {
+	out, err := r.Daraja.STKQuery(ctx, checkoutRequestID)
+	if err != nil {
+		r.log().Warn("mpesa: could not confirm an unknown push's callback with Daraja", "checkout", checkoutRequestID, "err", err)
+		return false
+	}
+	return !out.Pending && out.ResultCode == "0"
 }
 
 // overtaken runs a callback's work, and runs it again twice, 200 ms apart,
