@@ -525,6 +525,31 @@ const (
 	NotifyWithdrawalFailed NotificationKind = "withdrawal_failed"
 	NotifyTopupFailed      NotificationKind = "topup_failed"
 	NotifyInvoice          NotificationKind = "invoice"
+	// NotifyPINChanged and NotifyLockedOut tell the owner of a number
+	// that its PIN changed or that wrong PINs locked the account.
+	NotifyPINChanged NotificationKind = "pin_changed"
+	NotifyLockedOut  NotificationKind = "locked_out"
+	// NotifyPayRequest answers an invoice texted in: dial the service
+	// code to approve paying AmountMsat to Counterparty (Body: the most
+	// the fee can be, in msat, as decimal text).
+	NotifyPayRequest NotificationKind = "pay_request"
+	// NotifyPayRefused answers a text that cannot become a payment
+	// request; Body is the reason (a PayRefused* code).
+	NotifyPayRefused NotificationKind = "pay_refused"
+	// NotifyRegisterFirst answers a text from a number with no account.
+	NotifyRegisterFirst NotificationKind = "register_first"
+)
+
+// The reasons of a NotifyPayRefused, in its Body.
+const (
+	PayRefusedExpired    = "expired"    // the invoice has expired
+	PayRefusedNetwork    = "network"    // for another network (testnet, mainnet...)
+	PayRefusedAmountless = "amountless" // no amount in the invoice
+	PayRefusedPaid       = "paid"       // already paid or being paid
+	PayRefusedInvalid    = "invalid"    // not an invoice or "pay address amount"
+	PayRefusedAmount     = "amount"     // amount out of the allowed range
+	PayRefusedAddress    = "address"    // the Lightning Address gave no invoice
+	PayRefusedFlood      = "flood"      // too many texts from this number
 )
 
 // NotificationStatus is where a notification's delivery stands.
