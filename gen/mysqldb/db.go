@@ -27,8 +27,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
 	}
+	if q.claimNotificationsStmt, err = db.PrepareContext(ctx, claimNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimNotifications: %w", err)
+	}
 	if q.closeIdleSessionsStmt, err = db.PrepareContext(ctx, closeIdleSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseIdleSessions: %w", err)
+	}
+	if q.countInboundSMSSinceStmt, err = db.PrepareContext(ctx, countInboundSMSSince); err != nil {
+		return nil, fmt.Errorf("error preparing query CountInboundSMSSince: %w", err)
 	}
 	if q.countLightningNamesStmt, err = db.PrepareContext(ctx, countLightningNames); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLightningNames: %w", err)
@@ -57,6 +63,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getAccountByUserIDStmt, err = db.PrepareContext(ctx, getAccountByUserID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAccountByUserID: %w", err)
 	}
+	if q.getBalanceAfterStmt, err = db.PrepareContext(ctx, getBalanceAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query GetBalanceAfter: %w", err)
+	}
+	if q.getInboundSMSByGatewayIDStmt, err = db.PrepareContext(ctx, getInboundSMSByGatewayID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetInboundSMSByGatewayID: %w", err)
+	}
 	if q.getInvoiceByPaymentHashStmt, err = db.PrepareContext(ctx, getInvoiceByPaymentHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetInvoiceByPaymentHash: %w", err)
 	}
@@ -72,8 +84,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getMpesaRequestByOriginatorStmt, err = db.PrepareContext(ctx, getMpesaRequestByOriginator); err != nil {
 		return nil, fmt.Errorf("error preparing query GetMpesaRequestByOriginator: %w", err)
 	}
+	if q.getNotificationStmt, err = db.PrepareContext(ctx, getNotification); err != nil {
+		return nil, fmt.Errorf("error preparing query GetNotification: %w", err)
+	}
+	if q.getOpenPaymentRequestStmt, err = db.PrepareContext(ctx, getOpenPaymentRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOpenPaymentRequest: %w", err)
+	}
 	if q.getPaymentByHashStmt, err = db.PrepareContext(ctx, getPaymentByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPaymentByHash: %w", err)
+	}
+	if q.getPaymentRequestStmt, err = db.PrepareContext(ctx, getPaymentRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPaymentRequest: %w", err)
 	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
@@ -108,6 +129,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByPhoneStmt, err = db.PrepareContext(ctx, getUserByPhone); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByPhone: %w", err)
 	}
+	if q.insertInboundSMSStmt, err = db.PrepareContext(ctx, insertInboundSMS); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertInboundSMS: %w", err)
+	}
 	if q.insertInvoiceStmt, err = db.PrepareContext(ctx, insertInvoice); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertInvoice: %w", err)
 	}
@@ -122,6 +146,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertNotificationStmt, err = db.PrepareContext(ctx, insertNotification); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertNotification: %w", err)
+	}
+	if q.insertPaymentRequestStmt, err = db.PrepareContext(ctx, insertPaymentRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertPaymentRequest: %w", err)
 	}
 	if q.insertTransactionStmt, err = db.PrepareContext(ctx, insertTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertTransaction: %w", err)
@@ -147,11 +174,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listChainEntriesStmt, err = db.PrepareContext(ctx, listChainEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListChainEntries: %w", err)
 	}
+	if q.listClaimedNotificationsStmt, err = db.PrepareContext(ctx, listClaimedNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ListClaimedNotifications: %w", err)
+	}
 	if q.listDueMpesaRequestsStmt, err = db.PrepareContext(ctx, listDueMpesaRequests); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDueMpesaRequests: %w", err)
-	}
-	if q.listDueNotificationsStmt, err = db.PrepareContext(ctx, listDueNotifications); err != nil {
-		return nil, fmt.Errorf("error preparing query ListDueNotifications: %w", err)
 	}
 	if q.listEntriesByTransactionStmt, err = db.PrepareContext(ctx, listEntriesByTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query ListEntriesByTransaction: %w", err)
@@ -189,11 +216,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lockAccountsStmt, err = db.PrepareContext(ctx, lockAccounts); err != nil {
 		return nil, fmt.Errorf("error preparing query LockAccounts: %w", err)
 	}
+	if q.lockDueNotificationsStmt, err = db.PrepareContext(ctx, lockDueNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query LockDueNotifications: %w", err)
+	}
 	if q.markInvoicePaidStmt, err = db.PrepareContext(ctx, markInvoicePaid); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkInvoicePaid: %w", err)
-	}
-	if q.markNotificationSentStmt, err = db.PrepareContext(ctx, markNotificationSent); err != nil {
-		return nil, fmt.Errorf("error preparing query MarkNotificationSent: %w", err)
 	}
 	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
@@ -207,17 +234,29 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.postLedgerPairStmt, err = db.PrepareContext(ctx, postLedgerPair); err != nil {
 		return nil, fmt.Errorf("error preparing query PostLedgerPair: %w", err)
 	}
+	if q.recordDeliveryReportStmt, err = db.PrepareContext(ctx, recordDeliveryReport); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordDeliveryReport: %w", err)
+	}
 	if q.recordMpesaResultStmt, err = db.PrepareContext(ctx, recordMpesaResult); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordMpesaResult: %w", err)
 	}
-	if q.rescheduleNotificationStmt, err = db.PrepareContext(ctx, rescheduleNotification); err != nil {
-		return nil, fmt.Errorf("error preparing query RescheduleNotification: %w", err)
+	if q.recordNotificationRetryStmt, err = db.PrepareContext(ctx, recordNotificationRetry); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordNotificationRetry: %w", err)
+	}
+	if q.recordNotificationSentStmt, err = db.PrepareContext(ctx, recordNotificationSent); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordNotificationSent: %w", err)
 	}
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
 	}
 	if q.scheduleMpesaCheckStmt, err = db.PrepareContext(ctx, scheduleMpesaCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query ScheduleMpesaCheck: %w", err)
+	}
+	if q.setInboundSMSOutcomeStmt, err = db.PrepareContext(ctx, setInboundSMSOutcome); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInboundSMSOutcome: %w", err)
+	}
+	if q.setInboundSMSReplyKeyStmt, err = db.PrepareContext(ctx, setInboundSMSReplyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInboundSMSReplyKey: %w", err)
 	}
 	if q.setInvoiceReceiptStmt, err = db.PrepareContext(ctx, setInvoiceReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetInvoiceReceipt: %w", err)
@@ -227,6 +266,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setMpesaConversationStmt, err = db.PrepareContext(ctx, setMpesaConversation); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMpesaConversation: %w", err)
+	}
+	if q.setPaymentRequestStatusStmt, err = db.PrepareContext(ctx, setPaymentRequestStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query SetPaymentRequestStatus: %w", err)
 	}
 	if q.setSessionInputBufferStmt, err = db.PrepareContext(ctx, setSessionInputBuffer); err != nil {
 		return nil, fmt.Errorf("error preparing query SetSessionInputBuffer: %w", err)
@@ -255,6 +297,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.sumEntriesForAccountAndTransactionStmt, err = db.PrepareContext(ctx, sumEntriesForAccountAndTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query SumEntriesForAccountAndTransaction: %w", err)
 	}
+	if q.supersedePaymentRequestsStmt, err = db.PrepareContext(ctx, supersedePaymentRequests); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedePaymentRequests: %w", err)
+	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
 	}
@@ -268,9 +313,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
 		}
 	}
+	if q.claimNotificationsStmt != nil {
+		if cerr := q.claimNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimNotificationsStmt: %w", cerr)
+		}
+	}
 	if q.closeIdleSessionsStmt != nil {
 		if cerr := q.closeIdleSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing closeIdleSessionsStmt: %w", cerr)
+		}
+	}
+	if q.countInboundSMSSinceStmt != nil {
+		if cerr := q.countInboundSMSSinceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countInboundSMSSinceStmt: %w", cerr)
 		}
 	}
 	if q.countLightningNamesStmt != nil {
@@ -318,6 +373,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getAccountByUserIDStmt: %w", cerr)
 		}
 	}
+	if q.getBalanceAfterStmt != nil {
+		if cerr := q.getBalanceAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getBalanceAfterStmt: %w", cerr)
+		}
+	}
+	if q.getInboundSMSByGatewayIDStmt != nil {
+		if cerr := q.getInboundSMSByGatewayIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getInboundSMSByGatewayIDStmt: %w", cerr)
+		}
+	}
 	if q.getInvoiceByPaymentHashStmt != nil {
 		if cerr := q.getInvoiceByPaymentHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getInvoiceByPaymentHashStmt: %w", cerr)
@@ -343,9 +408,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getMpesaRequestByOriginatorStmt: %w", cerr)
 		}
 	}
+	if q.getNotificationStmt != nil {
+		if cerr := q.getNotificationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getNotificationStmt: %w", cerr)
+		}
+	}
+	if q.getOpenPaymentRequestStmt != nil {
+		if cerr := q.getOpenPaymentRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOpenPaymentRequestStmt: %w", cerr)
+		}
+	}
 	if q.getPaymentByHashStmt != nil {
 		if cerr := q.getPaymentByHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPaymentByHashStmt: %w", cerr)
+		}
+	}
+	if q.getPaymentRequestStmt != nil {
+		if cerr := q.getPaymentRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPaymentRequestStmt: %w", cerr)
 		}
 	}
 	if q.getSessionStmt != nil {
@@ -403,6 +483,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByPhoneStmt: %w", cerr)
 		}
 	}
+	if q.insertInboundSMSStmt != nil {
+		if cerr := q.insertInboundSMSStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertInboundSMSStmt: %w", cerr)
+		}
+	}
 	if q.insertInvoiceStmt != nil {
 		if cerr := q.insertInvoiceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertInvoiceStmt: %w", cerr)
@@ -426,6 +511,11 @@ func (q *Queries) Close() error {
 	if q.insertNotificationStmt != nil {
 		if cerr := q.insertNotificationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertNotificationStmt: %w", cerr)
+		}
+	}
+	if q.insertPaymentRequestStmt != nil {
+		if cerr := q.insertPaymentRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertPaymentRequestStmt: %w", cerr)
 		}
 	}
 	if q.insertTransactionStmt != nil {
@@ -468,14 +558,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listChainEntriesStmt: %w", cerr)
 		}
 	}
+	if q.listClaimedNotificationsStmt != nil {
+		if cerr := q.listClaimedNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listClaimedNotificationsStmt: %w", cerr)
+		}
+	}
 	if q.listDueMpesaRequestsStmt != nil {
 		if cerr := q.listDueMpesaRequestsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDueMpesaRequestsStmt: %w", cerr)
-		}
-	}
-	if q.listDueNotificationsStmt != nil {
-		if cerr := q.listDueNotificationsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listDueNotificationsStmt: %w", cerr)
 		}
 	}
 	if q.listEntriesByTransactionStmt != nil {
@@ -538,14 +628,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lockAccountsStmt: %w", cerr)
 		}
 	}
+	if q.lockDueNotificationsStmt != nil {
+		if cerr := q.lockDueNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockDueNotificationsStmt: %w", cerr)
+		}
+	}
 	if q.markInvoicePaidStmt != nil {
 		if cerr := q.markInvoicePaidStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing markInvoicePaidStmt: %w", cerr)
-		}
-	}
-	if q.markNotificationSentStmt != nil {
-		if cerr := q.markNotificationSentStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing markNotificationSentStmt: %w", cerr)
 		}
 	}
 	if q.maxInvoiceAddIndexStmt != nil {
@@ -568,14 +658,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing postLedgerPairStmt: %w", cerr)
 		}
 	}
+	if q.recordDeliveryReportStmt != nil {
+		if cerr := q.recordDeliveryReportStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordDeliveryReportStmt: %w", cerr)
+		}
+	}
 	if q.recordMpesaResultStmt != nil {
 		if cerr := q.recordMpesaResultStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing recordMpesaResultStmt: %w", cerr)
 		}
 	}
-	if q.rescheduleNotificationStmt != nil {
-		if cerr := q.rescheduleNotificationStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing rescheduleNotificationStmt: %w", cerr)
+	if q.recordNotificationRetryStmt != nil {
+		if cerr := q.recordNotificationRetryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordNotificationRetryStmt: %w", cerr)
+		}
+	}
+	if q.recordNotificationSentStmt != nil {
+		if cerr := q.recordNotificationSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordNotificationSentStmt: %w", cerr)
 		}
 	}
 	if q.saveSessionHopStmt != nil {
@@ -586,6 +686,16 @@ func (q *Queries) Close() error {
 	if q.scheduleMpesaCheckStmt != nil {
 		if cerr := q.scheduleMpesaCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing scheduleMpesaCheckStmt: %w", cerr)
+		}
+	}
+	if q.setInboundSMSOutcomeStmt != nil {
+		if cerr := q.setInboundSMSOutcomeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInboundSMSOutcomeStmt: %w", cerr)
+		}
+	}
+	if q.setInboundSMSReplyKeyStmt != nil {
+		if cerr := q.setInboundSMSReplyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInboundSMSReplyKeyStmt: %w", cerr)
 		}
 	}
 	if q.setInvoiceReceiptStmt != nil {
@@ -601,6 +711,11 @@ func (q *Queries) Close() error {
 	if q.setMpesaConversationStmt != nil {
 		if cerr := q.setMpesaConversationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setMpesaConversationStmt: %w", cerr)
+		}
+	}
+	if q.setPaymentRequestStatusStmt != nil {
+		if cerr := q.setPaymentRequestStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setPaymentRequestStatusStmt: %w", cerr)
 		}
 	}
 	if q.setSessionInputBufferStmt != nil {
@@ -648,6 +763,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing sumEntriesForAccountAndTransactionStmt: %w", cerr)
 		}
 	}
+	if q.supersedePaymentRequestsStmt != nil {
+		if cerr := q.supersedePaymentRequestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedePaymentRequestsStmt: %w", cerr)
+		}
+	}
 	if q.upsertSessionStmt != nil {
 		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
@@ -693,7 +813,9 @@ type Queries struct {
 	db                                     DBTX
 	tx                                     *sql.Tx
 	applyBalanceDeltaStmt                  *sql.Stmt
+	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
+	countInboundSMSSinceStmt               *sql.Stmt
 	countLightningNamesStmt                *sql.Stmt
 	deleteStaleAddressInvoicesStmt         *sql.Stmt
 	endSessionStmt                         *sql.Stmt
@@ -703,12 +825,17 @@ type Queries struct {
 	finishTransactionStmt                  *sql.Stmt
 	getAccountByIDStmt                     *sql.Stmt
 	getAccountByUserIDStmt                 *sql.Stmt
+	getBalanceAfterStmt                    *sql.Stmt
+	getInboundSMSByGatewayIDStmt           *sql.Stmt
 	getInvoiceByPaymentHashStmt            *sql.Stmt
 	getLightningNameOwnerStmt              *sql.Stmt
 	getMpesaRequestStmt                    *sql.Stmt
 	getMpesaRequestByCheckoutStmt          *sql.Stmt
 	getMpesaRequestByOriginatorStmt        *sql.Stmt
+	getNotificationStmt                    *sql.Stmt
+	getOpenPaymentRequestStmt              *sql.Stmt
 	getPaymentByHashStmt                   *sql.Stmt
+	getPaymentRequestStmt                  *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
 	getSystemAccountStmt                   *sql.Stmt
@@ -720,11 +847,13 @@ type Queries struct {
 	getUserByIDForUpdateStmt               *sql.Stmt
 	getUserByLightningNameStmt             *sql.Stmt
 	getUserByPhoneStmt                     *sql.Stmt
+	insertInboundSMSStmt                   *sql.Stmt
 	insertInvoiceStmt                      *sql.Stmt
 	insertLedgerEntryStmt                  *sql.Stmt
 	insertLightningNameStmt                *sql.Stmt
 	insertMpesaRequestStmt                 *sql.Stmt
 	insertNotificationStmt                 *sql.Stmt
+	insertPaymentRequestStmt               *sql.Stmt
 	insertTransactionStmt                  *sql.Stmt
 	insertTransferStmt                     *sql.Stmt
 	insertUserStmt                         *sql.Stmt
@@ -733,8 +862,8 @@ type Queries struct {
 	listBalanceDriftStmt                   *sql.Stmt
 	listChainAccountsStmt                  *sql.Stmt
 	listChainEntriesStmt                   *sql.Stmt
+	listClaimedNotificationsStmt           *sql.Stmt
 	listDueMpesaRequestsStmt               *sql.Stmt
-	listDueNotificationsStmt               *sql.Stmt
 	listEntriesByTransactionStmt           *sql.Stmt
 	listLightningMovementsStmt             *sql.Stmt
 	listNegativeUserAccountsStmt           *sql.Stmt
@@ -747,19 +876,24 @@ type Queries struct {
 	listUnpaidAddressInvoicesStmt          *sql.Stmt
 	listUserTransactionsStmt               *sql.Stmt
 	lockAccountsStmt                       *sql.Stmt
+	lockDueNotificationsStmt               *sql.Stmt
 	markInvoicePaidStmt                    *sql.Stmt
-	markNotificationSentStmt               *sql.Stmt
 	maxInvoiceAddIndexStmt                 *sql.Stmt
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	postLedgerPairStmt                     *sql.Stmt
+	recordDeliveryReportStmt               *sql.Stmt
 	recordMpesaResultStmt                  *sql.Stmt
-	rescheduleNotificationStmt             *sql.Stmt
+	recordNotificationRetryStmt            *sql.Stmt
+	recordNotificationSentStmt             *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	scheduleMpesaCheckStmt                 *sql.Stmt
+	setInboundSMSOutcomeStmt               *sql.Stmt
+	setInboundSMSReplyKeyStmt              *sql.Stmt
 	setInvoiceReceiptStmt                  *sql.Stmt
 	setMpesaCheckoutStmt                   *sql.Stmt
 	setMpesaConversationStmt               *sql.Stmt
+	setPaymentRequestStatusStmt            *sql.Stmt
 	setSessionInputBufferStmt              *sql.Stmt
 	setUserLanguageStmt                    *sql.Stmt
 	setUserLightningNameStmt               *sql.Stmt
@@ -769,6 +903,7 @@ type Queries struct {
 	setUserStatusStmt                      *sql.Stmt
 	sumAllBalancesStmt                     *sql.Stmt
 	sumEntriesForAccountAndTransactionStmt *sql.Stmt
+	supersedePaymentRequestsStmt           *sql.Stmt
 	upsertSessionStmt                      *sql.Stmt
 }
 
@@ -777,7 +912,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                                     tx,
 		tx:                                     tx,
 		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
+		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
+		countInboundSMSSinceStmt:               q.countInboundSMSSinceStmt,
 		countLightningNamesStmt:                q.countLightningNamesStmt,
 		deleteStaleAddressInvoicesStmt:         q.deleteStaleAddressInvoicesStmt,
 		endSessionStmt:                         q.endSessionStmt,
@@ -787,12 +924,17 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		finishTransactionStmt:                  q.finishTransactionStmt,
 		getAccountByIDStmt:                     q.getAccountByIDStmt,
 		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
+		getBalanceAfterStmt:                    q.getBalanceAfterStmt,
+		getInboundSMSByGatewayIDStmt:           q.getInboundSMSByGatewayIDStmt,
 		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
 		getLightningNameOwnerStmt:              q.getLightningNameOwnerStmt,
 		getMpesaRequestStmt:                    q.getMpesaRequestStmt,
 		getMpesaRequestByCheckoutStmt:          q.getMpesaRequestByCheckoutStmt,
 		getMpesaRequestByOriginatorStmt:        q.getMpesaRequestByOriginatorStmt,
+		getNotificationStmt:                    q.getNotificationStmt,
+		getOpenPaymentRequestStmt:              q.getOpenPaymentRequestStmt,
 		getPaymentByHashStmt:                   q.getPaymentByHashStmt,
+		getPaymentRequestStmt:                  q.getPaymentRequestStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
 		getSystemAccountStmt:                   q.getSystemAccountStmt,
@@ -804,11 +946,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
 		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
 		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
+		insertInboundSMSStmt:                   q.insertInboundSMSStmt,
 		insertInvoiceStmt:                      q.insertInvoiceStmt,
 		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
 		insertLightningNameStmt:                q.insertLightningNameStmt,
 		insertMpesaRequestStmt:                 q.insertMpesaRequestStmt,
 		insertNotificationStmt:                 q.insertNotificationStmt,
+		insertPaymentRequestStmt:               q.insertPaymentRequestStmt,
 		insertTransactionStmt:                  q.insertTransactionStmt,
 		insertTransferStmt:                     q.insertTransferStmt,
 		insertUserStmt:                         q.insertUserStmt,
@@ -817,8 +961,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
 		listChainAccountsStmt:                  q.listChainAccountsStmt,
 		listChainEntriesStmt:                   q.listChainEntriesStmt,
+		listClaimedNotificationsStmt:           q.listClaimedNotificationsStmt,
 		listDueMpesaRequestsStmt:               q.listDueMpesaRequestsStmt,
-		listDueNotificationsStmt:               q.listDueNotificationsStmt,
 		listEntriesByTransactionStmt:           q.listEntriesByTransactionStmt,
 		listLightningMovementsStmt:             q.listLightningMovementsStmt,
 		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
@@ -831,19 +975,24 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listUnpaidAddressInvoicesStmt:          q.listUnpaidAddressInvoicesStmt,
 		listUserTransactionsStmt:               q.listUserTransactionsStmt,
 		lockAccountsStmt:                       q.lockAccountsStmt,
+		lockDueNotificationsStmt:               q.lockDueNotificationsStmt,
 		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
-		markNotificationSentStmt:               q.markNotificationSentStmt,
 		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		postLedgerPairStmt:                     q.postLedgerPairStmt,
+		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
-		rescheduleNotificationStmt:             q.rescheduleNotificationStmt,
+		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
+		recordNotificationSentStmt:             q.recordNotificationSentStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
+		setInboundSMSOutcomeStmt:               q.setInboundSMSOutcomeStmt,
+		setInboundSMSReplyKeyStmt:              q.setInboundSMSReplyKeyStmt,
 		setInvoiceReceiptStmt:                  q.setInvoiceReceiptStmt,
 		setMpesaCheckoutStmt:                   q.setMpesaCheckoutStmt,
 		setMpesaConversationStmt:               q.setMpesaConversationStmt,
+		setPaymentRequestStatusStmt:            q.setPaymentRequestStatusStmt,
 		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,
 		setUserLanguageStmt:                    q.setUserLanguageStmt,
 		setUserLightningNameStmt:               q.setUserLightningNameStmt,
@@ -853,6 +1002,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setUserStatusStmt:                      q.setUserStatusStmt,
 		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
 		sumEntriesForAccountAndTransactionStmt: q.sumEntriesForAccountAndTransactionStmt,
+		supersedePaymentRequestsStmt:           q.supersedePaymentRequestsStmt,
 		upsertSessionStmt:                      q.upsertSessionStmt,
 	}
 }

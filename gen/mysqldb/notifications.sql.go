@@ -8,8 +8,99 @@ package mysqldb
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 )
+
+const claimNotifications = `-- name: ClaimNotifications :execrows
+UPDATE notifications
+SET claim_token = ?, next_attempt_at = ?, attempts = attempts + 1
+WHERE status = 'pending' AND next_attempt_at <= ? AND id IN (/*SLICE:ids*/?)
+`
+
+type ClaimNotificationsParams struct {
+	ClaimToken sql.NullString
+	LeaseUntil time.Time
+	Now        time.Time
+	Ids        []int64
+}
+
+// Takes a lease on the rows just locked: they are not due again before
+// lease_until, and only the holder of claim_token records their outcome.
+func (q *Queries) ClaimNotifications(ctx context.Context, arg ClaimNotificationsParams) (int64, error) {
+	query := claimNotifications
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.ClaimToken)
+	queryParams = append(queryParams, arg.LeaseUntil)
+	queryParams = append(queryParams, arg.Now)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.exec(ctx, nil, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const getBalanceAfter = `-- name: GetBalanceAfter :one
+SELECT e.balance_after_msat FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+WHERE e.transaction_id = ? AND a.user_id = ?
+ORDER BY e.seq DESC
+LIMIT 1
+`
+
+type GetBalanceAfterParams struct {
+	TransactionID int64
+	UserID        sql.NullInt64
+}
+
+// A user's balance right after a transaction moved it, from the ledger's
+// own running balance (the entry of the user's account in it).
+func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams) (sql.NullInt64, error) {
+	row := q.queryRow(ctx, q.getBalanceAfterStmt, getBalanceAfter, arg.TransactionID, arg.UserID)
+	var balance_after_msat sql.NullInt64
+	err := row.Scan(&balance_after_msat)
+	return balance_after_msat, err
+}
+
+const getNotification = `-- name: GetNotification :one
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE id = ?
+`
+
+func (q *Queries) GetNotification(ctx context.Context, id int64) (Notification, error) {
+	row := q.queryRow(ctx, q.getNotificationStmt, getNotification, id)
+	var i Notification
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Phone,
+		&i.Kind,
+		&i.TransactionID,
+		&i.AmountMsat,
+		&i.Counterparty,
+		&i.Body,
+		&i.Status,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.SentAt,
+		&i.ClaimToken,
+		&i.MessageID,
+		&i.LastError,
+		&i.DeliveryStatus,
+		&i.DeliveryFailure,
+		&i.DeliveryRetries,
+		&i.DeliveryFinal,
+		&i.DeliveredAt,
+	)
+	return i, err
+}
 
 const insertNotification = `-- name: InsertNotification :execlastid
 INSERT INTO notifications (
@@ -49,21 +140,29 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 	return result.LastInsertId()
 }
 
-const listDueNotifications = `-- name: ListDueNotifications :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= ?
-ORDER BY id
-LIMIT ?
+const listClaimedNotifications = `-- name: ListClaimedNotifications :many
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE claim_token = ? AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
 `
 
-type ListDueNotificationsParams struct {
-	Now   time.Time
-	Limit int32
+type ListClaimedNotificationsParams struct {
+	ClaimToken sql.NullString
+	Ids        []int64
 }
 
-// Pending notifications whose next attempt is due, oldest first.
-func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificationsParams) ([]Notification, error) {
-	rows, err := q.query(ctx, q.listDueNotificationsStmt, listDueNotifications, arg.Now, arg.Limit)
+// (The slice comes last: sqlc numbers SQLite's parameters before it expands one.)
+func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedNotificationsParams) ([]Notification, error) {
+	query := listClaimedNotifications
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.ClaimToken)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +184,14 @@ func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificat
 			&i.NextAttemptAt,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.ClaimToken,
+			&i.MessageID,
+			&i.LastError,
+			&i.DeliveryStatus,
+			&i.DeliveryFailure,
+			&i.DeliveryRetries,
+			&i.DeliveryFinal,
+			&i.DeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -100,7 +207,7 @@ func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificat
 }
 
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at FROM notifications WHERE transaction_id = ? ORDER BY id
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE transaction_id = ? ORDER BY id
 `
 
 func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactionID sql.NullInt64) ([]Notification, error) {
@@ -126,6 +233,14 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 			&i.NextAttemptAt,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.ClaimToken,
+			&i.MessageID,
+			&i.LastError,
+			&i.DeliveryStatus,
+			&i.DeliveryFailure,
+			&i.DeliveryRetries,
+			&i.DeliveryFinal,
+			&i.DeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -140,39 +255,129 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 	return items, nil
 }
 
-const markNotificationSent = `-- name: MarkNotificationSent :execrows
-UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?
-WHERE id = ? AND status = 'pending'
+const lockDueNotifications = `-- name: LockDueNotifications :many
+SELECT id FROM notifications
+WHERE status = 'pending' AND next_attempt_at <= ?
+ORDER BY next_attempt_at
+LIMIT ?
+FOR UPDATE SKIP LOCKED
 `
 
-type MarkNotificationSentParams struct {
-	SentAt sql.NullTime
-	ID     int64
+type LockDueNotificationsParams struct {
+	Now   time.Time
+	Limit int32
 }
 
-func (q *Queries) MarkNotificationSent(ctx context.Context, arg MarkNotificationSentParams) (int64, error) {
-	result, err := q.exec(ctx, q.markNotificationSentStmt, markNotificationSent, arg.SentAt, arg.ID)
+// Due rows no other sender holds: SKIP LOCKED passes over rows another
+// claim is taking right now instead of waiting for them.
+func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificationsParams) ([]int64, error) {
+	rows, err := q.query(ctx, q.lockDueNotificationsStmt, lockDueNotifications, arg.Now, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordDeliveryReport = `-- name: RecordDeliveryReport :execrows
+UPDATE notifications
+SET delivery_status = ?, delivery_failure = ?,
+    delivery_retries = ?, delivery_final = ?, delivered_at = ?
+WHERE message_id = ? AND status = 'sent' AND NOT delivery_final
+`
+
+type RecordDeliveryReportParams struct {
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int32
+	DeliveryFinal   bool
+	Now             sql.NullTime
+	MessageID       sql.NullString
+}
+
+// Records the gateway's delivery report against the message it names. A
+// final status (delivered, or failed for good) is kept: a late or
+// reordered interim report cannot overwrite it.
+func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
+	result, err := q.exec(ctx, q.recordDeliveryReportStmt, recordDeliveryReport,
+		arg.DeliveryStatus,
+		arg.DeliveryFailure,
+		arg.DeliveryRetries,
+		arg.DeliveryFinal,
+		arg.Now,
+		arg.MessageID,
+	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
 }
 
-const rescheduleNotification = `-- name: RescheduleNotification :execrows
-UPDATE notifications SET status = ?, attempts = attempts + 1, next_attempt_at = ?
-WHERE id = ? AND status = 'pending'
+const recordNotificationRetry = `-- name: RecordNotificationRetry :execrows
+UPDATE notifications
+SET status = ?, next_attempt_at = ?, claim_token = NULL, last_error = ?
+WHERE id = ? AND claim_token = ? AND status = 'pending'
 `
 
-type RescheduleNotificationParams struct {
+type RecordNotificationRetryParams struct {
 	Status        string
 	NextAttemptAt time.Time
+	LastError     string
 	ID            int64
+	ClaimToken    sql.NullString
 }
 
-// Records a failed delivery: try again at next_attempt_at, or give up
-// (status failed) when the caller says so.
-func (q *Queries) RescheduleNotification(ctx context.Context, arg RescheduleNotificationParams) (int64, error) {
-	result, err := q.exec(ctx, q.rescheduleNotificationStmt, rescheduleNotification, arg.Status, arg.NextAttemptAt, arg.ID)
+// Records a failed attempt, by the lease's holder only: due again at
+// next_attempt_at, or failed for good when status says so.
+func (q *Queries) RecordNotificationRetry(ctx context.Context, arg RecordNotificationRetryParams) (int64, error) {
+	result, err := q.exec(ctx, q.recordNotificationRetryStmt, recordNotificationRetry,
+		arg.Status,
+		arg.NextAttemptAt,
+		arg.LastError,
+		arg.ID,
+		arg.ClaimToken,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const recordNotificationSent = `-- name: RecordNotificationSent :execrows
+UPDATE notifications
+SET status = 'sent', message_id = ?, sent_at = ?, claim_token = NULL, last_error = ''
+WHERE id = ? AND claim_token = ? AND status = 'pending'
+`
+
+type RecordNotificationSentParams struct {
+	MessageID  sql.NullString
+	Now        sql.NullTime
+	ID         int64
+	ClaimToken sql.NullString
+}
+
+// Records the gateway's acceptance, by the lease's holder only.
+func (q *Queries) RecordNotificationSent(ctx context.Context, arg RecordNotificationSentParams) (int64, error) {
+	result, err := q.exec(ctx, q.recordNotificationSentStmt, recordNotificationSent,
+		arg.MessageID,
+		arg.Now,
+		arg.ID,
+		arg.ClaimToken,
+	)
 	if err != nil {
 		return 0, err
 	}

@@ -21,6 +21,17 @@ type Account struct {
 	HeadHash    string
 }
 
+type InboundSMS struct {
+	ID         int64
+	GatewayID  string
+	Phone      string
+	UserID     *int64
+	Text       string
+	Outcome    string
+	ReplyKey   *string
+	ReceivedAt time.Time
+}
+
 type Invoice struct {
 	ID             int64
 	UserID         *int64
@@ -81,19 +92,42 @@ type MpesaRequest struct {
 }
 
 type Notification struct {
+	ID              int64
+	UserID          *int64
+	Phone           string
+	Kind            string
+	TransactionID   *int64
+	AmountMsat      int64
+	Counterparty    string
+	Body            string
+	Status          string
+	Attempts        int32
+	NextAttemptAt   time.Time
+	CreatedAt       time.Time
+	SentAt          *time.Time
+	ClaimToken      *string
+	MessageID       *string
+	LastError       string
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int32
+	DeliveryFinal   bool
+	DeliveredAt     *time.Time
+}
+
+type PaymentRequest struct {
 	ID            int64
-	UserID        *int64
-	Phone         string
-	Kind          string
-	TransactionID *int64
+	UserID        int64
+	InboundID     int64
+	Invoice       string
+	PaymentHash   string
 	AmountMsat    int64
-	Counterparty  string
-	Body          string
+	Payee         string
 	Status        string
-	Attempts      int32
-	NextAttemptAt time.Time
+	TransactionID *int64
+	ExpiresAt     time.Time
 	CreatedAt     time.Time
-	SentAt        *time.Time
+	UpdatedAt     time.Time
 }
 
 type Transaction struct {

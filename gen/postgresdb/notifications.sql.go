@@ -10,6 +10,88 @@ import (
 	"time"
 )
 
+const claimNotifications = `-- name: ClaimNotifications :execrows
+UPDATE notifications
+SET claim_token = $1, next_attempt_at = $2, attempts = attempts + 1
+WHERE status = 'pending' AND next_attempt_at <= $3 AND id = ANY($4::BIGINT[])
+`
+
+type ClaimNotificationsParams struct {
+	ClaimToken *string
+	LeaseUntil time.Time
+	Now        time.Time
+	Ids        []int64
+}
+
+// Takes a lease on the rows just locked: they are not due again before
+// lease_until, and only the holder of claim_token records their outcome.
+func (q *Queries) ClaimNotifications(ctx context.Context, arg ClaimNotificationsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, claimNotifications,
+		arg.ClaimToken,
+		arg.LeaseUntil,
+		arg.Now,
+		arg.Ids,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const getBalanceAfter = `-- name: GetBalanceAfter :one
+SELECT e.balance_after_msat FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+WHERE e.transaction_id = $1 AND a.user_id = $2
+ORDER BY e.seq DESC
+LIMIT 1
+`
+
+type GetBalanceAfterParams struct {
+	TransactionID int64
+	UserID        *int64
+}
+
+// A user's balance right after a transaction moved it, from the ledger's
+// own running balance (the entry of the user's account in it).
+func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams) (*int64, error) {
+	row := q.db.QueryRow(ctx, getBalanceAfter, arg.TransactionID, arg.UserID)
+	var balance_after_msat *int64
+	err := row.Scan(&balance_after_msat)
+	return balance_after_msat, err
+}
+
+const getNotification = `-- name: GetNotification :one
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE id = $1
+`
+
+func (q *Queries) GetNotification(ctx context.Context, id int64) (Notification, error) {
+	row := q.db.QueryRow(ctx, getNotification, id)
+	var i Notification
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Phone,
+		&i.Kind,
+		&i.TransactionID,
+		&i.AmountMsat,
+		&i.Counterparty,
+		&i.Body,
+		&i.Status,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.SentAt,
+		&i.ClaimToken,
+		&i.MessageID,
+		&i.LastError,
+		&i.DeliveryStatus,
+		&i.DeliveryFailure,
+		&i.DeliveryRetries,
+		&i.DeliveryFinal,
+		&i.DeliveredAt,
+	)
+	return i, err
+}
+
 const insertNotification = `-- name: InsertNotification :one
 INSERT INTO notifications (
     user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at
@@ -47,21 +129,18 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 	return id, err
 }
 
-const listDueNotifications = `-- name: ListDueNotifications :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= $1
-ORDER BY id
-LIMIT $2
+const listClaimedNotifications = `-- name: ListClaimedNotifications :many
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE claim_token = $1 AND status = 'pending' AND id = ANY($2::BIGINT[]) ORDER BY id
 `
 
-type ListDueNotificationsParams struct {
-	Now     time.Time
-	MaxRows int32
+type ListClaimedNotificationsParams struct {
+	ClaimToken *string
+	Ids        []int64
 }
 
-// Pending notifications whose next attempt is due, oldest first.
-func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificationsParams) ([]Notification, error) {
-	rows, err := q.db.Query(ctx, listDueNotifications, arg.Now, arg.MaxRows)
+// (The slice comes last: sqlc numbers SQLite's parameters before it expands one.)
+func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedNotificationsParams) ([]Notification, error) {
+	rows, err := q.db.Query(ctx, listClaimedNotifications, arg.ClaimToken, arg.Ids)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +162,14 @@ func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificat
 			&i.NextAttemptAt,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.ClaimToken,
+			&i.MessageID,
+			&i.LastError,
+			&i.DeliveryStatus,
+			&i.DeliveryFailure,
+			&i.DeliveryRetries,
+			&i.DeliveryFinal,
+			&i.DeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -95,7 +182,7 @@ func (q *Queries) ListDueNotifications(ctx context.Context, arg ListDueNotificat
 }
 
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at FROM notifications WHERE transaction_id = $1 ORDER BY id
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE transaction_id = $1 ORDER BY id
 `
 
 func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactionID *int64) ([]Notification, error) {
@@ -121,6 +208,14 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 			&i.NextAttemptAt,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.ClaimToken,
+			&i.MessageID,
+			&i.LastError,
+			&i.DeliveryStatus,
+			&i.DeliveryFailure,
+			&i.DeliveryRetries,
+			&i.DeliveryFinal,
+			&i.DeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -132,39 +227,126 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 	return items, nil
 }
 
-const markNotificationSent = `-- name: MarkNotificationSent :execrows
-UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = $1
-WHERE id = $2 AND status = 'pending'
+const lockDueNotifications = `-- name: LockDueNotifications :many
+SELECT id FROM notifications
+WHERE status = 'pending' AND next_attempt_at <= $1
+ORDER BY next_attempt_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
 `
 
-type MarkNotificationSentParams struct {
-	SentAt *time.Time
-	ID     int64
+type LockDueNotificationsParams struct {
+	Now     time.Time
+	MaxRows int32
 }
 
-func (q *Queries) MarkNotificationSent(ctx context.Context, arg MarkNotificationSentParams) (int64, error) {
-	result, err := q.db.Exec(ctx, markNotificationSent, arg.SentAt, arg.ID)
+// Due rows no other sender holds: SKIP LOCKED passes over rows another
+// claim is taking right now instead of waiting for them.
+func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificationsParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, lockDueNotifications, arg.Now, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordDeliveryReport = `-- name: RecordDeliveryReport :execrows
+UPDATE notifications
+SET delivery_status = $1, delivery_failure = $2,
+    delivery_retries = $3, delivery_final = $4, delivered_at = $5
+WHERE message_id = $6 AND status = 'sent' AND NOT delivery_final
+`
+
+type RecordDeliveryReportParams struct {
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int32
+	DeliveryFinal   bool
+	Now             *time.Time
+	MessageID       *string
+}
+
+// Records the gateway's delivery report against the message it names. A
+// final status (delivered, or failed for good) is kept: a late or
+// reordered interim report cannot overwrite it.
+func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recordDeliveryReport,
+		arg.DeliveryStatus,
+		arg.DeliveryFailure,
+		arg.DeliveryRetries,
+		arg.DeliveryFinal,
+		arg.Now,
+		arg.MessageID,
+	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
 }
 
-const rescheduleNotification = `-- name: RescheduleNotification :execrows
-UPDATE notifications SET status = $1, attempts = attempts + 1, next_attempt_at = $2
-WHERE id = $3 AND status = 'pending'
+const recordNotificationRetry = `-- name: RecordNotificationRetry :execrows
+UPDATE notifications
+SET status = $1, next_attempt_at = $2, claim_token = NULL, last_error = $3
+WHERE id = $4 AND claim_token = $5 AND status = 'pending'
 `
 
-type RescheduleNotificationParams struct {
+type RecordNotificationRetryParams struct {
 	Status        string
 	NextAttemptAt time.Time
+	LastError     string
 	ID            int64
+	ClaimToken    *string
 }
 
-// Records a failed delivery: try again at next_attempt_at, or give up
-// (status failed) when the caller says so.
-func (q *Queries) RescheduleNotification(ctx context.Context, arg RescheduleNotificationParams) (int64, error) {
-	result, err := q.db.Exec(ctx, rescheduleNotification, arg.Status, arg.NextAttemptAt, arg.ID)
+// Records a failed attempt, by the lease's holder only: due again at
+// next_attempt_at, or failed for good when status says so.
+func (q *Queries) RecordNotificationRetry(ctx context.Context, arg RecordNotificationRetryParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recordNotificationRetry,
+		arg.Status,
+		arg.NextAttemptAt,
+		arg.LastError,
+		arg.ID,
+		arg.ClaimToken,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const recordNotificationSent = `-- name: RecordNotificationSent :execrows
+UPDATE notifications
+SET status = 'sent', message_id = $1, sent_at = $2, claim_token = NULL, last_error = ''
+WHERE id = $3 AND claim_token = $4 AND status = 'pending'
+`
+
+type RecordNotificationSentParams struct {
+	MessageID  *string
+	Now        *time.Time
+	ID         int64
+	ClaimToken *string
+}
+
+// Records the gateway's acceptance, by the lease's holder only.
+func (q *Queries) RecordNotificationSent(ctx context.Context, arg RecordNotificationSentParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recordNotificationSent,
+		arg.MessageID,
+		arg.Now,
+		arg.ID,
+		arg.ClaimToken,
+	)
 	if err != nil {
 		return 0, err
 	}

@@ -22,6 +22,17 @@ type Account struct {
 	HeadHash    string
 }
 
+type InboundSMS struct {
+	ID         int64
+	GatewayID  string
+	Phone      string
+	UserID     sql.NullInt64
+	Text       string
+	Outcome    string
+	ReplyKey   sql.NullString
+	ReceivedAt time.Time
+}
+
 type Invoice struct {
 	ID             int64
 	UserID         sql.NullInt64
@@ -82,19 +93,42 @@ type MpesaRequest struct {
 }
 
 type Notification struct {
+	ID              int64
+	UserID          sql.NullInt64
+	Phone           string
+	Kind            string
+	TransactionID   sql.NullInt64
+	AmountMsat      int64
+	Counterparty    string
+	Body            string
+	Status          string
+	Attempts        int64
+	NextAttemptAt   time.Time
+	CreatedAt       time.Time
+	SentAt          sql.NullTime
+	ClaimToken      sql.NullString
+	MessageID       sql.NullString
+	LastError       string
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int64
+	DeliveryFinal   bool
+	DeliveredAt     sql.NullTime
+}
+
+type PaymentRequest struct {
 	ID            int64
-	UserID        sql.NullInt64
-	Phone         string
-	Kind          string
-	TransactionID sql.NullInt64
+	UserID        int64
+	InboundID     int64
+	Invoice       string
+	PaymentHash   string
 	AmountMsat    int64
-	Counterparty  string
-	Body          string
+	Payee         string
 	Status        string
-	Attempts      int64
-	NextAttemptAt time.Time
+	TransactionID sql.NullInt64
+	ExpiresAt     time.Time
 	CreatedAt     time.Time
-	SentAt        sql.NullTime
+	UpdatedAt     time.Time
 }
 
 type Transaction struct {

@@ -472,7 +472,7 @@ func TestRegtestLightning(t *testing.T) {
 		}
 		var bolt11 string
 		err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			due, err := tx.DueNotifications(ctx, time.Now().Add(time.Minute), 1000)
+			due, err := tx.ClaimNotifications(ctx, time.Now().Add(time.Minute), time.Now().Add(time.Hour), "test", 1000)
 			for _, n := range due {
 				if n.Phone == bob.Phone && n.Kind == store.NotifyInvoice {
 					bolt11 = n.Body

@@ -162,16 +162,56 @@ type Tx interface {
 
 	// InsertNotification queues a message for a user in the outbox.
 	InsertNotification(ctx context.Context, n NewNotification) (int64, error)
-	// DueNotifications lists pending notifications due at now, oldest first.
-	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	// NotificationsOf lists the notifications about one transaction (no
 	// index serves it: it is for tests and operators, not a hot path).
 	NotificationsOf(ctx context.Context, transactionID int64) ([]Notification, error)
-	// MarkNotificationSent records a delivery; false if it was not pending.
-	MarkNotificationSent(ctx context.Context, id int64, now time.Time) (bool, error)
-	// RescheduleNotification records a failed delivery: pending again at
-	// next, or failed for good when giveUp.
-	RescheduleNotification(ctx context.Context, id int64, next time.Time, giveUp bool) (bool, error)
+	// Notification reads one notification (ErrNotFound when none).
+	Notification(ctx context.Context, id int64) (Notification, error)
+	// ClaimNotifications leases up to limit due notifications to the
+	// holder of token until leaseUntil and returns them: another sender
+	// sees none of them as due before then. Rows another transaction is
+	// claiming are passed over, not waited for (SKIP LOCKED).
+	ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, token string, limit int) ([]Notification, error)
+	// RecordNotificationSent records the gateway's message id; false when
+	// token no longer holds the row (the lease ran out and another sender
+	// took it, or it is not pending).
+	RecordNotificationSent(ctx context.Context, id int64, token, messageID string, now time.Time) (bool, error)
+	// RecordNotificationRetry records a failed attempt: due again at next,
+	// or failed for good when giveUp; false as for RecordNotificationSent.
+	RecordNotificationRetry(ctx context.Context, id int64, token string, next time.Time, lastError string, giveUp bool) (bool, error)
+	// RecordDeliveryReport records a delivery report against the sent
+	// message it names; false when none matches or its report is final.
+	RecordDeliveryReport(ctx context.Context, r DeliveryReport) (bool, error)
+	// BalanceAfter is a user's balance right after a transaction that
+	// moved it, from the ledger (ErrNotFound when it did not).
+	BalanceAfter(ctx context.Context, transactionID, userID int64) (int64, error)
+
+	// InsertInboundSMS records a text that reached the service's number;
+	// ErrConflict when its gateway id was recorded before (a repeated
+	// callback). A conflict ends the transaction on PostgreSQL.
+	InsertInboundSMS(ctx context.Context, m NewInboundSMS) (int64, error)
+	// InboundSMSByGatewayID finds a text by the gateway's id (ErrNotFound).
+	InboundSMSByGatewayID(ctx context.Context, gatewayID string) (InboundSMS, error)
+	// CountInboundSMSSince counts the texts of a number since a time.
+	CountInboundSMSSince(ctx context.Context, phone string, since time.Time) (int64, error)
+	// SetInboundSMSOutcome records what became of a text.
+	SetInboundSMSOutcome(ctx context.Context, id int64, outcome string) error
+	// ClaimInboundReply marks a text as the one that earned the reply
+	// named by key (say "register:+2547...:2026-12-06"); ErrConflict when
+	// another text has it. A conflict ends the transaction on PostgreSQL.
+	ClaimInboundReply(ctx context.Context, id int64, key string) error
+	// InsertPaymentRequest stores an invoice texted in for approval,
+	// superseding the user's pending requests.
+	InsertPaymentRequest(ctx context.Context, r NewPaymentRequest) (int64, error)
+	// OpenPaymentRequest is the user's latest pending request that has not
+	// expired at now (ErrNotFound when none).
+	OpenPaymentRequest(ctx context.Context, userID int64, now time.Time) (PaymentRequest, error)
+	// PaymentRequest reads one request (ErrNotFound when none).
+	PaymentRequest(ctx context.Context, id int64) (PaymentRequest, error)
+	// SetPaymentRequestStatus moves a request from one status to another,
+	// recording its payment's transaction when transactionID is not 0;
+	// false when it was not in from.
+	SetPaymentRequestStatus(ctx context.Context, id int64, from, to PaymentRequestStatus, transactionID int64, now time.Time) (bool, error)
 
 	// InsertMpesaRequest records a request to Daraja beside its
 	// transaction, before it is sent.

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // UserStatus is where a user stands: unregistered users hold funds sent to
@@ -577,6 +578,91 @@ type Notification struct {
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
 	SentAt        *time.Time
+	// ClaimToken is the lease holder's while a sender holds the row.
+	ClaimToken string
+	// MessageID is the gateway's id of the sent message.
+	MessageID string
+	LastError string
+	// Delivery* are the gateway's last delivery report; DeliveryFinal
+	// once it says delivered or failed for good.
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int
+	DeliveryFinal   bool
+	DeliveredAt     *time.Time
+}
+
+// DeliveryReport is the gateway's word on a sent message.
+type DeliveryReport struct {
+	MessageID     string
+	Status        string
+	FailureReason string
+	RetryCount    int
+	// Final: delivered, or failed for good; a later interim report does
+	// not overwrite it.
+	Final bool
+	Now   time.Time
+}
+
+// InboundSMS is a text that reached the service's number.
+type InboundSMS struct {
+	ID         int64
+	GatewayID  string
+	Phone      string
+	UserID     int64
+	Text       string
+	Outcome    string
+	ReplyKey   string
+	ReceivedAt time.Time
+}
+
+// NewInboundSMS is what recording a text takes.
+type NewInboundSMS struct {
+	GatewayID  string
+	Phone      string
+	UserID     int64
+	Text       string
+	Outcome    string
+	ReceivedAt time.Time
+}
+
+// PaymentRequestStatus is where an invoice texted in stands.
+type PaymentRequestStatus string
+
+// The payment request statuses.
+const (
+	PaymentRequestPending    PaymentRequestStatus = "pending"
+	PaymentRequestApproved   PaymentRequestStatus = "approved"
+	PaymentRequestRejected   PaymentRequestStatus = "rejected"
+	PaymentRequestSuperseded PaymentRequestStatus = "superseded"
+)
+
+// PaymentRequest is an invoice a user texted in, waiting for approval.
+type PaymentRequest struct {
+	ID            int64
+	UserID        int64
+	InboundID     int64
+	Invoice       string
+	PaymentHash   string
+	AmountMsat    int64
+	Payee         string
+	Status        PaymentRequestStatus
+	TransactionID int64
+	ExpiresAt     time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// NewPaymentRequest is what storing a payment request takes.
+type NewPaymentRequest struct {
+	UserID      int64
+	InboundID   int64
+	Invoice     string
+	PaymentHash string
+	AmountMsat  int64
+	Payee       string
+	ExpiresAt   time.Time
+	Now         time.Time
 }
 
 // NewNotification is what queuing a notification takes.
@@ -591,4 +677,16 @@ type NewNotification struct {
 	// invoice, the payer's comment on a receipt (LUD-12).
 	Body string
 	Now  time.Time
+}
+
+// Clip cuts s to at most n bytes without splitting a UTF-8 character, for
+// free text bound for a column of limited width.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
@@ -26,6 +28,9 @@ func toNotification(r postgresdb.Notification) store.Notification {
 		ID: r.ID, UserID: i64(r.UserID), Phone: r.Phone, Kind: store.NotificationKind(r.Kind), TransactionID: i64(r.TransactionID),
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
 		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: timePtr(r.SentAt),
+		ClaimToken: str(r.ClaimToken), MessageID: str(r.MessageID), LastError: r.LastError,
+		DeliveryStatus: r.DeliveryStatus, DeliveryFailure: r.DeliveryFailure, DeliveryRetries: int(r.DeliveryRetries),
+		DeliveryFinal: r.DeliveryFinal, DeliveredAt: timePtr(r.DeliveredAt),
 	}
 }
 
@@ -37,14 +42,6 @@ func toNotifications(rows []postgresdb.Notification) []store.Notification {
 	return out
 }
 
-func (t *tx) DueNotifications(ctx context.Context, now time.Time, limit int) ([]store.Notification, error) {
-	rows, err := t.q.ListDueNotifications(ctx, postgresdb.ListDueNotificationsParams{Now: now.UTC(), MaxRows: sqlvalue.Int32(limit)})
-	if err != nil {
-		return nil, interpret(fmt.Errorf("due notifications: %w", err))
-	}
-	return toNotifications(rows), nil
-}
-
 func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.Notification, error) {
 	rows, err := t.q.ListNotificationsByTransaction(ctx, nullInt(transactionID))
 	if err != nil {
@@ -53,22 +50,76 @@ func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.
 	return toNotifications(rows), nil
 }
 
-func (t *tx) MarkNotificationSent(ctx context.Context, id int64, now time.Time) (bool, error) {
-	n, err := t.q.MarkNotificationSent(ctx, postgresdb.MarkNotificationSentParams{SentAt: nullTime(&now), ID: id})
+func (t *tx) Notification(ctx context.Context, id int64) (store.Notification, error) {
+	r, err := t.q.GetNotification(ctx, id)
 	if err != nil {
-		return false, interpret(fmt.Errorf("mark notification sent: %w", err))
+		return store.Notification{}, interpret(fmt.Errorf("notification %d: %w", id, err))
+	}
+	return toNotification(r), nil
+}
+
+func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, token string, limit int) ([]store.Notification, error) {
+	ids, err := t.q.LockDueNotifications(ctx, postgresdb.LockDueNotificationsParams{Now: now.UTC(), MaxRows: sqlvalue.Int32(limit)})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("lock due notifications: %w", err))
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := t.q.ClaimNotifications(ctx, postgresdb.ClaimNotificationsParams{
+		ClaimToken: nullString(token), LeaseUntil: leaseUntil.UTC(), Ids: ids, Now: now.UTC(),
+	}); err != nil {
+		return nil, interpret(fmt.Errorf("claim notifications: %w", err))
+	}
+	rows, err := t.q.ListClaimedNotifications(ctx, postgresdb.ListClaimedNotificationsParams{Ids: ids, ClaimToken: nullString(token)})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("claimed notifications: %w", err))
+	}
+	return toNotifications(rows), nil
+}
+
+func (t *tx) RecordNotificationSent(ctx context.Context, id int64, token, messageID string, now time.Time) (bool, error) {
+	n, err := t.q.RecordNotificationSent(ctx, postgresdb.RecordNotificationSentParams{
+		MessageID: nullString(messageID), Now: nullTime(&now), ID: id, ClaimToken: nullString(token),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("record notification sent: %w", err))
 	}
 	return n == 1, nil
 }
 
-func (t *tx) RescheduleNotification(ctx context.Context, id int64, next time.Time, giveUp bool) (bool, error) {
+func (t *tx) RecordNotificationRetry(ctx context.Context, id int64, token string, next time.Time, lastError string, giveUp bool) (bool, error) {
 	status := store.NotificationPending
 	if giveUp {
 		status = store.NotificationFailed
 	}
-	n, err := t.q.RescheduleNotification(ctx, postgresdb.RescheduleNotificationParams{Status: string(status), NextAttemptAt: next.UTC(), ID: id})
+	n, err := t.q.RecordNotificationRetry(ctx, postgresdb.RecordNotificationRetryParams{
+		Status: string(status), NextAttemptAt: next.UTC(), LastError: store.Clip(lastError, 255), ID: id, ClaimToken: nullString(token),
+	})
 	if err != nil {
-		return false, interpret(fmt.Errorf("reschedule notification: %w", err))
+		return false, interpret(fmt.Errorf("record notification retry: %w", err))
 	}
 	return n == 1, nil
+}
+
+func (t *tx) RecordDeliveryReport(ctx context.Context, r store.DeliveryReport) (bool, error) {
+	n, err := t.q.RecordDeliveryReport(ctx, postgresdb.RecordDeliveryReportParams{
+		DeliveryStatus: r.Status, DeliveryFailure: r.FailureReason, DeliveryRetries: sqlvalue.Int32(r.RetryCount), DeliveryFinal: r.Final,
+		Now: nullTime(&r.Now), MessageID: nullString(r.MessageID),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("record delivery report: %w", err))
+	}
+	return n > 0, nil
+}
+
+func (t *tx) BalanceAfter(ctx context.Context, transactionID, userID int64) (int64, error) {
+	b, err := t.q.GetBalanceAfter(ctx, postgresdb.GetBalanceAfterParams{TransactionID: transactionID, UserID: nullInt(userID)})
+	if err == nil && b == nil {
+		err = pgx.ErrNoRows
+	}
+	if err != nil {
+		return 0, interpret(fmt.Errorf("balance after %d: %w", transactionID, err))
+	}
+	return *b, nil
 }

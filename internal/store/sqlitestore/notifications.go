@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -26,6 +27,9 @@ func toNotification(r sqlitedb.Notification) store.Notification {
 		ID: r.ID, UserID: r.UserID.Int64, Phone: r.Phone, Kind: store.NotificationKind(r.Kind), TransactionID: r.TransactionID.Int64,
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
 		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: sqlvalue.TimePtr(r.SentAt),
+		ClaimToken: r.ClaimToken.String, MessageID: r.MessageID.String, LastError: r.LastError,
+		DeliveryStatus: r.DeliveryStatus, DeliveryFailure: r.DeliveryFailure, DeliveryRetries: int(r.DeliveryRetries),
+		DeliveryFinal: r.DeliveryFinal, DeliveredAt: sqlvalue.TimePtr(r.DeliveredAt),
 	}
 }
 
@@ -37,14 +41,6 @@ func toNotifications(rows []sqlitedb.Notification) []store.Notification {
 	return out
 }
 
-func (t *tx) DueNotifications(ctx context.Context, now time.Time, limit int) ([]store.Notification, error) {
-	rows, err := t.q.ListDueNotifications(ctx, sqlitedb.ListDueNotificationsParams{Now: now.UTC(), MaxRows: int64(limit)})
-	if err != nil {
-		return nil, interpret(fmt.Errorf("due notifications: %w", err))
-	}
-	return toNotifications(rows), nil
-}
-
 func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.Notification, error) {
 	rows, err := t.q.ListNotificationsByTransaction(ctx, sqlvalue.NullInt(transactionID))
 	if err != nil {
@@ -53,22 +49,76 @@ func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.
 	return toNotifications(rows), nil
 }
 
-func (t *tx) MarkNotificationSent(ctx context.Context, id int64, now time.Time) (bool, error) {
-	n, err := t.q.MarkNotificationSent(ctx, sqlitedb.MarkNotificationSentParams{SentAt: sqlvalue.NullTime(&now), ID: id})
+func (t *tx) Notification(ctx context.Context, id int64) (store.Notification, error) {
+	r, err := t.q.GetNotification(ctx, id)
 	if err != nil {
-		return false, interpret(fmt.Errorf("mark notification sent: %w", err))
+		return store.Notification{}, interpret(fmt.Errorf("notification %d: %w", id, err))
+	}
+	return toNotification(r), nil
+}
+
+func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, token string, limit int) ([]store.Notification, error) {
+	ids, err := t.q.LockDueNotifications(ctx, sqlitedb.LockDueNotificationsParams{Now: now.UTC(), MaxRows: int64(limit)})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("lock due notifications: %w", err))
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := t.q.ClaimNotifications(ctx, sqlitedb.ClaimNotificationsParams{
+		ClaimToken: sqlvalue.NullString(token), LeaseUntil: leaseUntil.UTC(), Ids: ids, Now: now.UTC(),
+	}); err != nil {
+		return nil, interpret(fmt.Errorf("claim notifications: %w", err))
+	}
+	rows, err := t.q.ListClaimedNotifications(ctx, sqlitedb.ListClaimedNotificationsParams{Ids: ids, ClaimToken: sqlvalue.NullString(token)})
+	if err != nil {
+		return nil, interpret(fmt.Errorf("claimed notifications: %w", err))
+	}
+	return toNotifications(rows), nil
+}
+
+func (t *tx) RecordNotificationSent(ctx context.Context, id int64, token, messageID string, now time.Time) (bool, error) {
+	n, err := t.q.RecordNotificationSent(ctx, sqlitedb.RecordNotificationSentParams{
+		MessageID: sqlvalue.NullString(messageID), Now: sqlvalue.NullTime(&now), ID: id, ClaimToken: sqlvalue.NullString(token),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("record notification sent: %w", err))
 	}
 	return n == 1, nil
 }
 
-func (t *tx) RescheduleNotification(ctx context.Context, id int64, next time.Time, giveUp bool) (bool, error) {
+func (t *tx) RecordNotificationRetry(ctx context.Context, id int64, token string, next time.Time, lastError string, giveUp bool) (bool, error) {
 	status := store.NotificationPending
 	if giveUp {
 		status = store.NotificationFailed
 	}
-	n, err := t.q.RescheduleNotification(ctx, sqlitedb.RescheduleNotificationParams{Status: string(status), NextAttemptAt: next.UTC(), ID: id})
+	n, err := t.q.RecordNotificationRetry(ctx, sqlitedb.RecordNotificationRetryParams{
+		Status: string(status), NextAttemptAt: next.UTC(), LastError: store.Clip(lastError, 255), ID: id, ClaimToken: sqlvalue.NullString(token),
+	})
 	if err != nil {
-		return false, interpret(fmt.Errorf("reschedule notification: %w", err))
+		return false, interpret(fmt.Errorf("record notification retry: %w", err))
 	}
 	return n == 1, nil
+}
+
+func (t *tx) RecordDeliveryReport(ctx context.Context, r store.DeliveryReport) (bool, error) {
+	n, err := t.q.RecordDeliveryReport(ctx, sqlitedb.RecordDeliveryReportParams{
+		DeliveryStatus: r.Status, DeliveryFailure: r.FailureReason, DeliveryRetries: int64(r.RetryCount), DeliveryFinal: r.Final,
+		Now: sqlvalue.NullTime(&r.Now), MessageID: sqlvalue.NullString(r.MessageID),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("record delivery report: %w", err))
+	}
+	return n > 0, nil
+}
+
+func (t *tx) BalanceAfter(ctx context.Context, transactionID, userID int64) (int64, error) {
+	b, err := t.q.GetBalanceAfter(ctx, sqlitedb.GetBalanceAfterParams{TransactionID: transactionID, UserID: sqlvalue.NullInt(userID)})
+	if err == nil && !b.Valid {
+		err = sql.ErrNoRows
+	}
+	if err != nil {
+		return 0, interpret(fmt.Errorf("balance after %d: %w", transactionID, err))
+	}
+	return b.Int64, nil
 }

@@ -48,6 +48,9 @@ var ownRows = []check{
 	{"LightningNames", testLightningNames},
 	{"Sessions", testSessions},
 	{"Notifications", testNotifications},
+	{"BalanceAfter", testBalanceAfter},
+	{"InboundSMS", testInboundSMS},
+	{"PaymentRequests", testPaymentRequests},
 	{"MpesaRequests", testMpesaRequests},
 	{"Rollback", testRollback},
 	{"Autocommit", testAutocommit},
@@ -68,6 +71,8 @@ var wholeDatabase = []check{
 	{"AddressInvoices", testAddressInvoices},
 	// CloseIdleSessions closes every idle session in the table.
 	{"IdleSessionCleanup", testIdleSessionCleanup},
+	// Senders racing for the outbox claim every due row there is.
+	{"OutboxClaimsDisjoint", testOutboxClaimsDisjoint},
 	// Reconcile checks the whole ledger, the system accounts and the
 	// total: it comes last so that every other check's postings are in
 	// the books it proves balanced, and no posting is half done.

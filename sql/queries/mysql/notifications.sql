@@ -6,22 +6,58 @@ INSERT INTO notifications (
     sqlc.arg(counterparty), sqlc.arg(body), 'pending', 0, sqlc.arg(now), sqlc.arg(now)
 );
 
--- name: ListDueNotifications :many
--- Pending notifications whose next attempt is due, oldest first.
-SELECT * FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now)
-ORDER BY id
-LIMIT ?;
-
 -- name: ListNotificationsByTransaction :many
 SELECT * FROM notifications WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;
 
--- name: MarkNotificationSent :execrows
-UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = sqlc.arg(sent_at)
-WHERE id = sqlc.arg(id) AND status = 'pending';
+-- name: LockDueNotifications :many
+-- Due rows no other sender holds: SKIP LOCKED passes over rows another
+-- claim is taking right now instead of waiting for them.
+SELECT id FROM notifications
+WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now)
+ORDER BY next_attempt_at
+LIMIT ?
+FOR UPDATE SKIP LOCKED;
 
--- name: RescheduleNotification :execrows
--- Records a failed delivery: try again at next_attempt_at, or give up
--- (status failed) when the caller says so.
-UPDATE notifications SET status = sqlc.arg(status), attempts = attempts + 1, next_attempt_at = sqlc.arg(next_attempt_at)
-WHERE id = sqlc.arg(id) AND status = 'pending';
+-- name: ClaimNotifications :execrows
+-- Takes a lease on the rows just locked: they are not due again before
+-- lease_until, and only the holder of claim_token records their outcome.
+UPDATE notifications
+SET claim_token = sqlc.arg(claim_token), next_attempt_at = sqlc.arg(lease_until), attempts = attempts + 1
+WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now) AND id IN (sqlc.slice(ids));
+
+-- name: ListClaimedNotifications :many
+-- (The slice comes last: sqlc numbers SQLite's parameters before it expands one.)
+SELECT * FROM notifications WHERE claim_token = sqlc.arg(claim_token) AND status = 'pending' AND id IN (sqlc.slice(ids)) ORDER BY id;
+
+-- name: GetNotification :one
+SELECT * FROM notifications WHERE id = sqlc.arg(id);
+
+-- name: RecordNotificationSent :execrows
+-- Records the gateway's acceptance, by the lease's holder only.
+UPDATE notifications
+SET status = 'sent', message_id = sqlc.arg(message_id), sent_at = sqlc.arg(now), claim_token = NULL, last_error = ''
+WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending';
+
+-- name: RecordNotificationRetry :execrows
+-- Records a failed attempt, by the lease's holder only: due again at
+-- next_attempt_at, or failed for good when status says so.
+UPDATE notifications
+SET status = sqlc.arg(status), next_attempt_at = sqlc.arg(next_attempt_at), claim_token = NULL, last_error = sqlc.arg(last_error)
+WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending';
+
+-- name: RecordDeliveryReport :execrows
+-- Records the gateway's delivery report against the message it names. A
+-- final status (delivered, or failed for good) is kept: a late or
+-- reordered interim report cannot overwrite it.
+UPDATE notifications
+SET delivery_status = sqlc.arg(delivery_status), delivery_failure = sqlc.arg(delivery_failure),
+    delivery_retries = sqlc.arg(delivery_retries), delivery_final = sqlc.arg(delivery_final), delivered_at = sqlc.arg(now)
+WHERE message_id = sqlc.arg(message_id) AND status = 'sent' AND NOT delivery_final;
+
+-- name: GetBalanceAfter :one
+-- A user's balance right after a transaction moved it, from the ledger's
+-- own running balance (the entry of the user's account in it).
+SELECT e.balance_after_msat FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+WHERE e.transaction_id = sqlc.arg(transaction_id) AND a.user_id = sqlc.arg(user_id)
+ORDER BY e.seq DESC
+LIMIT 1;

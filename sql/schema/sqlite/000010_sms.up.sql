@@ -1,0 +1,57 @@
+-- SMS through Africa's Talking (issue 11).
+--
+-- The outbox is claimed with a lease: a sender moves a due row's
+-- next_attempt_at to the end of its lease and stamps it with its claim
+-- token, so no other sender sees it as due until the lease runs out. Only
+-- the holder of the token records the outcome; a sender that dies between
+-- sending and recording leaves the row to be sent again once, when the
+-- lease expires. message_id is the gateway's id, which delivery reports
+-- name. (SQLite has one writer: a claim is one UPDATE in a write
+-- transaction, which no other claim can interleave.)
+ALTER TABLE notifications ADD COLUMN claim_token TEXT;
+ALTER TABLE notifications ADD COLUMN message_id TEXT;
+ALTER TABLE notifications ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN delivery_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN delivery_failure TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN delivery_retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN delivery_final BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE notifications ADD COLUMN delivered_at DATETIME;
+
+CREATE INDEX notifications_message_id ON notifications (message_id);
+
+-- Every text that reached the service's number, once: the gateway's id is
+-- unique, so a repeated callback finds its row and does nothing. A
+-- reply_key is set when a text earns a reply that must not repeat ("register
+-- first" once a day per number); its uniqueness is the once.
+CREATE TABLE inbound_sms (
+    id          INTEGER PRIMARY KEY,
+    gateway_id  TEXT     NOT NULL UNIQUE,
+    phone       TEXT     NOT NULL,
+    user_id     INTEGER REFERENCES users (id),
+    text        TEXT     NOT NULL,
+    outcome     TEXT     NOT NULL DEFAULT '',
+    reply_key   TEXT UNIQUE,
+    received_at DATETIME NOT NULL
+);
+
+CREATE INDEX inbound_sms_phone_received_at ON inbound_sms (phone, received_at);
+
+-- An invoice a user texted in, waiting for approval in their next USSD
+-- session. Nothing is paid until they approve it with their PIN; the
+-- payment's transaction is recorded here when they do.
+CREATE TABLE payment_requests (
+    id             INTEGER PRIMARY KEY,
+    user_id        INTEGER  NOT NULL REFERENCES users (id),
+    inbound_id     INTEGER  NOT NULL UNIQUE REFERENCES inbound_sms (id),
+    invoice        TEXT     NOT NULL,
+    payment_hash   TEXT     NOT NULL,
+    amount_msat    INTEGER  NOT NULL CHECK (amount_msat > 0),
+    payee          TEXT     NOT NULL DEFAULT '',
+    status         TEXT     NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
+    transaction_id INTEGER REFERENCES transactions (id),
+    expires_at     DATETIME NOT NULL,
+    created_at     DATETIME NOT NULL,
+    updated_at     DATETIME NOT NULL
+);
+
+CREATE INDEX payment_requests_user_id_status ON payment_requests (user_id, status);
