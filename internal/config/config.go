@@ -99,6 +99,8 @@ type Config struct {
 	// Mpesa is the M-Pesa rail (mpesa.go); Rates the BTC/KES rate.
 	Mpesa Mpesa
 	Rates Rates
+	// SMS is the Africa's Talking SMS settings (sms.go).
+	SMS SMS
 }
 
 // Default is the embedded default: SQLite under data/, port 8080.
@@ -130,6 +132,7 @@ func Default() Config {
 		LNURLMaxUnpaid:     20,
 		Mpesa:              defaultMpesa(),
 		Rates:              defaultRates(),
+		SMS:                defaultSMS(),
 	}
 }
 
@@ -231,7 +234,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("LNURL_MAX_UNPAID_INVOICES", &c.LNURLMaxUnpaid)
 	duration("USSD_SESSION_IDLE", &c.SessionIdle)
 	duration("CLEANUP_EVERY", &c.CleanupEvery)
-	return c, errors.Join(err, mpesaFromEnv(getenv, &c.Mpesa, &c.Rates))
+	return c, errors.Join(err, mpesaFromEnv(getenv, &c.Mpesa, &c.Rates), smsFromEnv(getenv, &c.SMS))
 }
 
 // Development reports whether APP_ENV=development relaxes the protections
@@ -242,7 +245,7 @@ func (c Config) Development() bool { return c.Environment == Development }
 // the gateway endpoints without a callback token, which would let anyone
 // drive any phone's sessions.
 func (c Config) CheckServe() error {
-	if err := c.Mpesa.check(c.Development()); err != nil {
+	if err := errors.Join(c.Mpesa.check(c.Development()), c.SMS.check(c.Development())); err != nil {
 		return err
 	}
 	if c.Development() {
