@@ -6,9 +6,9 @@ import (
 )
 
 // DefaultMaxAttempts is how many times a message is sent before it is
-// given up on. With Backoff's delays the eighth attempt comes about 16
-// minutes (at most 21) after the first: long enough to ride out a gateway
-// outage, short enough that an invoice texted is still payable.
+// given up on. With Backoff's delays the eighth attempt comes 11 to 22
+// minutes (16 on average) after the first: long enough to ride out a
+// gateway outage, short enough that an invoice texted is still payable.
 const DefaultMaxAttempts = 8
 
 // Backoff bounds.

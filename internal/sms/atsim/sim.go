@@ -72,7 +72,7 @@ type Request struct {
 	At         time.Time
 	Header     http.Header
 	Form       url.Values
-	HTTPStatus int // 0 when the connection was dropped unanswered
+	HTTPStatus int // 0 when no answer was sent (dropped, or the client left)
 }
 
 // Sim is the simulator. Its methods are safe for concurrent use.
@@ -173,22 +173,28 @@ func (s *Sim) WaitFor(ctx context.Context, n int) error {
 
 // messaging answers POST /version1/messaging.
 func (s *Sim) messaging(w http.ResponseWriter, r *http.Request) {
-	req := Request{At: s.cfg.Now(), Header: r.Header.Clone()}
-	defer func() {
+	// The request is on record before any answer leaves, so that a
+	// client that has its answer (or its dropped connection) finds it.
+	s.mu.Lock()
+	idx := len(s.requests)
+	s.requests = append(s.requests, Request{At: s.cfg.Now(), Header: r.Header.Clone()})
+	s.mu.Unlock()
+	status := func(code int) int {
 		s.mu.Lock()
-		s.requests = append(s.requests, req)
+		s.requests[idx].HTTPStatus = code
 		s.mu.Unlock()
-	}()
-	answer := func(status int, text string) {
-		req.HTTPStatus = status
-		http.Error(w, text, status)
+		return code
 	}
+	answer := func(code int, text string) { http.Error(w, text, status(code)) }
+
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		answer(http.StatusBadRequest, "Invalid request body")
 		return
 	}
-	req.Form = r.PostForm
+	s.mu.Lock()
+	s.requests[idx].Form = r.PostForm
+	s.mu.Unlock()
 	if !equal(r.Header.Get("apiKey"), s.cfg.APIKey) || !equal(r.PostForm.Get("username"), s.cfg.Username) {
 		answer(http.StatusUnauthorized, authFailure)
 		return
@@ -220,9 +226,8 @@ func (s *Sim) messaging(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if o.RawBody != "" {
-		req.HTTPStatus = statusOr(o.HTTPStatus, http.StatusCreated)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(req.HTTPStatus)
+		w.WriteHeader(status(statusOr(o.HTTPStatus, http.StatusCreated)))
 		_, _ = io.WriteString(w, o.RawBody)
 		return
 	}
@@ -232,11 +237,11 @@ func (s *Sim) messaging(w http.ResponseWriter, r *http.Request) {
 		drop(w)
 		return
 	}
-	req.HTTPStatus = statusOr(o.HTTPStatus, http.StatusCreated)
+	code := statusOr(o.HTTPStatus, http.StatusCreated)
 	if !strings.Contains(r.Header.Get("Accept"), "application/json") {
 		// The API answers XML unless JSON is asked for.
 		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(req.HTTPStatus)
+		w.WriteHeader(status(code))
 		_ = xml.NewEncoder(w).Encode(xmlAnswer(data))
 		return
 	}
@@ -246,7 +251,7 @@ func (s *Sim) messaging(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(req.HTTPStatus)
+	w.WriteHeader(status(code))
 	_, _ = w.Write(body)
 }
 
