@@ -117,6 +117,11 @@ func (a *AT) Send(ctx context.Context, m Message) (Result, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 
 	resp, err := a.hc.Do(req)
+	if errors.Is(err, errRedirect) {
+		// A redirect means a wrong BaseURL (http for https, an old host).
+		a.log.Error("sms: Africa's Talking answered with a redirect; check the base URL", "base_url", a.cfg.BaseURL)
+		return Result{}, &Error{Operator: true, Reason: "redirect refused; the operator must check the base URL", Err: a.scrub(err)}
+	}
 	if err != nil {
 		return Result{}, &Error{Reason: "no answer from Africa's Talking", Err: a.scrub(err)}
 	}
