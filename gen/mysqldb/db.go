@@ -150,6 +150,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertPaymentRequestStmt, err = db.PrepareContext(ctx, insertPaymentRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertPaymentRequest: %w", err)
 	}
+	if q.insertSMSDeliveryStmt, err = db.PrepareContext(ctx, insertSMSDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSMSDelivery: %w", err)
+	}
 	if q.insertTransactionStmt, err = db.PrepareContext(ctx, insertTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertTransaction: %w", err)
 	}
@@ -518,6 +521,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertPaymentRequestStmt: %w", cerr)
 		}
 	}
+	if q.insertSMSDeliveryStmt != nil {
+		if cerr := q.insertSMSDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSMSDeliveryStmt: %w", cerr)
+		}
+	}
 	if q.insertTransactionStmt != nil {
 		if cerr := q.insertTransactionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertTransactionStmt: %w", cerr)
@@ -854,6 +862,7 @@ type Queries struct {
 	insertMpesaRequestStmt                 *sql.Stmt
 	insertNotificationStmt                 *sql.Stmt
 	insertPaymentRequestStmt               *sql.Stmt
+	insertSMSDeliveryStmt                  *sql.Stmt
 	insertTransactionStmt                  *sql.Stmt
 	insertTransferStmt                     *sql.Stmt
 	insertUserStmt                         *sql.Stmt
@@ -953,6 +962,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertMpesaRequestStmt:                 q.insertMpesaRequestStmt,
 		insertNotificationStmt:                 q.insertNotificationStmt,
 		insertPaymentRequestStmt:               q.insertPaymentRequestStmt,
+		insertSMSDeliveryStmt:                  q.insertSMSDeliveryStmt,
 		insertTransactionStmt:                  q.insertTransactionStmt,
 		insertTransferStmt:                     q.insertTransferStmt,
 		insertUserStmt:                         q.insertUserStmt,

@@ -93,27 +93,22 @@ type MpesaRequest struct {
 }
 
 type Notification struct {
-	ID              int64
-	UserID          sql.NullInt64
-	Phone           string
-	Kind            string
-	TransactionID   sql.NullInt64
-	AmountMsat      int64
-	Counterparty    string
-	Body            string
-	Status          string
-	Attempts        int32
-	NextAttemptAt   time.Time
-	CreatedAt       time.Time
-	SentAt          sql.NullTime
-	ClaimToken      sql.NullString
-	MessageID       sql.NullString
-	LastError       string
-	DeliveryStatus  string
-	DeliveryFailure string
-	DeliveryRetries int32
-	DeliveryFinal   bool
-	DeliveredAt     sql.NullTime
+	ID            int64
+	UserID        sql.NullInt64
+	Phone         string
+	Kind          string
+	TransactionID sql.NullInt64
+	AmountMsat    int64
+	Counterparty  string
+	Body          string
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	SentAt        sql.NullTime
+	ClaimToken    sql.NullString
+	MessageID     sql.NullString
+	LastError     string
 }
 
 type PaymentRequest struct {
@@ -129,6 +124,16 @@ type PaymentRequest struct {
 	ExpiresAt     time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+type SmsDelivery struct {
+	MessageID      string
+	NotificationID int64
+	Status         string
+	FailureReason  string
+	Retries        int32
+	Final          bool
+	ReportedAt     sql.NullTime
 }
 
 type Transaction struct {

@@ -92,27 +92,22 @@ type MpesaRequest struct {
 }
 
 type Notification struct {
-	ID              int64
-	UserID          *int64
-	Phone           string
-	Kind            string
-	TransactionID   *int64
-	AmountMsat      int64
-	Counterparty    string
-	Body            string
-	Status          string
-	Attempts        int32
-	NextAttemptAt   time.Time
-	CreatedAt       time.Time
-	SentAt          *time.Time
-	ClaimToken      *string
-	MessageID       *string
-	LastError       string
-	DeliveryStatus  string
-	DeliveryFailure string
-	DeliveryRetries int32
-	DeliveryFinal   bool
-	DeliveredAt     *time.Time
+	ID            int64
+	UserID        *int64
+	Phone         string
+	Kind          string
+	TransactionID *int64
+	AmountMsat    int64
+	Counterparty  string
+	Body          string
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	SentAt        *time.Time
+	ClaimToken    *string
+	MessageID     *string
+	LastError     string
 }
 
 type PaymentRequest struct {
@@ -128,6 +123,16 @@ type PaymentRequest struct {
 	ExpiresAt     time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+type SmsDelivery struct {
+	MessageID      string
+	NotificationID int64
+	Status         string
+	FailureReason  string
+	Retries        int32
+	Final          bool
+	ReportedAt     *time.Time
 }
 
 type Transaction struct {

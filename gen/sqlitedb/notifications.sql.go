@@ -70,29 +70,41 @@ func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams
 }
 
 const getNotification = `-- name: GetNotification :one
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE id = ?1
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+       COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+WHERE notifications.id = ?1
 `
 
-func (q *Queries) GetNotification(ctx context.Context, id int64) (Notification, error) {
+type GetNotificationRow struct {
+	Notification    Notification
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int64
+	DeliveryFinal   bool
+	DeliveredAt     sql.NullTime
+}
+
+func (q *Queries) GetNotification(ctx context.Context, id int64) (GetNotificationRow, error) {
 	row := q.db.QueryRowContext(ctx, getNotification, id)
-	var i Notification
+	var i GetNotificationRow
 	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.Phone,
-		&i.Kind,
-		&i.TransactionID,
-		&i.AmountMsat,
-		&i.Counterparty,
-		&i.Body,
-		&i.Status,
-		&i.Attempts,
-		&i.NextAttemptAt,
-		&i.CreatedAt,
-		&i.SentAt,
-		&i.ClaimToken,
-		&i.MessageID,
-		&i.LastError,
+		&i.Notification.ID,
+		&i.Notification.UserID,
+		&i.Notification.Phone,
+		&i.Notification.Kind,
+		&i.Notification.TransactionID,
+		&i.Notification.AmountMsat,
+		&i.Notification.Counterparty,
+		&i.Notification.Body,
+		&i.Notification.Status,
+		&i.Notification.Attempts,
+		&i.Notification.NextAttemptAt,
+		&i.Notification.CreatedAt,
+		&i.Notification.SentAt,
+		&i.Notification.ClaimToken,
+		&i.Notification.MessageID,
+		&i.Notification.LastError,
 		&i.DeliveryStatus,
 		&i.DeliveryFailure,
 		&i.DeliveryRetries,
@@ -139,8 +151,26 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 	return id, err
 }
 
+const insertSMSDelivery = `-- name: InsertSMSDelivery :exec
+INSERT INTO sms_deliveries (message_id, notification_id) VALUES (?1, ?2)
+ON CONFLICT (message_id) DO NOTHING
+`
+
+type InsertSMSDeliveryParams struct {
+	MessageID      string
+	NotificationID int64
+}
+
+// Opens the delivery record of a message the gateway took. A message id
+// seen before (a gateway that reuses ids) keeps its first record rather
+// than fail the send's bookkeeping.
+func (q *Queries) InsertSMSDelivery(ctx context.Context, arg InsertSMSDeliveryParams) error {
+	_, err := q.db.ExecContext(ctx, insertSMSDelivery, arg.MessageID, arg.NotificationID)
+	return err
+}
+
 const listClaimedNotifications = `-- name: ListClaimedNotifications :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE claim_token = ?1 AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error FROM notifications WHERE claim_token = ?1 AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
 `
 
 type ListClaimedNotificationsParams struct {
@@ -186,11 +216,6 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 			&i.ClaimToken,
 			&i.MessageID,
 			&i.LastError,
-			&i.DeliveryStatus,
-			&i.DeliveryFailure,
-			&i.DeliveryRetries,
-			&i.DeliveryFinal,
-			&i.DeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -206,35 +231,47 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 }
 
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, delivery_status, delivery_failure, delivery_retries, delivery_final, delivered_at FROM notifications WHERE transaction_id = ?1 ORDER BY id
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+       COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+WHERE notifications.transaction_id = ?1 ORDER BY notifications.id
 `
 
-func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactionID sql.NullInt64) ([]Notification, error) {
+type ListNotificationsByTransactionRow struct {
+	Notification    Notification
+	DeliveryStatus  string
+	DeliveryFailure string
+	DeliveryRetries int64
+	DeliveryFinal   bool
+	DeliveredAt     sql.NullTime
+}
+
+func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactionID sql.NullInt64) ([]ListNotificationsByTransactionRow, error) {
 	rows, err := q.db.QueryContext(ctx, listNotificationsByTransaction, transactionID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Notification
+	var items []ListNotificationsByTransactionRow
 	for rows.Next() {
-		var i Notification
+		var i ListNotificationsByTransactionRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.UserID,
-			&i.Phone,
-			&i.Kind,
-			&i.TransactionID,
-			&i.AmountMsat,
-			&i.Counterparty,
-			&i.Body,
-			&i.Status,
-			&i.Attempts,
-			&i.NextAttemptAt,
-			&i.CreatedAt,
-			&i.SentAt,
-			&i.ClaimToken,
-			&i.MessageID,
-			&i.LastError,
+			&i.Notification.ID,
+			&i.Notification.UserID,
+			&i.Notification.Phone,
+			&i.Notification.Kind,
+			&i.Notification.TransactionID,
+			&i.Notification.AmountMsat,
+			&i.Notification.Counterparty,
+			&i.Notification.Body,
+			&i.Notification.Status,
+			&i.Notification.Attempts,
+			&i.Notification.NextAttemptAt,
+			&i.Notification.CreatedAt,
+			&i.Notification.SentAt,
+			&i.Notification.ClaimToken,
+			&i.Notification.MessageID,
+			&i.Notification.LastError,
 			&i.DeliveryStatus,
 			&i.DeliveryFailure,
 			&i.DeliveryRetries,
@@ -291,19 +328,19 @@ func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificat
 }
 
 const recordDeliveryReport = `-- name: RecordDeliveryReport :execrows
-UPDATE notifications
-SET delivery_status = ?1, delivery_failure = ?2,
-    delivery_retries = ?3, delivery_final = ?4, delivered_at = ?5
-WHERE message_id = ?6 AND status = 'sent' AND NOT delivery_final
+UPDATE sms_deliveries
+SET status = ?1, failure_reason = ?2, retries = ?3,
+    final = ?4, reported_at = ?5
+WHERE message_id = ?6 AND NOT final
 `
 
 type RecordDeliveryReportParams struct {
-	DeliveryStatus  string
-	DeliveryFailure string
-	DeliveryRetries int64
-	DeliveryFinal   bool
-	Now             sql.NullTime
-	MessageID       sql.NullString
+	Status        string
+	FailureReason string
+	Retries       int64
+	Final         bool
+	Now           sql.NullTime
+	MessageID     string
 }
 
 // Records the gateway's delivery report against the message it names. A
@@ -311,10 +348,10 @@ type RecordDeliveryReportParams struct {
 // reordered interim report cannot overwrite it.
 func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, recordDeliveryReport,
-		arg.DeliveryStatus,
-		arg.DeliveryFailure,
-		arg.DeliveryRetries,
-		arg.DeliveryFinal,
+		arg.Status,
+		arg.FailureReason,
+		arg.Retries,
+		arg.Final,
 		arg.Now,
 		arg.MessageID,
 	)

@@ -29,9 +29,14 @@ func toNotification(r postgresdb.Notification) store.Notification {
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
 		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: timePtr(r.SentAt),
 		ClaimToken: str(r.ClaimToken), MessageID: str(r.MessageID), LastError: r.LastError,
-		DeliveryStatus: r.DeliveryStatus, DeliveryFailure: r.DeliveryFailure, DeliveryRetries: int(r.DeliveryRetries),
-		DeliveryFinal: r.DeliveryFinal, DeliveredAt: timePtr(r.DeliveredAt),
 	}
+}
+
+// withDelivery adds a message's delivery report to its notification.
+func withDelivery(r postgresdb.Notification, status, failure string, retries int32, final bool, at *time.Time) store.Notification {
+	n := toNotification(r)
+	n.DeliveryStatus, n.DeliveryFailure, n.DeliveryRetries, n.DeliveryFinal, n.DeliveredAt = status, failure, int(retries), final, timePtr(at)
+	return n
 }
 
 func toNotifications(rows []postgresdb.Notification) []store.Notification {
@@ -47,7 +52,11 @@ func (t *tx) NotificationsOf(ctx context.Context, transactionID int64) ([]store.
 	if err != nil {
 		return nil, interpret(fmt.Errorf("notifications of %d: %w", transactionID, err))
 	}
-	return toNotifications(rows), nil
+	out := make([]store.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = withDelivery(r.Notification, r.DeliveryStatus, r.DeliveryFailure, r.DeliveryRetries, r.DeliveryFinal, r.DeliveredAt)
+	}
+	return out, nil
 }
 
 func (t *tx) Notification(ctx context.Context, id int64) (store.Notification, error) {
@@ -55,7 +64,7 @@ func (t *tx) Notification(ctx context.Context, id int64) (store.Notification, er
 	if err != nil {
 		return store.Notification{}, interpret(fmt.Errorf("notification %d: %w", id, err))
 	}
-	return toNotification(r), nil
+	return withDelivery(r.Notification, r.DeliveryStatus, r.DeliveryFailure, r.DeliveryRetries, r.DeliveryFinal, r.DeliveredAt), nil
 }
 
 func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, token string, limit int) ([]store.Notification, error) {
@@ -85,7 +94,13 @@ func (t *tx) RecordNotificationSent(ctx context.Context, id int64, token, messag
 	if err != nil {
 		return false, interpret(fmt.Errorf("record notification sent: %w", err))
 	}
-	return n == 1, nil
+	if n != 1 || messageID == "" {
+		return n == 1, nil
+	}
+	if err := t.q.InsertSMSDelivery(ctx, postgresdb.InsertSMSDeliveryParams{MessageID: messageID, NotificationID: id}); err != nil {
+		return false, interpret(fmt.Errorf("record notification sent: %w", err))
+	}
+	return true, nil
 }
 
 func (t *tx) RecordNotificationRetry(ctx context.Context, id int64, token string, next time.Time, lastError string, giveUp bool) (bool, error) {
@@ -104,8 +119,8 @@ func (t *tx) RecordNotificationRetry(ctx context.Context, id int64, token string
 
 func (t *tx) RecordDeliveryReport(ctx context.Context, r store.DeliveryReport) (bool, error) {
 	n, err := t.q.RecordDeliveryReport(ctx, postgresdb.RecordDeliveryReportParams{
-		DeliveryStatus: r.Status, DeliveryFailure: r.FailureReason, DeliveryRetries: sqlvalue.Int32(r.RetryCount), DeliveryFinal: r.Final,
-		Now: nullTime(&r.Now), MessageID: nullString(r.MessageID),
+		Status: r.Status, FailureReason: r.FailureReason, Retries: sqlvalue.Int32(r.RetryCount), Final: r.Final,
+		Now: nullTime(&r.Now), MessageID: r.MessageID,
 	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("record delivery report: %w", err))

@@ -85,6 +85,11 @@ func testNotifications(t *testing.T, s store.Store) {
 		if err != nil || len(due) != 1 || due[0].ID != ids[1] || due[0].Attempts != 2 || due[0].LastError != "gateway said 500" {
 			t.Fatalf("the retry is not due after its time: %+v %v", due, err)
 		}
+		// A gateway that reuses a message id must not fail the bookkeeping
+		// of a send it took: the id keeps its first delivery record.
+		if ok, err := tx.RecordNotificationSent(ctx, ids[1], "tok-d", "ATXid_1", at.Add(2*time.Hour)); err != nil || !ok {
+			t.Fatalf("a send with a message id seen before: %v %v", ok, err)
+		}
 		got, _ = tx.NotificationsOf(ctx, txID)
 		if got[0].Status != store.NotificationSent || got[0].SentAt == nil || got[0].MessageID != "ATXid_1" || got[0].ClaimToken != "" ||
 			got[2].Status != store.NotificationFailed || got[2].LastError != "invalid number" {

@@ -7,7 +7,10 @@ INSERT INTO notifications (
 );
 
 -- name: ListNotificationsByTransaction :many
-SELECT * FROM notifications WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;
+SELECT sqlc.embed(notifications), COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+       COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+WHERE notifications.transaction_id = sqlc.arg(transaction_id) ORDER BY notifications.id;
 
 -- name: LockDueNotifications :many
 -- Due rows no other sender holds: SKIP LOCKED passes over rows another
@@ -30,7 +33,10 @@ WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now) AND id IN (sqlc.sl
 SELECT * FROM notifications WHERE claim_token = sqlc.arg(claim_token) AND status = 'pending' AND id IN (sqlc.slice(ids)) ORDER BY id;
 
 -- name: GetNotification :one
-SELECT * FROM notifications WHERE id = sqlc.arg(id);
+SELECT sqlc.embed(notifications), COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+       COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+WHERE notifications.id = sqlc.arg(id);
 
 -- name: RecordNotificationSent :execrows
 -- Records the gateway's acceptance, by the lease's holder only.
@@ -45,14 +51,21 @@ UPDATE notifications
 SET status = sqlc.arg(status), next_attempt_at = sqlc.arg(next_attempt_at), claim_token = NULL, last_error = sqlc.arg(last_error)
 WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending';
 
+-- name: InsertSMSDelivery :exec
+-- Opens the delivery record of a message the gateway took. A message id
+-- seen before (a gateway that reuses ids) keeps its first record rather
+-- than fail the send's bookkeeping.
+INSERT INTO sms_deliveries (message_id, notification_id) VALUES (sqlc.arg(message_id), sqlc.arg(notification_id))
+ON DUPLICATE KEY UPDATE message_id = message_id;
+
 -- name: RecordDeliveryReport :execrows
 -- Records the gateway's delivery report against the message it names. A
 -- final status (delivered, or failed for good) is kept: a late or
 -- reordered interim report cannot overwrite it.
-UPDATE notifications
-SET delivery_status = sqlc.arg(delivery_status), delivery_failure = sqlc.arg(delivery_failure),
-    delivery_retries = sqlc.arg(delivery_retries), delivery_final = sqlc.arg(delivery_final), delivered_at = sqlc.arg(now)
-WHERE message_id = sqlc.arg(message_id) AND status = 'sent' AND NOT delivery_final;
+UPDATE sms_deliveries
+SET status = sqlc.arg(status), failure_reason = sqlc.arg(failure_reason), retries = sqlc.arg(retries),
+    final = sqlc.arg(final), reported_at = sqlc.arg(now)
+WHERE message_id = sqlc.arg(message_id) AND NOT final;
 
 -- name: GetBalanceAfter :one
 -- A user's balance right after a transaction moved it, from the ledger's

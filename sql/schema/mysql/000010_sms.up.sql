@@ -5,18 +5,24 @@
 -- token, so no other sender sees it as due until the lease runs out. Only
 -- the holder of the token records the outcome; a sender that dies between
 -- sending and recording leaves the row to be sent again once, when the
--- lease expires. message_id is the gateway's id, which delivery reports
--- name.
+-- lease expires. message_id is the gateway's id of the sent message.
 ALTER TABLE notifications
-    ADD COLUMN claim_token      VARCHAR(64)  CHARACTER SET ascii NULL,
-    ADD COLUMN message_id       VARCHAR(128) CHARACTER SET ascii NULL,
-    ADD COLUMN last_error       VARCHAR(255) NOT NULL DEFAULT '',
-    ADD COLUMN delivery_status  VARCHAR(32)  CHARACTER SET ascii NOT NULL DEFAULT '',
-    ADD COLUMN delivery_failure VARCHAR(64)  CHARACTER SET ascii NOT NULL DEFAULT '',
-    ADD COLUMN delivery_retries INT          NOT NULL DEFAULT 0,
-    ADD COLUMN delivery_final   BOOLEAN      NOT NULL DEFAULT FALSE,
-    ADD COLUMN delivered_at     DATETIME(6)  NULL,
-    ADD INDEX notifications_message_id (message_id);
+    ADD COLUMN claim_token VARCHAR(64)  CHARACTER SET ascii NULL,
+    ADD COLUMN message_id  VARCHAR(128) CHARACTER SET ascii NULL,
+    ADD COLUMN last_error  VARCHAR(255) NOT NULL DEFAULT '';
+
+-- What the gateway reported of each message it took, found by its id. A
+-- table of its own, written when a message is sent, so that the outbox
+-- insert on every transfer pays for no index on message ids.
+CREATE TABLE sms_deliveries (
+    message_id      VARCHAR(128) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+    notification_id BIGINT       NOT NULL,
+    status          VARCHAR(32)  CHARACTER SET ascii NOT NULL DEFAULT '',
+    failure_reason  VARCHAR(64)  CHARACTER SET ascii NOT NULL DEFAULT '',
+    retries         INT          NOT NULL DEFAULT 0,
+    final           BOOLEAN      NOT NULL DEFAULT FALSE,
+    reported_at     DATETIME(6)  NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 -- Every text that reached the service's number, once: the gateway's id is
 -- unique, so a repeated callback finds its row and does nothing. A

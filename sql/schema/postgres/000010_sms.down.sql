@@ -1,12 +1,7 @@
 DROP TABLE payment_requests;
 DROP TABLE inbound_sms;
-DROP INDEX notifications_message_id;
+DROP TABLE sms_deliveries;
 ALTER TABLE notifications
     DROP COLUMN claim_token,
     DROP COLUMN message_id,
-    DROP COLUMN last_error,
-    DROP COLUMN delivery_status,
-    DROP COLUMN delivery_failure,
-    DROP COLUMN delivery_retries,
-    DROP COLUMN delivery_final,
-    DROP COLUMN delivered_at;
+    DROP COLUMN last_error;

@@ -5,19 +5,24 @@
 -- token, so no other sender sees it as due until the lease runs out. Only
 -- the holder of the token records the outcome; a sender that dies between
 -- sending and recording leaves the row to be sent again once, when the
--- lease expires. message_id is the gateway's id, which delivery reports
--- name.
+-- lease expires. message_id is the gateway's id of the sent message.
 ALTER TABLE notifications
-    ADD COLUMN claim_token      TEXT,
-    ADD COLUMN message_id       TEXT,
-    ADD COLUMN last_error       TEXT        NOT NULL DEFAULT '',
-    ADD COLUMN delivery_status  TEXT        NOT NULL DEFAULT '',
-    ADD COLUMN delivery_failure TEXT        NOT NULL DEFAULT '',
-    ADD COLUMN delivery_retries INTEGER     NOT NULL DEFAULT 0,
-    ADD COLUMN delivery_final   BOOLEAN     NOT NULL DEFAULT FALSE,
-    ADD COLUMN delivered_at     TIMESTAMPTZ;
+    ADD COLUMN claim_token TEXT,
+    ADD COLUMN message_id  TEXT,
+    ADD COLUMN last_error  TEXT NOT NULL DEFAULT '';
 
-CREATE INDEX notifications_message_id ON notifications (message_id);
+-- What the gateway reported of each message it took, found by its id. A
+-- table of its own, written when a message is sent, so that the outbox
+-- insert on every transfer pays for no index on message ids.
+CREATE TABLE sms_deliveries (
+    message_id      TEXT        PRIMARY KEY,
+    notification_id BIGINT      NOT NULL,
+    status          TEXT        NOT NULL DEFAULT '',
+    failure_reason  TEXT        NOT NULL DEFAULT '',
+    retries         INTEGER     NOT NULL DEFAULT 0,
+    final           BOOLEAN     NOT NULL DEFAULT FALSE,
+    reported_at     TIMESTAMPTZ
+);
 
 -- Every text that reached the service's number, once: the gateway's id is
 -- unique, so a repeated callback finds its row and does nothing. A

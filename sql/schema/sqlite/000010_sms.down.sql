@@ -1,11 +1,6 @@
 DROP TABLE payment_requests;
 DROP TABLE inbound_sms;
-DROP INDEX notifications_message_id;
+DROP TABLE sms_deliveries;
 ALTER TABLE notifications DROP COLUMN claim_token;
 ALTER TABLE notifications DROP COLUMN message_id;
 ALTER TABLE notifications DROP COLUMN last_error;
-ALTER TABLE notifications DROP COLUMN delivery_status;
-ALTER TABLE notifications DROP COLUMN delivery_failure;
-ALTER TABLE notifications DROP COLUMN delivery_retries;
-ALTER TABLE notifications DROP COLUMN delivery_final;
-ALTER TABLE notifications DROP COLUMN delivered_at;
