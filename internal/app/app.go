@@ -65,16 +65,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if cfg.PINPepper == "" {
 		log.Warn("PIN_PEPPER is not set: a copy of the database alone is enough to brute-force PINs; set it in production")
 	}
-	w, err := wallet.New(ctx, db, cfg.Wallet())
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	a := &App{Config: cfg, Log: log, DB: db, Wallet: w}
+	a := &App{Config: cfg, Log: log, DB: db}
 	if err := a.openSMS(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	// The wallet's commits that queue a text wake the sender (sms.go).
+	w, err := wallet.New(ctx, notify.WakeOnQueue(db, a.Outbox), cfg.Wallet())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.Wallet = w
 	if a.Rates, err = a.openRates(); err != nil {
 		db.Close()
 		return nil, err

@@ -10,7 +10,9 @@ import (
 
 // openSMS makes the outbox's sender from the SMS settings: Africa's
 // Talking when AT_API_KEY is set, otherwise a sender that only logs each
-// text (development).
+// text (development). The wallet is given a store that wakes it after
+// each commit that queued a text (notify.WakeOnQueue), so SMS_POLL only
+// bounds the wait for retries and for rows queued by another server.
 func (a *App) openSMS() error {
 	c := a.Config.SMS
 	var sender sms.Sender = sms.NewLog(a.Log)

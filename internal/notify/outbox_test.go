@@ -16,6 +16,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/sms/atsim"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // TestSMSOutboxRetriesThenDelivers: each retryable failure (an HTTP 500,
@@ -306,6 +307,42 @@ func TestSMSOutboxRunWakes(t *testing.T) {
 		case <-stopped:
 		case <-time.After(10 * time.Second):
 			t.Fatal("Run did not return after its context ended")
+		}
+	})
+}
+
+// TestSMSOutboxWokenByCommit: a wallet on WakeOnQueue's store wakes a
+// sender that would otherwise wait an hour, as soon as a transfer commits;
+// the receipt goes out at once.
+func TestSMSOutboxWokenByCommit(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		sim, url := newSim(t)
+		o, _ := newOutbox(t, db, newAT(t, url), newClock(), func(c *notify.OutboxConfig) { c.Poll, c.Now = time.Hour, time.Now })
+		cfg := wallet.DefaultConfig()
+		cfg.AuthorizationTTL = time.Hour
+		w, err := wallet.New(ctxT(t), notify.WakeOnQueue(db, o), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payer := newSubject(t, w, "en", 10_000*sat)
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { o.Run(ctx); close(stopped) }()
+		defer func() { cancel(); <-stopped }()
+		for i := range 3 {
+			to := storetest.Phone(t)
+			if _, err := w.Transfer(ctxT(t), payer.auth, to, 100*sat, fmt.Sprintf("woken-%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := sim.WaitFor(wctx, i+1)
+			wcancel()
+			if err != nil {
+				t.Fatalf("transfer %d: no receipt within 10 s of its commit (poll is an hour): %v", i, err)
+			}
+			if sim.Count(to) != 1 {
+				t.Fatalf("transfer %d: the receipt went elsewhere", i)
+			}
 		}
 	})
 }
