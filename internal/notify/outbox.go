@@ -163,6 +163,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (Tally, error) {
 	}
 	var rows []store.Notification
 	err = o.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
 		rows, err = tx.ClaimNotifications(ctx, now, leaseUntil, token, o.cfg.Batch)
 		return err
 	})
