@@ -41,6 +41,14 @@ func (o *Outbox) deliver(ctx, sendCtx context.Context, n store.Notification, tok
 	if ctx.Err() != nil || sendCtx.Err() != nil {
 		return outcomeLost
 	}
+	if n.Attempts > o.cfg.MaxAttempts {
+		// Claimed more often than it may be tried, each claim unrecorded
+		// (crashes, lost leases, a record that keeps failing): given up
+		// rather than sent once more every lease, for ever.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(sendCtx), recordTimeout)
+		defer cancel()
+		return o.recordFailure(rctx, n, token, errors.New("claimed more times than SMS_MAX_ATTEMPTS without an outcome recorded"))
+	}
 	text, err := o.render(sendCtx, n)
 	var res sms.Result
 	if err == nil {
@@ -94,12 +102,23 @@ func (o *Outbox) render(ctx context.Context, n store.Notification) (string, erro
 	return Render(m), nil
 }
 
+// maxMessageID is the longest gateway message id recorded (the column's
+// width).
+const maxMessageID = 128
+
 // recordSent records the gateway's message id.
 func (o *Outbox) recordSent(ctx context.Context, n store.Notification, token string, res sms.Result) outcome {
+	id := res.MessageID
+	if !printableASCII(id) || len(id) > maxMessageID {
+		// No column takes it, and a record that fails would send the
+		// text again after every lease: the message goes unreported.
+		o.log.Warn("sms outbox: the gateway's message id cannot be recorded; its delivery reports will not match", o.about(n)...)
+		id = ""
+	}
 	var ok bool
 	err := o.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		ok, err = tx.RecordNotificationSent(ctx, n.ID, token, res.MessageID, o.cfg.Now())
+		ok, err = tx.RecordNotificationSent(ctx, n.ID, token, id, o.cfg.Now())
 		return err
 	})
 	switch {
@@ -110,7 +129,7 @@ func (o *Outbox) recordSent(ctx context.Context, n store.Notification, token str
 		o.log.Warn("sms outbox: sent after its lease was lost; not recorded", o.about(n)...)
 		return outcomeLost
 	}
-	o.log.Debug("sms sent", append(o.about(n), "message_id", res.MessageID, "status_code", res.StatusCode)...)
+	o.log.Debug("sms sent", append(o.about(n), "message_id", id, "status_code", res.StatusCode)...)
 	return outcomeSent
 }
 
@@ -159,4 +178,14 @@ func (o *Outbox) recordFailure(ctx context.Context, n store.Notification, token 
 // number.
 func (o *Outbox) about(n store.Notification) []any {
 	return []any{"notification", n.ID, "kind", string(n.Kind), "to", wallet.MaskPhone(n.Phone)}
+}
+
+// printableASCII reports whether s is printable ASCII only.
+func printableASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -121,6 +121,40 @@ func TestSMSOutboxGivesUpAfterMaxAttempts(t *testing.T) {
 	})
 }
 
+// TestSMSOutboxGivesUpOnUnrecordedClaims: a row claimed more times than
+// MaxAttempts with no outcome ever recorded (a sender that crashes every
+// time) is failed for good at its next claim, and not sent again.
+func TestSMSOutboxGivesUpOnUnrecordedClaims(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		sim, url := newSim(t)
+		clk := newClock()
+		o, _ := newOutbox(t, db, newAT(t, url), clk, func(c *notify.OutboxConfig) { c.MaxAttempts = 3 })
+		id := queue(t, db, clk, storetest.Phone(t))[0]
+		for i := range 3 {
+			err := db.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+				got, err := tx.ClaimNotifications(ctx, clk.Now(), clk.Now().Add(2*time.Minute), fmt.Sprintf("crashed-%d", i), 10)
+				if err == nil && len(got) != 1 {
+					t.Fatalf("claim %d: %+v", i, got)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(2 * time.Minute)
+		}
+		if got := drain(t, o); got.Failed != 1 || got.Claimed != 1 {
+			t.Fatalf("%+v, want the row failed", got)
+		}
+		if n := notification(t, db, id); n.Status != store.NotificationFailed || n.Attempts != 4 {
+			t.Fatalf("%+v", n)
+		}
+		if r := len(sim.Requests()); r != 0 {
+			t.Fatalf("%d requests, want none", r)
+		}
+	})
+}
+
 // TestSMSOutboxTwoSendersExactlyOnce: two outboxes, each on its own
 // connection to one database, draining a few hundred rows at once, send
 // each exactly once (counted at the simulator).
