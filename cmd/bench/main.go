@@ -3,6 +3,9 @@
 //	bench transfers   phone-to-phone transfers against PostgreSQL and MariaDB,
 //	                  with each database's own TPC-B-like baseline in the same run
 //	bench ussd        the USSD endpoint over HTTP on every engine
+//	bench mpesa       an M-Pesa success callback to its committed credit
+//	bench sms         the SMS outbox's throughput, and a committed transfer
+//	                  to its receipt at the (simulated) gateway
 //
 // It needs TEST_POSTGRES_URL and TEST_MYSQL_URL (as the tests do) and the
 // tools scripts/bench/install-tools.sh installs (pgbench, sysbench).
@@ -32,7 +35,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench transfers|ussd|mpesa [flags]")
+		return errors.New("usage: bench transfers|ussd|mpesa|sms [flags]")
 	}
 	switch args[0] {
 	case "transfers":
@@ -41,6 +44,8 @@ func run(ctx context.Context, args []string) error {
 		return ussdBench(ctx, args[1:])
 	case "mpesa":
 		return mpesaBench(ctx, args[1:])
+	case "sms":
+		return smsBench(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", args[0])
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/httpapi"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
+	"github.com/umeme-wallet/umeme/internal/notify"
 	"github.com/umeme-wallet/umeme/internal/ramp"
 	"github.com/umeme-wallet/umeme/internal/rates"
 	"github.com/umeme-wallet/umeme/internal/ussd"
@@ -36,14 +37,17 @@ type App struct {
 	Payer    *lightning.Payer
 	// Rates is the BTC/KES source (nil without one); Ramp exists when
 	// M-Pesa is configured.
-	Rates    *rates.Cache
-	Ramp     *ramp.Ramp
+	Rates *rates.Cache
+	Ramp  *ramp.Ramp
+	// Outbox sends the notifications' texts (sms.go).
+	Outbox   *notify.Outbox
 	node     *lndnode.Lazy
 	stopDial context.CancelFunc
 
 	stopCleanup context.CancelFunc
 	cleanupDone chan struct{}
-	// rails holds the rate refresher and the M-Pesa reconciler.
+	// rails holds the rate refresher, the M-Pesa reconciler and the SMS
+	// outbox's sender.
 	rails         sync.WaitGroup
 	lightningDone chan struct{}
 
@@ -61,12 +65,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if cfg.PINPepper == "" {
 		log.Warn("PIN_PEPPER is not set: a copy of the database alone is enough to brute-force PINs; set it in production")
 	}
-	w, err := wallet.New(ctx, db, cfg.Wallet())
+	a := &App{Config: cfg, Log: log, DB: db}
+	if err := a.openSMS(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The wallet's commits that queue a text wake the sender (sms.go).
+	w, err := wallet.New(ctx, notify.WakeOnQueue(db, a.Outbox), cfg.Wallet())
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, DB: db, Wallet: w}
+	a.Wallet = w
 	if a.Rates, err = a.openRates(); err != nil {
 		db.Close()
 		return nil, err
@@ -120,7 +130,8 @@ func (a *App) Start() error {
 		Wallet: a.Wallet, Receiver: a.Receiver, Domain: a.Config.PublicDomain,
 		LNURLLimits: httpapi.LNURLLimits{PerClient: a.Config.LNURLPerClient, PerName: a.Config.LNURLPerName, Global: a.Config.LNURLGlobal,
 			Window: a.Config.LNURLLimitWindow},
-		Ramp: a.Ramp, MpesaCallbackToken: a.Config.Mpesa.CallbackToken, MpesaAllowedIPs: a.Config.Mpesa.AllowedIPs}
+		Ramp: a.Ramp, MpesaCallbackToken: a.Config.Mpesa.CallbackToken, MpesaAllowedIPs: a.Config.Mpesa.AllowedIPs,
+		SMS: a.smsRoutes()}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -139,6 +150,7 @@ func (a *App) Start() error {
 	if a.Ramp != nil {
 		a.rails.Go(func() { a.Ramp.Run(ctx, 0) })
 	}
+	a.startSMS(ctx)
 	if a.Receiver != nil {
 		a.lightningDone = make(chan struct{})
 		go func() { a.Receiver.Watch(ctx); close(a.lightningDone) }()

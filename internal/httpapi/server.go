@@ -55,6 +55,9 @@ type Server struct {
 	Ramp               *ramp.Ramp
 	MpesaCallbackToken string
 	MpesaAllowedIPs    []netip.Prefix
+	// SMS, when set with a token, receives Africa's Talking's SMS
+	// callbacks under /sms/{token}/ (sms.go).
+	SMS *SMSRoutes
 
 	lnurlByClient, lnurlByName, lnurlGlobal *ratelimit.Limiter
 }
@@ -75,6 +78,9 @@ func (s *Server) Routes() http.Handler {
 	}
 	if s.Ramp != nil {
 		s.mpesaRoutes(mux)
+	}
+	if s.SMS != nil && s.SMS.Token != "" {
+		s.smsRoutes(mux)
 	}
 	return mux
 }

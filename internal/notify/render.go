@@ -1,5 +1,5 @@
-// Package notify turns the outbox's notifications into SMS texts (and,
-// later, sends them).
+// Package notify turns the outbox's notifications into SMS texts (Render)
+// and sends them (Outbox).
 package notify
 
 import (

@@ -92,14 +92,39 @@ func (w *Service) authMAC(msg string) string {
 }
 
 // SetPIN replaces the PIN of the authorised user (whose current PIN was just
-// verified) with one prepared earlier.
+// verified) with one prepared earlier, and tells the owner of the number by
+// SMS.
 func (w *Service) SetPIN(ctx context.Context, auth Authorization, next PreparedPIN) error {
 	if err := w.checkAuth(auth); err != nil {
 		return err
 	}
-	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.SetUserPIN(ctx, auth.userID, string(next), store.UserActive, w.now())
+	return w.changePIN(ctx, auth.userID, next)
+}
+
+// changePIN stores a new PIN and queues its notice in one transaction. The
+// same prepared PIN applied twice (a repeated request: every prepared PIN
+// has a salt of its own) changes nothing the second time and queues no
+// second notice.
+func (w *Service) changePIN(ctx context.Context, userID int64, next PreparedPIN) error {
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := w.now()
+		u, err := tx.LockUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if u.PINHash == string(next) {
+			return nil
+		}
+		if err := tx.SetUserPIN(ctx, userID, string(next), store.UserActive, now); err != nil {
+			return err
+		}
+		_, err = tx.InsertNotification(ctx, store.NewNotification{UserID: userID, Phone: u.Phone, Kind: store.NotifyPINChanged, Now: now})
+		return err
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknownUser
+	}
+	return err
 }
 
 func (w *Service) checkAuth(a Authorization) error {
@@ -208,12 +233,19 @@ func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Auth
 				t := now.Add(w.lockoutFor(lockouts))
 				until, failed, lockouts = &t, 0, lockouts+1
 			}
-			if until != nil {
-				refused = &PINError{LockedUntil: *until}
-			} else {
+			if until == nil {
 				refused = &PINError{Remaining: w.cfg.MaxPINAttempts - failed}
+				return tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Failed: failed, Lockouts: lockouts, Now: now})
 			}
-			return tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Failed: failed, Lockouts: lockouts, LockedUntil: until, Now: now})
+			refused = &PINError{LockedUntil: *until}
+			if err := tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Failed: failed, Lockouts: lockouts, LockedUntil: until, Now: now}); err != nil {
+				return err
+			}
+			// The owner hears of a lockout at once: it may be someone
+			// else guessing. A locked account takes no guesses (usable
+			// refuses them above), so one lockout is one notice.
+			_, err := tx.InsertNotification(ctx, store.NewNotification{UserID: userID, Phone: cur.Phone, Kind: store.NotifyLockedOut, Now: now})
+			return err
 		}
 		if cur.FailedPINAttempts != 0 || cur.LockoutCount != 0 || cur.LockedUntil != nil {
 			if err := tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Now: now}); err != nil {
@@ -279,7 +311,5 @@ func (w *Service) ChangePINPrepared(ctx context.Context, userID int64, current s
 	if _, err := w.VerifyPIN(ctx, userID, current); err != nil {
 		return err
 	}
-	return w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.SetUserPIN(ctx, userID, string(next), store.UserActive, w.now())
-	})
+	return w.changePIN(ctx, userID, next)
 }
