@@ -41,11 +41,13 @@ type ports struct{ RPC, P2P, REST string }
 // StartIn brings up a network kept in dir, for a command that runs it
 // again and again (cmd/world). The first call makes it as Start does (a
 // minute or so) and records it; later calls restart btcd and both lnd from
-// that state on the same ports (seconds), mine a block so that lnd finds
-// its chain current however long it was down, reconnect the nodes and wait
-// for the channel. It reports whether the network is new: a record that is
-// missing, incomplete (a first run interrupted), made by other binaries or
-// whose ports are taken means starting afresh, and dir is emptied first.
+// that state on the same ports (seconds): btcd gets the chain saved at the
+// last clean stop back (chain.go), mines a block so that lnd finds its
+// chain current however long it was down, and the nodes reconnect. It
+// reports whether the network is new: a record that is missing,
+// incomplete (a first run interrupted), without a saved chain (a run
+// killed), made by other binaries or whose ports are taken means starting
+// afresh, and dir is emptied first.
 // Daemons a killed earlier run left running are stopped first, by their
 // recorded PID, and only if the PID is still one of our binaries.
 func StartIn(t T, dir string) (n *Network, fresh bool) {
@@ -56,6 +58,13 @@ func StartIn(t T, dir string) (n *Network, fresh bool) {
 	}
 	stopLeftovers(t, dir, bin)
 	st, why := readState(dir, bin)
+	var blocks []string
+	if why == "" {
+		var err error
+		if blocks, err = takeChain(dir); err != nil {
+			why = "no chain saved: the last run did not stop cleanly"
+		}
+	}
 	n = &Network{Dir: dir, bin: bin, t: t, keep: true}
 	t.Cleanup(n.stop)
 	if why != "" {
@@ -66,11 +75,16 @@ func StartIn(t T, dir string) (n *Network, fresh bool) {
 		n.rpc = freeAddr(t)
 		n.create()
 		n.saveState(stamp(bin))
+		n.saveBlocks = true
 		return n, true
 	}
 	n.rpc = st.BTCDRPC
 	n.miningAddr = st.MiningAddr
 	n.startBTCD(st.MiningAddr)
+	if err := n.replayChain(blocks); err != nil {
+		// The record is spent: the next run starts afresh.
+		t.Fatalf("regtest: the saved chain does not replay: %v", err)
+	}
 	n.Mine(1)
 	height := n.height()
 	n.World = n.startLNDAt("world", st.World)
@@ -90,6 +104,9 @@ func StartIn(t T, dir string) (n *Network, fresh bool) {
 	})
 	n.waitActive(n.World)
 	n.waitActive(n.Ours)
+	// Only a network that came back whole is saved again: one that fails
+	// on the way leaves nothing, and the next run starts afresh.
+	n.saveBlocks = true
 	return n, false
 }
 
@@ -168,13 +185,13 @@ func (n *Network) startLNDAt(name string, p ports) *LND {
 // height is btcd's block count.
 func (n *Network) height() int {
 	n.t.Helper()
-	out, err := n.btcctl("getblockcount")
-	if err != nil {
-		n.t.Fatalf("getblockcount: %v\n%s", err, out)
+	var h int
+	raw, err := n.call("getblockcount")
+	if err == nil {
+		err = json.Unmarshal(raw, &h)
 	}
-	h, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil {
-		n.t.Fatalf("getblockcount: %q", out)
+		n.t.Fatalf("regtest: getblockcount: %v", err)
 	}
 	return h
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,10 +50,15 @@ type Network struct {
 	// in place at the end (StartIn).
 	miningAddr string
 	keep       bool
+	// saveBlocks is set once a kept network is whole: its chain is saved
+	// at the end (chain.go).
+	saveBlocks bool
 
 	mu      sync.Mutex
 	running []*proc // every daemon started, stopped or not
 	stopped bool
+	// rpcClient speaks to btcd's JSON-RPC (chain.go).
+	rpcClient *http.Client
 }
 
 // LND is one lnd node of the network.
@@ -368,6 +374,11 @@ func (n *Network) stop() {
 		}
 	}
 	lnds.Wait()
+	if n.keep && n.saveBlocks {
+		if err := n.saveChain(); err != nil {
+			n.t.Logf("regtest: the chain is not saved, the next run makes a new network: %v", err)
+		}
+	}
 	for _, p := range procs {
 		if !p.lnd {
 			p.stop()
