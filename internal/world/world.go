@@ -48,6 +48,9 @@ type Config struct {
 	Phones []string
 	// Network is the Lightning network's name, shown on the page.
 	Network string
+	// AddressDomain is the domain of the users' Lightning Addresses (the
+	// server's PUBLIC_DOMAIN; default the server URL's host).
+	AddressDomain string
 	// ATUsername and ATAPIKey are the simulated Africa's Talking account
 	// the server sends SMS with (AT_USERNAME, AT_API_KEY).
 	ATUsername, ATAPIKey string
@@ -100,10 +103,14 @@ func New(cfg Config) (*World, error) {
 	if cfg.ServerURL == "" {
 		return nil, errors.New("world: no server URL")
 	}
-	if _, err := url.Parse(cfg.ServerURL); err != nil {
-		return nil, fmt.Errorf("world: server URL: %w", err)
+	if u, err := url.Parse(cfg.ServerURL); err != nil || u.Host == "" {
+		return nil, fmt.Errorf("world: server URL %q is not http://host:port", cfg.ServerURL)
 	}
 	cfg.ServerURL = strings.TrimRight(cfg.ServerURL, "/")
+	if cfg.AddressDomain == "" {
+		u, _ := url.Parse(cfg.ServerURL)
+		cfg.AddressDomain = u.Host
+	}
 	if cfg.ServiceCode == "" {
 		cfg.ServiceCode = "*384*1234#"
 	}
@@ -204,7 +211,7 @@ func (w *World) apiConfig(rw http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{
 		"serviceCode": w.cfg.ServiceCode, "serviceNumber": w.cfg.ServiceNumber,
-		"phones": phones, "network": w.cfg.Network,
+		"phones": phones, "network": w.cfg.Network, "addressDomain": w.cfg.AddressDomain,
 	})
 }
 

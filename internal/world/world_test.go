@@ -28,11 +28,11 @@ func TestWorldPageAndConfig(t *testing.T) {
 	defer srv.Close()
 	e := &env{t: t, url: srv.URL}
 	var cfg struct {
-		ServiceCode, ServiceNumber, Network string
-		Phones                              []string
+		ServiceCode, ServiceNumber, Network, AddressDomain string
+		Phones                                             []string
 	}
 	e.call(http.MethodGet, "/api/config", nil, http.StatusOK, &cfg)
-	if cfg.ServiceCode != "*384*1234#" || cfg.ServiceNumber != "22384" || cfg.Network != "regtest" ||
+	if cfg.ServiceCode != "*384*1234#" || cfg.ServiceNumber != "22384" || cfg.Network != "regtest" || cfg.AddressDomain != "127.0.0.1:1" ||
 		strings.Join(cfg.Phones, ",") != phoneA+","+phoneB {
 		t.Fatalf("config %+v", cfg)
 	}
