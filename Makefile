@@ -12,7 +12,7 @@ help: ## List the targets
 
 .PHONY: run
 run: ## Bring up the whole world (regtest Lightning, M-Pesa and SMS simulators, the server, a web phone); prints the URL to open
-	go run ./cmd/world
+	go build -o .cache/bin/world ./cmd/world && .cache/bin/world
 
 .PHONY: serve
 serve: ## Start the server alone on the embedded SQLite default (data/umeme.db), migrated, in development mode

@@ -189,9 +189,11 @@ func run(r *runner, o options) error {
 		}
 		pids[name] = pid
 	}
-	if err := writeJSON(filepath.Join(state, "pids.json"), pids); err != nil {
+	pidsPath := filepath.Join(state, "pids.json")
+	if err := writeJSON(pidsPath, pids); err != nil {
 		return err
 	}
+	r.Cleanup(func() { os.Remove(pidsPath) })
 	if r.Stopping() {
 		select {} // Ctrl-C came first: main's stop ends the process
 	}
