@@ -11,7 +11,11 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Start the server on the embedded SQLite default (data/umeme.db), migrated, in development mode
+run: ## Bring up the whole world (regtest Lightning, M-Pesa and SMS simulators, the server, a web phone); prints the URL to open
+	go build -o .cache/bin/world ./cmd/world && .cache/bin/world
+
+.PHONY: serve
+serve: ## Start the server alone on the embedded SQLite default (data/umeme.db), migrated, in development mode
 	APP_ENV=development go run ./cmd/server serve
 
 .PHONY: test

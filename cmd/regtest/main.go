@@ -48,7 +48,7 @@ func main() {
 	start := time.Now()
 	n := regtest.Start(r)
 	fmt.Printf("regtest network up in %s: %s\n\n", time.Since(start).Round(time.Millisecond), n)
-	fmt.Printf("Run the server against our node with:\n  LND_ADDRESS=%s LND_TLS_CERT_PATH=%s LND_MACAROON_PATH=%s LND_NETWORK=regtest make run\n\n",
+	fmt.Printf("Run the server against our node with:\n  LND_ADDRESS=%s LND_TLS_CERT_PATH=%s LND_MACAROON_PATH=%s LND_NETWORK=regtest make serve\n\n",
 		n.Ours.RPC, n.Ours.TLSCertPath(), n.Ours.MacaroonPath())
 	fmt.Printf("Drive the world node with:\n  %s/lncli --lnddir=%s --network=regtest --rpcserver=%s\n\nCtrl-C stops the network.\n",
 		regtest.BinDir(), n.World.Dir, n.World.RPC)

@@ -14,12 +14,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -44,6 +46,19 @@ type Network struct {
 	World *LND
 	Ours  *LND
 	t     T
+	// miningAddr is the world's address btcd mines to; keep leaves Dir
+	// in place at the end (StartIn).
+	miningAddr string
+	keep       bool
+	// saveBlocks is set once a kept network is whole: its chain is saved
+	// at the end (chain.go).
+	saveBlocks bool
+
+	mu      sync.Mutex
+	running []*proc // every daemon started, stopped or not
+	stopped bool
+	// rpcClient speaks to btcd's JSON-RPC (chain.go).
+	rpcClient *http.Client
 }
 
 // LND is one lnd node of the network.
@@ -61,6 +76,7 @@ type LND struct {
 type proc struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
+	lnd    bool
 }
 
 // TLSCertPath and MacaroonPath locate what a client needs to connect.
@@ -83,6 +99,21 @@ func BinDir() string {
 // Start brings a network up (about 15 s) and registers its teardown.
 func Start(t T) *Network {
 	t.Helper()
+	bin := binDir(t)
+	dir, err := os.MkdirTemp("", "umeme-regtest-")
+	if err != nil {
+		t.Fatalf("regtest: %v", err)
+	}
+	n := &Network{Dir: dir, bin: bin, rpc: freeAddr(t), t: t}
+	t.Cleanup(n.stop)
+	n.create()
+	return n
+}
+
+// binDir is where the daemons are, or why the network cannot start: a skip,
+// or a failure under REQUIRE_LIGHTNING=1.
+func binDir(t T) string {
+	t.Helper()
 	bin := BinDir()
 	if _, err := os.Stat(filepath.Join(bin, "lnd")); err != nil {
 		if os.Getenv("REQUIRE_LIGHTNING") == "1" {
@@ -90,13 +121,14 @@ func Start(t T) *Network {
 		}
 		t.Skipf("regtest daemons not built in %s (scripts/regtest/build.sh): the Lightning tests are not run", bin)
 	}
-	dir, err := os.MkdirTemp("", "umeme-regtest-")
-	if err != nil {
-		t.Fatalf("regtest: %v", err)
-	}
-	n := &Network{Dir: dir, bin: bin, rpc: freeAddr(t), t: t}
-	t.Cleanup(n.stop)
+	return bin
+}
 
+// create builds a new network in n.Dir: the daemons, a chain past segwit's
+// activation, and the funded channel.
+func (n *Network) create() {
+	t := n.t
+	t.Helper()
 	// btcd needs a mining address at start and has no generatetoaddress:
 	// start it with a burn address, let world make an address, then
 	// restart btcd paying world.
@@ -105,6 +137,7 @@ func Start(t T) *Network {
 	n.Ours = n.startLND("ours")
 	var addr struct{ Address string }
 	n.World.CLIJSON(&addr, "newaddress", "p2wkh")
+	n.miningAddr = addr.Address
 	n.stopBTCD()
 	n.startBTCD(addr.Address)
 	// btcd's regtest activates segwit only at block 432; channels opened
@@ -129,7 +162,6 @@ func Start(t T) *Network {
 	n.Mine(6)
 	n.waitActive(n.World)
 	n.waitActive(n.Ours)
-	return n
 }
 
 // freeAddr picks a free loopback port.
@@ -289,12 +321,27 @@ func (n *Network) spawn(cmd *exec.Cmd, logPath string) *proc {
 	if err := cmd.Start(); err != nil {
 		n.t.Fatalf("start %s: %v", cmd.Path, err)
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, exited: make(chan struct{}), lnd: filepath.Base(cmd.Path) == "lnd"}
 	go func() {
 		cmd.Wait() //nolint:errcheck
 		f.Close()
 		close(p.exited)
 	}()
+	if n.keep {
+		n.recordPID(cmd.Process.Pid)
+	}
+	n.mu.Lock()
+	stopped := n.stopped
+	if !stopped {
+		n.running = append(n.running, p)
+	}
+	n.mu.Unlock()
+	if stopped {
+		// The network was stopped (a command's Ctrl-C) while this daemon
+		// was starting: it must not outlive the network.
+		p.stop()
+		n.t.Fatalf("regtest: stopped while starting %s", filepath.Base(cmd.Path))
+	}
 	return p
 }
 
@@ -312,14 +359,35 @@ func (p *proc) stop() {
 	}
 }
 
+// stop stops every daemon the network started, even one still starting
+// (a command may stop the network from another goroutine), lnd first:
+// it must not lose its chain backend mid-shutdown.
 func (n *Network) stop() {
-	// lnd first: it must not lose its chain backend mid-shutdown.
-	for _, l := range []*LND{n.Ours, n.World} {
-		if l != nil && l.proc != nil {
-			l.Stop()
+	n.mu.Lock()
+	n.stopped = true
+	procs := n.running
+	n.mu.Unlock()
+	var lnds sync.WaitGroup
+	for _, p := range procs {
+		if p.lnd {
+			lnds.Go(p.stop)
 		}
 	}
-	n.btcd.stop()
+	lnds.Wait()
+	if n.keep && n.saveBlocks {
+		if err := n.saveChain(); err != nil {
+			n.t.Logf("regtest: the chain is not saved, the next run makes a new network: %v", err)
+		}
+	}
+	for _, p := range procs {
+		if !p.lnd {
+			p.stop()
+		}
+	}
+	if n.keep {
+		os.Remove(filepath.Join(n.Dir, pidsFile))
+		return
+	}
 	if n.t.Failed() {
 		n.t.Logf("regtest logs kept in %s", n.Dir)
 		return

@@ -1,0 +1,124 @@
+package world_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/regtest"
+)
+
+// TestWorldLightning: on the regtest network, the world node shows its
+// balances; it pays a user's Lightning Address (LNURL-pay against the
+// server) and an invoice of the server's; it makes an invoice that decodes
+// as asked; each shows in the log, the user's balance and reconcile; an
+// unknown address and a bad invoice are refused with their reason.
+func TestWorldLightning(t *testing.T) {
+	n := regtest.Start(t)
+	e := startWorld(t, "sqlite", n)
+	eventually(t, 60*time.Second, func() (bool, string) {
+		resp, err := http.Get(e.server + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "the server's node is not ready"
+	})
+	ws := e.world()
+	if ws.Node == nil || ws.Node.Error != "" || ws.Node.ChannelSats < 1_000_000 || len(ws.Node.Pubkey) != 66 || ws.Node.Alias != "world" {
+		t.Fatalf("world node %+v", ws.Node)
+	}
+	channel := ws.Node.ChannelSats
+
+	e.register(phoneA, pinA)
+	digits := strings.TrimPrefix(phoneA, "+")
+	host := strings.TrimPrefix(e.server, "http://")
+	var paid struct {
+		OK      bool   `json:"ok"`
+		Status  string `json:"status"`
+		FeeSats int64  `json:"feeSats"`
+	}
+	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": digits + "@" + host, "sats": 1000}, http.StatusOK, &paid)
+	if !paid.OK || paid.Status != "SUCCEEDED" || paid.FeeSats != 0 {
+		t.Fatalf("paying the address: %+v", paid)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		b := e.world().balance(phoneA)
+		return b == 1000, fmt.Sprintf("A holds %d sats", b)
+	})
+
+	// An invoice of the server's, as a payer's wallet would get it.
+	var pr struct {
+		Callback string `json:"callback"`
+	}
+	getJSON(t, e.server+"/.well-known/lnurlp/"+digits, &pr)
+	var inv struct {
+		PR string `json:"pr"`
+	}
+	getJSON(t, pr.Callback+"?amount=2000000", &inv)
+	e.call(http.MethodPost, "/api/world/pay", map[string]string{"invoice": "lightning:" + inv.PR}, http.StatusOK, &paid)
+	if paid.Status != "SUCCEEDED" {
+		t.Fatalf("paying the invoice: %+v", paid)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		b := e.world().balance(phoneA)
+		return b == 3000, fmt.Sprintf("A holds %d sats", b)
+	})
+
+	var made struct {
+		Invoice string `json:"invoice"`
+	}
+	e.call(http.MethodPost, "/api/world/invoice", map[string]any{"sats": 1500, "memo": "coffee"}, http.StatusOK, &made)
+	var dec struct {
+		NumSatoshis string `json:"num_satoshis"`
+		Description string `json:"description"`
+	}
+	if err := json.Unmarshal(n.Ours.CLI("decodepayreq", made.Invoice), &dec); err != nil || dec.NumSatoshis != "1500" || dec.Description != "coffee" {
+		t.Fatalf("the world's invoice %q decodes as %+v (%v)", made.Invoice, dec, err)
+	}
+
+	var refused struct {
+		Error string `json:"error"`
+	}
+	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": "nobody@" + host, "sats": 1000}, http.StatusBadGateway, &refused)
+	if !strings.Contains(refused.Error, "Unknown Lightning Address") {
+		t.Fatalf("an unknown address: %q", refused.Error)
+	}
+	e.call(http.MethodPost, "/api/world/pay", map[string]string{"invoice": "lnbcrt1notaninvoice"}, http.StatusBadRequest, nil)
+	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": digits + "@" + host, "sats": 0}, http.StatusBadRequest, nil)
+
+	ws = e.world()
+	var log []string
+	for _, r := range ws.Recent {
+		log = append(log, r.What)
+	}
+	want := []string{"world paid " + digits + "@" + host + " (1,000 sats)", "world paid lnbcrt20u", "world made an invoice of 1,500 sats (coffee)"}
+	if len(log) < 3 || !strings.HasPrefix(log[0], want[0]) || !strings.HasPrefix(log[1], want[1]) || log[2] != want[2] {
+		t.Fatalf("the world's log %q, want %q", log, want)
+	}
+	if ws.Node.ChannelSats != channel-3000 || !ws.Operator.Reconcile.OK || ws.Operator.LiabilitiesSats != 3000 || ws.Operator.SystemAccounts["lightning"] != -3000 {
+		t.Fatalf("after paying 3,000 sats: node %+v, operator %+v", ws.Node, ws.Operator)
+	}
+}
+
+// getJSON fetches u (an LNURL endpoint) into v.
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	if _, err := url.Parse(u); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v in %s", u, err, b)
+	}
+}
