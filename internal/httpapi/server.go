@@ -55,6 +55,7 @@ type Server struct {
 	Ramp               *ramp.Ramp
 	MpesaCallbackToken string
 	MpesaAllowedIPs    []netip.Prefix
+	SMSInbound         *SMSInbound // texts to the service's number (smsinbound.go)
 
 	lnurlByClient, lnurlByName, lnurlGlobal *ratelimit.Limiter
 }
@@ -76,6 +77,7 @@ func (s *Server) Routes() http.Handler {
 	if s.Ramp != nil {
 		s.mpesaRoutes(mux)
 	}
+	s.smsInboundRoutes(mux)
 	return mux
 }
 
