@@ -157,13 +157,17 @@ func (e *env) outbox() []store.Notification {
 	return out
 }
 
-// repliesTo lists the outbox's messages to a number.
+// repliesTo lists the answers to texts waiting in the outbox for a
+// number (the kinds smspay queues, not the wallet's own notices).
 func (e *env) repliesTo(phone string) []store.Notification {
 	e.t.Helper()
 	var out []store.Notification
 	for _, n := range e.outbox() {
-		if n.Phone == phone {
-			out = append(out, n)
+		switch n.Kind {
+		case store.NotifyPayRequest, store.NotifyPayRefused, store.NotifyRegisterFirst:
+			if n.Phone == phone {
+				out = append(out, n)
+			}
 		}
 	}
 	return out

@@ -36,8 +36,8 @@ type Inbound struct {
 	From, To string
 	Text     string
 	// Date is the gateway's time stamp and LinkID its link for premium
-	// services, as sent; both are only logged: the service's own clock
-	// decides the limits.
+	// services, as sent; both, and To, are only logged: the service's own
+	// clock decides the limits.
 	Date, LinkID string
 }
 
@@ -189,8 +189,9 @@ type text struct {
 	at    time.Time
 	// recent counts the number's texts in the hour up to this one, itself
 	// included.
-	recent        int64
-	gateway, date string
+	recent int64
+	// gateway, to, date and link are the callback's own fields, for the log.
+	gateway, to, date, link string
 }
 
 // record stores a text once; fresh is false when its gateway id was
@@ -205,7 +206,8 @@ func (s *Service) record(ctx context.Context, in Inbound) (t text, fresh bool, e
 		// The error names the raw number: not passed on to a log.
 		return text{}, false, fmt.Errorf("%w: sender is no phone number", ErrMalformed)
 	}
-	t = text{phone: phone, body: in.Text, at: s.now(), gateway: gw, date: lightning.CleanText(in.Date, 40)}
+	t = text{phone: phone, body: in.Text, at: s.now(), gateway: gw, to: lightning.CleanText(in.To, 20),
+		date: lightning.CleanText(in.Date, 40), link: lightning.CleanText(in.LinkID, 64)}
 	err = s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		t.user = store.User{}
 		u, err := tx.UserByPhone(ctx, phone)
@@ -249,8 +251,8 @@ func (s *Service) act(ctx context.Context, t text) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	s.Log.Info("sms received", "phone", wallet.MaskPhone(t.phone), "gateway_id", t.gateway, "gateway_date", t.date,
-		"length", len(t.body), "outcome", res.Outcome, "request", res.RequestID, "replied", res.NotificationID != 0)
+	s.Log.Info("sms received", "phone", wallet.MaskPhone(t.phone), "to", t.to, "gateway_id", t.gateway, "gateway_date", t.date,
+		"link_id", t.link, "length", len(t.body), "outcome", res.Outcome, "request", res.RequestID, "replied", res.NotificationID != 0)
 	return res, nil
 }
 
