@@ -21,6 +21,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/notify"
 	"github.com/umeme-wallet/umeme/internal/ramp"
 	"github.com/umeme-wallet/umeme/internal/rates"
+	"github.com/umeme-wallet/umeme/internal/smspay"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -35,6 +36,7 @@ type App struct {
 	// Receiver and Payer exist when a Lightning node is configured.
 	Receiver *lightning.Receiver
 	Payer    *lightning.Payer
+	SMSPay   *smspay.Service // texted invoices, with Lightning and SMS_CALLBACK_TOKEN (smspay.go)
 	// Rates is the BTC/KES source (nil without one); Ramp exists when
 	// M-Pesa is configured.
 	Rates *rates.Cache
@@ -100,7 +102,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.node = node
 		a.Receiver = &lightning.Receiver{Node: node, Wallet: w, Log: log, AddressExpiry: cfg.LNURLInvoiceExpiry, MaxUnpaid: cfg.LNURLMaxUnpaid}
 		a.Payer = &lightning.Payer{Node: node, Wallet: w, Log: log}
-		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: &lightning.LNURLClient{Node: node, AllowPrivate: cfg.Development()}}
+		addresses := &lightning.LNURLClient{Node: node, AllowPrivate: cfg.Development()}
+		a.SMSPay = a.openSMSPay(node, addresses)
+		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: addresses, Requests: a.SMSPay}
 	}
 	a.USSD = ussd.New(ucfg, w, db, log)
 	return a, nil
@@ -183,6 +187,9 @@ func (a *App) Close(ctx context.Context) error {
 		if serveErr := <-a.done; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = errors.Join(err, serveErr)
 		}
+	}
+	if a.SMSPay != nil {
+		a.SMSPay.Close(ctx) // the texts it was still acting on
 	}
 	return errors.Join(err, a.DB.Close())
 }

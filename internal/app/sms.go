@@ -44,5 +44,9 @@ func (a *App) smsRoutes() *httpapi.SMSRoutes {
 	if a.Config.SMS.CallbackToken == "" {
 		return nil
 	}
-	return &httpapi.SMSRoutes{Token: a.Config.SMS.CallbackToken, Reports: a.Outbox}
+	r := &httpapi.SMSRoutes{Token: a.Config.SMS.CallbackToken, Reports: a.Outbox}
+	if a.SMSPay != nil {
+		r.Inbound = a.SMSPay
+	}
+	return r
 }

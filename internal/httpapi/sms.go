@@ -25,14 +25,16 @@ type DeliveryRecorder interface {
 
 // SMSRoutes are Africa's Talking's SMS callbacks, served under
 // /sms/{Token}/ when Token (SMS_CALLBACK_TOKEN) is set: delivery reports at
-// /delivery, and, beside them, the incoming messages at /inbound (which
-// brings its own field here). The gateway does not sign them: the secret
+// /delivery, and the texts people send the service's number at /inbound
+// (when Inbound is set). The gateway does not sign them: the secret
 // token in the path is what keeps strangers out, and a wrong one is a 404,
 // like a path that does not exist.
 type SMSRoutes struct {
 	Token string
 	// Reports records delivery reports.
 	Reports DeliveryRecorder
+	// Inbound takes incoming texts (smsinbound.go); nil: not served.
+	Inbound InboundTexts
 	// Now is the clock of the reports (default time.Now).
 	Now func() time.Time
 }
@@ -40,6 +42,9 @@ type SMSRoutes struct {
 // smsRoutes registers the SMS callbacks.
 func (s *Server) smsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sms/{token}/delivery", s.smsCallback(s.smsDelivery))
+	if s.SMS.Inbound != nil {
+		mux.HandleFunc("POST /sms/{token}/inbound", s.smsCallback(s.smsInbound))
+	}
 }
 
 // smsCallback checks the token and bounds and parses the form before

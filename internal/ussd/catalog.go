@@ -106,6 +106,12 @@ const (
 	kMpesaDown
 	kMpesaRefused
 	kBuyOverCap
+	kSMSPayAsk
+	kSMSPayYes
+	kSMSPayNo
+	kSMSPayRejected
+	kSMSPayClosed
+	kSMSPayExpired
 	numKeys
 )
 
@@ -208,6 +214,12 @@ var catalogue = map[string][numKeys]string{
 		kMpesaDown:          "M-Pesa did not take the request. Nothing was charged. Please try later.",
 		kMpesaRefused:       "M-Pesa refused the payment. Your sats were returned.",
 		kBuyOverCap:         "Not started: that would take your balance over its limit.",
+		kSMSPayAsk:          "Pay %s sats to %s (fee up to %s sats)?",
+		kSMSPayYes:          "Pay",
+		kSMSPayNo:           "Reject",
+		kSMSPayRejected:     "Payment request rejected. Nothing was paid.",
+		kSMSPayClosed:       "This payment request is no longer open.",
+		kSMSPayExpired:      "This invoice can no longer be paid. Nothing was charged. Ask for a new invoice.",
 	},
 	"sw": {
 		kWelcome:            "Karibu Umeme, bitcoin kwenye simu yako.",
@@ -305,6 +317,12 @@ var catalogue = map[string][numKeys]string{
 		kMpesaDown:          "M-Pesa haikupokea ombi. Hakuna kilichotozwa. Tafadhali jaribu baadaye.",
 		kMpesaRefused:       "M-Pesa imekataa malipo. Sats zako zimerudishwa.",
 		kBuyOverCap:         "Haikuanzishwa: salio lingezidi kikomo chake.",
+		kSMSPayAsk:          "Lipa sats %s kwa %s (ada hadi sats %s)?",
+		kSMSPayYes:          "Lipa",
+		kSMSPayNo:           "Kataa",
+		kSMSPayRejected:     "Ombi la malipo limekataliwa. Hakuna kilicholipwa.",
+		kSMSPayClosed:       "Ombi hili la malipo halipo wazi tena.",
+		kSMSPayExpired:      "Ankara hii haiwezi kulipwa tena. Hujatozwa chochote. Omba ankara mpya.",
 	},
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/ratelimit"
+	"github.com/umeme-wallet/umeme/internal/smspay"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -57,6 +58,9 @@ type Lightning struct {
 	Receiver  *lightning.Receiver
 	Payer     *lightning.Payer
 	Addresses *lightning.LNURLClient
+	// Requests, when set, opens a new session on the payment request the
+	// user texted in, if any (smspay.go).
+	Requests *smspay.Service
 	// ResolveTimeout bounds fetching an invoice from an address within a
 	// hop (default 2 s).
 	ResolveTimeout time.Duration
@@ -197,6 +201,9 @@ func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
 	h := &hop{e: e, ctx: ctx, user: user, phone: phone, state: sess.State, buf: sess.InputBuffer, key: fmt.Sprintf("ussd:%s:%d", r.SessionID, len(segments))}
 	if h.state == "" {
 		h.state = h.home()
+		if len(segments) == 0 {
+			h.openRequest()
+		}
 	}
 	for _, in := range newInputs(segments, processed(sess.LastInput)) {
 		if h.end != nil {

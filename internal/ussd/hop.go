@@ -41,7 +41,7 @@ const keepAll = -1
 // states is every state of every flow, by name (the name is what the
 // session row stores). Each flow file declares its own states.
 var states = merge(registerStates, menuStates, sendStates, lnpayStates, receiveStates,
-	balanceStates, historyStates, settingsStates, mpesaStates)
+	balanceStates, historyStates, settingsStates, mpesaStates, smspayStates)
 
 // merge joins the flows' tables, refusing a name declared twice.
 func merge(flows ...map[string]state) map[string]state {

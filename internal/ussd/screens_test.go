@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,13 +102,16 @@ func TestEveryScreenFits(t *testing.T) {
 	}
 	u.LightningName = longName
 	reasons := []key{kInvalidChoice, kInvalidPhone, kInvalidAmount, kSelfSend, kPINWeak, kPINMismatch, kLanguageSaved, kInsufficientHave, kLimit, kWrongPIN,
-		kNameInvalid, kNameReserved, kNameTaken, kInvalidKES, kKESLimit}
+		kNameInvalid, kNameReserved, kNameTaken, kInvalidKES, kKESLimit, kSMSPayRejected}
 	reasonArgs := map[key][]any{kInsufficientHave: {sats(wcfg.MaxBalanceMsat)}, kLimit: {sats(wcfg.MinAmountMsat), sats(wcfg.MaxAmountMsat)}, kWrongPIN: {2},
 		kKESLimit: {group(250_000), group(250_000)}}
 	states := []string{stWelcome, stRegPIN, stRegConfirm, stMain, stSendTo, stSendAmount, stSendConfirm, stSendPIN, stBalancePIN,
 		stHistoryPIN, stHistory, stSettings, stPINCurrent, stPINNew, stPINConfirm, stLanguage,
 		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNNamePIN, stLNName,
-		stBuyAmount, stBuyConfirm, stSellAmount, stSellConfirm, stSellPIN}
+		stBuyAmount, stBuyConfirm, stSellAmount, stSellConfirm, stSellPIN, stSMSPay, stSMSPayPIN}
+	// The longest payee a texted request can name: an address as long as
+	// smspay takes.
+	longPayee := payeeShown(strings.Repeat("n", 32) + "@" + strings.Repeat("d", 27) + ".com")
 	count := 0
 	for _, lang := range Languages {
 		u.Language = lang
@@ -117,6 +121,9 @@ func TestEveryScreenFits(t *testing.T) {
 				if strings.HasPrefix(st, "ln_") {
 					// The longest address the input rules let through.
 					h.buf[0] = strings.Repeat("n", 32) + "@" + strings.Repeat("d", 36) + ".com"
+				}
+				if st == stSMSPay || st == stSMSPayPIN {
+					h.buf = []string{"9223372036854775807", strconv.FormatInt(wcfg.MaxAmountMsat, 10), longPayee}
 				}
 				if st == stHistory {
 					h.buf = nil
@@ -154,6 +161,8 @@ func TestEveryScreenFits(t *testing.T) {
 			{text(lang, kBuyStarted, group(250_000))}, {text(lang, kSellStarted, group(250_000), maskPhone(longest))},
 			{text(lang, kRatesDown)}, {text(lang, kQuoteExpired)}, {text(lang, kMpesaBusy)}, {text(lang, kMpesaDown)},
 			{text(lang, kMpesaRefused)}, {text(lang, kBuyOverCap)},
+			{text(lang, kSMSPayClosed)}, {text(lang, kSMSPayExpired)},
+			{text(lang, kPaid, group(maxSats), longPayee)}, {text(lang, kPaymentPending, group(maxSats), longPayee)},
 		}
 		for _, lines := range finals {
 			if _, err := Render(Screen{Lines: lines, End: true}); err != nil {
