@@ -53,6 +53,7 @@ const (
 	kRefusedAddress
 	kThatAddress
 	kRefusedFlood
+	kRefusedBusy
 	kRefusedOther
 	kRegisterFirst
 	kUpdate
@@ -120,6 +121,7 @@ var catalogue = map[string][numKeys]string{
 		kRefusedAddress:    "Could not get an invoice from %s: check the address and try again.",
 		kThatAddress:       "that Lightning Address",
 		kRefusedFlood:      "Too many texts from your number. Please wait a while before you text again.",
+		kRefusedBusy:       "Lightning payments are unavailable right now. Nothing was charged. Please text the invoice again later.",
 		kRefusedOther:      "Your text could not be made into a payment.",
 
 		kRegisterFirst: "This number has no Umeme wallet yet. Dial %s to open a wallet first.",
@@ -180,6 +182,7 @@ var catalogue = map[string][numKeys]string{
 		kRefusedAddress:    "Imeshindwa kupata ankara kutoka kwa %s: hakikisha anwani ni sahihi ujaribu tena.",
 		kThatAddress:       "anwani hiyo ya Lightning",
 		kRefusedFlood:      "Ujumbe mwingi mno kutoka nambari yako. Tafadhali subiri kwa muda kabla ya kutuma tena.",
+		kRefusedBusy:       "Malipo ya Lightning hayapatikani kwa sasa. Hakuna kilichotozwa. Tafadhali tuma ankara tena baadaye.",
 		kRefusedOther:      "Ujumbe wako haukuweza kugeuzwa kuwa malipo.",
 
 		kRegisterFirst: "Nambari hii bado haina akaunti ya Umeme. Piga %s kufungua akaunti kwanza.",

@@ -50,6 +50,7 @@ var refusedReasons = map[string]key{
 	store.PayRefusedAmount:     kRefusedAmount,
 	store.PayRefusedAddress:    kRefusedAddress,
 	store.PayRefusedFlood:      kRefusedFlood,
+	store.PayRefusedBusy:       kRefusedBusy,
 }
 
 // reason looks a notification's Body up in one of the maps above.

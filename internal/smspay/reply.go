@@ -52,12 +52,11 @@ func (s *Service) refuse(ctx context.Context, t text, reason string, amountMsat 
 		AmountMsat: amountMsat, Counterparty: counterparty})
 }
 
-// unavailable answers a text the node could not help with now. There is
-// no reason for it among the refusals: the reply says only that the text
-// could not be made a payment.
+// unavailable answers a text the node could not help with now: nothing
+// is stored, and the reply asks for the text again later.
 func (s *Service) unavailable(ctx context.Context, t text, cause error) (Result, error) {
 	s.Log.Warn("sms: lightning node unavailable", "phone", wallet.MaskPhone(t.phone), "inbound", t.id, "err", cause)
-	return s.reply(ctx, t, OutcomeUnavailable, store.NewNotification{Kind: store.NotifyPayRefused, Body: OutcomeUnavailable})
+	return s.reply(ctx, t, OutcomeUnavailable, store.NewNotification{Kind: store.NotifyPayRefused, Body: store.PayRefusedBusy})
 }
 
 // reply records an outcome and queues its reply to the sender.

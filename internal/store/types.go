@@ -543,14 +543,15 @@ const (
 
 // The reasons of a NotifyPayRefused, in its Body.
 const (
-	PayRefusedExpired    = "expired"    // the invoice has expired
-	PayRefusedNetwork    = "network"    // for another network (testnet, mainnet...)
-	PayRefusedAmountless = "amountless" // no amount in the invoice
-	PayRefusedPaid       = "paid"       // already paid or being paid
-	PayRefusedInvalid    = "invalid"    // not an invoice or "pay address amount"
-	PayRefusedAmount     = "amount"     // amount out of the allowed range
-	PayRefusedAddress    = "address"    // the Lightning Address gave no invoice
-	PayRefusedFlood      = "flood"      // too many texts from this number
+	PayRefusedExpired    = "expired"     // the invoice has expired
+	PayRefusedNetwork    = "network"     // for another network (testnet, mainnet...)
+	PayRefusedAmountless = "amountless"  // no amount in the invoice
+	PayRefusedPaid       = "paid"        // already paid or being paid
+	PayRefusedInvalid    = "invalid"     // not an invoice or "pay address amount"
+	PayRefusedAmount     = "amount"      // amount out of the allowed range
+	PayRefusedAddress    = "address"     // the Lightning Address gave no invoice
+	PayRefusedFlood      = "flood"       // too many texts from this number
+	PayRefusedBusy       = "unavailable" // Lightning is down: text again later
 )
 
 // NotificationStatus is where a notification's delivery stands.
