@@ -20,7 +20,6 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
 )
 
-
 // TestRegtestSMSInvoicePaidThroughUSSD: a registered user texts an invoice
 // of the world node to the real incoming-SMS endpoint; the reply is
 // queued; the user's next session, through the real USSD endpoint, opens
