@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ type worldRun struct {
 	cmd    *exec.Cmd
 	url    string
 	pids   map[string]int
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	took   time.Duration
 }
 
@@ -101,7 +102,7 @@ func startRun(t *testing.T, bin, state string) *worldRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &worldRun{cmd: cmd, stderr: &bytes.Buffer{}}
+	r := &worldRun{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = r.stderr
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -228,4 +229,23 @@ func postJSON(t *testing.T, u string, body, v any) {
 			t.Fatalf("POST %s: %v", u, err)
 		}
 	}
+}
+
+// lockedBuffer is the child's stderr: written by exec's copying goroutine
+// while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
