@@ -251,6 +251,12 @@ type worldState struct {
 			Text string `json:"text"`
 		} `json:"reconcile"`
 	} `json:"operator"`
+	Invoices []struct {
+		Invoice string `json:"invoice"`
+		Sats    int64  `json:"sats"`
+		Memo    string `json:"memo"`
+		State   string `json:"state"`
+	} `json:"invoices"`
 	Recent []struct {
 		At   time.Time `json:"at"`
 		What string    `json:"what"`
