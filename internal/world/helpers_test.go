@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,37 @@ type env struct {
 	dbURL  string
 	w      *world.World
 	app    *app.App
+	// logs holds what the server and the world logged, for a failing
+	// test to show.
+	logs *logBuffer
+}
+
+// logBuffer keeps the last of what loggers write (it is shared by the
+// server's and the world's goroutines).
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+// maxLog is how much of the log a logBuffer keeps.
+const maxLog = 1 << 20
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > maxLog {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-maxLog/2:]...)
+	}
+	return len(p), nil
+}
+
+// tail is the last n lines written.
+func (b *logBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(string(b.buf), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // freeAddr picks a free loopback port.
@@ -68,9 +100,10 @@ func freeAddr(t *testing.T) string {
 func startWorld(t *testing.T, engine string, n *regtest.Network) *env {
 	t.Helper()
 	addr := freeAddr(t)
-	e := &env{t: t, server: "http://" + addr, dbURL: dbtest.URL(t, engine)}
+	e := &env{t: t, server: "http://" + addr, dbURL: dbtest.URL(t, engine), logs: &logBuffer{}}
 	cfg := world.Config{ServerURL: e.server, USSDToken: ussdToken, SMSToken: smsToken, Phones: []string{phoneA, phoneB},
-		ATUsername: "umeme", ATAPIKey: atKey, Daraja: darajaAccount, DatabaseURL: e.dbURL}
+		ATUsername: "umeme", ATAPIKey: atKey, Daraja: darajaAccount, DatabaseURL: e.dbURL,
+		Log: slog.New(slog.NewTextHandler(e.logs, nil)).With("from", "world")}
 	if n != nil {
 		cfg.Node = &world.Node{LNCLI: filepath.Join(regtest.BinDir(), "lncli"), Dir: n.World.Dir, RPC: n.World.RPC, Network: "regtest"}
 	}
@@ -101,7 +134,7 @@ func startWorld(t *testing.T, engine string, n *regtest.Network) *env {
 	if n != nil {
 		c.LNDAddress, c.LNDTLSCertPath, c.LNDMacaroonPath, c.LNDNetwork = n.Ours.RPC, n.Ours.TLSCertPath(), n.Ours.MacaroonPath(), "regtest"
 	}
-	a, err := app.Open(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Open(context.Background(), c, slog.New(slog.NewTextHandler(e.logs, nil)).With("from", "server"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +284,12 @@ type worldState struct {
 			Text string `json:"text"`
 		} `json:"reconcile"`
 	} `json:"operator"`
+	Invoices []struct {
+		Invoice string `json:"invoice"`
+		Sats    int64  `json:"sats"`
+		Memo    string `json:"memo"`
+		State   string `json:"state"`
+	} `json:"invoices"`
 	Recent []struct {
 		At   time.Time `json:"at"`
 		What string    `json:"what"`

@@ -104,6 +104,27 @@ func TestWorldLightning(t *testing.T) {
 	if ws.Node.ChannelSats != channel-3000 || !ws.Operator.Reconcile.OK || ws.Operator.LiabilitiesSats != 3000 || ws.Operator.SystemAccounts["lightning"] != -3000 {
 		t.Fatalf("after paying 3,000 sats: node %+v, operator %+v", ws.Node, ws.Operator)
 	}
+
+	// The world's invoice waits until someone pays it (here the server's
+	// node, behind its ledger's back: the last thing this test does), and
+	// then shows paid, once, in the log too.
+	if len(ws.Invoices) != 1 || ws.Invoices[0].Invoice != made.Invoice || ws.Invoices[0].State != "OPEN" || ws.Invoices[0].Sats != 1500 || ws.Invoices[0].Memo != "coffee" {
+		t.Fatalf("the world's invoices before payment: %+v", ws.Invoices)
+	}
+	n.Ours.CLI("payinvoice", "--pay_req", made.Invoice, "--force")
+	eventually(t, 20*time.Second, func() (bool, string) {
+		ws = e.world()
+		return len(ws.Invoices) == 1 && ws.Invoices[0].State == "SETTLED", fmt.Sprintf("the world's invoices %+v", ws.Invoices)
+	})
+	paidNotes := 0
+	for _, r := range e.world().Recent {
+		if r.What == "world was paid 1,500 sats (coffee)" {
+			paidNotes++
+		}
+	}
+	if paidNotes != 1 {
+		t.Fatalf("the world's log noted the payment %d times: %+v", paidNotes, e.world().Recent)
+	}
 }
 
 // getJSON fetches u (an LNURL endpoint) into v.

@@ -90,15 +90,37 @@ func (n *Node) info(ctx context.Context) (nodeInfo, error) {
 	return info, nil
 }
 
-// addInvoice makes an invoice of sats with memo.
-func (n *Node) addInvoice(ctx context.Context, sats int64, memo string) (string, error) {
+// addInvoice makes an invoice of sats with memo, and returns it and its
+// payment hash (hex).
+func (n *Node) addInvoice(ctx context.Context, sats int64, memo string) (invoice, hash string, err error) {
 	var inv struct {
 		PaymentRequest string `json:"payment_request"`
+		Hash           string `json:"r_hash"`
 	}
 	if err := n.cliJSON(ctx, &inv, "addinvoice", "--amt", strconv.FormatInt(sats, 10), "--memo", memo); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return inv.PaymentRequest, nil
+	return inv.PaymentRequest, inv.Hash, nil
+}
+
+// invoiceState is how an invoice of the node's stands: lnd's state (OPEN,
+// SETTLED, CANCELED, ACCEPTED) and what was paid.
+type invoiceState struct {
+	State    string
+	PaidMsat int64
+}
+
+// lookupInvoice reads the state of the node's invoice with the hash.
+func (n *Node) lookupInvoice(ctx context.Context, hash string) (invoiceState, error) {
+	var inv struct {
+		State    string `json:"state"`
+		PaidMsat string `json:"amt_paid_msat"`
+	}
+	if err := n.cliJSON(ctx, &inv, "lookupinvoice", "--rhash", hash); err != nil {
+		return invoiceState{}, err
+	}
+	paid, _ := strconv.ParseInt(inv.PaidMsat, 10, 64)
+	return invoiceState{State: inv.State, PaidMsat: paid}, nil
 }
 
 // decoded is what the world checks of an invoice before paying it.

@@ -82,6 +82,7 @@ type World struct {
 	mpesa  mpesaTexts
 	op     operator
 	node   nodeCache
+	made   invoiceBook
 	// posting holds the background posts (USSD end-of-session events).
 	posting sync.WaitGroup
 

@@ -11,10 +11,11 @@ import (
 // once (the regtest channel holds 0.1 BTC).
 const maxWorldSats = 10_000_000
 
-// apiWorld answers GET /api/world: the world node, the operator's view
-// and what the world node did lately (oldest first).
+// apiWorld answers GET /api/world: the world node, the operator's view,
+// the invoices the world node made and whether they were paid, and what
+// the world node did lately (oldest first).
 func (w *World) apiWorld(rw http.ResponseWriter, r *http.Request) {
-	out := map[string]any{"node": nil, "recent": w.recentEvents()}
+	out := map[string]any{"node": nil, "invoices": []madeInvoice{}}
 	if w.cfg.Node != nil {
 		info, err := w.node.get(r.Context())
 		if err != nil {
@@ -22,7 +23,10 @@ func (w *World) apiWorld(rw http.ResponseWriter, r *http.Request) {
 		} else {
 			out["node"] = info
 		}
+		// Before the log: a payment found now is in this answer's log.
+		out["invoices"] = w.invoices(r.Context())
 	}
+	out["recent"] = w.recentEvents()
 	out["operator"] = w.op.view(r.Context(), w.phones())
 	writeJSON(rw, http.StatusOK, out)
 }
@@ -115,11 +119,12 @@ func (w *World) apiWorldInvoice(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusBadRequest, "a memo is at most 200 characters")
 		return
 	}
-	inv, err := w.cfg.Node.addInvoice(r.Context(), req.Sats, req.Memo)
+	inv, hash, err := w.cfg.Node.addInvoice(r.Context(), req.Sats, req.Memo)
 	if err != nil {
 		writeError(rw, http.StatusBadGateway, err.Error())
 		return
 	}
+	w.madeOne(inv, hash, req.Sats, req.Memo)
 	what := fmt.Sprintf("world made an invoice of %s sats", group(req.Sats))
 	if req.Memo != "" {
 		what += fmt.Sprintf(" (%s)", req.Memo)

@@ -174,9 +174,17 @@ func WaitJS(t testing.TB, ctx context.Context, what, expr string) {
 // Wait is WaitJS that returns its error, for a test that wants to say more
 // when the page never gets there.
 func Wait(ctx context.Context, expr string) error {
-	sctx, cancel := context.WithTimeout(ctx, ActionTimeout)
+	return WaitWithin(ctx, expr, ActionTimeout)
+}
+
+// WaitWithin is Wait bounded by d instead of ActionTimeout: for what the
+// page shows only after the world has moved (a payment over the regtest
+// network, a text through the server's outbox, a row the page polls for),
+// which may take longer than one step on a loaded machine.
+func WaitWithin(ctx context.Context, expr string, d time.Duration) error {
+	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(ActionTimeout)))
+	_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d)))
 	return err
 }
 
@@ -188,6 +196,23 @@ func Screenshot(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
+	return savePNG(path, png)
+}
+
+// ScreenshotViewport saves a PNG of what the window shows, not the whole
+// page: a picture of a fixed size, for a document (the README's).
+func ScreenshotViewport(ctx context.Context, path string) error {
+	sctx, cancel := context.WithTimeout(ctx, ActionTimeout)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return savePNG(path, png)
+}
+
+// savePNG writes a screenshot at path, creating its folder.
+func savePNG(path string, png []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}

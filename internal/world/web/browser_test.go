@@ -334,8 +334,9 @@ func TestBrowserSTKPrompt(t *testing.T) {
 	waitProp(t, ctx, in(phoneB, ".stk .stk-text"), "textContent", "Enter M-Pesa PIN to pay KES 750 to Umeme")
 }
 
-// The world panel shows the node and the operator's books, makes an invoice
-// and texts it from a phone, and pays an invoice or a Lightning Address.
+// The world panel shows the node and the operator's books, makes an invoice,
+// shows it waiting and then paid, texts it from a phone, and pays an invoice
+// or a Lightning Address.
 func TestBrowserWorldPanel(t *testing.T) {
 	ctx, f := open(t)
 
@@ -363,7 +364,11 @@ func TestBrowserWorldPanel(t *testing.T) {
 	browsertest.WaitJS(t, ctx, "the invoice", fmt.Sprintf(`(e => !e.hidden && e.textContent.includes(%s))(document.querySelector("#world-invoice-out"))`, js(inv.Invoice)))
 	click(t, ctx, "#world-invoice-copy")
 	browsertest.WaitJS(t, ctx, "the copy", `/Copied|Selected/.test(document.querySelector("#world-invoice-copy").textContent)`)
+	waitProp(t, ctx, "#world-invoice-state", "textContent", "Waiting for payment…")
 	browsertest.Shot(t, ctx, "world")
+	// Paid: the world's next answer says so, and the panel shows it.
+	f.update(func() { f.world.Invoices[0].State = "SETTLED" })
+	waitProp(t, ctx, "#world-invoice-state", "textContent", "Paid ✔")
 
 	click(t, ctx, fmt.Sprintf(`#world-invoice-out button.text-invoice[data-phone=%q]`, phoneB))
 	f.waitFor(t, "the invoice texted from phone B", func() bool { return len(f.inbound) == 1 })

@@ -109,10 +109,18 @@ type worldJSON struct {
 			Text string `json:"text"`
 		} `json:"reconcile"`
 	} `json:"operator"`
-	Recent []struct {
+	Invoices []invoiceJSON `json:"invoices"`
+	Recent   []struct {
 		At   string `json:"at"`
 		What string `json:"what"`
 	} `json:"recent"`
+}
+
+type invoiceJSON struct {
+	Invoice string `json:"invoice"`
+	Sats    int64  `json:"sats"`
+	Memo    string `json:"memo"`
+	State   string `json:"state"`
 }
 
 const (
@@ -271,6 +279,7 @@ func newFake(t *testing.T) *fake {
 			f.seq++
 			req.Invoice = fmt.Sprintf("lnbcrt%dn1pfake%dxyzzy", req.Sats*10, f.seq)
 			f.invoices = append(f.invoices, req)
+			f.world.Invoices = append(f.world.Invoices, invoiceJSON{Invoice: req.Invoice, Sats: req.Sats, Memo: req.Memo, State: "OPEN"})
 		})
 		writeJSON(w, http.StatusOK, map[string]any{"invoice": req.Invoice})
 	})

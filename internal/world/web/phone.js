@@ -449,6 +449,20 @@
     });
     if (recent.length === 0) recent.push(el("li", "muted", "Nothing yet."));
     $("#world-recent").replaceChildren(...recent);
+    renderInvoiceState(w.invoices || []);
+  }
+
+  // renderInvoiceState says whether the invoice on show was paid: the
+  // world node made it, and only it knows.
+  function renderInvoiceState(invoices) {
+    const shown = $("#world-invoice-out").dataset.invoice;
+    const st = $("#world-invoice-state");
+    if (!shown || !st) return;
+    const inv = invoices.find((i) => i.invoice === shown);
+    if (!inv) return;
+    const paid = inv.state === "SETTLED";
+    st.textContent = paid ? "Paid ✔" : inv.state === "CANCELED" ? "Cancelled" : "Waiting for payment…";
+    st.classList.toggle("ok", paid);
   }
 
   function readSats(sel) {
@@ -462,6 +476,7 @@
     const sats = readSats("#world-invoice-sats");
     if (sats === null) {
       out.hidden = false;
+      delete out.dataset.invoice;
       out.replaceChildren(el("p", "result error", "Give a whole number of sats above zero."));
       return;
     }
@@ -472,6 +487,7 @@
       showInvoice(r.invoice, sats);
     } catch (err) {
       out.hidden = false;
+      delete out.dataset.invoice;
       out.replaceChildren(el("p", "result error", `Invoice failed: ${err.message}`));
     } finally {
       btn.disabled = false;
@@ -496,7 +512,11 @@
       b.addEventListener("click", () => textService(phones.get(number), `pay ${invoice}`));
       actions.append(b);
     }
-    out.replaceChildren(el("p", "muted", `Invoice for ${fmtInt(sats)} sats:`), code, actions);
+    const state = el("p", "invoice-state", "Waiting for payment…");
+    state.id = "world-invoice-state";
+    state.setAttribute("role", "status");
+    out.dataset.invoice = invoice;
+    out.replaceChildren(el("p", "muted", `Invoice for ${fmtInt(sats)} sats:`), code, actions, state);
     out.hidden = false;
   }
 
