@@ -31,10 +31,10 @@ import (
 // instead of PerHour refusals and one flood notice. SQLite's single writer
 // serialises the records, so it holds there.
 //
-// The test holds each text's record transaction just after its insert
-// until the whole burst has inserted (or a second has passed: the engine
-// serialises them), which is the interleaving a real burst reaches by
-// chance (a plain burst of 30 texts failed on MySQL in 2 runs of 5).
+// The test holds each text's record transaction after its count, before
+// its commit, until the whole burst has counted (or 3 s have passed: the
+// engine serialises them), which is the interleaving a real burst reaches
+// by chance (a plain burst of 30 texts failed on MySQL in 2 runs of 5).
 //
 // Reproduce: 6 texts at once from a registered number, PerHour 3.
 // Fix: serialise a number's texts before counting (lock a per-number row,
@@ -43,7 +43,7 @@ import (
 func TestAttackSMSFloodLimitRacedByBurst(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
 		const burst = 6
-		b := newBarrier(burst, time.Second)
+		b := newBarrier(burst, 3*time.Second)
 		e := newEnv(t, db, nil, morning, func(s *smspay.Service) {
 			s.Config.PerHour = 3
 			s.Store = barrierStore{Store: db, arrive: b.arrive}
@@ -106,8 +106,8 @@ func (b *barrier) arrive() {
 	<-b.open
 }
 
-// barrierStore calls arrive in every transaction right after a text is
-// inserted, before the transaction counts the number's texts.
+// barrierStore calls arrive in every transaction right after it counted
+// the number's texts, before it commits the text it recorded.
 type barrierStore struct {
 	store.Store
 	arrive func()
@@ -124,12 +124,12 @@ type barrierTx struct {
 	arrive func()
 }
 
-func (t barrierTx) InsertInboundSMS(ctx context.Context, m store.NewInboundSMS) (int64, error) {
-	id, err := t.Tx.InsertInboundSMS(ctx, m)
+func (t barrierTx) CountInboundSMSSince(ctx context.Context, phone string, since time.Time) (int64, error) {
+	n, err := t.Tx.CountInboundSMSSince(ctx, phone, since)
 	if err == nil {
 		t.arrive()
 	}
-	return id, err
+	return n, err
 }
 
 // TestAttackSMSForeignNumbersAnswered — HOLE (MEDIUM, cost): a text from
