@@ -62,7 +62,7 @@ func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams
 const getNotification = `-- name: GetNotification :one
 SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.id = $1
 `
 
@@ -143,7 +143,6 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 
 const insertSMSDelivery = `-- name: InsertSMSDelivery :exec
 INSERT INTO sms_deliveries (message_id, notification_id) VALUES ($1, $2)
-ON CONFLICT (message_id) DO NOTHING
 `
 
 type InsertSMSDeliveryParams struct {
@@ -151,9 +150,8 @@ type InsertSMSDeliveryParams struct {
 	NotificationID int64
 }
 
-// Opens the delivery record of a message the gateway took. A message id
-// seen before (a gateway that reuses ids) keeps its first record rather
-// than fail the send's bookkeeping.
+// Opens the delivery record of a message the gateway took: one per
+// notification (it is sent once), even under a message id seen before.
 func (q *Queries) InsertSMSDelivery(ctx context.Context, arg InsertSMSDeliveryParams) error {
 	_, err := q.db.Exec(ctx, insertSMSDelivery, arg.MessageID, arg.NotificationID)
 	return err
@@ -209,7 +207,7 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
 SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.transaction_id = $1 ORDER BY notifications.id
 `
 
@@ -303,7 +301,9 @@ const recordDeliveryReport = `-- name: RecordDeliveryReport :execrows
 UPDATE sms_deliveries
 SET status = $1, failure_reason = $2, retries = $3,
     final = $4, reported_at = $5
-WHERE message_id = $6 AND NOT final
+WHERE sms_deliveries.message_id = $6 AND NOT sms_deliveries.final
+  AND sms_deliveries.notification_id = (
+    SELECT MIN(o.notification_id) FROM sms_deliveries o WHERE o.message_id = $6 AND NOT o.final)
 `
 
 type RecordDeliveryReportParams struct {
@@ -317,7 +317,9 @@ type RecordDeliveryReportParams struct {
 
 // Records the gateway's delivery report against the message it names. A
 // final status (delivered, or failed for good) is kept: a late or
-// reordered interim report cannot overwrite it.
+// reordered interim report cannot overwrite it. A report names a message
+// by id alone: under an id the gateway gave more than once it goes to the
+// earliest of those messages still without a final report.
 func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
 	result, err := q.db.Exec(ctx, recordDeliveryReport,
 		arg.Status,

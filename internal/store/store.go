@@ -181,6 +181,8 @@ type Tx interface {
 	RecordNotificationRetry(ctx context.Context, id int64, token string, next time.Time, lastError string, giveUp bool) (bool, error)
 	// RecordDeliveryReport records a delivery report against the sent
 	// message it names; false when none matches or its report is final.
+	// Under a message id the gateway gave to more than one message, it goes
+	// to the earliest of them whose report is not final yet.
 	RecordDeliveryReport(ctx context.Context, r DeliveryReport) (bool, error)
 	// BalanceAfter is a user's balance right after a transaction that
 	// moved it, from the ledger (ErrNotFound when it did not).

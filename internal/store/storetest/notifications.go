@@ -20,7 +20,8 @@ var outboxEpoch = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 // testNotifications: a notification reads back as written; a claim leases
 // it (not due again before the lease ends); only the lease's holder records
 // the outcome; a retry is due at its time, a give-up never; a delivery
-// report finds the sent message and a final report is not overwritten.
+// report finds the sent message, a final report is not overwritten, and a
+// message id the gateway gave twice keeps one report per message.
 func testNotifications(t *testing.T, s store.Store) {
 	userID, _, phone := NewFundedUser(t, s, 0)
 	at := outboxEpoch
@@ -85,11 +86,6 @@ func testNotifications(t *testing.T, s store.Store) {
 		if err != nil || len(due) != 1 || due[0].ID != ids[1] || due[0].Attempts != 2 || due[0].LastError != "gateway said 500" {
 			t.Fatalf("the retry is not due after its time: %+v %v", due, err)
 		}
-		// A gateway that reuses a message id must not fail the bookkeeping
-		// of a send it took: the id keeps its first delivery record.
-		if ok, err := tx.RecordNotificationSent(ctx, ids[1], "tok-d", "ATXid_1", at.Add(2*time.Hour)); err != nil || !ok {
-			t.Fatalf("a send with a message id seen before: %v %v", ok, err)
-		}
 		got, _ = tx.NotificationsOf(ctx, txID)
 		if got[0].Status != store.NotificationSent || got[0].SentAt == nil || got[0].MessageID != "ATXid_1" || got[0].ClaimToken != "" ||
 			got[2].Status != store.NotificationFailed || got[2].LastError != "invalid number" {
@@ -114,6 +110,23 @@ func testNotifications(t *testing.T, s store.Store) {
 		n, err = tx.Notification(ctx, ids[0])
 		if err != nil || n.DeliveryStatus != "Success" || !n.DeliveryFinal || n.DeliveryRetries != 1 || n.DeliveredAt == nil {
 			t.Fatalf("delivery report read back: %+v %v", n, err)
+		}
+		// A gateway that gives the id again must not fail the bookkeeping
+		// of a send it took, nor show the first message's report for the
+		// second; the second's report is its own.
+		if ok, err := tx.RecordNotificationSent(ctx, ids[1], "tok-d", "ATXid_1", at.Add(2*time.Hour)); err != nil || !ok {
+			t.Fatalf("a send with a message id seen before: %v %v", ok, err)
+		}
+		if n, err := tx.Notification(ctx, ids[1]); err != nil || n.MessageID != "ATXid_1" || n.DeliveryStatus != "" || n.DeliveryFinal {
+			t.Fatalf("the second message under one id shows the first one's report: %+v %v", n, err)
+		}
+		if ok, err := tx.RecordDeliveryReport(ctx, store.DeliveryReport{MessageID: "ATXid_1", Status: "Failed", FailureReason: "AbsentSubscriber",
+			Final: true, Now: at.Add(3 * time.Hour)}); err != nil || !ok {
+			t.Fatalf("the second message's report: %v %v", ok, err)
+		}
+		got, _ = tx.NotificationsOf(ctx, txID)
+		if got[0].DeliveryStatus != "Success" || got[1].DeliveryStatus != "Failed" || got[1].DeliveryFailure != "AbsentSubscriber" || !got[1].DeliveryFinal {
+			t.Fatalf("two messages under one id: %+v", got[:2])
 		}
 		if _, err := tx.Notification(ctx, -1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Notification(-1): %v", err)

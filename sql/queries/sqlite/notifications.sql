@@ -10,7 +10,7 @@ RETURNING id;
 -- name: ListNotificationsByTransaction :many
 SELECT sqlc.embed(notifications), COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.transaction_id = sqlc.arg(transaction_id) ORDER BY notifications.id;
 
 -- name: LockDueNotifications :many
@@ -34,7 +34,7 @@ SELECT * FROM notifications WHERE claim_token = sqlc.arg(claim_token) AND status
 -- name: GetNotification :one
 SELECT sqlc.embed(notifications), COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.id = sqlc.arg(id);
 
 -- name: RecordNotificationSent :execrows
@@ -51,20 +51,22 @@ SET status = sqlc.arg(status), next_attempt_at = sqlc.arg(next_attempt_at), clai
 WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending';
 
 -- name: InsertSMSDelivery :exec
--- Opens the delivery record of a message the gateway took. A message id
--- seen before (a gateway that reuses ids) keeps its first record rather
--- than fail the send's bookkeeping.
-INSERT INTO sms_deliveries (message_id, notification_id) VALUES (sqlc.arg(message_id), sqlc.arg(notification_id))
-ON CONFLICT (message_id) DO NOTHING;
+-- Opens the delivery record of a message the gateway took: one per
+-- notification (it is sent once), even under a message id seen before.
+INSERT INTO sms_deliveries (message_id, notification_id) VALUES (sqlc.arg(message_id), sqlc.arg(notification_id));
 
 -- name: RecordDeliveryReport :execrows
 -- Records the gateway's delivery report against the message it names. A
 -- final status (delivered, or failed for good) is kept: a late or
--- reordered interim report cannot overwrite it.
+-- reordered interim report cannot overwrite it. A report names a message
+-- by id alone: under an id the gateway gave more than once it goes to the
+-- earliest of those messages still without a final report.
 UPDATE sms_deliveries
 SET status = sqlc.arg(status), failure_reason = sqlc.arg(failure_reason), retries = sqlc.arg(retries),
     final = sqlc.arg(final), reported_at = sqlc.arg(now)
-WHERE message_id = sqlc.arg(message_id) AND NOT final;
+WHERE sms_deliveries.message_id = sqlc.arg(message_id) AND NOT sms_deliveries.final
+  AND sms_deliveries.notification_id = (
+    SELECT MIN(o.notification_id) FROM sms_deliveries o WHERE o.message_id = sqlc.arg(message_id) AND NOT o.final);
 
 -- name: GetBalanceAfter :one
 -- A user's balance right after a transaction moved it, from the ledger's

@@ -13,15 +13,18 @@ ALTER TABLE notifications
 
 -- What the gateway reported of each message it took, found by its id. A
 -- table of its own, written when a message is sent, so that the outbox
--- insert on every transfer pays for no index on message ids.
+-- insert on every transfer pays for no index on message ids. One record
+-- per message: a gateway that gives one id to two messages gets two
+-- records, so that neither message shows the other's report.
 CREATE TABLE sms_deliveries (
-    message_id      VARCHAR(128) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+    message_id      VARCHAR(128) CHARACTER SET ascii NOT NULL,
     notification_id BIGINT       NOT NULL,
     status          VARCHAR(32)  CHARACTER SET ascii NOT NULL DEFAULT '',
     failure_reason  VARCHAR(64)  CHARACTER SET ascii NOT NULL DEFAULT '',
     retries         INT          NOT NULL DEFAULT 0,
     final           BOOLEAN      NOT NULL DEFAULT FALSE,
-    reported_at     DATETIME(6)  NULL
+    reported_at     DATETIME(6)  NULL,
+    PRIMARY KEY (message_id, notification_id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 -- Every text that reached the service's number, once: the gateway's id is

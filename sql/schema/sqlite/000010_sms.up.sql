@@ -14,15 +14,18 @@ ALTER TABLE notifications ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 
 -- What the gateway reported of each message it took, found by its id. A
 -- table of its own, written when a message is sent, so that the outbox
--- insert on every transfer pays for no index on message ids.
+-- insert on every transfer pays for no index on message ids. One record
+-- per message: a gateway that gives one id to two messages gets two
+-- records, so that neither message shows the other's report.
 CREATE TABLE sms_deliveries (
-    message_id      TEXT    PRIMARY KEY,
+    message_id      TEXT    NOT NULL,
     notification_id INTEGER NOT NULL,
     status          TEXT    NOT NULL DEFAULT '',
     failure_reason  TEXT    NOT NULL DEFAULT '',
     retries         INTEGER NOT NULL DEFAULT 0,
     final           BOOLEAN NOT NULL DEFAULT FALSE,
-    reported_at     DATETIME
+    reported_at     DATETIME,
+    PRIMARY KEY (message_id, notification_id)
 );
 
 -- Every text that reached the service's number, once: the gateway's id is
