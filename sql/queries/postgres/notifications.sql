@@ -15,19 +15,39 @@ WHERE notifications.transaction_id = sqlc.arg(transaction_id) ORDER BY notificat
 
 -- name: LockDueNotifications :many
 -- Due rows no other sender holds: SKIP LOCKED passes over rows another
--- claim is taking right now instead of waiting for them.
+-- claim is taking right now instead of waiting for them. A row whose send
+-- is in flight is not due before its leased_until, on the database's
+-- clock, whatever the claiming server's clock says.
 SELECT id FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now)
+WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now) AND (leased_until IS NULL OR leased_until <= now())
 ORDER BY next_attempt_at
 LIMIT sqlc.arg(max_rows)
 FOR UPDATE SKIP LOCKED;
 
 -- name: ClaimNotifications :execrows
 -- Takes a lease on the rows just locked: they are not due again before
--- lease_until, and only the holder of claim_token records their outcome.
+-- lease_until, and only the holder of claim_token starts their sends and
+-- records their outcome. No attempt is counted until a send starts; the
+-- lease of a send that ended unrecorded is over (it was due), and cleared.
 UPDATE notifications
-SET claim_token = sqlc.arg(claim_token), next_attempt_at = sqlc.arg(lease_until), attempts = attempts + 1
-WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now) AND id = ANY(sqlc.arg(ids)::BIGINT[]);
+SET claim_token = sqlc.arg(claim_token), next_attempt_at = sqlc.arg(lease_until), leased_until = NULL
+WHERE status = 'pending' AND next_attempt_at <= sqlc.arg(now) AND (leased_until IS NULL OR leased_until <= now())
+  AND id = ANY(sqlc.arg(ids)::BIGINT[]);
+
+-- name: StartNotificationAttempt :execrows
+-- Counts an attempt as its send starts, by the claim's holder only and
+-- once per claim, and leases the row to the send for lease_us from now on
+-- the database's clock: no claim takes it before then.
+UPDATE notifications
+SET attempts = attempts + 1, leased_until = now() + sqlc.arg(lease_us)::BIGINT * INTERVAL '1 microsecond'
+WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending' AND leased_until IS NULL;
+
+-- name: ReleaseNotifications :execrows
+-- Hands back the rows of a claim whose sends never started: due again at
+-- now for any sender, no attempt counted.
+UPDATE notifications
+SET claim_token = NULL, next_attempt_at = sqlc.arg(now)
+WHERE claim_token = sqlc.arg(claim_token) AND status = 'pending' AND leased_until IS NULL AND id = ANY(sqlc.arg(ids)::BIGINT[]);
 
 -- name: ListClaimedNotifications :many
 -- (The slice comes last: sqlc numbers SQLite's parameters before it expands one.)
@@ -42,14 +62,16 @@ WHERE notifications.id = sqlc.arg(id);
 -- name: RecordNotificationSent :execrows
 -- Records the gateway's acceptance, by the lease's holder only.
 UPDATE notifications
-SET status = 'sent', message_id = sqlc.arg(message_id), sent_at = sqlc.arg(now), claim_token = NULL, last_error = ''
+SET status = 'sent', message_id = sqlc.arg(message_id), sent_at = sqlc.arg(now), claim_token = NULL, leased_until = NULL,
+    last_error = ''
 WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending';
 
 -- name: RecordNotificationRetry :execrows
 -- Records a failed attempt, by the lease's holder only: due again at
 -- next_attempt_at, or failed for good when status says so.
 UPDATE notifications
-SET status = sqlc.arg(status), next_attempt_at = sqlc.arg(next_attempt_at), claim_token = NULL, last_error = sqlc.arg(last_error)
+SET status = sqlc.arg(status), next_attempt_at = sqlc.arg(next_attempt_at), claim_token = NULL, leased_until = NULL,
+    last_error = sqlc.arg(last_error)
 WHERE id = sqlc.arg(id) AND claim_token = sqlc.arg(claim_token) AND status = 'pending';
 
 -- name: InsertSMSDelivery :exec
