@@ -249,6 +249,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.recordNotificationSentStmt, err = db.PrepareContext(ctx, recordNotificationSent); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordNotificationSent: %w", err)
 	}
+	if q.releaseNotificationsStmt, err = db.PrepareContext(ctx, releaseNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseNotifications: %w", err)
+	}
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
 	}
@@ -293,6 +296,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setUserStatusStmt, err = db.PrepareContext(ctx, setUserStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetUserStatus: %w", err)
+	}
+	if q.startNotificationAttemptStmt, err = db.PrepareContext(ctx, startNotificationAttempt); err != nil {
+		return nil, fmt.Errorf("error preparing query StartNotificationAttempt: %w", err)
 	}
 	if q.sumAllBalancesStmt, err = db.PrepareContext(ctx, sumAllBalances); err != nil {
 		return nil, fmt.Errorf("error preparing query SumAllBalances: %w", err)
@@ -686,6 +692,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing recordNotificationSentStmt: %w", cerr)
 		}
 	}
+	if q.releaseNotificationsStmt != nil {
+		if cerr := q.releaseNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseNotificationsStmt: %w", cerr)
+		}
+	}
 	if q.saveSessionHopStmt != nil {
 		if cerr := q.saveSessionHopStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing saveSessionHopStmt: %w", cerr)
@@ -759,6 +770,11 @@ func (q *Queries) Close() error {
 	if q.setUserStatusStmt != nil {
 		if cerr := q.setUserStatusStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setUserStatusStmt: %w", cerr)
+		}
+	}
+	if q.startNotificationAttemptStmt != nil {
+		if cerr := q.startNotificationAttemptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing startNotificationAttemptStmt: %w", cerr)
 		}
 	}
 	if q.sumAllBalancesStmt != nil {
@@ -895,6 +911,7 @@ type Queries struct {
 	recordMpesaResultStmt                  *sql.Stmt
 	recordNotificationRetryStmt            *sql.Stmt
 	recordNotificationSentStmt             *sql.Stmt
+	releaseNotificationsStmt               *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	scheduleMpesaCheckStmt                 *sql.Stmt
 	setInboundSMSOutcomeStmt               *sql.Stmt
@@ -910,6 +927,7 @@ type Queries struct {
 	setUserPINStmt                         *sql.Stmt
 	setUserPINGuardStmt                    *sql.Stmt
 	setUserStatusStmt                      *sql.Stmt
+	startNotificationAttemptStmt           *sql.Stmt
 	sumAllBalancesStmt                     *sql.Stmt
 	sumEntriesForAccountAndTransactionStmt *sql.Stmt
 	supersedePaymentRequestsStmt           *sql.Stmt
@@ -995,6 +1013,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
 		recordNotificationSentStmt:             q.recordNotificationSentStmt,
+		releaseNotificationsStmt:               q.releaseNotificationsStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
 		setInboundSMSOutcomeStmt:               q.setInboundSMSOutcomeStmt,
@@ -1010,6 +1029,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setUserPINStmt:                         q.setUserPINStmt,
 		setUserPINGuardStmt:                    q.setUserPINGuardStmt,
 		setUserStatusStmt:                      q.setUserStatusStmt,
+		startNotificationAttemptStmt:           q.startNotificationAttemptStmt,
 		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
 		sumEntriesForAccountAndTransactionStmt: q.sumEntriesForAccountAndTransactionStmt,
 		supersedePaymentRequestsStmt:           q.supersedePaymentRequestsStmt,

@@ -109,6 +109,7 @@ type Notification struct {
 	ClaimToken    sql.NullString
 	MessageID     sql.NullString
 	LastError     string
+	LeasedUntil   sql.NullTime
 }
 
 type PaymentRequest struct {

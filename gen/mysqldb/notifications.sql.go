@@ -14,8 +14,9 @@ import (
 
 const claimNotifications = `-- name: ClaimNotifications :execrows
 UPDATE notifications
-SET claim_token = ?, next_attempt_at = ?, attempts = attempts + 1
-WHERE status = 'pending' AND next_attempt_at <= ? AND id IN (/*SLICE:ids*/?)
+SET claim_token = ?, next_attempt_at = ?, leased_until = NULL
+WHERE status = 'pending' AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until <= NOW(6))
+  AND id IN (/*SLICE:ids*/?)
 `
 
 type ClaimNotificationsParams struct {
@@ -26,7 +27,9 @@ type ClaimNotificationsParams struct {
 }
 
 // Takes a lease on the rows just locked: they are not due again before
-// lease_until, and only the holder of claim_token records their outcome.
+// lease_until, and only the holder of claim_token starts their sends and
+// records their outcome. No attempt is counted until a send starts; the
+// lease of a send that ended unrecorded is over (it was due), and cleared.
 func (q *Queries) ClaimNotifications(ctx context.Context, arg ClaimNotificationsParams) (int64, error) {
 	query := claimNotifications
 	var queryParams []interface{}
@@ -70,9 +73,9 @@ func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams
 }
 
 const getNotification = `-- name: GetNotification :one
-SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, notifications.leased_until, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.id = ?
 `
 
@@ -105,6 +108,7 @@ func (q *Queries) GetNotification(ctx context.Context, id int64) (GetNotificatio
 		&i.Notification.ClaimToken,
 		&i.Notification.MessageID,
 		&i.Notification.LastError,
+		&i.Notification.LeasedUntil,
 		&i.DeliveryStatus,
 		&i.DeliveryFailure,
 		&i.DeliveryRetries,
@@ -154,7 +158,6 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 
 const insertSMSDelivery = `-- name: InsertSMSDelivery :exec
 INSERT INTO sms_deliveries (message_id, notification_id) VALUES (?, ?)
-ON DUPLICATE KEY UPDATE message_id = message_id
 `
 
 type InsertSMSDeliveryParams struct {
@@ -162,16 +165,15 @@ type InsertSMSDeliveryParams struct {
 	NotificationID int64
 }
 
-// Opens the delivery record of a message the gateway took. A message id
-// seen before (a gateway that reuses ids) keeps its first record rather
-// than fail the send's bookkeeping.
+// Opens the delivery record of a message the gateway took: one per
+// notification (it is sent once), even under a message id seen before.
 func (q *Queries) InsertSMSDelivery(ctx context.Context, arg InsertSMSDeliveryParams) error {
 	_, err := q.exec(ctx, q.insertSMSDeliveryStmt, insertSMSDelivery, arg.MessageID, arg.NotificationID)
 	return err
 }
 
 const listClaimedNotifications = `-- name: ListClaimedNotifications :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error FROM notifications WHERE claim_token = ? AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, leased_until FROM notifications WHERE claim_token = ? AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
 `
 
 type ListClaimedNotificationsParams struct {
@@ -217,6 +219,7 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 			&i.ClaimToken,
 			&i.MessageID,
 			&i.LastError,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -232,9 +235,9 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 }
 
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
-SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, notifications.leased_until, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.transaction_id = ? ORDER BY notifications.id
 `
 
@@ -273,6 +276,7 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 			&i.Notification.ClaimToken,
 			&i.Notification.MessageID,
 			&i.Notification.LastError,
+			&i.Notification.LeasedUntil,
 			&i.DeliveryStatus,
 			&i.DeliveryFailure,
 			&i.DeliveryRetries,
@@ -294,7 +298,7 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 
 const lockDueNotifications = `-- name: LockDueNotifications :many
 SELECT id FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= ?
+WHERE status = 'pending' AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until <= NOW(6))
 ORDER BY next_attempt_at
 LIMIT ?
 FOR UPDATE SKIP LOCKED
@@ -305,8 +309,11 @@ type LockDueNotificationsParams struct {
 	Limit int32
 }
 
+// (NOW(6) is UTC: the store sets every session's time_zone to +00:00.)
 // Due rows no other sender holds: SKIP LOCKED passes over rows another
-// claim is taking right now instead of waiting for them.
+// claim is taking right now instead of waiting for them. A row whose send
+// is in flight is not due before its leased_until, on the database's
+// clock, whatever the claiming server's clock says.
 func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificationsParams) ([]int64, error) {
 	rows, err := q.query(ctx, q.lockDueNotificationsStmt, lockDueNotifications, arg.Now, arg.Limit)
 	if err != nil {
@@ -335,6 +342,8 @@ UPDATE sms_deliveries
 SET status = ?, failure_reason = ?, retries = ?,
     final = ?, reported_at = ?
 WHERE message_id = ? AND NOT final
+ORDER BY notification_id
+LIMIT 1
 `
 
 type RecordDeliveryReportParams struct {
@@ -348,7 +357,9 @@ type RecordDeliveryReportParams struct {
 
 // Records the gateway's delivery report against the message it names. A
 // final status (delivered, or failed for good) is kept: a late or
-// reordered interim report cannot overwrite it.
+// reordered interim report cannot overwrite it. A report names a message
+// by id alone: under an id the gateway gave more than once it goes to the
+// earliest of those messages still without a final report.
 func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
 	result, err := q.exec(ctx, q.recordDeliveryReportStmt, recordDeliveryReport,
 		arg.Status,
@@ -366,7 +377,8 @@ func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryRe
 
 const recordNotificationRetry = `-- name: RecordNotificationRetry :execrows
 UPDATE notifications
-SET status = ?, next_attempt_at = ?, claim_token = NULL, last_error = ?
+SET status = ?, next_attempt_at = ?, claim_token = NULL, leased_until = NULL,
+    last_error = ?
 WHERE id = ? AND claim_token = ? AND status = 'pending'
 `
 
@@ -396,7 +408,8 @@ func (q *Queries) RecordNotificationRetry(ctx context.Context, arg RecordNotific
 
 const recordNotificationSent = `-- name: RecordNotificationSent :execrows
 UPDATE notifications
-SET status = 'sent', message_id = ?, sent_at = ?, claim_token = NULL, last_error = ''
+SET status = 'sent', message_id = ?, sent_at = ?, claim_token = NULL, leased_until = NULL,
+    last_error = ''
 WHERE id = ? AND claim_token = ? AND status = 'pending'
 `
 
@@ -415,6 +428,63 @@ func (q *Queries) RecordNotificationSent(ctx context.Context, arg RecordNotifica
 		arg.ID,
 		arg.ClaimToken,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const releaseNotifications = `-- name: ReleaseNotifications :execrows
+UPDATE notifications
+SET claim_token = NULL, next_attempt_at = ?
+WHERE claim_token = ? AND status = 'pending' AND leased_until IS NULL AND id IN (/*SLICE:ids*/?)
+`
+
+type ReleaseNotificationsParams struct {
+	Now        time.Time
+	ClaimToken sql.NullString
+	Ids        []int64
+}
+
+// Hands back the rows of a claim whose sends never started: due again at
+// now for any sender, no attempt counted.
+func (q *Queries) ReleaseNotifications(ctx context.Context, arg ReleaseNotificationsParams) (int64, error) {
+	query := releaseNotifications
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.ClaimToken)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.exec(ctx, nil, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const startNotificationAttempt = `-- name: StartNotificationAttempt :execrows
+UPDATE notifications
+SET attempts = attempts + 1, leased_until = NOW(6) + INTERVAL CAST(? AS SIGNED) MICROSECOND
+WHERE id = ? AND claim_token = ? AND status = 'pending' AND leased_until IS NULL
+`
+
+type StartNotificationAttemptParams struct {
+	LeaseUs    int64
+	ID         int64
+	ClaimToken sql.NullString
+}
+
+// Counts an attempt as its send starts, by the claim's holder only and
+// once per claim, and leases the row to the send for lease_us from now on
+// the database's clock: no claim takes it before then.
+func (q *Queries) StartNotificationAttempt(ctx context.Context, arg StartNotificationAttemptParams) (int64, error) {
+	result, err := q.exec(ctx, q.startNotificationAttemptStmt, startNotificationAttempt, arg.LeaseUs, arg.ID, arg.ClaimToken)
 	if err != nil {
 		return 0, err
 	}

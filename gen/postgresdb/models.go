@@ -108,6 +108,7 @@ type Notification struct {
 	ClaimToken    *string
 	MessageID     *string
 	LastError     string
+	LeasedUntil   *time.Time
 }
 
 type PaymentRequest struct {

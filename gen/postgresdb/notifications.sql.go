@@ -12,8 +12,9 @@ import (
 
 const claimNotifications = `-- name: ClaimNotifications :execrows
 UPDATE notifications
-SET claim_token = $1, next_attempt_at = $2, attempts = attempts + 1
-WHERE status = 'pending' AND next_attempt_at <= $3 AND id = ANY($4::BIGINT[])
+SET claim_token = $1, next_attempt_at = $2, leased_until = NULL
+WHERE status = 'pending' AND next_attempt_at <= $3 AND (leased_until IS NULL OR leased_until <= now())
+  AND id = ANY($4::BIGINT[])
 `
 
 type ClaimNotificationsParams struct {
@@ -24,7 +25,9 @@ type ClaimNotificationsParams struct {
 }
 
 // Takes a lease on the rows just locked: they are not due again before
-// lease_until, and only the holder of claim_token records their outcome.
+// lease_until, and only the holder of claim_token starts their sends and
+// records their outcome. No attempt is counted until a send starts; the
+// lease of a send that ended unrecorded is over (it was due), and cleared.
 func (q *Queries) ClaimNotifications(ctx context.Context, arg ClaimNotificationsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, claimNotifications,
 		arg.ClaimToken,
@@ -60,9 +63,9 @@ func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams
 }
 
 const getNotification = `-- name: GetNotification :one
-SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, notifications.leased_until, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.id = $1
 `
 
@@ -95,6 +98,7 @@ func (q *Queries) GetNotification(ctx context.Context, id int64) (GetNotificatio
 		&i.Notification.ClaimToken,
 		&i.Notification.MessageID,
 		&i.Notification.LastError,
+		&i.Notification.LeasedUntil,
 		&i.DeliveryStatus,
 		&i.DeliveryFailure,
 		&i.DeliveryRetries,
@@ -143,7 +147,6 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 
 const insertSMSDelivery = `-- name: InsertSMSDelivery :exec
 INSERT INTO sms_deliveries (message_id, notification_id) VALUES ($1, $2)
-ON CONFLICT (message_id) DO NOTHING
 `
 
 type InsertSMSDeliveryParams struct {
@@ -151,16 +154,15 @@ type InsertSMSDeliveryParams struct {
 	NotificationID int64
 }
 
-// Opens the delivery record of a message the gateway took. A message id
-// seen before (a gateway that reuses ids) keeps its first record rather
-// than fail the send's bookkeeping.
+// Opens the delivery record of a message the gateway took: one per
+// notification (it is sent once), even under a message id seen before.
 func (q *Queries) InsertSMSDelivery(ctx context.Context, arg InsertSMSDeliveryParams) error {
 	_, err := q.db.Exec(ctx, insertSMSDelivery, arg.MessageID, arg.NotificationID)
 	return err
 }
 
 const listClaimedNotifications = `-- name: ListClaimedNotifications :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error FROM notifications WHERE claim_token = $1 AND status = 'pending' AND id = ANY($2::BIGINT[]) ORDER BY id
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, leased_until FROM notifications WHERE claim_token = $1 AND status = 'pending' AND id = ANY($2::BIGINT[]) ORDER BY id
 `
 
 type ListClaimedNotificationsParams struct {
@@ -195,6 +197,7 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 			&i.ClaimToken,
 			&i.MessageID,
 			&i.LastError,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -207,9 +210,9 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 }
 
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
-SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, notifications.leased_until, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.transaction_id = $1 ORDER BY notifications.id
 `
 
@@ -248,6 +251,7 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 			&i.Notification.ClaimToken,
 			&i.Notification.MessageID,
 			&i.Notification.LastError,
+			&i.Notification.LeasedUntil,
 			&i.DeliveryStatus,
 			&i.DeliveryFailure,
 			&i.DeliveryRetries,
@@ -266,7 +270,7 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 
 const lockDueNotifications = `-- name: LockDueNotifications :many
 SELECT id FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= $1
+WHERE status = 'pending' AND next_attempt_at <= $1 AND (leased_until IS NULL OR leased_until <= now())
 ORDER BY next_attempt_at
 LIMIT $2
 FOR UPDATE SKIP LOCKED
@@ -278,7 +282,9 @@ type LockDueNotificationsParams struct {
 }
 
 // Due rows no other sender holds: SKIP LOCKED passes over rows another
-// claim is taking right now instead of waiting for them.
+// claim is taking right now instead of waiting for them. A row whose send
+// is in flight is not due before its leased_until, on the database's
+// clock, whatever the claiming server's clock says.
 func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificationsParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, lockDueNotifications, arg.Now, arg.MaxRows)
 	if err != nil {
@@ -303,7 +309,9 @@ const recordDeliveryReport = `-- name: RecordDeliveryReport :execrows
 UPDATE sms_deliveries
 SET status = $1, failure_reason = $2, retries = $3,
     final = $4, reported_at = $5
-WHERE message_id = $6 AND NOT final
+WHERE sms_deliveries.message_id = $6 AND NOT sms_deliveries.final
+  AND sms_deliveries.notification_id = (
+    SELECT MIN(o.notification_id) FROM sms_deliveries o WHERE o.message_id = $6 AND NOT o.final)
 `
 
 type RecordDeliveryReportParams struct {
@@ -317,7 +325,9 @@ type RecordDeliveryReportParams struct {
 
 // Records the gateway's delivery report against the message it names. A
 // final status (delivered, or failed for good) is kept: a late or
-// reordered interim report cannot overwrite it.
+// reordered interim report cannot overwrite it. A report names a message
+// by id alone: under an id the gateway gave more than once it goes to the
+// earliest of those messages still without a final report.
 func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
 	result, err := q.db.Exec(ctx, recordDeliveryReport,
 		arg.Status,
@@ -335,7 +345,8 @@ func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryRe
 
 const recordNotificationRetry = `-- name: RecordNotificationRetry :execrows
 UPDATE notifications
-SET status = $1, next_attempt_at = $2, claim_token = NULL, last_error = $3
+SET status = $1, next_attempt_at = $2, claim_token = NULL, leased_until = NULL,
+    last_error = $3
 WHERE id = $4 AND claim_token = $5 AND status = 'pending'
 `
 
@@ -365,7 +376,8 @@ func (q *Queries) RecordNotificationRetry(ctx context.Context, arg RecordNotific
 
 const recordNotificationSent = `-- name: RecordNotificationSent :execrows
 UPDATE notifications
-SET status = 'sent', message_id = $1, sent_at = $2, claim_token = NULL, last_error = ''
+SET status = 'sent', message_id = $1, sent_at = $2, claim_token = NULL, leased_until = NULL,
+    last_error = ''
 WHERE id = $3 AND claim_token = $4 AND status = 'pending'
 `
 
@@ -384,6 +396,51 @@ func (q *Queries) RecordNotificationSent(ctx context.Context, arg RecordNotifica
 		arg.ID,
 		arg.ClaimToken,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const releaseNotifications = `-- name: ReleaseNotifications :execrows
+UPDATE notifications
+SET claim_token = NULL, next_attempt_at = $1
+WHERE claim_token = $2 AND status = 'pending' AND leased_until IS NULL AND id = ANY($3::BIGINT[])
+`
+
+type ReleaseNotificationsParams struct {
+	Now        time.Time
+	ClaimToken *string
+	Ids        []int64
+}
+
+// Hands back the rows of a claim whose sends never started: due again at
+// now for any sender, no attempt counted.
+func (q *Queries) ReleaseNotifications(ctx context.Context, arg ReleaseNotificationsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releaseNotifications, arg.Now, arg.ClaimToken, arg.Ids)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const startNotificationAttempt = `-- name: StartNotificationAttempt :execrows
+UPDATE notifications
+SET attempts = attempts + 1, leased_until = now() + $1::BIGINT * INTERVAL '1 microsecond'
+WHERE id = $2 AND claim_token = $3 AND status = 'pending' AND leased_until IS NULL
+`
+
+type StartNotificationAttemptParams struct {
+	LeaseUs    int64
+	ID         int64
+	ClaimToken *string
+}
+
+// Counts an attempt as its send starts, by the claim's holder only and
+// once per claim, and leases the row to the send for lease_us from now on
+// the database's clock: no claim takes it before then.
+func (q *Queries) StartNotificationAttempt(ctx context.Context, arg StartNotificationAttemptParams) (int64, error) {
+	result, err := q.db.Exec(ctx, startNotificationAttempt, arg.LeaseUs, arg.ID, arg.ClaimToken)
 	if err != nil {
 		return 0, err
 	}

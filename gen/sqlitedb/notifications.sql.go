@@ -14,25 +14,30 @@ import (
 
 const claimNotifications = `-- name: ClaimNotifications :execrows
 UPDATE notifications
-SET claim_token = ?1, next_attempt_at = ?2, attempts = attempts + 1
-WHERE status = 'pending' AND next_attempt_at <= ?3 AND id IN (/*SLICE:ids*/?)
+SET claim_token = ?1, next_attempt_at = ?2, leased_until = NULL
+WHERE status = 'pending' AND next_attempt_at <= ?3 AND (leased_until IS NULL OR leased_until <= ?4)
+  AND id IN (/*SLICE:ids*/?)
 `
 
 type ClaimNotificationsParams struct {
 	ClaimToken sql.NullString
 	LeaseUntil time.Time
 	Now        time.Time
+	DbNow      sql.NullTime
 	Ids        []int64
 }
 
 // Takes a lease on the rows just locked: they are not due again before
-// lease_until, and only the holder of claim_token records their outcome.
+// lease_until, and only the holder of claim_token starts their sends and
+// records their outcome. No attempt is counted until a send starts; the
+// lease of a send that ended unrecorded is over (it was due), and cleared.
 func (q *Queries) ClaimNotifications(ctx context.Context, arg ClaimNotificationsParams) (int64, error) {
 	query := claimNotifications
 	var queryParams []interface{}
 	queryParams = append(queryParams, arg.ClaimToken)
 	queryParams = append(queryParams, arg.LeaseUntil)
 	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.DbNow)
 	if len(arg.Ids) > 0 {
 		for _, v := range arg.Ids {
 			queryParams = append(queryParams, v)
@@ -70,9 +75,9 @@ func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams
 }
 
 const getNotification = `-- name: GetNotification :one
-SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, notifications.leased_until, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.id = ?1
 `
 
@@ -105,6 +110,7 @@ func (q *Queries) GetNotification(ctx context.Context, id int64) (GetNotificatio
 		&i.Notification.ClaimToken,
 		&i.Notification.MessageID,
 		&i.Notification.LastError,
+		&i.Notification.LeasedUntil,
 		&i.DeliveryStatus,
 		&i.DeliveryFailure,
 		&i.DeliveryRetries,
@@ -153,7 +159,6 @@ func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotification
 
 const insertSMSDelivery = `-- name: InsertSMSDelivery :exec
 INSERT INTO sms_deliveries (message_id, notification_id) VALUES (?1, ?2)
-ON CONFLICT (message_id) DO NOTHING
 `
 
 type InsertSMSDeliveryParams struct {
@@ -161,16 +166,15 @@ type InsertSMSDeliveryParams struct {
 	NotificationID int64
 }
 
-// Opens the delivery record of a message the gateway took. A message id
-// seen before (a gateway that reuses ids) keeps its first record rather
-// than fail the send's bookkeeping.
+// Opens the delivery record of a message the gateway took: one per
+// notification (it is sent once), even under a message id seen before.
 func (q *Queries) InsertSMSDelivery(ctx context.Context, arg InsertSMSDeliveryParams) error {
 	_, err := q.db.ExecContext(ctx, insertSMSDelivery, arg.MessageID, arg.NotificationID)
 	return err
 }
 
 const listClaimedNotifications = `-- name: ListClaimedNotifications :many
-SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error FROM notifications WHERE claim_token = ?1 AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
+SELECT id, user_id, phone, kind, transaction_id, amount_msat, counterparty, body, status, attempts, next_attempt_at, created_at, sent_at, claim_token, message_id, last_error, leased_until FROM notifications WHERE claim_token = ?1 AND status = 'pending' AND id IN (/*SLICE:ids*/?) ORDER BY id
 `
 
 type ListClaimedNotificationsParams struct {
@@ -216,6 +220,7 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 			&i.ClaimToken,
 			&i.MessageID,
 			&i.LastError,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -231,9 +236,9 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 }
 
 const listNotificationsByTransaction = `-- name: ListNotificationsByTransaction :many
-SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
+SELECT notifications.id, notifications.user_id, notifications.phone, notifications.kind, notifications.transaction_id, notifications.amount_msat, notifications.counterparty, notifications.body, notifications.status, notifications.attempts, notifications.next_attempt_at, notifications.created_at, notifications.sent_at, notifications.claim_token, notifications.message_id, notifications.last_error, notifications.leased_until, COALESCE(d.status, '') AS delivery_status, COALESCE(d.failure_reason, '') AS delivery_failure,
        COALESCE(d.retries, 0) AS delivery_retries, COALESCE(d.final, FALSE) AS delivery_final, d.reported_at AS delivered_at
-FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id
+FROM notifications LEFT JOIN sms_deliveries d ON d.message_id = notifications.message_id AND d.notification_id = notifications.id
 WHERE notifications.transaction_id = ?1 ORDER BY notifications.id
 `
 
@@ -272,6 +277,7 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 			&i.Notification.ClaimToken,
 			&i.Notification.MessageID,
 			&i.Notification.LastError,
+			&i.Notification.LeasedUntil,
 			&i.DeliveryStatus,
 			&i.DeliveryFailure,
 			&i.DeliveryRetries,
@@ -293,19 +299,22 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 
 const lockDueNotifications = `-- name: LockDueNotifications :many
 SELECT id FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= ?1
+WHERE status = 'pending' AND next_attempt_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?2)
 ORDER BY next_attempt_at
-LIMIT ?2
+LIMIT ?3
 `
 
 type LockDueNotificationsParams struct {
 	Now     time.Time
+	DbNow   sql.NullTime
 	MaxRows int64
 }
 
-// Due rows (SQLite has one writer: no other claim runs meanwhile).
+// Due rows (SQLite has one writer: no other claim runs meanwhile), but for
+// those whose send is in flight (leased_until, on the clock of the host
+// whose file this is: db_now).
 func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificationsParams) ([]int64, error) {
-	rows, err := q.db.QueryContext(ctx, lockDueNotifications, arg.Now, arg.MaxRows)
+	rows, err := q.db.QueryContext(ctx, lockDueNotifications, arg.Now, arg.DbNow, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +340,9 @@ const recordDeliveryReport = `-- name: RecordDeliveryReport :execrows
 UPDATE sms_deliveries
 SET status = ?1, failure_reason = ?2, retries = ?3,
     final = ?4, reported_at = ?5
-WHERE message_id = ?6 AND NOT final
+WHERE sms_deliveries.message_id = ?6 AND NOT sms_deliveries.final
+  AND sms_deliveries.notification_id = (
+    SELECT MIN(o.notification_id) FROM sms_deliveries o WHERE o.message_id = ?6 AND NOT o.final)
 `
 
 type RecordDeliveryReportParams struct {
@@ -345,7 +356,9 @@ type RecordDeliveryReportParams struct {
 
 // Records the gateway's delivery report against the message it names. A
 // final status (delivered, or failed for good) is kept: a late or
-// reordered interim report cannot overwrite it.
+// reordered interim report cannot overwrite it. A report names a message
+// by id alone: under an id the gateway gave more than once it goes to the
+// earliest of those messages still without a final report.
 func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, recordDeliveryReport,
 		arg.Status,
@@ -363,7 +376,8 @@ func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryRe
 
 const recordNotificationRetry = `-- name: RecordNotificationRetry :execrows
 UPDATE notifications
-SET status = ?1, next_attempt_at = ?2, claim_token = NULL, last_error = ?3
+SET status = ?1, next_attempt_at = ?2, claim_token = NULL, leased_until = NULL,
+    last_error = ?3
 WHERE id = ?4 AND claim_token = ?5 AND status = 'pending'
 `
 
@@ -393,7 +407,8 @@ func (q *Queries) RecordNotificationRetry(ctx context.Context, arg RecordNotific
 
 const recordNotificationSent = `-- name: RecordNotificationSent :execrows
 UPDATE notifications
-SET status = 'sent', message_id = ?1, sent_at = ?2, claim_token = NULL, last_error = ''
+SET status = 'sent', message_id = ?1, sent_at = ?2, claim_token = NULL, leased_until = NULL,
+    last_error = ''
 WHERE id = ?3 AND claim_token = ?4 AND status = 'pending'
 `
 
@@ -412,6 +427,64 @@ func (q *Queries) RecordNotificationSent(ctx context.Context, arg RecordNotifica
 		arg.ID,
 		arg.ClaimToken,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const releaseNotifications = `-- name: ReleaseNotifications :execrows
+UPDATE notifications
+SET claim_token = NULL, next_attempt_at = ?1
+WHERE claim_token = ?2 AND status = 'pending' AND leased_until IS NULL AND id IN (/*SLICE:ids*/?)
+`
+
+type ReleaseNotificationsParams struct {
+	Now        time.Time
+	ClaimToken sql.NullString
+	Ids        []int64
+}
+
+// Hands back the rows of a claim whose sends never started: due again at
+// now for any sender, no attempt counted.
+func (q *Queries) ReleaseNotifications(ctx context.Context, arg ReleaseNotificationsParams) (int64, error) {
+	query := releaseNotifications
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.ClaimToken)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const startNotificationAttempt = `-- name: StartNotificationAttempt :execrows
+UPDATE notifications
+SET attempts = attempts + 1, leased_until = ?1
+WHERE id = ?2 AND claim_token = ?3 AND status = 'pending' AND leased_until IS NULL
+`
+
+type StartNotificationAttemptParams struct {
+	LeaseUntil sql.NullTime
+	ID         int64
+	ClaimToken sql.NullString
+}
+
+// Counts an attempt as its send starts, by the claim's holder only and
+// once per claim, and leases the row to the send until lease_until (a
+// time of the clock of the host whose file this is): no claim takes it
+// before then.
+func (q *Queries) StartNotificationAttempt(ctx context.Context, arg StartNotificationAttemptParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, startNotificationAttempt, arg.LeaseUntil, arg.ID, arg.ClaimToken)
 	if err != nil {
 		return 0, err
 	}

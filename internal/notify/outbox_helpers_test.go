@@ -114,6 +114,7 @@ func drain(t *testing.T, o *notify.Outbox) notify.Tally {
 		sum.Sent += got.Sent
 		sum.Retry += got.Retry
 		sum.Failed += got.Failed
+		sum.Returned += got.Returned
 		sum.Lost += got.Lost
 	}
 	t.Fatal("the outbox never ran dry")

@@ -20,6 +20,7 @@ const (
 	outcomeSent
 	outcomeRetry
 	outcomeFailed
+	outcomeReturned // not started: to hand back
 )
 
 // recordTimeout bounds the record of an outcome. A record runs even once
@@ -34,21 +35,43 @@ var movesMoney = map[store.NotificationKind]bool{
 	store.NotifyWithdrawalPaid: true, store.NotifyWithdrawalFailed: true,
 }
 
-// deliver renders one claimed row, sends it and records the outcome with
-// the lease's token. Nothing starts once ctx (the round's) has ended;
-// sendCtx bounds the render and the send.
-func (o *Outbox) deliver(ctx, sendCtx context.Context, n store.Notification, token string) outcome {
-	if ctx.Err() != nil || sendCtx.Err() != nil {
+// deliver starts one claimed row's send, renders and sends it, and
+// records the outcome with the claim's token. Nothing starts once window
+// (the claim's, which ends with the round's context) has closed. The start
+// counts the attempt and leases the row to this send on the database's
+// clock; the render and the send must end within that lease (sendWindow
+// from before the start), or when stop ends.
+func (o *Outbox) deliver(window, stop context.Context, n store.Notification, token string) outcome {
+	if window.Err() != nil {
+		return outcomeReturned
+	}
+	if n.Attempts >= o.cfg.MaxAttempts {
+		// Started as often as it may be tried and still pending: the last
+		// start never had its outcome recorded (a crash, a lost lease, a
+		// record that failed). Given up rather than sent once more every
+		// lease, for ever.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(stop), recordTimeout)
+		defer cancel()
+		return o.recordFailure(rctx, n, token, errors.New("started SMS_MAX_ATTEMPTS times without an outcome recorded"))
+	}
+	began := time.Now()
+	sendCtx, cancel := context.WithDeadline(stop, began.Add(o.sendWindow()))
+	defer cancel()
+	var started bool
+	err := o.cfg.Store.Autocommit(sendCtx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		started, err = tx.StartNotificationAttempt(ctx, n.ID, token, o.cfg.Lease)
+		return err
+	})
+	switch {
+	case err != nil:
+		o.log.Error("sms outbox: send not started; due again after its lease", append(o.about(n), "err", err)...)
+		return outcomeLost
+	case !started:
+		o.log.Warn("sms outbox: another sender claimed the row before its send started; not sent", o.about(n)...)
 		return outcomeLost
 	}
-	if n.Attempts > o.cfg.MaxAttempts {
-		// Claimed more often than it may be tried, each claim unrecorded
-		// (crashes, lost leases, a record that keeps failing): given up
-		// rather than sent once more every lease, for ever.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(sendCtx), recordTimeout)
-		defer cancel()
-		return o.recordFailure(rctx, n, token, errors.New("claimed more times than SMS_MAX_ATTEMPTS without an outcome recorded"))
-	}
+	n.Attempts++
 	text, err := o.render(sendCtx, n)
 	var res sms.Result
 	if err == nil {
@@ -57,16 +80,20 @@ func (o *Outbox) deliver(ctx, sendCtx context.Context, n store.Notification, tok
 	if err != nil && sendCtx.Err() != nil {
 		// Cut short (out of lease time, or of grace after a stop): whether
 		// the text went out is unknown, and the lease decides when it is
-		// tried again. No attempt is recorded against it.
+		// tried again.
 		o.log.Warn("sms outbox: send cut short; due again after its lease", o.about(n)...)
 		return outcomeLost
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(sendCtx), recordTimeout)
-	defer cancel()
+	rctx, cancelRecord := context.WithTimeout(context.WithoutCancel(sendCtx), recordTimeout)
+	defer cancelRecord()
+	var oc outcome
 	if err != nil {
-		return o.recordFailure(rctx, n, token, err)
+		oc = o.recordFailure(rctx, n, token, err)
+	} else {
+		oc = o.recordSent(rctx, n, token, res)
 	}
-	return o.recordSent(rctx, n, token, res)
+	o.observe(time.Since(began))
+	return oc
 }
 
 // render writes a row's text as of now: in the user's language, with the

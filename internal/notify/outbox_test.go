@@ -121,20 +121,30 @@ func TestSMSOutboxGivesUpAfterMaxAttempts(t *testing.T) {
 	})
 }
 
-// TestSMSOutboxGivesUpOnUnrecordedClaims: a row claimed more times than
-// MaxAttempts with no outcome ever recorded (a sender that crashes every
-// time) is failed for good at its next claim, and not sent again.
+// TestSMSOutboxGivesUpOnUnrecordedClaims: a row whose send started
+// MaxAttempts times with no outcome ever recorded (a sender that crashes
+// mid-send every time) is failed for good at its next claim, and not sent
+// again. A claim whose send never started counts no attempt.
 func TestSMSOutboxGivesUpOnUnrecordedClaims(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
 		sim, url := newSim(t)
 		clk := newClock()
 		o, _ := newOutbox(t, db, newAT(t, url), clk, func(c *notify.OutboxConfig) { c.MaxAttempts = 3 })
 		id := queue(t, db, clk, storetest.Phone(t))[0]
-		for i := range 3 {
+		for i := range 4 {
 			err := db.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
-				got, err := tx.ClaimNotifications(ctx, clk.Now(), clk.Now().Add(2*time.Minute), fmt.Sprintf("crashed-%d", i), 10)
-				if err == nil && len(got) != 1 {
+				token := fmt.Sprintf("crashed-%d", i)
+				got, err := tx.ClaimNotifications(ctx, clk.Now(), clk.Now().Add(2*time.Minute), token, 10)
+				if err != nil || i == 0 {
+					return err // the first sender died before it started the send
+				}
+				if len(got) != 1 || got[0].Attempts != i-1 {
 					t.Fatalf("claim %d: %+v", i, got)
+				}
+				// The send's lease ended a second ago: its sender died long since.
+				ok, err := tx.StartNotificationAttempt(ctx, id, token, -time.Second)
+				if err == nil && !ok {
+					t.Fatalf("start %d refused", i)
 				}
 				return err
 			})
@@ -146,7 +156,7 @@ func TestSMSOutboxGivesUpOnUnrecordedClaims(t *testing.T) {
 		if got := drain(t, o); got.Failed != 1 || got.Claimed != 1 {
 			t.Fatalf("%+v, want the row failed", got)
 		}
-		if n := notification(t, db, id); n.Status != store.NotificationFailed || n.Attempts != 4 {
+		if n := notification(t, db, id); n.Status != store.NotificationFailed || n.Attempts != 3 || n.LeasedUntil != nil {
 			t.Fatalf("%+v", n)
 		}
 		if r := len(sim.Requests()); r != 0 {
@@ -238,22 +248,27 @@ func (s *stallingSender) Send(ctx context.Context, m sms.Message) (sms.Result, e
 }
 
 // TestSMSOutboxKilledMidBatch: a sender stopped after it sent and recorded
-// some of its batch leaves the rest leased: no one sends them before the
-// lease ends, and after it they go out once each, while what was recorded
-// as sent is never sent again. A message the gateway took but whose answer
-// was lost (DropAfterAccept) is sent once more, and only once.
+// some of its batch hands back the rows it had not started, which another
+// sender sends at once, and leaves the send it cut short leased on the
+// database's clock: no one takes that row before the lease ends, not even
+// a server whose clock is a day ahead, and after it it goes out once,
+// while what was recorded as sent is never sent again. A message the
+// gateway took but whose answer was lost (DropAfterAccept) is sent once
+// more, and only once.
 func TestSMSOutboxKilledMidBatch(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
 		sim, url := newSim(t)
 		clk := newClock()
 		const rows, pass = 10, 4
+		// Long enough to check it holds, short enough to wait out.
+		const lease = 5 * time.Second
 		numbers := make([]string, rows)
 		for i := range numbers {
 			numbers[i] = fmt.Sprintf("+25472%07d", i)
 		}
 		ids := queue(t, db, clk, numbers...)
 		stall := &stallingSender{next: newAT(t, url), pass: pass, stalled: make(chan struct{})}
-		killed, _ := newOutbox(t, db, stall, clk, func(c *notify.OutboxConfig) { c.Concurrency, c.StopGrace = 1, 50*time.Millisecond })
+		killed, _ := newOutbox(t, db, stall, clk, func(c *notify.OutboxConfig) { c.Concurrency, c.StopGrace, c.Lease = 1, 50*time.Millisecond, lease })
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan notify.Tally, 1)
 		go func() {
@@ -275,33 +290,72 @@ func TestSMSOutboxKilledMidBatch(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("the stopped round did not return")
 		}
-		if got.Claimed != rows || got.Sent != pass || got.Lost != rows-pass {
-			t.Fatalf("killed round %+v, want %d sent and %d left", got, pass, rows-pass)
+		if got.Claimed != rows || got.Sent != pass || got.Lost != 1 || got.Returned != rows-pass-1 {
+			t.Fatalf("killed round %+v, want %d sent, one cut short and %d handed back", got, pass, rows-pass-1)
+		}
+
+		// A server a day ahead finds the handed-back rows due, not the one
+		// whose send was cut short.
+		var due []int64
+		err := db.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			ahead := clk.Now().Add(24 * time.Hour)
+			got, err := tx.ClaimNotifications(ctx, ahead, ahead, "probe", rows)
+			due = due[:0]
+			for _, n := range got {
+				due = append(due, n.ID)
+			}
+			if err == nil && len(due) > 0 {
+				_, err = tx.ReleaseNotifications(ctx, "probe", due, clk.Now())
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(due) != fmt.Sprint(ids[pass+1:]) {
+			t.Fatalf("due after the kill: %v, want the rows not started %v", due, ids[pass+1:])
 		}
 		for i, id := range ids {
 			n := notification(t, db, id)
-			if sent := n.Status == store.NotificationSent; sent != (i < pass) {
+			switch {
+			case i < pass && n.Status == store.NotificationSent:
+			case i == pass && n.Status == store.NotificationPending && n.Attempts == 1 && n.LeasedUntil != nil && n.ClaimToken != "":
+			case i > pass && n.Status == store.NotificationPending && n.Attempts == 0 && n.LeasedUntil == nil && n.ClaimToken == "":
+			default:
 				t.Fatalf("row %d after the kill: %+v", i, n)
 			}
 		}
 
-		// Another sender finds nothing due until the lease ends.
+		// Another sender sends those at once; the first goes out but its
+		// answer is lost: it is retried, and sent a second time.
 		other, _ := newOutbox(t, db, newAT(t, url), clk, nil)
-		clk.Add(2*time.Minute - time.Second)
-		if got := drain(t, other); got.Claimed != 0 {
-			t.Fatalf("rows claimed again within the lease: %+v", got)
-		}
-		// After it, the first of the rest goes out but its answer is lost:
-		// it is retried, and sent a second time; the others once.
 		sim.Queue(atsim.Outcome{DropAfterAccept: true})
-		clk.Add(time.Second)
-		if got := drain(t, other); got.Sent != rows-pass || got.Retry != 1 {
-			t.Fatalf("after the lease: %+v, want %d sent after one retry", got, rows-pass)
+		if got := drain(t, other); got.Sent != rows-pass-1 || got.Retry != 1 {
+			t.Fatalf("the rows handed back: %+v, want %d sent after one retry", got, rows-pass-1)
+		}
+		// The one cut short goes out once its lease has ended.
+		clk.Add(lease)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got, err := other.RunOnce(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Claimed > 0 {
+				if got.Sent != 1 {
+					t.Fatalf("after the lease: %+v, want the row cut short sent", got)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the row cut short never came due")
+			}
+			time.Sleep(50 * time.Millisecond) // the database's clock passing the lease
 		}
 		twice := 0
 		for i, to := range numbers {
 			c := sim.Count(to)
-			if c == 2 && i >= pass {
+			if c == 2 && i > pass {
 				twice++ // the gateway took it, but the answer never came
 			} else if c != 1 {
 				t.Fatalf("row %d: %d messages", i, c)
@@ -314,6 +368,57 @@ func TestSMSOutboxKilledMidBatch(t *testing.T) {
 			t.Fatalf("%d rows sent twice, want the one whose answer was lost", twice)
 		}
 	})
+}
+
+// TestSMSOutboxSlowSendsShrinkTheBatch: a round that could not start all
+// it claimed before its window closed hands the rest back at once (no
+// attempt counted, due now, held by no one), and the next round claims no
+// more than the sends it has timed can cover.
+func TestSMSOutboxSlowSendsShrinkTheBatch(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		gw := &slowGateway{d: 300 * time.Millisecond, accepted: map[string]int{}}
+		clk := newClock()
+		o, _ := newOutbox(t, db, gw, clk, func(c *notify.OutboxConfig) { c.Batch, c.Concurrency, c.Lease = 20, 1, time.Second })
+		numbers := make([]string, 20)
+		for i := range numbers {
+			numbers[i] = fmt.Sprintf("+25474%07d", i)
+		}
+		ids := queue(t, db, clk, numbers...)
+		first, err := o.RunOnce(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 0.9 s of window at 0.3 s a send: three or four started.
+		if first.Claimed != 20 || first.Sent < 2 || first.Sent > 4 || first.Returned != 20-first.Sent || first.Lost != 0 {
+			t.Fatalf("first round %+v, want a few sent and the rest handed back", first)
+		}
+		for i, id := range ids[first.Sent:] {
+			if n := notification(t, db, id); n.Status != store.NotificationPending || n.Attempts != 0 || n.ClaimToken != "" ||
+				n.LeasedUntil != nil || n.NextAttemptAt.After(clk.Now()) {
+				t.Fatalf("row %d handed back as %+v", first.Sent+i, n)
+			}
+		}
+		second, err := o.RunOnce(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.Claimed < 1 || second.Claimed > 3 || second.Sent != second.Claimed {
+			t.Fatalf("second round %+v, want no more claimed than 0.9 s of 0.3 s sends, all sent", second)
+		}
+	})
+}
+
+// TestSMSOutboxRefusesLeaseShorterThanSend: a lease whose window could cut
+// a send short before the client's own timeout is refused.
+func TestSMSOutboxRefusesLeaseShorterThanSend(t *testing.T) {
+	base := notify.OutboxConfig{Store: dbtest.Open(t, "sqlite"), Sender: sms.NewLog(nil), Lease: 30 * time.Second}
+	for timeout, ok := range map[time.Duration]bool{15 * time.Second: true, 27 * time.Second: true, 28 * time.Second: false} {
+		cfg := base
+		cfg.SendTimeout = timeout
+		if _, err := notify.NewOutbox(cfg); (err == nil) != ok {
+			t.Errorf("send timeout %s with a 30 s lease: %v", timeout, err)
+		}
+	}
 }
 
 // TestSMSOutboxRunWakes: Run sends a row queued while it waits as soon as

@@ -169,9 +169,23 @@ type Tx interface {
 	Notification(ctx context.Context, id int64) (Notification, error)
 	// ClaimNotifications leases up to limit due notifications to the
 	// holder of token until leaseUntil and returns them: another sender
-	// sees none of them as due before then. Rows another transaction is
-	// claiming are passed over, not waited for (SKIP LOCKED).
+	// sees none of them as due before then. now and leaseUntil are times of
+	// the caller's clock; a row whose send is in flight (the lease
+	// StartNotificationAttempt takes, on the database's clock) is not due
+	// whatever they say. Rows another transaction is claiming are passed
+	// over, not waited for (SKIP LOCKED). A claim counts no attempt.
 	ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, token string, limit int) ([]Notification, error)
+	// StartNotificationAttempt counts an attempt of a claimed row as its
+	// send starts, and leases the row to that send for lease from now on
+	// the database's clock: no claim takes it before then, however far
+	// ahead the claiming server's clock runs. False when token no longer
+	// holds the row (another sender claimed it) or its send already
+	// started under this claim: the caller must not send.
+	StartNotificationAttempt(ctx context.Context, id int64, token string, lease time.Duration) (bool, error)
+	// ReleaseNotifications hands back the rows of ids that token claimed
+	// and whose sends never started: due again at now, no attempt counted,
+	// no longer held. It returns how many it released.
+	ReleaseNotifications(ctx context.Context, token string, ids []int64, now time.Time) (int64, error)
 	// RecordNotificationSent records the gateway's message id; false when
 	// token no longer holds the row (the lease ran out and another sender
 	// took it, or it is not pending).
@@ -181,6 +195,8 @@ type Tx interface {
 	RecordNotificationRetry(ctx context.Context, id int64, token string, next time.Time, lastError string, giveUp bool) (bool, error)
 	// RecordDeliveryReport records a delivery report against the sent
 	// message it names; false when none matches or its report is final.
+	// Under a message id the gateway gave to more than one message, it goes
+	// to the earliest of them whose report is not final yet.
 	RecordDeliveryReport(ctx context.Context, r DeliveryReport) (bool, error)
 	// BalanceAfter is a user's balance right after a transaction that
 	// moved it, from the ledger (ErrNotFound when it did not).

@@ -581,6 +581,9 @@ type Notification struct {
 	SentAt        *time.Time
 	// ClaimToken is the lease holder's while a sender holds the row.
 	ClaimToken string
+	// LeasedUntil is the end of the lease of the send in flight, on the
+	// database's clock; nil while no send of the claim has started.
+	LeasedUntil *time.Time
 	// MessageID is the gateway's id of the sent message.
 	MessageID string
 	LastError string

@@ -28,6 +28,7 @@ func toNotification(r mysqldb.Notification) store.Notification {
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
 		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: sqlvalue.TimePtr(r.SentAt),
 		ClaimToken: r.ClaimToken.String, MessageID: r.MessageID.String, LastError: r.LastError,
+		LeasedUntil: sqlvalue.TimePtr(r.LeasedUntil),
 	}
 }
 
@@ -84,6 +85,27 @@ func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, 
 		return nil, interpret(fmt.Errorf("claimed notifications: %w", err))
 	}
 	return toNotifications(rows), nil
+}
+
+func (t *tx) StartNotificationAttempt(ctx context.Context, id int64, token string, lease time.Duration) (bool, error) {
+	n, err := t.q.StartNotificationAttempt(ctx, mysqldb.StartNotificationAttemptParams{
+		LeaseUs: lease.Microseconds(), ID: id, ClaimToken: sqlvalue.NullString(token),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("start notification attempt: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ReleaseNotifications(ctx context.Context, token string, ids []int64, now time.Time) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := t.q.ReleaseNotifications(ctx, mysqldb.ReleaseNotificationsParams{Now: now.UTC(), ClaimToken: sqlvalue.NullString(token), Ids: ids})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("release notifications: %w", err))
+	}
+	return n, nil
 }
 
 func (t *tx) RecordNotificationSent(ctx context.Context, id int64, token, messageID string, now time.Time) (bool, error) {

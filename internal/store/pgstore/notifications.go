@@ -29,6 +29,7 @@ func toNotification(r postgresdb.Notification) store.Notification {
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
 		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: timePtr(r.SentAt),
 		ClaimToken: str(r.ClaimToken), MessageID: str(r.MessageID), LastError: r.LastError,
+		LeasedUntil: timePtr(r.LeasedUntil),
 	}
 }
 
@@ -85,6 +86,27 @@ func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, 
 		return nil, interpret(fmt.Errorf("claimed notifications: %w", err))
 	}
 	return toNotifications(rows), nil
+}
+
+func (t *tx) StartNotificationAttempt(ctx context.Context, id int64, token string, lease time.Duration) (bool, error) {
+	n, err := t.q.StartNotificationAttempt(ctx, postgresdb.StartNotificationAttemptParams{
+		LeaseUs: lease.Microseconds(), ID: id, ClaimToken: nullString(token),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("start notification attempt: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ReleaseNotifications(ctx context.Context, token string, ids []int64, now time.Time) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := t.q.ReleaseNotifications(ctx, postgresdb.ReleaseNotificationsParams{Now: now.UTC(), ClaimToken: nullString(token), Ids: ids})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("release notifications: %w", err))
+	}
+	return n, nil
 }
 
 func (t *tx) RecordNotificationSent(ctx context.Context, id int64, token, messageID string, now time.Time) (bool, error) {

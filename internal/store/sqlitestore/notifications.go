@@ -28,6 +28,7 @@ func toNotification(r sqlitedb.Notification) store.Notification {
 		AmountMsat: r.AmountMsat, Counterparty: r.Counterparty, Body: r.Body, Status: store.NotificationStatus(r.Status),
 		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: sqlvalue.TimePtr(r.SentAt),
 		ClaimToken: r.ClaimToken.String, MessageID: r.MessageID.String, LastError: r.LastError,
+		LeasedUntil: sqlvalue.TimePtr(r.LeasedUntil),
 	}
 }
 
@@ -67,7 +68,8 @@ func (t *tx) Notification(ctx context.Context, id int64) (store.Notification, er
 }
 
 func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, token string, limit int) ([]store.Notification, error) {
-	ids, err := t.q.LockDueNotifications(ctx, sqlitedb.LockDueNotificationsParams{Now: now.UTC(), MaxRows: int64(limit)})
+	dbNow := hostNow()
+	ids, err := t.q.LockDueNotifications(ctx, sqlitedb.LockDueNotificationsParams{Now: now.UTC(), DbNow: dbNow, MaxRows: int64(limit)})
 	if err != nil {
 		return nil, interpret(fmt.Errorf("lock due notifications: %w", err))
 	}
@@ -75,7 +77,7 @@ func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, 
 		return nil, nil
 	}
 	if _, err := t.q.ClaimNotifications(ctx, sqlitedb.ClaimNotificationsParams{
-		ClaimToken: sqlvalue.NullString(token), LeaseUntil: leaseUntil.UTC(), Ids: ids, Now: now.UTC(),
+		ClaimToken: sqlvalue.NullString(token), LeaseUntil: leaseUntil.UTC(), Ids: ids, Now: now.UTC(), DbNow: dbNow,
 	}); err != nil {
 		return nil, interpret(fmt.Errorf("claim notifications: %w", err))
 	}
@@ -84,6 +86,28 @@ func (t *tx) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, 
 		return nil, interpret(fmt.Errorf("claimed notifications: %w", err))
 	}
 	return toNotifications(rows), nil
+}
+
+func (t *tx) StartNotificationAttempt(ctx context.Context, id int64, token string, lease time.Duration) (bool, error) {
+	until := hostNow().Time.Add(lease)
+	n, err := t.q.StartNotificationAttempt(ctx, sqlitedb.StartNotificationAttemptParams{
+		LeaseUntil: sqlvalue.NullTime(&until), ID: id, ClaimToken: sqlvalue.NullString(token),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("start notification attempt: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ReleaseNotifications(ctx context.Context, token string, ids []int64, now time.Time) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := t.q.ReleaseNotifications(ctx, sqlitedb.ReleaseNotificationsParams{Now: now.UTC(), ClaimToken: sqlvalue.NullString(token), Ids: ids})
+	if err != nil {
+		return 0, interpret(fmt.Errorf("release notifications: %w", err))
+	}
+	return n, nil
 }
 
 func (t *tx) RecordNotificationSent(ctx context.Context, id int64, token, messageID string, now time.Time) (bool, error) {
@@ -136,4 +160,11 @@ func (t *tx) BalanceAfter(ctx context.Context, transactionID, userID int64) (int
 		return 0, interpret(fmt.Errorf("balance after %d: %w", transactionID, err))
 	}
 	return b.Int64, nil
+}
+
+// hostNow is the database's clock for the leases of sends in flight. A
+// SQLite database is a file of one host, and every process that opens it
+// reads that host's clock: its time.Now, not a clock an outbox was given.
+func hostNow() sql.NullTime {
+	return sql.NullTime{Time: time.Now().UTC(), Valid: true}
 }

@@ -18,9 +18,14 @@ import (
 var outboxEpoch = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 
 // testNotifications: a notification reads back as written; a claim leases
-// it (not due again before the lease ends); only the lease's holder records
-// the outcome; a retry is due at its time, a give-up never; a delivery
-// report finds the sent message and a final report is not overwritten.
+// it (not due again before the lease ends) and counts no attempt; a start
+// counts one, by the claim's holder only and once, and leases the row on
+// the database's clock, so that no claim takes it whatever its clock says
+// until that lease has passed; a claim's unstarted rows are handed back;
+// only the lease's holder records the outcome; a retry is due at its time,
+// a give-up never; a delivery report finds the sent message, a final
+// report is not overwritten, and a message id the gateway gave twice
+// keeps one report per message.
 func testNotifications(t *testing.T, s store.Store) {
 	userID, _, phone := NewFundedUser(t, s, 0)
 	at := outboxEpoch
@@ -49,20 +54,58 @@ func testNotifications(t *testing.T, s store.Store) {
 		n := got[0]
 		if n.ID != ids[0] || n.UserID != userID || n.Phone != phone || n.Kind != store.NotifyReceived || n.AmountMsat != 5000 ||
 			n.Counterparty != "+254700000002" || n.Body != "lnbcrt1" || n.Status != store.NotificationPending || n.SentAt != nil ||
-			!n.NextAttemptAt.Equal(at) || n.ClaimToken != "" || n.MessageID != "" {
+			!n.NextAttemptAt.Equal(at) || n.ClaimToken != "" || n.MessageID != "" || n.LeasedUntil != nil {
 			t.Fatalf("notification read back wrong: %+v", n)
 		}
 		claimed, err := tx.ClaimNotifications(ctx, at.Add(time.Second), lease, "tok-a", 10)
 		if err != nil {
 			return err
 		}
-		if len(claimed) != 3 || claimed[0].ID != ids[0] || claimed[0].ClaimToken != "tok-a" || claimed[0].Attempts != 1 ||
-			!claimed[0].NextAttemptAt.Equal(lease) {
+		if len(claimed) != 3 || claimed[0].ID != ids[0] || claimed[0].ClaimToken != "tok-a" || claimed[0].Attempts != 0 ||
+			!claimed[0].NextAttemptAt.Equal(lease) || claimed[0].LeasedUntil != nil {
 			t.Fatalf("claim: %+v", claimed)
 		}
 		if again, err := tx.ClaimNotifications(ctx, lease.Add(-time.Second), lease.Add(time.Hour), "tok-b", 10); err != nil || len(again) != 0 {
 			t.Fatalf("rows claimed twice within the lease: %+v %v", again, err)
 		}
+
+		// Starts: by the holder only, once per claim.
+		start := func(id int64, token string, d time.Duration) bool {
+			ok, err := tx.StartNotificationAttempt(ctx, id, token, d)
+			if err != nil {
+				t.Fatalf("StartNotificationAttempt: %v", err)
+			}
+			return ok
+		}
+		if start(ids[0], "tok-b", time.Hour) || !start(ids[0], "tok-a", time.Hour) || start(ids[0], "tok-a", time.Hour) {
+			t.Fatal("a send started by a sender without the claim, or twice under one claim")
+		}
+		if n, err := tx.Notification(ctx, ids[0]); err != nil || n.Attempts != 1 || n.LeasedUntil == nil || n.ClaimToken != "tok-a" {
+			t.Fatalf("after the start: %+v %v", n, err)
+		}
+		// Hand-back: only the holder's, only what has not started.
+		if n, err := tx.ReleaseNotifications(ctx, "tok-b", ids[:], at.Add(30*time.Second)); err != nil || n != 0 {
+			t.Fatalf("a sender without the claim released %d rows: %v", n, err)
+		}
+		if n, err := tx.ReleaseNotifications(ctx, "tok-a", ids[:2], at.Add(30*time.Second)); err != nil || n != 1 {
+			t.Fatalf("ReleaseNotifications: %d %v, want 1 (the row not started)", n, err)
+		}
+		if n, err := tx.Notification(ctx, ids[1]); err != nil || n.ClaimToken != "" || n.Attempts != 0 || !n.NextAttemptAt.Equal(at.Add(30*time.Second)) {
+			t.Fatalf("after the hand-back: %+v %v", n, err)
+		}
+		// A server whose clock is an hour past the claim's lease takes the
+		// row handed back and the one never started (whose start then
+		// fails for the first claim), but not the one whose send is in
+		// flight: its lease is on the database's clock.
+		ahead := lease.Add(time.Hour)
+		taken, err := tx.ClaimNotifications(ctx, ahead, ahead.Add(2*time.Minute), "tok-x", 10)
+		if err != nil || len(taken) != 2 || taken[0].ID != ids[1] || taken[1].ID != ids[2] {
+			t.Fatalf("claim by a server ahead: %+v %v, want the rows not started", taken, err)
+		}
+		if start(ids[2], "tok-a", time.Hour) {
+			t.Fatal("a send started after another sender claimed the row")
+		}
+
 		if ok, err := tx.RecordNotificationSent(ctx, ids[0], "tok-b", "ATXid_x", at); err != nil || ok {
 			t.Fatalf("a sender without the lease recorded a send: %v %v", ok, err)
 		}
@@ -72,27 +115,26 @@ func testNotifications(t *testing.T, s store.Store) {
 		if ok, err := tx.RecordNotificationSent(ctx, ids[0], "tok-a", "ATXid_1", at.Add(time.Second)); err != nil || ok {
 			t.Fatalf("second RecordNotificationSent must not apply: %v %v", ok, err)
 		}
-		if ok, err := tx.RecordNotificationRetry(ctx, ids[1], "tok-a", at.Add(time.Hour), "gateway said 500", false); err != nil || !ok {
+		if !start(ids[1], "tok-x", time.Hour) {
+			t.Fatal("start by the new holder refused")
+		}
+		if ok, err := tx.RecordNotificationRetry(ctx, ids[1], "tok-x", at.Add(time.Hour), "gateway said 500", false); err != nil || !ok {
 			t.Fatalf("RecordNotificationRetry: %v %v", ok, err)
 		}
-		if ok, err := tx.RecordNotificationRetry(ctx, ids[2], "tok-a", at, "invalid number", true); err != nil || !ok {
+		if ok, err := tx.RecordNotificationRetry(ctx, ids[2], "tok-x", at, "invalid number", true); err != nil || !ok {
 			t.Fatalf("RecordNotificationRetry(give up): %v %v", ok, err)
 		}
 		if due, err := tx.ClaimNotifications(ctx, at.Add(time.Minute), lease, "tok-c", 10); err != nil || len(due) != 0 {
 			t.Fatalf("claimed before the retry is due: %+v %v", due, err)
 		}
 		due, err := tx.ClaimNotifications(ctx, at.Add(2*time.Hour), at.Add(3*time.Hour), "tok-d", 10)
-		if err != nil || len(due) != 1 || due[0].ID != ids[1] || due[0].Attempts != 2 || due[0].LastError != "gateway said 500" {
+		if err != nil || len(due) != 1 || due[0].ID != ids[1] || due[0].Attempts != 1 || due[0].LastError != "gateway said 500" ||
+			due[0].LeasedUntil != nil {
 			t.Fatalf("the retry is not due after its time: %+v %v", due, err)
-		}
-		// A gateway that reuses a message id must not fail the bookkeeping
-		// of a send it took: the id keeps its first delivery record.
-		if ok, err := tx.RecordNotificationSent(ctx, ids[1], "tok-d", "ATXid_1", at.Add(2*time.Hour)); err != nil || !ok {
-			t.Fatalf("a send with a message id seen before: %v %v", ok, err)
 		}
 		got, _ = tx.NotificationsOf(ctx, txID)
 		if got[0].Status != store.NotificationSent || got[0].SentAt == nil || got[0].MessageID != "ATXid_1" || got[0].ClaimToken != "" ||
-			got[2].Status != store.NotificationFailed || got[2].LastError != "invalid number" {
+			got[0].LeasedUntil != nil || got[2].Status != store.NotificationFailed || got[2].LastError != "invalid number" {
 			t.Fatalf("statuses after delivery: %+v", got)
 		}
 
@@ -114,6 +156,36 @@ func testNotifications(t *testing.T, s store.Store) {
 		n, err = tx.Notification(ctx, ids[0])
 		if err != nil || n.DeliveryStatus != "Success" || !n.DeliveryFinal || n.DeliveryRetries != 1 || n.DeliveredAt == nil {
 			t.Fatalf("delivery report read back: %+v %v", n, err)
+		}
+
+		// A send whose lease ran out unrecorded (its sender died) is due
+		// again once the claim's lease has passed too; the new holder
+		// records it. The gateway gives it the first message's id: it must
+		// not fail the bookkeeping of a send the gateway took, nor show the
+		// first message's report.
+		if !start(ids[1], "tok-d", -time.Second) {
+			t.Fatal("start by tok-d refused")
+		}
+		again, err := tx.ClaimNotifications(ctx, at.Add(3*time.Hour), at.Add(4*time.Hour), "tok-e", 10)
+		if err != nil || len(again) != 1 || again[0].ID != ids[1] || again[0].Attempts != 2 || again[0].LeasedUntil != nil {
+			t.Fatalf("a send whose lease ran out, claimed again: %+v %v", again, err)
+		}
+		if ok, err := tx.RecordNotificationSent(ctx, ids[1], "tok-d", "ATXid_late", at.Add(3*time.Hour)); err != nil || ok {
+			t.Fatalf("a send recorded by a sender that lost its lease: %v %v", ok, err)
+		}
+		if ok, err := tx.RecordNotificationSent(ctx, ids[1], "tok-e", "ATXid_1", at.Add(3*time.Hour)); err != nil || !ok {
+			t.Fatalf("a send with a message id seen before: %v %v", ok, err)
+		}
+		if n, err := tx.Notification(ctx, ids[1]); err != nil || n.MessageID != "ATXid_1" || n.DeliveryStatus != "" || n.DeliveryFinal {
+			t.Fatalf("the second message under one id shows the first one's report: %+v %v", n, err)
+		}
+		if ok, err := tx.RecordDeliveryReport(ctx, store.DeliveryReport{MessageID: "ATXid_1", Status: "Failed", FailureReason: "AbsentSubscriber",
+			Final: true, Now: at.Add(4 * time.Hour)}); err != nil || !ok {
+			t.Fatalf("the second message's report: %v %v", ok, err)
+		}
+		got, _ = tx.NotificationsOf(ctx, txID)
+		if got[0].DeliveryStatus != "Success" || got[1].DeliveryStatus != "Failed" || got[1].DeliveryFailure != "AbsentSubscriber" || !got[1].DeliveryFinal {
+			t.Fatalf("two messages under one id: %+v", got[:2])
 		}
 		if _, err := tx.Notification(ctx, -1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Notification(-1): %v", err)

@@ -4,4 +4,5 @@ DROP TABLE sms_deliveries;
 ALTER TABLE notifications
     DROP COLUMN claim_token,
     DROP COLUMN message_id,
-    DROP COLUMN last_error;
+    DROP COLUMN last_error,
+    DROP COLUMN leased_until;

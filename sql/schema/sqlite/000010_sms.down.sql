@@ -4,3 +4,4 @@ DROP TABLE sms_deliveries;
 ALTER TABLE notifications DROP COLUMN claim_token;
 ALTER TABLE notifications DROP COLUMN message_id;
 ALTER TABLE notifications DROP COLUMN last_error;
+ALTER TABLE notifications DROP COLUMN leased_until;
