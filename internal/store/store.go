@@ -201,7 +201,9 @@ type Tx interface {
 	// another text has it. A conflict ends the transaction on PostgreSQL.
 	ClaimInboundReply(ctx context.Context, id int64, key string) error
 	// InsertPaymentRequest stores an invoice texted in for approval,
-	// superseding the user's pending requests.
+	// superseding the user's pending requests. It locks the user's row
+	// first (LockUser), so that of two made at once the later supersedes
+	// the earlier.
 	InsertPaymentRequest(ctx context.Context, r NewPaymentRequest) (int64, error)
 	// OpenPaymentRequest is the user's latest pending request that has not
 	// expired at now (ErrNotFound when none).

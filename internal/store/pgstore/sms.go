@@ -55,6 +55,13 @@ func (t *tx) ClaimInboundReply(ctx context.Context, id int64, key string) error 
 }
 
 func (t *tx) InsertPaymentRequest(ctx context.Context, r store.NewPaymentRequest) (int64, error) {
+	// The user's row is locked first: two requests of one user made at
+	// once then run one after the other, and the second supersedes the
+	// first (without it, under READ COMMITTED, neither sees the other's
+	// new row and both stay pending).
+	if _, err := t.LockUser(ctx, r.UserID); err != nil {
+		return 0, fmt.Errorf("insert payment request: %w", err)
+	}
 	if _, err := t.q.SupersedePaymentRequests(ctx, postgresdb.SupersedePaymentRequestsParams{Now: r.Now.UTC(), UserID: r.UserID}); err != nil {
 		return 0, interpret(fmt.Errorf("supersede payment requests: %w", err))
 	}
