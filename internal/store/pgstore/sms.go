@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
@@ -52,6 +53,20 @@ func (t *tx) ClaimInboundReply(ctx context.Context, id int64, key string) error 
 		return interpret(fmt.Errorf("claim inbound reply: %w", err))
 	}
 	return nil
+}
+
+func (t *tx) TakeReplyPlace(ctx context.Context, kind, day string, limit int) (bool, error) {
+	if limit <= 0 {
+		return false, nil
+	}
+	if err := t.q.EnsureSMSReplyCount(ctx, postgresdb.EnsureSMSReplyCountParams{Kind: kind, ReplyDay: day}); err != nil {
+		return false, interpret(fmt.Errorf("sms reply count: %w", err))
+	}
+	n, err := t.q.TakeSMSReplyPlace(ctx, postgresdb.TakeSMSReplyPlaceParams{Kind: kind, ReplyDay: day, Cap: int32(min(limit, math.MaxInt32))})
+	if err != nil {
+		return false, interpret(fmt.Errorf("take sms reply place: %w", err))
+	}
+	return n == 1, nil
 }
 
 func (t *tx) InsertPaymentRequest(ctx context.Context, r store.NewPaymentRequest) (int64, error) {
