@@ -3,6 +3,7 @@ package ussd
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/smspay"
@@ -66,7 +67,7 @@ func noteShown(buf []string) string {
 	if len(buf) < 4 {
 		return ""
 	}
-	return lightning.CleanText(buf[3], maxNoteShown)
+	return lightning.CleanText(strings.ReplaceAll(buf[3], `"`, "'"), maxNoteShown)
 }
 
 // payeeShown is how a screen names a request's payee (smspay.SplitPayee's
