@@ -45,6 +45,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
 	}
+	if q.ensureSMSReplyCountStmt, err = db.PrepareContext(ctx, ensureSMSReplyCount); err != nil {
+		return nil, fmt.Errorf("error preparing query EnsureSMSReplyCount: %w", err)
+	}
 	if q.expireInvoiceStmt, err = db.PrepareContext(ctx, expireInvoice); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpireInvoice: %w", err)
 	}
@@ -309,6 +312,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.supersedePaymentRequestsStmt, err = db.PrepareContext(ctx, supersedePaymentRequests); err != nil {
 		return nil, fmt.Errorf("error preparing query SupersedePaymentRequests: %w", err)
 	}
+	if q.takeSMSReplyPlaceStmt, err = db.PrepareContext(ctx, takeSMSReplyPlace); err != nil {
+		return nil, fmt.Errorf("error preparing query TakeSMSReplyPlace: %w", err)
+	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
 	}
@@ -350,6 +356,11 @@ func (q *Queries) Close() error {
 	if q.endSessionStmt != nil {
 		if cerr := q.endSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
+		}
+	}
+	if q.ensureSMSReplyCountStmt != nil {
+		if cerr := q.ensureSMSReplyCountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ensureSMSReplyCountStmt: %w", cerr)
 		}
 	}
 	if q.expireInvoiceStmt != nil {
@@ -792,6 +803,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing supersedePaymentRequestsStmt: %w", cerr)
 		}
 	}
+	if q.takeSMSReplyPlaceStmt != nil {
+		if cerr := q.takeSMSReplyPlaceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing takeSMSReplyPlaceStmt: %w", cerr)
+		}
+	}
 	if q.upsertSessionStmt != nil {
 		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
@@ -843,6 +859,7 @@ type Queries struct {
 	countLightningNamesStmt                *sql.Stmt
 	deleteStaleAddressInvoicesStmt         *sql.Stmt
 	endSessionStmt                         *sql.Stmt
+	ensureSMSReplyCountStmt                *sql.Stmt
 	expireInvoiceStmt                      *sql.Stmt
 	expireInvoiceTransactionsStmt          *sql.Stmt
 	expireInvoicesStmt                     *sql.Stmt
@@ -931,6 +948,7 @@ type Queries struct {
 	sumAllBalancesStmt                     *sql.Stmt
 	sumEntriesForAccountAndTransactionStmt *sql.Stmt
 	supersedePaymentRequestsStmt           *sql.Stmt
+	takeSMSReplyPlaceStmt                  *sql.Stmt
 	upsertSessionStmt                      *sql.Stmt
 }
 
@@ -945,6 +963,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countLightningNamesStmt:                q.countLightningNamesStmt,
 		deleteStaleAddressInvoicesStmt:         q.deleteStaleAddressInvoicesStmt,
 		endSessionStmt:                         q.endSessionStmt,
+		ensureSMSReplyCountStmt:                q.ensureSMSReplyCountStmt,
 		expireInvoiceStmt:                      q.expireInvoiceStmt,
 		expireInvoiceTransactionsStmt:          q.expireInvoiceTransactionsStmt,
 		expireInvoicesStmt:                     q.expireInvoicesStmt,
@@ -1033,6 +1052,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
 		sumEntriesForAccountAndTransactionStmt: q.sumEntriesForAccountAndTransactionStmt,
 		supersedePaymentRequestsStmt:           q.supersedePaymentRequestsStmt,
+		takeSMSReplyPlaceStmt:                  q.takeSMSReplyPlaceStmt,
 		upsertSessionStmt:                      q.upsertSessionStmt,
 	}
 }

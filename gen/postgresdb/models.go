@@ -136,6 +136,12 @@ type SmsDelivery struct {
 	ReportedAt     *time.Time
 }
 
+type SmsReplyCount struct {
+	Kind     string
+	ReplyDay string
+	Sent     int32
+}
+
 type Transaction struct {
 	ID                     int64
 	UserID                 *int64

@@ -137,6 +137,12 @@ type SmsDelivery struct {
 	ReportedAt     sql.NullTime
 }
 
+type SmsReplyCount struct {
+	Kind     string
+	ReplyDay string
+	Sent     int64
+}
+
 type Transaction struct {
 	ID                     int64
 	UserID                 sql.NullInt64

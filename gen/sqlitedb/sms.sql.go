@@ -28,6 +28,22 @@ func (q *Queries) CountInboundSMSSince(ctx context.Context, arg CountInboundSMSS
 	return count, err
 }
 
+const ensureSMSReplyCount = `-- name: EnsureSMSReplyCount :exec
+INSERT INTO sms_reply_counts (kind, reply_day, sent) VALUES (?1, ?2, 0)
+ON CONFLICT (kind, reply_day) DO NOTHING
+`
+
+type EnsureSMSReplyCountParams struct {
+	Kind     string
+	ReplyDay string
+}
+
+// The day's count of a kind of reply, made at zero the first time.
+func (q *Queries) EnsureSMSReplyCount(ctx context.Context, arg EnsureSMSReplyCountParams) error {
+	_, err := q.db.ExecContext(ctx, ensureSMSReplyCount, arg.Kind, arg.ReplyDay)
+	return err
+}
+
 const getInboundSMSByGatewayID = `-- name: GetInboundSMSByGatewayID :one
 SELECT id, gateway_id, phone, user_id, text, outcome, reply_key, received_at FROM inbound_sms WHERE gateway_id = ?1
 `
@@ -251,6 +267,27 @@ type SupersedePaymentRequestsParams struct {
 // is offered for approval.
 func (q *Queries) SupersedePaymentRequests(ctx context.Context, arg SupersedePaymentRequestsParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, supersedePaymentRequests, arg.Now, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const takeSMSReplyPlace = `-- name: TakeSMSReplyPlace :execrows
+UPDATE sms_reply_counts SET sent = sent + 1
+WHERE kind = ?1 AND reply_day = ?2 AND sent < ?3
+`
+
+type TakeSMSReplyPlaceParams struct {
+	Kind     string
+	ReplyDay string
+	Cap      int64
+}
+
+// Counts one more reply of the day while the count is below the cap: no
+// row changed means the cap is reached.
+func (q *Queries) TakeSMSReplyPlace(ctx context.Context, arg TakeSMSReplyPlaceParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, takeSMSReplyPlace, arg.Kind, arg.ReplyDay, arg.Cap)
 	if err != nil {
 		return 0, err
 	}

@@ -16,5 +16,6 @@ func (a *App) openSMSPay(node lightning.Node, addresses *lightning.LNURLClient) 
 	}
 	// Its replies wake the outbox as the wallet's receipts do.
 	return &smspay.Service{Store: notify.WakeOnQueue(a.DB, a.Outbox), Wallet: a.Wallet, Node: node, Addresses: addresses, Payer: a.Payer, Log: a.Log,
-		Config: smspay.Config{PerHour: a.Config.SMS.InboundPerHour, Network: a.Config.LNDNetwork}}
+		Config: smspay.Config{PerHour: a.Config.SMS.InboundPerHour, RegisterRepliesPerDay: a.Config.SMS.RegisterRepliesPerDay,
+			Number: a.Config.SMS.InboundNumber, Network: a.Config.LNDNetwork}}
 }

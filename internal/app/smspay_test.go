@@ -61,10 +61,18 @@ func TestRegtestSMSInvoicePaidThroughUSSD(t *testing.T) {
 				t.Fatalf("replies: %+v", replies)
 			}
 			fee := a.SMSPay.FeeLimit(5_000_000)
+			// The payee is the world's node; the invoice's description is
+			// only quoted as its words.
+			var world struct {
+				IdentityPubkey string `json:"identity_pubkey"`
+			}
+			net.World.CLIJSON(&world, "getinfo")
+			payee := "node " + world.IdentityPubkey[:8]
 			n := replies[0]
 			text := notify.Render(notify.Message{Kind: n.Kind, Lang: "en", AmountMsat: n.AmountMsat, Counterparty: n.Counterparty, Body: n.Body,
 				ServiceCode: a.Config.SMS.ServiceCode})
-			if n.AmountMsat != 5_000_000 || !strings.Contains(text, "Dial "+a.Config.SMS.ServiceCode+" to approve paying 5,000 sats to e2e coffee") {
+			if n.AmountMsat != 5_000_000 || !strings.Contains(text, "Dial "+a.Config.SMS.ServiceCode+" to approve paying 5,000 sats to "+payee+" (fee") ||
+				!strings.Contains(text, `Invoice says: "e2e coffee".`) {
 				t.Fatalf("reply %+v: %q", n, text)
 			}
 			// The gateway repeats its callback: nothing new.
@@ -76,11 +84,11 @@ func TestRegtestSMSInvoicePaidThroughUSSD(t *testing.T) {
 			}
 
 			screen := alice.dial()
-			expect(t, screen, "CON Pay 5,000 sats to e2e coffee (fee up to "+groupDigits(fee/1000)+" sats)?", "1. Pay", "2. Reject", "00. Home")
+			expect(t, screen, "CON Pay 5,000 sats to "+payee+" (fee up to "+groupDigits(fee/1000)+" sats)?\nInvoice says: \"e2e coffee\"\n1. Pay\n2. Reject\n00. Home")
 			expect(t, alice.press("7"), "Invalid choice", "1. Pay")
 			expect(t, alice.press("1"), "Enter your PIN")
-			expect(t, alice.press("7391"), "END Paying 5,000 sats to e2e coffee")
-			expect(t, alice.again(), "END Paying 5,000 sats to e2e coffee")
+			expect(t, alice.press("7391"), "END Paying 5,000 sats to "+payee)
+			expect(t, alice.again(), "END Paying 5,000 sats to "+payee)
 			a.Payer.Wait()
 			var state struct {
 				State string `json:"state"`

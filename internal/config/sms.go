@@ -35,6 +35,14 @@ type SMS struct {
 	// InboundPerHour is how many texts one number may send the service in
 	// an hour before the rest are ignored.
 	InboundPerHour int
+	// RegisterRepliesPerDay caps the "register first" replies of a day to
+	// all numbers together: each costs the operator an SMS, and any number
+	// of the region may text in.
+	RegisterRepliesPerDay int
+	// InboundNumber is the service's number or short code as the gateway
+	// reports texts sent to it: a text to another is not answered (empty:
+	// any).
+	InboundNumber string
 	// ServiceCode is the USSD code users dial, named in SMS replies.
 	ServiceCode string
 }
@@ -44,7 +52,7 @@ func (s SMS) Enabled() bool { return s.APIKey != "" }
 
 func defaultSMS() SMS {
 	return SMS{BaseURL: "https://api.africastalking.com", MaxAttempts: 8, Batch: 50, Lease: 2 * time.Minute,
-		Poll: time.Second, InboundPerHour: 10, ServiceCode: "*384*1234#"}
+		Poll: time.Second, InboundPerHour: 10, RegisterRepliesPerDay: 500, ServiceCode: "*384*1234#"}
 }
 
 // smsFromEnv reads the SMS settings.
@@ -52,7 +60,7 @@ func smsFromEnv(getenv func(string) string, s *SMS) error {
 	var errs []error
 	for name, dst := range map[string]*string{
 		"AT_SMS_URL": &s.BaseURL, "AT_USERNAME": &s.Username, "AT_API_KEY": &s.APIKey, "AT_SMS_FROM": &s.From,
-		"SMS_CALLBACK_TOKEN": &s.CallbackToken, "USSD_SERVICE_CODE": &s.ServiceCode,
+		"SMS_CALLBACK_TOKEN": &s.CallbackToken, "USSD_SERVICE_CODE": &s.ServiceCode, "SMS_INBOUND_NUMBER": &s.InboundNumber,
 	} {
 		if v := getenv(name); v != "" {
 			*dst = strings.TrimSpace(v)
@@ -64,6 +72,7 @@ func smsFromEnv(getenv func(string) string, s *SMS) error {
 		min, max int
 	}{
 		"SMS_MAX_ATTEMPTS": {&s.MaxAttempts, 1, 100}, "SMS_BATCH": {&s.Batch, 1, 1000}, "SMS_INBOUND_PER_HOUR": {&s.InboundPerHour, 1, 1000},
+		"SMS_REGISTER_REPLIES_PER_DAY": {&s.RegisterRepliesPerDay, 1, 100_000},
 	} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -110,6 +119,12 @@ func (s SMS) check(development bool) error {
 	}
 	if !strings.HasPrefix(s.ServiceCode, "*") || !strings.HasSuffix(s.ServiceCode, "#") || len(s.ServiceCode) > 20 {
 		errs = append(errs, fmt.Errorf("USSD_SERVICE_CODE: %q is not a code like *384*1234#", s.ServiceCode))
+	}
+	if s.RegisterRepliesPerDay < 1 {
+		errs = append(errs, fmt.Errorf("SMS_REGISTER_REPLIES_PER_DAY: %d is not a whole number from 1", s.RegisterRepliesPerDay))
+	}
+	if n := strings.TrimPrefix(s.InboundNumber, "+"); s.InboundNumber != "" && (len(n) < 3 || len(n) > 15 || strings.Trim(n, "0123456789") != "") {
+		errs = append(errs, fmt.Errorf("SMS_INBOUND_NUMBER: %q is not a short code or a number (digits, maybe after a plus)", s.InboundNumber))
 	}
 	return errors.Join(errs...)
 }

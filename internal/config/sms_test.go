@@ -25,7 +25,7 @@ func TestSMSConfig(t *testing.T) {
 	}
 	s := c.SMS
 	if !s.Enabled() || s.BaseURL != "https://api.africastalking.com" || s.MaxAttempts != 8 || s.Batch != 50 || s.Lease != 2*time.Minute ||
-		s.InboundPerHour != 10 || s.ServiceCode != "*384*1234#" {
+		s.InboundPerHour != 10 || s.RegisterRepliesPerDay != 500 || s.InboundNumber != "" || s.ServiceCode != "*384*1234#" {
 		t.Fatalf("defaults: %+v", s)
 	}
 	if err := c.CheckServe(); err != nil {
@@ -41,6 +41,7 @@ func TestSMSConfig(t *testing.T) {
 		"short token":      {"SMS_CALLBACK_TOKEN": "short"},
 		"short lease":      {"SMS_LEASE": "5s"},
 		"bad service code": {"USSD_SERVICE_CODE": "384"},
+		"bad number":       {"SMS_INBOUND_NUMBER": "UMEME"},
 	} {
 		c, err := FromEnv(env(over))
 		if err == nil {
@@ -52,10 +53,14 @@ func TestSMSConfig(t *testing.T) {
 			t.Errorf("%s: the API key is in the error: %v", name, err)
 		}
 	}
-	for name, v := range map[string]string{"SMS_MAX_ATTEMPTS": "0", "SMS_BATCH": "x", "SMS_POLL": "-1s"} {
+	for name, v := range map[string]string{"SMS_MAX_ATTEMPTS": "0", "SMS_BATCH": "x", "SMS_POLL": "-1s", "SMS_REGISTER_REPLIES_PER_DAY": "0"} {
 		if _, err := FromEnv(env(map[string]string{name: v})); err == nil {
 			t.Errorf("%s=%s accepted", name, v)
 		}
+	}
+	c, err = FromEnv(env(map[string]string{"SMS_REGISTER_REPLIES_PER_DAY": "50", "SMS_INBOUND_NUMBER": "+254711082000"}))
+	if err != nil || c.CheckServe() != nil || c.SMS.RegisterRepliesPerDay != 50 || c.SMS.InboundNumber != "+254711082000" {
+		t.Fatalf("the inbound settings: %+v %v %v", c.SMS, err, c.CheckServe())
 	}
 	c, _ = FromEnv(env(map[string]string{"APP_ENV": "development", "AT_SMS_URL": "http://127.0.0.1:9/"}))
 	if err := c.CheckServe(); err != nil || c.SMS.BaseURL != "http://127.0.0.1:9" {

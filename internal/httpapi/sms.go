@@ -28,7 +28,9 @@ type DeliveryRecorder interface {
 // /delivery, and the texts people send the service's number at /inbound
 // (when Inbound is set). The gateway does not sign them: the secret
 // token in the path is what keeps strangers out, and a wrong one is a 404,
-// like a path that does not exist.
+// like a path that does not exist. Africa's Talking sends them from the
+// addresses it sends the USSD callbacks from: when Server.AllowedIPs
+// (USSD_ALLOWED_IPS) names those, a callback from any other is a 403.
 type SMSRoutes struct {
 	Token string
 	// Reports records delivery reports.
@@ -47,12 +49,18 @@ func (s *Server) smsRoutes(mux *http.ServeMux) {
 	}
 }
 
-// smsCallback checks the token and bounds and parses the form before
-// handle runs.
+// smsCallback checks the token and the client address, and bounds and
+// parses the form, before handle runs. A refusal is logged without the
+// path, which holds the token.
 func (s *Server) smsCallback(handle http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.PathValue("token")), []byte(s.SMS.Token)) != 1 {
 			http.NotFound(w, r)
+			return
+		}
+		if ip := s.clientIP(r); len(s.AllowedIPs) > 0 && (!ip.IsValid() || !containsAddr(s.AllowedIPs, ip)) {
+			s.Log.Warn("sms callback from an address not allowed", "client", ip.String(), "peer", r.RemoteAddr)
+			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxSMSCallbackBytes)

@@ -42,6 +42,7 @@ const (
 	kLockedOut
 	kPayRequest
 	kFeeUpTo
+	kInvoiceSays
 	kServiceCode
 	kRefusedExpired
 	kRefusedNetwork
@@ -107,8 +108,9 @@ var catalogue = map[string][numKeys]string{
 		kPINChanged: "Your Umeme PIN was changed. If this was not you, contact support at once.",
 		kLockedOut:  "Too many wrong PINs: your Umeme account is locked for a while. If this was not you, contact support.",
 
-		kPayRequest:  "Dial %s to approve paying %s%s%s. Nothing is paid until you approve with your PIN.",
+		kPayRequest:  "Dial %s to approve paying %s%s%s.%s Nothing is paid until you approve with your PIN.",
 		kFeeUpTo:     " (fee up to %s)",
+		kInvoiceSays: " Invoice says: \"%s\".",
 		kServiceCode: "the Umeme USSD code",
 
 		kRefusedExpired:    "That invoice has expired: ask for a new invoice.",
@@ -168,8 +170,9 @@ var catalogue = map[string][numKeys]string{
 		kPINChanged: "PIN yako ya Umeme imebadilishwa. Kama si wewe, wasiliana na huduma kwa wateja mara moja.",
 		kLockedOut:  "PIN zisizo sahihi mara nyingi: akaunti yako ya Umeme imefungwa kwa muda. Kama si wewe, wasiliana na huduma kwa wateja.",
 
-		kPayRequest:  "Piga %s kuidhinisha kulipa %s%s%s. Hakuna kitakacholipwa hadi uidhinishe kwa PIN yako.",
+		kPayRequest:  "Piga %s kuidhinisha kulipa %s%s%s.%s Hakuna kitakacholipwa hadi uidhinishe kwa PIN yako.",
 		kFeeUpTo:     " (ada hadi %s)",
+		kInvoiceSays: " Ankara inasema: \"%s\".",
 		kServiceCode: "msimbo wa USSD wa Umeme",
 
 		kRefusedExpired:    "Ankara hiyo imeisha muda: omba ankara mpya.",

@@ -12,6 +12,10 @@ import (
 // Lightning Address can be long enough to crowd out the message.
 const maxParty = 48
 
+// maxNote is the most characters of an invoice's own words a "dial to
+// approve" text quotes (smspay keeps no more).
+const maxNote = 18
+
 // amount words an msat amount in lang: "12,345 sats", "sats 12,345".
 func amount(lang string, msat int64) string { return text(lang, kSats, sats(msat)) }
 

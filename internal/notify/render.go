@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/smspay"
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
@@ -114,7 +115,18 @@ func (r renderer) lines() []string {
 		if limit, err := strconv.ParseInt(strings.TrimSpace(m.Body), 10, 64); err == nil && limit >= 0 {
 			fee = r.t(kFeeUpTo, amount(r.lang, limit))
 		}
-		return []string{r.t(kPayRequest, r.code(), r.amount(), r.with(kTo), fee)}
+		// The payee is who smspay established; another node's invoice
+		// may add its maker's words, quoted and labelled as theirs.
+		who, note := smspay.SplitPayee(m.Counterparty)
+		to := ""
+		if p := party(who); p != "" {
+			to = r.t(kTo, p)
+		}
+		says := ""
+		if n := clean(strings.ReplaceAll(note, `"`, "'"), maxNote); n != "" {
+			says = r.t(kInvoiceSays, n)
+		}
+		return []string{r.t(kPayRequest, r.code(), r.amount(), to, fee, says)}
 	case store.NotifyPayRefused:
 		return []string{r.refused() + " " + r.t(kNothingPaid)}
 	case store.NotifyRegisterFirst:

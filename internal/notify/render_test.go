@@ -88,7 +88,8 @@ func bodies() []string {
 // free of template leftovers, and at most 3 messages (an invoice, whose
 // BOLT11 alone can fill more, excepted).
 func TestSMSRenderEveryKind(t *testing.T) {
-	parties := []string{"", phone, shortAddr, longAddr, strings.Repeat("\u00ef", 300) + "@x.example", "254712345678@pay.umeme.co.ke"}
+	parties := []string{"", phone, shortAddr, longAddr, strings.Repeat("\u00ef", 300) + "@x.example", "254712345678@pay.umeme.co.ke",
+		`node 02ab12cd "` + strings.Repeat("\u00ef\"", 100) + `"`}
 	amounts := []int64{0, 1, 12_345_500, math.MaxInt64}
 	for _, kind := range append(kinds(t), "some_future_kind") {
 		for _, lang := range []string{"en", "sw", "fr"} {
@@ -217,6 +218,10 @@ func TestSMSRenderExamples(t *testing.T) {
 			"Ankara ya Lightning ya sats 1,000:\n" + bolt11},
 		{Message{Kind: store.NotifyPayRequest, AmountMsat: 5_000_000, Counterparty: shortAddr, Body: "60000", ServiceCode: code},
 			"Dial *384*1234# to approve paying 5,000 sats to " + shortAddr + " (fee up to 60 sats). Nothing is paid until you approve with your PIN."},
+		{Message{Kind: store.NotifyPayRequest, AmountMsat: 5_000_000, Counterparty: `node 02ab12cd "Coffee at Java"`, Body: "60000", ServiceCode: code},
+			"Dial *384*1234# to approve paying 5,000 sats to node 02ab12cd (fee up to 60 sats). Invoice says: \"Coffee at Java\". Nothing is paid until you approve with your PIN."},
+		{Message{Kind: store.NotifyPayRequest, Lang: "sw", AmountMsat: 5_000_000, Counterparty: `node 02ab12cd "a note longer than it may be"`, ServiceCode: code},
+			"Piga *384*1234# kuidhinisha kulipa sats 5,000 kwa node 02ab12cd. Ankara inasema: \"a note longer t...\". Hakuna kitakacholipwa hadi uidhinishe kwa PIN yako."},
 		{Message{Kind: store.NotifyPayRequest, Lang: "sw", AmountMsat: 5_000_000, Body: "bad", ServiceCode: code},
 			"Piga *384*1234# kuidhinisha kulipa sats 5,000. Hakuna kitakacholipwa hadi uidhinishe kwa PIN yako."},
 		{Message{Kind: store.NotifyPayRefused, Body: store.PayRefusedExpired},

@@ -149,7 +149,9 @@ func TestAttackSMSForeignNumbersAnswered(t *testing.T) {
 		e := newEnv(t, db, nil, morning, nil)
 		for _, from := range []string{"+447911123456", "+8613800138000", "+2348031234567"} {
 			res := e.text(from, "hi")
-			if res.Outcome != smspay.OutcomeUnregistered {
+			// (fix11a: recorded as "foreign", as the fix was specified,
+			// rather than as unregistered.)
+			if res.Outcome != smspay.OutcomeForeign {
 				t.Fatalf("text from %s: %+v", from, res)
 			}
 			if got := e.repliesTo(from); len(got) != 0 {

@@ -221,9 +221,14 @@ func TestSMSRefusals(t *testing.T) {
 			}
 
 			// What can be paid becomes a request: another node's invoice
-			// (its description names the payee), a Lightning Address,
-			// and another user's invoice of our node (their number).
+			// (the node is the payee, its description a quoted note), a
+			// Lightning Address, and another user's invoice of our node
+			// (their number).
 			coffee, coffeeHash := e.worldInvoice(5000, "Coffee\nat Java")
+			world, err := e.node.DecodeInvoice(e.ctx, coffee)
+			if err != nil {
+				t.Fatal(err)
+			}
 			shop := e.lnurlShop()
 			bobs, err := e.recv.RequestInvoice(e.ctx, bob.ID, 3_000_000, "bob asks")
 			if err != nil {
@@ -233,7 +238,7 @@ func TestSMSRefusals(t *testing.T) {
 				name, text, payee, hash string
 				amountMsat              int64
 			}{
-				{"a world invoice", "  Pay LIGHTNING:" + strings.ToUpper(coffee) + " ", "Coffee at Java", coffeeHash, 5_000_000},
+				{"a world invoice", "  Pay LIGHTNING:" + strings.ToUpper(coffee) + " ", "node " + world.Destination[:8] + ` "Coffee at Java"`, coffeeHash, 5_000_000},
 				{"a lightning address", "pay " + strings.ToUpper(shop) + " 2,500", shop, "", 2_500_000},
 				{"another user's invoice of our node", bobs.Invoice, bob.Phone, bobs.PaymentHash, 3_000_000},
 			} {

@@ -78,16 +78,32 @@ func (s *Service) reply(ctx context.Context, t text, outcome string, n store.New
 
 // replyOnce records an outcome, and queues its reply only if no other
 // text of the number earned the same reply today (the reply key
-// "<kind>:<phone>:<YYYY-MM-DD>", the day in the wallet's time zone). A key
-// taken ends the transaction on PostgreSQL, so the outcome alone is then
-// recorded in a second one.
-func (s *Service) replyOnce(ctx context.Context, t text, kind, outcome string, n store.NewNotification) (Result, error) {
-	key := kind + ":" + t.phone + ":" + t.at.In(s.Wallet.Config().DayZone).Format("2006-01-02")
+// "<kind>:<phone>:<YYYY-MM-DD>", the day in the wallet's time zone) and,
+// with perDay > 0, fewer than perDay replies of the kind went to all
+// numbers today. A key taken ends the transaction on PostgreSQL, so the
+// outcome alone is then recorded in a second one.
+func (s *Service) replyOnce(ctx context.Context, t text, kind, outcome string, n store.NewNotification, perDay int) (Result, error) {
+	day := t.at.In(s.Wallet.Config().DayZone).Format("2006-01-02")
+	key := kind + ":" + t.phone + ":" + day
 	res := Result{InboundID: t.id, Outcome: outcome}
 	n.UserID, n.Phone, n.Now = t.user.ID, t.phone, t.at
+	capped := false
 	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		res.NotificationID, capped = 0, false
 		if err := tx.ClaimInboundReply(ctx, t.id, key); err != nil {
 			return err
+		}
+		if perDay > 0 {
+			ok, err := tx.TakeReplyPlace(ctx, kind, day, perDay)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// The day's replies are spent: the number's key stays
+				// claimed, so its later texts today do not try again.
+				capped = true
+				return tx.SetInboundSMSOutcome(ctx, t.id, outcome)
+			}
 		}
 		var err error
 		if res.NotificationID, err = tx.InsertNotification(ctx, n); err != nil {
@@ -103,6 +119,10 @@ func (s *Service) replyOnce(ctx context.Context, t text, kind, outcome string, n
 	}
 	if err != nil {
 		return Result{InboundID: t.id}, fmt.Errorf("record %s: %w", outcome, err)
+	}
+	if capped {
+		s.Log.Warn("sms: the day's replies of this kind are spent; text recorded, not answered", "kind", kind, "per_day", perDay,
+			"phone", wallet.MaskPhone(t.phone), "inbound", t.id)
 	}
 	return res, nil
 }

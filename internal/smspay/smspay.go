@@ -9,7 +9,10 @@
 // what became of it, and answered through the outbox: a request, a
 // refusal saying why, "register first" to a number without a wallet, "too
 // many texts" to a flood. The last two are sent at most once a day per
-// number, and neither says whether the number holds anything.
+// number, and neither says whether the number holds anything; "register
+// first" also at most Config.RegisterRepliesPerDay times a day in all. A
+// text from a number outside the wallet's region, or sent to another
+// number than the service's, is recorded and not answered at all.
 package smspay
 
 import (
@@ -20,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -55,6 +60,14 @@ const (
 	OutcomeFlood = "flood"
 	// OutcomeUnavailable: the Lightning node did not answer.
 	OutcomeUnavailable = "unavailable"
+	// OutcomeForeign: the number is not of the wallet's region, where
+	// alone wallets are held; nothing was read or answered. A reply
+	// abroad costs many times a local one, and answering any number that
+	// writes in is what SMS pumping (revenue-share fraud) lives on.
+	OutcomeForeign = "foreign"
+	// OutcomeElsewhere: the text was sent to another number than the
+	// service's (Config.Number); nothing was read or answered.
+	OutcomeElsewhere = "elsewhere"
 	// OutcomeDuplicate is what a repeated callback comes to; it is not
 	// recorded again (the first one's row stands).
 	OutcomeDuplicate = "duplicate"
@@ -78,6 +91,17 @@ type Config struct {
 	// PerHour is how many texts one number may send in an hour before the
 	// rest are only recorded (default 10).
 	PerHour int
+	// RegisterRepliesPerDay caps the "register first" replies of a day,
+	// to all numbers together (default 500); past it those texts are
+	// only recorded.
+	RegisterRepliesPerDay int
+	// Number is the service's number or short code: a text whose To is
+	// another is only recorded (empty: any).
+	Number string
+	// MaxInFlight bounds the texts Accept acts on at once (default 16):
+	// past it a callback waits for a place as long as its context lets
+	// it, and a text that gets none stays recorded as received.
+	MaxInFlight int
 	// Network is the Lightning node's network (mainnet, testnet, signet,
 	// regtest, simnet): an invoice of another one is refused as such.
 	Network string
@@ -113,8 +137,9 @@ type Service struct {
 	life     context.Context // of the work Accept started; Close may end it
 	stop     context.CancelFunc
 	work     sync.WaitGroup
-	mu       sync.Mutex // guards identity
-	identity string     // our node's public key, once known
+	places   chan struct{} // one per text Accept is acting on
+	mu       sync.Mutex    // guards identity
+	identity string        // our node's public key, once known
 }
 
 // ErrMalformed is a callback that cannot be a text: no gateway id, or a
@@ -126,7 +151,7 @@ const (
 	maxGatewayID = 128
 	maxStored    = 1024 // the inbound_sms.text column (MySQL)
 	maxInvoice   = 2048 // the payment_requests.invoice column (MySQL)
-	maxPayee     = 40   // a description shown as the payee
+	maxNote      = 18   // an invoice's description shown as its note
 )
 
 // Receive records a text and acts on it before returning.
@@ -142,16 +167,32 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Result, error) {
 
 // Accept records a text and acts on it in the background, bounded by
 // Config.Timeout, for a callback that must answer at once. It returns once
-// the text is recorded: a callback repeated after that finds it.
+// the text is recorded: a callback repeated after that finds it. At most
+// Config.MaxInFlight texts are acted on at once: past that the callback
+// waits for a place until ctx ends, and a text that gets none stays
+// recorded as received, unanswered (a burst must not start a decode and
+// an address fetch per text all at once).
 func (s *Service) Accept(ctx context.Context, in Inbound) error {
 	t, fresh, err := s.record(ctx, in)
 	if err != nil || !fresh {
 		return err
 	}
+	if t.settled != "" {
+		s.logText(t, Result{InboundID: t.id, Outcome: t.settled})
+		return nil
+	}
 	s.init()
+	select {
+	case s.places <- struct{}{}:
+	case <-ctx.Done():
+		s.Log.Warn("sms: too many texts in hand; this one is recorded, not acted on", "phone", wallet.MaskPhone(t.phone),
+			"inbound", t.id, "in_flight", cap(s.places))
+		return nil
+	}
 	s.work.Add(1)
 	go func() {
 		defer s.work.Done()
+		defer func() { <-s.places }()
 		ctx, cancel := context.WithTimeout(s.life, s.timeout())
 		defer cancel()
 		if _, err := s.act(ctx, t); err != nil {
@@ -177,7 +218,10 @@ func (s *Service) Close(ctx context.Context) {
 }
 
 func (s *Service) init() {
-	s.once.Do(func() { s.life, s.stop = context.WithCancel(context.Background()) })
+	s.once.Do(func() {
+		s.life, s.stop = context.WithCancel(context.Background())
+		s.places = make(chan struct{}, s.maxInFlight())
+	})
 }
 
 // text is a recorded text and what is known of its sender.
@@ -190,6 +234,9 @@ type text struct {
 	// recent counts the number's texts in the hour up to this one, itself
 	// included.
 	recent int64
+	// settled is the outcome of a text recorded as one not to act on
+	// (foreign, elsewhere); "" for one to act on.
+	settled string
 	// gateway, to, date and link are the callback's own fields, for the log.
 	gateway, to, date, link string
 }
@@ -208,17 +255,42 @@ func (s *Service) record(ctx context.Context, in Inbound) (t text, fresh bool, e
 	}
 	t = text{phone: phone, body: in.Text, at: s.now(), gateway: gw, to: lightning.CleanText(in.To, 20),
 		date: lightning.CleanText(in.Date, 40), link: lightning.CleanText(in.LinkID, 64)}
+	switch {
+	case abroad(phone, s.Wallet.Config().Region):
+		t.settled = OutcomeForeign
+	case !s.forUs(in.To):
+		t.settled = OutcomeElsewhere
+	}
+	outcome := OutcomeReceived
+	if t.settled != "" {
+		outcome = t.settled
+	}
 	err = s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		t.user = store.User{}
+		if t.settled != "" {
+			var err error
+			t.id, err = tx.InsertInboundSMS(ctx, store.NewInboundSMS{GatewayID: gw, Phone: phone,
+				Text: store.Clip(storable(in.Text), maxStored), Outcome: outcome, ReceivedAt: t.at})
+			return err
+		}
 		u, err := tx.UserByPhone(ctx, phone)
 		switch {
 		case err == nil:
-			t.user = u
+			// The user's row is locked before the count: a burst of
+			// texts from one number is recorded one text at a time, and
+			// each counts the ones before it. (Without it, under READ
+			// COMMITTED, texts recorded at once do not see each other,
+			// and each is answered as if it were the first.) A number
+			// without a user has no row to lock; its replies are once a
+			// day anyway (replyOnce).
+			if t.user, err = tx.LockUser(ctx, u.ID); err != nil {
+				return err
+			}
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
 		t.id, err = tx.InsertInboundSMS(ctx, store.NewInboundSMS{GatewayID: gw, Phone: phone, UserID: t.user.ID,
-			Text: store.Clip(storable(in.Text), maxStored), Outcome: OutcomeReceived, ReceivedAt: t.at})
+			Text: store.Clip(storable(in.Text), maxStored), Outcome: outcome, ReceivedAt: t.at})
 		if err != nil {
 			return err
 		}
@@ -241,19 +313,47 @@ func (s *Service) act(ctx context.Context, t text) (Result, error) {
 	var res Result
 	var err error
 	switch {
+	case t.settled != "":
+		res = Result{InboundID: t.id, Outcome: t.settled}
 	case t.recent > int64(s.perHour()):
-		res, err = s.replyOnce(ctx, t, "flood", OutcomeFlood, store.NewNotification{Kind: store.NotifyPayRefused, Body: store.PayRefusedFlood})
+		res, err = s.replyOnce(ctx, t, "flood", OutcomeFlood, store.NewNotification{Kind: store.NotifyPayRefused, Body: store.PayRefusedFlood}, 0)
 	case !registered(t.user):
-		res, err = s.replyOnce(ctx, t, "register", OutcomeUnregistered, store.NewNotification{Kind: store.NotifyRegisterFirst})
+		res, err = s.replyOnce(ctx, t, "register", OutcomeUnregistered, store.NewNotification{Kind: store.NotifyRegisterFirst},
+			s.registerRepliesPerDay())
 	default:
 		res, err = s.pay(ctx, t)
 	}
 	if err != nil {
 		return res, err
 	}
+	s.logText(t, res)
+	return res, nil
+}
+
+// logText logs what became of a text: its sender masked, never its words.
+func (s *Service) logText(t text, res Result) {
 	s.Log.Info("sms received", "phone", wallet.MaskPhone(t.phone), "to", t.to, "gateway_id", t.gateway, "gateway_date", t.date,
 		"link_id", t.link, "length", len(t.body), "outcome", res.Outcome, "request", res.RequestID, "replied", res.NotificationID != 0)
-	return res, nil
+}
+
+// abroad reports whether a number (E.164) is of another country calling
+// code than the wallet's region: only numbers of the region hold wallets.
+func abroad(phone, region string) bool {
+	num, err := phonenumbers.Parse(phone, region)
+	return err != nil || int(num.GetCountryCode()) != phonenumbers.GetCountryCodeForRegion(region)
+}
+
+// forUs reports whether a text was sent to the service's number, when
+// one is configured: the gateway's "to", compared without a plus or
+// spaces.
+func (s *Service) forUs(to string) bool {
+	if s.Config.Number == "" {
+		return true
+	}
+	bare := func(n string) string {
+		return strings.TrimPrefix(strings.ReplaceAll(strings.TrimSpace(n), " ", ""), "+")
+	}
+	return strings.EqualFold(bare(to), bare(s.Config.Number))
 }
 
 // registered reports whether a user has a wallet they can approve with.
@@ -281,7 +381,8 @@ func (s *Service) pay(ctx context.Context, t text) (Result, error) {
 		case errors.Is(err, lightning.ErrUnavailable):
 			return s.unavailable(ctx, t, err)
 		case err != nil || len(got) > maxInvoice:
-			s.Log.Info("sms: lightning address gave no invoice", "phone", wallet.MaskPhone(t.phone), "address", cmd.Address, "err", err)
+			s.Log.Info("sms: lightning address gave no invoice", "phone", wallet.MaskPhone(t.phone), "address", addressForLog(cmd.Address),
+				"err", scrubAddress(err, cmd.Address))
 			return s.refuse(ctx, t, store.PayRefusedAddress, 0, cmd.Address)
 		}
 		bolt11, payee = got, cmd.Address
@@ -296,6 +397,8 @@ func (s *Service) pay(ctx context.Context, t text) (Result, error) {
 		return s.refuse(ctx, t, c.reason, c.amountMsat, "")
 	}
 	if payee == "" {
+		// What the invoice says it is for stands beside who is paid,
+		// quoted, never in their place.
 		payee = c.payee
 	}
 	return s.request(ctx, t, bolt11, c.inv, payee)
@@ -339,7 +442,7 @@ func (s *Service) check(ctx context.Context, t text, bolt11 string) (checked, er
 	if err != nil {
 		return checked{}, fmt.Errorf("%w: node identity: %v", lightning.ErrUnavailable, err)
 	}
-	c := checked{inv: inv, payee: describe(inv)}
+	c := checked{inv: inv, payee: nodePayee(inv)}
 	// One read for both: an invoice of our own node (paid inside the
 	// ledger), and a payment of the hash by anyone.
 	var ours store.Invoice
@@ -374,11 +477,16 @@ func (s *Service) check(ctx context.Context, t text, bolt11 string) (checked, er
 		case ours.Status != store.InvoicePending:
 			return checked{reason: store.PayRefusedExpired}, nil
 		}
+		// Who is paid is the wallet's own record of the invoice: the
+		// user's number, not what the invoice says.
 		c.payee = ours.Phone
 		if ours.UserID != 0 {
 			if c.payee, err = s.phoneOf(ctx, ours.UserID); err != nil {
 				return checked{}, err
 			}
+		}
+		if c.payee == "" {
+			c.payee = nodeName(inv.Destination)
 		}
 	}
 	return c, nil
@@ -389,18 +497,6 @@ func (s *Service) check(ctx context.Context, t text, bolt11 string) (checked, er
 func (s *Service) payable(msat int64) bool {
 	cfg := s.Wallet.Config()
 	return msat >= cfg.MinAmountMsat && msat <= cfg.MaxAmountMsat && msat <= cfg.DailyLimitMsat
-}
-
-// describe names the payee of another node's invoice: its description,
-// made plain and cut, or else the node's key in short.
-func describe(inv lightning.DecodedInvoice) string {
-	if d := strings.TrimSpace(lightning.CleanText(inv.Description, maxPayee)); d != "" {
-		return d
-	}
-	if len(inv.Destination) >= 8 {
-		return "node " + inv.Destination[:8]
-	}
-	return ""
 }
 
 // phoneOf is a user's number.
@@ -466,6 +562,20 @@ func (s *Service) perHour() int {
 		return s.Config.PerHour
 	}
 	return 10
+}
+
+func (s *Service) registerRepliesPerDay() int {
+	if s.Config.RegisterRepliesPerDay > 0 {
+		return s.Config.RegisterRepliesPerDay
+	}
+	return 500
+}
+
+func (s *Service) maxInFlight() int {
+	if s.Config.MaxInFlight > 0 {
+		return s.Config.MaxInFlight
+	}
+	return 16
 }
 
 func (s *Service) timeout() time.Duration {

@@ -216,8 +216,16 @@ type Tx interface {
 	// named by key (say "register:+2547...:2026-12-06"); ErrConflict when
 	// another text has it. A conflict ends the transaction on PostgreSQL.
 	ClaimInboundReply(ctx context.Context, id int64, key string) error
+	// TakeReplyPlace counts one more reply of kind on day (YYYY-MM-DD)
+	// while fewer than limit were counted: false, and nothing counted,
+	// once the day's limit is reached. The day's count is one row,
+	// raised in place, so replies racing for the last place cannot both
+	// have it (a cap on all numbers' replies together).
+	TakeReplyPlace(ctx context.Context, kind, day string, limit int) (bool, error)
 	// InsertPaymentRequest stores an invoice texted in for approval,
-	// superseding the user's pending requests.
+	// superseding the user's pending requests. It locks the user's row
+	// first (LockUser), so that of two made at once the later supersedes
+	// the earlier.
 	InsertPaymentRequest(ctx context.Context, r NewPaymentRequest) (int64, error)
 	// OpenPaymentRequest is the user's latest pending request that has not
 	// expired at now (ErrNotFound when none).

@@ -107,6 +107,7 @@ const (
 	kMpesaRefused
 	kBuyOverCap
 	kSMSPayAsk
+	kSMSPayNote
 	kSMSPayYes
 	kSMSPayNo
 	kSMSPayRejected
@@ -215,6 +216,7 @@ var catalogue = map[string][numKeys]string{
 		kMpesaRefused:       "M-Pesa refused the payment. Your sats were returned.",
 		kBuyOverCap:         "Not started: that would take your balance over its limit.",
 		kSMSPayAsk:          "Pay %s sats to %s (fee up to %s sats)?",
+		kSMSPayNote:         "Invoice says: \"%s\"",
 		kSMSPayYes:          "Pay",
 		kSMSPayNo:           "Reject",
 		kSMSPayRejected:     "Payment request rejected. Nothing was paid.",
@@ -318,6 +320,7 @@ var catalogue = map[string][numKeys]string{
 		kMpesaRefused:       "M-Pesa imekataa malipo. Sats zako zimerudishwa.",
 		kBuyOverCap:         "Haikuanzishwa: salio lingezidi kikomo chake.",
 		kSMSPayAsk:          "Lipa sats %s kwa %s (ada hadi sats %s)?",
+		kSMSPayNote:         "Ankara inasema: \"%s\"",
 		kSMSPayYes:          "Lipa",
 		kSMSPayNo:           "Kataa",
 		kSMSPayRejected:     "Ombi la malipo limekataliwa. Hakuna kilicholipwa.",

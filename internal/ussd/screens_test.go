@@ -110,8 +110,10 @@ func TestEveryScreenFits(t *testing.T) {
 		stReceive, stInvoiceAmt, stSendKind, stSendAddress, stSendDomain, stLNAmount, stLNConfirm, stLNPIN, stLNAddress, stLNNamePIN, stLNName,
 		stBuyAmount, stBuyConfirm, stSellAmount, stSellConfirm, stSellPIN, stSMSPay, stSMSPayPIN}
 	// The longest payee a texted request can name: an address as long as
-	// smspay takes.
+	// smspay takes. Another node's invoice names the node in short and
+	// may carry a note, of at most maxNoteShown characters.
 	longPayee := payeeShown(strings.Repeat("n", 32) + "@" + strings.Repeat("d", 27) + ".com")
+	nodeWithNote := []string{payeeShown("node 02ab12cd"), strings.Repeat("W", maxNoteShown)}
 	count := 0
 	for _, lang := range Languages {
 		u.Language = lang
@@ -139,6 +141,19 @@ func TestEveryScreenFits(t *testing.T) {
 				}
 				if _, err := Render(h.screen()); err != nil {
 					t.Errorf("%s/%s with reason %d: %v", lang, st, r, err)
+				}
+				count++
+			}
+		}
+		for _, st := range []string{stSMSPay, stSMSPayPIN} {
+			for _, r := range append([]key{-1}, reasons...) {
+				h := &hop{e: e, ctx: ctx, user: u, phone: longest, state: st,
+					buf: append([]string{"9223372036854775807", strconv.FormatInt(wcfg.MaxAmountMsat, 10)}, nodeWithNote...)}
+				if r >= 0 {
+					h.refuse(r, reasonArgs[r]...)
+				}
+				if _, err := Render(h.screen()); err != nil {
+					t.Errorf("%s/%s of another node's invoice with reason %d: %v", lang, st, r, err)
 				}
 				count++
 			}

@@ -3,6 +3,7 @@ package ussd
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/smspay"
@@ -15,7 +16,7 @@ import (
 // the Lightning Address flow does; rejecting closes it and shows the main
 // menu, as "00" does without closing it.
 const (
-	stSMSPay    = "sms_pay"     // buf: [request id, amount msat, payee]
+	stSMSPay    = "sms_pay"     // buf: [request id, amount msat, payee, invoice's note]
 	stSMSPayPIN = "sms_pay_pin" // buf: as stSMSPay
 )
 
@@ -25,7 +26,11 @@ var smspayStates = map[string]state{
 		if !ok || id <= 0 {
 			return nil
 		}
-		return []string{h.t(kSMSPayAsk, sats(amount), payee, sats(h.lnFee(amount))), "1. " + h.t(kSMSPayYes), "2. " + h.t(kSMSPayNo), h.t(kHome)}
+		lines := []string{h.t(kSMSPayAsk, sats(amount), payee, sats(h.lnFee(amount)))}
+		if note := noteShown(h.buf); note != "" {
+			lines = append(lines, h.t(kSMSPayNote, note))
+		}
+		return append(lines, "1. "+h.t(kSMSPayYes), "2. "+h.t(kSMSPayNo), h.t(kHome))
 	}},
 	stSMSPayPIN: {parent: stSMSPay, keep: keepAll, afterPIN: (*hop).smsPayApprove, draw: prompt(kEnterPIN)},
 }
@@ -44,12 +49,29 @@ func (h *hop) openRequest() {
 		return
 	}
 	if ok {
-		h.goTo(stSMSPay, strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.AmountMsat, 10), payeeShown(r.Payee))
+		who, note := smspay.SplitPayee(r.Payee)
+		h.goTo(stSMSPay, strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.AmountMsat, 10), payeeShown(who),
+			lightning.CleanText(note, maxNoteShown))
 	}
 }
 
-// payeeShown is how a screen names a request's payee: a number masked,
-// anything else cut to fit.
+// maxNoteShown bounds an invoice's note on the approval screen, as smspay
+// bounds it: the screen must still fit 182 characters with the longest
+// amounts and a refusal above it.
+const maxNoteShown = 18
+
+// noteShown is the invoice's note a request's state carries: the words of
+// whoever made the invoice, shown quoted on a line of their own, never
+// as the payee ("" when there are none).
+func noteShown(buf []string) string {
+	if len(buf) < 4 {
+		return ""
+	}
+	return lightning.CleanText(strings.ReplaceAll(buf[3], `"`, "'"), maxNoteShown)
+}
+
+// payeeShown is how a screen names a request's payee (smspay.SplitPayee's
+// who): a number masked, anything else cut to fit.
 func payeeShown(p string) string {
 	if len(p) > 1 && p[0] == '+' {
 		return maskPhone(p)
@@ -57,9 +79,10 @@ func payeeShown(p string) string {
 	return shortAddress(lightning.CleanText(p, 64))
 }
 
-// requestBuf reads the request a state carries.
+// requestBuf reads the request a state carries (a session opened before
+// notes were shown carries no note).
 func requestBuf(buf []string) (id, amountMsat int64, payee string, ok bool) {
-	if len(buf) != 3 {
+	if len(buf) != 3 && len(buf) != 4 {
 		return 0, 0, "", false
 	}
 	id, err1 := strconv.ParseInt(buf[0], 10, 64)
@@ -118,9 +141,10 @@ func (h *hop) smsPayApprove(auth wallet.Authorization) {
 		h.sorry(err)
 		return
 	}
+	who, _ := smspay.SplitPayee(r.Payee)
 	if p.Internal && p.Transaction.Status == store.StatusCompleted {
-		h.finish(h.t(kPaid, sats(r.AmountMsat), payeeShown(r.Payee)))
+		h.finish(h.t(kPaid, sats(r.AmountMsat), payeeShown(who)))
 		return
 	}
-	h.finish(h.t(kPaymentPending, sats(r.AmountMsat), payeeShown(r.Payee)))
+	h.finish(h.t(kPaymentPending, sats(r.AmountMsat), payeeShown(who)))
 }

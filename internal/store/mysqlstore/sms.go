@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/umeme-wallet/umeme/gen/mysqldb"
@@ -55,7 +56,28 @@ func (t *tx) ClaimInboundReply(ctx context.Context, id int64, key string) error 
 	return nil
 }
 
+func (t *tx) TakeReplyPlace(ctx context.Context, kind, day string, limit int) (bool, error) {
+	if limit <= 0 {
+		return false, nil
+	}
+	if err := t.q.EnsureSMSReplyCount(ctx, mysqldb.EnsureSMSReplyCountParams{Kind: kind, ReplyDay: day}); err != nil {
+		return false, interpret(fmt.Errorf("sms reply count: %w", err))
+	}
+	n, err := t.q.TakeSMSReplyPlace(ctx, mysqldb.TakeSMSReplyPlaceParams{Kind: kind, ReplyDay: day, Cap: int32(min(limit, math.MaxInt32))})
+	if err != nil {
+		return false, interpret(fmt.Errorf("take sms reply place: %w", err))
+	}
+	return n == 1, nil
+}
+
 func (t *tx) InsertPaymentRequest(ctx context.Context, r store.NewPaymentRequest) (int64, error) {
+	// The user's row is locked first: two requests of one user made at
+	// once then run one after the other, and the second supersedes the
+	// first (without it, under READ COMMITTED, neither sees the other's
+	// new row and both stay pending).
+	if _, err := t.LockUser(ctx, r.UserID); err != nil {
+		return 0, fmt.Errorf("insert payment request: %w", err)
+	}
 	if _, err := t.q.SupersedePaymentRequests(ctx, mysqldb.SupersedePaymentRequestsParams{Now: r.Now.UTC(), UserID: r.UserID}); err != nil {
 		return 0, interpret(fmt.Errorf("supersede payment requests: %w", err))
 	}

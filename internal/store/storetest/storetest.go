@@ -51,6 +51,7 @@ var ownRows = []check{
 	{"BalanceAfter", testBalanceAfter},
 	{"InboundSMS", testInboundSMS},
 	{"PaymentRequests", testPaymentRequests},
+	{"ReplyPlaces", testReplyPlaces},
 	{"MpesaRequests", testMpesaRequests},
 	{"Rollback", testRollback},
 	{"Autocommit", testAutocommit},

@@ -47,3 +47,14 @@ SELECT * FROM payment_requests WHERE id = sqlc.arg(id);
 UPDATE payment_requests
 SET status = sqlc.arg(status), transaction_id = COALESCE(sqlc.narg(transaction_id), transaction_id), updated_at = sqlc.arg(now)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status);
+
+-- name: EnsureSMSReplyCount :exec
+-- The day's count of a kind of reply, made at zero the first time.
+INSERT INTO sms_reply_counts (kind, reply_day, sent) VALUES (sqlc.arg(kind), sqlc.arg(reply_day), 0)
+ON DUPLICATE KEY UPDATE sent = sent;
+
+-- name: TakeSMSReplyPlace :execrows
+-- Counts one more reply of the day while the count is below the cap: no
+-- row changed means the cap is reached.
+UPDATE sms_reply_counts SET sent = sent + 1
+WHERE kind = sqlc.arg(kind) AND reply_day = sqlc.arg(reply_day) AND sent < sqlc.arg(cap);

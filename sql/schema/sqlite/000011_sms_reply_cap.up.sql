@@ -1,0 +1,13 @@
+-- How many replies of a kind the service sent unasked on a day (reply_day, in
+-- the wallet's time zone, YYYY-MM-DD), for a cap on all numbers together:
+-- "register first" goes to any number of the region that texts in, once a
+-- day each, and numbers enough would make the operator pay for a reply to
+-- every one (SMS_REGISTER_REPLIES_PER_DAY). A reply takes its place by
+-- raising sent in place while it is below the cap, so replies racing for
+-- the last place cannot both take it.
+CREATE TABLE sms_reply_counts (
+    kind      TEXT    NOT NULL,
+    reply_day TEXT    NOT NULL,
+    sent      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, reply_day)
+);
