@@ -45,6 +45,7 @@ func TestRegtestSMSInvoicePaidThroughUSSD(t *testing.T) {
 				PaymentRequest string `json:"payment_request"`
 				Hash           string `json:"r_hash"`
 			}
+			net.WaitRoutable() // an active channel may not carry a payment yet
 			net.World.CLIJSON(&inv, "addinvoice", "--amt", "5000", "--memo", "e2e coffee")
 			gw := "ATXid_" + storetest.Token(t, 8)
 			if status, body := textIn(t, a, smsToken, gw, alice.number, "  "+inv.PaymentRequest+"\n"); status != http.StatusOK || body != "OK" {

@@ -288,15 +288,28 @@ func (n *Network) waitActive(l *LND) {
 	})
 	// An active channel is routable a moment later: wait for a route.
 	if l == n.World {
+		n.WaitRoutable()
+	}
+}
+
+// WaitRoutable waits until each node has a route to the other for a small
+// payment: a channel that is active may not carry one yet (right after
+// the network starts or a node restarts).
+func (n *Network) WaitRoutable() {
+	n.t.Helper()
+	pubkey := func(l *LND) string {
 		var info struct {
 			IdentityPubkey string `json:"identity_pubkey"`
 		}
-		n.Ours.CLIJSON(&info, "getinfo")
-		n.waitFor("route world->ours", func() bool {
-			_, err := l.cli("queryroutes", "--dest", info.IdentityPubkey, "--amt", "1000")
-			return err == nil
-		})
+		l.CLIJSON(&info, "getinfo")
+		return info.IdentityPubkey
 	}
+	ours, world := pubkey(n.Ours), pubkey(n.World)
+	n.waitFor("routes between ours and world", func() bool {
+		_, err1 := n.World.cli("queryroutes", "--dest", ours, "--amt", "1000")
+		_, err2 := n.Ours.cli("queryroutes", "--dest", world, "--amt", "1000")
+		return err1 == nil && err2 == nil
+	})
 }
 
 func (n *Network) waitFor(what string, ok func() bool) {

@@ -40,7 +40,7 @@ type lnEnv struct {
 func newLNEnv(t *testing.T, engine string) *lnEnv {
 	t.Helper()
 	net := network(t)
-	waitRoutable(t, net)
+	net.WaitRoutable()
 	node, err := lndnode.Connect(context.Background(), lndnode.Config{Address: net.Ours.RPC, TLSCertPath: net.Ours.TLSCertPath(),
 		MacaroonPath: net.Ours.MacaroonPath(), Network: "regtest"})
 	if err != nil {
@@ -414,21 +414,6 @@ func (e *env) request(id int64) store.PaymentRequest {
 		e.t.Fatalf("payment request %d: %v", id, err)
 	}
 	return r
-}
-
-// waitRoutable waits until each node has a route to the other.
-func waitRoutable(t *testing.T, net *regtest.Network) {
-	t.Helper()
-	var ours, world struct {
-		IdentityPubkey string `json:"identity_pubkey"`
-	}
-	net.Ours.CLIJSON(&ours, "getinfo")
-	net.World.CLIJSON(&world, "getinfo")
-	waitUntil(t, "routes between the nodes", func() bool {
-		_, err1 := net.World.TryCLI("queryroutes", "--dest", ours.IdentityPubkey, "--amt", "1000")
-		_, err2 := net.Ours.TryCLI("queryroutes", "--dest", world.IdentityPubkey, "--amt", "1000")
-		return err1 == nil && err2 == nil
-	})
 }
 
 // waitUntil polls what only polling can see (a node's state), for a
