@@ -187,8 +187,8 @@ func (j *journey) run(updateREADME bool) {
 	j.waitFor("the invoice waiting", contains("#world-invoice-state", "Waiting"), worldWait)
 	j.click(fmt.Sprintf(`#world-invoice-out button.text-invoice[data-phone=%q]`, a))
 	j.waitFor("A's text sent", textIs(in(a, ".note"), "SMS sent to 22384."), worldWait)
-	j.waitFor("the server's answer to A's text", smsWith(a, "Dial *384*1234# to approve paying 1,500 sats to coffee", ""), worldWait)
-	ask := j.dial(a, "Pay 1,500 sats to coffee (fee up to ", "1. Pay", "2. Reject")
+	j.waitFor("the server's answer to A's text", smsWith(a, "Dial *384*1234# to approve paying 1,500 sats to node ", ""), worldWait)
+	ask := j.dial(a, "Pay 1,500 sats to node ", `Invoice says: "coffee"`, "1. Pay", "2. Reject")
 	feeLimit := number(t, ask, `fee up to ([0-9,]+) sats`)
 	if updateREADME {
 		// Mid-session: A's approval open, B's inbox with its invoice,
@@ -197,7 +197,7 @@ func (j *journey) run(updateREADME bool) {
 	}
 	j.shot("06-approve")
 	j.answer(a, "1", "Enter your PIN:")
-	j.answer(a, pinA, "1,500 sats to coffee")
+	j.answer(a, pinA, "1,500 sats to node ")
 	j.ended(a)
 	j.waitFor("the world's invoice paid", contains("#world-invoice-state", "Paid"), worldWait)
 	j.waitFor("the world paid in its log", contains("#world-recent li", "world was paid 1,500 sats (coffee)"), worldWait)
