@@ -83,7 +83,6 @@
       state: "idle",
       busy: false,
       sessionId: "",
-      seenSMS: -1,
       smsKey: "",
       mpesaKey: "",
       stkShown: "",
@@ -278,13 +277,13 @@
       ol.append(li);
     }
     ol.scrollTop = ol.scrollHeight;
-    // The badge counts what arrived since the page opened.
-    if (p.seenSMS < 0) p.seenSMS = list.length;
-    const fresh = list.length - p.seenSMS;
+    // The badge counts the phone's messages. (Counting only those since
+    // the page opened raced the page's first poll.)
+    const count = list.length;
     const badge = $(".badge", p.node);
-    badge.hidden = fresh <= 0;
-    badge.textContent = fresh > 0 ? `✉ ${fresh}` : "";
-    badge.setAttribute("aria-label", `${fresh} new messages`);
+    badge.hidden = count <= 0;
+    badge.textContent = count > 0 ? `✉ ${count}` : "";
+    badge.setAttribute("aria-label", `${count} messages`);
   }
 
   function renderMpesa(p, list) {
