@@ -223,7 +223,7 @@ func serverBinary(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared.t.Cleanup(func() { os.RemoveAll(dir) })
+		regtest.AtSharedEnd(func() { os.RemoveAll(dir) })
 		serverOnce.bin = buildServer(t, dir)
 	})
 	if serverOnce.bin == "" {
