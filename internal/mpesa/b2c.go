@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // B2C bounds (Daraja's documented limits).
@@ -96,9 +98,9 @@ func (c *Client) B2C(ctx context.Context, p B2C) (B2CReply, error) {
 	}
 	if err != nil {
 		if outcomeUnknown(err) {
-			return B2CReply{}, fmt.Errorf("b2c %s to %s: %w: %w", p.OriginatorConversationID, maskPhone(phone), ErrOutcomeUnknown, err)
+			return B2CReply{}, fmt.Errorf("b2c %s to %s: %w: %w", p.OriginatorConversationID, redact.Phone(phone), ErrOutcomeUnknown, err)
 		}
-		return B2CReply{}, fmt.Errorf("b2c %s to %s: %w", p.OriginatorConversationID, maskPhone(phone), err)
+		return B2CReply{}, fmt.Errorf("b2c %s to %s: %w", p.OriginatorConversationID, redact.Phone(phone), err)
 	}
 	return r, nil
 }

@@ -161,11 +161,3 @@ func IsDuplicate(err error) bool {
 	return errors.As(err, &ae) && (ae.HTTPStatus == http.StatusConflict ||
 		strings.Contains(strings.ToLower(ae.ErrorMessage), "duplicate"))
 }
-
-// maskPhone keeps the last three digits of a number for errors and logs.
-func maskPhone(p string) string {
-	if len(p) <= 3 {
-		return "***"
-	}
-	return strings.Repeat("*", len(p)-3) + p[len(p)-3:]
-}

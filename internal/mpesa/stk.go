@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // STK push bounds (Daraja's documented limits).
@@ -81,14 +83,14 @@ func (c *Client) STKPush(ctx context.Context, p STKPush) (STKPushReply, error) {
 		CustomerMessage: string(a.CustomerMessage),
 	}
 	if err != nil {
-		return STKPushReply{}, fmt.Errorf("stk push to %s: %w", maskPhone(phone), err)
+		return STKPushReply{}, fmt.Errorf("stk push to %s: %w", redact.Phone(phone), err)
 	}
 	if r.ResponseCode != "0" {
-		return STKPushReply{}, fmt.Errorf("stk push to %s: %w", maskPhone(phone),
+		return STKPushReply{}, fmt.Errorf("stk push to %s: %w", redact.Phone(phone),
 			&APIError{HTTPStatus: 200, ErrorCode: clip(r.ResponseCode), ErrorMessage: clip(r.ResponseDescription)})
 	}
 	if r.CheckoutRequestID == "" {
-		return STKPushReply{}, fmt.Errorf("stk push to %s: accepted without a CheckoutRequestID", maskPhone(phone))
+		return STKPushReply{}, fmt.Errorf("stk push to %s: accepted without a CheckoutRequestID", redact.Phone(phone))
 	}
 	return r, nil
 }

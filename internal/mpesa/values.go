@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // flexInt is an integer Daraja may send as a JSON number or a string
@@ -115,7 +117,7 @@ func NormalisePhone(s string) (string, error) {
 		p = ""
 	}
 	if len(p) != 12 || (p[3] != '7' && p[3] != '1') || strings.Trim(p, "0123456789") != "" {
-		return "", fmt.Errorf("%w: phone %s is not a Kenyan mobile number", ErrInvalidRequest, maskPhone(s))
+		return "", fmt.Errorf("%w: phone %s is not a Kenyan mobile number", ErrInvalidRequest, redact.Phone(s))
 	}
 	return p, nil
 }

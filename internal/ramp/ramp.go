@@ -133,14 +133,6 @@ func (r *Ramp) log() *slog.Logger {
 	return slog.Default()
 }
 
-// mask shows the last three digits of a number.
-func mask(phone string) string {
-	if len(phone) <= 3 {
-		return "***"
-	}
-	return strings.Repeat("*", len(phone)-3) + phone[len(phone)-3:]
-}
-
 // detached is a context for work that must finish once started (a call to
 // Daraja whose answer must be recorded): not cancelled with the request
 // that started it, but bounded.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/redact"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -50,7 +51,7 @@ func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key s
 		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
 	case err != nil:
 		r.log().Warn("mpesa top-up: push outcome unknown; the reconciler will give it up if Daraja never acknowledged it",
-			"transaction", t.ID, "phone", mask(req.Phone), "err", err)
+			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
 		return t, nil
 	}
 	if err := r.Wallet.RecordCheckout(dctx, t.ID, checkout); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/umeme-wallet/umeme/internal/redact"
 	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
@@ -43,7 +44,7 @@ func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.Mpe
 		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
 	case err != nil:
 		r.log().Warn("mpesa withdrawal: payment outcome unknown; funds stay reserved until Daraja says",
-			"transaction", t.ID, "phone", mask(req.Phone), "err", err)
+			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
 		return t, nil
 	}
 	return t, r.Wallet.RecordConversation(dctx, t.ID, conversation)

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // maxAnswerBytes bounds what is read of one answer: a real one is a few
@@ -171,7 +173,7 @@ func (a *AT) recipientResult(m Message, httpStatus int, body []byte) (Result, er
 		// Africa's Talking answers this way to, among others, a sender id
 		// it does not accept: the summary says why.
 		summary := a.scrubText(clip(string(r.SMSMessageData.Message)))
-		a.log.Warn("sms: Africa's Talking answered without our recipient", "to", maskPhone(m.To),
+		a.log.Warn("sms: Africa's Talking answered without our recipient", "to", redact.Phone(m.To),
 			"recipients", len(rcpts), "summary", summary)
 		return Result{}, &Error{Operator: true, HTTPStatus: httpStatus,
 			Reason: fmt.Sprintf("answer without the recipient (%d listed): %q", len(rcpts), summary)}
@@ -182,7 +184,7 @@ func (a *AT) recipientResult(m Message, httpStatus int, body []byte) (Result, er
 		code, known = codeByName(status)
 	}
 	if !known {
-		a.log.Warn("sms: recipient without a status code", "to", maskPhone(m.To), "status", status)
+		a.log.Warn("sms: recipient without a status code", "to", redact.Phone(m.To), "status", status)
 		return Result{}, &Error{Operator: true, HTTPStatus: httpStatus, Status: status,
 			Reason: "recipient status without a code"}
 	}
@@ -193,22 +195,22 @@ func (a *AT) recipientResult(m Message, httpStatus int, body []byte) (Result, er
 	case classSent:
 		id := clip(string(rc.MessageID))
 		if id == "" {
-			a.log.Warn("sms: sent without a message id; its delivery report cannot be matched", "to", maskPhone(m.To), "status_code", code)
+			a.log.Warn("sms: sent without a message id; its delivery report cannot be matched", "to", redact.Phone(m.To), "status_code", code)
 		}
 		return Result{Sent: true, MessageID: id, Cost: clip(string(rc.Cost)), StatusCode: code, Status: status}, nil
 	case classPermanent:
 		return Result{}, &Error{Permanent: true, StatusCode: code, Status: status, HTTPStatus: httpStatus,
-			Reason: "recipient " + maskPhone(m.To) + " cannot receive"}
+			Reason: "recipient " + redact.Phone(m.To) + " cannot receive"}
 	case classRetryable:
 		return Result{}, &Error{StatusCode: code, Status: status, HTTPStatus: httpStatus,
-			Reason: "not sent to " + maskPhone(m.To) + " this time"}
+			Reason: "not sent to " + redact.Phone(m.To) + " this time"}
 	default:
 		// 402 InvalidSenderId, or a code this adapter does not know: the
 		// operator can fix the sender id; an unknown code needs a reader.
 		a.log.Warn("sms: Africa's Talking status needs the operator", "status_code", code, "status", status,
-			"to", maskPhone(m.To), "from", a.cfg.From)
+			"to", redact.Phone(m.To), "from", a.cfg.From)
 		return Result{}, &Error{Operator: true, StatusCode: code, Status: status, HTTPStatus: httpStatus,
-			Reason: "not sent to " + maskPhone(m.To) + "; the operator must look"}
+			Reason: "not sent to " + redact.Phone(m.To) + "; the operator must look"}
 	}
 }
 

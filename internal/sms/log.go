@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // Log is the development Sender: it sends nothing and logs that it would
@@ -39,7 +41,7 @@ func (l *Log) Send(ctx context.Context, m Message) (Result, error) {
 		return Result{}, err
 	}
 	id := "log-" + strconv.FormatInt(l.n.Add(1), 10)
-	l.log.InfoContext(ctx, "sms: not sent (log sender)", "id", id, "to", maskPhone(m.To),
+	l.log.InfoContext(ctx, "sms: not sent (log sender)", "id", id, "to", redact.Phone(m.To),
 		"bytes", len(m.Text), "start", preview(m.Text))
 	return Result{Sent: true, MessageID: id, StatusCode: StatusSent, Status: StatusName(StatusSent)}, nil
 }

@@ -14,6 +14,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // Sender sends one text to one number (E.164 with +).
@@ -55,7 +57,7 @@ const maxTextBytes = 1600
 // permanent, whatever is tried later.
 func validate(m Message) error {
 	if !isE164(m.To) {
-		return &Error{Permanent: true, Reason: fmt.Sprintf("recipient %s is not an E.164 number with +", maskPhone(m.To))}
+		return &Error{Permanent: true, Reason: fmt.Sprintf("recipient %s is not an E.164 number with +", redact.Phone(m.To))}
 	}
 	if strings.TrimSpace(m.Text) == "" {
 		return &Error{Permanent: true, Reason: "empty text"}
@@ -72,14 +74,4 @@ func isE164(s string) bool {
 		return false
 	}
 	return strings.Trim(s[1:], "0123456789") == ""
-}
-
-// maskPhone keeps the last three digits of a number for errors and logs.
-// It is wallet.MaskPhone's rule, repeated here (as internal/mpesa does) so
-// that the wallet may one day send texts without an import cycle.
-func maskPhone(p string) string {
-	if len(p) <= 3 {
-		return "***"
-	}
-	return strings.Repeat("*", len(p)-3) + p[len(p)-3:]
 }

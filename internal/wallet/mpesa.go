@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/rates"
+	"github.com/umeme-wallet/umeme/internal/redact"
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
@@ -48,16 +49,9 @@ var (
 func DarajaPhone(e164 string) (string, error) {
 	p := strings.TrimPrefix(e164, "+")
 	if len(p) != 12 || !strings.HasPrefix(p, "254") || (p[3] != '7' && p[3] != '1') || strings.Trim(p, "0123456789") != "" {
-		return "", fmt.Errorf("%w: %s", ErrNotMpesaNumber, maskPhone(e164))
+		return "", fmt.Errorf("%w: %s", ErrNotMpesaNumber, redact.Phone(e164))
 	}
 	return p, nil
-}
-
-func maskPhone(p string) string {
-	if len(p) <= 3 {
-		return "***"
-	}
-	return strings.Repeat("*", len(p)-3) + p[len(p)-3:]
 }
 
 // check refuses a quote that is not whole (its msat must be exactly what

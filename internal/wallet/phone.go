@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/umeme-wallet/umeme/internal/redact"
 )
 
 // NormalizePhone turns the ways people write a number (0712 345 678,
@@ -43,9 +45,4 @@ func NormalizePhone(raw, region string) (string, error) {
 func LightningName(e164 string) string { return strings.TrimPrefix(e164, "+") }
 
 // MaskPhone hides all but the last three digits, for logs and screens.
-func MaskPhone(phone string) string {
-	if len(phone) <= 3 {
-		return "***"
-	}
-	return strings.Repeat("*", len(phone)-3) + phone[len(phone)-3:]
-}
+func MaskPhone(phone string) string { return redact.Phone(phone) }
