@@ -312,12 +312,17 @@ func (n *Network) WaitRoutable() {
 	})
 }
 
+// readyWithin bounds each wait for a daemon to be ready.
+const readyWithin = 2 * time.Minute
+
 func (n *Network) waitFor(what string, ok func() bool) {
 	n.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	// Generous: under CI's load (race-built test binaries compiling and
+	// running beside the daemons) a fresh lnd once took over 60 s to sync.
+	deadline := time.Now().Add(readyWithin)
 	for !ok() {
 		if time.Now().After(deadline) {
-			n.t.Fatalf("regtest: %s not ready after 60 s (logs in %s)", what, n.Dir)
+			n.t.Fatalf("regtest: %s not ready after %s (logs in %s)", what, readyWithin, n.Dir)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
