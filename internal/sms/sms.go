@@ -56,7 +56,7 @@ const maxTextBytes = 1600
 // validate refuses a message no gateway could deliver: those are
 // permanent, whatever is tried later.
 func validate(m Message) error {
-	if !isE164(m.To) {
+	if !IsE164(m.To) {
 		return &Error{Permanent: true, Reason: fmt.Sprintf("recipient %s is not an E.164 number with +", redact.Phone(m.To))}
 	}
 	if strings.TrimSpace(m.Text) == "" {
@@ -68,8 +68,9 @@ func validate(m Message) error {
 	return nil
 }
 
-// isE164 reports a + followed by 8 to 15 digits, the first not 0.
-func isE164(s string) bool {
+// IsE164 reports a + followed by 8 to 15 digits, the first not 0: a
+// number a gateway can text (the simulators check theirs with it too).
+func IsE164(s string) bool {
 	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
 		return false
 	}

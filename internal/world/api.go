@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/umeme-wallet/umeme/internal/sms"
 )
 
 // maxBody bounds a request body of the JSON API.
@@ -41,17 +43,9 @@ func phone(w http.ResponseWriter, p string) (string, bool) {
 	if p != "" && p[0] != '+' {
 		p = "+" + p
 	}
-	if !isE164(p) {
+	if !sms.IsE164(p) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a phone number like +254700000001", p))
 		return "", false
 	}
 	return p, true
-}
-
-// isE164 reports a + followed by 8 to 15 digits, the first not 0.
-func isE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	return strings.Trim(s[1:], "0123456789") == ""
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
+	"github.com/umeme-wallet/umeme/internal/sms"
 )
 
 // M-Pesa texts its customers itself when money moves: a paid STK push
@@ -122,5 +123,5 @@ func confirmation(cb darajasim.Callback, business string) (phone, receipt, text 
 	default:
 		return "", "", "", false
 	}
-	return phone, receipt, text, receipt != "" && amount > 0 && isE164(phone)
+	return phone, receipt, text, receipt != "" && amount > 0 && sms.IsE164(phone)
 }

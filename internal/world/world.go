@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
+	"github.com/umeme-wallet/umeme/internal/sms"
 	"github.com/umeme-wallet/umeme/internal/sms/atsim"
 	"github.com/umeme-wallet/umeme/internal/world/web"
 )
@@ -135,7 +136,7 @@ func New(cfg Config) (*World, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	for _, p := range cfg.Phones {
-		if !isE164(p) {
+		if !sms.IsE164(p) {
 			return nil, fmt.Errorf("world: phone %q is not E.164 (+2547…)", p)
 		}
 	}
@@ -242,7 +243,7 @@ func (w *World) phones() []string {
 	}
 	w.mu.Unlock()
 	for _, m := range w.sms.Messages() {
-		if !known[m.To] && isE164(m.To) {
+		if !known[m.To] && sms.IsE164(m.To) {
 			known[m.To] = true
 			out = append(out, m.To)
 		}

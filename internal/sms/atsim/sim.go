@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/sms"
 )
 
 // Nairobi is East Africa Time, UTC+3 all year, the zone of the dates
@@ -284,7 +286,7 @@ func (s *Sim) accept(form url.Values, o Outcome) answerData {
 		code := o.StatusCode
 		if code == 0 {
 			code = StatusSent
-			if !isE164(to) {
+			if !sms.IsE164(to) {
 				code = StatusInvalidPhoneNumber
 			}
 		}
@@ -373,14 +375,6 @@ func statusOr(s, def int) int {
 
 func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-// isE164 reports a + followed by 8 to 15 digits, the first not 0.
-func isE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	return strings.Trim(s[1:], "0123456789") == ""
 }
 
 func randomHex(n int) string {
