@@ -13,6 +13,11 @@ var (
 	// serialise (deadlock, serialization failure, lock timeout, SQLite busy)
 	// and may succeed when run again from the start.
 	ErrRetryable = errors.New("retryable")
+	// ErrUnavailable means the database, or the node of it this server
+	// talks to, cannot serve now (a Galera node cut off from the primary
+	// component answers 1047): nothing was written, and the operation may
+	// be tried again later, not counted as failed.
+	ErrUnavailable = errors.New("database unavailable")
 	// ErrPaymentHashTaken means the write would give a payment hash a
 	// second pending or completed outgoing payment. It comes wrapped in an
 	// ErrConflict, so code that handles any conflict (an idempotency key
@@ -22,7 +27,7 @@ var (
 
 // Error is a driver error classified into one of the kinds above.
 type Error struct {
-	Kind error // ErrNotFound, ErrConflict or ErrRetryable
+	Kind error // ErrNotFound, ErrConflict, ErrRetryable or ErrUnavailable
 	Err  error // the driver's error
 }
 

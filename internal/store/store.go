@@ -36,6 +36,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Engine names the engine: "sqlite", "mysql" or "postgres".
 	Engine() string
+	// Retries reports how many transaction attempts were run again after
+	// a retryable failure since the store was opened.
+	Retries() int64
 	// Close releases the connections.
 	Close() error
 }

@@ -45,6 +45,9 @@ type Options struct {
 
 // Store is an open MySQL or MariaDB database.
 type Store struct {
+	// Retrier runs and counts the retried transactions (Retries).
+	store.Retrier
+
 	db *sql.DB
 	// cfg is the configuration of db's connections, kept to open the
 	// separate handle migrations need.
@@ -252,7 +255,7 @@ func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx 
 	if err != nil {
 		return err
 	}
-	return store.Retry(ctx, func() error { return fn(ctx, &tx{q: q}) })
+	return s.Retry(ctx, func() error { return fn(ctx, &tx{q: q}) })
 }
 
 // InTx implements store.Store.
@@ -261,7 +264,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	if err != nil {
 		return err
 	}
-	return store.RetryTx(ctx, func(pairs bool) error {
+	return s.RetryTx(ctx, func(pairs bool) error {
 		// The isolation level is the session's (READ COMMITTED, see Open).
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -312,6 +315,10 @@ const (
 	// erLockDeadlock is InnoDB breaking a deadlock by rolling back this
 	// transaction, the victim; run again, it usually goes through.
 	erLockDeadlock = 1213
+	// erUnknownCom is what a Galera node that lost the primary component
+	// answers to every query ("WSREP has not yet prepared node for
+	// application use"): the node is unavailable, nothing was done.
+	erUnknownCom = 1047
 )
 
 // paymentPerHashIndex is the unique index of migration 000003 on the
@@ -343,6 +350,8 @@ func interpret(err error) error {
 			return store.Classify(store.ErrConflict, err)
 		case erLockDeadlock, erLockWaitTimeout:
 			return store.Classify(store.ErrRetryable, err)
+		case erUnknownCom:
+			return store.Classify(store.ErrUnavailable, err)
 		}
 	}
 	return err

@@ -44,6 +44,9 @@ const rollbackTimeout = 5 * time.Second
 
 // Store is an open PostgreSQL database.
 type Store struct {
+	// Retrier runs and counts the retried transactions (Retries).
+	store.Retrier
+
 	pool *pgxpool.Pool
 }
 
@@ -117,12 +120,12 @@ func (s *Store) Close() error {
 
 // Autocommit implements store.Store.
 func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return store.Retry(ctx, func() error { return fn(ctx, &tx{q: postgresdb.New(s.pool)}) })
+	return s.Retry(ctx, func() error { return fn(ctx, &tx{q: postgresdb.New(s.pool)}) })
 }
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return store.RetryTx(ctx, func(pairs bool) error {
+	return s.RetryTx(ctx, func(pairs bool) error {
 		pgxTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))

@@ -81,6 +81,9 @@ func parseTime(v driver.Value) (time.Time, error) {
 
 // Store is an open SQLite database.
 type Store struct {
+	// Retrier runs and counts the retried transactions (Retries).
+	store.Retrier
+
 	db  *sql.DB
 	dsn string
 }
@@ -157,12 +160,12 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Autocommit implements store.Store.
 func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return store.Retry(ctx, func() error { return fn(ctx, &tx{q: sqlitedb.New(s.db)}) })
+	return s.Retry(ctx, func() error { return fn(ctx, &tx{q: sqlitedb.New(s.db)}) })
 }
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return store.Retry(ctx, func() error {
+	return s.Retry(ctx, func() error {
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))

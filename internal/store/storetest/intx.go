@@ -65,3 +65,27 @@ func testAutocommit(t *testing.T, s store.Store) {
 		t.Fatalf("a statement outside a transaction was not kept: %v", err)
 	}
 }
+
+// testRetryCounted: a transaction whose attempt fails with a retryable
+// error is rolled back and run again, and Retries counts each rerun.
+func testRetryCounted(t *testing.T, s store.Store) {
+	phone := Phone(t)
+	before := s.Retries()
+	attempts := 0
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		attempts++
+		if _, err := tx.InsertUser(ctx, store.NewUser{Phone: phone, LightningName: phone[1:], Language: "en", Status: store.UserActive, Now: base}); err != nil {
+			return err
+		}
+		if attempts < 3 {
+			return store.Classify(store.ErrRetryable, errors.New("collided"))
+		}
+		return nil
+	})
+	if attempts != 3 {
+		t.Fatalf("%d attempts, want 3", attempts)
+	}
+	if got := s.Retries() - before; got < 2 {
+		t.Fatalf("Retries grew by %d, want at least 2", got)
+	}
+}

@@ -55,6 +55,7 @@ var ownRows = []check{
 	{"MpesaRequests", testMpesaRequests},
 	{"Rollback", testRollback},
 	{"Autocommit", testAutocommit},
+	{"RetryCounted", testRetryCounted},
 	{"ConcurrentDebits", testConcurrentDebits},
 }
 
