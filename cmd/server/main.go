@@ -138,7 +138,7 @@ func migrate(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("migrate: unexpected arguments %q", fs.Args())
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: 1})
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: 1, Isolation: cfg.DBIsolation})
 	if err != nil {
 		return err
 	}

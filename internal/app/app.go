@@ -60,7 +60,7 @@ type App struct {
 
 // Open opens and migrates the database; nothing listens yet.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, Migrate: true})
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, Migrate: true, Isolation: cfg.DBIsolation})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (a *App) Start() error {
 		go func() { a.Receiver.Watch(ctx); close(a.lightningDone) }()
 		go a.resumePayments(ctx)
 	}
-	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine())
+	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine(), "isolation", a.Config.DBIsolation.String())
 	return nil
 }
 
@@ -191,6 +191,9 @@ func (a *App) Close(ctx context.Context) error {
 	if a.SMSPay != nil {
 		a.SMSPay.Close(ctx) // the texts it was still acting on
 	}
+	// How often transactions collided (deadlocks, serialization failures)
+	// and were run again over this process's life.
+	a.Log.Info("database transactions", "transactions", a.DB.Transactions(), "retries", a.DB.Retries())
 	return errors.Join(err, a.DB.Close())
 }
 

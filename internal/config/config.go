@@ -35,6 +35,9 @@ type Config struct {
 	DatabaseURL string
 	// DBMaxConns caps the connection pool (0: the engine's default).
 	DBMaxConns int
+	// DBIsolation is the transactions' isolation level (DB_ISOLATION):
+	// the engine's default, or serializable (PostgreSQL; SQLite always is).
+	DBIsolation store.Isolation
 	// ListenAddr is where the HTTP server listens.
 	ListenAddr string
 	// ShutdownTimeout bounds a graceful shutdown.
@@ -175,6 +178,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	str("DATABASE_URL", &c.DatabaseURL)
 	integer("DB_MAX_CONNS", &c.DBMaxConns)
+	if v := getenv("DB_ISOLATION"); v != "" && err == nil {
+		if c.DBIsolation, err = store.ParseIsolation(v); err != nil {
+			err = fmt.Errorf("DB_ISOLATION: %w", err)
+		}
+	}
 	str("LISTEN_ADDR", &c.ListenAddr)
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	str("PHONE_REGION", &c.PhoneRegion)

@@ -32,6 +32,10 @@ type Options struct {
 	MaxConns int
 	// Migrate applies pending migrations right after opening.
 	Migrate bool
+	// Isolation is the transactions' isolation level (DB_ISOLATION):
+	// IsolationSerializable runs PostgreSQL at SERIALIZABLE, is what
+	// SQLite always is, and is refused on MySQL/MariaDB.
+	Isolation store.Isolation
 }
 
 // Engine names the engine a URL selects: "sqlite", "mysql" or "postgres".
@@ -57,6 +61,9 @@ func Open(ctx context.Context, url string, opts Options) (DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckIsolation(engine, opts.Isolation); err != nil {
+		return nil, err
+	}
 	var db DB
 	switch engine {
 	case "sqlite":
@@ -70,7 +77,7 @@ func Open(ctx context.Context, url string, opts Options) (DB, error) {
 	case "mysql":
 		db, err = mysqlstore.Open(ctx, url, mysqlstore.Options{MaxOpenConns: opts.MaxConns})
 	case "postgres":
-		db, err = pgstore.Open(ctx, url, pgstore.Options{MaxConns: int32(opts.MaxConns)})
+		db, err = pgstore.Open(ctx, url, pgstore.Options{MaxConns: int32(opts.MaxConns), Isolation: opts.Isolation})
 	}
 	if err != nil {
 		return nil, err
@@ -82,6 +89,29 @@ func Open(ctx context.Context, url string, opts Options) (DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// CheckIsolation refuses an isolation level the engine cannot run the
+// wallet at. SQLite's transactions are serializable already (one writer at
+// a time, taken at BEGIN), so IsolationSerializable changes nothing there.
+// InnoDB's SERIALIZABLE is not what the setting stands for (the
+// optimistic, retry-on-conflict SERIALIZABLE of CockroachDB and
+// YugabyteDB): it is REPEATABLE READ with every plain read taking shared
+// locks, which turns the wallet's read-then-lock transactions into
+// deadlocks, and Galera certifies write sets at commit without honouring
+// it across nodes; so MySQL and MariaDB refuse it rather than pretend.
+func CheckIsolation(engine string, iso store.Isolation) error {
+	switch iso {
+	case store.IsolationDefault:
+		return nil
+	case store.IsolationSerializable:
+		if engine == "mysql" {
+			return fmt.Errorf("DB_ISOLATION=serializable is for PostgreSQL (and SQLite, which always is): " +
+				"MySQL/MariaDB run at their default REPEATABLE READ with row locks; see docs/distributed-sql.md")
+		}
+		return nil
+	}
+	return fmt.Errorf("DB_ISOLATION: unknown isolation %q", iso)
 }
 
 // Healthy pings the database within timeout.

@@ -64,9 +64,17 @@ func URL(t testing.TB, engine string) string {
 // Open returns a fresh, migrated database of the engine, closed at cleanup.
 func Open(t testing.TB, engine string) database.DB {
 	t.Helper()
+	return OpenWith(t, engine, database.Options{})
+}
+
+// OpenWith is Open with options (the pool, the isolation level); the
+// database is migrated whatever opts.Migrate says.
+func OpenWith(t testing.TB, engine string, opts database.Options) database.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := database.Open(ctx, URL(t, engine), database.Options{Migrate: true})
+	opts.Migrate = true
+	db, err := database.Open(ctx, URL(t, engine), opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", engine, err)
 	}

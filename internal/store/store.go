@@ -39,6 +39,9 @@ type Store interface {
 	// Retries reports how many transaction attempts were run again after
 	// a retryable failure since the store was opened.
 	Retries() int64
+	// Transactions reports how many InTx and Autocommit calls ran since
+	// the store was opened (Retries over Transactions is the retry rate).
+	Transactions() int64
 	// Close releases the connections.
 	Close() error
 }

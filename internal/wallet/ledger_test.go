@@ -354,113 +354,117 @@ func chainOf(rep store.ReconcileReport, accountID int64) string {
 // balance after is its predecessor's plus the amount, the last one is the
 // account's balance, and reconcile finds nothing.
 func TestLedgerHashChain(t *testing.T) {
-	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
-		ctx := context.Background()
-		const accounts, workers, perWorker = 6, 12, 30
-		w, _ := newWallet(t, db, func(c *wallet.Config) {
-			c.TransferFeeBasisPoints, c.TransferFeeMinMsat = 50, 1*sat
-			c.AuthorizationTTL = time.Hour
-			c.DailyLimitMsat = 1 << 60
-		})
-		members := make([]member, accounts)
-		for i := range members {
-			members[i] = register(t, w, 20_000*sat)
-		}
-		var wg sync.WaitGroup
-		for wk := range workers {
-			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(wk), 7))
-				for i := range perWorker {
-					m := members[rng.IntN(accounts)]
-					amount := (1 + rng.Int64N(3_000)) * sat
-					key := fmt.Sprintf("chain-%d-%d", wk, i)
-					var err error
-					switch op := rng.IntN(10); {
-					case op < 6:
-						to := members[rng.IntN(accounts)]
-						if to.user.ID == m.user.ID {
-							continue
-						}
-						_, err = w.Transfer(ctx, m.auth, to.user.Phone, amount, key)
-					case op < 9:
-						var p store.Transaction
-						p, err = w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: amount, AllowanceMsat: 20 * sat,
-							PaymentHash: storetest.Token(t, 32), IdempotencyKey: key})
-						if err == nil && op == 8 {
-							_, err = w.Refund(ctx, p.ID)
-						} else if err == nil {
-							_, err = w.Settle(ctx, wallet.Settlement{TransactionID: p.ID, RailFeeMsat: rng.Int64N(30 * sat)})
-						}
-					default:
-						_, err = w.Adjust(ctx, m.user.Phone, amount, "top up the test", key)
-					}
-					if err != nil && !errors.Is(err, wallet.ErrInsufficientBalance) {
-						t.Errorf("%s: %v", key, err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) { hashChain(t, db) })
+}
 
-		// Every entry on the members' accounts, read back through the rows
-		// that carry them (each member's own transactions: a transfer's
-		// entries hang off the sender's row).
-		byID := map[int64]store.LedgerEntry{}
-		for _, m := range members {
-			for before := int64(0); ; {
-				page, err := w.History(ctx, m.user.ID, before, 100)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-					for _, row := range page {
-						es, err := tx.EntriesOf(ctx, row.ID)
-						if err != nil {
-							return err
-						}
-						for _, e := range es {
-							byID[e.ID] = e
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(page) < 100 {
-					break
-				}
-				before = page[len(page)-1].ID
-			}
-		}
-		chains := map[int64][]store.LedgerEntry{}
-		for _, e := range byID {
-			if e.Seq != 0 {
-				chains[e.AccountID] = append(chains[e.AccountID], e)
-			}
-		}
-		if len(chains) != accounts {
-			t.Fatalf("%d chains for %d accounts", len(chains), accounts)
-		}
-		var total int
-		for _, m := range members {
-			acc := dayCounter(t, db, m.user.ID)
-			chain := chains[acc.ID]
-			slices.SortFunc(chain, func(a, b store.LedgerEntry) int { return cmp.Compare(a.Seq, b.Seq) })
-			var prev store.LedgerEntry
-			for _, e := range chain {
-				if e.Seq != prev.Seq+1 || e.BalanceAfterMsat != prev.BalanceAfterMsat+e.AmountMsat || e.Hash != store.ChainHash(e, prev.Hash) {
-					t.Fatalf("account %d: entry %+v after %+v", acc.ID, e, prev)
-				}
-				prev = e
-			}
-			if prev.BalanceAfterMsat != acc.BalanceMsat {
-				t.Fatalf("account %d holds %d msat, its chain ends at %d", acc.ID, acc.BalanceMsat, prev.BalanceAfterMsat)
-			}
-			total += len(chain)
-		}
-		t.Logf("%d chained entries on %d accounts", total, accounts)
-		mustReconcile(t, w)
+// hashChain is TestLedgerHashChain's workload on db.
+func hashChain(t *testing.T, db database.DB) {
+	t.Helper()
+	ctx := context.Background()
+	const accounts, workers, perWorker = 6, 12, 30
+	w, _ := newWallet(t, db, func(c *wallet.Config) {
+		c.TransferFeeBasisPoints, c.TransferFeeMinMsat = 50, 1*sat
+		c.AuthorizationTTL = time.Hour
+		c.DailyLimitMsat = 1 << 60
 	})
+	members := make([]member, accounts)
+	for i := range members {
+		members[i] = register(t, w, 20_000*sat)
+	}
+	var wg sync.WaitGroup
+	for wk := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(wk), 7))
+			for i := range perWorker {
+				m := members[rng.IntN(accounts)]
+				amount := (1 + rng.Int64N(3_000)) * sat
+				key := fmt.Sprintf("chain-%d-%d", wk, i)
+				var err error
+				switch op := rng.IntN(10); {
+				case op < 6:
+					to := members[rng.IntN(accounts)]
+					if to.user.ID == m.user.ID {
+						continue
+					}
+					_, err = w.Transfer(ctx, m.auth, to.user.Phone, amount, key)
+				case op < 9:
+					var p store.Transaction
+					p, err = w.Reserve(ctx, m.auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: amount, AllowanceMsat: 20 * sat,
+						PaymentHash: storetest.Token(t, 32), IdempotencyKey: key})
+					if err == nil && op == 8 {
+						_, err = w.Refund(ctx, p.ID)
+					} else if err == nil {
+						_, err = w.Settle(ctx, wallet.Settlement{TransactionID: p.ID, RailFeeMsat: rng.Int64N(30 * sat)})
+					}
+				default:
+					_, err = w.Adjust(ctx, m.user.Phone, amount, "top up the test", key)
+				}
+				if err != nil && !errors.Is(err, wallet.ErrInsufficientBalance) {
+					t.Errorf("%s: %v", key, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	// Every entry on the members' accounts, read back through the rows
+	// that carry them (each member's own transactions: a transfer's
+	// entries hang off the sender's row).
+	byID := map[int64]store.LedgerEntry{}
+	for _, m := range members {
+		for before := int64(0); ; {
+			page, err := w.History(ctx, m.user.ID, before, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				for _, row := range page {
+					es, err := tx.EntriesOf(ctx, row.ID)
+					if err != nil {
+						return err
+					}
+					for _, e := range es {
+						byID[e.ID] = e
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) < 100 {
+				break
+			}
+			before = page[len(page)-1].ID
+		}
+	}
+	chains := map[int64][]store.LedgerEntry{}
+	for _, e := range byID {
+		if e.Seq != 0 {
+			chains[e.AccountID] = append(chains[e.AccountID], e)
+		}
+	}
+	if len(chains) != accounts {
+		t.Fatalf("%d chains for %d accounts", len(chains), accounts)
+	}
+	var total int
+	for _, m := range members {
+		acc := dayCounter(t, db, m.user.ID)
+		chain := chains[acc.ID]
+		slices.SortFunc(chain, func(a, b store.LedgerEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+		var prev store.LedgerEntry
+		for _, e := range chain {
+			if e.Seq != prev.Seq+1 || e.BalanceAfterMsat != prev.BalanceAfterMsat+e.AmountMsat || e.Hash != store.ChainHash(e, prev.Hash) {
+				t.Fatalf("account %d: entry %+v after %+v", acc.ID, e, prev)
+			}
+			prev = e
+		}
+		if prev.BalanceAfterMsat != acc.BalanceMsat {
+			t.Fatalf("account %d holds %d msat, its chain ends at %d", acc.ID, acc.BalanceMsat, prev.BalanceAfterMsat)
+		}
+		total += len(chain)
+	}
+	t.Logf("%d chained entries on %d accounts", total, accounts)
+	mustReconcile(t, w)
 }

@@ -130,77 +130,84 @@ func mustReconcile(t testing.TB, w *wallet.Service) {
 // is exactly one completed transfer, and no deadlock escapes as an error.
 func TestBank(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
-		const accounts, workers, perWorker, start = 50, 16, 150, 10_000 * sat
-		w, _ := newWallet(t, db, func(c *wallet.Config) {
-			c.AuthorizationTTL = time.Hour
-			c.DailyLimitMsat = 1 << 60
-			c.MaxAmountMsat = 1 << 50
-		})
-		members := make([]member, accounts)
-		for i := range members {
-			members[i] = register(t, w, start)
-		}
-		var ok, refused atomic.Int64
-		var wg sync.WaitGroup
-		for wk := range workers {
-			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(wk), 42))
-				for i := range perWorker {
-					from, to := members[rng.IntN(accounts)], members[rng.IntN(accounts)]
-					if from.user.ID == to.user.ID {
-						continue
-					}
-					// Up to three times the starting balance: many are refused.
-					amount := (1 + rng.Int64N(3*start/sat)) * sat
-					_, err := w.Transfer(context.Background(), from.auth, to.user.Phone, amount, fmt.Sprintf("bank-%d-%d", wk, i))
-					switch {
-					case err == nil:
-						ok.Add(1)
-					case errors.Is(err, wallet.ErrInsufficientBalance):
-						refused.Add(1)
-					default:
-						t.Errorf("transfer failed: %v", err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		t.Logf("%d transfers completed, %d refused for insufficient balance", ok.Load(), refused.Load())
-		if ok.Load() == 0 || refused.Load() == 0 {
-			t.Fatalf("the test must exercise both outcomes: ok=%d refused=%d", ok.Load(), refused.Load())
-		}
-		var total, sends int64
-		for _, m := range members {
-			b := balance(t, w, m.user.ID)
-			if b < 0 {
-				t.Errorf("negative balance %d for user %d", b, m.user.ID)
-			}
-			total += b
-			for before := int64(0); ; {
-				page, err := w.History(context.Background(), m.user.ID, before, 100)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, tx := range page {
-					if tx.Type == store.TypeSend && tx.Status == store.StatusCompleted {
-						sends++
-					}
-				}
-				if len(page) < 100 {
-					break
-				}
-				before = page[len(page)-1].ID
-			}
-		}
-		if total != accounts*start {
-			t.Fatalf("money was created or lost: total %d, want %d", total, accounts*start)
-		}
-		if sends != ok.Load() {
-			t.Fatalf("%d completed transfers recorded, %d calls succeeded", sends, ok.Load())
-		}
-		mustReconcile(t, w)
+		bank(t, db)
+		logRetries(t, db, "its default isolation")
 	})
+}
+
+// bank is TestBank's workload on db.
+func bank(t *testing.T, db database.DB) {
+	t.Helper()
+	const accounts, workers, perWorker, start = 50, 16, 150, 10_000 * sat
+	w, _ := newWallet(t, db, func(c *wallet.Config) {
+		c.AuthorizationTTL = time.Hour
+		c.DailyLimitMsat = 1 << 60
+		c.MaxAmountMsat = 1 << 50
+	})
+	members := make([]member, accounts)
+	for i := range members {
+		members[i] = register(t, w, start)
+	}
+	var ok, refused atomic.Int64
+	var wg sync.WaitGroup
+	for wk := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(wk), 42))
+			for i := range perWorker {
+				from, to := members[rng.IntN(accounts)], members[rng.IntN(accounts)]
+				if from.user.ID == to.user.ID {
+					continue
+				}
+				// Up to three times the starting balance: many are refused.
+				amount := (1 + rng.Int64N(3*start/sat)) * sat
+				_, err := w.Transfer(context.Background(), from.auth, to.user.Phone, amount, fmt.Sprintf("bank-%d-%d", wk, i))
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, wallet.ErrInsufficientBalance):
+					refused.Add(1)
+				default:
+					t.Errorf("transfer failed: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d transfers completed, %d refused for insufficient balance", ok.Load(), refused.Load())
+	if ok.Load() == 0 || refused.Load() == 0 {
+		t.Fatalf("the test must exercise both outcomes: ok=%d refused=%d", ok.Load(), refused.Load())
+	}
+	var total, sends int64
+	for _, m := range members {
+		b := balance(t, w, m.user.ID)
+		if b < 0 {
+			t.Errorf("negative balance %d for user %d", b, m.user.ID)
+		}
+		total += b
+		for before := int64(0); ; {
+			page, err := w.History(context.Background(), m.user.ID, before, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tx := range page {
+				if tx.Type == store.TypeSend && tx.Status == store.StatusCompleted {
+					sends++
+				}
+			}
+			if len(page) < 100 {
+				break
+			}
+			before = page[len(page)-1].ID
+		}
+	}
+	if total != accounts*start {
+		t.Fatalf("money was created or lost: total %d, want %d", total, accounts*start)
+	}
+	if sends != ok.Load() {
+		t.Fatalf("%d completed transfers recorded, %d calls succeeded", sends, ok.Load())
+	}
+	mustReconcile(t, w)
 }
 
 func TestTransfer(t *testing.T) {

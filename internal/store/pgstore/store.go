@@ -35,6 +35,11 @@ type Options struct {
 	// MinConns is how many connections the pool keeps open when idle
 	// (default 0, at most MaxConns).
 	MinConns int32
+	// Isolation is IsolationDefault (READ COMMITTED, with the row locks
+	// the queries take) or IsolationSerializable: every session then
+	// defaults to SERIALIZABLE, so InTx transactions and Autocommit
+	// statements alike run at it, and Snapshot waits for a safe snapshot.
+	Isolation store.Isolation
 }
 
 // rollbackTimeout bounds the rollback of a failed attempt, which runs on a
@@ -48,6 +53,9 @@ type Store struct {
 	store.Retrier
 
 	pool *pgxpool.Pool
+	// inTx and snapshot are the options of InTx's and Snapshot's BEGIN
+	// at the store's isolation.
+	inTx, snapshot pgx.TxOptions
 }
 
 var _ store.Store = (*Store)(nil)
@@ -73,11 +81,35 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	// session zone only keeps what the server prints and casts (to DATE, to
 	// text) independent of the server's configuration.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	s := &Store{
+		inTx: pgx.TxOptions{},
+		// REPEATABLE READ READ ONLY: one snapshot, no locks, no waiting.
+		snapshot: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+	}
+	switch opts.Isolation {
+	case store.IsolationDefault:
+	case store.IsolationSerializable:
+		// The session default covers Autocommit's single statements
+		// and the migrations' connection too: PostgreSQL's SSI only
+		// protects serializable transactions from one another, so none
+		// may run at a weaker level beside them.
+		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+		s.inTx = pgx.TxOptions{IsoLevel: pgx.Serializable}
+		// Beside serializable writers, a REPEATABLE READ snapshot may
+		// see a state no serial order of them passes through (the
+		// read-only anomaly), and a plain SERIALIZABLE READ ONLY one can
+		// be cancelled with 40001, which Snapshot does not retry.
+		// DEFERRABLE waits (briefly) for a snapshot that can be neither.
+		s.snapshot = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly, DeferrableMode: pgx.Deferrable}
+		s.MaxAttempts = store.SerializableTxAttempts
+	default:
+		return nil, fmt.Errorf("open postgres: unknown isolation %q", opts.Isolation)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s.pool = pool
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -126,7 +158,7 @@ func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return s.RetryTx(ctx, func(pairs bool) error {
-		pgxTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+		pgxTx, err := s.pool.BeginTx(ctx, s.inTx)
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))
 		}
@@ -154,9 +186,10 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 }
 
 // Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
-// sees one snapshot for all its statements and takes no row locks.
+// (SERIALIZABLE READ ONLY DEFERRABLE at IsolationSerializable) sees one
+// snapshot for all its statements and takes no row locks.
 func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	pgxTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	pgxTx, err := s.pool.BeginTx(ctx, s.snapshot)
 	if err != nil {
 		return interpret(fmt.Errorf("begin snapshot: %w", err))
 	}

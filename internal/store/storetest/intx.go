@@ -67,10 +67,11 @@ func testAutocommit(t *testing.T, s store.Store) {
 }
 
 // testRetryCounted: a transaction whose attempt fails with a retryable
-// error is rolled back and run again, and Retries counts each rerun.
+// error is rolled back and run again, Retries counts each rerun and
+// Transactions the transaction.
 func testRetryCounted(t *testing.T, s store.Store) {
 	phone := Phone(t)
-	before := s.Retries()
+	before, beforeTxs := s.Retries(), s.Transactions()
 	attempts := 0
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		attempts++
@@ -87,5 +88,8 @@ func testRetryCounted(t *testing.T, s store.Store) {
 	}
 	if got := s.Retries() - before; got < 2 {
 		t.Fatalf("Retries grew by %d, want at least 2", got)
+	}
+	if got := s.Transactions() - beforeTxs; got < 1 {
+		t.Fatalf("Transactions grew by %d, want at least 1", got)
 	}
 }
