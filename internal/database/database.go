@@ -107,7 +107,7 @@ func CheckIsolation(engine string, iso store.Isolation) error {
 	case store.IsolationSerializable:
 		if engine == "mysql" {
 			return fmt.Errorf("DB_ISOLATION=serializable is for PostgreSQL (and SQLite, which always is): " +
-				"MySQL/MariaDB run at their default REPEATABLE READ with row locks; see docs/distributed-sql.md")
+				"MySQL/MariaDB run at READ COMMITTED with row locks; see docs/distributed-sql.md")
 		}
 		return nil
 	}

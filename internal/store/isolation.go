@@ -12,8 +12,8 @@ type Isolation string
 const (
 	// IsolationDefault is each adapter's own, which the wallet's locking
 	// is written for: READ COMMITTED with row locks (FOR UPDATE) on
-	// PostgreSQL, InnoDB's REPEATABLE READ with row locks on MySQL and
-	// MariaDB, and SQLite's single writer (BEGIN IMMEDIATE), which is
+	// PostgreSQL and on MySQL/MariaDB (whose sessions the adapter sets
+	// to it), and SQLite's single writer (BEGIN IMMEDIATE), which is
 	// serializable already.
 	IsolationDefault Isolation = ""
 	// IsolationSerializable runs every transaction and statement of a
