@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -116,7 +114,7 @@ func populateForBackup(t *testing.T, url string) {
 	}
 	for i, settle := range []bool{false, true} {
 		p, err := w.Reserve(ctx, ms[i].auth, wallet.Reservation{Type: store.TypePayment, AmountMsat: 2_000_000, AllowanceMsat: 20_000,
-			PaymentHash: randomHash(t), IdempotencyKey: fmt.Sprintf("populate-pay-%d", i)})
+			PaymentHash: storetest.Token(t, 32), IdempotencyKey: fmt.Sprintf("populate-pay-%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,13 +170,4 @@ func drillRegistered(t *testing.T, w *wallet.Service, msat int64) drillUser {
 		t.Fatal(err)
 	}
 	return drillUser{user: u, auth: auth}
-}
-
-func randomHash(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }

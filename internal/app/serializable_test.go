@@ -12,6 +12,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
@@ -28,15 +29,9 @@ func serializable(t *testing.T) starter {
 		})
 		// Cleanups run last-in first-out: this one reads the counters
 		// before the server's own cleanup closes the store.
-		t.Cleanup(func() { logRetries(t, a) })
+		t.Cleanup(func() { dbtest.LogRetries(t, a.DB, "SERIALIZABLE") })
 		return a
 	}
-}
-
-func logRetries(t *testing.T, a *app.App) {
-	t.Helper()
-	txs, retries := a.DB.Transactions(), a.DB.Retries()
-	t.Logf("postgres at SERIALIZABLE: %d transactions, %d retries (%.3f per transaction)", txs, retries, float64(retries)/float64(max(txs, 1)))
 }
 
 // TestSerializableUSSDJourneys runs the USSD journeys of e2e_test.go on a

@@ -18,7 +18,7 @@ import (
 func TestSerializableStoreContract(t *testing.T) {
 	db := dbtest.OpenWith(t, "postgres", database.Options{Isolation: store.IsolationSerializable})
 	storetest.Exercise(t, db)
-	t.Logf("postgres at SERIALIZABLE: %d transactions, %d retries", db.Transactions(), db.Retries())
+	dbtest.LogRetries(t, db, "SERIALIZABLE")
 }
 
 // TestSerializableConflictRetried forces the conflict READ COMMITTED lets

@@ -22,6 +22,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbadmin"
+	"github.com/umeme-wallet/umeme/internal/store"
 )
 
 // Engines are the engines every store test runs on, in order.
@@ -80,6 +81,15 @@ func OpenWith(t testing.TB, engine string, opts database.Options) database.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// LogRetries logs how many transactions a store ran (InTx and Autocommit
+// calls) and how many attempts collided and were run again, at the
+// isolation level named.
+func LogRetries(t testing.TB, s store.Store, isolation string) {
+	t.Helper()
+	txs, retries := s.Transactions(), s.Retries()
+	t.Logf("%s at %s: %d transactions, %d retries (%.3f per transaction)", s.Engine(), isolation, txs, retries, float64(retries)/float64(max(txs, 1)))
 }
 
 func serverURL(t testing.TB, engine, env string) string {

@@ -226,8 +226,9 @@ func twoSenders(t *testing.T, engine string, iso store.Isolation) {
 			t.Fatalf("row %d: %+v", id, n)
 		}
 	}
-	txs, retries := dbs[0].Transactions()+dbs[1].Transactions(), dbs[0].Retries()+dbs[1].Retries()
-	t.Logf("%s at %s isolation: %d transactions, %d retries (%.3f per transaction)", engine, iso, txs, retries, float64(retries)/float64(max(txs, 1)))
+	for _, db := range dbs {
+		dbtest.LogRetries(t, db, iso.String())
+	}
 }
 
 // TestSerializableOutboxTwoSenders: the two senders at SERIALIZABLE on

@@ -16,16 +16,8 @@ import (
 func serializable(t *testing.T) database.DB {
 	t.Helper()
 	db := dbtest.OpenWith(t, "postgres", database.Options{Isolation: store.IsolationSerializable})
-	t.Cleanup(func() { logRetries(t, db, "SERIALIZABLE") })
+	t.Cleanup(func() { dbtest.LogRetries(t, db, "SERIALIZABLE") })
 	return db
-}
-
-// logRetries logs how many transactions ran on db and how many attempts
-// collided and were run again.
-func logRetries(t *testing.T, db store.Store, isolation string) {
-	t.Helper()
-	txs, retries := db.Transactions(), db.Retries()
-	t.Logf("%s at %s: %d transactions, %d retries (%.3f per transaction)", db.Engine(), isolation, txs, retries, float64(retries)/float64(max(txs, 1)))
 }
 
 // TestSerializableBank is TestBank at SERIALIZABLE: conflicting transfers

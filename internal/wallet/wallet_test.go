@@ -131,7 +131,7 @@ func mustReconcile(t testing.TB, w *wallet.Service) {
 func TestBank(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
 		bank(t, db)
-		logRetries(t, db, "its default isolation")
+		dbtest.LogRetries(t, db, "its default isolation")
 	})
 }
 
