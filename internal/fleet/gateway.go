@@ -133,6 +133,9 @@ func (f *Fleet) Proxy(t testing.TB) *httptest.Server {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(targets[next.Add(1)%uint64(len(targets))])
 		},
+		// A server down (killed) is a 502 to the caller, which is what
+		// the caller is tested for; not a line in the test's output.
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
 	}
 	srv := httptest.NewServer(rp)
 	t.Cleanup(srv.Close)

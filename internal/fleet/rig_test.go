@@ -67,16 +67,19 @@ func newRig(t *testing.T, bin, engine string, n int, extra map[string]string) *r
 	t.Helper()
 	r := &rig{t: t, engine: engine, net: regtest.Shared(t), dbURL: dbtest.URL(t, engine)}
 	r.fleet = fleet.New(t, bin, n, nil, nil)
+	daraja := darajaAccount
+	daraja.LateDelay = time.Second
 	proxy := r.fleet.Proxy(t)
 	r.domain = strings.TrimPrefix(proxy.URL, "http://")
 	w, err := world.New(world.Config{ServerURL: proxy.URL, USSDToken: ussdToken, SMSToken: smsToken,
-		ATUsername: "umeme", ATAPIKey: atKey, Daraja: darajaAccount, USSDTimeout: 30 * time.Second,
+		ATUsername: "umeme", ATAPIKey: atKey, Daraja: daraja, USSDTimeout: 30 * time.Second,
 		Node: &world.Node{LNCLI: filepath.Join(regtest.BinDir(), "lncli"), Dir: r.net.World.Dir, RPC: r.net.World.RPC, Network: "regtest"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// M-Pesa's customers approve every prompt at once: one callback each.
-	w.Daraja().SetSTKDefault(darajasim.STKOutcome{})
+	// M-Pesa's customers approve every prompt a moment later: one
+	// callback each, after Daraja's answer to the push.
+	w.Daraja().SetSTKDefault(darajasim.STKOutcome{Delivery: darajasim.DeliverLate})
 	sim := httptest.NewServer(w.Handler())
 	t.Cleanup(func() { sim.Close(); w.Close() })
 	r.w, r.sim = w, sim.URL
@@ -310,13 +313,14 @@ func (r *rig) credit(phone string, sats int64) {
 	}
 }
 
-// reconcile runs `server reconcile` and fails the test unless the books
-// balance.
+// reconcile runs `server reconcile` and returns its report; the test
+// fails unless the books balance.
 func (r *rig) reconcile() string {
 	r.t.Helper()
 	out, code, err := r.fleet.Run("reconcile")
 	if err != nil || code != 0 || !strings.Contains(out, "books balance") {
 		r.t.Errorf("reconcile: exit %d %v\n%s", code, err, out)
+		return out + "\nVIOLATIONS"
 	}
 	return out
 }
@@ -327,13 +331,15 @@ type txn struct {
 	typ, status, key    string
 	amount, fee         int64
 	hash, checkout, oid string
+	mphone              string // the M-Pesa request's number and shillings
+	kes                 int64
 }
 
 // txns reads every transaction, with its M-Pesa request's ids.
 func (r *rig) txns() []txn {
 	r.t.Helper()
 	rows, err := r.db.Query(`SELECT t.id, t.type, t.status, t.amount_msat, t.fee_msat, t.idempotency_key, COALESCE(t.payment_hash, ''),
-		COALESCE(m.checkout_request_id, ''), COALESCE(m.originator_conversation_id, '')
+		COALESCE(m.checkout_request_id, ''), COALESCE(m.originator_conversation_id, ''), COALESCE(m.phone, ''), COALESCE(m.amount_kes, 0)
 		FROM transactions t LEFT JOIN mpesa_requests m ON m.transaction_id = t.id ORDER BY t.id`)
 	if err != nil {
 		r.t.Fatal(err)
@@ -342,7 +348,7 @@ func (r *rig) txns() []txn {
 	var out []txn
 	for rows.Next() {
 		var x txn
-		if err := rows.Scan(&x.id, &x.typ, &x.status, &x.amount, &x.fee, &x.key, &x.hash, &x.checkout, &x.oid); err != nil {
+		if err := rows.Scan(&x.id, &x.typ, &x.status, &x.amount, &x.fee, &x.key, &x.hash, &x.checkout, &x.oid, &x.mphone, &x.kes); err != nil {
 			r.t.Fatal(err)
 		}
 		out = append(out, x)
@@ -383,26 +389,54 @@ func (r *rig) count(query string) int {
 	return n
 }
 
-// settle waits until nothing is pending: no payment, top-up or
-// withdrawal in flight, and (when texts) every text sent.
-func (r *rig) settle(within time.Duration, texts bool) {
+// settle waits until nothing is pending that the servers can finish: no
+// payment in flight, no top-up whose push Daraja acknowledged, no
+// withdrawal Daraja received, and (when texts) every text sent. A top-up
+// whose push's answer was lost has nothing to ask Daraja about, and a
+// withdrawal cut before its payment was sent is not found by Daraja:
+// both stay pending (unknown) for an operator, and are returned.
+func (r *rig) settle(within time.Duration, texts bool) (unknown []txn) {
 	r.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		pending := r.count(`SELECT COUNT(*) FROM transactions WHERE status = 'pending' AND type IN ('payment', 'topup', 'withdraw')`)
+		sent := r.b2cSent()
+		var open []string
+		unknown = nil
+		for _, x := range r.txns() {
+			switch {
+			case x.status != "pending" || x.typ == "invoice" || x.typ == "send":
+			case x.typ == "topup" && x.checkout == "", x.typ == "withdraw" && !sent[x.oid]:
+				unknown = append(unknown, x)
+			default:
+				open = append(open, fmt.Sprintf("%+v", x))
+			}
+		}
 		unsent := 0
 		if texts {
 			unsent = r.count(`SELECT COUNT(*) FROM notifications WHERE status = 'pending'`)
 		}
-		if pending == 0 && unsent == 0 {
-			return
+		if len(open) == 0 && unsent == 0 {
+			return unknown
 		}
 		if time.Now().After(deadline) {
-			r.t.Errorf("after %s still %d operations pending and %d texts unsent", within, pending, unsent)
-			return
+			r.t.Errorf("after %s still %d operations pending and %d texts unsent:\n%s", within, len(open), unsent, strings.Join(open, "\n"))
+			return unknown
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// b2cSent are the OriginatorConversationIDs of the B2C payments Daraja
+// received.
+func (r *rig) b2cSent() map[string]bool {
+	out := map[string]bool{}
+	for _, q := range r.w.Daraja().Requests() {
+		var b struct{ OriginatorConversationID string }
+		if strings.HasSuffix(q.Path, "/b2c/v3/paymentrequest") && json.Unmarshal(q.Body, &b) == nil {
+			out[b.OriginatorConversationID] = true
+		}
+	}
+	return out
 }
 
 // byKeyPrefix counts the transactions of a type whose key starts with
@@ -420,9 +454,10 @@ func byKeyPrefix(all []txn, typ, session string) []txn {
 // txnType is the type of the transaction each kind of operation books.
 var txnType = map[string]string{"transfer": "send", "ln-out": "payment", "buy": "topup", "sell": "withdraw"}
 
-// checkOps checks each USSD operation against the books: acknowledged
-// ones booked exactly once, refused and aborted ones not at all, unknown
-// ones at most once. It returns the violations.
+// checkOps checks each USSD operation against the books: an acknowledged
+// one booked exactly once, a refused or aborted one holding no money (a
+// failed row of a refused request moves none), an unknown one at most
+// once. It returns the violations.
 func checkOps(all []txn, ops []op) []string {
 	var v []string
 	for _, o := range ops {
@@ -430,14 +465,20 @@ func checkOps(all []txn, ops []op) []string {
 		if !ok {
 			continue
 		}
-		n := len(byKeyPrefix(all, typ, o.session))
+		rows := byKeyPrefix(all, typ, o.session)
+		live := 0
+		for _, x := range rows {
+			if x.status == "pending" || x.status == "completed" {
+				live++
+			}
+		}
 		switch {
-		case o.out == acked && n != 1:
-			v = append(v, fmt.Sprintf("%s of session %s acknowledged (%q) but booked %d times", o.kind, o.session, o.screen, n))
-		case (o.out == refused || o.out == aborted) && n != 0:
-			v = append(v, fmt.Sprintf("%s of session %s %s (%q) but booked %d times", o.kind, o.session, o.out, o.screen, n))
-		case o.out == unknown && n > 1:
-			v = append(v, fmt.Sprintf("%s of session %s unknown but booked %d times", o.kind, o.session, n))
+		case len(rows) > 1:
+			v = append(v, fmt.Sprintf("%s of session %s (%s) booked %d times", o.kind, o.session, o.out, len(rows)))
+		case o.out == acked && len(rows) != 1:
+			v = append(v, fmt.Sprintf("%s of session %s acknowledged (%q) but not booked", o.kind, o.session, o.screen))
+		case (o.out == refused || o.out == aborted) && live != 0:
+			v = append(v, fmt.Sprintf("%s of session %s %s (%q) but booked %+v", o.kind, o.session, o.out, o.screen, rows[0]))
 		}
 	}
 	return v
@@ -539,11 +580,18 @@ func (r *rig) checkLightning(all []txn) []string {
 }
 
 // checkMpesa checks the ledger against what Daraja did: every push M-Pesa
-// collected credited once and none credited that it did not; every
-// payment out M-Pesa made completed in the books, none refunded.
-func (r *rig) checkMpesa(all []txn) []string {
-	var v []string
-	collected, paidOut := map[string]bool{}, map[string]bool{}
+// collected credited once, or still pending as unknown (its answer and
+// its callback both lost: no server ever learnt its id), and none credited
+// that it did not; every payment out M-Pesa made completed in the books,
+// none refunded. It returns the violations and the collected pushes left
+// unknown.
+func (r *rig) checkMpesa(all []txn) (v, unknowns []string) {
+	type push struct {
+		phone string
+		kes   int64
+	}
+	collected, paidOut := map[string]push{}, map[string]bool{}
+	delivery := map[string]string{} // checkout → how its callback was answered
 	for _, cb := range r.w.Daraja().Callbacks() {
 		switch cb.Kind {
 		case "stk":
@@ -552,12 +600,29 @@ func (r *rig) checkMpesa(all []txn) []string {
 					StkCallback struct {
 						CheckoutRequestID string
 						ResultCode        int
+						CallbackMetadata  struct {
+							Item []struct {
+								Name  string
+								Value json.RawMessage // a number, a string, or none
+							}
+						}
 					} `json:"stkCallback"`
 				}
 			}
-			if json.Unmarshal(cb.Body, &b) == nil && b.Body.StkCallback.ResultCode == 0 {
-				collected[b.Body.StkCallback.CheckoutRequestID] = true
+			if json.Unmarshal(cb.Body, &b) != nil || b.Body.StkCallback.ResultCode != 0 {
+				continue
 			}
+			var p push
+			for _, it := range b.Body.StkCallback.CallbackMetadata.Item {
+				switch it.Name {
+				case "Amount":
+					p.kes, _ = strconv.ParseInt(string(it.Value), 10, 64)
+				case "PhoneNumber":
+					p.phone = string(it.Value)
+				}
+			}
+			collected[b.Body.StkCallback.CheckoutRequestID] = p
+			delivery[b.Body.StkCallback.CheckoutRequestID] = fmt.Sprintf("callback answered %d %s", cb.Status, cb.Err)
 		case "b2c-result":
 			var b struct {
 				Result struct {
@@ -571,22 +636,35 @@ func (r *rig) checkMpesa(all []txn) []string {
 		}
 	}
 	topups, withdrawals := map[string]txn{}, map[string]txn{}
+	unacknowledged := map[push]int{}
 	for _, x := range all {
 		switch {
 		case x.typ == "topup" && x.checkout != "":
 			topups[x.checkout] = x
+		case x.typ == "topup" && x.status == "pending":
+			unacknowledged[push{strings.TrimPrefix(x.mphone, "+"), x.kes}]++
+		case x.typ == "topup" && x.status == "completed":
+			v = append(v, fmt.Sprintf("top-up %d completed without a checkout id", x.id))
 		case x.typ == "withdraw" && x.oid != "":
 			withdrawals[x.oid] = x
 		}
 	}
-	for id := range collected {
-		if x, ok := topups[id]; !ok || x.status != "completed" {
-			v = append(v, fmt.Sprintf("M-Pesa collected checkout %s; the books have %+v", id, x))
+	for id, p := range collected {
+		x, ok := topups[id]
+		switch {
+		case ok && x.status == "completed":
+		case !ok && unacknowledged[p] > 0:
+			unacknowledged[p]--
+			unknowns = append(unknowns, fmt.Sprintf("M-Pesa collected checkout %s (KES %d from %s; %s); its top-up is pending without it", id, p.kes, p.phone, delivery[id]))
+		default:
+			v = append(v, fmt.Sprintf("M-Pesa collected checkout %s (KES %d from %s); the books have %+v", id, p.kes, p.phone, x))
 		}
 	}
 	for id, x := range topups {
-		if x.status == "completed" && !collected[id] {
-			v = append(v, fmt.Sprintf("top-up %d credited, M-Pesa never collected checkout %s", x.id, id))
+		if x.status == "completed" {
+			if _, ok := collected[id]; !ok {
+				v = append(v, fmt.Sprintf("top-up %d credited, M-Pesa never collected checkout %s", x.id, id))
+			}
 		}
 	}
 	for id := range paidOut {
@@ -599,12 +677,7 @@ func (r *rig) checkMpesa(all []txn) []string {
 			v = append(v, fmt.Sprintf("withdrawal %d completed, M-Pesa never paid %s", x.id, id))
 		}
 	}
-	for _, x := range all {
-		if x.typ == "topup" && x.checkout == "" && x.status == "completed" {
-			v = append(v, fmt.Sprintf("top-up %d completed without a checkout id", x.id))
-		}
-	}
-	return v
+	return v, unknowns
 }
 
 // darajaCalls counts the requests Daraja accepted on a path.
