@@ -29,7 +29,7 @@ import (
 // M-Pesa collected is credited, what it paid out is completed in the
 // books, and nothing else.
 func TestCrashAnywhere(t *testing.T) {
-	bin := fleet.Build(t)
+	bin := fleet.Build(t, t.TempDir())
 	kills := 102
 	if soak() {
 		kills = 600

@@ -25,12 +25,12 @@ import (
 	"time"
 )
 
-// Build builds the server binary into a folder of the test's and returns
-// its path. The Go build cache makes a second build of the same sources a
+// Build builds the server binary (cmd/server) into dir and returns its
+// path. The Go build cache makes a second build of the same sources a
 // link only.
-func Build(t testing.TB) string {
+func Build(t testing.TB, dir string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "server")
+	bin := filepath.Join(dir, "server")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/server")
 	cmd.Dir = moduleRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {

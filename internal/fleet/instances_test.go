@@ -28,7 +28,7 @@ import (
 // payment of our node per invoice, one credit per payment in; and
 // `server reconcile` passes.
 func TestInstances(t *testing.T) {
-	bin := fleet.Build(t)
+	bin := fleet.Build(t, t.TempDir())
 	for _, engine := range dbtest.Engines {
 		t.Run(engine, func(t *testing.T) { instances(t, bin, engine) })
 	}

@@ -16,8 +16,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -601,21 +599,6 @@ func balance(t *testing.T, w *wallet.Service, userID int64) int64 {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// buildServer compiles cmd/server into dir for tests that run it as a
-// process.
-func buildServer(t *testing.T, dir string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(dir, "server")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/server")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build server: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {
