@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -484,9 +485,9 @@ func checkOps(all []txn, ops []op) []string {
 	return v
 }
 
-// lndPayments are our node's payments by hash: how many, and whether one
-// succeeded.
-func (r *rig) lndPayments() map[string][]string {
+// payments are a node's payments (lncli listpayments with args) by hash:
+// the status of each.
+func (r *rig) payments(node *regtest.LND, args ...string) map[string][]string {
 	r.t.Helper()
 	var list struct {
 		Payments []struct {
@@ -494,29 +495,10 @@ func (r *rig) lndPayments() map[string][]string {
 			Status string `json:"status"`
 		} `json:"payments"`
 	}
-	r.net.Ours.CLIJSON(&list, "listpayments", "--include_incomplete", "--max_payments", "100000")
+	node.CLIJSON(&list, append([]string{"listpayments", "--max_payments", "100000"}, args...)...)
 	out := map[string][]string{}
 	for _, p := range list.Payments {
 		out[p.Hash] = append(out[p.Hash], p.Status)
-	}
-	return out
-}
-
-// worldPaid are the hashes the world node paid with success.
-func (r *rig) worldPaid() map[string]bool {
-	r.t.Helper()
-	var list struct {
-		Payments []struct {
-			Hash   string `json:"payment_hash"`
-			Status string `json:"status"`
-		} `json:"payments"`
-	}
-	r.net.World.CLIJSON(&list, "listpayments", "--max_payments", "100000")
-	out := map[string]bool{}
-	for _, p := range list.Payments {
-		if p.Status == "SUCCEEDED" {
-			out[p.Hash] = true
-		}
 	}
 	return out
 }
@@ -528,7 +510,7 @@ func (r *rig) worldPaid() map[string]bool {
 // the world did not pay.
 func (r *rig) checkLightning(all []txn) []string {
 	var v []string
-	lnd := r.lndPayments()
+	lnd := r.payments(r.net.Ours, "--include_incomplete")
 	issued := r.payee.issued()
 	for _, x := range all {
 		if x.typ != "payment" {
@@ -548,7 +530,10 @@ func (r *rig) checkLightning(all []txn) []string {
 			v = append(v, fmt.Sprintf("payment %d (%s) of an invoice the payee never issued", x.id, x.hash))
 		}
 	}
-	paid := r.worldPaid()
+	paid := map[string]bool{}
+	for h, st := range r.payments(r.net.World) {
+		paid[h] = slices.Contains(st, "SUCCEEDED")
+	}
 	credited := map[string]int{}
 	for _, x := range all {
 		if x.typ == "invoice" && x.status == "completed" {
