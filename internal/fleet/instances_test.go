@@ -168,6 +168,7 @@ func instances(t *testing.T, bin, engine string) {
 			v = append(v, fmt.Sprintf("the world could not pay %s's invoice: %v %s", p, err, out))
 		}
 	}
+	v = append(v, r.smsPay(ctx, phones)...)
 	left := r.settle(2*time.Minute, true)
 	// Wait for the texts of the payments in and their delivery reports.
 	time.Sleep(2 * time.Second)
@@ -244,4 +245,69 @@ func (r *rig) checkTexts() []string {
 		}
 	}
 	return v
+}
+
+// smsPay has the world node make an invoice for each user, who texts it to
+// the service (through the proxy: any server takes the text) and approves
+// it in a USSD session hopping between servers. It returns what went
+// wrong; the payments are checked against our node with the others.
+func (r *rig) smsPay(ctx context.Context, phones []string) []string {
+	var v []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range phones {
+		var inv struct {
+			PaymentRequest string `json:"payment_request"`
+			Hash           string `json:"r_hash"`
+		}
+		r.net.World.CLIJSON(&inv, "addinvoice", "--amt", "1100", "--memo", "fleet")
+		r.payee.add(inv.Hash)
+		wg.Go(func() {
+			fail := func(format string, args ...any) {
+				mu.Lock()
+				defer mu.Unlock()
+				v = append(v, fmt.Sprintf("sms-pay of %s: ", p)+fmt.Sprintf(format, args...))
+			}
+			resp, err := r.w.SMS().SendInbound(ctx, r.proxy+"/sms/"+smsToken+"/inbound", p, "22384", inv.PaymentRequest)
+			if err != nil {
+				fail("the text in: %v", err)
+				return
+			}
+			resp.Body.Close()
+			deadline := time.Now().Add(60 * time.Second)
+			for !r.texted(p, "to approve paying 1,100 sats") {
+				if time.Now().After(deadline) {
+					fail("no reply asking to approve")
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			f := r.dial(ctx, p)
+			if !f.ok("Pay 1,100 sats") {
+				fail("the session opened on %q (%v)", f.screen, f.err)
+				return
+			}
+			f.press(f.item("Pay"))
+			if !f.ok("Enter your PIN") {
+				fail("after Pay: %q (%v)", f.screen, f.err)
+				return
+			}
+			f.press(pin)
+			if f.err != nil || !strings.HasPrefix(f.screen, "END Paying 1,100 sats") && !strings.HasPrefix(f.screen, "END Paid 1,100 sats") {
+				fail("after the PIN: %q (%v)", f.screen, f.err)
+			}
+		})
+	}
+	wg.Wait()
+	return v
+}
+
+// texted reports whether the gateway took a text to phone holding s.
+func (r *rig) texted(phone, s string) bool {
+	for _, m := range r.w.SMS().Messages() {
+		if m.To == phone && strings.Contains(m.Text, s) {
+			return true
+		}
+	}
+	return false
 }

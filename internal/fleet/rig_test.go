@@ -57,6 +57,7 @@ type rig struct {
 	net    *regtest.Network
 	w      *world.World
 	sim    string // the simulators' root URL
+	proxy  string // the servers' one URL for the simulators' callbacks
 	domain string // the proxy's host:port
 	fleet  *fleet.Fleet
 	gw     *fleet.Gateway
@@ -71,7 +72,7 @@ func newRig(t *testing.T, bin, engine string, n int, extra map[string]string) *r
 	daraja := darajaAccount
 	daraja.LateDelay = time.Second
 	proxy := r.fleet.Proxy(t)
-	r.domain = strings.TrimPrefix(proxy.URL, "http://")
+	r.proxy, r.domain = proxy.URL, strings.TrimPrefix(proxy.URL, "http://")
 	w, err := world.New(world.Config{ServerURL: proxy.URL, USSDToken: ussdToken, SMSToken: smsToken,
 		ATUsername: "umeme", ATAPIKey: atKey, Daraja: daraja, USSDTimeout: 30 * time.Second,
 		Node: &world.Node{LNCLI: filepath.Join(regtest.BinDir(), "lncli"), Dir: r.net.World.Dir, RPC: r.net.World.RPC, Network: "regtest"}})
@@ -740,6 +741,14 @@ func newPayee(t *testing.T, node *regtest.LND) *payee {
 	u, _ := url.Parse(srv.URL)
 	p.address = "world@" + u.Host
 	return p
+}
+
+// add counts an invoice of the world node made for the payee by other
+// means (texted in by a user).
+func (p *payee) add(hash string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hashes[hash]++
 }
 
 func (p *payee) issued() map[string]int {
