@@ -60,6 +60,10 @@ FUZZTIME ?= 2m
 fuzz: ## Fuzz the USSD handler for FUZZTIME (the seed corpus runs in make test)
 	go test -run '^$$' -fuzz FuzzUSSD -fuzztime $(FUZZTIME) ./internal/httpapi
 
+.PHONY: soak
+soak: regtest-bin ## Run the long forms of the fault and scale-out suites (minutes each)
+	SOAK=1 $(GO_TEST) -count=1 -timeout 60m -run 'Crash|Instances' -v ./internal/fleet/
+
 .PHONY: build
 build: ## Build the server binary into bin/server
 	go build -o bin/server ./cmd/server

@@ -7,13 +7,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/fleet"
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
 )
 
@@ -85,10 +84,7 @@ func TestOperatorCommands(t *testing.T) {
 // on a broken ledger still prints the report, names the violation and exits
 // 1.
 func TestReconcileJSON(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := fleet.Build(t, t.TempDir())
 	type report struct {
 		Engine               string            `json:"engine"`
 		OK                   bool              `json:"ok"`
@@ -103,8 +99,7 @@ func TestReconcileJSON(t *testing.T) {
 	}
 	run := func(t *testing.T, url string, args ...string) (report, int, string) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+url, "PIN_PEPPER=test")
+		cmd := fleet.Command(bin, map[string]string{"DATABASE_URL": url, "PIN_PEPPER": "test"}, args...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

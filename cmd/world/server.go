@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/fleet"
 )
 
 // child is the server's process.
@@ -27,17 +29,7 @@ func startServer(r *runner, bin string, env map[string]string, logPath string) (
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve")
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !has(env, k) {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	for k, v := range env {
-		if v != "" {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
+	cmd := fleet.Command(bin, env, "serve")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -89,9 +81,4 @@ func stopLeftoverServer(pidsPath, bin string, log *slog.Logger) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func has(m map[string]string, k string) bool {
-	_, ok := m[k]
-	return ok
 }

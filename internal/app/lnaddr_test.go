@@ -18,6 +18,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/fleet"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
 	"github.com/umeme-wallet/umeme/internal/regtest"
@@ -476,7 +477,7 @@ func connectOurs(t *testing.T, net *regtest.Network) *lndnode.Node {
 // servers can share one network: each credits only its own invoices.
 func lightningApp(t *testing.T, net *regtest.Network, engine string, mutate func(*config.Config)) *app.App {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := fleet.FreeAddr(t)
 	a := startApp(t, engine, func(c *config.Config) {
 		c.ListenAddr, c.PublicDomain = addr, addr
 		c.LNDAddress, c.LNDTLSCertPath, c.LNDMacaroonPath, c.LNDNetwork = net.Ours.RPC, net.Ours.TLSCertPath(), net.Ours.MacaroonPath(), "regtest"
@@ -488,16 +489,6 @@ func lightningApp(t *testing.T, net *regtest.Network, engine string, mutate func
 		t.Fatal(err)
 	}
 	return a
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 var (

@@ -128,6 +128,18 @@ func create(t testing.TB, engine, serverURL string) string {
 // store: for tests that must break the data behind the application's back.
 func RawExec(t testing.TB, dbURL, query string) {
 	t.Helper()
+	db := RawDB(t, dbURL)
+	defer db.Close()
+	if _, err := db.Exec(query); err != nil {
+		t.Fatalf("raw exec %q: %v", query, err)
+	}
+}
+
+// RawDB opens the database a URL names with database/sql, bypassing the
+// store: for tests that read or break the rows behind the application's
+// back. The caller closes it.
+func RawDB(t testing.TB, dbURL string) *sql.DB {
+	t.Helper()
 	var db *sql.DB
 	var err error
 	switch {
@@ -143,10 +155,7 @@ func RawExec(t testing.TB, dbURL, query string) {
 		db, err = sql.Open("pgx", dbURL)
 	}
 	if err != nil {
-		t.Fatalf("raw exec: %v", err)
+		t.Fatalf("raw db: %v", err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(query); err != nil {
-		t.Fatalf("raw exec %q: %v", query, err)
-	}
+	return db
 }

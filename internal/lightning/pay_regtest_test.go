@@ -25,6 +25,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/fleet"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
 	"github.com/umeme-wallet/umeme/internal/regtest"
@@ -224,7 +225,7 @@ func serverBinary(t *testing.T) string {
 			t.Fatal(err)
 		}
 		regtest.AtSharedEnd(func() { os.RemoveAll(dir) })
-		serverOnce.bin = buildServer(t, dir)
+		serverOnce.bin = fleet.Build(t, dir)
 	})
 	if serverOnce.bin == "" {
 		t.Fatal("the server did not build")

@@ -10,14 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	stdnet "net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +25,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/fleet"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
 	"github.com/umeme-wallet/umeme/internal/regtest"
@@ -406,7 +404,7 @@ func TestRegtestLightning(t *testing.T) {
 	cfg := config.Default()
 	cfg.Environment = config.Development
 	cfg.DatabaseURL = dbURL
-	cfg.ListenAddr = freeAddr(t)
+	cfg.ListenAddr = fleet.FreeAddr(t)
 	cfg.PublicDomain = cfg.ListenAddr
 	cfg.LNDAddress, cfg.LNDTLSCertPath, cfg.LNDMacaroonPath, cfg.LNDNetwork = net.Ours.RPC, net.Ours.TLSCertPath(), net.Ours.MacaroonPath(), "regtest"
 	// Texts go out through a fake Africa's Talking, where the test reads
@@ -603,21 +601,6 @@ func balance(t *testing.T, w *wallet.Service, userID int64) int64 {
 	return b
 }
 
-// buildServer compiles cmd/server into dir for tests that run it as a
-// process.
-func buildServer(t *testing.T, dir string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(dir, "server")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/server")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build server: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -645,14 +628,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/fleet"
 	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
 	"github.com/umeme-wallet/umeme/internal/regtest"
 	"github.com/umeme-wallet/umeme/internal/world"
@@ -82,24 +82,13 @@ func (b *logBuffer) tail(n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// freeAddr picks a free loopback port.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startWorld starts a world and a development server (internal/app,
 // in-process) on a fresh database of engine, wired together as
 // cmd/world wires them; with n, the server's node is n's "ours" and the
 // world node is n's "world".
 func startWorld(t *testing.T, engine string, n *regtest.Network) *env {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := fleet.FreeAddr(t)
 	e := &env{t: t, server: "http://" + addr, dbURL: dbtest.URL(t, engine), logs: &logBuffer{}}
 	cfg := world.Config{ServerURL: e.server, USSDToken: ussdToken, SMSToken: smsToken, Phones: []string{phoneA, phoneB},
 		ATUsername: "umeme", ATAPIKey: atKey, Daraja: darajaAccount, DatabaseURL: e.dbURL,
