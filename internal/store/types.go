@@ -29,8 +29,15 @@ type User struct {
 	LockedUntil       *time.Time
 	Language          string
 	Status            UserStatus
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// FrozenAt is when an operator froze the account (nil: not frozen): it
+	// receives, but sends nothing on any channel.
+	FrozenAt *time.Time
+	// PINResetAt is when an operator's PIN reset takes effect (nil: none
+	// pending): from then on the old PIN opens nothing and the next dial
+	// asks for a new one.
+	PINResetAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // PINGuard is what SetUserPINGuard records of a user: wrong PINs in a row,
