@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strconv"
 	"time"
 )
@@ -53,4 +54,83 @@ func AuditHash(a AuditRow) string {
 		b = append(b, s...)
 	}
 	return SHA256Hex(string(b))
+}
+
+// The audit actions.
+const (
+	AuditFreeze          = "freeze"
+	AuditUnfreeze        = "unfreeze"
+	AuditPINReset        = "pin-reset"
+	AuditPINResetCancel  = "pin-reset-cancel"
+	AuditPINResetDone    = "pin-reset-done"
+	AuditPause           = "pause"
+	AuditResume          = "resume"
+	AuditOperatorPayment = "pay"
+)
+
+// AuditViolation is a break of the audit chain (AuditID set) or an operator
+// state without the audit row that should account for it (UserID set, or
+// neither for the pause).
+type AuditViolation struct {
+	AuditID int64  `json:"audit_id,omitempty"`
+	UserID  int64  `json:"user_id,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// CheckAudit verifies the operators' audit log inside one snapshot: every
+// row's hash is AuditHash of its content, each row follows the one before
+// it (the first follows ""), every frozen user's latest freeze or unfreeze
+// row is a freeze, every pending PIN reset's latest reset row is a reset,
+// and a manual pause has a pause row as its latest pause or resume.
+func CheckAudit(ctx context.Context, tx Tx) ([]AuditViolation, error) {
+	var out []AuditViolation
+	latest := map[int64]map[string]string{} // user → family → action
+	family := map[string]string{AuditFreeze: "freeze", AuditUnfreeze: "freeze",
+		AuditPINReset: "pin", AuditPINResetCancel: "pin", AuditPINResetDone: "pin", AuditPause: "pause", AuditResume: "pause"}
+	prev := ""
+	for after := int64(0); ; {
+		page, err := tx.AuditRows(ctx, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range page {
+			if a.PrevHash != prev {
+				out = append(out, AuditViolation{AuditID: a.ID, Reason: "does not follow the row before it"})
+			}
+			if a.Hash != AuditHash(a) {
+				out = append(out, AuditViolation{AuditID: a.ID, Reason: "hash does not match the row"})
+			}
+			prev = a.Hash
+			if f, ok := family[a.Action]; ok {
+				if latest[a.UserID] == nil {
+					latest[a.UserID] = map[string]string{}
+				}
+				latest[a.UserID][f] = a.Action
+			}
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	users, err := tx.FlaggedUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		if u.FrozenAt != nil && latest[u.ID]["freeze"] != AuditFreeze {
+			out = append(out, AuditViolation{UserID: u.ID, Reason: "frozen without a freeze in the audit log"})
+		}
+		if u.PINResetAt != nil && latest[u.ID]["pin"] != AuditPINReset {
+			out = append(out, AuditViolation{UserID: u.ID, Reason: "PIN reset pending without a pin-reset in the audit log"})
+		}
+	}
+	p, err := tx.ServicePause(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Manual && latest[0]["pause"] != AuditPause {
+		out = append(out, AuditViolation{Reason: "paused by hand without a pause in the audit log"})
+	}
+	return out, nil
 }

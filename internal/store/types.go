@@ -399,6 +399,10 @@ type ReconcileReport struct {
 	// DayCounterMismatches are user accounts whose daily counter is not
 	// what their entries count.
 	DayCounterMismatches []DayCounterMismatch `json:"day_counter_mismatches"`
+	// AuditViolations are breaks of the operators' audit chain, and
+	// operator states (a freeze, a pending PIN reset, a manual pause) that
+	// no audit row accounts for.
+	AuditViolations []AuditViolation `json:"audit_violations"`
 	// TotalMsat is the sum of every cached balance; it must be zero.
 	TotalMsat int64 `json:"total_msat"`
 	// Lightning is the comparison with the Lightning node, when one was
@@ -411,7 +415,7 @@ func (r ReconcileReport) OK() bool {
 	return len(r.UnbalancedTransactions) == 0 && len(r.BalanceDrift) == 0 &&
 		len(r.NegativeUserAccounts) == 0 && len(r.ReservationMismatches) == 0 && r.TotalMsat == 0 &&
 		len(r.ShapeViolations) == 0 && len(r.ChainBreaks) == 0 && len(r.DayCounterMismatches) == 0 &&
-		(r.Lightning == nil || len(r.Lightning.Mismatches) == 0)
+		len(r.AuditViolations) == 0 && (r.Lightning == nil || len(r.Lightning.Mismatches) == 0)
 }
 
 // Imbalance is a transaction whose entries sum to SumMsat instead of zero.
@@ -546,6 +550,10 @@ const (
 	NotifyPayRefused NotificationKind = "pay_refused"
 	// NotifyRegisterFirst answers a text from a number with no account.
 	NotifyRegisterFirst NotificationKind = "register_first"
+	// NotifyPINReset tells the owner of a number at once that an operator
+	// reset its PIN; Body is when the reset takes effect, as the user
+	// reads it ("2006-01-02 15:04" in the wallet's zone).
+	NotifyPINReset NotificationKind = "pin_reset"
 )
 
 // The reasons of a NotifyPayRefused, in its Body.

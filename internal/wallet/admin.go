@@ -65,12 +65,17 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 // status, amount, fee and hold call for (store.Shapes); every cached balance
 // equals its entries; no user balance is negative; the reserved account
 // holds money only for pending operations; every user account's hash chain
-// verifies and its daily counter is what its entries count.
+// verifies and its daily counter is what its entries count; the operators'
+// audit log verifies and accounts for every freeze, pending PIN reset and
+// manual pause.
 func (w *Service) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
 	var rep store.ReconcileReport
 	err := w.store.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		rep, err = tx.Reconcile(ctx)
+		if rep, err = tx.Reconcile(ctx); err != nil {
+			return err
+		}
+		rep.AuditViolations, err = store.CheckAudit(ctx, tx)
 		return err
 	})
 	return rep, err
