@@ -89,7 +89,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	ucfg := ussd.Config{
 		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: rateShown{a.Rates},
-		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
+		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute, Now: cfg.Ops.Now,
 	}
 	if ucfg.Mpesa, err = a.openMpesa(a.Rates); err != nil {
 		db.Close()

@@ -347,6 +347,9 @@ func (c Config) Wallet() wallet.Config {
 	if c.PINArgon2MemoryKiB > 0 {
 		w.Argon2.Memory = uint32(c.PINArgon2MemoryKiB)
 	}
+	if c.Ops.Now != nil {
+		w.Now = c.Ops.Now
+	}
 	return w
 }
 

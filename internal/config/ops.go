@@ -25,6 +25,9 @@ type Ops struct {
 	// PINResetDelay is how long an operator's PIN reset waits before it
 	// takes effect (PIN_RESET_DELAY, default 24h).
 	PINResetDelay time.Duration
+	// Now is the wallet's and the menus' clock (nil: time.Now); tests set
+	// it to wait out a delay without waiting. No setting reads it.
+	Now func() time.Time
 }
 
 // DefaultOps is the operator's controls of a fresh install.
