@@ -49,6 +49,19 @@ func textInvoice(t *testing.T, a *app.App, p *phone, bolt11 string) {
 	}
 }
 
+// sendByUSSD walks p from the main menu (screen) through a send of sats to
+// a phone number with pin, and returns the last screen.
+func sendByUSSD(t *testing.T, p *phone, screen, to, sats, pin string) string {
+	t.Helper()
+	expect(t, screen, "1. Send")
+	expect(t, p.press("1"), "1. ")
+	expect(t, p.press("1"), "phone number")
+	expect(t, p.press(to), "Amount in sats")
+	expect(t, p.press(sats), "1. Confirm")
+	expect(t, p.press("1"), "Enter your PIN")
+	return p.press(pin)
+}
+
 // pauseState reads the shared pause.
 func pauseState(t *testing.T, a *app.App) store.ServicePause {
 	t.Helper()
@@ -227,13 +240,7 @@ func TestRegtestFreezeStopsEverySendChannel(t *testing.T) {
 			const frozen = "END Your account is frozen: you can receive, but not send."
 
 			// USSD: send to a phone number.
-			expect(t, alice.dial(), "1. Send")
-			expect(t, alice.press("1"), "1. ")
-			expect(t, alice.press("1"), "phone number")
-			expect(t, alice.press(bob.number), "Amount in sats")
-			expect(t, alice.press("1000"), "1. Confirm")
-			expect(t, alice.press("1"), "Enter your PIN")
-			expect(t, alice.press("7391"), frozen)
+			expect(t, sendByUSSD(t, alice, alice.dial(), bob.number, "1000", "7391"), frozen)
 
 			// USSD: pay a Lightning Address (bob's, on this server).
 			expect(t, alice.dial(), "1. Send")
@@ -297,13 +304,7 @@ func TestRegtestFreezeStopsEverySendChannel(t *testing.T) {
 
 			// It receives: from bob, and from another node.
 			fund(t, a, bob, 10_000)
-			expect(t, bob.dial(), "1. Send")
-			bob.press("1")
-			bob.press("1")
-			bob.press(alice.number)
-			bob.press("1500")
-			bob.press("1")
-			expect(t, bob.press("5820"), "END Sent 1,500 sats")
+			expect(t, sendByUSSD(t, bob, bob.dial(), alice.number, "1500", "5820"), "END Sent 1,500 sats")
 			inv, err := a.Receiver.RequestInvoice(ctx, mustUser(t, a, alice.number), 3_000_000, "to a frozen account")
 			if err != nil {
 				t.Fatal(err)
@@ -317,13 +318,7 @@ func TestRegtestFreezeStopsEverySendChannel(t *testing.T) {
 			if ok, err := a.Wallet.Unfreeze(ctx, alice.number, wallet.Action{Operator: "support-2", Reason: "owner identified"}); !ok || err != nil {
 				t.Fatalf("unfreeze: %v %v", ok, err)
 			}
-			expect(t, home(alice), "1. Send")
-			alice.press("1")
-			alice.press("1")
-			alice.press(bob.number)
-			alice.press("1000")
-			alice.press("1")
-			expect(t, alice.press("7391"), "END Sent 1,000 sats")
+			expect(t, sendByUSSD(t, alice, home(alice), bob.number, "1000", "7391"), "END Sent 1,000 sats")
 
 			// Withdrawals pause by hand, and resume.
 			pause := wallet.Action{Operator: "support-2", Reason: "M-Pesa float low"}

@@ -64,9 +64,7 @@ func (h *hop) regPIN(in string) {
 }
 
 func (h *hop) regConfirm(in string) {
-	if len(h.buf) != 1 || !h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[0])) {
-		h.goTo(stRegPIN)
-		h.refuse(kPINMismatch)
+	if !h.confirmed(in, stRegPIN) {
 		return
 	}
 	err := h.e.wallet.RegisterPrepared(h.ctx, h.user.ID, wallet.PreparedPIN(h.buf[0]))
@@ -94,9 +92,7 @@ func (h *hop) resetPIN(in string) {
 }
 
 func (h *hop) resetConfirm(in string) {
-	if len(h.buf) != 1 || !h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[0])) {
-		h.goTo(stResetPIN)
-		h.refuse(kPINMismatch)
+	if !h.confirmed(in, stResetPIN) {
 		return
 	}
 	err := h.e.wallet.CompletePINReset(h.ctx, h.user.ID, wallet.PreparedPIN(h.buf[0]))
@@ -110,4 +106,15 @@ func (h *hop) resetConfirm(in string) {
 	}
 	h.user.PINHash, h.user.PINResetAt = h.buf[0], nil
 	h.finish(h.t(kPINChanged))
+}
+
+// confirmed reports whether in is the PIN prepared in the buffer; if not,
+// the flow goes back to choosing one (state choose), saying why.
+func (h *hop) confirmed(in, choose string) bool {
+	if len(h.buf) == 1 && h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[0])) {
+		return true
+	}
+	h.goTo(choose)
+	h.refuse(kPINMismatch)
+	return false
 }

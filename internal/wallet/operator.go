@@ -134,7 +134,17 @@ func (w *Service) Unfreeze(ctx context.Context, rawPhone string, a Action) (bool
 	return w.setFrozen(ctx, rawPhone, a, false)
 }
 
+// errNoChange ends an operator action that would change nothing: nothing
+// is recorded.
 var errNoChange = errors.New("no change")
+
+// changedBy is what an operator action that may change nothing reports.
+func changedBy(err error) (bool, error) {
+	if errors.Is(err, errNoChange) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 func (w *Service) setFrozen(ctx context.Context, rawPhone string, a Action, frozen bool) (bool, error) {
 	if err := a.check(); err != nil {
@@ -157,10 +167,7 @@ func (w *Service) setFrozen(ctx context.Context, rawPhone string, a Action, froz
 		}
 		return store.AuditRow{Operator: a.Operator, Action: action, UserID: u.ID, Reason: a.Reason}, nil
 	})
-	if errors.Is(err, errNoChange) {
-		return false, nil
-	}
-	return err == nil, err
+	return changedBy(err)
 }
 
 // SchedulePINReset resets a user's PIN after delay: the user is told by SMS
@@ -218,10 +225,7 @@ func (w *Service) CancelPINReset(ctx context.Context, rawPhone string, a Action)
 		}
 		return store.AuditRow{Operator: a.Operator, Action: store.AuditPINResetCancel, UserID: u.ID, Reason: a.Reason}, nil
 	})
-	if errors.Is(err, errNoChange) {
-		return false, nil
-	}
-	return err == nil, err
+	return changedBy(err)
 }
 
 // PINResetDue reports whether a user must choose a new PIN before anything
@@ -293,10 +297,7 @@ func (w *Service) setManualPause(ctx context.Context, a Action, paused bool) (bo
 		}
 		return store.AuditRow{Operator: a.Operator, Action: action, Reason: a.Reason}, nil
 	})
-	if errors.Is(err, errNoChange) {
-		return false, nil
-	}
-	return err == nil, err
+	return changedBy(err)
 }
 
 // SetAutoPause sets the watchdog's pause; it reports whether this call
