@@ -15,12 +15,12 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
 )
 
-// TestFreezePINResetAndPauseCommands drives the operator's user tools on
+// Test_freezePINResetAndPauseCommands drives the operator's user tools on
 // every engine: freeze and unfreeze (a repeat records nothing), a PIN reset
 // and its cancel, pause and resume, each recorded with the operator ($USER
 // by default, or --operator) and --reason; `admin user` shows the state and
 // the actions; reconcile passes, and fails once an audit row is edited.
-func TestFreezePINResetAndPauseCommands(t *testing.T) {
+func Test_freezePINResetAndPauseCommands(t *testing.T) {
 	t.Setenv("USER", "env-operator")
 	for _, engine := range dbtest.Engines {
 		t.Run(engine, func(t *testing.T) {

@@ -22,7 +22,9 @@ import (
 )
 
 // The operator's controls (issue 14): the liabilities watchdog, freezing an
-// account, and a PIN reset that waits out its delay. The Lightning tests
+// account, and a PIN reset that waits out its delay. The tests' names carry
+// the words in lower case: go test splits -run '(?i)watchdog|freeze|pinreset'
+// at each |, so (?i) holds for its first word only. The Lightning tests
 // share one regtest network (regtest.Shared), stopped after the package.
 func TestMain(m *testing.M) { os.Exit(regtest.RunShared(m)) }
 
@@ -83,14 +85,14 @@ func logLines(log, s string) []string {
 	return out
 }
 
-// TestRegtestWatchdogPausesAndResumes: the watchdog checks every 200 ms
+// TestRegtest_watchdogPausesAndResumes: the watchdog checks every 200 ms
 // against the regtest node. Liabilities raised through the ledger past
 // what the node holds pause payouts: a payment texted in and approved then
 // is refused with "temporarily unavailable" before anything is held, and
 // its request stays open. Liabilities lowered again resume them, and the
 // same request, approved again, is paid. A pause by hand is not lifted by
 // the watchdog.
-func TestRegtestWatchdogPausesAndResumes(t *testing.T) {
+func TestRegtest_watchdogPausesAndResumes(t *testing.T) {
 	net := regtest.Shared(t)
 	for _, engine := range dbtest.Engines {
 		t.Run(engine, func(t *testing.T) {
@@ -205,14 +207,14 @@ func TestRegtestWatchdogPausesAndResumes(t *testing.T) {
 	}
 }
 
-// TestRegtestFreezeStopsEverySendChannel: a frozen account is refused on
+// TestRegtest_freezeStopsEverySendChannel: a frozen account is refused on
 // every way money leaves it, each tried: a USSD send to a phone, a USSD
 // payment to a Lightning Address, the approval of an invoice texted in, a
 // Lightning payment through the payer, the operator's payment (admin pay's
 // path), an M-Pesa withdrawal. Nothing is held. It still receives, from a
 // user and from another node; unfrozen, it sends again. A pause by hand
 // stops M-Pesa withdrawals too, and resumed they go.
-func TestRegtestFreezeStopsEverySendChannel(t *testing.T) {
+func TestRegtest_freezeStopsEverySendChannel(t *testing.T) {
 	net := regtest.Shared(t)
 	for _, engine := range dbtest.Engines {
 		t.Run(engine, func(t *testing.T) {
@@ -358,13 +360,13 @@ func TestRegtestFreezeStopsEverySendChannel(t *testing.T) {
 	}
 }
 
-// TestPINResetWaitsOutItsDelay: an operator's PIN reset texts the user at
+// Test_pinresetWaitsOutItsDelay: an operator's PIN reset texts the user at
 // once, and changes nothing until its delay has passed on the server's
 // clock (moved by the test): the old PIN keeps working a minute before.
 // After it the old PIN opens nothing, the next dial asks for a new PIN,
 // and the new one works. A cancelled reset never takes effect. Reconcile
 // holds the audit rows to the users' states.
-func TestPINResetWaitsOutItsDelay(t *testing.T) {
+func Test_pinresetWaitsOutItsDelay(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
 		ctx := context.Background()
 		var skew atomic.Int64
