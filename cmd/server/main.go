@@ -79,7 +79,7 @@ const usage = `usage:
   server migrate up|down|version    apply, revert one, or show migrations
   server reconcile [--json] [--lnd] check the ledger (--lnd: and the Lightning node);
                                     exit 1 on any violation
-  server admin credit|debit --phone P --sats N --reason R [--key K]
+  server admin credit|debit --phone P --sats N --reason R [--key K] [--operator O]
                                     book a manual adjustment
   server admin pay --phone P --invoice BOLT11 [--key K]
                                     pay a Lightning invoice from a user's account

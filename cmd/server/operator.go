@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -26,9 +27,20 @@ var operatorVerbs = map[string]func(ctx context.Context, verb string, args []str
 
 // operatorFlags adds --operator and --reason to a command's flags.
 func operatorFlags(fs *flag.FlagSet) (operator, reason *string) {
-	operator = fs.String("operator", os.Getenv("USER"), "who does it, for the audit log (default $USER)")
+	operator = fs.String("operator", defaultOperator(), "who does it, for the audit log (default $USER)")
 	reason = fs.String("reason", "", "why, for the audit log (required)")
 	return operator, reason
+}
+
+// defaultOperator is $USER, or the account the command runs as.
+func defaultOperator() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // adminUser prints what support needs of one user.

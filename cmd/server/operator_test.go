@@ -72,7 +72,7 @@ func Test_freezePINResetAndPauseCommands(t *testing.T) {
 			has(cmd("unfreeze", "-phone", phone, "-reason", "owner identified"), "unfrozen by env-operator")
 			has(cmd("pause", "-reason", "node maintenance", "-operator", "bob"), "payouts paused by bob (recorded)", "PAUSED by bob: node maintenance")
 			has(cmd("resume", "-reason", "done", "-operator", "bob"), "payouts resumed by bob (recorded)", "payouts running")
-			has(cmd("user", "-phone", phone), "can send", "operator actions: 4", "unfreeze by env-operator", "pin-reset-cancel by env-operator")
+			has(cmd("user", "-phone", phone), "can send", "operator actions: 5", "unfreeze by env-operator", "pin-reset-cancel by env-operator", "credit by env-operator: \"float\" transaction 1, 5000000 msat")
 
 			out.Reset()
 			if err := reconcile(ctx, []string{"-database-url", url}, &out, log); err != nil || !strings.Contains(out.String(), "operators' audit log intact and complete             ok") {

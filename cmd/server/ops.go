@@ -187,7 +187,7 @@ func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) 
 	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
 	phone := fs.String("phone", "", "the user's phone number")
 	sats := fs.Int64("sats", 0, "amount in sats (positive)")
-	reason := fs.String("reason", "", "why, recorded on the transaction")
+	operator, reason := operatorFlags(fs)
 	key := fs.String("key", "", "idempotency key: the same key books once (default: a fresh one)")
 	a, err := openApp(ctx, fs, args[1:], log)
 	if err != nil {
@@ -210,7 +210,7 @@ func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) 
 	if verb == "debit" {
 		amount = -amount
 	}
-	t, err := a.Wallet.Adjust(ctx, *phone, amount, *reason, *key)
+	t, err := a.Wallet.OperatorAdjust(ctx, *phone, amount, wallet.Action{Operator: *operator, Reason: *reason}, *key)
 	if err != nil {
 		return err
 	}

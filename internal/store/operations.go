@@ -58,14 +58,15 @@ func AuditHash(a AuditRow) string {
 
 // The audit actions.
 const (
-	AuditFreeze          = "freeze"
-	AuditUnfreeze        = "unfreeze"
-	AuditPINReset        = "pin-reset"
-	AuditPINResetCancel  = "pin-reset-cancel"
-	AuditPINResetDone    = "pin-reset-done"
-	AuditPause           = "pause"
-	AuditResume          = "resume"
-	AuditOperatorPayment = "pay"
+	AuditFreeze         = "freeze"
+	AuditUnfreeze       = "unfreeze"
+	AuditPINReset       = "pin-reset"
+	AuditPINResetCancel = "pin-reset-cancel"
+	AuditPINResetDone   = "pin-reset-done"
+	AuditPause          = "pause"
+	AuditResume         = "resume"
+	AuditCredit         = "credit"
+	AuditDebit          = "debit"
 )
 
 // AuditViolation is a break of the audit chain (AuditID set) or an operator
