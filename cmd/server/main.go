@@ -7,6 +7,8 @@
 //	server admin credit|debit      book a manual adjustment
 //	server admin pay               pay a Lightning invoice for a user
 //	server admin payment           show or resolve a payment as lnd says
+//	server admin user|freeze|unfreeze|pin-reset|pause|resume
+//	                               the operator's user tools and payout pause
 //	server cleanup                 close idle sessions, expire invoices
 package main
 
@@ -77,7 +79,7 @@ const usage = `usage:
   server migrate up|down|version    apply, revert one, or show migrations
   server reconcile [--json] [--lnd] check the ledger (--lnd: and the Lightning node);
                                     exit 1 on any violation
-  server admin credit|debit --phone P --sats N --reason R [--key K]
+  server admin credit|debit --phone P --sats N --reason R [--key K] [--operator O]
                                     book a manual adjustment
   server admin pay --phone P --invoice BOLT11 [--key K]
                                     pay a Lightning invoice from a user's account
@@ -90,6 +92,19 @@ const usage = `usage:
                                     it, or refund it if lnd failed it or never
                                     started it and its invoice expired; refused
                                     while lnd is unreachable or still trying
+  server admin user --phone P [--last 10]
+                                    a user's status, balance, today's sends, pending
+                                    operations, open sessions, latest transactions
+  server admin freeze|unfreeze --phone P --reason R [--operator O]
+                                    stop (or allow again) all sending; receiving goes on
+  server admin pin-reset --phone P --reason R [--delay D] [--cancel] [--operator O]
+                                    reset the PIN after PIN_RESET_DELAY (24h), texting
+                                    the user now; the next dial after it sets a new PIN
+  server admin pause|resume --reason R [--operator O]
+                                    pause (resume) Lightning payments out and M-Pesa
+                                    withdrawals by hand; the watchdog never lifts this
+                                    Every admin action is recorded with --operator
+                                    (default $USER) and --reason in the audit log.
   server mpesa pending              the M-Pesa top-ups and withdrawals not finished
   server mpesa resolve --id N       ask Daraja about one now and finish it as Daraja
                                     says (a withdrawal's answer comes to the running

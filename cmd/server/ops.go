@@ -77,6 +77,7 @@ func printJSON(out io.Writer, engine string, rep store.ReconcileReport) error {
 	rep.ShapeViolations = nonNil(rep.ShapeViolations)
 	rep.ChainBreaks = nonNil(rep.ChainBreaks)
 	rep.DayCounterMismatches = nonNil(rep.DayCounterMismatches)
+	rep.AuditViolations = nonNil(rep.AuditViolations)
 	if rep.Lightning != nil {
 		ln := *rep.Lightning
 		ln.Mismatches = nonNil(ln.Mismatches)
@@ -138,6 +139,17 @@ func printReport(out io.Writer, engine string, rep store.ReconcileReport) {
 	for _, v := range rep.DayCounterMismatches {
 		fmt.Fprintf(out, "    account %d counts %d msat on day %d, its entries %d msat on day %d\n", v.AccountID, v.CounterMsat, v.CounterDay, v.LedgerMsat, v.LedgerDay)
 	}
+	check("operators' audit log intact and complete", len(rep.AuditViolations))
+	for _, v := range rep.AuditViolations {
+		switch {
+		case v.AuditID != 0:
+			fmt.Fprintf(out, "    audit row %d: %s\n", v.AuditID, v.Reason)
+		case v.UserID != 0:
+			fmt.Fprintf(out, "    user %d: %s\n", v.UserID, v.Reason)
+		default:
+			fmt.Fprintf(out, "    %s\n", v.Reason)
+		}
+	}
 	total := 0
 	if rep.TotalMsat != 0 {
 		total = 1
@@ -163,14 +175,19 @@ func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) 
 	if len(args) > 0 && args[0] == "payment" {
 		return adminPayment(ctx, args[1:], out, log)
 	}
+	if len(args) > 0 {
+		if f, ok := operatorVerbs[args[0]]; ok {
+			return f(ctx, args[0], args[1:], out, log)
+		}
+	}
 	if len(args) == 0 || (args[0] != "credit" && args[0] != "debit") {
-		return fmt.Errorf("admin: want credit, debit, pay or payment\n%s", usage)
+		return fmt.Errorf("admin: want credit, debit, pay, payment, user, freeze, unfreeze, pin-reset, pause or resume\n%s", usage)
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
 	phone := fs.String("phone", "", "the user's phone number")
 	sats := fs.Int64("sats", 0, "amount in sats (positive)")
-	reason := fs.String("reason", "", "why, recorded on the transaction")
+	operator, reason := operatorFlags(fs)
 	key := fs.String("key", "", "idempotency key: the same key books once (default: a fresh one)")
 	a, err := openApp(ctx, fs, args[1:], log)
 	if err != nil {
@@ -193,7 +210,7 @@ func admin(ctx context.Context, args []string, out io.Writer, log *slog.Logger) 
 	if verb == "debit" {
 		amount = -amount
 	}
-	t, err := a.Wallet.Adjust(ctx, *phone, amount, *reason, *key)
+	t, err := a.Wallet.OperatorAdjust(ctx, *phone, amount, wallet.Action{Operator: *operator, Reason: *reason}, *key)
 	if err != nil {
 		return err
 	}

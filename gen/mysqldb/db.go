@@ -99,6 +99,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getPaymentRequestStmt, err = db.PrepareContext(ctx, getPaymentRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPaymentRequest: %w", err)
 	}
+	if q.getServicePauseStmt, err = db.PrepareContext(ctx, getServicePause); err != nil {
+		return nil, fmt.Errorf("error preparing query GetServicePause: %w", err)
+	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
 	}
@@ -131,6 +134,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getUserByPhoneStmt, err = db.PrepareContext(ctx, getUserByPhone); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByPhone: %w", err)
+	}
+	if q.insertAuditStmt, err = db.PrepareContext(ctx, insertAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAudit: %w", err)
 	}
 	if q.insertInboundSMSStmt, err = db.PrepareContext(ctx, insertInboundSMS); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertInboundSMS: %w", err)
@@ -171,6 +177,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertUserIfAbsentStmt, err = db.PrepareContext(ctx, insertUserIfAbsent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertUserIfAbsent: %w", err)
 	}
+	if q.lastAuditStmt, err = db.PrepareContext(ctx, lastAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query LastAudit: %w", err)
+	}
+	if q.listAuditStmt, err = db.PrepareContext(ctx, listAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAudit: %w", err)
+	}
 	if q.listBalanceDriftStmt, err = db.PrepareContext(ctx, listBalanceDrift); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBalanceDrift: %w", err)
 	}
@@ -189,6 +201,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listEntriesByTransactionStmt, err = db.PrepareContext(ctx, listEntriesByTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query ListEntriesByTransaction: %w", err)
 	}
+	if q.listFlaggedUsersStmt, err = db.PrepareContext(ctx, listFlaggedUsers); err != nil {
+		return nil, fmt.Errorf("error preparing query ListFlaggedUsers: %w", err)
+	}
 	if q.listLightningMovementsStmt, err = db.PrepareContext(ctx, listLightningMovements); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLightningMovements: %w", err)
 	}
@@ -197,6 +212,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listNotificationsByTransactionStmt, err = db.PrepareContext(ctx, listNotificationsByTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query ListNotificationsByTransaction: %w", err)
+	}
+	if q.listOpenSessionsStmt, err = db.PrepareContext(ctx, listOpenSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOpenSessions: %w", err)
 	}
 	if q.listPendingTransactionsStmt, err = db.PrepareContext(ctx, listPendingTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListPendingTransactions: %w", err)
@@ -215,6 +233,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listUnpaidAddressInvoicesStmt, err = db.PrepareContext(ctx, listUnpaidAddressInvoices); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUnpaidAddressInvoices: %w", err)
+	}
+	if q.listUserAuditStmt, err = db.PrepareContext(ctx, listUserAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserAudit: %w", err)
 	}
 	if q.listUserTransactionsStmt, err = db.PrepareContext(ctx, listUserTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserTransactions: %w", err)
@@ -261,6 +282,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.scheduleMpesaCheckStmt, err = db.PrepareContext(ctx, scheduleMpesaCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query ScheduleMpesaCheck: %w", err)
 	}
+	if q.setAutoPauseStmt, err = db.PrepareContext(ctx, setAutoPause); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAutoPause: %w", err)
+	}
 	if q.setInboundSMSOutcomeStmt, err = db.PrepareContext(ctx, setInboundSMSOutcome); err != nil {
 		return nil, fmt.Errorf("error preparing query SetInboundSMSOutcome: %w", err)
 	}
@@ -269,6 +293,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setInvoiceReceiptStmt, err = db.PrepareContext(ctx, setInvoiceReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetInvoiceReceipt: %w", err)
+	}
+	if q.setManualPauseStmt, err = db.PrepareContext(ctx, setManualPause); err != nil {
+		return nil, fmt.Errorf("error preparing query SetManualPause: %w", err)
 	}
 	if q.setMpesaCheckoutStmt, err = db.PrepareContext(ctx, setMpesaCheckout); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMpesaCheckout: %w", err)
@@ -281,6 +308,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setSessionInputBufferStmt, err = db.PrepareContext(ctx, setSessionInputBuffer); err != nil {
 		return nil, fmt.Errorf("error preparing query SetSessionInputBuffer: %w", err)
+	}
+	if q.setUserFrozenStmt, err = db.PrepareContext(ctx, setUserFrozen); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserFrozen: %w", err)
 	}
 	if q.setUserLanguageStmt, err = db.PrepareContext(ctx, setUserLanguage); err != nil {
 		return nil, fmt.Errorf("error preparing query SetUserLanguage: %w", err)
@@ -296,6 +326,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setUserPINGuardStmt, err = db.PrepareContext(ctx, setUserPINGuard); err != nil {
 		return nil, fmt.Errorf("error preparing query SetUserPINGuard: %w", err)
+	}
+	if q.setUserPINResetStmt, err = db.PrepareContext(ctx, setUserPINReset); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPINReset: %w", err)
 	}
 	if q.setUserStatusStmt, err = db.PrepareContext(ctx, setUserStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetUserStatus: %w", err)
@@ -317,6 +350,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
+	}
+	if q.userLiabilitiesStmt, err = db.PrepareContext(ctx, userLiabilities); err != nil {
+		return nil, fmt.Errorf("error preparing query UserLiabilities: %w", err)
 	}
 	return &q, nil
 }
@@ -448,6 +484,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getPaymentRequestStmt: %w", cerr)
 		}
 	}
+	if q.getServicePauseStmt != nil {
+		if cerr := q.getServicePauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getServicePauseStmt: %w", cerr)
+		}
+	}
 	if q.getSessionStmt != nil {
 		if cerr := q.getSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
@@ -501,6 +542,11 @@ func (q *Queries) Close() error {
 	if q.getUserByPhoneStmt != nil {
 		if cerr := q.getUserByPhoneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByPhoneStmt: %w", cerr)
+		}
+	}
+	if q.insertAuditStmt != nil {
+		if cerr := q.insertAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditStmt: %w", cerr)
 		}
 	}
 	if q.insertInboundSMSStmt != nil {
@@ -568,6 +614,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertUserIfAbsentStmt: %w", cerr)
 		}
 	}
+	if q.lastAuditStmt != nil {
+		if cerr := q.lastAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastAuditStmt: %w", cerr)
+		}
+	}
+	if q.listAuditStmt != nil {
+		if cerr := q.listAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditStmt: %w", cerr)
+		}
+	}
 	if q.listBalanceDriftStmt != nil {
 		if cerr := q.listBalanceDriftStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listBalanceDriftStmt: %w", cerr)
@@ -598,6 +654,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listEntriesByTransactionStmt: %w", cerr)
 		}
 	}
+	if q.listFlaggedUsersStmt != nil {
+		if cerr := q.listFlaggedUsersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listFlaggedUsersStmt: %w", cerr)
+		}
+	}
 	if q.listLightningMovementsStmt != nil {
 		if cerr := q.listLightningMovementsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLightningMovementsStmt: %w", cerr)
@@ -611,6 +672,11 @@ func (q *Queries) Close() error {
 	if q.listNotificationsByTransactionStmt != nil {
 		if cerr := q.listNotificationsByTransactionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listNotificationsByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listOpenSessionsStmt != nil {
+		if cerr := q.listOpenSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOpenSessionsStmt: %w", cerr)
 		}
 	}
 	if q.listPendingTransactionsStmt != nil {
@@ -641,6 +707,11 @@ func (q *Queries) Close() error {
 	if q.listUnpaidAddressInvoicesStmt != nil {
 		if cerr := q.listUnpaidAddressInvoicesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUnpaidAddressInvoicesStmt: %w", cerr)
+		}
+	}
+	if q.listUserAuditStmt != nil {
+		if cerr := q.listUserAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserAuditStmt: %w", cerr)
 		}
 	}
 	if q.listUserTransactionsStmt != nil {
@@ -718,6 +789,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing scheduleMpesaCheckStmt: %w", cerr)
 		}
 	}
+	if q.setAutoPauseStmt != nil {
+		if cerr := q.setAutoPauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAutoPauseStmt: %w", cerr)
+		}
+	}
 	if q.setInboundSMSOutcomeStmt != nil {
 		if cerr := q.setInboundSMSOutcomeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setInboundSMSOutcomeStmt: %w", cerr)
@@ -731,6 +807,11 @@ func (q *Queries) Close() error {
 	if q.setInvoiceReceiptStmt != nil {
 		if cerr := q.setInvoiceReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setInvoiceReceiptStmt: %w", cerr)
+		}
+	}
+	if q.setManualPauseStmt != nil {
+		if cerr := q.setManualPauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setManualPauseStmt: %w", cerr)
 		}
 	}
 	if q.setMpesaCheckoutStmt != nil {
@@ -751,6 +832,11 @@ func (q *Queries) Close() error {
 	if q.setSessionInputBufferStmt != nil {
 		if cerr := q.setSessionInputBufferStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setSessionInputBufferStmt: %w", cerr)
+		}
+	}
+	if q.setUserFrozenStmt != nil {
+		if cerr := q.setUserFrozenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserFrozenStmt: %w", cerr)
 		}
 	}
 	if q.setUserLanguageStmt != nil {
@@ -776,6 +862,11 @@ func (q *Queries) Close() error {
 	if q.setUserPINGuardStmt != nil {
 		if cerr := q.setUserPINGuardStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setUserPINGuardStmt: %w", cerr)
+		}
+	}
+	if q.setUserPINResetStmt != nil {
+		if cerr := q.setUserPINResetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPINResetStmt: %w", cerr)
 		}
 	}
 	if q.setUserStatusStmt != nil {
@@ -811,6 +902,11 @@ func (q *Queries) Close() error {
 	if q.upsertSessionStmt != nil {
 		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
+		}
+	}
+	if q.userLiabilitiesStmt != nil {
+		if cerr := q.userLiabilitiesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing userLiabilitiesStmt: %w", cerr)
 		}
 	}
 	return err
@@ -877,6 +973,7 @@ type Queries struct {
 	getOpenPaymentRequestStmt              *sql.Stmt
 	getPaymentByHashStmt                   *sql.Stmt
 	getPaymentRequestStmt                  *sql.Stmt
+	getServicePauseStmt                    *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
 	getSystemAccountStmt                   *sql.Stmt
@@ -888,6 +985,7 @@ type Queries struct {
 	getUserByIDForUpdateStmt               *sql.Stmt
 	getUserByLightningNameStmt             *sql.Stmt
 	getUserByPhoneStmt                     *sql.Stmt
+	insertAuditStmt                        *sql.Stmt
 	insertInboundSMSStmt                   *sql.Stmt
 	insertInvoiceStmt                      *sql.Stmt
 	insertLedgerEntryStmt                  *sql.Stmt
@@ -901,21 +999,26 @@ type Queries struct {
 	insertUserStmt                         *sql.Stmt
 	insertUserAccountStmt                  *sql.Stmt
 	insertUserIfAbsentStmt                 *sql.Stmt
+	lastAuditStmt                          *sql.Stmt
+	listAuditStmt                          *sql.Stmt
 	listBalanceDriftStmt                   *sql.Stmt
 	listChainAccountsStmt                  *sql.Stmt
 	listChainEntriesStmt                   *sql.Stmt
 	listClaimedNotificationsStmt           *sql.Stmt
 	listDueMpesaRequestsStmt               *sql.Stmt
 	listEntriesByTransactionStmt           *sql.Stmt
+	listFlaggedUsersStmt                   *sql.Stmt
 	listLightningMovementsStmt             *sql.Stmt
 	listNegativeUserAccountsStmt           *sql.Stmt
 	listNotificationsByTransactionStmt     *sql.Stmt
+	listOpenSessionsStmt                   *sql.Stmt
 	listPendingTransactionsStmt            *sql.Stmt
 	listReservationMismatchesStmt          *sql.Stmt
 	listTransactionShapesStmt              *sql.Stmt
 	listUnbalancedTransactionsStmt         *sql.Stmt
 	listUnchainedEntriesStmt               *sql.Stmt
 	listUnpaidAddressInvoicesStmt          *sql.Stmt
+	listUserAuditStmt                      *sql.Stmt
 	listUserTransactionsStmt               *sql.Stmt
 	lockAccountsStmt                       *sql.Stmt
 	lockDueNotificationsStmt               *sql.Stmt
@@ -931,18 +1034,22 @@ type Queries struct {
 	releaseNotificationsStmt               *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	scheduleMpesaCheckStmt                 *sql.Stmt
+	setAutoPauseStmt                       *sql.Stmt
 	setInboundSMSOutcomeStmt               *sql.Stmt
 	setInboundSMSReplyKeyStmt              *sql.Stmt
 	setInvoiceReceiptStmt                  *sql.Stmt
+	setManualPauseStmt                     *sql.Stmt
 	setMpesaCheckoutStmt                   *sql.Stmt
 	setMpesaConversationStmt               *sql.Stmt
 	setPaymentRequestStatusStmt            *sql.Stmt
 	setSessionInputBufferStmt              *sql.Stmt
+	setUserFrozenStmt                      *sql.Stmt
 	setUserLanguageStmt                    *sql.Stmt
 	setUserLightningNameStmt               *sql.Stmt
 	setUserLightningPubkeyStmt             *sql.Stmt
 	setUserPINStmt                         *sql.Stmt
 	setUserPINGuardStmt                    *sql.Stmt
+	setUserPINResetStmt                    *sql.Stmt
 	setUserStatusStmt                      *sql.Stmt
 	startNotificationAttemptStmt           *sql.Stmt
 	sumAllBalancesStmt                     *sql.Stmt
@@ -950,6 +1057,7 @@ type Queries struct {
 	supersedePaymentRequestsStmt           *sql.Stmt
 	takeSMSReplyPlaceStmt                  *sql.Stmt
 	upsertSessionStmt                      *sql.Stmt
+	userLiabilitiesStmt                    *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -981,6 +1089,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getOpenPaymentRequestStmt:              q.getOpenPaymentRequestStmt,
 		getPaymentByHashStmt:                   q.getPaymentByHashStmt,
 		getPaymentRequestStmt:                  q.getPaymentRequestStmt,
+		getServicePauseStmt:                    q.getServicePauseStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
 		getSystemAccountStmt:                   q.getSystemAccountStmt,
@@ -992,6 +1101,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
 		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
 		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
+		insertAuditStmt:                        q.insertAuditStmt,
 		insertInboundSMSStmt:                   q.insertInboundSMSStmt,
 		insertInvoiceStmt:                      q.insertInvoiceStmt,
 		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
@@ -1005,21 +1115,26 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertUserStmt:                         q.insertUserStmt,
 		insertUserAccountStmt:                  q.insertUserAccountStmt,
 		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
+		lastAuditStmt:                          q.lastAuditStmt,
+		listAuditStmt:                          q.listAuditStmt,
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
 		listChainAccountsStmt:                  q.listChainAccountsStmt,
 		listChainEntriesStmt:                   q.listChainEntriesStmt,
 		listClaimedNotificationsStmt:           q.listClaimedNotificationsStmt,
 		listDueMpesaRequestsStmt:               q.listDueMpesaRequestsStmt,
 		listEntriesByTransactionStmt:           q.listEntriesByTransactionStmt,
+		listFlaggedUsersStmt:                   q.listFlaggedUsersStmt,
 		listLightningMovementsStmt:             q.listLightningMovementsStmt,
 		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
 		listNotificationsByTransactionStmt:     q.listNotificationsByTransactionStmt,
+		listOpenSessionsStmt:                   q.listOpenSessionsStmt,
 		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
 		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
 		listTransactionShapesStmt:              q.listTransactionShapesStmt,
 		listUnbalancedTransactionsStmt:         q.listUnbalancedTransactionsStmt,
 		listUnchainedEntriesStmt:               q.listUnchainedEntriesStmt,
 		listUnpaidAddressInvoicesStmt:          q.listUnpaidAddressInvoicesStmt,
+		listUserAuditStmt:                      q.listUserAuditStmt,
 		listUserTransactionsStmt:               q.listUserTransactionsStmt,
 		lockAccountsStmt:                       q.lockAccountsStmt,
 		lockDueNotificationsStmt:               q.lockDueNotificationsStmt,
@@ -1035,18 +1150,22 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		releaseNotificationsStmt:               q.releaseNotificationsStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
+		setAutoPauseStmt:                       q.setAutoPauseStmt,
 		setInboundSMSOutcomeStmt:               q.setInboundSMSOutcomeStmt,
 		setInboundSMSReplyKeyStmt:              q.setInboundSMSReplyKeyStmt,
 		setInvoiceReceiptStmt:                  q.setInvoiceReceiptStmt,
+		setManualPauseStmt:                     q.setManualPauseStmt,
 		setMpesaCheckoutStmt:                   q.setMpesaCheckoutStmt,
 		setMpesaConversationStmt:               q.setMpesaConversationStmt,
 		setPaymentRequestStatusStmt:            q.setPaymentRequestStatusStmt,
 		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,
+		setUserFrozenStmt:                      q.setUserFrozenStmt,
 		setUserLanguageStmt:                    q.setUserLanguageStmt,
 		setUserLightningNameStmt:               q.setUserLightningNameStmt,
 		setUserLightningPubkeyStmt:             q.setUserLightningPubkeyStmt,
 		setUserPINStmt:                         q.setUserPINStmt,
 		setUserPINGuardStmt:                    q.setUserPINGuardStmt,
+		setUserPINResetStmt:                    q.setUserPINResetStmt,
 		setUserStatusStmt:                      q.setUserStatusStmt,
 		startNotificationAttemptStmt:           q.startNotificationAttemptStmt,
 		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
@@ -1054,5 +1173,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		supersedePaymentRequestsStmt:           q.supersedePaymentRequestsStmt,
 		takeSMSReplyPlaceStmt:                  q.takeSMSReplyPlaceStmt,
 		upsertSessionStmt:                      q.upsertSessionStmt,
+		userLiabilitiesStmt:                    q.userLiabilitiesStmt,
 	}
 }

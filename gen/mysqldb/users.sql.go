@@ -12,7 +12,7 @@ import (
 )
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE id = ?
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE id = ?
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
@@ -31,12 +31,14 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }
 
 const getUserByIDForUpdate = `-- name: GetUserByIDForUpdate :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE id = ? FOR UPDATE
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE id = ? FOR UPDATE
 `
 
 // Serialises concurrent PIN checks and changes of one user.
@@ -56,12 +58,14 @@ func (q *Queries) GetUserByIDForUpdate(ctx context.Context, id int64) (User, err
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }
 
 const getUserByLightningName = `-- name: GetUserByLightningName :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE lightning_name = ?
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE lightning_name = ?
 `
 
 func (q *Queries) GetUserByLightningName(ctx context.Context, lightningName string) (User, error) {
@@ -80,12 +84,14 @@ func (q *Queries) GetUserByLightningName(ctx context.Context, lightningName stri
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }
 
 const getUserByPhone = `-- name: GetUserByPhone :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE phone = ?
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE phone = ?
 `
 
 func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error) {
@@ -104,6 +110,8 @@ func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }

@@ -21,6 +21,18 @@ type Account struct {
 	HeadHash    string
 }
 
+type AdminAudit struct {
+	ID        int64
+	Operator  string
+	Action    string
+	UserID    *int64
+	Reason    string
+	Detail    string
+	PrevHash  string
+	Hash      string
+	CreatedAt time.Time
+}
+
 type InboundSMS struct {
 	ID         int64
 	GatewayID  string
@@ -126,6 +138,16 @@ type PaymentRequest struct {
 	UpdatedAt     time.Time
 }
 
+type ServicePause struct {
+	ID           int32
+	AutoPaused   bool
+	AutoReason   string
+	ManualPaused bool
+	ManualReason string
+	Operator     string
+	UpdatedAt    time.Time
+}
+
 type SmsDelivery struct {
 	MessageID      string
 	NotificationID int64
@@ -177,6 +199,8 @@ type User struct {
 	Status            string
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	FrozenAt          *time.Time
+	PinResetAt        *time.Time
 }
 
 type UssdSession struct {

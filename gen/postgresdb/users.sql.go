@@ -11,7 +11,7 @@ import (
 )
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE id = $1
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
@@ -30,12 +30,14 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }
 
 const getUserByIDForUpdate = `-- name: GetUserByIDForUpdate :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE id = $1 FOR UPDATE
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE id = $1 FOR UPDATE
 `
 
 // Serialises concurrent PIN checks and changes of one user.
@@ -55,12 +57,14 @@ func (q *Queries) GetUserByIDForUpdate(ctx context.Context, id int64) (User, err
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }
 
 const getUserByLightningName = `-- name: GetUserByLightningName :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE lightning_name = $1
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE lightning_name = $1
 `
 
 func (q *Queries) GetUserByLightningName(ctx context.Context, lightningName string) (User, error) {
@@ -79,12 +83,14 @@ func (q *Queries) GetUserByLightningName(ctx context.Context, lightningName stri
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }
 
 const getUserByPhone = `-- name: GetUserByPhone :one
-SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at FROM users WHERE phone = $1
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE phone = $1
 `
 
 func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error) {
@@ -103,6 +109,8 @@ func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
 	)
 	return i, err
 }

@@ -22,6 +22,18 @@ type Account struct {
 	HeadHash    string
 }
 
+type AdminAudit struct {
+	ID        int64
+	Operator  string
+	Action    string
+	UserID    sql.NullInt64
+	Reason    string
+	Detail    string
+	PrevHash  string
+	Hash      string
+	CreatedAt time.Time
+}
+
 type InboundSMS struct {
 	ID         int64
 	GatewayID  string
@@ -127,6 +139,16 @@ type PaymentRequest struct {
 	UpdatedAt     time.Time
 }
 
+type ServicePause struct {
+	ID           int64
+	AutoPaused   bool
+	AutoReason   string
+	ManualPaused bool
+	ManualReason string
+	Operator     string
+	UpdatedAt    time.Time
+}
+
 type SmsDelivery struct {
 	MessageID      string
 	NotificationID int64
@@ -178,6 +200,8 @@ type User struct {
 	Status            string
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	FrozenAt          sql.NullTime
+	PinResetAt        sql.NullTime
 }
 
 type UssdSession struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/smspay"
 	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
+	"github.com/umeme-wallet/umeme/internal/watchdog"
 )
 
 // App is a running server.
@@ -42,7 +43,10 @@ type App struct {
 	Rates *rates.Cache
 	Ramp  *ramp.Ramp
 	// Outbox sends the notifications' texts (sms.go).
-	Outbox   *notify.Outbox
+	Outbox *notify.Outbox
+	// Watchdog pauses payouts the node cannot cover (watchdog.go); nil
+	// without a Lightning node or with WATCHDOG_MIN_RATIO=0.
+	Watchdog *watchdog.Watchdog
 	node     *lndnode.Lazy
 	stopDial context.CancelFunc
 
@@ -85,7 +89,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	ucfg := ussd.Config{
 		Domain: cfg.PublicDomain, PINForBalance: cfg.PINForBalance, Rate: rateShown{a.Rates},
-		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute,
+		HopsPerMinute: cfg.HopsPerMinute, PINsPerMinute: cfg.PINsPerMinute, Now: cfg.Ops.Now,
 	}
 	if ucfg.Mpesa, err = a.openMpesa(a.Rates); err != nil {
 		db.Close()
@@ -107,6 +111,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		ucfg.Lightning = &ussd.Lightning{Receiver: a.Receiver, Payer: a.Payer, Addresses: addresses, Requests: a.SMSPay}
 	}
 	a.USSD = ussd.New(ucfg, w, db, log)
+	a.Watchdog = a.openWatchdog()
 	return a, nil
 }
 
@@ -159,6 +164,15 @@ func (a *App) Start() error {
 		a.lightningDone = make(chan struct{})
 		go func() { a.Receiver.Watch(ctx); close(a.lightningDone) }()
 		go a.resumePayments(ctx)
+	}
+	if a.Watchdog != nil {
+		a.rails.Go(func() {
+			select {
+			case <-a.node.Connected():
+				a.Watchdog.Run(ctx)
+			case <-ctx.Done():
+			}
+		})
 	}
 	a.Log.Info("listening", "addr", ln.Addr().String(), "engine", a.DB.Engine(), "isolation", a.Config.DBIsolation.String())
 	return nil

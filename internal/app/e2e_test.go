@@ -21,6 +21,12 @@ import (
 // startApp runs the whole server on :0 against a fresh database of engine.
 func startApp(t *testing.T, engine string, mutate func(*config.Config)) *app.App {
 	t.Helper()
+	return startAppLogged(t, engine, io.Discard, mutate)
+}
+
+// startAppLogged is startApp with the server's log written to logs.
+func startAppLogged(t *testing.T, engine string, logs io.Writer, mutate func(*config.Config)) *app.App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL = dbtest.URL(t, engine)
 	cfg.ListenAddr = "127.0.0.1:0"
@@ -30,13 +36,19 @@ func startApp(t *testing.T, engine string, mutate func(*config.Config)) *app.App
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return startAppWith(t, cfg)
+	return startAppWithLog(t, cfg, logs)
 }
 
 // startAppWith starts a server on cfg, stopped at the test's end.
 func startAppWith(t *testing.T, cfg config.Config) *app.App {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startAppWithLog(t, cfg, io.Discard)
+}
+
+// startAppWithLog is startAppWith with the server's log written to logs.
+func startAppWithLog(t *testing.T, cfg config.Config, logs io.Writer) *app.App {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)

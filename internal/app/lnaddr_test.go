@@ -477,8 +477,14 @@ func connectOurs(t *testing.T, net *regtest.Network) *lndnode.Node {
 // servers can share one network: each credits only its own invoices.
 func lightningApp(t *testing.T, net *regtest.Network, engine string, mutate func(*config.Config)) *app.App {
 	t.Helper()
+	return lightningAppLogged(t, net, engine, io.Discard, mutate)
+}
+
+// lightningAppLogged is lightningApp with the server's log written to logs.
+func lightningAppLogged(t *testing.T, net *regtest.Network, engine string, logs io.Writer, mutate func(*config.Config)) *app.App {
+	t.Helper()
 	addr := fleet.FreeAddr(t)
-	a := startApp(t, engine, func(c *config.Config) {
+	a := startAppLogged(t, engine, logs, func(c *config.Config) {
 		c.ListenAddr, c.PublicDomain = addr, addr
 		c.LNDAddress, c.LNDTLSCertPath, c.LNDMacaroonPath, c.LNDNetwork = net.Ours.RPC, net.Ours.TLSCertPath(), net.Ours.MacaroonPath(), "regtest"
 		if mutate != nil {

@@ -25,7 +25,7 @@ func (a *App) openSMS() error {
 	}
 	var err error
 	a.Outbox, err = notify.NewOutbox(notify.OutboxConfig{Store: a.DB, Sender: sender, Log: a.Log, Batch: c.Batch, Lease: c.Lease,
-		MaxAttempts: c.MaxAttempts, Poll: c.Poll, ServiceCode: c.ServiceCode, SendTimeout: sms.DefaultTimeout})
+		MaxAttempts: c.MaxAttempts, Poll: c.Poll, ServiceCode: c.ServiceCode, SendTimeout: sms.DefaultTimeout, Now: a.Config.Ops.Now})
 	return err
 }
 

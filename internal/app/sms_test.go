@@ -28,6 +28,12 @@ const (
 // The caller closes it (once).
 func smsApp(t *testing.T, engine string) (*app.App, *atsim.Sim, *logBuffer) {
 	t.Helper()
+	return smsAppWith(t, engine, nil)
+}
+
+// smsAppWith is smsApp with mutate applied to the settings.
+func smsAppWith(t *testing.T, engine string, mutate func(*config.Config)) (*app.App, *atsim.Sim, *logBuffer) {
+	t.Helper()
 	sim := atsim.New(atsim.Config{Username: smsUser, APIKey: smsKey})
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(func() { sim.Close(); srv.Close() })
@@ -39,6 +45,9 @@ func smsApp(t *testing.T, engine string) (*app.App, *atsim.Sim, *logBuffer) {
 	cfg.USSDCallbackToken = "e2e-gateway-token"
 	cfg.SMS.BaseURL, cfg.SMS.Username, cfg.SMS.APIKey = srv.URL, smsUser, smsKey
 	cfg.SMS.CallbackToken, cfg.SMS.Poll = smsToken, 20*time.Millisecond
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	logs := &logBuffer{}
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {

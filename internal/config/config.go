@@ -104,6 +104,8 @@ type Config struct {
 	Rates Rates
 	// SMS is the Africa's Talking SMS settings (sms.go).
 	SMS SMS
+	// Ops is the liabilities watchdog and the PIN reset delay (ops.go).
+	Ops Ops
 }
 
 // Default is the embedded default: SQLite under data/, port 8080.
@@ -142,6 +144,7 @@ func Default() Config {
 // FromEnv reads the environment over the defaults.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Default()
+	c.Ops = DefaultOps()
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
 			*dst = v
@@ -242,7 +245,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	integer("LNURL_MAX_UNPAID_INVOICES", &c.LNURLMaxUnpaid)
 	duration("USSD_SESSION_IDLE", &c.SessionIdle)
 	duration("CLEANUP_EVERY", &c.CleanupEvery)
-	return c, errors.Join(err, mpesaFromEnv(getenv, &c.Mpesa, &c.Rates), smsFromEnv(getenv, &c.SMS))
+	return c, errors.Join(err, mpesaFromEnv(getenv, &c.Mpesa, &c.Rates), smsFromEnv(getenv, &c.SMS), opsFromEnv(getenv, &c.Ops))
 }
 
 // Development reports whether APP_ENV=development relaxes the protections
@@ -351,6 +354,9 @@ func (c Config) Wallet() wallet.Config {
 	}
 	if c.PINArgon2MemoryKiB > 0 {
 		w.Argon2.Memory = uint32(c.PINArgon2MemoryKiB)
+	}
+	if c.Ops.Now != nil {
+		w.Now = c.Ops.Now
 	}
 	return w
 }

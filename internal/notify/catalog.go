@@ -57,6 +57,7 @@ const (
 	kRefusedBusy
 	kRefusedOther
 	kRegisterFirst
+	kPINReset
 	kUpdate
 	numKeys
 )
@@ -127,6 +128,7 @@ var catalogue = map[string][numKeys]string{
 		kRefusedOther:      "Your text could not be made into a payment.",
 
 		kRegisterFirst: "This number has no Umeme wallet yet. Dial %s to open a wallet first.",
+		kPINReset:      "Umeme support reset your PIN. From %s (EAT) dial %s to choose a new one. If you did not ask for this, call support at once.",
 		kUpdate:        "There is news on your Umeme account. Dial %s for details.",
 	},
 	"sw": {
@@ -189,6 +191,7 @@ var catalogue = map[string][numKeys]string{
 		kRefusedOther:      "Ujumbe wako haukuweza kugeuzwa kuwa malipo.",
 
 		kRegisterFirst: "Nambari hii bado haina akaunti ya Umeme. Piga %s kufungua akaunti kwanza.",
+		kPINReset:      "Huduma ya Umeme imeweka upya PIN yako. Kuanzia %s (EAT) piga %s kuchagua PIN mpya. Kama hukuomba, piga simu kwa huduma kwa wateja mara moja.",
 		kUpdate:        "Kuna habari mpya kwenye akaunti yako ya Umeme. Piga %s kwa maelezo zaidi.",
 	},
 }

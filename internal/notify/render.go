@@ -131,6 +131,8 @@ func (r renderer) lines() []string {
 		return []string{r.refused() + " " + r.t(kNothingPaid)}
 	case store.NotifyRegisterFirst:
 		return []string{r.t(kRegisterFirst, r.code())}
+	case store.NotifyPINReset:
+		return []string{r.t(kPINReset, clean(m.Body, 32), r.code())}
 	}
 	return append([]string{r.t(kUpdate, r.code())}, r.balance()...)
 }

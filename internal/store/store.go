@@ -274,6 +274,38 @@ type Tx interface {
 	// Reconcile checks the whole ledger's invariants (see the package
 	// function Reconcile); run it inside Snapshot.
 	Reconcile(ctx context.Context) (ReconcileReport, error)
+	// SetUserFrozen freezes a user's account at frozenAt, or unfreezes it
+	// (nil).
+	SetUserFrozen(ctx context.Context, id int64, frozenAt *time.Time, now time.Time) error
+	// SetUserPINReset schedules an operator's PIN reset to take effect at
+	// at, or clears it (nil).
+	SetUserPINReset(ctx context.Context, id int64, at *time.Time, now time.Time) error
+	// FlaggedUsers lists the users that are frozen or have a PIN reset
+	// pending, in id order.
+	FlaggedUsers(ctx context.Context) ([]User, error)
+	// ServicePause reads whether payouts are paused, and by whom.
+	ServicePause(ctx context.Context) (ServicePause, error)
+	// SetAutoPause sets the watchdog's pause; false when it already was so
+	// (another server changed it first).
+	SetAutoPause(ctx context.Context, paused bool, reason string, now time.Time) (bool, error)
+	// SetManualPause sets the operator's pause; false when it already was so.
+	SetManualPause(ctx context.Context, paused bool, reason, operator string, now time.Time) (bool, error)
+	// InsertAudit appends a row to the operators' audit log; ErrConflict
+	// when another row already follows a.PrevHash (a racing action: read
+	// the head again and retry).
+	InsertAudit(ctx context.Context, a AuditRow) (int64, error)
+	// LastAudit is the newest audit row (ErrNotFound when none).
+	LastAudit(ctx context.Context) (AuditRow, error)
+	// AuditRows lists audit rows with an id above afterID, in id order.
+	AuditRows(ctx context.Context, afterID int64, limit int) ([]AuditRow, error)
+	// UserAudit lists one user's newest audit rows first.
+	UserAudit(ctx context.Context, userID int64, limit int) ([]AuditRow, error)
+	// UserLiabilities is what the users are owed: every user account's
+	// balance plus the holds of pending operations.
+	UserLiabilities(ctx context.Context) (int64, error)
+	// OpenSessions lists a number's active USSD sessions, newest first.
+	OpenSessions(ctx context.Context, phone string) ([]Session, error)
+
 	// LightningMovements lists the invoice and payment transactions that
 	// carry a payment hash, with an id above afterID, in id order, at most
 	// limit, each with what it moved on the Lightning account.

@@ -29,8 +29,15 @@ type User struct {
 	LockedUntil       *time.Time
 	Language          string
 	Status            UserStatus
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// FrozenAt is when an operator froze the account (nil: not frozen): it
+	// receives, but sends nothing on any channel.
+	FrozenAt *time.Time
+	// PINResetAt is when an operator's PIN reset takes effect (nil: none
+	// pending): from then on the old PIN opens nothing and the next dial
+	// asks for a new one.
+	PINResetAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // PINGuard is what SetUserPINGuard records of a user: wrong PINs in a row,
@@ -392,6 +399,10 @@ type ReconcileReport struct {
 	// DayCounterMismatches are user accounts whose daily counter is not
 	// what their entries count.
 	DayCounterMismatches []DayCounterMismatch `json:"day_counter_mismatches"`
+	// AuditViolations are breaks of the operators' audit chain, and
+	// operator states (a freeze, a pending PIN reset, a manual pause) that
+	// no audit row accounts for.
+	AuditViolations []AuditViolation `json:"audit_violations"`
 	// TotalMsat is the sum of every cached balance; it must be zero.
 	TotalMsat int64 `json:"total_msat"`
 	// Lightning is the comparison with the Lightning node, when one was
@@ -404,7 +415,7 @@ func (r ReconcileReport) OK() bool {
 	return len(r.UnbalancedTransactions) == 0 && len(r.BalanceDrift) == 0 &&
 		len(r.NegativeUserAccounts) == 0 && len(r.ReservationMismatches) == 0 && r.TotalMsat == 0 &&
 		len(r.ShapeViolations) == 0 && len(r.ChainBreaks) == 0 && len(r.DayCounterMismatches) == 0 &&
-		(r.Lightning == nil || len(r.Lightning.Mismatches) == 0)
+		len(r.AuditViolations) == 0 && (r.Lightning == nil || len(r.Lightning.Mismatches) == 0)
 }
 
 // Imbalance is a transaction whose entries sum to SumMsat instead of zero.
@@ -539,6 +550,10 @@ const (
 	NotifyPayRefused NotificationKind = "pay_refused"
 	// NotifyRegisterFirst answers a text from a number with no account.
 	NotifyRegisterFirst NotificationKind = "register_first"
+	// NotifyPINReset tells the owner of a number at once that an operator
+	// reset its PIN; Body is when the reset takes effect, as the user
+	// reads it ("2006-01-02 15:04" in the wallet's zone).
+	NotifyPINReset NotificationKind = "pin_reset"
 )
 
 // The reasons of a NotifyPayRefused, in its Body.

@@ -68,6 +68,10 @@ func (h *hop) refusedSpend(err error) bool {
 		h.finish(h.t(kSelfSend))
 	case errors.Is(err, wallet.ErrAuthorizationExpired):
 		h.finish(h.t(kAuthExpired))
+	case errors.Is(err, wallet.ErrAccountFrozen):
+		h.finish(h.t(kFrozenSend))
+	case errors.Is(err, wallet.ErrPaused):
+		h.finish(h.t(kPaused))
 	default:
 		return false
 	}

@@ -62,6 +62,9 @@ const (
 	kWrongPIN
 	kLocked
 	kFrozen
+	kFrozenSend
+	kPaused
+	kResetPIN
 	kTooFast
 	kSorry
 	kNoMoreHistory
@@ -171,6 +174,9 @@ var catalogue = map[string][numKeys]string{
 		kWrongPIN:           "Wrong PIN, %d tries left.",
 		kLocked:             "Too many wrong PINs. Try again after %s (EAT).",
 		kFrozen:             "Your account is locked. Please contact support.",
+		kFrozenSend:         "Your account is frozen: you can receive, but not send. Please contact support.",
+		kPaused:             "This service is temporarily unavailable. Nothing was taken from your balance. Please try again later.",
+		kResetPIN:           "Your PIN was reset. Choose a new 4-6 digit PIN:",
 		kTooFast:            "Too many requests. Please try again in a minute.",
 		kSorry:              "Sorry, the service is busy. Please try again later.",
 		kNoMoreHistory:      "No older transactions.",
@@ -275,6 +281,9 @@ var catalogue = map[string][numKeys]string{
 		kWrongPIN:           "PIN si sahihi, majaribio %d yamebaki.",
 		kLocked:             "PIN zisizo sahihi mara nyingi. Jaribu tena baada ya saa %s.",
 		kFrozen:             "Akaunti yako imefungwa. Tafadhali wasiliana na huduma kwa wateja.",
+		kFrozenSend:         "Akaunti yako imezuiwa: unaweza kupokea, lakini huwezi kutuma. Tafadhali wasiliana na huduma kwa wateja.",
+		kPaused:             "Huduma hii haipatikani kwa muda. Hakuna kilichotolewa kwenye salio lako. Tafadhali jaribu tena baadaye.",
+		kResetPIN:           "PIN yako imewekwa upya. Chagua PIN mpya ya tarakimu 4-6:",
 		kTooFast:            "Maombi mengi mno. Tafadhali jaribu tena baada ya dakika moja.",
 		kSorry:              "Samahani, huduma ina shughuli nyingi. Tafadhali jaribu tena baadaye.",
 		kNoMoreHistory:      "Hakuna miamala ya zamani zaidi.",

@@ -88,6 +88,9 @@ func (h *hop) registered() bool {
 
 // home is the first screen of a user: the main menu, or the welcome.
 func (h *hop) home() string {
+	if h.registered() && h.e.wallet.PINResetDue(h.user) {
+		return stResetPIN
+	}
 	if h.registered() {
 		return stMain
 	}
@@ -167,6 +170,9 @@ func (h *hop) pin(in string, then func(h *hop, auth wallet.Authorization)) {
 		return
 	case errors.Is(err, wallet.ErrAccountLocked):
 		h.finish(h.t(kFrozen))
+		return
+	case errors.Is(err, wallet.ErrPINResetDue):
+		h.goTo(stResetPIN)
 		return
 	case err != nil:
 		h.sorry(err)

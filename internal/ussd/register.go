@@ -14,7 +14,16 @@ const (
 	stRegConfirm = "reg_confirm" // buf: [prepared PIN]
 )
 
+// The reset flow: after an operator's PIN reset has taken effect, the next
+// dial asks for a new PIN before anything else (the old one opens nothing).
+const (
+	stResetPIN     = "reset_pin"     // choose the new PIN
+	stResetConfirm = "reset_confirm" // buf: [prepared PIN]
+)
+
 var registerStates = map[string]state{
+	stResetPIN:     {read: (*hop).resetPIN, draw: func(h *hop) []string { return []string{h.t(kResetPIN)} }},
+	stResetConfirm: {parent: stResetPIN, read: (*hop).resetConfirm, draw: prompt(kConfirmPIN)},
 	stWelcome: {open: true, read: (*hop).welcome, draw: func(h *hop) []string {
 		return []string{h.t(kWelcome), "1. " + h.t(kCreateAccount), "2. " + h.t(kSwitchLanguage)}
 	}},
@@ -55,9 +64,7 @@ func (h *hop) regPIN(in string) {
 }
 
 func (h *hop) regConfirm(in string) {
-	if len(h.buf) != 1 || !h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[0])) {
-		h.goTo(stRegPIN)
-		h.refuse(kPINMismatch)
+	if !h.confirmed(in, stRegPIN) {
 		return
 	}
 	err := h.e.wallet.RegisterPrepared(h.ctx, h.user.ID, wallet.PreparedPIN(h.buf[0]))
@@ -75,4 +82,39 @@ func (h *hop) regConfirm(in string) {
 		lines = append(lines, h.t(kWaitingFunds, sats(bal)))
 	}
 	h.finish(lines...)
+}
+
+func (h *hop) resetPIN(in string) {
+	h.regPIN(in)
+	if h.state == stRegConfirm {
+		h.state = stResetConfirm
+	}
+}
+
+func (h *hop) resetConfirm(in string) {
+	if !h.confirmed(in, stResetPIN) {
+		return
+	}
+	err := h.e.wallet.CompletePINReset(h.ctx, h.user.ID, wallet.PreparedPIN(h.buf[0]))
+	switch {
+	case errors.Is(err, wallet.ErrNoPINReset):
+		h.goTo(stMain) // cancelled meanwhile: the old PIN stands
+		return
+	case err != nil:
+		h.sorry(err)
+		return
+	}
+	h.user.PINHash, h.user.PINResetAt = h.buf[0], nil
+	h.finish(h.t(kPINChanged))
+}
+
+// confirmed reports whether in is the PIN prepared in the buffer; if not,
+// the flow goes back to choosing one (state choose), saying why.
+func (h *hop) confirmed(in, choose string) bool {
+	if len(h.buf) == 1 && h.e.wallet.MatchesPrepared(in, wallet.PreparedPIN(h.buf[0])) {
+		return true
+	}
+	h.goTo(choose)
+	h.refuse(kPINMismatch)
+	return false
 }

@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
 )
@@ -12,6 +13,22 @@ import (
 // debit never takes the account below zero, and a credit never above the
 // balance cap. The key makes a repeated command a no-op.
 func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, reason, key string) (store.Transaction, error) {
+	return w.adjust(ctx, rawPhone, amount, Action{Reason: reason}, key)
+}
+
+// OperatorAdjust is Adjust by an operator (server admin credit|debit): the
+// audit log records it with the operator and the reason, in the same
+// transaction as the posting.
+func (w *Service) OperatorAdjust(ctx context.Context, rawPhone string, amount int64, a Action, key string) (store.Transaction, error) {
+	if err := a.check(); err != nil {
+		return store.Transaction{}, err
+	}
+	return w.adjust(ctx, rawPhone, amount, a, key)
+}
+
+// adjust books the adjustment, and its audit row when a names an operator.
+func (w *Service) adjust(ctx context.Context, rawPhone string, amount int64, a Action, key string) (store.Transaction, error) {
+	reason := a.Reason
 	phone, err := NormalizePhone(rawPhone, w.cfg.Region)
 	if err != nil {
 		return store.Transaction{}, err
@@ -36,7 +53,7 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 	return w.idempotent(ctx, key, same, func() (store.Transaction, error) {
 		var row store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			now := w.now()
+			now := w.now().Truncate(time.Microsecond)
 			u, acc, err := ensureAccount(ctx, tx, phone, now)
 			if err != nil {
 				return err
@@ -51,7 +68,11 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 			entries := []store.Entry{{AccountID: w.sys.adjustments, AmountMsat: -amount}, {AccountID: acc.ID, AmountMsat: amount}}
 			// The normal guard: an operator's credit obeys the balance cap
 			// like any other (a debit carries no day's sends).
-			return w.mapBalanceError(tx.PostEntries(ctx, row.ID, entries, w.guard(now), now))
+			if err := w.mapBalanceError(tx.PostEntries(ctx, row.ID, entries, w.guard(now), now)); err != nil || a.Operator == "" {
+				return err
+			}
+			return appendAudit(ctx, tx, store.AuditRow{Operator: a.Operator, Action: map[store.Direction]string{store.DirectionIn: store.AuditCredit,
+				store.DirectionOut: store.AuditDebit}[dir], UserID: u.ID, Reason: reason, Detail: fmt.Sprintf("transaction %d, %d msat", row.ID, abs)}, now)
 		})
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("adjust: %w", err)
@@ -65,12 +86,17 @@ func (w *Service) Adjust(ctx context.Context, rawPhone string, amount int64, rea
 // status, amount, fee and hold call for (store.Shapes); every cached balance
 // equals its entries; no user balance is negative; the reserved account
 // holds money only for pending operations; every user account's hash chain
-// verifies and its daily counter is what its entries count.
+// verifies and its daily counter is what its entries count; the operators'
+// audit log verifies and accounts for every freeze, pending PIN reset and
+// manual pause.
 func (w *Service) Reconcile(ctx context.Context) (store.ReconcileReport, error) {
 	var rep store.ReconcileReport
 	err := w.store.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		rep, err = tx.Reconcile(ctx)
+		if rep, err = tx.Reconcile(ctx); err != nil {
+			return err
+		}
+		rep.AuditViolations, err = store.CheckAudit(ctx, tx)
 		return err
 	})
 	return rep, err

@@ -293,6 +293,8 @@ func (w *Service) usable(u store.User) error {
 		return ErrAccountLocked
 	case u.LockedUntil != nil && w.now().Before(*u.LockedUntil):
 		return &PINError{LockedUntil: *u.LockedUntil}
+	case w.PINResetDue(u):
+		return ErrPINResetDue
 	}
 	return nil
 }

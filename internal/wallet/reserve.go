@@ -105,6 +105,16 @@ func (w *Service) ReserveFresh(ctx context.Context, auth Authorization, r Reserv
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
+			if err := checkSender(ctx, tx, auth.userID); err != nil {
+				return err
+			}
+			// Money that leaves for another node or M-Pesa waits out a
+			// pause; an invoice of our own node stays inside the ledger.
+			if !r.Internal {
+				if err := checkPayout(ctx, tx); err != nil {
+					return err
+				}
+			}
 			t = store.Transaction{
 				UserID: auth.userID, Type: r.Type, Direction: store.DirectionOut, Status: store.StatusPending,
 				AmountMsat: r.AmountMsat, FeeMsat: serviceFee, Invoice: r.Invoice, PaymentHash: r.PaymentHash,

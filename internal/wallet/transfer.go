@@ -35,6 +35,9 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 		var recipient accountRef
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
+			if err := checkSender(ctx, tx, auth.userID); err != nil {
+				return err
+			}
 			var err error
 			recipient, err = w.directory.resolve(ctx, tx, to, now)
 			if err != nil {

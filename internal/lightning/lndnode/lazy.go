@@ -174,3 +174,12 @@ func (l *Lazy) ListPayments(ctx context.Context) ([]lightning.PaymentRecord, err
 	}
 	return n.ListPayments(ctx)
 }
+
+// Balances is Node.Balances once connected.
+func (l *Lazy) Balances(ctx context.Context) (channelMsat, onchainMsat int64, err error) {
+	n, err := l.get()
+	if err != nil {
+		return 0, 0, err
+	}
+	return n.Balances(ctx)
+}

@@ -347,3 +347,17 @@ func paymentError(err error, preflight bool) error {
 	}
 	return fmt.Errorf("payment stream: %w", err)
 }
+
+// Balances is what the node holds: the local side of its open channels and
+// its confirmed on-chain wallet, in msat (for the liabilities watchdog).
+func (n *Node) Balances(ctx context.Context) (channelMsat, onchainMsat int64, err error) {
+	ch, err := n.services.Client.ChannelBalance(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("channel balance: %w", err)
+	}
+	wb, err := n.services.Client.WalletBalance(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("wallet balance: %w", err)
+	}
+	return int64(ch.Balance) * 1000, int64(wb.Confirmed) * 1000, nil
+}

@@ -50,6 +50,7 @@ func toUser(r mysqldb.User) store.User {
 		ID: r.ID, Phone: r.Phone, LightningName: r.LightningName, LightningPubkey: r.LightningPubkey.String,
 		PINHash: r.PinHash.String, FailedPINAttempts: int(r.FailedPinAttempts), LockoutCount: int(r.LockoutCount),
 		LockedUntil: sqlvalue.TimePtr(r.LockedUntil), Language: r.Language, Status: store.UserStatus(r.Status),
+		FrozenAt: sqlvalue.TimePtr(r.FrozenAt), PINResetAt: sqlvalue.TimePtr(r.PinResetAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }

@@ -35,6 +35,7 @@ func toUser(r postgresdb.User) store.User {
 		ID: r.ID, Phone: r.Phone, LightningName: r.LightningName, LightningPubkey: str(r.LightningPubkey),
 		PINHash: str(r.PinHash), FailedPINAttempts: int(r.FailedPinAttempts), LockoutCount: int(r.LockoutCount),
 		LockedUntil: timePtr(r.LockedUntil), Language: r.Language, Status: store.UserStatus(r.Status),
+		FrozenAt: timePtr(r.FrozenAt), PINResetAt: timePtr(r.PinResetAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }

@@ -1,0 +1,3 @@
+DROP TABLE admin_audit;
+DROP TABLE service_pause;
+ALTER TABLE users DROP COLUMN pin_reset_at, DROP COLUMN frozen_at;
