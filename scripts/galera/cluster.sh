@@ -24,6 +24,7 @@
 #   GALERA_USER, GALERA_PASSWORD  the TCP user         [umeme, umeme]
 #   GALERA_TIMEOUT      seconds to wait for one node    [120]
 set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin
 
 cmd=${1:-}
 dir=${2:-.cache/galera}
