@@ -247,7 +247,9 @@ func (c *Cluster) Status(ctx context.Context, node int, name string) (string, er
 }
 
 // Isolate cuts a node off from the others (gmcast.isolate=1: it drops its
-// group connections and refuses new ones), or lets it back (false).
+// group connections and refuses new ones) and waits until it knows itself
+// outside the primary component; or lets it back (false) and waits until
+// it is Synced in a primary component of all the nodes again.
 func (c *Cluster) Isolate(ctx context.Context, node int, on bool) error {
 	v := 0
 	if on {
@@ -257,30 +259,36 @@ func (c *Cluster) Isolate(ctx context.Context, node int, on bool) error {
 	if err != nil {
 		return fmt.Errorf("galera: node %d: isolate=%d: %w", node+1, v, err)
 	}
-	return nil
+	if !on {
+		return c.WaitPrimary(ctx, node, Nodes)
+	}
+	return c.wait(ctx, node, "non-Primary", func() bool {
+		status, err := c.Status(ctx, node, "wsrep_cluster_status")
+		return err == nil && status == "non-Primary"
+	})
 }
 
-// WaitState waits until a node's wsrep_cluster_status is want ("Primary"
-// or "non-Primary") and, for Primary, it is Synced in a cluster of three.
-func (c *Cluster) WaitState(ctx context.Context, node int, want string) error {
-	for {
-		status, err := c.Status(ctx, node, "wsrep_cluster_status")
-		if err == nil && status == want {
-			if want != "Primary" {
-				return nil
-			}
-			state, err1 := c.Status(ctx, node, "wsrep_local_state_comment")
-			size, err2 := c.Status(ctx, node, "wsrep_cluster_size")
-			if err1 == nil && err2 == nil && state == "Synced" && size == fmt.Sprint(Nodes) {
-				return nil
-			}
-		}
+// WaitPrimary waits until a node is Synced in a primary component of size
+// nodes.
+func (c *Cluster) WaitPrimary(ctx context.Context, node, size int) error {
+	return c.wait(ctx, node, fmt.Sprintf("Synced in a primary component of %d", size), func() bool {
+		status, err1 := c.Status(ctx, node, "wsrep_cluster_status")
+		state, err2 := c.Status(ctx, node, "wsrep_local_state_comment")
+		n, err3 := c.Status(ctx, node, "wsrep_cluster_size")
+		return errors.Join(err1, err2, err3) == nil && status == "Primary" && state == "Synced" && n == fmt.Sprint(size)
+	})
+}
+
+// wait polls until done, or ctx ends.
+func (c *Cluster) wait(ctx context.Context, node int, what string, done func() bool) error {
+	for !done() {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("galera: node %d not %s (last status %q, %v): %w", node+1, want, status, err, ctx.Err())
+			return fmt.Errorf("galera: node %d not %s: %w", node+1, what, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 // Checksums returns CHECKSUM TABLE of every base table of a database, as
