@@ -620,6 +620,8 @@ func isolatedNode(t *testing.T, w *world, cl *galera.Cluster, b *bank, database 
 	var phase atomic.Int32
 	var stop atomic.Bool
 	var wg sync.WaitGroup
+	// However the phase ends (a Fatal too), the load stops first.
+	defer func() { stop.Store(true); wg.Wait() }()
 	before := b.total()
 	var majorityDuringCut atomic.Int64
 	for node := range minority {
