@@ -30,6 +30,14 @@ regtest: regtest-bin ## Start a local regtest network (btcd, our lnd, a world ln
 regtest-bin: ## Build the pinned lnd and btcd the Lightning tests run (once; a few minutes)
 	scripts/regtest/build.sh
 
+.PHONY: galera
+galera: ## Start a 3-node MariaDB Galera cluster on loopback (ports 3311-3313, data in .cache/galera); prints its URLs
+	scripts/galera/cluster.sh start .cache/galera
+
+.PHONY: galera-stop
+galera-stop: ## Stop the Galera cluster of make galera, one node at a time
+	scripts/galera/cluster.sh stop .cache/galera
+
 .PHONY: generate
 generate: ## Regenerate gen/ from sql/ with the pinned sqlc
 	$(SQLC) generate

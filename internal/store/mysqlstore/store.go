@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,8 +64,9 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to the database named by rawURL, of the form
 // mysql://user:password@host:port/dbname (mysql+pymysql:// means the same;
-// the port defaults to 3306). Query parameters of the URL are ignored: the
-// session settings are fixed here. Every connection uses UTC, both for the
+// the port defaults to 3306). The session settings are fixed here, but for
+// the one query parameter ParseURL reads (wsrep_sync_wait, for MariaDB
+// Galera); others are ignored. Every connection uses UTC, both for the
 // session's time_zone and for the times the driver sends and parses, and
 // READ COMMITTED isolation. Open does not apply migrations; call Migrate.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
@@ -113,6 +115,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 // ParseURL turns a mysql:// (or mysql+pymysql://) URL into the driver's
 // configuration, with the settings every connection of the store shares but
 // the isolation level. Errors never repeat the URL's password.
+//
+// The query parameter wsrep_sync_wait=N (0-15) sets that session variable
+// of MariaDB Galera on every connection: with 1, a read waits until the
+// node has applied every commit the cluster made before it, so that servers
+// on different nodes see each other's writes (a USSD session whose hops
+// land on different servers). Other query parameters are ignored.
 func ParseURL(rawURL string) (*mysql.Config, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -165,6 +173,15 @@ func ParseURL(rawURL string) (*mysql.Config, error) {
 		return nil, err
 	}
 	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	if v := u.Query().Get("wsrep_sync_wait"); v != "" {
+		// The driver sends each of Params as SET v=value when it connects:
+		// only a small number goes through.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 15 {
+			return nil, fmt.Errorf("invalid database url: wsrep_sync_wait %q is not a number from 0 to 15", v)
+		}
+		cfg.Params["wsrep_sync_wait"] = strconv.Itoa(n)
+	}
 	return cfg, nil
 }
 
@@ -217,10 +234,21 @@ func (s *Store) MigrationVersion() (uint, bool, error) {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "mysql" }
 
-// Ping implements store.Store.
+// Ping implements store.Store. A MariaDB Galera node cut off from the
+// primary component still answers the protocol's ping but refuses every
+// query (1047), so Ping asks the node's wsrep_cluster_status instead (one
+// round trip too): non-Primary is ErrUnavailable. A server without Galera
+// has no such status (MySQL) or is Disconnected (MariaDB).
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping mysql: %w", err)
+	var name, status string
+	err := s.db.QueryRowContext(ctx, "SHOW STATUS LIKE 'wsrep_cluster_status'").Scan(&name, &status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("ping mysql: %w", interpret(err))
+	case status == "non-Primary":
+		return fmt.Errorf("ping mysql: %w", store.Classify(store.ErrUnavailable,
+			errors.New("this Galera node is not in the primary component")))
 	}
 	return nil
 }
