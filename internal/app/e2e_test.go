@@ -63,6 +63,7 @@ type phone struct {
 	number  string
 	session string
 	inputs  []string
+	hops    int // posted, for the metrics test
 }
 
 func newPhone(t *testing.T, a *app.App) *phone {
@@ -92,6 +93,7 @@ func (p *phone) again() string {
 
 func (p *phone) post(text string) string {
 	p.t.Helper()
+	p.hops++
 	status, body := postForm(p.t, p.base+"/ussd?token="+url.QueryEscape(p.token), url.Values{
 		"sessionId": {p.session}, "phoneNumber": {p.number}, "networkCode": {"63902"},
 		"serviceCode": {"*384*1234#"}, "text": {text},

@@ -217,6 +217,9 @@ func (s *Store) MigrationVersion() (uint, bool, error) {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "mysql" }
 
+// Pool implements store.Store.
+func (s *Store) Pool() store.PoolStats { return sqlvalue.PoolStats(s.db) }
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
