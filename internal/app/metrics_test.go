@@ -141,4 +141,3 @@ func TestMetricsHopDeadlineMiss(t *testing.T) {
 		t.Fatalf("hops with outcome deadline %v, want 1", v)
 	}
 }
-
