@@ -266,7 +266,7 @@ func logProblems(log string, hops int, pins []string, secrets map[string]string)
 // that leaks a PIN in a hop's text, a token in a URL, a full number, that
 // is not JSON, or that lacks a hop's line or a kind of money event.
 func TestLogProblemsFound(t *testing.T) {
-	hop := `{"time":"2026-12-06T17:30:00.739146Z","level":"INFO","msg":"ussd hop","session":"ATUid_1","phone":"+2547*****001","screen":"main","outcome":"continue","ms":1.5}`
+	hop := `{"time":"2026-12-06T17:30:00.739146Z","level":"INFO","msg":"ussd hop","session":"ATUid_1","phone":"**********001","screen":"main","outcome":"continue","ms":1.5}`
 	money := func(typ string) string {
 		return `{"time":"t","level":"INFO","msg":"money","transaction":7,"type":"` + typ + `","status":"completed","amount_msat":1000,"hash":"ab739146cd"}`
 	}
