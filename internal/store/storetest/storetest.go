@@ -75,6 +75,8 @@ var wholeDatabase = []check{
 	{"IdleSessionCleanup", testIdleSessionCleanup},
 	// Senders racing for the outbox claim every due row there is.
 	{"OutboxClaimsDisjoint", testOutboxClaimsDisjoint},
+	// The backlogs count every pending transaction and queued text.
+	{"Backlog", testBacklog},
 	// Reconcile checks the whole ledger, the system accounts and the
 	// total: it comes last so that every other check's postings are in
 	// the books it proves balanced, and no posting is half done.
