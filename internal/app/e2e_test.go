@@ -85,6 +85,18 @@ func (p *phone) press(in string) string {
 	return p.post(strings.Join(p.inputs, "*"))
 }
 
+// send dials, sends sats to the number to from the main menu and confirms
+// with pin; it returns the last screen.
+func (p *phone) send(to, sats, pin string) string {
+	p.t.Helper()
+	p.dial()
+	p.press("1")
+	p.press(to)
+	p.press(sats)
+	p.press("1")
+	return p.press(pin)
+}
+
 // again repeats the last hop exactly, as a retrying gateway would.
 func (p *phone) again() string {
 	p.t.Helper()

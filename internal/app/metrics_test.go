@@ -40,12 +40,7 @@ func TestMetricsMoveAfterUSSDJourney(t *testing.T) {
 		alice, bob := newPhone(t, a), newPhone(t, a)
 		register(t, alice, "7391")
 		fund(t, a, alice, 5000)
-		alice.dial()
-		alice.press("1")
-		alice.press(bob.number)
-		alice.press("1500")
-		alice.press("1")
-		expect(t, alice.press("7391"), "END Sent 1,500 sats")
+		expect(t, alice.send(bob.number, "1500", "7391"), "END Sent 1,500 sats")
 		alice.again() // the gateway's retry: the same screen
 		hops := alice.hops + bob.hops
 		// A hop without a session id: the apology, counted as a bad request.

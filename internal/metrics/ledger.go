@@ -95,6 +95,13 @@ func (e *moneyEvents) event(id int64) *moneyEvent {
 	return ev
 }
 
+// created notes a transaction inserted.
+func (e *moneyEvents) created(id int64, typ store.TransactionType, status store.TransactionStatus, amount, fee int64) {
+	e.types[id] = typ
+	ev := e.event(id)
+	ev.created, ev.status, ev.amount, ev.fee = true, status, amount, fee
+}
+
 // ledgerTx notes what the wallet's statements did.
 type ledgerTx struct {
 	store.Tx
@@ -105,19 +112,16 @@ type ledgerTx struct {
 func (t ledgerTx) InsertTransaction(ctx context.Context, n store.NewTransaction) (int64, error) {
 	id, err := t.Tx.InsertTransaction(ctx, n)
 	if err == nil {
-		t.seen.types[id] = n.Type
-		ev := t.seen.event(id)
-		ev.created, ev.status, ev.amount, ev.fee = true, n.Status, n.AmountMsat, n.FeeMsat
+		t.seen.created(id, n.Type, n.Status, n.AmountMsat, n.FeeMsat)
 	}
 	return id, err
 }
 
+// InsertTransfer notes the sender's row (a transfer completes at once).
 func (t ledgerTx) InsertTransfer(ctx context.Context, n store.NewTransfer) (int64, error) {
 	id, err := t.Tx.InsertTransfer(ctx, n)
 	if err == nil {
-		t.seen.types[id] = store.TypeSend
-		ev := t.seen.event(id)
-		ev.created, ev.status, ev.amount, ev.fee = true, store.StatusCompleted, n.AmountMsat, n.FeeMsat
+		t.seen.created(id, store.TypeSend, store.StatusCompleted, n.AmountMsat, n.FeeMsat)
 	}
 	return id, err
 }

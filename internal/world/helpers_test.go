@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,6 +89,8 @@ func (h teeHandler) WithGroup(name string) slog.Handler {
 type logBuffer struct {
 	mu  sync.Mutex
 	buf []byte
+	// whole keeps everything written (a test that reads the whole log).
+	whole bool
 }
 
 // maxLog is how much of the log a logBuffer keeps.
@@ -97,10 +100,17 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	if len(b.buf) > maxLog {
+	if len(b.buf) > maxLog && !b.whole {
 		b.buf = append([]byte(nil), b.buf[len(b.buf)-maxLog/2:]...)
 	}
 	return len(p), nil
+}
+
+// String is what the buffer holds.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // tail is the last n lines written.
@@ -407,4 +417,41 @@ func (e *env) buy(phone string, kes string) int64 {
 		e.t.Fatalf("after approving: %+v", st)
 	}
 	return credited
+}
+
+// waitReady waits until the server's /readyz says its database and node
+// answer.
+func (e *env) waitReady() {
+	e.t.Helper()
+	eventually(e.t, 60*time.Second, func() (bool, string) {
+		resp, err := http.Get(e.server + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "the server's node is not ready"
+	})
+}
+
+// worldPaid is the world's answer to a payment (POST /api/world/pay).
+type worldPaid struct {
+	OK      bool   `json:"ok"`
+	Status  string `json:"status"`
+	FeeSats int64  `json:"feeSats"`
+}
+
+// payAddress has the world node pay sats to phone's Lightning Address, and
+// waits until phone holds want sats.
+func (e *env) payAddress(phone string, sats, want int64) {
+	e.t.Helper()
+	var paid worldPaid
+	address := strings.TrimPrefix(phone, "+") + "@" + strings.TrimPrefix(e.server, "http://")
+	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": address, "sats": sats}, http.StatusOK, &paid)
+	if !paid.OK || paid.Status != "SUCCEEDED" || paid.FeeSats != 0 {
+		e.t.Fatalf("paying %s: %+v", address, paid)
+	}
+	eventually(e.t, 30*time.Second, func() (bool, string) {
+		b := e.world().balance(phone)
+		return b == want, fmt.Sprintf("%s holds %d sats, want %d", phone, b, want)
+	})
 }

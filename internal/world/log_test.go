@@ -1,7 +1,6 @@
 package world_test
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +17,6 @@ import (
 	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
 	"github.com/umeme-wallet/umeme/internal/regtest"
 )
-
-// syncBuffer is a bytes.Buffer for many goroutines' logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogJSONEndToEndKeepsSecretsOut: the server logs with LOG_FORMAT=json
 // through a whole journey on the regtest network and the simulators: A
@@ -69,7 +49,7 @@ func TestLogJSONEndToEndKeepsSecretsOut(t *testing.T) {
 	secrets["lnd macaroon"] = hex.EncodeToString(mac)
 
 	t.Setenv("LOG_FORMAT", "json")
-	out := &syncBuffer{}
+	out := &logBuffer{whole: true}
 	log, err := config.NewLogger(out, os.Getenv("LOG_FORMAT"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,15 +59,7 @@ func TestLogJSONEndToEndKeepsSecretsOut(t *testing.T) {
 		c.PINPepper = secrets["PIN_PEPPER"]
 		c.MetricsAddr = "127.0.0.1:0"
 	}})
-	eventually(t, 60*time.Second, func() (bool, string) {
-		resp, err := http.Get(e.server + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, "the server's node is not ready"
-	})
-	host := strings.TrimPrefix(e.server, "http://")
+	e.waitReady()
 
 	// Register, buy with M-Pesa, send to B, who registers.
 	e.register(phoneA, pinA)
@@ -101,17 +73,7 @@ func TestLogJSONEndToEndKeepsSecretsOut(t *testing.T) {
 	e.register(phoneB, pinB)
 
 	// B is paid at its Lightning Address.
-	var paid struct {
-		Status string `json:"status"`
-	}
-	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": strings.TrimPrefix(phoneB, "+") + "@" + host, "sats": 2000}, http.StatusOK, &paid)
-	if paid.Status != "SUCCEEDED" {
-		t.Fatalf("paying B's address: %+v", paid)
-	}
-	eventually(t, 30*time.Second, func() (bool, string) {
-		b := e.world().balance(phoneB)
-		return b == 3000, fmt.Sprintf("B holds %d sats", b)
-	})
+	e.payAddress(phoneB, 2000, 3000)
 
 	// A pays an invoice of the world's, texted in, approved with the PIN.
 	var made struct {
