@@ -89,9 +89,11 @@ func (m *Metrics) GaugeFunc(name, help string, f func() float64) error {
 	return m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 }
 
-// Handler serves the registry in Prometheus' text format.
+// Handler serves the registry in Prometheus' text format. A collector
+// that fails leaves its series out of the scrape, not the others (and
+// counts in promhttp_metric_handler_errors_total).
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Hop records one answered hop.
