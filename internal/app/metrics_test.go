@@ -51,7 +51,9 @@ func TestMetricsMoveAfterUSSDJourney(t *testing.T) {
 		}
 		hops++
 
+		began := time.Now()
 		after := metricstest.Scrape(t, scrapeURL)
+		t.Logf("a scrape on %s took %s", engine, time.Since(began).Round(10*time.Microsecond))
 		delta := func(name string, labels ...string) float64 {
 			return after.Value(name, labels...) - before.Value(name, labels...)
 		}
