@@ -18,7 +18,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/regtest"
 )
 
-// TestLogJSONEndToEndKeepsSecretsOut: the server logs with LOG_FORMAT=json
+// TestMetricsAndJSONLogsEndToEnd: the server logs with LOG_FORMAT=json
 // through a whole journey on the regtest network and the simulators: A
 // and B register with their PINs, A buys with M-Pesa, sends to B, B is
 // paid at its Lightning Address, A pays an invoice texted in (approved
@@ -28,7 +28,7 @@ import (
 // (session, masked phone, screen, outcome, latency) and every money event
 // its transaction id. /metrics, scraped after, shows the journey's money,
 // hops and a watcher caught up with the node.
-func TestLogJSONEndToEndKeepsSecretsOut(t *testing.T) {
+func TestMetricsAndJSONLogsEndToEnd(t *testing.T) {
 	n := regtest.Start(t)
 	// PINs that no timestamp, hash or amount of the log can hold by
 	// chance as a whole word.
@@ -224,10 +224,10 @@ func logProblems(log string, hops int, pins []string, secrets map[string]string)
 	return problems, fmt.Sprintf("%d JSON lines, %d hop lines, money events by type %v", len(lines), hopLines, types)
 }
 
-// TestLogProblemsFound: the log check of the end-to-end test fails a log
+// Test_logProblems: the log check of the end-to-end test fails a log
 // that leaks a PIN in a hop's text, a token in a URL, a full number, that
 // is not JSON, or that lacks a hop's line or a kind of money event.
-func TestLogProblemsFound(t *testing.T) {
+func Test_logProblems(t *testing.T) {
 	hop := `{"time":"2026-12-06T17:30:00.739146Z","level":"INFO","msg":"ussd hop","session":"ATUid_1","phone":"**********001","screen":"main","outcome":"continue","ms":1.5}`
 	money := func(typ string) string {
 		return `{"time":"t","level":"INFO","msg":"money","transaction":7,"type":"` + typ + `","status":"completed","amount_msat":1000,"hash":"ab739146cd"}`
