@@ -110,6 +110,9 @@ func TestMetricsMoveAfterUSSDJourney(t *testing.T) {
 				t.Fatalf("%s%v = %v (present %v), want at least 1", c.name, c.labels, v, ok)
 			}
 		}
+		if d := delta("umeme_store_transactions_total"); d < float64(hops) {
+			t.Fatalf("store transactions grew by %v over %d hops", d, hops)
+		}
 		for _, name := range []string{"umeme_outbox_pending", "umeme_outbox_oldest_age_seconds", "umeme_store_retries_total",
 			"umeme_db_pool_waits_total", "umeme_pending_oldest_age_seconds", "go_goroutines"} {
 			if !after.Has(name) {

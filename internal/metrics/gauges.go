@@ -50,6 +50,10 @@ func (m *Metrics) Observe(src Sources) error {
 			Name: "umeme_store_retries_total",
 			Help: "Transaction attempts run again after a retryable failure (deadlock, serialization failure, busy).",
 		}, func() float64 { return float64(s.Retries()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "umeme_store_transactions_total",
+			Help: "Transactions (InTx and Autocommit calls) run; retries over these is the retry rate.",
+		}, func() float64 { return float64(s.Transactions()) }),
 	)
 }
 
