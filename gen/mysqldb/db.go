@@ -216,6 +216,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listOpenSessionsStmt, err = db.PrepareContext(ctx, listOpenSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOpenSessions: %w", err)
 	}
+	if q.listOutboxBacklogStmt, err = db.PrepareContext(ctx, listOutboxBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOutboxBacklog: %w", err)
+	}
+	if q.listPendingBacklogStmt, err = db.PrepareContext(ctx, listPendingBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPendingBacklog: %w", err)
+	}
 	if q.listPendingTransactionsStmt, err = db.PrepareContext(ctx, listPendingTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListPendingTransactions: %w", err)
 	}
@@ -679,6 +685,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listOpenSessionsStmt: %w", cerr)
 		}
 	}
+	if q.listOutboxBacklogStmt != nil {
+		if cerr := q.listOutboxBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOutboxBacklogStmt: %w", cerr)
+		}
+	}
+	if q.listPendingBacklogStmt != nil {
+		if cerr := q.listPendingBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPendingBacklogStmt: %w", cerr)
+		}
+	}
 	if q.listPendingTransactionsStmt != nil {
 		if cerr := q.listPendingTransactionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listPendingTransactionsStmt: %w", cerr)
@@ -1012,6 +1028,8 @@ type Queries struct {
 	listNegativeUserAccountsStmt           *sql.Stmt
 	listNotificationsByTransactionStmt     *sql.Stmt
 	listOpenSessionsStmt                   *sql.Stmt
+	listOutboxBacklogStmt                  *sql.Stmt
+	listPendingBacklogStmt                 *sql.Stmt
 	listPendingTransactionsStmt            *sql.Stmt
 	listReservationMismatchesStmt          *sql.Stmt
 	listTransactionShapesStmt              *sql.Stmt
@@ -1128,6 +1146,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
 		listNotificationsByTransactionStmt:     q.listNotificationsByTransactionStmt,
 		listOpenSessionsStmt:                   q.listOpenSessionsStmt,
+		listOutboxBacklogStmt:                  q.listOutboxBacklogStmt,
+		listPendingBacklogStmt:                 q.listPendingBacklogStmt,
 		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
 		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
 		listTransactionShapesStmt:              q.listTransactionShapesStmt,

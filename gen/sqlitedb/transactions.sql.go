@@ -269,6 +269,46 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 	return items, nil
 }
 
+const listPendingBacklog = `-- name: ListPendingBacklog :many
+SELECT t.type, t.created_at, c.pending
+FROM transactions t
+JOIN (SELECT type, COUNT(*) AS pending, MIN(id) AS first_id
+      FROM transactions WHERE status = 'pending' GROUP BY type) c ON t.id = c.first_id
+ORDER BY t.type
+`
+
+type ListPendingBacklogRow struct {
+	Type      string
+	CreatedAt time.Time
+	Pending   int64
+}
+
+// For the metrics: the pending transactions of each type, how many and the
+// oldest (the first pending id of a type is its oldest), read through the
+// index of pending rows; no finished row is scanned.
+func (q *Queries) ListPendingBacklog(ctx context.Context) ([]ListPendingBacklogRow, error) {
+	rows, err := q.db.QueryContext(ctx, listPendingBacklog)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListPendingBacklogRow
+	for rows.Next() {
+		var i ListPendingBacklogRow
+		if err := rows.Scan(&i.Type, &i.CreatedAt, &i.Pending); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listPendingTransactions = `-- name: ListPendingTransactions :many
 SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE status = 'pending' AND type = ?1 ORDER BY id
 `

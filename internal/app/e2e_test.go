@@ -75,6 +75,7 @@ type phone struct {
 	number  string
 	session string
 	inputs  []string
+	hops    int // posted, for the metrics test
 }
 
 func newPhone(t *testing.T, a *app.App) *phone {
@@ -96,6 +97,18 @@ func (p *phone) press(in string) string {
 	return p.post(strings.Join(p.inputs, "*"))
 }
 
+// send dials, sends sats to the number to from the main menu and confirms
+// with pin; it returns the last screen.
+func (p *phone) send(to, sats, pin string) string {
+	p.t.Helper()
+	p.dial()
+	p.press("1")
+	p.press(to)
+	p.press(sats)
+	p.press("1")
+	return p.press(pin)
+}
+
 // again repeats the last hop exactly, as a retrying gateway would.
 func (p *phone) again() string {
 	p.t.Helper()
@@ -104,6 +117,7 @@ func (p *phone) again() string {
 
 func (p *phone) post(text string) string {
 	p.t.Helper()
+	p.hops++
 	status, body := postForm(p.t, p.base+"/ussd?token="+url.QueryEscape(p.token), url.Values{
 		"sessionId": {p.session}, "phoneNumber": {p.number}, "networkCode": {"63902"},
 		"serviceCode": {"*384*1234#"}, "text": {text},

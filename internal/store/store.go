@@ -42,6 +42,8 @@ type Store interface {
 	// Transactions reports how many InTx and Autocommit calls ran since
 	// the store was opened (Retries over Transactions is the retry rate).
 	Transactions() int64
+	// Pool reports the use of the connection pool (for the metrics).
+	Pool() PoolStats
 	// Close releases the connections.
 	Close() error
 }
@@ -124,6 +126,10 @@ type Tx interface {
 	PaymentByHash(ctx context.Context, hash string) (Transaction, error)
 	// PendingTransactions lists pending transactions of one type, oldest first.
 	PendingTransactions(ctx context.Context, typ TransactionType) ([]Transaction, error)
+	// PendingBacklog counts the pending transactions of each type that has
+	// any, with the oldest's creation, reading only pending rows (the
+	// metrics' gauges).
+	PendingBacklog(ctx context.Context) ([]Backlog, error)
 
 	InsertInvoice(ctx context.Context, inv NewInvoice) (int64, error)
 	InvoiceByPaymentHash(ctx context.Context, hash string) (Invoice, error)
@@ -166,6 +172,9 @@ type Tx interface {
 	// CloseIdleSessions closes active sessions idle since before idleBefore.
 	CloseIdleSessions(ctx context.Context, idleBefore, now time.Time) (int64, error)
 
+	// OutboxBacklog counts the notifications still to be sent, with the
+	// oldest's creation (a zero Backlog when none waits).
+	OutboxBacklog(ctx context.Context) (Backlog, error)
 	// InsertNotification queues a message for a user in the outbox.
 	InsertNotification(ctx context.Context, n NewNotification) (int64, error)
 	// NotificationsOf lists the notifications about one transaction (no

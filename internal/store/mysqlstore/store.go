@@ -234,6 +234,9 @@ func (s *Store) MigrationVersion() (uint, bool, error) {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "mysql" }
 
+// Pool implements store.Store.
+func (s *Store) Pool() store.PoolStats { return sqlvalue.PoolStats(s.db) }
+
 // Ping implements store.Store. A MariaDB Galera node cut off from the
 // primary component still answers the protocol's ping but refuses every
 // query (1047), so Ping asks the node's wsrep_cluster_status instead (one

@@ -136,6 +136,15 @@ func (s *Store) migrationDB() *sql.DB {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "postgres" }
 
+// Pool implements store.Store.
+func (s *Store) Pool() store.PoolStats {
+	st := s.pool.Stat()
+	return store.PoolStats{
+		MaxOpen: int(st.MaxConns()), Open: int(st.TotalConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()),
+		WaitCount: st.EmptyAcquireCount(), WaitDuration: st.EmptyAcquireWaitTime(),
+	}
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {

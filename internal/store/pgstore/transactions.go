@@ -114,3 +114,15 @@ func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType)
 	}
 	return out, nil
 }
+
+func (t *tx) PendingBacklog(ctx context.Context) ([]store.Backlog, error) {
+	rows, err := t.q.ListPendingBacklog(ctx)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("pending backlog: %w", err))
+	}
+	out := make([]store.Backlog, len(rows))
+	for i, r := range rows {
+		out[i] = store.Backlog{Type: store.TransactionType(r.Type), Count: r.Pending, Oldest: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}

@@ -77,6 +77,8 @@ var wholeDatabase = []check{
 	{"OutboxClaimsDisjoint", testOutboxClaimsDisjoint},
 	// The audit log's head and the pause are one per database.
 	{"Operations", testOperations},
+	// The backlogs count every pending transaction and queued text.
+	{"Backlog", testBacklog},
 	// Reconcile checks the whole ledger, the system accounts and the
 	// total: it comes last so that every other check's postings are in
 	// the books it proves balanced, and no posting is half done.

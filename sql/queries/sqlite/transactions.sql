@@ -57,3 +57,13 @@ SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) OR
 -- this.
 SELECT * FROM transactions
 WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';
+
+-- name: ListPendingBacklog :many
+-- For the metrics: the pending transactions of each type, how many and the
+-- oldest (the first pending id of a type is its oldest), read through the
+-- index of pending rows; no finished row is scanned.
+SELECT t.type, t.created_at, c.pending
+FROM transactions t
+JOIN (SELECT type, COUNT(*) AS pending, MIN(id) AS first_id
+      FROM transactions WHERE status = 'pending' GROUP BY type) c ON t.id = c.first_id
+ORDER BY t.type;
