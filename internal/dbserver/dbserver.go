@@ -54,8 +54,9 @@ type Server struct {
 	cred *syscall.Credential // nil when the test is not root
 	args func() (string, []string)
 
-	mu   sync.Mutex
-	proc *process
+	mu     sync.Mutex
+	proc   *process
+	frozen []int // the processes Freeze stopped
 }
 
 type process struct {
@@ -177,8 +178,8 @@ func freePort(t testing.TB) int {
 }
 
 // sysProcAttr runs a command as the engine's user, in a process group of
-// its own (so a kill reaches PostgreSQL's backends too), killed if the
-// test process dies first.
+// its own, killed if the test process dies first (PostgreSQL's backends
+// then end as they do when their postmaster dies).
 func (s *Server) sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
@@ -298,9 +299,15 @@ func (s *Server) Stop(kill bool) error {
 		return errors.New("dbserver: not running")
 	}
 	pid := p.cmd.Process.Pid
+	all := members(pid)
+	defer waitGone(all)
 	switch {
 	case kill:
-		syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck // it may be gone
+		// Every process of the server at once, as a crash or an OOM kill
+		// of its container would.
+		for _, member := range all {
+			syscall.Kill(member, syscall.SIGKILL) //nolint:errcheck // it may be gone
+		}
 	case s.Engine == "postgres":
 		p.cmd.Process.Signal(syscall.SIGINT) //nolint:errcheck
 	default:
@@ -309,19 +316,96 @@ func (s *Server) Stop(kill bool) error {
 	select {
 	case <-p.exited:
 	case <-time.After(readyWithin):
-		syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+		for _, member := range members(pid) {
+			syscall.Kill(member, syscall.SIGKILL) //nolint:errcheck
+		}
 		<-p.exited
 		return fmt.Errorf("dbserver: %s did not stop within %s; killed", s.Engine, readyWithin)
 	}
-	if kill {
-		// The group's other members (PostgreSQL's backends) die with it,
-		// but not necessarily before the leader is reaped.
-		// (A zombie nobody reaps would keep the group alive: bounded.)
-		for deadline := time.Now().Add(10 * time.Second); syscall.Kill(-pid, 0) == nil && time.Now().Before(deadline); {
+	return nil
+}
+
+// Freeze stops the server's processes (SIGSTOP to its group) without
+// closing anything: connections stay open and new ones are still accepted
+// by the kernel, but nothing answers, as when the database's host hangs or
+// the network drops its packets. Thaw resumes it.
+func (s *Server) Freeze() error { return s.signalAll(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() error { return s.signalAll(syscall.SIGCONT) }
+
+func (s *Server) signalAll(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return errors.New("dbserver: not running")
+	}
+	if sig == syscall.SIGSTOP {
+		s.frozen = members(s.proc.cmd.Process.Pid)
+	}
+	var err error
+	for _, pid := range s.frozen {
+		// A process may have ended since it was listed.
+		if kerr := syscall.Kill(pid, sig); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+			err = errors.Join(err, kerr)
+		}
+	}
+	if sig == syscall.SIGCONT {
+		s.frozen = nil
+	}
+	return err
+}
+
+// waitGone waits (10 s at most) until none of pids runs: a new server must
+// not find the old one's processes still holding its shared memory.
+func waitGone(pids []int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for time.Now().Before(deadline) {
+			stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+			if err != nil {
+				break
+			}
+			if rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:]); strings.HasPrefix(strings.TrimSpace(rest), "Z") {
+				break // a zombie holds nothing
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return nil
+}
+
+// members are the server's process and its descendants, by PID: each of
+// PostgreSQL's backends makes itself a session (and process group) leader,
+// so a signal to the postmaster's group does not reach them.
+func members(root int) []int {
+	parents := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 {
+			if ppid, err := strconv.Atoi(fields[1]); err == nil {
+				parents[pid] = ppid
+			}
+		}
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		for pid, ppid := range parents {
+			if ppid == out[i] {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
 }
 
 // Running reports whether the server process is up (not whether it is ready).
@@ -333,6 +417,7 @@ func (s *Server) Running() bool {
 
 func (s *Server) cleanup() {
 	if s.Running() {
+		s.Thaw() //nolint:errcheck // a frozen server would not stop
 		if err := s.Stop(false); err != nil {
 			s.t.Logf("dbserver: %v", err)
 		}

@@ -1,0 +1,75 @@
+package database_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/database"
+	"github.com/umeme-wallet/umeme/internal/dbadmin"
+	"github.com/umeme-wallet/umeme/internal/dbserver"
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// TestDatabaseRestartFrozenCommit: a transaction whose COMMIT the database
+// never answers (the server hangs, or the network drops its packets)
+// returns an error when its context ends, not when the server comes back:
+// a USSD hop must be answered within its deadline whatever the database
+// does. Once the server answers again, the store works.
+func TestDatabaseRestartFrozenCommit(t *testing.T) {
+	for _, engine := range []string{"postgres", "mysql"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			var srv *dbserver.Server
+			if engine == "postgres" {
+				srv = dbserver.Postgres(t)
+			} else {
+				srv = dbserver.MariaDB(t)
+			}
+			ctx := context.Background()
+			url, _, err := dbadmin.Create(ctx, engine, srv.URL(), dbadmin.RandomName("umeme_frozen"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := database.Open(ctx, url, database.Options{Migrate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+
+			const deadline, margin = time.Second, 2 * time.Second
+			insert := func(ctx context.Context, tx store.Tx, n int) error {
+				_, err := tx.InsertUserIfAbsent(ctx, store.NewUser{Phone: fmt.Sprintf("+25470000000%d", n), LightningName: fmt.Sprintf("frozen%d", n), Language: "en", Now: time.Now()})
+				return err
+			}
+			hctx, cancel := context.WithTimeout(ctx, deadline)
+			defer cancel()
+			start := time.Now()
+			err = db.InTx(hctx, func(ctx context.Context, tx store.Tx) error {
+				if err := insert(ctx, tx, 1); err != nil {
+					return err
+				}
+				// The server stops answering just before the COMMIT.
+				return srv.Freeze()
+			})
+			took := time.Since(start)
+			if terr := srv.Thaw(); terr != nil {
+				t.Fatal(terr)
+			}
+			if err == nil {
+				t.Fatal("a COMMIT the server never answered succeeded")
+			}
+			if took > deadline+margin {
+				t.Fatalf("a COMMIT the server never answered returned after %s, past its %s deadline: %v", took.Round(time.Millisecond), deadline, err)
+			}
+			t.Logf("%s: the unanswered COMMIT returned after %s: %v", engine, took.Round(time.Millisecond), err)
+
+			actx, cancel2 := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel2()
+			if err := db.InTx(actx, func(ctx context.Context, tx store.Tx) error { return insert(ctx, tx, 2) }); err != nil {
+				t.Fatalf("after the server answers again: %v", err)
+			}
+		})
+	}
+}
