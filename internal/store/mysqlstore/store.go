@@ -282,11 +282,26 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		if err := t.posting.Failed(); err != nil {
 			return err
 		}
-		if err := sqlTx.Commit(); err != nil {
-			return interpret(fmt.Errorf("commit: %w", err))
-		}
-		return nil
+		return commit(ctx, sqlTx)
 	})
+}
+
+// commit commits tx within ctx. database/sql's Tx.Commit takes no context
+// and the driver's waits for the server's answer for as long as the
+// connection lives: a server that hangs, or a network that drops its
+// packets, after the COMMIT was sent would hold a USSD hop past its
+// deadline (TestDatabaseRestartFrozenCommit). Sent as a statement, the
+// COMMIT is bound to ctx: when ctx ends first the driver closes the
+// connection and the outcome is unknown, as for any lost connection. The
+// Commit after it only ends the Tx (a second COMMIT, which does nothing).
+func commit(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+		return interpret(fmt.Errorf("commit: %w", err))
+	}
+	if err := tx.Commit(); err != nil {
+		return interpret(fmt.Errorf("commit: %w", err))
+	}
+	return nil
 }
 
 // Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
