@@ -54,6 +54,10 @@ bench: ## Benchmark transfers (vs TPC-B baselines), the USSD endpoint, M-Pesa ca
 	$(BENCH_ENV) go run ./cmd/bench mpesa
 	$(BENCH_ENV) go run ./cmd/bench sms
 
+.PHONY: soak
+soak: ## The long forms of the fault tests (minutes): database restarts under USSD load
+	RESTART_OUTAGES=5 RESTART_DOWN=15 RESTART_SESSIONS=16 $(GO_TEST) -count=1 -timeout 60m -run 'TestDatabaseRestart$$' ./internal/app/
+
 FUZZTIME ?= 2m
 
 .PHONY: fuzz

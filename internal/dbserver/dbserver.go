@@ -340,20 +340,58 @@ func (s *Server) signalAll(sig syscall.Signal) error {
 	if s.proc == nil {
 		return errors.New("dbserver: not running")
 	}
-	if sig == syscall.SIGSTOP {
-		s.frozen = members(s.proc.cmd.Process.Pid)
-	}
 	var err error
-	for _, pid := range s.frozen {
+	signal := func(pid int) {
 		// A process may have ended since it was listed.
 		if kerr := syscall.Kill(pid, sig); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
 			err = errors.Join(err, kerr)
 		}
 	}
 	if sig == syscall.SIGCONT {
+		for _, pid := range s.frozen {
+			signal(pid)
+		}
 		s.frozen = nil
+		return err
+	}
+	// The postmaster first, so that it forks no more; then its children,
+	// again until a listing finds none not yet stopped (one may have been
+	// forking while the previous listing was made).
+	stopped := map[int]bool{}
+	for {
+		added := false
+		for _, pid := range members(s.proc.cmd.Process.Pid) {
+			if !stopped[pid] {
+				stopped[pid], added = true, true
+				s.frozen = append(s.frozen, pid)
+				signal(pid)
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	// A stop signal takes effect a little after kill returns: wait until
+	// every thread is stopped, so that nothing answers once Freeze has.
+	for deadline := time.Now().Add(10 * time.Second); !allStopped(s.frozen) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	return err
+}
+
+// allStopped reports whether every thread of the processes is stopped
+// (or gone).
+func allStopped(pids []int) bool {
+	for _, pid := range pids {
+		tasks, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+		for _, task := range tasks {
+			stat := procStat(filepath.Join("/proc", strconv.Itoa(pid), "task", task.Name(), "stat"))
+			if len(stat) > 0 && stat[0] != "T" && stat[0] != "t" && stat[0] != "Z" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // waitGone waits (10 s at most) until none of pids runs: a new server must
@@ -362,12 +400,9 @@ func waitGone(pids []int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
 		for time.Now().Before(deadline) {
-			stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-			if err != nil {
-				break
-			}
-			if rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:]); strings.HasPrefix(strings.TrimSpace(rest), "Z") {
-				break // a zombie holds nothing
+			stat := procStat(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+			if len(stat) == 0 || stat[0] == "Z" {
+				break // gone; a zombie holds nothing
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -385,13 +420,7 @@ func members(root int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces and parentheses.
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) > 1 {
+		if fields := procStat(filepath.Join("/proc", e.Name(), "stat")); len(fields) > 1 {
 			if ppid, err := strconv.Atoi(fields[1]); err == nil {
 				parents[pid] = ppid
 			}
@@ -443,4 +472,16 @@ func (s *Server) logTail() string {
 		fmt.Fprintf(&b, "--- %s\n%s", name, data)
 	}
 	return b.String()
+}
+
+// procStat returns the fields of a /proc stat file after the command's
+// name (state, ppid, …), or nothing when the process is gone. The name,
+// in parentheses, may hold spaces and parentheses itself.
+func procStat(path string) []string {
+	stat, err := os.ReadFile(path)
+	i := strings.LastIndexByte(string(stat), ')')
+	if err != nil || i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
 }
