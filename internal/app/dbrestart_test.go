@@ -18,9 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
-	"github.com/umeme-wallet/umeme/internal/dbadmin"
 	"github.com/umeme-wallet/umeme/internal/dbserver"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
@@ -68,26 +66,12 @@ func restartEnv(t *testing.T, name string, def int) int {
 // database accepting connections to the first normal answer and to
 // /readyz 200 is measured and logged.
 func TestDatabaseRestart(t *testing.T) {
-	for _, engine := range []string{"postgres", "mysql"} {
-		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
-			var srv *dbserver.Server
-			if engine == "postgres" {
-				srv = dbserver.Postgres(t)
-			} else {
-				srv = dbserver.MariaDB(t)
-			}
-			testDatabaseRestart(t, srv)
-		})
-	}
+	dbserver.ForEachEngine(t, testDatabaseRestart)
 }
 
 func testDatabaseRestart(t *testing.T, srv *dbserver.Server) {
 	ctx := context.Background()
-	dbURL, _, err := dbadmin.Create(ctx, srv.Engine, srv.URL(), dbadmin.RandomName("umeme_restart"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbURL := srv.Database(t)
 	cfg := config.Default()
 	cfg.DatabaseURL = dbURL
 	cfg.ListenAddr = "127.0.0.1:0"
@@ -96,17 +80,8 @@ func testDatabaseRestart(t *testing.T, srv *dbserver.Server) {
 	cfg.USSDCallbackToken = "restart-gateway-token"
 	cfg.USSDHopTimeout = restartHopDeadline
 	logs := &logBuffer{}
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
+	a := startAppLogged(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Close(ctx)
 		if t.Failed() {
 			t.Logf("server log:\n%s", tail(logs.String(), 8000))
 		}

@@ -36,7 +36,13 @@ func startApp(t *testing.T, engine string, mutate func(*config.Config)) *app.App
 // startAppWith starts a server on cfg, stopped at the test's end.
 func startAppWith(t *testing.T, cfg config.Config) *app.App {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startAppLogged(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startAppLogged starts a server on cfg logging to log, stopped at the
+// test's end.
+func startAppLogged(t *testing.T, cfg config.Config, log *slog.Logger) *app.App {
+	t.Helper()
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)

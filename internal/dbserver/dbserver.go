@@ -28,6 +28,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/umeme-wallet/umeme/internal/dbadmin"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 )
 
@@ -62,6 +63,34 @@ type Server struct {
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
+}
+
+// ForEachEngine runs fn as a parallel subtest per engine ("postgres",
+// "mysql"), each with a private server of its own.
+func ForEachEngine(t *testing.T, fn func(t *testing.T, s *Server)) {
+	t.Helper()
+	for _, e := range []struct {
+		name  string
+		start func(testing.TB) *Server
+	}{{"postgres", Postgres}, {"mysql", MariaDB}} {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, e.start(t))
+		})
+	}
+}
+
+// Database creates a database with a fresh name on the server and returns
+// its URL (it goes with the server's folder at the end).
+func (s *Server) Database(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url, _, err := dbadmin.Create(ctx, s.Engine, s.URL(), dbadmin.RandomName("umeme_private"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
 
 // Postgres initialises and starts a private PostgreSQL 15, stopped and
@@ -100,7 +129,9 @@ func MariaDB(t testing.TB) *Server {
 	}
 	s := newServer(t, "mysql", server, "mysql")
 	data := filepath.Join(s.Dir, "data")
-	common := []string{"--datadir=" + data, "--user=" + s.osUser(), "--skip-name-resolve"}
+	// A temporary folder of its own too: two servers bootstrapping at once
+	// in /tmp collide on their temporary tables' names.
+	common := []string{"--datadir=" + data, "--tmpdir=" + s.Dir, "--user=" + s.osUser(), "--skip-name-resolve"}
 	s.run(install, append([]string{"--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db"}, common...)...)
 	s.args = func() (string, []string) {
 		return server, append([]string{"--no-defaults"}, append(common,
