@@ -71,6 +71,7 @@ fuzz: ## Fuzz the USSD handler for FUZZTIME (the seed corpus runs in make test)
 .PHONY: soak
 soak: regtest-bin ## Run the long forms of the fault and scale-out suites (minutes each)
 	SOAK=1 $(GO_TEST) -count=1 -timeout 60m -run 'Crash|Instances' -v ./internal/fleet/
+	RESTART_OUTAGES=5 RESTART_DOWN=15 RESTART_SESSIONS=16 $(GO_TEST) -count=1 -timeout 60m -run 'TestDatabaseRestart$$' -v ./internal/app/
 
 .PHONY: build
 build: ## Build the server binary into bin/server

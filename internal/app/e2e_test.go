@@ -48,7 +48,13 @@ func startAppWith(t *testing.T, cfg config.Config) *app.App {
 // startAppWithLog is startAppWith with the server's log written to logs.
 func startAppWithLog(t *testing.T, cfg config.Config, logs io.Writer) *app.App {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(logs, nil))
+	return startAppWithLogger(t, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+}
+
+// startAppWithLogger starts a server on cfg logging to log, stopped at the
+// test's end.
+func startAppWithLogger(t *testing.T, cfg config.Config, log *slog.Logger) *app.App {
+	t.Helper()
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
