@@ -29,7 +29,22 @@ type Bulk interface {
 	// Plans explains the hot queries of the wallet, each as the store's
 	// own Tx method issues it (through the generated queries, with
 	// realistic arguments), without running them.
-	Plans(ctx context.Context) ([]QueryPlan, error)
+	Plans(ctx context.Context, args PlanArgs) ([]QueryPlan, error)
+}
+
+// PlanArgs are the values the hot queries are explained with: rows that
+// exist, so that an engine that reads constant look-ups while planning
+// (MySQL) shows a real plan.
+type PlanArgs struct {
+	Phone          string
+	UserID         int64
+	TransactionID  int64
+	IdempotencyKey string
+	SessionID      string
+	PaymentHash    string
+	CheckoutID     string
+	TopupID        int64
+	Now            time.Time
 }
 
 // QueryPlan is how an engine runs one statement: the engine's EXPLAIN, one
@@ -47,85 +62,110 @@ type QueryPlan struct {
 // of run (their results come back empty).
 type HotQuery struct {
 	Name string
-	Run  func(ctx context.Context, tx Tx) error
+	Run  func(ctx context.Context, tx Tx, a PlanArgs) error
 }
 
 // HotQueries are the operations whose cost must not grow with the tables:
 // a USSD hop's user, session and history, an invoice settling, the
 // outbox's claim, the payments and M-Pesa requests the background jobs
 // resume, and the cleanup's sweeps. Each must find its rows through an
-// index (the contract's plan check).
+// index (the contract's plan check). MaxInvoiceAddIndex is not one: it
+// reads the whole invoices table, once each time the invoice watcher
+// connects to the node, and an index on add_index would tempt PostgreSQL to
+// answer MinUnpaidInvoiceAddIndex by walking it from the oldest invoice.
 var HotQueries = []HotQuery{
-	{"UserByPhone", func(ctx context.Context, tx Tx) error { _, err := tx.UserByPhone(ctx, planPhone); return err }},
-	{"UserAccountByPhone", func(ctx context.Context, tx Tx) error { _, err := tx.UserAccountByPhone(ctx, planPhone); return err }},
-	{"UserByID", func(ctx context.Context, tx Tx) error { _, err := tx.UserByID(ctx, planID); return err }},
-	{"AccountByUserID", func(ctx context.Context, tx Tx) error { _, err := tx.AccountByUserID(ctx, planID); return err }},
-	{"LatestTransactions", func(ctx context.Context, tx Tx) error {
-		_, err := tx.LatestTransactions(ctx, planID, 0, 5)
+	{"UserByPhone", func(ctx context.Context, tx Tx, a PlanArgs) error { _, err := tx.UserByPhone(ctx, a.Phone); return err }},
+	{"UserAccountByPhone", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.UserAccountByPhone(ctx, a.Phone)
 		return err
 	}},
-	{"LatestTransactionsBefore", func(ctx context.Context, tx Tx) error {
-		_, err := tx.LatestTransactions(ctx, planID, 5_000_000, 5)
+	{"UserByID", func(ctx context.Context, tx Tx, a PlanArgs) error { _, err := tx.UserByID(ctx, a.UserID); return err }},
+	{"AccountByUserID", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.AccountByUserID(ctx, a.UserID)
 		return err
 	}},
-	{"TransactionByIdempotencyKey", func(ctx context.Context, tx Tx) error {
-		_, err := tx.TransactionByIdempotencyKey(ctx, "plan-key")
+	{"LatestTransactions", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.LatestTransactions(ctx, a.UserID, 0, 5)
 		return err
 	}},
-	{"BalanceAfter", func(ctx context.Context, tx Tx) error { _, err := tx.BalanceAfter(ctx, planID, planID); return err }},
-	{"Session", func(ctx context.Context, tx Tx) error { _, err := tx.Session(ctx, "plan-session"); return err }},
-	{"UpsertSession", func(ctx context.Context, tx Tx) error {
-		_, err := tx.UpsertSession(ctx, NewSession{SessionID: "plan-session", Phone: planPhone, State: "main", Now: planTime})
+	{"LatestTransactionsBefore", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.LatestTransactions(ctx, a.UserID, a.TransactionID, 5)
 		return err
 	}},
-	{"SaveSessionHop", func(ctx context.Context, tx Tx) error {
-		return tx.SaveSessionHop(ctx, SessionHop{SessionID: "plan-session", State: "main", Now: planTime})
-	}},
-	{"CloseIdleSessions", func(ctx context.Context, tx Tx) error {
-		_, err := tx.CloseIdleSessions(ctx, planTime.Add(-3*time.Minute), planTime)
+	{"TransactionByIdempotencyKey", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.TransactionByIdempotencyKey(ctx, a.IdempotencyKey)
 		return err
 	}},
-	{"InvoiceByPaymentHash", func(ctx context.Context, tx Tx) error { _, err := tx.InvoiceByPaymentHash(ctx, planHash); return err }},
-	{"MarkInvoicePaid", func(ctx context.Context, tx Tx) error {
-		_, err := tx.MarkInvoicePaid(ctx, planHash, 1000, planTime)
+	{"BalanceAfter", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.BalanceAfter(ctx, a.TransactionID, a.UserID)
 		return err
 	}},
-	{"ExpireInvoices", func(ctx context.Context, tx Tx) error { _, err := tx.ExpireInvoices(ctx, planTime); return err }},
-	{"MinUnpaidInvoiceAddIndex", func(ctx context.Context, tx Tx) error {
-		_, err := tx.MinUnpaidInvoiceAddIndex(ctx, planTime.Add(-24*time.Hour))
+	{"Session", func(ctx context.Context, tx Tx, a PlanArgs) error { _, err := tx.Session(ctx, a.SessionID); return err }},
+	{"UpsertSession", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.UpsertSession(ctx, NewSession{SessionID: a.SessionID, Phone: a.Phone, State: "main", Now: a.Now})
 		return err
 	}},
-	{"UnpaidAddressInvoices", func(ctx context.Context, tx Tx) error {
-		_, err := tx.UnpaidAddressInvoices(ctx, planPhone, "254100000001", planTime)
+	{"SaveSessionHop", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		return tx.SaveSessionHop(ctx, SessionHop{SessionID: a.SessionID, State: "main", Now: a.Now})
+	}},
+	{"CloseIdleSessions", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.CloseIdleSessions(ctx, a.Now.Add(-3*time.Minute), a.Now)
 		return err
 	}},
-	{"ClaimNotifications", func(ctx context.Context, tx Tx) error {
-		_, err := tx.ClaimNotifications(ctx, planTime, planTime.Add(2*time.Minute), "plan-token", 50)
+	{"InvoiceByPaymentHash", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.InvoiceByPaymentHash(ctx, a.PaymentHash)
 		return err
 	}},
-	{"PendingPayments", func(ctx context.Context, tx Tx) error { _, err := tx.PendingTransactions(ctx, TypePayment); return err }},
-	{"PendingWithdrawals", func(ctx context.Context, tx Tx) error { _, err := tx.PendingTransactions(ctx, TypeWithdraw); return err }},
-	{"PaymentByHash", func(ctx context.Context, tx Tx) error { _, err := tx.PaymentByHash(ctx, planHash); return err }},
-	{"MpesaRequest", func(ctx context.Context, tx Tx) error { _, err := tx.MpesaRequest(ctx, planID); return err }},
-	{"MpesaRequestByCheckout", func(ctx context.Context, tx Tx) error {
-		_, err := tx.MpesaRequestByCheckout(ctx, "ws_CO_plan")
+	{"MarkInvoicePaid", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.MarkInvoicePaid(ctx, a.PaymentHash, 1000, a.Now)
 		return err
 	}},
-	{"MpesaRequestByOriginator", func(ctx context.Context, tx Tx) error {
+	{"ExpireInvoices", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.ExpireInvoices(ctx, a.Now)
+		return err
+	}},
+	{"MinUnpaidInvoiceAddIndex", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.MinUnpaidInvoiceAddIndex(ctx, a.Now.Add(-24*time.Hour))
+		return err
+	}},
+	{"UnpaidAddressInvoices", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.UnpaidAddressInvoices(ctx, a.Phone, a.Phone[1:], a.Now)
+		return err
+	}},
+	{"ClaimNotifications", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.ClaimNotifications(ctx, a.Now, a.Now.Add(2*time.Minute), "plan-token", 50)
+		return err
+	}},
+	{"PendingPayments", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.PendingTransactions(ctx, TypePayment)
+		return err
+	}},
+	{"PendingWithdrawals", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.PendingTransactions(ctx, TypeWithdraw)
+		return err
+	}},
+	{"PaymentByHash", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.PaymentByHash(ctx, a.PaymentHash)
+		return err
+	}},
+	{"MpesaRequest", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.MpesaRequest(ctx, a.TopupID)
+		return err
+	}},
+	{"MpesaRequestByCheckout", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.MpesaRequestByCheckout(ctx, a.CheckoutID)
+		return err
+	}},
+	{"MpesaRequestByOriginator", func(ctx context.Context, tx Tx, a PlanArgs) error {
 		_, err := tx.MpesaRequestByOriginator(ctx, "plan-originator")
 		return err
 	}},
-	{"DueMpesaRequests", func(ctx context.Context, tx Tx) error { _, err := tx.DueMpesaRequests(ctx, planTime, 50); return err }},
-	{"UnacknowledgedTopup", func(ctx context.Context, tx Tx) error {
-		_, err := tx.UnacknowledgedTopup(ctx, planPhone, 100)
+	{"DueMpesaRequests", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.DueMpesaRequests(ctx, a.Now, 50)
+		return err
+	}},
+	{"UnacknowledgedTopup", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, err := tx.UnacknowledgedTopup(ctx, a.Phone, 100)
 		return err
 	}},
 }
-
-const (
-	planPhone = "+254100000001"
-	planID    = 42
-	planHash  = "00000000000000000000000000000000000000000000000000000000000000aa"
-)
-
-var planTime = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

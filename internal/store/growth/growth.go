@@ -59,6 +59,9 @@ type Result struct {
 	// FirstUser and LastUser are the cohort's user ids (consecutive).
 	FirstUser, LastUser int64
 	Elapsed             time.Duration
+	// Sample names rows of the cohort (its last user with entries, session,
+	// paid invoice and top-up), to explain the hot queries with.
+	Sample store.PlanArgs
 }
 
 // Phone is the number the generator gives a user id.
@@ -126,7 +129,7 @@ func Seed(ctx context.Context, s store.Store, o Options) (Result, error) {
 		defer close(batches)
 		g.walk(ctx, batches)
 	}()
-	res := Result{Users: o.Users, FirstUser: g.base[tUsers] + 1, LastUser: g.base[tUsers] + int64(o.Users)}
+	res := Result{Users: o.Users, FirstUser: g.base[tUsers] + 1, LastUser: g.base[tUsers] + int64(o.Users), Sample: g.sample}
 	var loadErr error
 	for bt := range batches {
 		if loadErr != nil || ctx.Err() != nil {
@@ -179,6 +182,7 @@ type gen struct {
 	lightning, mpesa, adjustments        int64
 	addIndex                             int64
 	accounts                             []account
+	sample                               store.PlanArgs
 	system                               map[int64]int64
 	nextTxn, nextInv, nextSess, nextNote int64
 }
@@ -237,6 +241,7 @@ func (g *gen) walk(ctx context.Context, out chan<- *batch) {
 			bt.txn(id, uid, store.TypeAdjustment, store.DirectionIn, store.StatusCompleted, funding, nil, nil, nil, nil, "growth funding", "growth-fund-"+phone, at)
 			g.post(bt, id, at, day, leg{g.adjustments, -funding, 0}, leg{acc, funding, 0})
 			g.nextTxn++
+			g.sampleUser(uid, id, "growth-fund-"+phone)
 		case kind <= 50: // a transfer: the send row carries the entries, the receive row none
 			tid, tacc, tphone := g.userID(to), g.accountID(to), Phone(g.userID(to))
 			key := "growth-send-" + strconv.FormatInt(id, 10)
@@ -244,6 +249,7 @@ func (g *gen) walk(ctx context.Context, out chan<- *batch) {
 			bt.txn(id+1, tid, store.TypeReceive, store.DirectionIn, store.StatusCompleted, amount, nil, nil, nil, phone, "", key+"/receive", at)
 			g.post(bt, id, at, day, leg{acc, -amount, amount}, leg{tacc, amount, 0})
 			g.nextTxn += 2
+			g.sampleUser(uid, id, key)
 			noteKind, uid, phone = store.NotifyReceived, tid, tphone
 		case kind <= 80: // an invoice: paid through the node, or expired unpaid
 			g.nextInv++
@@ -259,6 +265,7 @@ func (g *gen) walk(ctx context.Context, out chan<- *batch) {
 			if status == store.StatusCompleted {
 				g.post(bt, id, at, day, leg{g.lightning, -amount, 0}, leg{acc, amount, 0})
 				noteKind = store.NotifyReceived
+				g.sample.PaymentHash = hash
 			}
 			g.nextTxn++
 		default: // an M-Pesa top-up, paid
@@ -269,10 +276,12 @@ func (g *gen) walk(ctx context.Context, out chan<- *batch) {
 			g.post(bt, id, at, day, leg{g.mpesa, -amount, 0}, leg{acc, amount, 0})
 			g.nextTxn++
 			noteKind = store.NotifyReceived
+			g.sample.CheckoutID, g.sample.TopupID = checkout, id
 		}
 		if session {
 			g.nextSess++
 			bt.session(g.nextSess, uid, phone, at)
+			g.sample.SessionID = sessionID(g.nextSess)
 		}
 		if note && noteKind != "" {
 			g.nextNote++
@@ -288,6 +297,14 @@ func (g *gen) walk(ctx context.Context, out chan<- *batch) {
 		out <- bt
 	}
 }
+
+// sampleUser records a user whose transaction id moved their account.
+func (g *gen) sampleUser(user, txID int64, key string) {
+	g.sample.UserID, g.sample.Phone, g.sample.TransactionID, g.sample.IdempotencyKey = user, Phone(user), txID, key
+	g.sample.Now = g.o.End
+}
+
+func sessionID(id int64) string { return "growth-" + strconv.FormatInt(id, 10) }
 
 // leg is one entry of a posting: on an account, an amount, and what it
 // counts towards the day's sends.
@@ -416,7 +433,7 @@ func (bt *batch) mpesa(txID int64, phone string, amount int64, checkout, receipt
 
 func (bt *batch) session(id, user int64, phone string, at time.Time) {
 	start := at.Add(-20 * time.Second)
-	bt.add(kSessions, id, "growth-"+strconv.FormatInt(id, 10), user, phone, "main", "[]", int64(3), "Success", int64(20_000),
+	bt.add(kSessions, id, sessionID(id), user, phone, "main", "[]", int64(3), "Success", int64(20_000),
 		false, at, start, at)
 }
 

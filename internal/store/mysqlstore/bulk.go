@@ -56,10 +56,10 @@ func (s *Store) Loaded(ctx context.Context, _ ...string) error {
 }
 
 // Plans implements store.Bulk through the adapter's own Tx.
-func (s *Store) Plans(ctx context.Context) ([]store.QueryPlan, error) {
+func (s *Store) Plans(ctx context.Context, args store.PlanArgs) ([]store.QueryPlan, error) {
 	x := &sqlbulk.Explainer{DB: s.db, Prefix: "EXPLAIN ", Empty: "SELECT 1 FROM accounts WHERE 1 = 0",
 		Format: func(r map[string]string) string {
 			return fmt.Sprintf("table=%s type=%s key=%s rows=%s extra=%s", r["table"], r["type"], r["key"], r["rows"], r["extra"])
 		}}
-	return x.Plans(ctx, &tx{q: mysqldb.New(x), posting: store.Posting{InTx: true}})
+	return x.Plans(ctx, &tx{q: mysqldb.New(x), posting: store.Posting{InTx: true}}, args)
 }

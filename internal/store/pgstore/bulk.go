@@ -61,12 +61,12 @@ func (s *Store) Loaded(ctx context.Context, tables ...string) error {
 
 // Plans implements store.Bulk: every hot query runs through the adapter's
 // own Tx over an explainer, which asks EXPLAIN with the same arguments.
-func (s *Store) Plans(ctx context.Context) ([]store.QueryPlan, error) {
+func (s *Store) Plans(ctx context.Context, args store.PlanArgs) ([]store.QueryPlan, error) {
 	x := &explainer{pool: s.pool}
 	t := &tx{q: postgresdb.New(x), posting: store.Posting{InTx: true}}
 	for _, h := range store.HotQueries {
 		x.name = h.Name
-		_ = h.Run(ctx, t) // the explainer answers nothing: not found, or empty
+		_ = h.Run(ctx, t, args) // the explainer answers nothing: not found, or empty
 		if x.err != nil {
 			return nil, x.err
 		}
@@ -77,7 +77,9 @@ func (s *Store) Plans(ctx context.Context) ([]store.QueryPlan, error) {
 // explainer is a postgresdb.DBTX that explains each statement instead of
 // running it, and answers no rows.
 type explainer struct {
-	pool  interface{ Query(context.Context, string, ...any) (pgx.Rows, error) }
+	pool interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}
 	name  string
 	plans []store.QueryPlan
 	err   error
@@ -113,4 +115,3 @@ func (x *explainer) QueryRow(ctx context.Context, sql string, args ...any) pgx.R
 type noRow struct{}
 
 func (noRow) Scan(...any) error { return pgx.ErrNoRows }
-

@@ -76,10 +76,10 @@ type Explainer struct {
 }
 
 // Plans runs every hot query through tx, a store.Tx over this explainer.
-func (x *Explainer) Plans(ctx context.Context, tx store.Tx) ([]store.QueryPlan, error) {
+func (x *Explainer) Plans(ctx context.Context, tx store.Tx, args store.PlanArgs) ([]store.QueryPlan, error) {
 	for _, h := range store.HotQueries {
 		x.name = h.Name
-		_ = h.Run(ctx, tx) // the explainer answers nothing: not found, or empty
+		_ = h.Run(ctx, tx, args) // the explainer answers nothing: not found, or empty
 		if x.err != nil {
 			return nil, x.err
 		}

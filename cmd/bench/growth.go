@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/app"
+	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/store/growth"
+)
+
+// growthBench seeds a fresh database of each engine in two steps, a small
+// ledger then a big one, and measures the USSD history hop (the real server,
+// over HTTP) at both sizes: issue 13's "10 thousand to 10 million rows stay
+// flat".
+func growthBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("growth", flag.ContinueOnError)
+	engines := fs.String("engines", "postgres,mysql,sqlite", "engines to measure")
+	users := fs.Int("users", 1_000_000, "users at the big size")
+	txns := fs.Int("txns", 10_000_000, "transactions at the big size")
+	smallUsers := fs.Int("small-users", 1_000, "users at the small size")
+	smallTxns := fs.Int("small-txns", 10_000, "transactions at the small size")
+	probes := fs.Int("probes", 300, "history sessions measured at each size (two history hops each)")
+	reconcile := fs.Bool("reconcile", false, "reconcile the whole ledger at the big size too (long)")
+	keep := fs.Bool("keep", false, "keep the database (its URL is printed) instead of dropping it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	list, err := engineList(*engines)
+	if err != nil {
+		return err
+	}
+	if *users <= *smallUsers || *txns <= *smallTxns {
+		return fmt.Errorf("the big size must be above the small one")
+	}
+	for _, engine := range list {
+		if err := growthOn(ctx, engine, *smallUsers, *smallTxns, *users, *txns, *probes, *reconcile, *keep); err != nil {
+			return fmt.Errorf("%s: %w", engine, err)
+		}
+	}
+	return nil
+}
+
+func growthOn(ctx context.Context, engine string, smallUsers, smallTxns, users, txns, probes int, reconcile, keep bool) error {
+	dbURL, drop, err := benchDatabase(ctx, engine)
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Printf("growth %s: database %s kept\n", engine, dbURL)
+	} else {
+		defer drop()
+	}
+	cfg := config.Default()
+	cfg.DatabaseURL = dbURL
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
+	cfg.USSDCallbackToken = "bench-gateway-token"
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		a.DB.Close()
+		return err
+	}
+	defer a.Close(context.WithoutCancel(ctx))
+	endpoint := "http://" + a.Addr() + "/ussd?token=" + url.QueryEscape(cfg.USSDCallbackToken)
+	const pin = "2791"
+	hash, err := a.Wallet.PreparePIN(pin)
+	if err != nil {
+		return err
+	}
+	end := time.Now()
+	for i, size := range []struct{ users, txns int }{{smallUsers, smallTxns}, {users - smallUsers, txns - smallTxns}} {
+		last := time.Now()
+		res, err := growth.Seed(ctx, a.DB, growth.Options{Users: size.users, Transactions: size.txns, PINHash: string(hash),
+			Seed: uint64(i + 1), End: end, Progress: func(p growth.Progress) {
+				if time.Since(last) > 30*time.Second {
+					last = time.Now()
+					fmt.Printf("growth %s: %d/%d transactions loaded in %s\n", engine, p.Transactions, p.Of, p.Elapsed.Round(time.Second))
+				}
+			}})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("growth %s: seeded %d users, %d transactions, %d entries, %d invoices, %d M-Pesa requests, %d sessions, %d texts in %s (%.0f transactions/s)\n",
+			engine, res.Users, res.Transactions, res.Entries, res.Invoices, res.MpesaRequests, res.Sessions, res.Notifications,
+			res.Elapsed.Round(time.Millisecond), float64(res.Transactions)/res.Elapsed.Seconds())
+		if i == 0 || reconcile {
+			t0 := time.Now()
+			rep, err := a.Wallet.Reconcile(ctx)
+			if err != nil || !rep.OK() {
+				return fmt.Errorf("reconcile: %+v %v", rep, err)
+			}
+			fmt.Printf("growth %s: reconcile passed in %s\n", engine, time.Since(t0).Round(time.Millisecond))
+		}
+		total := smallTxns
+		if i == 1 {
+			total = txns
+		}
+		// A warm-up, then the measured sessions, as random users of every
+		// cohort so far.
+		if _, err := growth.HistoryHops(ctx, endpoint, pin, 1, int64(smallUsers+i*size.users), 20, 99); err != nil {
+			return err
+		}
+		lat, err := growth.HistoryHops(ctx, endpoint, pin, 1, int64(smallUsers+i*size.users), probes, uint64(i+1))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("growth %s: USSD history hop at %d transactions: p50 %s, p99 %s (%d hops)\n",
+			engine, total, ms(growth.Percentile(lat, 50)), ms(growth.Percentile(lat, 99)), len(lat))
+	}
+	return nil
+}
+
