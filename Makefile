@@ -54,6 +54,10 @@ bench: ## Benchmark transfers (vs TPC-B baselines), the USSD endpoint, M-Pesa ca
 	$(BENCH_ENV) go run ./cmd/bench mpesa
 	$(BENCH_ENV) go run ./cmd/bench sms
 
+.PHONY: soak
+soak: ## Long runs kept out of make test: issue 13's suites at full size (10 M transactions over 1 M users on each engine, ...)
+	$(BENCH_ENV) go run ./cmd/bench growth -engines postgres,mysql,sqlite -users 1000000 -txns 10000000
+
 FUZZTIME ?= 2m
 
 .PHONY: fuzz

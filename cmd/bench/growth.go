@@ -76,46 +76,26 @@ func growthOn(ctx context.Context, engine string, smallUsers, smallTxns, users, 
 	if err != nil {
 		return err
 	}
-	end := time.Now()
-	for i, size := range []struct{ users, txns int }{{smallUsers, smallTxns}, {users - smallUsers, txns - smallTxns}} {
-		last := time.Now()
-		res, err := growth.Seed(ctx, a.DB, growth.Options{Users: size.users, Transactions: size.txns, PINHash: string(hash),
-			Seed: uint64(i + 1), End: end, Progress: func(p growth.Progress) {
-				if time.Since(last) > 30*time.Second {
-					last = time.Now()
-					fmt.Printf("growth %s: %d/%d transactions loaded in %s\n", engine, p.Transactions, p.Of, p.Elapsed.Round(time.Second))
-				}
-			}})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("growth %s: seeded %d users, %d transactions, %d entries, %d invoices, %d M-Pesa requests, %d sessions, %d texts in %s (%.0f transactions/s)\n",
-			engine, res.Users, res.Transactions, res.Entries, res.Invoices, res.MpesaRequests, res.Sessions, res.Notifications,
-			res.Elapsed.Round(time.Millisecond), float64(res.Transactions)/res.Elapsed.Seconds())
-		if i == 0 || reconcile {
-			t0 := time.Now()
-			rep, err := a.Wallet.Reconcile(ctx)
-			if err != nil || !rep.OK() {
-				return fmt.Errorf("reconcile: %+v %v", rep, err)
+	last := time.Now()
+	sizes := []growth.Size{{Users: smallUsers, Transactions: smallTxns}, {Users: users, Transactions: txns}}
+	_, err = growth.Run(ctx, a.DB, endpoint, pin, string(hash), sizes, probes,
+		func(i int) bool { return i == 0 || reconcile },
+		func(p growth.Progress) {
+			if time.Since(last) > 30*time.Second {
+				last = time.Now()
+				fmt.Printf("growth %s: %d/%d transactions loaded in %s\n", engine, p.Transactions, p.Of, p.Elapsed.Round(time.Second))
 			}
-			fmt.Printf("growth %s: reconcile passed in %s\n", engine, time.Since(t0).Round(time.Millisecond))
-		}
-		total := smallTxns
-		if i == 1 {
-			total = txns
-		}
-		// A warm-up, then the measured sessions, as random users of every
-		// cohort so far.
-		if _, err := growth.HistoryHops(ctx, endpoint, pin, 1, int64(smallUsers+i*size.users), 20, 99); err != nil {
-			return err
-		}
-		lat, err := growth.HistoryHops(ctx, endpoint, pin, 1, int64(smallUsers+i*size.users), probes, uint64(i+1))
-		if err != nil {
-			return err
-		}
-		fmt.Printf("growth %s: USSD history hop at %d transactions: p50 %s, p99 %s (%d hops)\n",
-			engine, total, ms(growth.Percentile(lat, 50)), ms(growth.Percentile(lat, 99)), len(lat))
-	}
-	return nil
+		},
+		func(st growth.Step) {
+			res := st.Seeded
+			fmt.Printf("growth %s: seeded %d users, %d transactions, %d entries, %d invoices, %d M-Pesa requests, %d sessions, %d texts in %s (%.0f transactions/s)\n",
+				engine, res.Users, res.Transactions, res.Entries, res.Invoices, res.MpesaRequests, res.Sessions, res.Notifications,
+				res.Elapsed.Round(time.Millisecond), float64(res.Transactions)/res.Elapsed.Seconds())
+			if st.Reconciled > 0 {
+				fmt.Printf("growth %s: reconcile passed in %s\n", engine, st.Reconciled.Round(time.Millisecond))
+			}
+			fmt.Printf("growth %s: USSD history hop at %d transactions (%d users): p50 %s, p99 %s (%d hops)\n",
+				engine, st.Size.Transactions, st.Size.Users, ms(st.P50), ms(st.P99), len(st.Hops))
+		})
+	return err
 }
-

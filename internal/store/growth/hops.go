@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
 )
 
 // HistoryHops opens Transactions n times as random users of ids
@@ -74,4 +76,75 @@ func Percentile(lat []time.Duration, p float64) time.Duration {
 	s := slices.Clone(lat)
 	slices.Sort(s)
 	return s[int(p/100*float64(len(s)-1))]
+}
+
+// Size is one step of a growth run: the users and transactions the
+// database holds once it is seeded (cumulative).
+type Size struct{ Users, Transactions int }
+
+// Step is what a growth run saw at one size.
+type Step struct {
+	Size   Size
+	Seeded Result
+	// Reconciled is how long Reconcile took, when it ran (0 otherwise).
+	Reconciled time.Duration
+	// Hops are the latencies of the measured history hops.
+	Hops     []time.Duration
+	P50, P99 time.Duration
+}
+
+// Run grows s through sizes (each above the one before), and at each one
+// measures probes history sessions as random users of every cohort so far,
+// after a few unmeasured ones, through the USSD endpoint of a server on s
+// whose users' PIN is pin (pinHash, as the server hashes it). reconcile
+// says at which steps to reconcile the whole ledger first (nil: the
+// first). step, when set, hears of each step as it ends.
+func Run(ctx context.Context, s store.Store, endpoint, pin, pinHash string, sizes []Size, probes int,
+	reconcile func(i int) bool, progress func(Progress), step func(Step)) ([]Step, error) {
+	var steps []Step
+	var prev Size
+	var first int64
+	for i, size := range sizes {
+		if size.Users <= prev.Users || size.Transactions-prev.Transactions < size.Users-prev.Users {
+			return steps, fmt.Errorf("growth: size %+v does not grow from %+v", size, prev)
+		}
+		res, err := Seed(ctx, s, Options{Users: size.Users - prev.Users, Transactions: size.Transactions - prev.Transactions,
+			PINHash: pinHash, Seed: uint64(i + 1), End: time.Now(), Progress: progress})
+		if err != nil {
+			return steps, err
+		}
+		st := Step{Size: size, Seeded: res}
+		if (reconcile == nil && i == 0) || (reconcile != nil && reconcile(i)) {
+			t0 := time.Now()
+			var rep store.ReconcileReport
+			err := s.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
+				var err error
+				rep, err = tx.Reconcile(ctx)
+				return err
+			})
+			if err != nil {
+				return steps, err
+			}
+			if !rep.OK() {
+				return steps, fmt.Errorf("growth: the seeded ledger does not reconcile: %+v", rep)
+			}
+			st.Reconciled = time.Since(t0)
+		}
+		if i == 0 {
+			first = res.FirstUser
+		}
+		if _, err := HistoryHops(ctx, endpoint, pin, first, res.LastUser, 20, 99); err != nil {
+			return steps, err
+		}
+		if st.Hops, err = HistoryHops(ctx, endpoint, pin, first, res.LastUser, probes, uint64(i+1)); err != nil {
+			return steps, err
+		}
+		st.P50, st.P99 = Percentile(st.Hops, 50), Percentile(st.Hops, 99)
+		steps = append(steps, st)
+		if step != nil {
+			step(st)
+		}
+		prev = size
+	}
+	return steps, nil
 }

@@ -15,17 +15,18 @@ var _ store.Bulk = (*Store)(nil)
 var bulkTables = []string{"users", "accounts", "transactions", "ledger_entries", "invoices", "ussd_sessions", "notifications", "mpesa_requests"}
 
 // Load implements store.Bulk with multi-row INSERTs on one connection whose
-// session checks no foreign key (InnoDB would look each one up).
+// session checks no foreign key and defers unique checks of secondary
+// indexes to InnoDB's change buffer (the loader owes unique keys).
 func (s *Store) Load(ctx context.Context, table string, columns []string, rows [][]any) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return interpret(fmt.Errorf("load %s: %w", table, err))
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET foreign_key_checks = 0"); err != nil {
+	if _, err := conn.ExecContext(ctx, "SET foreign_key_checks = 0, unique_checks = 0"); err != nil {
 		return interpret(fmt.Errorf("load %s: %w", table, err))
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SET foreign_key_checks = 1") //nolint:errcheck // best effort; the pool's session
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SET foreign_key_checks = 1, unique_checks = 1") //nolint:errcheck // best effort; the pool's session
 	return interpret(sqlbulk.Insert(ctx, conn, table, columns, rows, 60_000))
 }
 
