@@ -55,7 +55,7 @@ bench: ## Benchmark transfers (vs TPC-B baselines), the USSD endpoint, M-Pesa ca
 	$(BENCH_ENV) go run ./cmd/bench sms
 
 .PHONY: soak
-soak: ## Long runs kept out of make test: issue 13's suites at full size (10 M transactions over 1 M users on each engine, ...)
+soak: ## Long runs kept out of make test (growth: 10 M transactions over 1 M users on each engine)
 	$(BENCH_ENV) go run ./cmd/bench growth -engines postgres,mysql,sqlite -users 1000000 -txns 10000000
 
 FUZZTIME ?= 2m
