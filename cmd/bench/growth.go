@@ -4,13 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
 	"time"
 
-	"github.com/umeme-wallet/umeme/internal/app"
-	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/store/growth"
 )
 
@@ -47,30 +42,11 @@ func growthBench(ctx context.Context, args []string) error {
 }
 
 func growthOn(ctx context.Context, engine string, smallUsers, smallTxns, users, txns, probes int, reconcile, keep bool) error {
-	dbURL, drop, err := benchDatabase(ctx, engine)
+	a, endpoint, stop, err := benchServer(ctx, engine, keep)
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Printf("growth %s: database %s kept\n", engine, dbURL)
-	} else {
-		defer drop()
-	}
-	cfg := config.Default()
-	cfg.DatabaseURL = dbURL
-	cfg.ListenAddr = "127.0.0.1:0"
-	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
-	cfg.USSDCallbackToken = "bench-gateway-token"
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return err
-	}
-	if err := a.Start(); err != nil {
-		a.DB.Close()
-		return err
-	}
-	defer a.Close(context.WithoutCancel(ctx))
-	endpoint := "http://" + a.Addr() + "/ussd?token=" + url.QueryEscape(cfg.USSDCallbackToken)
+	defer stop()
 	const pin = "2791"
 	hash, err := a.Wallet.PreparePIN(pin)
 	if err != nil {

@@ -57,6 +57,28 @@ type QueryPlan struct {
 	Lines []string
 }
 
+// PlanRecorder is an adapter's explaining stand-in for its database: it
+// explains each statement the generated queries send it, by the name of
+// the hot query begun last, and answers no rows.
+type PlanRecorder interface {
+	Begin(name string)
+	// Plans are the plans recorded so far, and the first failure.
+	Plans() ([]QueryPlan, error)
+}
+
+// ExplainHotQueries runs every hot query with args through tx, a Tx over
+// r, and returns what r recorded.
+func ExplainHotQueries(ctx context.Context, tx Tx, r PlanRecorder, args PlanArgs) ([]QueryPlan, error) {
+	for _, h := range HotQueries {
+		r.Begin(h.Name)
+		_ = h.Run(ctx, tx, args) // r answers nothing: not found, or empty
+		if _, err := r.Plans(); err != nil {
+			return nil, err
+		}
+	}
+	return r.Plans()
+}
+
 // HotQuery is one operation of the wallet's busy paths, run by Plans with
 // realistic arguments against a Tx whose statements are explained instead
 // of run (their results come back empty).

@@ -30,7 +30,7 @@ func HistoryHops(ctx context.Context, endpoint, pin string, first, last int64, n
 		phone, session := Phone(user), fmt.Sprintf("growth-probe-%d-%d-%d", seed, i, time.Now().UnixNano())
 		for step, text := range []string{"", "4", "4*" + pin, "4*" + pin + "*9"} {
 			t0 := time.Now()
-			body, err := ussdHop(ctx, client, endpoint, session, phone, text)
+			body, err := USSDHop(ctx, client, endpoint, session, phone, text)
 			d := time.Since(t0)
 			if err != nil {
 				return lat, err
@@ -49,7 +49,10 @@ func HistoryHops(ctx context.Context, endpoint, pin string, first, last int64, n
 	return lat, nil
 }
 
-func ussdHop(ctx context.Context, c *http.Client, endpoint, session, phone, text string) (string, error) {
+// USSDHop posts one hop of a session to a USSD endpoint as Africa's
+// Talking does (its form fields) and returns the answer; any status but
+// 200 is an error.
+func USSDHop(ctx context.Context, c *http.Client, endpoint, session, phone, text string) (string, error) {
 	form := url.Values{"sessionId": {session}, "phoneNumber": {phone}, "networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {text}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -116,17 +119,8 @@ func Run(ctx context.Context, s store.Store, endpoint, pin, pinHash string, size
 		st := Step{Size: size, Seeded: res}
 		if (reconcile == nil && i == 0) || (reconcile != nil && reconcile(i)) {
 			t0 := time.Now()
-			var rep store.ReconcileReport
-			err := s.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
-				var err error
-				rep, err = tx.Reconcile(ctx)
-				return err
-			})
-			if err != nil {
+			if err := Reconcile(ctx, s); err != nil {
 				return steps, err
-			}
-			if !rep.OK() {
-				return steps, fmt.Errorf("growth: the seeded ledger does not reconcile: %+v", rep)
 			}
 			st.Reconciled = time.Since(t0)
 		}
@@ -147,4 +141,19 @@ func Run(ctx context.Context, s store.Store, endpoint, pin, pinHash string, size
 		prev = size
 	}
 	return steps, nil
+}
+
+// Reconcile checks the whole ledger of s in one snapshot, and fails on any
+// violation.
+func Reconcile(ctx context.Context, s store.Store) error {
+	var rep store.ReconcileReport
+	err := s.Snapshot(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		rep, err = tx.Reconcile(ctx)
+		return err
+	})
+	if err == nil && !rep.OK() {
+		err = fmt.Errorf("growth: the seeded ledger does not reconcile: %+v", rep)
+	}
+	return err
 }

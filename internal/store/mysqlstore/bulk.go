@@ -62,5 +62,5 @@ func (s *Store) Plans(ctx context.Context, args store.PlanArgs) ([]store.QueryPl
 		Format: func(r map[string]string) string {
 			return fmt.Sprintf("table=%s type=%s key=%s rows=%s extra=%s", r["table"], r["type"], r["key"], r["rows"], r["extra"])
 		}}
-	return x.Plans(ctx, &tx{q: mysqldb.New(x), posting: store.Posting{InTx: true}}, args)
+	return store.ExplainHotQueries(ctx, &tx{q: mysqldb.New(x), posting: store.Posting{InTx: true}}, x, args)
 }

@@ -63,15 +63,7 @@ func (s *Store) Loaded(ctx context.Context, tables ...string) error {
 // own Tx over an explainer, which asks EXPLAIN with the same arguments.
 func (s *Store) Plans(ctx context.Context, args store.PlanArgs) ([]store.QueryPlan, error) {
 	x := &explainer{pool: s.pool}
-	t := &tx{q: postgresdb.New(x), posting: store.Posting{InTx: true}}
-	for _, h := range store.HotQueries {
-		x.name = h.Name
-		_ = h.Run(ctx, t, args) // the explainer answers nothing: not found, or empty
-		if x.err != nil {
-			return nil, x.err
-		}
-	}
-	return x.plans, nil
+	return store.ExplainHotQueries(ctx, &tx{q: postgresdb.New(x), posting: store.Posting{InTx: true}}, x, args)
 }
 
 // explainer is a postgresdb.DBTX that explains each statement instead of
@@ -84,6 +76,10 @@ type explainer struct {
 	plans []store.QueryPlan
 	err   error
 }
+
+func (x *explainer) Begin(name string) { x.name = name }
+
+func (x *explainer) Plans() ([]store.QueryPlan, error) { return x.plans, x.err }
 
 func (x *explainer) explain(ctx context.Context, sql string, args []any) {
 	rows, err := x.pool.Query(ctx, "EXPLAIN "+sql, args...)

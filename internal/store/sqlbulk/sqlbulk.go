@@ -75,17 +75,11 @@ type Explainer struct {
 	err   error
 }
 
-// Plans runs every hot query through tx, a store.Tx over this explainer.
-func (x *Explainer) Plans(ctx context.Context, tx store.Tx, args store.PlanArgs) ([]store.QueryPlan, error) {
-	for _, h := range store.HotQueries {
-		x.name = h.Name
-		_ = h.Run(ctx, tx, args) // the explainer answers nothing: not found, or empty
-		if x.err != nil {
-			return nil, x.err
-		}
-	}
-	return x.plans, nil
-}
+// Begin implements store.PlanRecorder.
+func (x *Explainer) Begin(name string) { x.name = name }
+
+// Plans implements store.PlanRecorder.
+func (x *Explainer) Plans() ([]store.QueryPlan, error) { return x.plans, x.err }
 
 func (x *Explainer) explain(ctx context.Context, query string, args []any) {
 	lines, err := x.plan(ctx, query, args)

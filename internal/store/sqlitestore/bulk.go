@@ -51,5 +51,5 @@ func (s *Store) Loaded(ctx context.Context, _ ...string) error {
 func (s *Store) Plans(ctx context.Context, args store.PlanArgs) ([]store.QueryPlan, error) {
 	x := &sqlbulk.Explainer{DB: s.db, Prefix: "EXPLAIN QUERY PLAN ", Empty: "SELECT 1 WHERE 0",
 		Format: func(r map[string]string) string { return r["detail"] }}
-	return x.Plans(ctx, &tx{q: sqlitedb.New(x), posting: store.Posting{InTx: true}}, args)
+	return store.ExplainHotQueries(ctx, &tx{q: sqlitedb.New(x), posting: store.Posting{InTx: true}}, x, args)
 }
