@@ -46,12 +46,14 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
 SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
-WHERE payment_hash = ? AND type = 'payment'
+WHERE payment_hash_claim = ? AND type = 'payment'
 `
 
 // The outgoing payment that owns a payment hash, in whatever status: a hash
-// has at most one (migration 000006), by the unique index that also serves
-// this.
+// has at most one (migration 000006). The unique index is on the stored
+// column payment_hash_claim (the hash of a payment, NULL for any other row),
+// so the look-up names that column: on payment_hash it would read the
+// whole table.
 func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
 	row := q.queryRow(ctx, q.getPaymentByHashStmt, getPaymentByHash, paymentHash)
 	var i Transaction

@@ -51,10 +51,12 @@ SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) OR
 
 -- name: GetPaymentByHash :one
 -- The outgoing payment that owns a payment hash, in whatever status: a hash
--- has at most one (migration 000006), by the unique index that also serves
--- this.
+-- has at most one (migration 000006). The unique index is on the stored
+-- column payment_hash_claim (the hash of a payment, NULL for any other row),
+-- so the look-up names that column: on payment_hash it would read the
+-- whole table.
 SELECT * FROM transactions
-WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';
+WHERE payment_hash_claim = sqlc.arg(payment_hash) AND type = 'payment';
 
 -- name: ListPendingBacklog :many
 -- For the metrics: the pending transactions of each type, how many and the
