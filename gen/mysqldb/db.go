@@ -27,6 +27,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
 	}
+	if q.claimMpesaCheckStmt, err = db.PrepareContext(ctx, claimMpesaCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimMpesaCheck: %w", err)
+	}
 	if q.claimNotificationsStmt, err = db.PrepareContext(ctx, claimNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimNotifications: %w", err)
 	}
@@ -171,6 +174,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertUserIfAbsentStmt, err = db.PrepareContext(ctx, insertUserIfAbsent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertUserIfAbsent: %w", err)
 	}
+	if q.leaseTransactionStmt, err = db.PrepareContext(ctx, leaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseTransaction: %w", err)
+	}
 	if q.listBalanceDriftStmt, err = db.PrepareContext(ctx, listBalanceDrift); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBalanceDrift: %w", err)
 	}
@@ -255,6 +261,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.releaseNotificationsStmt, err = db.PrepareContext(ctx, releaseNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseNotifications: %w", err)
 	}
+	if q.releaseTransactionStmt, err = db.PrepareContext(ctx, releaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseTransaction: %w", err)
+	}
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
 	}
@@ -326,6 +335,11 @@ func (q *Queries) Close() error {
 	if q.applyBalanceDeltaStmt != nil {
 		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
+		}
+	}
+	if q.claimMpesaCheckStmt != nil {
+		if cerr := q.claimMpesaCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimMpesaCheckStmt: %w", cerr)
 		}
 	}
 	if q.claimNotificationsStmt != nil {
@@ -568,6 +582,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertUserIfAbsentStmt: %w", cerr)
 		}
 	}
+	if q.leaseTransactionStmt != nil {
+		if cerr := q.leaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseTransactionStmt: %w", cerr)
+		}
+	}
 	if q.listBalanceDriftStmt != nil {
 		if cerr := q.listBalanceDriftStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listBalanceDriftStmt: %w", cerr)
@@ -706,6 +725,11 @@ func (q *Queries) Close() error {
 	if q.releaseNotificationsStmt != nil {
 		if cerr := q.releaseNotificationsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.releaseTransactionStmt != nil {
+		if cerr := q.releaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseTransactionStmt: %w", cerr)
 		}
 	}
 	if q.saveSessionHopStmt != nil {
@@ -853,6 +877,7 @@ type Queries struct {
 	db                                     DBTX
 	tx                                     *sql.Tx
 	applyBalanceDeltaStmt                  *sql.Stmt
+	claimMpesaCheckStmt                    *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
 	countInboundSMSSinceStmt               *sql.Stmt
@@ -901,6 +926,7 @@ type Queries struct {
 	insertUserStmt                         *sql.Stmt
 	insertUserAccountStmt                  *sql.Stmt
 	insertUserIfAbsentStmt                 *sql.Stmt
+	leaseTransactionStmt                   *sql.Stmt
 	listBalanceDriftStmt                   *sql.Stmt
 	listChainAccountsStmt                  *sql.Stmt
 	listChainEntriesStmt                   *sql.Stmt
@@ -929,6 +955,7 @@ type Queries struct {
 	recordNotificationRetryStmt            *sql.Stmt
 	recordNotificationSentStmt             *sql.Stmt
 	releaseNotificationsStmt               *sql.Stmt
+	releaseTransactionStmt                 *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	scheduleMpesaCheckStmt                 *sql.Stmt
 	setInboundSMSOutcomeStmt               *sql.Stmt
@@ -957,6 +984,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                                     tx,
 		tx:                                     tx,
 		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
+		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
 		countInboundSMSSinceStmt:               q.countInboundSMSSinceStmt,
@@ -1005,6 +1033,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertUserStmt:                         q.insertUserStmt,
 		insertUserAccountStmt:                  q.insertUserAccountStmt,
 		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
+		leaseTransactionStmt:                   q.leaseTransactionStmt,
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
 		listChainAccountsStmt:                  q.listChainAccountsStmt,
 		listChainEntriesStmt:                   q.listChainEntriesStmt,
@@ -1033,6 +1062,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
 		recordNotificationSentStmt:             q.recordNotificationSentStmt,
 		releaseNotificationsStmt:               q.releaseNotificationsStmt,
+		releaseTransactionStmt:                 q.releaseTransactionStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
 		setInboundSMSOutcomeStmt:               q.setInboundSMSOutcomeStmt,

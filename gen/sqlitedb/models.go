@@ -163,6 +163,8 @@ type Transaction struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	HeldMsat               int64
+	FollowToken            sql.NullString
+	LeasedUntil            sql.NullTime
 }
 
 type User struct {

@@ -124,6 +124,16 @@ type Tx interface {
 	PaymentByHash(ctx context.Context, hash string) (Transaction, error)
 	// PendingTransactions lists pending transactions of one type, oldest first.
 	PendingTransactions(ctx context.Context, typ TransactionType) ([]Transaction, error)
+	// LeaseTransaction leases a pending transaction to the holder of token
+	// for lease from now on the database's clock (SQLite: its host's), so
+	// that one follower at a time, in whichever server, calls a rail about
+	// it. False when it is no longer pending or another holder's lease has
+	// not run out. A holder may take its own lease again only once it has
+	// run out: a new token each time.
+	LeaseTransaction(ctx context.Context, id int64, token string, lease time.Duration) (bool, error)
+	// ReleaseTransaction ends token's lease of a transaction, so that any
+	// follower may take it at once; false when token holds none.
+	ReleaseTransaction(ctx context.Context, id int64, token string) (bool, error)
 
 	InsertInvoice(ctx context.Context, inv NewInvoice) (int64, error)
 	InvoiceByPaymentHash(ctx context.Context, hash string) (Invoice, error)
@@ -267,6 +277,11 @@ type Tx interface {
 	// ScheduleMpesaCheck counts a check and sets the next; false once the
 	// request is closed.
 	ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
+	// ClaimMpesaCheck takes a due check of an open request for one
+	// reconciler: its next check moves to next and is counted, only while
+	// it is still due at now. False when another reconciler took it first
+	// or the request is closed: the caller must not ask Daraja.
+	ClaimMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
 	// DueMpesaRequests lists open requests due for a check at now, the
 	// longest waiting first.
 	DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]MpesaRequest, error)
