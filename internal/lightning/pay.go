@@ -2,6 +2,8 @@ package lightning
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,14 @@ import (
 // started whose invoice has expired. A payment hash has at most one pending
 // or completed payment in the ledger, so the node's "this hash is already
 // paid or in flight" is this payment's own attempt, and is tracked.
+//
+// One follower at a time calls the node about a pending payment, whichever
+// server it runs in: it first takes the payment's lease in the database
+// (wallet.LeasePayment, on the database's clock, only while the payment is
+// pending), and holds it for longer than it may follow. Several servers
+// re-attaching at once, or a hop repeated through another server, cannot
+// send a payment twice, nor send one another has refunded (lnd would start
+// a failed hash again).
 type Payer struct {
 	Node   Node
 	Wallet *wallet.Service
@@ -35,13 +45,15 @@ type Payer struct {
 	// has been expired for as long.
 	ExpiryMargin time.Duration
 
+	// Lease is how long a follower holds a pending payment (default
+	// Timeout + 1 min): longer than a follow may last, so that no other
+	// server takes a payment still followed.
+	Lease time.Duration
+
 	wg sync.WaitGroup
-	mu sync.Mutex // guards identity and following
+	mu sync.Mutex // guards identity
 	// identity is our node's public key, once known.
 	identity string
-	// following holds the payments a goroutine is following now, so that
-	// Resume does not attach twice.
-	following map[int64]bool
 }
 
 // ErrPaymentInFlight means the node is still trying a payment: it cannot be
@@ -132,10 +144,13 @@ func (p *Payer) payOwn(ctx context.Context, auth wallet.Authorization, inv Decod
 	}
 	switch t.Status {
 	case store.StatusPending:
-		// Unless Resume is already driving it (then it stays pending here).
-		if p.claim(t.ID) {
-			t, err = p.finishOwn(ctx, t)
-			p.release(t.ID)
+		// Unless a follower, here or in another server, is already driving
+		// it (then it stays pending here).
+		if release, _ := p.hold(ctx, t); release != nil {
+			fctx, cancel := context.WithTimeout(ctx, p.followFor())
+			t, err = p.finishOwn(fctx, t)
+			cancel()
+			release()
 		}
 	case store.StatusFailed:
 		// A repeat of an attempt that was refunded: say why again.
@@ -199,43 +214,64 @@ func (p *Payer) timeout() time.Duration {
 	return 60 * time.Second
 }
 
-// start runs a pending payment to its outcome in the background, on a
-// context that no caller's hang-up cancels.
-func (p *Payer) start(t store.Transaction, run func(ctx context.Context) error) {
-	if !p.claim(t.ID) {
-		return
+// followFor bounds one follow of a payment; the lease outlasts it.
+func (p *Payer) followFor() time.Duration { return p.timeout() + 30*time.Second }
+
+func (p *Payer) lease() time.Duration {
+	if p.Lease > p.followFor() {
+		return p.Lease
 	}
+	return p.timeout() + time.Minute
+}
+
+// hold takes a pending payment's lease for the caller; the release it
+// returns hands it back. It returns nil when a follower (here or in
+// another server) holds it or the payment is finished, and nil with an
+// error when the database did not answer: the payment is then left to
+// the next Resume.
+func (p *Payer) hold(ctx context.Context, t store.Transaction) (release func(), err error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	ok, err := p.Wallet.LeasePayment(ctx, t.ID, token, p.lease())
+	if err != nil {
+		p.Log.Warn("payment not followed now: its lease could not be taken", "transaction", t.ID, "err", err)
+		return nil, err
+	}
+	if !ok {
+		return nil, nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := p.Wallet.ReleasePayment(ctx, t.ID, token); err != nil {
+			p.Log.Warn("payment lease not released; it runs out by itself", "transaction", t.ID, "err", err)
+		}
+	}, nil
+}
+
+// start runs a pending payment to its outcome in the background, on a
+// context that no caller's hang-up cancels, once it holds its lease.
+func (p *Payer) start(t store.Transaction, run func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if release, _ := p.hold(ctx, t); release != nil {
+		p.launch(t, release, run)
+	}
+}
+
+// launch runs a payment whose lease the caller holds, and releases it.
+func (p *Payer) launch(t store.Transaction, release func(), run func(ctx context.Context) error) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer p.release(t.ID)
-		ctx, cancel := context.WithTimeout(context.Background(), p.timeout()+30*time.Second)
+		defer release()
+		ctx, cancel := context.WithTimeout(context.Background(), p.followFor())
 		defer cancel()
 		if err := run(ctx); err != nil {
 			p.Log.Warn("payment outcome unknown; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
 		}
 	}()
-}
-
-// claim marks a payment as followed by the caller, unless someone already
-// follows it; release ends that.
-func (p *Payer) claim(id int64) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.following == nil {
-		p.following = map[int64]bool{}
-	}
-	if p.following[id] {
-		return false
-	}
-	p.following[id] = true
-	return true
-}
-
-func (p *Payer) release(id int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.following, id)
 }
 
 // Wait blocks until every payment this payer follows has an outcome or has
@@ -359,26 +395,35 @@ func (p *Payer) own(ctx context.Context, t store.Transaction) (bool, error) {
 	return inv.Destination == id, nil
 }
 
-// Resume re-attaches to every payment still pending and not followed now
-// (after a restart, or after a stream to the node was lost): it tracks each
-// in the node and books its outcome when final; a payment of one of our own
-// invoices is driven again (cancel, then settle in the ledger). The server
-// runs it at start and then periodically. A payment the node never started
-// (a crash between the reservation and the call) is sent now, unless its
-// invoice has expired: then it is refunded.
+// Resume re-attaches to every payment still pending and not followed now,
+// by this server or another (after a restart, or after a stream to the
+// node was lost): it takes each one's lease, tracks it in the node and
+// books its outcome when final; a payment of one of our own invoices is
+// driven again (cancel, then settle in the ledger). The server runs it at
+// start and then periodically. A payment the node never started (a crash
+// between the reservation and the call) is sent now, unless its invoice has
+// expired: then it is refunded.
 func (p *Payer) Resume(ctx context.Context) error {
 	pending, err := p.Wallet.PendingPayments(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range pending {
+		release, err := p.hold(ctx, t)
+		if err != nil {
+			return fmt.Errorf("resume payment %d: %w", t.ID, err)
+		}
+		if release == nil {
+			continue // followed already, or finished since the list
+		}
 		own, err := p.own(ctx, t)
 		if err != nil {
+			release()
 			return fmt.Errorf("resume payment %d: %w", t.ID, err)
 		}
 		p.Log.Info("re-attaching to a pending payment", "transaction", t.ID, "hash", t.PaymentHash, "internal", own)
 		if own {
-			p.start(t, func(ctx context.Context) error {
+			p.launch(t, release, func(ctx context.Context) error {
 				got, err := p.finishOwn(ctx, t)
 				switch {
 				case got.Status != store.StatusPending:
@@ -390,7 +435,7 @@ func (p *Payer) Resume(ctx context.Context) error {
 			})
 			continue
 		}
-		p.start(t, func(ctx context.Context) error { return p.follow(ctx, t, false) })
+		p.launch(t, release, func(ctx context.Context) error { return p.follow(ctx, t, false) })
 	}
 	return nil
 }
