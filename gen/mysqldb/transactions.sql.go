@@ -266,7 +266,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 const leaseTransaction = `-- name: LeaseTransaction :execrows
 UPDATE transactions
 SET follow_token = ?, leased_until = NOW(6) + INTERVAL CAST(? AS SIGNED) MICROSECOND
-WHERE id = ? AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6))
+WHERE id = ? AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6) OR follow_token = ?)
 `
 
 type LeaseTransactionParams struct {
@@ -277,9 +277,15 @@ type LeaseTransactionParams struct {
 
 // Leases a pending transaction to the holder of follow_token for lease_us
 // from now on the database's clock (migration 000012): 0 rows when it is no
-// longer pending or another holds a lease that has not run out.
+// longer pending or another holds a lease that has not run out. The holder
+// renews its lease with the same token.
 func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
-	result, err := q.exec(ctx, q.leaseTransactionStmt, leaseTransaction, arg.FollowToken, arg.LeaseUs, arg.ID)
+	result, err := q.exec(ctx, q.leaseTransactionStmt, leaseTransaction,
+		arg.FollowToken,
+		arg.LeaseUs,
+		arg.ID,
+		arg.FollowToken,
+	)
 	if err != nil {
 		return 0, err
 	}

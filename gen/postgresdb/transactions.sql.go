@@ -274,7 +274,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 const leaseTransaction = `-- name: LeaseTransaction :execrows
 UPDATE transactions
 SET follow_token = $1, leased_until = now() + $2::BIGINT * INTERVAL '1 microsecond'
-WHERE id = $3 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now())
+WHERE id = $3 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now() OR follow_token = $1)
 `
 
 type LeaseTransactionParams struct {
@@ -285,7 +285,8 @@ type LeaseTransactionParams struct {
 
 // Leases a pending transaction to the holder of follow_token for lease_us
 // from now on the database's clock (migration 000012): 0 rows when it is no
-// longer pending or another holds a lease that has not run out.
+// longer pending or another holds a lease that has not run out. The holder
+// renews its lease with the same token.
 func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, leaseTransaction, arg.FollowToken, arg.LeaseUs, arg.ID)
 	if err != nil {

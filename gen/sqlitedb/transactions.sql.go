@@ -278,7 +278,7 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 const leaseTransaction = `-- name: LeaseTransaction :execrows
 UPDATE transactions
 SET follow_token = ?1, leased_until = ?2
-WHERE id = ?3 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= ?4)
+WHERE id = ?3 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= ?4 OR follow_token = ?1)
 `
 
 type LeaseTransactionParams struct {
@@ -291,7 +291,8 @@ type LeaseTransactionParams struct {
 // Leases a pending transaction to the holder of follow_token until
 // lease_until (migration 000012), times of the clock of the host whose file
 // this is (db_now is its now): 0 rows when it is no longer pending or
-// another holds a lease that has not run out.
+// another holds a lease that has not run out. The holder renews its lease
+// with the same token.
 func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, leaseTransaction,
 		arg.FollowToken,

@@ -45,9 +45,11 @@ type Payer struct {
 	// has been expired for as long.
 	ExpiryMargin time.Duration
 
-	// Lease is how long a follower holds a pending payment (default
-	// Timeout + 1 min): longer than a follow may last, so that no other
-	// server takes a payment still followed.
+	// Lease is how long a follower's hold of a pending payment lasts
+	// unless renewed (default 30 s); the follower renews it every third
+	// of that while it follows, and stops calling the node as soon as a
+	// renewal fails. A server that dies holding one leaves the payment to
+	// the others (or to itself, restarted) once it runs out.
 	Lease time.Duration
 
 	wg sync.WaitGroup
@@ -146,12 +148,12 @@ func (p *Payer) payOwn(ctx context.Context, auth wallet.Authorization, inv Decod
 	case store.StatusPending:
 		// Unless a follower, here or in another server, is already driving
 		// it (then it stays pending here).
-		if release, _ := p.hold(ctx, t); release != nil {
-			fctx, cancel := context.WithTimeout(ctx, p.followFor())
-			t, err = p.finishOwn(fctx, t)
-			cancel()
+		fctx, cancel := context.WithTimeout(ctx, p.followFor())
+		if held, release, _ := p.hold(fctx, t); release != nil {
+			t, err = p.finishOwn(held, t)
 			release()
 		}
+		cancel()
 	case store.StatusFailed:
 		// A repeat of an attempt that was refunded: say why again.
 		err = ErrUnavailable
@@ -214,34 +216,76 @@ func (p *Payer) timeout() time.Duration {
 	return 60 * time.Second
 }
 
-// followFor bounds one follow of a payment; the lease outlasts it.
+// followFor bounds one follow of a payment.
 func (p *Payer) followFor() time.Duration { return p.timeout() + 30*time.Second }
 
+// LeaseDuration is how long a follower's lease of a payment lasts unless
+// renewed: a payment another follower left behind can be taken this long
+// after it stopped renewing.
+func (p *Payer) LeaseDuration() time.Duration { return p.lease() }
+
 func (p *Payer) lease() time.Duration {
-	if p.Lease > p.followFor() {
+	if p.Lease > 0 {
 		return p.Lease
 	}
-	return p.timeout() + time.Minute
+	return 30 * time.Second
 }
 
-// hold takes a pending payment's lease for the caller; the release it
-// returns hands it back. It returns nil when a follower (here or in
-// another server) holds it or the payment is finished, and nil with an
-// error when the database did not answer: the payment is then left to
-// the next Resume.
-func (p *Payer) hold(ctx context.Context, t store.Transaction) (release func(), err error) {
+// hold takes a pending payment's lease for the caller and renews it in
+// the background until release. The context it returns, derived from
+// ctx, ends when the lease is lost (a renewal refused, or none
+// confirmed within the lease): every call to the node about the payment
+// runs on it. It returns a nil release when a follower (here or in
+// another server) holds the payment or it is finished, and an error when
+// the database did not answer: the payment is then left to the next
+// Resume.
+func (p *Payer) hold(ctx context.Context, t store.Transaction) (held context.Context, release func(), err error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	ok, err := p.Wallet.LeasePayment(ctx, t.ID, token, p.lease())
+	lease := p.lease()
+	ok, err := p.Wallet.LeasePayment(ctx, t.ID, token, lease)
 	if err != nil {
 		p.Log.Warn("payment not followed now: its lease could not be taken", "transaction", t.ID, "err", err)
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return func() {
+	held, lost := context.WithCancel(ctx)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		defer lost()
+		renewed := time.Now()
+		tick := time.NewTicker(lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-held.Done():
+				return
+			case <-tick.C:
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease/3)
+			ok, err := p.Wallet.LeasePayment(rctx, t.ID, token, lease)
+			cancel()
+			switch {
+			case err == nil && !ok:
+				p.Log.Warn("payment lease lost; no longer following it here", "transaction", t.ID)
+				return
+			case err == nil:
+				renewed = time.Now()
+			case time.Since(renewed) > lease*2/3:
+				p.Log.Warn("payment lease not renewed in time; no longer following it here", "transaction", t.ID, "err", err)
+				return
+			}
+		}
+	}()
+	return held, func() {
+		close(stop)
+		<-stopped
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := p.Wallet.ReleasePayment(ctx, t.ID, token); err != nil {
@@ -253,22 +297,23 @@ func (p *Payer) hold(ctx context.Context, t store.Transaction) (release func(), 
 // start runs a pending payment to its outcome in the background, on a
 // context that no caller's hang-up cancels, once it holds its lease.
 func (p *Payer) start(t store.Transaction, run func(ctx context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if release, _ := p.hold(ctx, t); release != nil {
-		p.launch(t, release, run)
+	ctx, cancel := context.WithTimeout(context.Background(), p.followFor())
+	if held, release, _ := p.hold(ctx, t); release != nil {
+		p.launch(t, held, cancel, release, run)
+		return
 	}
+	cancel()
 }
 
-// launch runs a payment whose lease the caller holds, and releases it.
-func (p *Payer) launch(t store.Transaction, release func(), run func(ctx context.Context) error) {
+// launch runs a payment whose lease the caller holds (held, bounded by
+// followFor), then releases the lease and ends the follow's context.
+func (p *Payer) launch(t store.Transaction, held context.Context, cancel, release func(), run func(ctx context.Context) error) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer release()
-		ctx, cancel := context.WithTimeout(context.Background(), p.followFor())
 		defer cancel()
-		if err := run(ctx); err != nil {
+		defer release()
+		if err := run(held); err != nil {
 			p.Log.Warn("payment outcome unknown; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
 		}
 	}()
@@ -404,26 +449,39 @@ func (p *Payer) own(ctx context.Context, t store.Transaction) (bool, error) {
 // between the reservation and the call) is sent now, unless its invoice has
 // expired: then it is refunded.
 func (p *Payer) Resume(ctx context.Context) error {
+	_, err := p.ResumeOnce(ctx)
+	return err
+}
+
+// ResumeOnce is Resume that also counts the pending payments it left to
+// another follower (one that holds the lease, perhaps a server that died
+// holding it): the server runs it again once such a lease can have run
+// out.
+func (p *Payer) ResumeOnce(ctx context.Context) (others int, err error) {
 	pending, err := p.Wallet.PendingPayments(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, t := range pending {
-		release, err := p.hold(ctx, t)
-		if err != nil {
-			return fmt.Errorf("resume payment %d: %w", t.ID, err)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.followFor())
+		held, release, err := p.hold(fctx, t)
+		if err != nil || release == nil {
+			cancel()
+			if err != nil {
+				return others, fmt.Errorf("resume payment %d: %w", t.ID, err)
+			}
+			others++ // followed already, or finished since the list
+			continue
 		}
-		if release == nil {
-			continue // followed already, or finished since the list
-		}
-		own, err := p.own(ctx, t)
+		own, err := p.own(held, t)
 		if err != nil {
 			release()
-			return fmt.Errorf("resume payment %d: %w", t.ID, err)
+			cancel()
+			return others, fmt.Errorf("resume payment %d: %w", t.ID, err)
 		}
 		p.Log.Info("re-attaching to a pending payment", "transaction", t.ID, "hash", t.PaymentHash, "internal", own)
 		if own {
-			p.launch(t, release, func(ctx context.Context) error {
+			p.launch(t, held, cancel, release, func(ctx context.Context) error {
 				got, err := p.finishOwn(ctx, t)
 				switch {
 				case got.Status != store.StatusPending:
@@ -435,7 +493,7 @@ func (p *Payer) Resume(ctx context.Context) error {
 			})
 			continue
 		}
-		p.launch(t, release, func(ctx context.Context) error { return p.follow(ctx, t, false) })
+		p.launch(t, held, cancel, release, func(ctx context.Context) error { return p.follow(ctx, t, false) })
 	}
-	return nil
+	return others, nil
 }

@@ -93,7 +93,7 @@ func (p *Payer) Resolve(ctx context.Context, id int64) (store.Transaction, error
 	}
 	// Decided by one follower at a time, like a server's: none may be
 	// sending it while this one refunds it.
-	release, err := p.hold(ctx, t)
+	held, release, err := p.hold(ctx, t)
 	if err != nil {
 		return t, err
 	}
@@ -101,6 +101,7 @@ func (p *Payer) Resolve(ctx context.Context, id int64) (store.Transaction, error
 		return t, fmt.Errorf("%w: a server is following it now (or its lease has not run out); try again in %s", ErrPaymentInFlight, p.lease())
 	}
 	defer release()
+	ctx = held
 	v, err := p.Inspect(ctx, t)
 	if err != nil {
 		return t, err

@@ -128,8 +128,8 @@ type Tx interface {
 	// for lease from now on the database's clock (SQLite: its host's), so
 	// that one follower at a time, in whichever server, calls a rail about
 	// it. False when it is no longer pending or another holder's lease has
-	// not run out. A holder may take its own lease again only once it has
-	// run out: a new token each time.
+	// not run out. The holder renews its lease with the same token (until
+	// another has taken it over once it ran out).
 	LeaseTransaction(ctx context.Context, id int64, token string, lease time.Duration) (bool, error)
 	// ReleaseTransaction ends token's lease of a transaction, so that any
 	// follower may take it at once; false when token holds none.

@@ -98,8 +98,9 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 }
 
 // testPaymentLeases: a pending transaction is leased to one holder at a
-// time (on the database's clock), released only by its holder, taken
-// again once its lease has run out, and never once it is finished.
+// time (on the database's clock), renewed and released only by its
+// holder, taken over once its lease has run out, and never leased once it
+// is finished.
 func testPaymentLeases(t *testing.T, s store.Store) {
 	alice, _, _ := NewFundedUser(t, s, 0)
 	var id int64
@@ -129,8 +130,11 @@ func testPaymentLeases(t *testing.T, s store.Store) {
 	if !lease("tok-a", time.Hour) {
 		t.Fatal("a pending transaction nobody holds was not leased")
 	}
-	if lease("tok-b", time.Hour) || lease("tok-a", time.Hour) {
+	if lease("tok-b", time.Hour) {
 		t.Fatal("a lease taken while another's runs")
+	}
+	if !lease("tok-a", time.Hour) {
+		t.Fatal("the holder did not renew its lease")
 	}
 	if release("tok-b") {
 		t.Fatal("released by a token that does not hold it")
@@ -142,8 +146,8 @@ func testPaymentLeases(t *testing.T, s store.Store) {
 	if !lease("tok-c", time.Hour) {
 		t.Fatal("a lease that ran out was not taken over")
 	}
-	if release("tok-b") {
-		t.Fatal("a holder whose lease was taken over released it")
+	if release("tok-b") || lease("tok-b", time.Hour) {
+		t.Fatal("a holder whose lease was taken over released or renewed it")
 	}
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: id, From: store.StatusPending, To: store.StatusFailed, AmountMsat: 5_000, Now: base})

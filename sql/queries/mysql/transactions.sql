@@ -59,10 +59,11 @@ WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';
 -- name: LeaseTransaction :execrows
 -- Leases a pending transaction to the holder of follow_token for lease_us
 -- from now on the database's clock (migration 000012): 0 rows when it is no
--- longer pending or another holds a lease that has not run out.
+-- longer pending or another holds a lease that has not run out. The holder
+-- renews its lease with the same token.
 UPDATE transactions
 SET follow_token = sqlc.arg(follow_token), leased_until = NOW(6) + INTERVAL CAST(sqlc.arg(lease_us) AS SIGNED) MICROSECOND
-WHERE id = sqlc.arg(id) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6));
+WHERE id = sqlc.arg(id) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6) OR follow_token = sqlc.arg(follow_token));
 
 -- name: ReleaseTransaction :execrows
 -- Ends the holder's lease of a transaction; 0 rows when it holds none.

@@ -62,10 +62,11 @@ WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';
 -- Leases a pending transaction to the holder of follow_token until
 -- lease_until (migration 000012), times of the clock of the host whose file
 -- this is (db_now is its now): 0 rows when it is no longer pending or
--- another holds a lease that has not run out.
+-- another holds a lease that has not run out. The holder renews its lease
+-- with the same token.
 UPDATE transactions
 SET follow_token = sqlc.arg(follow_token), leased_until = sqlc.arg(lease_until)
-WHERE id = sqlc.arg(id) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= sqlc.arg(db_now));
+WHERE id = sqlc.arg(id) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= sqlc.arg(db_now) OR follow_token = sqlc.arg(follow_token));
 
 -- name: ReleaseTransaction :execrows
 -- Ends the holder's lease of a transaction; 0 rows when it holds none.
