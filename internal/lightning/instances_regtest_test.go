@@ -100,27 +100,6 @@ func (e *payEnv) servers(n int, c *calls) []*server {
 	return out
 }
 
-// atOnce runs fn on every server at the same instant.
-func atOnce(t *testing.T, ss []*server, fn func(i int, s *server) error) {
-	t.Helper()
-	start := make(chan struct{})
-	errs := make([]error, len(ss))
-	var wg sync.WaitGroup
-	for i, s := range ss {
-		wg.Go(func() {
-			<-start
-			errs[i] = fn(i, s)
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("server %d: %v", i, err)
-		}
-	}
-}
-
 // TestInstancesPayments: three servers on one database and one node re-
 // attach to the pending payments at the same instant (after a crash): a
 // payment reserved but never sent is sent once, by one of them; one in
@@ -167,11 +146,11 @@ func TestInstancesPayments(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			atOnce(t, ss, func(_ int, s *server) error { return s.payer.Resume(e.ctx) })
+			dbtest.AtOnce(t, len(ss), func(i int) error { return ss[i].payer.Resume(e.ctx) })
 			// One invoice, one key, paid through every server at once.
 			twiceBolt, twiceHash := e.worldInvoice(5_000)
-			atOnce(t, ss, func(_ int, s *server) error {
-				_, err := s.payer.Pay(e.ctx, auth, twiceBolt, "inst-repeated-hop")
+			dbtest.AtOnce(t, len(ss), func(i int) error {
+				_, err := ss[i].payer.Pay(e.ctx, auth, twiceBolt, "inst-repeated-hop")
 				return err
 			})
 			e.net.World.CLI("settleinvoice", preimage)

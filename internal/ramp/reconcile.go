@@ -21,7 +21,10 @@ func (r *Ramp) CheckDue(ctx context.Context) (int, error) {
 	}
 	asked := 0
 	for _, req := range due {
-		took, err := r.Wallet.ClaimMpesaCheck(ctx, req.TransactionID, now, now.Add(r.queryAfter()))
+		// Due at the time of the claim: a callback may have asked for a
+		// check at once (askNow) since the list was read.
+		at := r.now()
+		took, err := r.Wallet.ClaimMpesaCheck(ctx, req.TransactionID, at, at.Add(r.queryAfter()))
 		if err != nil || !took {
 			if err != nil {
 				r.log().Error("mpesa reconciler", "transaction", req.TransactionID, "err", err)

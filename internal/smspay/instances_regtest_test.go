@@ -71,20 +71,7 @@ func TestInstancesSMSPay(t *testing.T) {
 
 			atOnce := func(fn func(e *lnEnv) error) {
 				t.Helper()
-				start := make(chan struct{})
-				errs := make(chan error, len(es))
-				var wg sync.WaitGroup
-				for _, e := range es {
-					wg.Go(func() { <-start; errs <- fn(e) })
-				}
-				close(start)
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
+				dbtest.AtOnce(t, len(es), func(i int) error { return fn(es[i]) })
 			}
 
 			gw := storetest.Token(t, 12)
