@@ -30,7 +30,7 @@ import (
 // One follower at a time calls the node about a pending payment, whichever
 // server it runs in: it first takes the payment's lease in the database
 // (wallet.LeasePayment, on the database's clock, only while the payment is
-// pending), and holds it for longer than it may follow. Several servers
+// pending) and renews it while it follows. Several servers
 // re-attaching at once, or a hop repeated through another server, cannot
 // send a payment twice, nor send one another has refunded (lnd would start
 // a failed hash again).
@@ -273,7 +273,9 @@ func (p *Payer) hold(ctx context.Context, t store.Transaction) (held context.Con
 			cancel()
 			switch {
 			case err == nil && !ok:
-				p.Log.Warn("payment lease lost; no longer following it here", "transaction", t.ID)
+				// Finished a moment ago, or (after a stall longer than the
+				// lease) taken over by another follower.
+				p.Log.Info("payment lease no longer held; no longer following it here", "transaction", t.ID)
 				return
 			case err == nil:
 				renewed = time.Now()
