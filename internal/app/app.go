@@ -228,9 +228,9 @@ func (a *App) cleanupLoop(ctx context.Context) {
 // resumePayments re-attaches to pending payments once lnd is connected, and
 // every minute after (a payment whose stream was lost is followed again).
 // A payment another follower holds (another server, or this one before a
-// crash) is left to it; when there are some, the next round comes as soon
-// as their leases can have run out, so that a dead server's payments are
-// taken over within about a lease.
+// crash) is left to it; while there are some, rounds come every third of
+// a lease, so that a dead server's payments are taken over within about a
+// lease and a third.
 func (a *App) resumePayments(ctx context.Context) {
 	select {
 	case <-ctx.Done():
@@ -244,7 +244,9 @@ func (a *App) resumePayments(ctx context.Context) {
 			a.Log.Error("re-attaching to pending payments failed", "err", err)
 		}
 		if others > 0 {
-			next = min(next, a.Payer.LeaseDuration()+time.Second)
+			// A third of a lease: a lease left by a dead follower is taken
+			// within that much of running out.
+			next = min(next, a.Payer.LeaseDuration()/3)
 		}
 		select {
 		case <-ctx.Done():
