@@ -27,6 +27,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
 	}
+	if q.claimMpesaCheckStmt, err = db.PrepareContext(ctx, claimMpesaCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimMpesaCheck: %w", err)
+	}
 	if q.claimNotificationsStmt, err = db.PrepareContext(ctx, claimNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimNotifications: %w", err)
 	}
@@ -180,6 +183,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lastAuditStmt, err = db.PrepareContext(ctx, lastAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query LastAudit: %w", err)
 	}
+	if q.leaseTransactionStmt, err = db.PrepareContext(ctx, leaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseTransaction: %w", err)
+	}
 	if q.listAuditStmt, err = db.PrepareContext(ctx, listAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAudit: %w", err)
 	}
@@ -282,6 +288,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.releaseNotificationsStmt, err = db.PrepareContext(ctx, releaseNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseNotifications: %w", err)
 	}
+	if q.releaseTransactionStmt, err = db.PrepareContext(ctx, releaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseTransaction: %w", err)
+	}
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
 	}
@@ -368,6 +377,11 @@ func (q *Queries) Close() error {
 	if q.applyBalanceDeltaStmt != nil {
 		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
+		}
+	}
+	if q.claimMpesaCheckStmt != nil {
+		if cerr := q.claimMpesaCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimMpesaCheckStmt: %w", cerr)
 		}
 	}
 	if q.claimNotificationsStmt != nil {
@@ -625,6 +639,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lastAuditStmt: %w", cerr)
 		}
 	}
+	if q.leaseTransactionStmt != nil {
+		if cerr := q.leaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseTransactionStmt: %w", cerr)
+		}
+	}
 	if q.listAuditStmt != nil {
 		if cerr := q.listAuditStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditStmt: %w", cerr)
@@ -793,6 +812,11 @@ func (q *Queries) Close() error {
 	if q.releaseNotificationsStmt != nil {
 		if cerr := q.releaseNotificationsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.releaseTransactionStmt != nil {
+		if cerr := q.releaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseTransactionStmt: %w", cerr)
 		}
 	}
 	if q.saveSessionHopStmt != nil {
@@ -965,6 +989,7 @@ type Queries struct {
 	db                                     DBTX
 	tx                                     *sql.Tx
 	applyBalanceDeltaStmt                  *sql.Stmt
+	claimMpesaCheckStmt                    *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
 	countInboundSMSSinceStmt               *sql.Stmt
@@ -1016,6 +1041,7 @@ type Queries struct {
 	insertUserAccountStmt                  *sql.Stmt
 	insertUserIfAbsentStmt                 *sql.Stmt
 	lastAuditStmt                          *sql.Stmt
+	leaseTransactionStmt                   *sql.Stmt
 	listAuditStmt                          *sql.Stmt
 	listBalanceDriftStmt                   *sql.Stmt
 	listChainAccountsStmt                  *sql.Stmt
@@ -1050,6 +1076,7 @@ type Queries struct {
 	recordNotificationRetryStmt            *sql.Stmt
 	recordNotificationSentStmt             *sql.Stmt
 	releaseNotificationsStmt               *sql.Stmt
+	releaseTransactionStmt                 *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	scheduleMpesaCheckStmt                 *sql.Stmt
 	setAutoPauseStmt                       *sql.Stmt
@@ -1083,6 +1110,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                                     tx,
 		tx:                                     tx,
 		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
+		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
 		countInboundSMSSinceStmt:               q.countInboundSMSSinceStmt,
@@ -1134,6 +1162,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertUserAccountStmt:                  q.insertUserAccountStmt,
 		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
 		lastAuditStmt:                          q.lastAuditStmt,
+		leaseTransactionStmt:                   q.leaseTransactionStmt,
 		listAuditStmt:                          q.listAuditStmt,
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
 		listChainAccountsStmt:                  q.listChainAccountsStmt,
@@ -1168,6 +1197,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
 		recordNotificationSentStmt:             q.recordNotificationSentStmt,
 		releaseNotificationsStmt:               q.releaseNotificationsStmt,
+		releaseTransactionStmt:                 q.releaseTransactionStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
 		setAutoPauseStmt:                       q.setAutoPauseStmt,

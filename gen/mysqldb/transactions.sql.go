@@ -45,7 +45,7 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions
 WHERE payment_hash_claim = ? AND type = 'payment'
 `
 
@@ -78,12 +78,14 @@ func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullStri
 		&i.UpdatedAt,
 		&i.HeldMsat,
 		&i.PaymentHashClaim,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE id = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions WHERE id = ?
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -110,12 +112,14 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.UpdatedAt,
 		&i.HeldMsat,
 		&i.PaymentHashClaim,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE idempotency_key = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions WHERE idempotency_key = ?
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -142,6 +146,8 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.UpdatedAt,
 		&i.HeldMsat,
 		&i.PaymentHashClaim,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
@@ -259,6 +265,35 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 	return result.LastInsertId()
 }
 
+const leaseTransaction = `-- name: LeaseTransaction :execrows
+UPDATE transactions
+SET follow_token = ?, leased_until = NOW(6) + INTERVAL CAST(? AS SIGNED) MICROSECOND
+WHERE id = ? AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6) OR follow_token = ?)
+`
+
+type LeaseTransactionParams struct {
+	FollowToken sql.NullString
+	LeaseUs     int64
+	ID          int64
+}
+
+// Leases a pending transaction to the holder of follow_token for lease_us
+// from now on the database's clock (migration 000012): 0 rows when it is no
+// longer pending or another holds a lease that has not run out. The holder
+// renews its lease with the same token.
+func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
+	result, err := q.exec(ctx, q.leaseTransactionStmt, leaseTransaction,
+		arg.FollowToken,
+		arg.LeaseUs,
+		arg.ID,
+		arg.FollowToken,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const listPendingBacklog = `-- name: ListPendingBacklog :many
 SELECT t.type, t.created_at, c.pending
 FROM transactions t
@@ -300,7 +335,7 @@ func (q *Queries) ListPendingBacklog(ctx context.Context) ([]ListPendingBacklogR
 }
 
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -333,6 +368,8 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.UpdatedAt,
 			&i.HeldMsat,
 			&i.PaymentHashClaim,
+			&i.FollowToken,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -348,7 +385,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions
 WHERE user_id = ? AND id < ?
 ORDER BY id DESC
 LIMIT ?
@@ -391,6 +428,8 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.UpdatedAt,
 			&i.HeldMsat,
 			&i.PaymentHashClaim,
+			&i.FollowToken,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -403,4 +442,23 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 		return nil, err
 	}
 	return items, nil
+}
+
+const releaseTransaction = `-- name: ReleaseTransaction :execrows
+UPDATE transactions SET follow_token = NULL, leased_until = NULL
+WHERE id = ? AND follow_token = ?
+`
+
+type ReleaseTransactionParams struct {
+	ID          int64
+	FollowToken sql.NullString
+}
+
+// Ends the holder's lease of a transaction; 0 rows when it holds none.
+func (q *Queries) ReleaseTransaction(ctx context.Context, arg ReleaseTransactionParams) (int64, error) {
+	result, err := q.exec(ctx, q.releaseTransactionStmt, releaseTransaction, arg.ID, arg.FollowToken)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }

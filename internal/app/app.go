@@ -331,22 +331,31 @@ func (a *App) cleanupLoop(ctx context.Context) {
 
 // resumePayments re-attaches to pending payments once lnd is connected, and
 // every minute after (a payment whose stream was lost is followed again).
+// A payment another follower holds (another server, or this one before a
+// crash) is left to it; while there are some, rounds come every third of
+// a lease, so that a dead server's payments are taken over within about a
+// lease and a third.
 func (a *App) resumePayments(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
 	case <-a.node.Connected():
 	}
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
 	for {
-		if err := a.Payer.Resume(ctx); err != nil && ctx.Err() == nil {
+		next := time.Minute
+		others, err := a.Payer.ResumeOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			a.Log.Error("re-attaching to pending payments failed", "err", err)
+		}
+		if others > 0 {
+			// A third of a lease: a lease left by a dead follower is taken
+			// within that much of running out.
+			next = min(next, a.Payer.LeaseDuration()/3)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 		}
 	}
 }

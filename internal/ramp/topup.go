@@ -157,17 +157,16 @@ func (r *Ramp) unmatched(what, id string, err error) error {
 }
 
 // checkTopup is the reconciler's question about a top-up whose callback has
-// not come: a push never acknowledged is given up once old; otherwise
-// Daraja is asked, and a definite answer finishes it.
+// not come (its next check already scheduled): a push never acknowledged
+// is given up once old; otherwise Daraja is asked, and a definite answer
+// finishes it.
 func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
-	now := r.now()
 	if req.CheckoutRequestID == "" {
-		if now.Sub(req.CreatedAt) >= r.giveUpAfter() {
+		if r.now().Sub(req.CreatedAt) >= r.giveUpAfter() {
 			_, err := r.Wallet.FailTopupByID(ctx, req.TransactionID, "unsent", "The M-Pesa prompt could not be sent.")
 			return err
 		}
-		_, err := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, now.Add(r.queryAfter()))
-		return err
+		return nil
 	}
 	out, err := r.Daraja.STKQuery(ctx, req.CheckoutRequestID)
 	switch {
@@ -175,8 +174,7 @@ func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
 		if err != nil {
 			r.log().Warn("mpesa reconciler: STK query failed; asking again later", "transaction", req.TransactionID, "err", err)
 		}
-		_, serr := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, now.Add(r.queryAfter()))
-		return serr
+		return nil
 	case out.ResultCode == "0":
 		_, _, err := r.Wallet.CompleteTopup(ctx, wallet.MpesaPayment{CheckoutRequestID: req.CheckoutRequestID, AmountKES: req.AmountKES, ResultDesc: out.ResultDesc})
 		return err

@@ -168,13 +168,13 @@ func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string
 }
 
 // checkWithdrawal is the reconciler's question about a withdrawal whose
-// result has not come: Transaction Status, answered at the status URL.
+// result has not come (its next check already scheduled): Transaction
+// Status, answered at the status URL. It never sends the payment again.
 func (r *Ramp) checkWithdrawal(ctx context.Context, req store.MpesaRequest) error {
 	err := r.Daraja.TransactionStatus(ctx, req.OriginatorConversationID,
 		r.url(PathStatus+"/"+req.OriginatorConversationID), r.url(PathStatusWait+"/"+req.OriginatorConversationID))
 	if err != nil {
 		r.log().Warn("mpesa reconciler: transaction status failed; asking again later", "transaction", req.TransactionID, "err", err)
 	}
-	_, serr := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, r.now().Add(r.queryAfter()))
-	return serr
+	return nil
 }

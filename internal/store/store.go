@@ -130,6 +130,16 @@ type Tx interface {
 	// any, with the oldest's creation, reading only pending rows (the
 	// metrics' gauges).
 	PendingBacklog(ctx context.Context) ([]Backlog, error)
+	// LeaseTransaction leases a pending transaction to the holder of token
+	// for lease from now on the database's clock (SQLite: its host's), so
+	// that one follower at a time, in whichever server, calls a rail about
+	// it. False when it is no longer pending or another holder's lease has
+	// not run out. The holder renews its lease with the same token (until
+	// another has taken it over once it ran out).
+	LeaseTransaction(ctx context.Context, id int64, token string, lease time.Duration) (bool, error)
+	// ReleaseTransaction ends token's lease of a transaction, so that any
+	// follower may take it at once; false when token holds none.
+	ReleaseTransaction(ctx context.Context, id int64, token string) (bool, error)
 
 	InsertInvoice(ctx context.Context, inv NewInvoice) (int64, error)
 	InvoiceByPaymentHash(ctx context.Context, hash string) (Invoice, error)
@@ -276,6 +286,11 @@ type Tx interface {
 	// ScheduleMpesaCheck counts a check and sets the next; false once the
 	// request is closed.
 	ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
+	// ClaimMpesaCheck takes a due check of an open request for one
+	// reconciler: its next check moves to next and is counted, only while
+	// it is still due at now. False when another reconciler took it first
+	// or the request is closed: the caller must not ask Daraja.
+	ClaimMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
 	// DueMpesaRequests lists open requests due for a check at now, the
 	// longest waiting first.
 	DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]MpesaRequest, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -125,4 +126,22 @@ func (t *tx) PendingBacklog(ctx context.Context) ([]store.Backlog, error) {
 		out[i] = store.Backlog{Type: store.TransactionType(r.Type), Count: r.Pending, Oldest: r.CreatedAt.UTC()}
 	}
 	return out, nil
+}
+
+func (t *tx) LeaseTransaction(ctx context.Context, id int64, token string, lease time.Duration) (bool, error) {
+	n, err := t.q.LeaseTransaction(ctx, postgresdb.LeaseTransactionParams{
+		FollowToken: nullString(token), LeaseUs: lease.Microseconds(), ID: id,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("lease transaction %d: %w", id, err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ReleaseTransaction(ctx context.Context, id int64, token string) (bool, error) {
+	n, err := t.q.ReleaseTransaction(ctx, postgresdb.ReleaseTransactionParams{ID: id, FollowToken: nullString(token)})
+	if err != nil {
+		return false, interpret(fmt.Errorf("release transaction %d: %w", id, err))
+	}
+	return n == 1, nil
 }

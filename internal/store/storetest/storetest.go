@@ -44,6 +44,7 @@ var ownRows = []check{
 	{"Transactions", testTransactions},
 	{"TransactionConstraints", testTransactionConstraints},
 	{"OnePaymentPerHash", testOnePaymentPerHash},
+	{"PaymentLeases", testPaymentLeases},
 	{"History", testHistory},
 	{"LightningNames", testLightningNames},
 	{"Sessions", testSessions},

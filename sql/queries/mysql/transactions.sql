@@ -67,3 +67,17 @@ FROM transactions t
 JOIN (SELECT type, COUNT(*) AS pending, MIN(id) AS first_id
       FROM transactions WHERE status = 'pending' GROUP BY type) c ON t.id = c.first_id
 ORDER BY t.type;
+
+-- name: LeaseTransaction :execrows
+-- Leases a pending transaction to the holder of follow_token for lease_us
+-- from now on the database's clock (migration 000012): 0 rows when it is no
+-- longer pending or another holds a lease that has not run out. The holder
+-- renews its lease with the same token.
+UPDATE transactions
+SET follow_token = sqlc.arg(follow_token), leased_until = NOW(6) + INTERVAL CAST(sqlc.arg(lease_us) AS SIGNED) MICROSECOND
+WHERE id = sqlc.arg(id) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6) OR follow_token = sqlc.arg(follow_token));
+
+-- name: ReleaseTransaction :execrows
+-- Ends the holder's lease of a transaction; 0 rows when it holds none.
+UPDATE transactions SET follow_token = NULL, leased_until = NULL
+WHERE id = sqlc.arg(id) AND follow_token = sqlc.arg(follow_token);

@@ -58,3 +58,10 @@ WHERE kind = 'topup' AND phone = sqlc.arg(phone) AND amount_kes = sqlc.arg(amoun
   AND checkout_request_id IS NULL AND next_check_at IS NOT NULL
 ORDER BY transaction_id DESC
 LIMIT 1;
+
+-- name: ClaimMpesaCheck :execrows
+-- Takes a due check of an open request for one reconciler: moves its next
+-- check to next_check_at and counts it, only while it is still due at due_at (now);
+-- 0 rows means another reconciler took it, or it is closed.
+UPDATE mpesa_requests SET next_check_at = sqlc.arg(next_check_at), checks = checks + 1, updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND next_check_at IS NOT NULL AND next_check_at <= sqlc.arg(due_at);
