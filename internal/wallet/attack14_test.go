@@ -1,0 +1,67 @@
+package wallet_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/database"
+	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
+)
+
+// TestAttack14ReconcileCatchesUnauditedLift: someone with write access to
+// the database lifts an operator's control without the audit row that
+// should account for it: unfreezes a frozen account (to drain it), clears
+// a pending PIN reset, or lifts the operator's pause. Reconcile checked
+// only the users still flagged and a pause still set, so each lift
+// passed as an intact log whose latest row says the opposite of the
+// state.
+func TestAttack14ReconcileCatchesUnauditedLift(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		w, _ := newWallet(t, db, nil)
+		a := wallet.Action{Operator: "alice", Reason: "attack test"}
+		frozen, reset := register(t, w, 0), register(t, w, 0)
+		if ok, err := w.Freeze(ctx, frozen.user.Phone, a); err != nil || !ok {
+			t.Fatalf("freeze: %v %v", ok, err)
+		}
+		if _, err := w.SchedulePINReset(ctx, reset.user.Phone, time.Hour, a); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := w.Pause(ctx, a); err != nil || !ok {
+			t.Fatalf("pause: %v %v", ok, err)
+		}
+		if rep, err := w.Reconcile(ctx); err != nil || len(rep.AuditViolations) != 0 {
+			t.Fatalf("before tampering: %+v %v", rep.AuditViolations, err)
+		}
+		tamper := func(name string, fn func(ctx context.Context, tx store.Tx, now time.Time) error) {
+			t.Helper()
+			before, err := w.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx, time.Now()) }); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			after, err := w.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after.AuditViolations) <= len(before.AuditViolations) {
+				t.Errorf("%s without an audit row: reconcile reports %+v", name, after.AuditViolations)
+			}
+		}
+		tamper("unfreeze", func(ctx context.Context, tx store.Tx, now time.Time) error {
+			return tx.SetUserFrozen(ctx, frozen.user.ID, nil, now)
+		})
+		tamper("pin reset cleared", func(ctx context.Context, tx store.Tx, now time.Time) error {
+			return tx.SetUserPINReset(ctx, reset.user.ID, nil, now)
+		})
+		tamper("resume", func(ctx context.Context, tx store.Tx, now time.Time) error {
+			_, err := tx.SetManualPause(ctx, false, "", "", now)
+			return err
+		})
+	})
+}
