@@ -33,49 +33,46 @@ func TestAttack14NeverSentPaymentWaitsOutPauseAndFreeze(t *testing.T) {
 				}
 			}
 
-			// A pause, then Resume at start-up.
+			// Two payments reserved, then the server died before calling
+			// the node; meanwhile payouts were paused and one sender was
+			// frozen.
 			_, auth := e.member(50_000)
 			bolt11, _ := e.worldInvoice(5_000)
 			paused := e.reserve(auth, bolt11, "attack-paused")
+			u, thief := e.member(50_000)
+			stolen, _ := e.worldInvoice(6_000)
+			frozen := e.reserve(thief, stolen, "attack-frozen")
 			mustChange(e.w.Pause(e.ctx, a))
-			if err := e.payer.Resume(e.ctx); err != nil {
-				t.Fatal(err)
-			}
-			e.payer.Wait()
-			held(paused.ID, "paused, Resume")
-
-			// A frozen sender replaying the key (payouts paused too, then
-			// resumed: the freeze alone must hold it).
-			u, auth := e.member(50_000)
-			bolt11, _ = e.worldInvoice(6_000)
-			frozen := e.reserve(auth, bolt11, "attack-frozen")
 			mustChange(e.w.Freeze(e.ctx, u.Phone, a))
+			resume := func() {
+				t.Helper()
+				if err := e.payer.Resume(e.ctx); err != nil {
+					t.Fatal(err)
+				}
+				e.payer.Wait()
+			}
+			resume()
+			held(paused.ID, "paused, Resume at start-up")
+			held(frozen.ID, "paused and frozen, Resume at start-up")
+
+			// Payouts resumed: the frozen sender repeats the request (the
+			// freeze alone must hold it), and Resume runs again.
 			mustChange(e.w.Resume(e.ctx, a))
-			if _, err := e.payer.Pay(e.ctx, auth, bolt11, "attack-frozen"); err != nil && !errorsIsFrozen(err) {
+			if _, err := e.payer.Pay(e.ctx, thief, stolen, "attack-frozen"); err != nil && !errors.Is(err, wallet.ErrAccountFrozen) {
 				t.Fatal(err)
 			}
 			e.payer.Wait()
 			held(frozen.ID, "frozen, a replayed key")
-			if err := e.payer.Resume(e.ctx); err != nil {
-				t.Fatal(err)
-			}
-			e.payer.Wait()
+			resume()
 			held(frozen.ID, "frozen, Resume")
 
-			// Lifted: the paused one goes now (nothing was stranded), and
-			// the frozen one once unfrozen.
-			if err := e.payer.Resume(e.ctx); err != nil {
-				t.Fatal(err)
-			}
-			e.payer.Wait()
+			// Lifted, nothing was stranded: the paused one went with the
+			// resume, the frozen one goes once unfrozen.
 			if got := e.transaction(paused.ID); got.Status != store.StatusCompleted {
 				t.Fatalf("after the resume: %+v", got)
 			}
 			mustChange(e.w.Unfreeze(e.ctx, u.Phone, a))
-			if err := e.payer.Resume(e.ctx); err != nil {
-				t.Fatal(err)
-			}
-			e.payer.Wait()
+			resume()
 			if got := e.transaction(frozen.ID); got.Status != store.StatusCompleted {
 				t.Fatalf("after the unfreeze: %+v", got)
 			}
@@ -83,5 +80,3 @@ func TestAttack14NeverSentPaymentWaitsOutPauseAndFreeze(t *testing.T) {
 		})
 	}
 }
-
-func errorsIsFrozen(err error) bool { return errors.Is(err, wallet.ErrAccountFrozen) }
