@@ -11,10 +11,11 @@ import (
 // TestAttack14NeverSentPaymentWaitsOutPauseAndFreeze: a payment reserved
 // before a pause or a freeze, whose call to the node never happened (the
 // server died in between), must not leave while payouts are paused or its
-// sender is frozen. Resume sent it (the "reserved but never sent" branch),
-// and so did a replay of its idempotency key through Pay, whatever had
-// been decided since; a frozen thief only had to repeat the request. The
-// payment stays reserved, and goes once the control is lifted.
+// sender is frozen. Resume (at start-up, then periodically) sent it, in
+// its "reserved but never sent" branch, whatever had been decided since.
+// A replay of its idempotency key through Pay is refused by the
+// reservation's own checks; it is tried here too. The payment stays
+// reserved, and goes once the control is lifted.
 func TestAttack14NeverSentPaymentWaitsOutPauseAndFreeze(t *testing.T) {
 	for _, engine := range []string{"sqlite", "mysql", "postgres"} {
 		t.Run(engine, func(t *testing.T) {

@@ -242,7 +242,12 @@ func (p *Payer) release(id int64) {
 // been left pending (for tests and one-shot commands).
 func (p *Payer) Wait() { p.wg.Wait() }
 
+// send calls the node for a reserved payment, unless its sender was frozen
+// or payouts were paused since it was reserved (then it stays reserved).
 func (p *Payer) send(ctx context.Context, t store.Transaction) (<-chan PaymentUpdate, <-chan error, error) {
+	if err := p.Wallet.MaySendOut(ctx, t.UserID); err != nil {
+		return nil, nil, fmt.Errorf("not sent: %w", err)
+	}
 	return p.Node.PayInvoice(ctx, PaymentRequest{Invoice: t.Invoice, FeeLimitMsat: FeeLimit(t.AmountMsat), Timeout: p.timeout()})
 }
 

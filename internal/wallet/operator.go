@@ -74,6 +74,20 @@ func checkPayout(ctx context.Context, tx store.Tx) error {
 	return nil
 }
 
+// MaySendOut refuses, with ErrAccountFrozen or ErrPaused, to send out a
+// payment reserved earlier whose rail was never called (a crash between
+// the reservation and the call, then a restart or a repeated request): a
+// freeze or a pause decided since holds it too. Refused, it stays
+// reserved; it goes once the control is lifted.
+func (w *Service) MaySendOut(ctx context.Context, userID int64) error {
+	return w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := checkSender(ctx, tx, userID); err != nil {
+			return err
+		}
+		return checkPayout(ctx, tx)
+	})
+}
+
 // audited runs fn and appends its audit row in one transaction. Two
 // actions racing for the chain's head conflict on the row they both follow
 // (prev_hash is unique): the loser runs again on the new head.
