@@ -2,6 +2,7 @@ package wallet_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -63,5 +64,38 @@ func TestAttack14ReconcileCatchesUnauditedLift(t *testing.T) {
 			_, err := tx.SetManualPause(ctx, false, "", "", now)
 			return err
 		})
+	})
+}
+
+// TestAttack14OldPINAuthorizationAfterReset: once an operator's PIN reset
+// takes effect "the old PIN opens nothing", but an authorization the old
+// PIN gave just before (a thief entering it in the last seconds of the
+// delay, or a sealed one carried between USSD hops) went on sending for
+// the rest of its lifetime: the send checked only a freeze.
+func TestAttack14OldPINAuthorizationAfterReset(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		w, clk := newWallet(t, db, func(cfg *wallet.Config) { cfg.AuthorizationTTL = 2 * time.Minute })
+		thief, other := register(t, w, 5_000*sat), register(t, w, 0)
+		a := wallet.Action{Operator: "alice", Reason: "owner lost the phone"}
+		if _, err := w.SchedulePINReset(ctx, thief.user.Phone, time.Minute, a); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(59 * time.Second)
+		auth, err := w.VerifyPIN(ctx, thief.user.ID, goodPIN) // the old PIN, a second before
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(30 * time.Second)
+		if _, err := w.Transfer(ctx, auth, other.user.Phone, 100*sat, "after-reset-send"); !errors.Is(err, wallet.ErrPINResetDue) {
+			t.Errorf("a send on the old PIN's authorization after the reset took effect: %v", err)
+		}
+		if _, err := w.Reserve(ctx, auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: 1_000 * sat,
+			IdempotencyKey: "after-reset-withdraw", Mpesa: testWithdrawal(1_000 * sat)}); !errors.Is(err, wallet.ErrPINResetDue) {
+			t.Errorf("a withdrawal on the old PIN's authorization after the reset took effect: %v", err)
+		}
+		if b := balance(t, w, thief.user.ID); b != 5_000*sat {
+			t.Errorf("balance %d after the reset, want it untouched", b)
+		}
 	})
 }
