@@ -48,16 +48,21 @@ func (a Action) check() error {
 	return nil
 }
 
-// checkSender refuses sending from a frozen account, inside the
-// transaction that would move the money (a freeze committed before it is
-// seen, whatever authorization the sender holds).
-func checkSender(ctx context.Context, tx store.Tx, userID int64) error {
+// checkSender refuses sending from a frozen account, or from one whose
+// PIN reset has taken effect (the old PIN's authorizations open nothing
+// either), inside the transaction that would move the money (a freeze or
+// a reset committed before it is seen, whatever authorization the sender
+// holds).
+func (w *Service) checkSender(ctx context.Context, tx store.Tx, userID int64) error {
 	u, err := tx.UserByID(ctx, userID)
 	if err != nil {
 		return err
 	}
-	if u.FrozenAt != nil {
+	switch {
+	case u.FrozenAt != nil:
 		return ErrAccountFrozen
+	case w.PINResetDue(u):
+		return ErrPINResetDue
 	}
 	return nil
 }
@@ -81,7 +86,7 @@ func checkPayout(ctx context.Context, tx store.Tx) error {
 // reserved; it goes once the control is lifted.
 func (w *Service) MaySendOut(ctx context.Context, userID int64) error {
 	return w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := checkSender(ctx, tx, userID); err != nil {
+		if err := w.checkSender(ctx, tx, userID); err != nil {
 			return err
 		}
 		return checkPayout(ctx, tx)
