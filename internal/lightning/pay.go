@@ -211,7 +211,10 @@ func (p *Payer) start(t store.Transaction, run func(ctx context.Context) error) 
 		defer p.release(t.ID)
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout()+30*time.Second)
 		defer cancel()
-		if err := run(ctx); err != nil {
+		switch err := run(ctx); {
+		case errors.Is(err, wallet.ErrPaused), errors.Is(err, wallet.ErrAccountFrozen), errors.Is(err, wallet.ErrPINResetDue):
+			p.Log.Info("payment held, not sent; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
+		case err != nil:
 			p.Log.Warn("payment outcome unknown; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
 		}
 	}()
