@@ -3,12 +3,15 @@ package wallet_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/storetest"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -97,5 +100,80 @@ func TestAttack14OldPINAuthorizationAfterReset(t *testing.T) {
 		if b := balance(t, w, thief.user.ID); b != 5_000*sat {
 			t.Errorf("balance %d after the reset, want it untouched", b)
 		}
+	})
+}
+
+// TestAttack14FreezeRacesASend: a send reads its sender unfrozen and then
+// waits inside its transaction (here for a new recipient's row, which
+// another transaction is inserting); the operator's Freeze, finding the
+// sender's row unlocked, committed and returned meanwhile, and the send
+// then went through: the operator was told "frozen" and the account was
+// debited afterwards. The send must finish before the freeze does, or be
+// refused by it. (SQLite has one writer: the two cannot overlap, so there
+// they run one after the other.)
+func TestAttack14FreezeRacesASend(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		w, clk := newWallet(t, db, func(cfg *wallet.Config) { cfg.AuthorizationTTL = time.Hour })
+		s := register(t, w, 5_000*sat)
+		a := wallet.Action{Operator: "alice", Reason: "stolen phone"}
+		newcomer := storetest.Phone(t) // no account yet: the send creates it
+		if strings.HasSuffix(t.Name(), "/sqlite") {
+			if ok, err := w.Freeze(ctx, s.user.Phone, a); err != nil || !ok {
+				t.Fatalf("freeze: %v %v", ok, err)
+			}
+			if _, err := w.Transfer(ctx, s.auth, newcomer, 100*sat, "after-freeze"); !errors.Is(err, wallet.ErrAccountFrozen) {
+				t.Fatalf("a send after the freeze: %v", err)
+			}
+			return
+		}
+		locked, release, blocked := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		errRollback := errors.New("rolled back")
+		go func() {
+			// Another transaction is inserting the newcomer's row, and
+			// then rolls back.
+			blocked <- db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				if _, err := tx.InsertUserIfAbsent(ctx, store.NewUser{Phone: newcomer, LightningName: wallet.LightningName(newcomer),
+					Language: "en", Now: clk.Now()}); err != nil {
+					return err
+				}
+				close(locked)
+				<-release
+				return errRollback
+			})
+		}()
+		<-locked
+		var mu sync.Mutex
+		var order []string
+		done := func(what string) { mu.Lock(); order = append(order, what); mu.Unlock() }
+		sent, froze := make(chan error, 1), make(chan error, 1)
+		go func() {
+			_, err := w.Transfer(ctx, s.auth, newcomer, 100*sat, "racing-freeze")
+			done("send")
+			sent <- err
+		}()
+		time.Sleep(time.Second) // the send reads its sender, then waits for the newcomer's row
+		go func() {
+			_, err := w.Freeze(ctx, s.user.Phone, a)
+			done("freeze")
+			froze <- err
+		}()
+		time.Sleep(time.Second)
+		close(release)
+		if err := <-blocked; !errors.Is(err, errRollback) {
+			t.Fatal(err)
+		}
+		sendErr, freezeErr := <-sent, <-froze
+		t.Logf("order %v, send %v, freeze %v", order, sendErr, freezeErr)
+		if freezeErr != nil {
+			t.Fatal(freezeErr)
+		}
+		if sendErr == nil && order[0] == "freeze" {
+			t.Fatalf("the freeze returned first (%v), then the send went through", order)
+		}
+		if sendErr != nil && !errors.Is(sendErr, wallet.ErrAccountFrozen) {
+			t.Fatal(sendErr)
+		}
+		mustReconcile(t, w)
 	})
 }
