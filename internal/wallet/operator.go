@@ -52,9 +52,12 @@ func (a Action) check() error {
 // PIN reset has taken effect (the old PIN's authorizations open nothing
 // either), inside the transaction that would move the money (a freeze or
 // a reset committed before it is seen, whatever authorization the sender
-// holds).
+// holds). It holds the sender's row (ShareLockUser) against Freeze and
+// SchedulePINReset, which lock it: a freeze waits for a send that already
+// checked, and a send waits for a freeze being written, so a send never
+// commits after a freeze returned.
 func (w *Service) checkSender(ctx context.Context, tx store.Tx, userID int64) error {
-	u, err := tx.UserByID(ctx, userID)
+	u, err := tx.ShareLockUser(ctx, userID)
 	if err != nil {
 		return err
 	}
