@@ -49,7 +49,7 @@ func (t *tx) UserByID(ctx context.Context, id int64) (store.User, error) {
 }
 
 func (t *tx) ShareLockUser(ctx context.Context, id int64) (store.User, error) {
-	r, err := t.q.GetUserByIDForUpdate(ctx, id)
+	r, err := t.q.GetUserByIDForShare(ctx, id)
 	if err != nil {
 		return store.User{}, interpret(fmt.Errorf("share-lock user %d: %w", id, err))
 	}
