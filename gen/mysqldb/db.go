@@ -129,6 +129,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
 	}
+	if q.getUserByIDForShareStmt, err = db.PrepareContext(ctx, getUserByIDForShare); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByIDForShare: %w", err)
+	}
 	if q.getUserByIDForUpdateStmt, err = db.PrepareContext(ctx, getUserByIDForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByIDForUpdate: %w", err)
 	}
@@ -547,6 +550,11 @@ func (q *Queries) Close() error {
 	if q.getUserByIDStmt != nil {
 		if cerr := q.getUserByIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDForShareStmt != nil {
+		if cerr := q.getUserByIDForShareStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDForShareStmt: %w", cerr)
 		}
 	}
 	if q.getUserByIDForUpdateStmt != nil {
@@ -1023,6 +1031,7 @@ type Queries struct {
 	getUnacknowledgedTopupStmt             *sql.Stmt
 	getUserAccountByPhoneStmt              *sql.Stmt
 	getUserByIDStmt                        *sql.Stmt
+	getUserByIDForShareStmt                *sql.Stmt
 	getUserByIDForUpdateStmt               *sql.Stmt
 	getUserByLightningNameStmt             *sql.Stmt
 	getUserByPhoneStmt                     *sql.Stmt
@@ -1144,6 +1153,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUnacknowledgedTopupStmt:             q.getUnacknowledgedTopupStmt,
 		getUserAccountByPhoneStmt:              q.getUserAccountByPhoneStmt,
 		getUserByIDStmt:                        q.getUserByIDStmt,
+		getUserByIDForShareStmt:                q.getUserByIDForShareStmt,
 		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
 		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
 		getUserByPhoneStmt:                     q.getUserByPhoneStmt,

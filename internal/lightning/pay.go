@@ -315,7 +315,10 @@ func (p *Payer) launch(t store.Transaction, held context.Context, cancel, releas
 		defer p.wg.Done()
 		defer cancel()
 		defer release()
-		if err := run(held); err != nil {
+		switch err := run(held); {
+		case errors.Is(err, wallet.ErrPaused), errors.Is(err, wallet.ErrAccountFrozen), errors.Is(err, wallet.ErrPINResetDue):
+			p.Log.Info("payment held, not sent; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
+		case err != nil:
 			p.Log.Warn("payment outcome unknown; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
 		}
 	}()
@@ -325,7 +328,12 @@ func (p *Payer) launch(t store.Transaction, held context.Context, cancel, releas
 // been left pending (for tests and one-shot commands).
 func (p *Payer) Wait() { p.wg.Wait() }
 
+// send calls the node for a reserved payment, unless its sender was frozen
+// or payouts were paused since it was reserved (then it stays reserved).
 func (p *Payer) send(ctx context.Context, t store.Transaction) (<-chan PaymentUpdate, <-chan error, error) {
+	if err := p.Wallet.MaySendOut(ctx, t.UserID); err != nil {
+		return nil, nil, fmt.Errorf("not sent: %w", err)
+	}
 	return p.Node.PayInvoice(ctx, PaymentRequest{Invoice: t.Invoice, FeeLimitMsat: FeeLimit(t.AmountMsat), Timeout: p.timeout()})
 }
 

@@ -60,6 +60,10 @@ type Tx interface {
 	// LockUser reads a user and locks the row for the rest of the
 	// transaction, so that checks of the PIN serialise.
 	LockUser(ctx context.Context, id int64) (User, error)
+	// ShareLockUser reads a user and holds the row against LockUser (and
+	// any update) for the rest of the transaction, without excluding
+	// other ShareLockUsers: a send holds its sender against a freeze.
+	ShareLockUser(ctx context.Context, id int64) (User, error)
 	UserByPhone(ctx context.Context, phone string) (User, error)
 	UserByLightningName(ctx context.Context, name string) (User, error)
 	// SetUserPIN stores a PIN hash and a status, clearing failures and locks.
