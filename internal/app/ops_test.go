@@ -124,7 +124,9 @@ func TestRegtest_watchdogPausesAndResumes(t *testing.T) {
 			if _, err := a.Wallet.Adjust(ctx, bob.number, surplus, "test: liabilities past the node", "wd-up-"+bob.number); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the watchdog's pause", func() bool { return pauseState(t, a).Auto })
+			// The pause is in the database first, then in the watchdog's
+			// figures of the check that set it.
+			waitFor(t, "the watchdog's pause", func() bool { return pauseState(t, a).Auto && a.Watchdog.State().Paused })
 			if s := a.Watchdog.State(); !s.Paused || s.Ratio >= 1 {
 				t.Fatalf("paused state: %+v", s)
 			}

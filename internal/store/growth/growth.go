@@ -124,12 +124,14 @@ func Seed(ctx context.Context, s store.Store, o Options) (Result, error) {
 	if err := g.loadUsers(ctx, b); err != nil {
 		return Result{}, err
 	}
+	// The sample is the first walk's: the second, running beside this
+	// goroutine, writes the same values again.
+	res := Result{Users: o.Users, FirstUser: g.base[tUsers] + 1, LastUser: g.base[tUsers] + int64(o.Users), Sample: g.sample}
 	batches := make(chan *batch, 1)
 	go func() {
 		defer close(batches)
 		g.walk(ctx, batches)
 	}()
-	res := Result{Users: o.Users, FirstUser: g.base[tUsers] + 1, LastUser: g.base[tUsers] + int64(o.Users), Sample: g.sample}
 	var loadErr error
 	for bt := range batches {
 		if loadErr != nil || ctx.Err() != nil {
