@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.closeIdleSessionsStmt, err = db.PrepareContext(ctx, closeIdleSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseIdleSessions: %w", err)
 	}
+	if q.closeUnsentMpesaRequestStmt, err = db.PrepareContext(ctx, closeUnsentMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseUnsentMpesaRequest: %w", err)
+	}
 	if q.countInboundSMSSinceStmt, err = db.PrepareContext(ctx, countInboundSMSSince); err != nil {
 		return nil, fmt.Errorf("error preparing query CountInboundSMSSince: %w", err)
 	}
@@ -249,6 +252,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.markInvoicePaidStmt, err = db.PrepareContext(ctx, markInvoicePaid); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkInvoicePaid: %w", err)
 	}
+	if q.markMpesaSentStmt, err = db.PrepareContext(ctx, markMpesaSent); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkMpesaSent: %w", err)
+	}
 	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
 	}
@@ -257,6 +263,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.minUnpaidInvoiceAddIndexStmt, err = db.PrepareContext(ctx, minUnpaidInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MinUnpaidInvoiceAddIndex: %w", err)
+	}
+	if q.noteMpesaResultStmt, err = db.PrepareContext(ctx, noteMpesaResult); err != nil {
+		return nil, fmt.Errorf("error preparing query NoteMpesaResult: %w", err)
 	}
 	if q.postLedgerPairStmt, err = db.PrepareContext(ctx, postLedgerPair); err != nil {
 		return nil, fmt.Errorf("error preparing query PostLedgerPair: %w", err)
@@ -372,6 +381,11 @@ func (q *Queries) Close() error {
 	if q.closeIdleSessionsStmt != nil {
 		if cerr := q.closeIdleSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing closeIdleSessionsStmt: %w", cerr)
+		}
+	}
+	if q.closeUnsentMpesaRequestStmt != nil {
+		if cerr := q.closeUnsentMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeUnsentMpesaRequestStmt: %w", cerr)
 		}
 	}
 	if q.countInboundSMSSinceStmt != nil {
@@ -734,6 +748,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing markInvoicePaidStmt: %w", cerr)
 		}
 	}
+	if q.markMpesaSentStmt != nil {
+		if cerr := q.markMpesaSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markMpesaSentStmt: %w", cerr)
+		}
+	}
 	if q.maxInvoiceAddIndexStmt != nil {
 		if cerr := q.maxInvoiceAddIndexStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing maxInvoiceAddIndexStmt: %w", cerr)
@@ -747,6 +766,11 @@ func (q *Queries) Close() error {
 	if q.minUnpaidInvoiceAddIndexStmt != nil {
 		if cerr := q.minUnpaidInvoiceAddIndexStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing minUnpaidInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
+	if q.noteMpesaResultStmt != nil {
+		if cerr := q.noteMpesaResultStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing noteMpesaResultStmt: %w", cerr)
 		}
 	}
 	if q.postLedgerPairStmt != nil {
@@ -951,6 +975,7 @@ type Queries struct {
 	applyBalanceDeltaStmt                  *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
+	closeUnsentMpesaRequestStmt            *sql.Stmt
 	countInboundSMSSinceStmt               *sql.Stmt
 	countLightningNamesStmt                *sql.Stmt
 	deleteStaleAddressInvoicesStmt         *sql.Stmt
@@ -1023,9 +1048,11 @@ type Queries struct {
 	lockAccountsStmt                       *sql.Stmt
 	lockDueNotificationsStmt               *sql.Stmt
 	markInvoicePaidStmt                    *sql.Stmt
+	markMpesaSentStmt                      *sql.Stmt
 	maxInvoiceAddIndexStmt                 *sql.Stmt
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
+	noteMpesaResultStmt                    *sql.Stmt
 	postLedgerPairStmt                     *sql.Stmt
 	recordDeliveryReportStmt               *sql.Stmt
 	recordMpesaResultStmt                  *sql.Stmt
@@ -1067,6 +1094,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
+		closeUnsentMpesaRequestStmt:            q.closeUnsentMpesaRequestStmt,
 		countInboundSMSSinceStmt:               q.countInboundSMSSinceStmt,
 		countLightningNamesStmt:                q.countLightningNamesStmt,
 		deleteStaleAddressInvoicesStmt:         q.deleteStaleAddressInvoicesStmt,
@@ -1139,9 +1167,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		lockAccountsStmt:                       q.lockAccountsStmt,
 		lockDueNotificationsStmt:               q.lockDueNotificationsStmt,
 		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
+		markMpesaSentStmt:                      q.markMpesaSentStmt,
 		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
+		noteMpesaResultStmt:                    q.noteMpesaResultStmt,
 		postLedgerPairStmt:                     q.postLedgerPairStmt,
 		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
