@@ -315,14 +315,5 @@ func (w *Service) finishTx(ctx context.Context, tx store.Tx, transactionID int64
 	case to != store.StatusCompleted:
 		kind = store.NotifyPaymentFailed
 	}
-	u, err := tx.UserByID(ctx, t.UserID)
-	if err != nil {
-		return false, err
-	}
-	if _, err := tx.InsertNotification(ctx, store.NewNotification{
-		UserID: t.UserID, Phone: u.Phone, Kind: kind, TransactionID: t.ID, AmountMsat: t.AmountMsat, Body: reason, Now: now,
-	}); err != nil {
-		return false, err
-	}
-	return true, nil
+	return true, notifyUser(ctx, tx, t, kind, reason, now)
 }
