@@ -67,7 +67,7 @@ func TestRampCrashResolveCommands(t *testing.T) {
 					_, err = a.Wallet.MarkMpesaSent(ctx, tp.ID)
 				}
 				if err == nil {
-					_, err = a.Wallet.HoldUnconfirmedTopup(ctx, tp.ID, time.Now().Add(time.Hour))
+					_, _, err = a.Wallet.HoldUnconfirmedTopup(ctx, tp.ID, time.Now().Add(time.Hour))
 				}
 				if err != nil {
 					t.Fatal(err)

@@ -202,7 +202,8 @@ func deadURL(t *testing.T) string {
 // the operator, and the user is texted once to bring the M-Pesa message to
 // support. The operator then credits it once with its receipt (a receipt
 // credits one top-up), or fails another as not paid; each is in the audit
-// log, and reconcile passes.
+// log, and reconcile passes. A held top-up whose callback comes late is
+// credited by it.
 func TestRampCrashTopupSentUnacknowledged(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
 		ctx := context.Background()
@@ -268,6 +269,23 @@ func TestRampCrashTopupSentUnacknowledged(t *testing.T) {
 		}
 		if got, _ := x.w.Transaction(ctx, tp2.ID); got.Status != store.StatusFailed || balance(t, x.w, u.ID) != 4_000_000 {
 			t.Fatalf("not paid: %s, balance %d", got.Status, balance(t, x.w, u.ID))
+		}
+		// A third: held for the operator, then its callback comes after
+		// all (the server is up): it is credited, no operator needed.
+		tp3, err := x.ramp.Buy(ctx, u.ID, x.quote(500), "buy-paid-3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := x.callbacks(t, 3)[2]
+		x.clock.Advance(11 * time.Minute)
+		x.checkDue(t)
+		if r, _ := x.w.MpesaRequest(ctx, tp3.ID); r.ResultCode != wallet.MpesaUnconfirmed {
+			t.Fatalf("third top-up not held: %+v", r)
+		}
+		post(t, x.api+ramp.PathSTK, late.Body)
+		x.waitStatus(t, tp3.ID, store.StatusCompleted)
+		if b := balance(t, x.w, u.ID); b != 8_000_000 {
+			t.Fatalf("balance %d after a held top-up's late callback, want 8,000,000", b)
 		}
 		rep, err := x.w.UserReport(ctx, u.Phone, 10)
 		if err != nil {

@@ -176,7 +176,8 @@ func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
 				return err
 			}
 		case req.SentAt != nil && now.Sub(req.CreatedAt) >= r.giveUpAfter():
-			if _, err := r.Wallet.HoldUnconfirmedTopup(ctx, req.TransactionID, now.Add(time.Hour)); err != nil {
+			held, _, err := r.Wallet.HoldUnconfirmedTopup(ctx, req.TransactionID, now.Add(time.Hour))
+			if err != nil || !held {
 				return err
 			}
 			r.log().Error("mpesa top-up sent but never acknowledged: M-Pesa may have charged the user; nothing credited; an operator decides "+

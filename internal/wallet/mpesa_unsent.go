@@ -64,11 +64,12 @@ func (w *Service) NoteMpesaResult(ctx context.Context, transactionID int64, code
 // but was never acknowledged for the operator (MpesaUnconfirmed): nothing
 // is credited, it is looked at again at next (a late callback still
 // credits it), and its user is told once, by text, that the payment could
-// not be confirmed. true when it was marked now.
-func (w *Service) HoldUnconfirmedTopup(ctx context.Context, transactionID int64, next time.Time) (bool, error) {
-	var marked bool
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		marked = false
+// not be confirmed. held says it is (now or already) left to the operator,
+// first that it was marked by this call; neither when it was finished or
+// acknowledged meanwhile.
+func (w *Service) HoldUnconfirmedTopup(ctx context.Context, transactionID int64, next time.Time) (held, first bool, err error) {
+	err = w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		held, first = false, false
 		now := w.now()
 		r, err := tx.MpesaRequest(ctx, transactionID)
 		if err != nil {
@@ -78,21 +79,24 @@ func (w *Service) HoldUnconfirmedTopup(ctx context.Context, transactionID int64,
 		if err != nil {
 			return err
 		}
-		if t.Type != store.TypeTopup || t.Status != store.StatusPending || r.SentAt == nil || r.CheckoutRequestID != "" {
-			return fmt.Errorf("transaction %d is not a sent, unacknowledged pending top-up", transactionID)
+		switch {
+		case t.Type != store.TypeTopup || r.SentAt == nil:
+			return fmt.Errorf("transaction %d is not a top-up whose push was sent", transactionID)
+		case t.Status != store.StatusPending || r.CheckoutRequestID != "":
+			return nil
 		}
-		ok, err := tx.NoteMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, ResultCode: MpesaUnconfirmed,
+		held, err = tx.NoteMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, ResultCode: MpesaUnconfirmed,
 			ResultDesc: "push sent, never acknowledged: M-Pesa may have charged; an operator decides", Now: now}, next)
-		if err != nil || !ok || r.ResultCode == MpesaUnconfirmed {
+		if err != nil || !held || r.ResultCode == MpesaUnconfirmed {
 			return err
 		}
-		marked = true
+		first = true
 		return notifyUser(ctx, tx, t, store.NotifyTopupUnconfirmed, "", now)
 	})
 	if err != nil {
-		return false, fmt.Errorf("hold unconfirmed topup: %w", err)
+		return false, false, fmt.Errorf("hold unconfirmed topup: %w", err)
 	}
-	return marked, nil
+	return held, first, nil
 }
 
 // MpesaDecision is an operator's decision on a request Daraja cannot
