@@ -69,8 +69,10 @@ fuzz: ## Fuzz the USSD handler for FUZZTIME (the seed corpus runs in make test)
 	go test -run '^$$' -fuzz FuzzUSSD -fuzztime $(FUZZTIME) ./internal/httpapi
 
 .PHONY: soak
-soak: regtest-bin ## Run the long forms of the fault and scale-out suites (minutes each)
+soak: regtest-bin ## Run the long forms of the fault, scale-out and growth suites (the growth seed: 10 M transactions over 1 M users on each engine, hours)
 	SOAK=1 $(GO_TEST) -count=1 -timeout 60m -run 'Crash|Instances' -v ./internal/fleet/
+	RESTART_OUTAGES=5 RESTART_DOWN=15 RESTART_SESSIONS=16 $(GO_TEST) -count=1 -timeout 60m -run 'TestDatabaseRestart$$' -v ./internal/app/
+	$(BENCH_ENV) go run ./cmd/bench growth -engines postgres,mysql,sqlite -users 1000000 -txns 10000000
 
 .PHONY: build
 build: ## Build the server binary into bin/server

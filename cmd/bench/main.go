@@ -6,6 +6,8 @@
 //	bench mpesa       an M-Pesa success callback to its committed credit
 //	bench sms         the SMS outbox's throughput, and a committed transfer
 //	                  to its receipt at the (simulated) gateway
+//	bench growth      seeds 10 thousand then 10 million transactions and
+//	                  measures the USSD history hop at both sizes
 //
 // It needs TEST_POSTGRES_URL and TEST_MYSQL_URL (as the tests do) and the
 // tools scripts/bench/install-tools.sh installs (pgbench, sysbench).
@@ -35,7 +37,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench transfers|ussd|mpesa|sms [flags]")
+		return errors.New("usage: bench transfers|ussd|mpesa|sms|growth [flags]")
 	}
 	switch args[0] {
 	case "transfers":
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string) error {
 		return mpesaBench(ctx, args[1:])
 	case "sms":
 		return smsBench(ctx, args[1:])
+	case "growth":
+		return growthBench(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", args[0])
 }

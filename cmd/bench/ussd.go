@@ -18,6 +18,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/app"
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/dbadmin"
+	"github.com/umeme-wallet/umeme/internal/store/growth"
 )
 
 // ussdBench drives the real server's POST /ussd over HTTP with concurrent
@@ -45,29 +46,11 @@ func ussdBench(ctx context.Context, args []string) error {
 }
 
 func ussdOn(ctx context.Context, engine string, clients int, duration time.Duration, users int) error {
-	cfg := config.Default()
-	dbURL, drop, err := benchDatabase(ctx, engine)
+	a, base, stop, err := benchServer(ctx, engine, false)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	cfg.DatabaseURL = dbURL
-	cfg.ListenAddr = "127.0.0.1:0"
-	cfg.DBMaxConns = 16
-	// Simulated sessions type far faster than people: the per-phone limits
-	// would refuse them, so they are off here (and only here).
-	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
-	// A production-like server: the gateway authenticates with its token.
-	cfg.USSDCallbackToken = "bench-gateway-token"
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return err
-	}
-	if err := a.Start(); err != nil {
-		a.DB.Close()
-		return err
-	}
-	defer a.Close(context.WithoutCancel(ctx))
+	defer stop()
 
 	phones := make([]string, users)
 	for i := range phones {
@@ -84,7 +67,6 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 		}
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	base := "http://" + a.Addr() + "/ussd?token=" + url.QueryEscape(cfg.USSDCallbackToken)
 
 	stopProfile, err := startProfile()
 	if err != nil {
@@ -113,7 +95,7 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 						inputs = append(inputs, in)
 					}
 					t0 := time.Now()
-					body, err := hop(ctx, client, base, session, phone, strings.Join(inputs, "*"))
+					body, err := growth.USSDHop(ctx, client, base, session, phone, strings.Join(inputs, "*"))
 					mine = append(mine, time.Since(t0))
 					h++
 					if err != nil || !(strings.HasPrefix(body, "CON ") || strings.HasPrefix(body, "END ")) || strings.Contains(body, "Sorry") {
@@ -166,23 +148,42 @@ func journey(rng *rand.Rand, phones []string) []string {
 	}
 }
 
-func hop(ctx context.Context, c *http.Client, base, session, phone, text string) (string, error) {
-	form := url.Values{"sessionId": {session}, "phoneNumber": {phone}, "networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {text}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base, strings.NewReader(form.Encode()))
+// benchServer starts the server on a fresh database of an engine, as
+// production runs it (the gateway authenticates with its token), and
+// returns it with the URL of its USSD endpoint and a function that stops it
+// and drops the database (unless keep).
+func benchServer(ctx context.Context, engine string, keep bool) (*app.App, string, func(), error) {
+	dbURL, drop, err := benchDatabase(ctx, engine)
 	if err != nil {
-		return "", err
+		return nil, "", nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.Do(req)
+	if keep {
+		fmt.Printf("%s: database %s kept\n", engine, dbURL)
+		drop = func() {}
+	}
+	cfg := config.Default()
+	cfg.DatabaseURL = dbURL
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.DBMaxConns = 16
+	// Simulated sessions type far faster than people: the per-phone limits
+	// would refuse them, so they are off here (and only here).
+	cfg.HopsPerMinute, cfg.PINsPerMinute = 0, 0
+	cfg.USSDCallbackToken = "bench-gateway-token"
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		if err = a.Start(); err != nil {
+			a.DB.Close()
+		}
+	}
 	if err != nil {
-		return "", err
+		drop()
+		return nil, "", nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("status %d", resp.StatusCode)
+	stop := func() {
+		a.Close(context.WithoutCancel(ctx))
+		drop()
 	}
-	return string(b), err
+	return a, "http://" + a.Addr() + "/ussd?token=" + url.QueryEscape(cfg.USSDCallbackToken), stop, nil
 }
 
 // benchDatabase makes a fresh database on an engine (a temporary SQLite

@@ -27,6 +27,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
 	}
+	if q.claimMpesaCheckStmt, err = db.PrepareContext(ctx, claimMpesaCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimMpesaCheck: %w", err)
+	}
 	if q.claimNotificationsStmt, err = db.PrepareContext(ctx, claimNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimNotifications: %w", err)
 	}
@@ -129,6 +132,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
 	}
+	if q.getUserByIDForShareStmt, err = db.PrepareContext(ctx, getUserByIDForShare); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByIDForShare: %w", err)
+	}
 	if q.getUserByIDForUpdateStmt, err = db.PrepareContext(ctx, getUserByIDForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByIDForUpdate: %w", err)
 	}
@@ -183,6 +189,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lastAuditStmt, err = db.PrepareContext(ctx, lastAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query LastAudit: %w", err)
 	}
+	if q.leaseTransactionStmt, err = db.PrepareContext(ctx, leaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseTransaction: %w", err)
+	}
 	if q.listAuditStmt, err = db.PrepareContext(ctx, listAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAudit: %w", err)
 	}
@@ -218,6 +227,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listOpenSessionsStmt, err = db.PrepareContext(ctx, listOpenSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOpenSessions: %w", err)
+	}
+	if q.listOutboxBacklogStmt, err = db.PrepareContext(ctx, listOutboxBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOutboxBacklog: %w", err)
+	}
+	if q.listPendingBacklogStmt, err = db.PrepareContext(ctx, listPendingBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPendingBacklog: %w", err)
 	}
 	if q.listPendingTransactionsStmt, err = db.PrepareContext(ctx, listPendingTransactions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListPendingTransactions: %w", err)
@@ -284,6 +299,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.releaseNotificationsStmt, err = db.PrepareContext(ctx, releaseNotifications); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseNotifications: %w", err)
+	}
+	if q.releaseTransactionStmt, err = db.PrepareContext(ctx, releaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseTransaction: %w", err)
 	}
 	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
@@ -371,6 +389,11 @@ func (q *Queries) Close() error {
 	if q.applyBalanceDeltaStmt != nil {
 		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
+		}
+	}
+	if q.claimMpesaCheckStmt != nil {
+		if cerr := q.claimMpesaCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimMpesaCheckStmt: %w", cerr)
 		}
 	}
 	if q.claimNotificationsStmt != nil {
@@ -543,6 +566,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
 		}
 	}
+	if q.getUserByIDForShareStmt != nil {
+		if cerr := q.getUserByIDForShareStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDForShareStmt: %w", cerr)
+		}
+	}
 	if q.getUserByIDForUpdateStmt != nil {
 		if cerr := q.getUserByIDForUpdateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByIDForUpdateStmt: %w", cerr)
@@ -633,6 +661,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lastAuditStmt: %w", cerr)
 		}
 	}
+	if q.leaseTransactionStmt != nil {
+		if cerr := q.leaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseTransactionStmt: %w", cerr)
+		}
+	}
 	if q.listAuditStmt != nil {
 		if cerr := q.listAuditStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditStmt: %w", cerr)
@@ -691,6 +724,16 @@ func (q *Queries) Close() error {
 	if q.listOpenSessionsStmt != nil {
 		if cerr := q.listOpenSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listOpenSessionsStmt: %w", cerr)
+		}
+	}
+	if q.listOutboxBacklogStmt != nil {
+		if cerr := q.listOutboxBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOutboxBacklogStmt: %w", cerr)
+		}
+	}
+	if q.listPendingBacklogStmt != nil {
+		if cerr := q.listPendingBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPendingBacklogStmt: %w", cerr)
 		}
 	}
 	if q.listPendingTransactionsStmt != nil {
@@ -801,6 +844,11 @@ func (q *Queries) Close() error {
 	if q.releaseNotificationsStmt != nil {
 		if cerr := q.releaseNotificationsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.releaseTransactionStmt != nil {
+		if cerr := q.releaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseTransactionStmt: %w", cerr)
 		}
 	}
 	if q.saveSessionHopStmt != nil {
@@ -973,6 +1021,7 @@ type Queries struct {
 	db                                     DBTX
 	tx                                     *sql.Tx
 	applyBalanceDeltaStmt                  *sql.Stmt
+	claimMpesaCheckStmt                    *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
 	closeUnsentMpesaRequestStmt            *sql.Stmt
@@ -1007,6 +1056,7 @@ type Queries struct {
 	getUnacknowledgedTopupStmt             *sql.Stmt
 	getUserAccountByPhoneStmt              *sql.Stmt
 	getUserByIDStmt                        *sql.Stmt
+	getUserByIDForShareStmt                *sql.Stmt
 	getUserByIDForUpdateStmt               *sql.Stmt
 	getUserByLightningNameStmt             *sql.Stmt
 	getUserByPhoneStmt                     *sql.Stmt
@@ -1025,6 +1075,7 @@ type Queries struct {
 	insertUserAccountStmt                  *sql.Stmt
 	insertUserIfAbsentStmt                 *sql.Stmt
 	lastAuditStmt                          *sql.Stmt
+	leaseTransactionStmt                   *sql.Stmt
 	listAuditStmt                          *sql.Stmt
 	listBalanceDriftStmt                   *sql.Stmt
 	listChainAccountsStmt                  *sql.Stmt
@@ -1037,6 +1088,8 @@ type Queries struct {
 	listNegativeUserAccountsStmt           *sql.Stmt
 	listNotificationsByTransactionStmt     *sql.Stmt
 	listOpenSessionsStmt                   *sql.Stmt
+	listOutboxBacklogStmt                  *sql.Stmt
+	listPendingBacklogStmt                 *sql.Stmt
 	listPendingTransactionsStmt            *sql.Stmt
 	listReservationMismatchesStmt          *sql.Stmt
 	listTransactionShapesStmt              *sql.Stmt
@@ -1059,6 +1112,7 @@ type Queries struct {
 	recordNotificationRetryStmt            *sql.Stmt
 	recordNotificationSentStmt             *sql.Stmt
 	releaseNotificationsStmt               *sql.Stmt
+	releaseTransactionStmt                 *sql.Stmt
 	saveSessionHopStmt                     *sql.Stmt
 	scheduleMpesaCheckStmt                 *sql.Stmt
 	setAutoPauseStmt                       *sql.Stmt
@@ -1092,6 +1146,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                                     tx,
 		tx:                                     tx,
 		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
+		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
 		closeUnsentMpesaRequestStmt:            q.closeUnsentMpesaRequestStmt,
@@ -1126,6 +1181,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUnacknowledgedTopupStmt:             q.getUnacknowledgedTopupStmt,
 		getUserAccountByPhoneStmt:              q.getUserAccountByPhoneStmt,
 		getUserByIDStmt:                        q.getUserByIDStmt,
+		getUserByIDForShareStmt:                q.getUserByIDForShareStmt,
 		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
 		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
 		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
@@ -1144,6 +1200,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertUserAccountStmt:                  q.insertUserAccountStmt,
 		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
 		lastAuditStmt:                          q.lastAuditStmt,
+		leaseTransactionStmt:                   q.leaseTransactionStmt,
 		listAuditStmt:                          q.listAuditStmt,
 		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
 		listChainAccountsStmt:                  q.listChainAccountsStmt,
@@ -1156,6 +1213,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
 		listNotificationsByTransactionStmt:     q.listNotificationsByTransactionStmt,
 		listOpenSessionsStmt:                   q.listOpenSessionsStmt,
+		listOutboxBacklogStmt:                  q.listOutboxBacklogStmt,
+		listPendingBacklogStmt:                 q.listPendingBacklogStmt,
 		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
 		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
 		listTransactionShapesStmt:              q.listTransactionShapesStmt,
@@ -1178,6 +1237,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
 		recordNotificationSentStmt:             q.recordNotificationSentStmt,
 		releaseNotificationsStmt:               q.releaseNotificationsStmt,
+		releaseTransactionStmt:                 q.releaseTransactionStmt,
 		saveSessionHopStmt:                     q.saveSessionHopStmt,
 		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
 		setAutoPauseStmt:                       q.setAutoPauseStmt,

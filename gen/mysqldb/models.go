@@ -187,6 +187,8 @@ type Transaction struct {
 	UpdatedAt              time.Time
 	HeldMsat               int64
 	PaymentHashClaim       sql.NullString
+	FollowToken            sql.NullString
+	LeasedUntil            sql.NullTime
 }
 
 type User struct {

@@ -11,6 +11,34 @@ import (
 	"time"
 )
 
+const claimMpesaCheck = `-- name: ClaimMpesaCheck :execrows
+UPDATE mpesa_requests SET next_check_at = ?, checks = checks + 1, updated_at = ?
+WHERE transaction_id = ? AND next_check_at IS NOT NULL AND next_check_at <= ?
+`
+
+type ClaimMpesaCheckParams struct {
+	NextCheckAt   sql.NullTime
+	Now           time.Time
+	TransactionID int64
+	DueAt         sql.NullTime
+}
+
+// Takes a due check of an open request for one reconciler: moves its next
+// check to next_check_at and counts it, only while it is still due at due_at (now);
+// 0 rows means another reconciler took it, or it is closed.
+func (q *Queries) ClaimMpesaCheck(ctx context.Context, arg ClaimMpesaCheckParams) (int64, error) {
+	result, err := q.exec(ctx, q.claimMpesaCheckStmt, claimMpesaCheck,
+		arg.NextCheckAt,
+		arg.Now,
+		arg.TransactionID,
+		arg.DueAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const closeUnsentMpesaRequest = `-- name: CloseUnsentMpesaRequest :execrows
 UPDATE mpesa_requests SET next_check_at = NULL, updated_at = ?
 WHERE transaction_id = ? AND sent_at IS NULL AND next_check_at IS NOT NULL

@@ -45,13 +45,15 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
-WHERE payment_hash = ? AND type = 'payment'
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions
+WHERE payment_hash_claim = ? AND type = 'payment'
 `
 
 // The outgoing payment that owns a payment hash, in whatever status: a hash
-// has at most one (migration 000006), by the unique index that also serves
-// this.
+// has at most one (migration 000006). The unique index is on the stored
+// column payment_hash_claim (the hash of a payment, NULL for any other row),
+// so the look-up names that column: on payment_hash it would read the
+// whole table.
 func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
 	row := q.queryRow(ctx, q.getPaymentByHashStmt, getPaymentByHash, paymentHash)
 	var i Transaction
@@ -76,12 +78,14 @@ func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullStri
 		&i.UpdatedAt,
 		&i.HeldMsat,
 		&i.PaymentHashClaim,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE id = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions WHERE id = ?
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -108,12 +112,14 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.UpdatedAt,
 		&i.HeldMsat,
 		&i.PaymentHashClaim,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE idempotency_key = ?
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions WHERE idempotency_key = ?
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -140,6 +146,8 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.UpdatedAt,
 		&i.HeldMsat,
 		&i.PaymentHashClaim,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
@@ -257,8 +265,77 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 	return result.LastInsertId()
 }
 
+const leaseTransaction = `-- name: LeaseTransaction :execrows
+UPDATE transactions
+SET follow_token = ?, leased_until = NOW(6) + INTERVAL CAST(? AS SIGNED) MICROSECOND
+WHERE id = ? AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6) OR follow_token = ?)
+`
+
+type LeaseTransactionParams struct {
+	FollowToken sql.NullString
+	LeaseUs     int64
+	ID          int64
+}
+
+// Leases a pending transaction to the holder of follow_token for lease_us
+// from now on the database's clock (migration 000012): 0 rows when it is no
+// longer pending or another holds a lease that has not run out. The holder
+// renews its lease with the same token.
+func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
+	result, err := q.exec(ctx, q.leaseTransactionStmt, leaseTransaction,
+		arg.FollowToken,
+		arg.LeaseUs,
+		arg.ID,
+		arg.FollowToken,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const listPendingBacklog = `-- name: ListPendingBacklog :many
+SELECT t.type, t.created_at, c.pending
+FROM transactions t
+JOIN (SELECT type, COUNT(*) AS pending, MIN(id) AS first_id
+      FROM transactions WHERE status = 'pending' GROUP BY type) c ON t.id = c.first_id
+ORDER BY t.type
+`
+
+type ListPendingBacklogRow struct {
+	Type      string
+	CreatedAt time.Time
+	Pending   int64
+}
+
+// For the metrics: the pending transactions of each type, how many and the
+// oldest (the first pending id of a type is its oldest), read through the
+// index of pending rows; no finished row is scanned.
+func (q *Queries) ListPendingBacklog(ctx context.Context) ([]ListPendingBacklogRow, error) {
+	rows, err := q.query(ctx, q.listPendingBacklogStmt, listPendingBacklog)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListPendingBacklogRow
+	for rows.Next() {
+		var i ListPendingBacklogRow
+		if err := rows.Scan(&i.Type, &i.CreatedAt, &i.Pending); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions WHERE status = 'pending' AND type = ? ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -291,6 +368,8 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.UpdatedAt,
 			&i.HeldMsat,
 			&i.PaymentHashClaim,
+			&i.FollowToken,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -306,7 +385,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, payment_hash_claim, follow_token, leased_until FROM transactions
 WHERE user_id = ? AND id < ?
 ORDER BY id DESC
 LIMIT ?
@@ -349,6 +428,8 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.UpdatedAt,
 			&i.HeldMsat,
 			&i.PaymentHashClaim,
+			&i.FollowToken,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -361,4 +442,23 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 		return nil, err
 	}
 	return items, nil
+}
+
+const releaseTransaction = `-- name: ReleaseTransaction :execrows
+UPDATE transactions SET follow_token = NULL, leased_until = NULL
+WHERE id = ? AND follow_token = ?
+`
+
+type ReleaseTransactionParams struct {
+	ID          int64
+	FollowToken sql.NullString
+}
+
+// Ends the holder's lease of a transaction; 0 rows when it holds none.
+func (q *Queries) ReleaseTransaction(ctx context.Context, arg ReleaseTransactionParams) (int64, error) {
+	result, err := q.exec(ctx, q.releaseTransactionStmt, releaseTransaction, arg.ID, arg.FollowToken)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }

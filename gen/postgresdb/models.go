@@ -185,6 +185,8 @@ type Transaction struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	HeldMsat               int64
+	FollowToken            *string
+	LeasedUntil            *time.Time
 }
 
 type User struct {

@@ -44,7 +44,7 @@ func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionPa
 }
 
 const getPaymentByHash = `-- name: GetPaymentByHash :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, follow_token, leased_until FROM transactions
 WHERE payment_hash = $1 AND type = 'payment'
 `
 
@@ -74,12 +74,14 @@ func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash *string) (Tr
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.HeldMsat,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
 
 const getTransactionByID = `-- name: GetTransactionByID :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE id = $1
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, follow_token, leased_until FROM transactions WHERE id = $1
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
@@ -105,12 +107,14 @@ func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.HeldMsat,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
 
 const getTransactionByIdempotencyKey = `-- name: GetTransactionByIdempotencyKey :one
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE idempotency_key = $1
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, follow_token, leased_until FROM transactions WHERE idempotency_key = $1
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
@@ -136,6 +140,8 @@ func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotenc
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.HeldMsat,
+		&i.FollowToken,
+		&i.LeasedUntil,
 	)
 	return i, err
 }
@@ -265,8 +271,69 @@ func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) 
 	return items, nil
 }
 
+const leaseTransaction = `-- name: LeaseTransaction :execrows
+UPDATE transactions
+SET follow_token = $1, leased_until = now() + $2::BIGINT * INTERVAL '1 microsecond'
+WHERE id = $3 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now() OR follow_token = $1)
+`
+
+type LeaseTransactionParams struct {
+	FollowToken *string
+	LeaseUs     int64
+	ID          int64
+}
+
+// Leases a pending transaction to the holder of follow_token for lease_us
+// from now on the database's clock (migration 000012): 0 rows when it is no
+// longer pending or another holds a lease that has not run out. The holder
+// renews its lease with the same token.
+func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, leaseTransaction, arg.FollowToken, arg.LeaseUs, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const listPendingBacklog = `-- name: ListPendingBacklog :many
+SELECT t.type, t.created_at, c.pending
+FROM transactions t
+JOIN (SELECT type, COUNT(*) AS pending, MIN(id) AS first_id
+      FROM transactions WHERE status = 'pending' GROUP BY type) c ON t.id = c.first_id
+ORDER BY t.type
+`
+
+type ListPendingBacklogRow struct {
+	Type      string
+	CreatedAt time.Time
+	Pending   int64
+}
+
+// For the metrics: the pending transactions of each type, how many and the
+// oldest (the first pending id of a type is its oldest), read through the
+// index of pending rows; no finished row is scanned.
+func (q *Queries) ListPendingBacklog(ctx context.Context) ([]ListPendingBacklogRow, error) {
+	rows, err := q.db.Query(ctx, listPendingBacklog)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListPendingBacklogRow
+	for rows.Next() {
+		var i ListPendingBacklogRow
+		if err := rows.Scan(&i.Type, &i.CreatedAt, &i.Pending); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listPendingTransactions = `-- name: ListPendingTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions WHERE status = 'pending' AND type = $1 ORDER BY id
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, follow_token, leased_until FROM transactions WHERE status = 'pending' AND type = $1 ORDER BY id
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
@@ -298,6 +365,8 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.HeldMsat,
+			&i.FollowToken,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -310,7 +379,7 @@ func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]
 }
 
 const listUserTransactions = `-- name: ListUserTransactions :many
-SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat FROM transactions
+SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, payment_hash, mpesa_receipt, mpesa_checkout_request_id, mpesa_conversation_id, counterparty_phone, description, idempotency_key, related_id, created_at, updated_at, held_msat, follow_token, leased_until FROM transactions
 WHERE user_id = $1 AND id < $2
 ORDER BY id DESC
 LIMIT $3
@@ -352,6 +421,8 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.HeldMsat,
+			&i.FollowToken,
+			&i.LeasedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -361,4 +432,23 @@ func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransact
 		return nil, err
 	}
 	return items, nil
+}
+
+const releaseTransaction = `-- name: ReleaseTransaction :execrows
+UPDATE transactions SET follow_token = NULL, leased_until = NULL
+WHERE id = $1 AND follow_token = $2
+`
+
+type ReleaseTransactionParams struct {
+	ID          int64
+	FollowToken *string
+}
+
+// Ends the holder's lease of a transaction; 0 rows when it holds none.
+func (q *Queries) ReleaseTransaction(ctx context.Context, arg ReleaseTransactionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releaseTransaction, arg.ID, arg.FollowToken)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

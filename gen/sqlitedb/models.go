@@ -186,6 +186,8 @@ type Transaction struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	HeldMsat               int64
+	FollowToken            sql.NullString
+	LeasedUntil            sql.NullTime
 }
 
 type User struct {

@@ -297,6 +297,43 @@ func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactio
 	return items, nil
 }
 
+const listOutboxBacklog = `-- name: ListOutboxBacklog :many
+SELECT n.created_at, c.pending
+FROM notifications n
+JOIN (SELECT COUNT(*) AS pending, MIN(id) AS first_id
+      FROM notifications WHERE status = 'pending') c ON n.id = c.first_id
+`
+
+type ListOutboxBacklogRow struct {
+	CreatedAt time.Time
+	Pending   int64
+}
+
+// For the metrics: how many texts wait to be sent and the oldest of them
+// (no row when none waits), through the (status, next_attempt_at) index.
+func (q *Queries) ListOutboxBacklog(ctx context.Context) ([]ListOutboxBacklogRow, error) {
+	rows, err := q.db.QueryContext(ctx, listOutboxBacklog)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListOutboxBacklogRow
+	for rows.Next() {
+		var i ListOutboxBacklogRow
+		if err := rows.Scan(&i.CreatedAt, &i.Pending); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockDueNotifications = `-- name: LockDueNotifications :many
 SELECT id FROM notifications
 WHERE status = 'pending' AND next_attempt_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?2)

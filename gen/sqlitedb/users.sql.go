@@ -37,6 +37,33 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 	return i, err
 }
 
+const getUserByIDForShare = `-- name: GetUserByIDForShare :one
+SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE id = ?1
+`
+
+// SQLite's write transaction already excludes other writers.
+func (q *Queries) GetUserByIDForShare(ctx context.Context, id int64) (User, error) {
+	row := q.db.QueryRowContext(ctx, getUserByIDForShare, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Phone,
+		&i.LightningName,
+		&i.LightningPubkey,
+		&i.PinHash,
+		&i.FailedPinAttempts,
+		&i.LockoutCount,
+		&i.LockedUntil,
+		&i.Language,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FrozenAt,
+		&i.PinResetAt,
+	)
+	return i, err
+}
+
 const getUserByIDForUpdate = `-- name: GetUserByIDForUpdate :one
 SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempts, lockout_count, locked_until, language, status, created_at, updated_at, frozen_at, pin_reset_at FROM users WHERE id = ?1
 `

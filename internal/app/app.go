@@ -18,6 +18,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/httpapi"
 	"github.com/umeme-wallet/umeme/internal/lightning"
 	"github.com/umeme-wallet/umeme/internal/lightning/lndnode"
+	"github.com/umeme-wallet/umeme/internal/metrics"
 	"github.com/umeme-wallet/umeme/internal/notify"
 	"github.com/umeme-wallet/umeme/internal/ramp"
 	"github.com/umeme-wallet/umeme/internal/rates"
@@ -47,6 +48,9 @@ type App struct {
 	// Watchdog pauses payouts the node cannot cover (watchdog.go); nil
 	// without a Lightning node or with WATCHDOG_MIN_RATIO=0.
 	Watchdog *watchdog.Watchdog
+	// Metrics is the registry GET /metrics serves on METRICS_ADDR; other
+	// parts add their gauges with Metrics.Register.
+	Metrics  *metrics.Metrics
 	node     *lndnode.Lazy
 	stopDial context.CancelFunc
 
@@ -60,6 +64,9 @@ type App struct {
 	ln   net.Listener
 	srv  *http.Server
 	done chan error
+
+	metricsLn  net.Listener
+	metricsSrv *http.Server
 }
 
 // Open opens and migrates the database; nothing listens yet.
@@ -71,13 +78,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if cfg.PINPepper == "" {
 		log.Warn("PIN_PEPPER is not set: a copy of the database alone is enough to brute-force PINs; set it in production")
 	}
-	a := &App{Config: cfg, Log: log, DB: db}
+	a := &App{Config: cfg, Log: log, DB: db, Metrics: metrics.New()}
 	if err := a.openSMS(); err != nil {
 		db.Close()
 		return nil, err
 	}
-	// The wallet's commits that queue a text wake the sender (sms.go).
-	w, err := wallet.New(ctx, notify.WakeOnQueue(db, a.Outbox), cfg.Wallet())
+	// The wallet's commits that queue a text wake the sender (sms.go), and
+	// each commit's money events are counted and logged.
+	ledger, err := a.Metrics.Ledger(ctx, notify.WakeOnQueue(db, a.Outbox), log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	w, err := wallet.New(ctx, ledger, cfg.Wallet())
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -112,7 +125,50 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a.USSD = ussd.New(ucfg, w, db, log)
 	a.Watchdog = a.openWatchdog()
+	if err := a.Metrics.Observe(a.metricSources()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.watchdogGauges(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// watchdogGauges export the watchdog's last check: whether payouts are
+// paused (by it or by hand) and the coverage ratio it measured.
+func (a *App) watchdogGauges() error {
+	if a.Watchdog == nil {
+		return nil
+	}
+	err := a.Metrics.GaugeFunc("umeme_payouts_paused", "1 when outgoing Lightning payments and M-Pesa withdrawals were paused at the watchdog's last check (by it or by an operator)", func() float64 {
+		if a.Watchdog.State().Paused {
+			return 1
+		}
+		return 0
+	})
+	if err != nil {
+		return err
+	}
+	return a.Metrics.GaugeFunc("umeme_watchdog_coverage_ratio", "what covers the users' money over what they are owed, at the watchdog's last check", func() float64 {
+		return a.Watchdog.State().Ratio
+	})
+}
+
+// metricSources are what the scrape-time gauges read.
+func (a *App) metricSources() metrics.Sources {
+	src := metrics.Sources{Store: a.DB, Log: a.Log}
+	if a.Rates != nil {
+		src.RateAge = a.Rates.Age
+	}
+	if a.Receiver != nil {
+		src.InvoiceIndexes = func(ctx context.Context) (uint64, uint64, error) {
+			node, err := a.node.LatestAddIndex(ctx)
+			return a.Receiver.SeenAddIndex(), node, err
+		}
+	}
+	return src
 }
 
 // Start listens on the configured address and serves in the background.
@@ -140,7 +196,7 @@ func (a *App) Start() error {
 		LNURLLimits: httpapi.LNURLLimits{PerClient: a.Config.LNURLPerClient, PerName: a.Config.LNURLPerName, Global: a.Config.LNURLGlobal,
 			Window: a.Config.LNURLLimitWindow},
 		Ramp: a.Ramp, MpesaCallbackToken: a.Config.Mpesa.CallbackToken, MpesaAllowedIPs: a.Config.Mpesa.AllowedIPs,
-		SMS: a.smsRoutes()}
+		SMS: a.smsRoutes(), Metrics: a.Metrics}
 	a.srv = &http.Server{
 		Handler:           api.Routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -150,6 +206,9 @@ func (a *App) Start() error {
 	}
 	a.done = make(chan error, 1)
 	go func() { a.done <- a.srv.Serve(ln) }()
+	if err := a.startMetrics(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopCleanup, a.cleanupDone = cancel, make(chan struct{})
 	go a.cleanupLoop(ctx)
@@ -181,6 +240,34 @@ func (a *App) Start() error {
 // Addr is the address the server listens on (useful after ":0").
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
+// startMetrics serves GET /metrics on METRICS_ADDR, when set: a listener
+// of its own, so that the public one never shows it.
+func (a *App) startMetrics() error {
+	if a.Config.MetricsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.Config.MetricsAddr)
+	if err != nil {
+		a.srv.Close()
+		return fmt.Errorf("listen for metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	a.metricsLn = ln
+	a.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go a.metricsSrv.Serve(ln) //nolint:errcheck // ends with Shutdown
+	a.Log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// MetricsAddr is the address GET /metrics listens on ("" when off).
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}
+
 // Close shuts the server down gracefully within ctx, then closes the database.
 func (a *App) Close(ctx context.Context) error {
 	var err error
@@ -201,6 +288,9 @@ func (a *App) Close(ctx context.Context) error {
 		if serveErr := <-a.done; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = errors.Join(err, serveErr)
 		}
+	}
+	if a.metricsSrv != nil {
+		err = errors.Join(err, a.metricsSrv.Shutdown(ctx))
 	}
 	if a.SMSPay != nil {
 		a.SMSPay.Close(ctx) // the texts it was still acting on
@@ -241,22 +331,31 @@ func (a *App) cleanupLoop(ctx context.Context) {
 
 // resumePayments re-attaches to pending payments once lnd is connected, and
 // every minute after (a payment whose stream was lost is followed again).
+// A payment another follower holds (another server, or this one before a
+// crash) is left to it; while there are some, rounds come every third of
+// a lease, so that a dead server's payments are taken over within about a
+// lease and a third.
 func (a *App) resumePayments(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
 	case <-a.node.Connected():
 	}
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
 	for {
-		if err := a.Payer.Resume(ctx); err != nil && ctx.Err() == nil {
+		next := time.Minute
+		others, err := a.Payer.ResumeOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			a.Log.Error("re-attaching to pending payments failed", "err", err)
+		}
+		if others > 0 {
+			// A third of a lease: a lease left by a dead follower is taken
+			// within that much of running out.
+			next = min(next, a.Payer.LeaseDuration()/3)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 		}
 	}
 }

@@ -48,7 +48,13 @@ func startAppWith(t *testing.T, cfg config.Config) *app.App {
 // startAppWithLog is startAppWith with the server's log written to logs.
 func startAppWithLog(t *testing.T, cfg config.Config, logs io.Writer) *app.App {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(logs, nil))
+	return startAppWithLogger(t, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+}
+
+// startAppWithLogger starts a server on cfg logging to log, stopped at the
+// test's end.
+func startAppWithLogger(t *testing.T, cfg config.Config, log *slog.Logger) *app.App {
+	t.Helper()
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +81,7 @@ type phone struct {
 	number  string
 	session string
 	inputs  []string
+	hops    int // posted, for the metrics test
 }
 
 func newPhone(t *testing.T, a *app.App) *phone {
@@ -96,6 +103,18 @@ func (p *phone) press(in string) string {
 	return p.post(strings.Join(p.inputs, "*"))
 }
 
+// send dials, sends sats to the number to from the main menu and confirms
+// with pin; it returns the last screen.
+func (p *phone) send(to, sats, pin string) string {
+	p.t.Helper()
+	p.dial()
+	p.press("1")
+	p.press(to)
+	p.press(sats)
+	p.press("1")
+	return p.press(pin)
+}
+
 // again repeats the last hop exactly, as a retrying gateway would.
 func (p *phone) again() string {
 	p.t.Helper()
@@ -104,6 +123,7 @@ func (p *phone) again() string {
 
 func (p *phone) post(text string) string {
 	p.t.Helper()
+	p.hops++
 	status, body := postForm(p.t, p.base+"/ussd?token="+url.QueryEscape(p.token), url.Values{
 		"sessionId": {p.session}, "phoneNumber": {p.number}, "networkCode": {"63902"},
 		"serviceCode": {"*384*1234#"}, "text": {text},

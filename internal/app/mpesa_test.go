@@ -221,7 +221,8 @@ func TestMpesaQuotesFromRateSources(t *testing.T) {
 	a1, a2, out := ticker("12000000"), ticker("12060000"), ticker("13000000")
 	cfg.KESPerBTC = ""
 	cfg.Rates.Sources = a1.URL + "|data.rates.KES," + a2.URL + "|data.rates.KES," + out.URL + "|data.rates.KES"
-	cfg.Rates.TTL, cfg.Rates.MaxAge = 50*time.Millisecond, 200*time.Millisecond
+	// Bounds wide enough that a loaded machine still fetches in time.
+	cfg.Rates.TTL, cfg.Rates.MaxAge = 500*time.Millisecond, 2*time.Second
 	a := startAppWith(t, cfg)
 	alice := newPhone(t, a)
 	register(t, alice, "7391")
@@ -237,7 +238,7 @@ func TestMpesaQuotesFromRateSources(t *testing.T) {
 	mu.Lock()
 	down = true
 	mu.Unlock()
-	time.Sleep(300 * time.Millisecond) // past RATES_MAX_AGE
+	time.Sleep(2500 * time.Millisecond) // past RATES_MAX_AGE
 	item = menuItem(t, alice.dial(), "Buy with M-Pesa")
 	alice.press(item)
 	expect(t, alice.press("500"), "END ", "Prices are not available right now. Nothing was charged.")

@@ -93,12 +93,7 @@ func TestSMSAppDeliversAndRecordsReports(t *testing.T) {
 		register(t, alice, "7391")
 		register(t, bob, "5820")
 		fund(t, a, alice, 5000)
-		alice.dial()
-		alice.press("1")
-		alice.press(bob.number)
-		alice.press("1500")
-		alice.press("1")
-		expect(t, alice.press("7391"), "END Sent 1,500 sats")
+		expect(t, alice.send(bob.number, "1500", "7391"), "END Sent 1,500 sats")
 		alice.again()
 
 		alice.press(menuItem(t, alice.dial(), "Settings"))

@@ -40,6 +40,9 @@ type Config struct {
 	DBIsolation store.Isolation
 	// ListenAddr is where the HTTP server listens.
 	ListenAddr string
+	// MetricsAddr is where GET /metrics listens, apart from the public
+	// listener (empty: no metrics endpoint).
+	MetricsAddr string
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
 
@@ -187,6 +190,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	str("LISTEN_ADDR", &c.ListenAddr)
+	str("METRICS_ADDR", &c.MetricsAddr)
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	str("PHONE_REGION", &c.PhoneRegion)
 	int64s := map[string]*int64{
@@ -318,6 +322,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database URL (env DATABASE_URL)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "connection pool size (env DB_MAX_CONNS)")
 	fs.StringVar(&c.ListenAddr, "listen", c.ListenAddr, "HTTP listen address (env LISTEN_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "GET /metrics listen address, off when empty (env METRICS_ADDR)")
 	fs.StringVar(&c.PublicDomain, "public-domain", c.PublicDomain, "Lightning Address domain (env PUBLIC_DOMAIN)")
 }
 

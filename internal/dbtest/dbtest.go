@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,4 +159,27 @@ func RawDB(t testing.TB, dbURL string) *sql.DB {
 		t.Fatalf("raw db: %v", err)
 	}
 	return db
+}
+
+// AtOnce runs fn(i) for i in [0, n) in n goroutines released at the same
+// instant (servers sharing one database, racing for the same work), waits
+// for all of them and fails the test on the first error.
+func AtOnce(t testing.TB, n int, fn func(i int) error) {
+	t.Helper()
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/lightning"
+	"github.com/umeme-wallet/umeme/internal/metrics"
 	"github.com/umeme-wallet/umeme/internal/ramp"
 	"github.com/umeme-wallet/umeme/internal/ratelimit"
 	"github.com/umeme-wallet/umeme/internal/ussd"
@@ -58,6 +59,8 @@ type Server struct {
 	// SMS, when set with a token, receives Africa's Talking's SMS
 	// callbacks under /sms/{token}/ (sms.go).
 	SMS *SMSRoutes
+	// Metrics counts the hops (nil: not counted).
+	Metrics *metrics.Metrics
 
 	lnurlByClient, lnurlByName, lnurlGlobal *ratelimit.Limiter
 }

@@ -17,24 +17,36 @@ import (
 // the gateway must always get 200 and a CON/END body, never an error.
 const apology = "END Sorry, the service is busy. Please try again later.\nSamahani, jaribu tena baadaye."
 
-// ussdHop answers one hop of the gateway's session callback.
+// ussdHop answers one hop of the gateway's session callback, and logs it in
+// one line (session, masked phone, screen, outcome, latency; never the
+// text, which carries PINs) and counts it.
 func (s *Server) ussdHop(w http.ResponseWriter, r *http.Request) {
+	began := time.Now()
+	var req ussd.Request
+	reply := ussd.Reply{Outcome: outcomeApology}
 	// Whatever fails, even a bug, the subscriber gets a screen.
 	defer func() {
 		if p := recover(); p != nil {
 			s.Log.Error("ussd hop panicked", "panic", p, "stack", string(debug.Stack()))
 			writeText(w, http.StatusOK, apology)
+			reply = ussd.Reply{Outcome: outcomePanic}
 		}
+		took := time.Since(began)
+		s.Metrics.Hop(reply.State, reply.Outcome, took)
+		s.Log.Info("ussd hop", "session", truncate(req.SessionID, 128), "phone", wallet.MaskPhone(req.PhoneNumber), "screen", reply.State,
+			"outcome", reply.Outcome, "ms", float64(took.Microseconds())/1000)
 	}()
 	if !s.gatewayAllowed(r) {
+		reply.Outcome = outcomeForbidden
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
 	if err := r.ParseForm(); err != nil {
+		reply.Outcome = outcomeBadRequest
 		writeText(w, http.StatusOK, apology)
 		return
 	}
-	req := ussd.Request{
+	req = ussd.Request{
 		SessionID:   r.PostFormValue("sessionId"),
 		PhoneNumber: r.PostFormValue("phoneNumber"),
 		NetworkCode: r.PostFormValue("networkCode"),
@@ -44,17 +56,37 @@ func (s *Server) ussdHop(w http.ResponseWriter, r *http.Request) {
 	// The gateway waits about 10 s; answer well before, whatever happens.
 	ctx, cancel := context.WithTimeout(r.Context(), s.hopTimeout())
 	defer cancel()
-	body, err := s.USSD.Handle(ctx, req)
+	got, err := s.USSD.Handle(ctx, req)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		s.Metrics.HopDeadlineMissed()
+		if err != nil {
+			got.Outcome = outcomeDeadline
+		}
+	}
 	if err != nil {
 		level := s.Log.Error
 		if errors.Is(err, ussd.ErrBadRequest) {
 			level = s.Log.Warn
+			got.Outcome = outcomeBadRequest
+		} else if got.Outcome == "" {
+			got.Outcome = outcomeApology
 		}
 		level("ussd hop not answered", "session", req.SessionID, "phone", wallet.MaskPhone(req.PhoneNumber), "err", err)
-		body = apology
+		got.Body = apology
 	}
-	writeText(w, http.StatusOK, body)
+	reply = got
+	writeText(w, http.StatusOK, reply.Body)
 }
+
+// The outcomes of hops the engine did not answer (its own are
+// ussd.Outcome*).
+const (
+	outcomeApology    = "apology"     // an error: the busy apology
+	outcomeDeadline   = "deadline"    // past USSD_HOP_TIMEOUT: the busy apology
+	outcomeBadRequest = "bad_request" // no session id, an impossible number, an unreadable form
+	outcomeForbidden  = "forbidden"   // not the gateway (403)
+	outcomePanic      = "panic"       // a bug, recovered: the busy apology
+)
 
 func (s *Server) hopTimeout() time.Duration {
 	if s.HopTimeout > 0 {

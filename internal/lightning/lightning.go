@@ -42,6 +42,9 @@ type Node interface {
 	// ListInvoices lists every invoice of the node, in every state (for
 	// reconciliation: it reads them all).
 	ListInvoices(ctx context.Context) ([]InvoiceUpdate, error)
+	// LatestAddIndex is the add index of the node's newest invoice (0 when
+	// it has none), for the watcher's lag.
+	LatestAddIndex(ctx context.Context) (uint64, error)
 	// ListPayments lists every outgoing payment of the node, finished or
 	// not (for reconciliation: it reads them all).
 	ListPayments(ctx context.Context) ([]PaymentRecord, error)

@@ -2,6 +2,8 @@ package lightning
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,14 @@ import (
 // started whose invoice has expired. A payment hash has at most one pending
 // or completed payment in the ledger, so the node's "this hash is already
 // paid or in flight" is this payment's own attempt, and is tracked.
+//
+// One follower at a time calls the node about a pending payment, whichever
+// server it runs in: it first takes the payment's lease in the database
+// (wallet.LeasePayment, on the database's clock, only while the payment is
+// pending) and renews it while it follows. Several servers
+// re-attaching at once, or a hop repeated through another server, cannot
+// send a payment twice, nor send one another has refunded (lnd would start
+// a failed hash again).
 type Payer struct {
 	Node   Node
 	Wallet *wallet.Service
@@ -35,13 +45,17 @@ type Payer struct {
 	// has been expired for as long.
 	ExpiryMargin time.Duration
 
+	// Lease is how long a follower's hold of a pending payment lasts
+	// unless renewed (default 30 s); the follower renews it every third
+	// of that while it follows, and stops calling the node as soon as a
+	// renewal fails. A server that dies holding one leaves the payment to
+	// the others (or to itself, restarted) once it runs out.
+	Lease time.Duration
+
 	wg sync.WaitGroup
-	mu sync.Mutex // guards identity and following
+	mu sync.Mutex // guards identity
 	// identity is our node's public key, once known.
 	identity string
-	// following holds the payments a goroutine is following now, so that
-	// Resume does not attach twice.
-	following map[int64]bool
 }
 
 // ErrPaymentInFlight means the node is still trying a payment: it cannot be
@@ -132,11 +146,14 @@ func (p *Payer) payOwn(ctx context.Context, auth wallet.Authorization, inv Decod
 	}
 	switch t.Status {
 	case store.StatusPending:
-		// Unless Resume is already driving it (then it stays pending here).
-		if p.claim(t.ID) {
-			t, err = p.finishOwn(ctx, t)
-			p.release(t.ID)
+		// Unless a follower, here or in another server, is already driving
+		// it (then it stays pending here).
+		fctx, cancel := context.WithTimeout(ctx, p.followFor())
+		if held, release, _ := p.hold(fctx, t); release != nil {
+			t, err = p.finishOwn(held, t)
+			release()
 		}
+		cancel()
 	case store.StatusFailed:
 		// A repeat of an attempt that was refunded: say why again.
 		err = ErrUnavailable
@@ -199,50 +216,124 @@ func (p *Payer) timeout() time.Duration {
 	return 60 * time.Second
 }
 
+// followFor bounds one follow of a payment.
+func (p *Payer) followFor() time.Duration { return p.timeout() + 30*time.Second }
+
+// LeaseDuration is how long a follower's lease of a payment lasts unless
+// renewed: a payment another follower left behind can be taken this long
+// after it stopped renewing.
+func (p *Payer) LeaseDuration() time.Duration { return p.lease() }
+
+func (p *Payer) lease() time.Duration {
+	if p.Lease > 0 {
+		return p.Lease
+	}
+	return 30 * time.Second
+}
+
+// hold takes a pending payment's lease for the caller and renews it in
+// the background until release. The context it returns, derived from
+// ctx, ends when the lease is lost (a renewal refused, or none
+// confirmed within the lease): every call to the node about the payment
+// runs on it. It returns a nil release when a follower (here or in
+// another server) holds the payment or it is finished, and an error when
+// the database did not answer: the payment is then left to the next
+// Resume.
+func (p *Payer) hold(ctx context.Context, t store.Transaction) (held context.Context, release func(), err error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	lease := p.lease()
+	ok, err := p.Wallet.LeasePayment(ctx, t.ID, token, lease)
+	if err != nil {
+		p.Log.Warn("payment not followed now: its lease could not be taken", "transaction", t.ID, "err", err)
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, nil
+	}
+	held, lost := context.WithCancel(ctx)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		defer lost()
+		renewed := time.Now()
+		tick := time.NewTicker(lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-held.Done():
+				return
+			case <-tick.C:
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease/3)
+			ok, err := p.Wallet.LeasePayment(rctx, t.ID, token, lease)
+			cancel()
+			switch {
+			case err == nil && !ok:
+				// Finished a moment ago, or (after a stall longer than the
+				// lease) taken over by another follower.
+				p.Log.Info("payment lease no longer held; no longer following it here", "transaction", t.ID)
+				return
+			case err == nil:
+				renewed = time.Now()
+			case time.Since(renewed) > lease*2/3:
+				p.Log.Warn("payment lease not renewed in time; no longer following it here", "transaction", t.ID, "err", err)
+				return
+			}
+		}
+	}()
+	return held, func() {
+		close(stop)
+		<-stopped
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := p.Wallet.ReleasePayment(ctx, t.ID, token); err != nil {
+			p.Log.Warn("payment lease not released; it runs out by itself", "transaction", t.ID, "err", err)
+		}
+	}, nil
+}
+
 // start runs a pending payment to its outcome in the background, on a
-// context that no caller's hang-up cancels.
+// context that no caller's hang-up cancels, once it holds its lease.
 func (p *Payer) start(t store.Transaction, run func(ctx context.Context) error) {
-	if !p.claim(t.ID) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.followFor())
+	if held, release, _ := p.hold(ctx, t); release != nil {
+		p.launch(t, held, cancel, release, run)
 		return
 	}
+	cancel()
+}
+
+// launch runs a payment whose lease the caller holds (held, bounded by
+// followFor), then releases the lease and ends the follow's context.
+func (p *Payer) launch(t store.Transaction, held context.Context, cancel, release func(), run func(ctx context.Context) error) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer p.release(t.ID)
-		ctx, cancel := context.WithTimeout(context.Background(), p.timeout()+30*time.Second)
 		defer cancel()
-		if err := run(ctx); err != nil {
+		defer release()
+		switch err := run(held); {
+		case errors.Is(err, wallet.ErrPaused), errors.Is(err, wallet.ErrAccountFrozen), errors.Is(err, wallet.ErrPINResetDue):
+			p.Log.Info("payment held, not sent; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
+		case err != nil:
 			p.Log.Warn("payment outcome unknown; funds stay reserved", "transaction", t.ID, "hash", t.PaymentHash, "err", err)
 		}
 	}()
-}
-
-// claim marks a payment as followed by the caller, unless someone already
-// follows it; release ends that.
-func (p *Payer) claim(id int64) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.following == nil {
-		p.following = map[int64]bool{}
-	}
-	if p.following[id] {
-		return false
-	}
-	p.following[id] = true
-	return true
-}
-
-func (p *Payer) release(id int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.following, id)
 }
 
 // Wait blocks until every payment this payer follows has an outcome or has
 // been left pending (for tests and one-shot commands).
 func (p *Payer) Wait() { p.wg.Wait() }
 
+// send calls the node for a reserved payment, unless its sender was frozen
+// or payouts were paused since it was reserved (then it stays reserved).
 func (p *Payer) send(ctx context.Context, t store.Transaction) (<-chan PaymentUpdate, <-chan error, error) {
+	if err := p.Wallet.MaySendOut(ctx, t.UserID); err != nil {
+		return nil, nil, fmt.Errorf("not sent: %w", err)
+	}
 	return p.Node.PayInvoice(ctx, PaymentRequest{Invoice: t.Invoice, FeeLimitMsat: FeeLimit(t.AmountMsat), Timeout: p.timeout()})
 }
 
@@ -359,26 +450,48 @@ func (p *Payer) own(ctx context.Context, t store.Transaction) (bool, error) {
 	return inv.Destination == id, nil
 }
 
-// Resume re-attaches to every payment still pending and not followed now
-// (after a restart, or after a stream to the node was lost): it tracks each
-// in the node and books its outcome when final; a payment of one of our own
-// invoices is driven again (cancel, then settle in the ledger). The server
-// runs it at start and then periodically. A payment the node never started
-// (a crash between the reservation and the call) is sent now, unless its
-// invoice has expired: then it is refunded.
+// Resume re-attaches to every payment still pending and not followed now,
+// by this server or another (after a restart, or after a stream to the
+// node was lost): it takes each one's lease, tracks it in the node and
+// books its outcome when final; a payment of one of our own invoices is
+// driven again (cancel, then settle in the ledger). The server runs it at
+// start and then periodically. A payment the node never started (a crash
+// between the reservation and the call) is sent now, unless its invoice has
+// expired: then it is refunded.
 func (p *Payer) Resume(ctx context.Context) error {
+	_, err := p.ResumeOnce(ctx)
+	return err
+}
+
+// ResumeOnce is Resume that also counts the pending payments it left to
+// another follower (one that holds the lease, perhaps a server that died
+// holding it): the server runs it again once such a lease can have run
+// out.
+func (p *Payer) ResumeOnce(ctx context.Context) (others int, err error) {
 	pending, err := p.Wallet.PendingPayments(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, t := range pending {
-		own, err := p.own(ctx, t)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.followFor())
+		held, release, err := p.hold(fctx, t)
+		if err != nil || release == nil {
+			cancel()
+			if err != nil {
+				return others, fmt.Errorf("resume payment %d: %w", t.ID, err)
+			}
+			others++ // followed already, or finished since the list
+			continue
+		}
+		own, err := p.own(held, t)
 		if err != nil {
-			return fmt.Errorf("resume payment %d: %w", t.ID, err)
+			release()
+			cancel()
+			return others, fmt.Errorf("resume payment %d: %w", t.ID, err)
 		}
 		p.Log.Info("re-attaching to a pending payment", "transaction", t.ID, "hash", t.PaymentHash, "internal", own)
 		if own {
-			p.start(t, func(ctx context.Context) error {
+			p.launch(t, held, cancel, release, func(ctx context.Context) error {
 				got, err := p.finishOwn(ctx, t)
 				switch {
 				case got.Status != store.StatusPending:
@@ -390,7 +503,7 @@ func (p *Payer) Resume(ctx context.Context) error {
 			})
 			continue
 		}
-		p.start(t, func(ctx context.Context) error { return p.follow(ctx, t, false) })
+		p.launch(t, held, cancel, release, func(ctx context.Context) error { return p.follow(ctx, t, false) })
 	}
-	return nil
+	return others, nil
 }

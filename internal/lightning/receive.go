@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -30,6 +31,24 @@ type Receiver struct {
 	MaxUnpaid int
 	// OnCredit, when set, is told of each credit (tests measure latency).
 	OnCredit func(paymentHash string)
+
+	// seen is the highest add index the watcher has seen (its resume
+	// index, or an update's), for the metrics.
+	seen atomic.Uint64
+}
+
+// SeenAddIndex is the highest invoice add index the watcher has caught up
+// to: the node's latest minus this is its lag.
+func (r *Receiver) SeenAddIndex() uint64 { return r.seen.Load() }
+
+// saw raises the seen add index to i.
+func (r *Receiver) saw(i uint64) {
+	for {
+		cur := r.seen.Load()
+		if i <= cur || r.seen.CompareAndSwap(cur, i) {
+			return
+		}
+	}
 }
 
 // RequestInvoice issues an invoice of amount msat for a user, records it
@@ -135,6 +154,7 @@ func (r *Receiver) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.saw(from)
 	if from == 0 {
 		// lnd replays only what was added after a non-zero index: from 0
 		// it would never show the node's first invoice settled while no
@@ -150,6 +170,7 @@ func (r *Receiver) follow(ctx context.Context) error {
 			if err := r.credit(ctx, u); err != nil {
 				return err
 			}
+			r.saw(u.AddIndex)
 		}
 	}
 	for {
@@ -169,6 +190,7 @@ func (r *Receiver) follow(ctx context.Context) error {
 			if err := r.credit(ctx, u); err != nil {
 				return err
 			}
+			r.saw(u.AddIndex)
 		}
 	}
 }

@@ -91,15 +91,22 @@ func (p *Payer) Resolve(ctx context.Context, id int64) (store.Transaction, error
 	if t.Status != store.StatusPending {
 		return t, nil
 	}
+	// Decided by one follower at a time, like a server's: none may be
+	// sending it while this one refunds it.
+	held, release, err := p.hold(ctx, t)
+	if err != nil {
+		return t, err
+	}
+	if release == nil {
+		return t, fmt.Errorf("%w: a server is following it now (or its lease has not run out); try again in %s", ErrPaymentInFlight, p.lease())
+	}
+	defer release()
+	ctx = held
 	v, err := p.Inspect(ctx, t)
 	if err != nil {
 		return t, err
 	}
 	if v.Internal {
-		if !p.claim(t.ID) {
-			return t, fmt.Errorf("%w: being finished by this process", ErrPaymentInFlight)
-		}
-		defer p.release(t.ID)
 		got, err := p.finishOwn(ctx, t)
 		if err == nil && got.Status == store.StatusPending {
 			err = fmt.Errorf("%w: the node did not confirm the invoice's cancel", ErrUnavailable)

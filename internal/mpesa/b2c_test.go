@@ -129,7 +129,15 @@ func TestMpesaClientB2CDuplicateRefused(t *testing.T) {
 	assertNoSecrets(t, err)
 	e.rcv.next(t)
 	e.rcv.none(t)
-	if cbs := e.sim.Callbacks(); len(cbs) != 1 {
+	// The simulator records a callback once our receiver has answered it,
+	// a moment after the receiver saw it: wait for the record.
+	var cbs []darajasim.Callback
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cbs = e.sim.Callbacks(); len(cbs) > 0 {
+			break
+		}
+	}
+	if len(cbs) != 1 {
 		t.Errorf("%d results for one id", len(cbs))
 	}
 }

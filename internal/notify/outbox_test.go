@@ -165,23 +165,25 @@ func TestSMSOutboxGivesUpOnUnrecordedClaims(t *testing.T) {
 	})
 }
 
-// TestSMSOutboxTwoSendersExactlyOnce: two outboxes, each on its own
-// connection to one database, draining a few hundred rows at once, send
-// each exactly once (counted at the simulator).
-func TestSMSOutboxTwoSendersExactlyOnce(t *testing.T) {
+// TestInstancesSMSOutbox: three servers' outboxes, each on its own
+// connection pool to one database, draining a few hundred rows at once,
+// send each exactly once (counted at the simulator): a row is claimed
+// under a lease by one sender, and only the claim's holder sends it and
+// records it.
+func TestInstancesSMSOutbox(t *testing.T) {
 	for _, engine := range dbtest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			twoSenders(t, engine, store.IsolationDefault)
+			senders(t, engine, store.IsolationDefault, 3)
 		})
 	}
 }
 
-// twoSenders is TestSMSOutboxTwoSendersExactlyOnce on engine at iso.
-func twoSenders(t *testing.T, engine string, iso store.Isolation) {
+// senders is TestInstancesSMSOutbox with n senders on engine at iso.
+func senders(t *testing.T, engine string, iso store.Isolation, n int) {
 	t.Helper()
 	url := dbtest.URL(t, engine)
-	var dbs [2]database.DB
+	dbs := make([]database.DB, n)
 	for i := range dbs {
 		db, err := database.Open(ctxT(t), url, database.Options{Migrate: i == 0, Isolation: iso})
 		if err != nil {
@@ -209,12 +211,15 @@ func twoSenders(t *testing.T, engine string, iso store.Isolation) {
 	defer wcancel()
 	err := sim.WaitFor(wctx, rows)
 	cancel()
-	wg.Wait() // nothing is in flight once both have stopped
+	wg.Wait() // nothing is in flight once all have stopped
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := len(sim.Messages()); got != rows {
 		t.Fatalf("%d messages accepted for %d rows", got, rows)
+	}
+	if got := len(sim.Requests()); got != rows {
+		t.Fatalf("%d sends for %d rows", got, rows)
 	}
 	for _, to := range numbers {
 		if c := sim.Count(to); c != 1 {
@@ -236,7 +241,7 @@ func twoSenders(t *testing.T, engine string, iso store.Isolation) {
 // collide as serialization failures (SQLSTATE 40001) that are retried: each
 // text is still sent exactly once and recorded once.
 func TestSerializableOutboxTwoSenders(t *testing.T) {
-	twoSenders(t, "postgres", store.IsolationSerializable)
+	senders(t, "postgres", store.IsolationSerializable, 2)
 }
 
 // stallingSender passes the first pass sends to next, then blocks every

@@ -7,7 +7,6 @@ package ramp_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,12 +16,9 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
-	"github.com/umeme-wallet/umeme/internal/httpapi"
-	"github.com/umeme-wallet/umeme/internal/mpesa"
 	"github.com/umeme-wallet/umeme/internal/mpesa/darajasim"
 	"github.com/umeme-wallet/umeme/internal/ramp"
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // faults sits between the client and the simulator and can spoil the
@@ -89,36 +85,14 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // newFaultyWorld is newWorld with faults between the client and Daraja.
 func newFaultyWorld(t *testing.T, db database.DB) (*world, *faults) {
 	t.Helper()
-	c := &clock{}
-	cfg := wallet.DefaultConfig()
-	cfg.Argon2 = wallet.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
-	cfg.Now = c.Now
-	cfg.AuthorizationTTL = time.Hour
-	w, err := wallet.New(context.Background(), db, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCfg := darajasim.Config{ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379", PassKey: "passkey",
-		B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", LateDelay: time.Hour}
-	sim, err := darajasim.New(simCfg)
+	sim, err := darajasim.New(darajaConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &faults{rules: map[string][]fault{}, next: sim}
 	simSrv := httptest.NewServer(f)
 	t.Cleanup(func() { sim.Close(); simSrv.Close() })
-	client, err := mpesa.New(mpesa.Config{BaseURL: simSrv.URL, ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379",
-		PassKey: "passkey", B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", CertPEM: sim.CertPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := &ramp.Ramp{Wallet: w, Daraja: ramp.Client{C: client}, Log: log, Config: ramp.Config{QueryAfter: 90 * time.Second, Now: c.Now}}
-	api := &httpapi.Server{DB: db, Log: log, Ramp: r, MpesaCallbackToken: token}
-	apiSrv := httptest.NewServer(api.Routes())
-	t.Cleanup(apiSrv.Close)
-	r.Config.CallbackBase = apiSrv.URL + "/cb/" + token
-	return &world{w: w, sim: sim, ramp: r, clock: c, api: r.Config.CallbackBase}, f
+	return serverOn(t, db, sim, simSrv.URL, &clock{}), f
 }
 
 const (

@@ -58,7 +58,31 @@ type world struct {
 
 func newWorld(t *testing.T, db database.DB) *world {
 	t.Helper()
-	c := &clock{}
+	sim, simURL := newDaraja(t)
+	return serverOn(t, db, sim, simURL, &clock{})
+}
+
+// darajaConfig is the simulator's app, shortcodes and initiator, which
+// serverOn's client uses.
+var darajaConfig = darajasim.Config{ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379", PassKey: "passkey",
+	B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", LateDelay: time.Hour}
+
+// newDaraja serves a fresh Daraja simulator over loopback HTTP.
+func newDaraja(t *testing.T) (*darajasim.Sim, string) {
+	t.Helper()
+	sim, err := darajasim.New(darajaConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(func() { sim.Close(); simSrv.Close() })
+	return sim, simSrv.URL
+}
+
+// serverOn is one server's side over db: a wallet on clock c, a Daraja
+// client of the simulator at simURL, a ramp and its callback endpoints.
+func serverOn(t *testing.T, db database.DB, sim *darajasim.Sim, simURL string, c *clock) *world {
+	t.Helper()
 	cfg := wallet.DefaultConfig()
 	cfg.Argon2 = wallet.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
 	cfg.Now = c.Now
@@ -67,15 +91,7 @@ func newWorld(t *testing.T, db database.DB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	simCfg := darajasim.Config{ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379", PassKey: "passkey",
-		B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", LateDelay: time.Hour}
-	sim, err := darajasim.New(simCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(func() { sim.Close(); simSrv.Close() })
-	client, err := mpesa.New(mpesa.Config{BaseURL: simSrv.URL, ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379",
+	client, err := mpesa.New(mpesa.Config{BaseURL: simURL, ConsumerKey: "key", ConsumerSecret: "secret", ShortCode: "174379",
 		PassKey: "passkey", B2CShortCode: "600000", InitiatorName: "testapi", InitiatorPassword: "initiator-pw", CertPEM: sim.CertPEM()})
 	if err != nil {
 		t.Fatal(err)

@@ -157,24 +157,22 @@ func (r *Ramp) unmatched(what, id string, err error) error {
 }
 
 // checkTopup is the reconciler's question about a top-up whose callback has
-// not come. A push never marked sent never reached Daraja: it is failed,
-// nothing was charged. A push sent but never acknowledged cannot be asked
-// about (Daraja's id of it is unknown): once old it is left to the
-// operator, out of the balance, and its user told that the payment could
-// not be confirmed. Otherwise Daraja is asked, and a definite answer
-// finishes it.
+// not come (its next check already scheduled). A push never marked sent
+// never reached Daraja: it is failed, nothing was charged. A push sent but
+// never acknowledged cannot be asked about (Daraja's id of it is unknown):
+// once old it is left to the operator, out of the balance, and its user
+// told that the payment could not be confirmed. Otherwise Daraja is asked,
+// and a definite answer finishes it.
 func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
-	now := r.now()
 	if req.CheckoutRequestID == "" {
+		now := r.now()
 		switch {
 		case req.SentAt == nil && now.Sub(req.CreatedAt) >= r.unsentAfter():
 			failed, err := r.Wallet.FailTopupByID(ctx, req.TransactionID, wallet.MpesaUnsent, "The M-Pesa prompt was never sent; nothing was charged.")
-			if err != nil || failed {
-				if failed {
-					r.log().Warn("mpesa top-up never sent (the server stopped before the push): failed, nothing charged", "transaction", req.TransactionID)
-				}
-				return err
+			if failed {
+				r.log().Warn("mpesa top-up never sent (the server stopped before the push): failed, nothing charged", "transaction", req.TransactionID)
 			}
+			return err
 		case req.SentAt != nil && now.Sub(req.CreatedAt) >= r.giveUpAfter():
 			held, _, err := r.Wallet.HoldUnconfirmedTopup(ctx, req.TransactionID, now.Add(time.Hour))
 			if err != nil || !held {
@@ -183,10 +181,8 @@ func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
 			r.log().Error("mpesa top-up sent but never acknowledged: M-Pesa may have charged the user; nothing credited; an operator decides "+
 				"(server mpesa resolve --id N --paid RECEIPT --reason ..., or --not-paid)", "transaction", req.TransactionID, "phone", redact.Phone(req.Phone),
 				"kes", req.AmountKES)
-			return nil
 		}
-		_, err := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, now.Add(r.queryAfter()))
-		return err
+		return nil
 	}
 	out, err := r.Daraja.STKQuery(ctx, req.CheckoutRequestID)
 	switch {
@@ -194,8 +190,7 @@ func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
 		if err != nil {
 			r.log().Warn("mpesa reconciler: STK query failed; asking again later", "transaction", req.TransactionID, "err", err)
 		}
-		_, serr := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, now.Add(r.queryAfter()))
-		return serr
+		return nil
 	case out.ResultCode == "0":
 		_, _, err := r.Wallet.CompleteTopup(ctx, wallet.MpesaPayment{CheckoutRequestID: req.CheckoutRequestID, AmountKES: req.AmountKES, ResultDesc: out.ResultDesc})
 		return err

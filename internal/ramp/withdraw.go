@@ -175,7 +175,8 @@ func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string
 }
 
 // checkWithdrawal is the reconciler's question about a withdrawal whose
-// result has not come: Transaction Status, answered at the status URL. A
+// result has not come (its next check already scheduled): Transaction
+// Status, answered at the status URL. It never sends the payment again. A
 // payment never marked sent never reached Daraja (the server stopped, or
 // the database failed, between the reservation and the B2C call): it is
 // refunded without asking.
@@ -191,13 +192,10 @@ func (r *Ramp) checkWithdrawal(ctx context.Context, req store.MpesaRequest) erro
 				return err
 			}
 		}
-		// Not old enough, or marked sent meanwhile: asked about as a sent one.
+		// Not old enough (asked about at its next check), or marked sent
+		// meanwhile: asked about as a sent one.
 		cur, err := r.Wallet.MpesaRequest(ctx, req.TransactionID)
-		if err != nil {
-			return err
-		}
-		if cur.SentAt == nil {
-			_, err := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, r.now().Add(r.queryAfter()))
+		if err != nil || cur.SentAt == nil {
 			return err
 		}
 	}
@@ -206,6 +204,5 @@ func (r *Ramp) checkWithdrawal(ctx context.Context, req store.MpesaRequest) erro
 	if err != nil {
 		r.log().Warn("mpesa reconciler: transaction status failed; asking again later", "transaction", req.TransactionID, "err", err)
 	}
-	_, serr := r.Wallet.ScheduleMpesaCheck(ctx, req.TransactionID, r.now().Add(r.queryAfter()))
-	return serr
+	return nil
 }

@@ -118,6 +118,17 @@ func (c *Cache) Rate(ctx context.Context) (Rate, error) {
 	return c.serveLocked(now(c.Now), waitErr)
 }
 
+// Age is how old the last good rate is (false while there is none), for
+// the metrics: past MaxAge no quote is made.
+func (c *Cache) Age() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.have {
+		return 0, false
+	}
+	return now(c.Now).Sub(c.lastAt), true
+}
+
 // serveLocked returns the last good rate if it is younger than MaxAge at t.
 func (c *Cache) serveLocked(t time.Time, cause error) (Rate, error) {
 	_, maxAge, _, _ := c.durations()

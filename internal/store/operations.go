@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -82,7 +83,10 @@ type AuditViolation struct {
 // row's hash is AuditHash of its content, each row follows the one before
 // it (the first follows ""), every frozen user's latest freeze or unfreeze
 // row is a freeze, every pending PIN reset's latest reset row is a reset,
-// and a manual pause has a pause row as its latest pause or resume.
+// and a manual pause has a pause row as its latest pause or resume; and
+// the other way round, a user whose latest freeze row is a freeze is
+// frozen, one whose latest reset row is a reset has it pending, and a
+// latest pause row that is a pause has the manual pause set.
 func CheckAudit(ctx context.Context, tx Tx) ([]AuditViolation, error) {
 	var out []AuditViolation
 	latest := map[int64]map[string]string{} // user → family → action
@@ -118,7 +122,9 @@ func CheckAudit(ctx context.Context, tx Tx) ([]AuditViolation, error) {
 	if err != nil {
 		return nil, err
 	}
+	frozen, pending := map[int64]bool{}, map[int64]bool{}
 	for _, u := range users {
+		frozen[u.ID], pending[u.ID] = u.FrozenAt != nil, u.PINResetAt != nil
 		if u.FrozenAt != nil && latest[u.ID]["freeze"] != AuditFreeze {
 			out = append(out, AuditViolation{UserID: u.ID, Reason: "frozen without a freeze in the audit log"})
 		}
@@ -126,12 +132,31 @@ func CheckAudit(ctx context.Context, tx Tx) ([]AuditViolation, error) {
 			out = append(out, AuditViolation{UserID: u.ID, Reason: "PIN reset pending without a pin-reset in the audit log"})
 		}
 	}
+	// The other way round: a control the log says is in force was lifted
+	// without the row that lifts it (an unfreeze, a cancelled or
+	// completed reset, a resume written straight into the database).
+	ids := make([]int64, 0, len(latest))
+	for id := range latest {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if id != 0 && latest[id]["freeze"] == AuditFreeze && !frozen[id] {
+			out = append(out, AuditViolation{UserID: id, Reason: "not frozen, but the audit log's latest freeze row is a freeze"})
+		}
+		if id != 0 && latest[id]["pin"] == AuditPINReset && !pending[id] {
+			out = append(out, AuditViolation{UserID: id, Reason: "no PIN reset pending, but the audit log's latest reset row is a pin-reset"})
+		}
+	}
 	p, err := tx.ServicePause(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if p.Manual && latest[0]["pause"] != AuditPause {
+	switch {
+	case p.Manual && latest[0]["pause"] != AuditPause:
 		out = append(out, AuditViolation{Reason: "paused by hand without a pause in the audit log"})
+	case !p.Manual && latest[0]["pause"] == AuditPause:
+		out = append(out, AuditViolation{Reason: "not paused by hand, but the audit log's latest pause row is a pause"})
 	}
 	return out, nil
 }

@@ -42,6 +42,8 @@ type Store interface {
 	// Transactions reports how many InTx and Autocommit calls ran since
 	// the store was opened (Retries over Transactions is the retry rate).
 	Transactions() int64
+	// Pool reports the use of the connection pool (for the metrics).
+	Pool() PoolStats
 	// Close releases the connections.
 	Close() error
 }
@@ -58,6 +60,10 @@ type Tx interface {
 	// LockUser reads a user and locks the row for the rest of the
 	// transaction, so that checks of the PIN serialise.
 	LockUser(ctx context.Context, id int64) (User, error)
+	// ShareLockUser reads a user and holds the row against LockUser (and
+	// any update) for the rest of the transaction, without excluding
+	// other ShareLockUsers: a send holds its sender against a freeze.
+	ShareLockUser(ctx context.Context, id int64) (User, error)
 	UserByPhone(ctx context.Context, phone string) (User, error)
 	UserByLightningName(ctx context.Context, name string) (User, error)
 	// SetUserPIN stores a PIN hash and a status, clearing failures and locks.
@@ -124,6 +130,20 @@ type Tx interface {
 	PaymentByHash(ctx context.Context, hash string) (Transaction, error)
 	// PendingTransactions lists pending transactions of one type, oldest first.
 	PendingTransactions(ctx context.Context, typ TransactionType) ([]Transaction, error)
+	// PendingBacklog counts the pending transactions of each type that has
+	// any, with the oldest's creation, reading only pending rows (the
+	// metrics' gauges).
+	PendingBacklog(ctx context.Context) ([]Backlog, error)
+	// LeaseTransaction leases a pending transaction to the holder of token
+	// for lease from now on the database's clock (SQLite: its host's), so
+	// that one follower at a time, in whichever server, calls a rail about
+	// it. False when it is no longer pending or another holder's lease has
+	// not run out. The holder renews its lease with the same token (until
+	// another has taken it over once it ran out).
+	LeaseTransaction(ctx context.Context, id int64, token string, lease time.Duration) (bool, error)
+	// ReleaseTransaction ends token's lease of a transaction, so that any
+	// follower may take it at once; false when token holds none.
+	ReleaseTransaction(ctx context.Context, id int64, token string) (bool, error)
 
 	InsertInvoice(ctx context.Context, inv NewInvoice) (int64, error)
 	InvoiceByPaymentHash(ctx context.Context, hash string) (Invoice, error)
@@ -166,6 +186,9 @@ type Tx interface {
 	// CloseIdleSessions closes active sessions idle since before idleBefore.
 	CloseIdleSessions(ctx context.Context, idleBefore, now time.Time) (int64, error)
 
+	// OutboxBacklog counts the notifications still to be sent, with the
+	// oldest's creation (a zero Backlog when none waits).
+	OutboxBacklog(ctx context.Context) (Backlog, error)
 	// InsertNotification queues a message for a user in the outbox.
 	InsertNotification(ctx context.Context, n NewNotification) (int64, error)
 	// NotificationsOf lists the notifications about one transaction (no
@@ -277,6 +300,11 @@ type Tx interface {
 	// NoteMpesaResult records an answer that leaves a request open, and its
 	// next check; false once the request is closed.
 	NoteMpesaResult(ctx context.Context, r MpesaResult, next time.Time) (bool, error)
+	// ClaimMpesaCheck takes a due check of an open request for one
+	// reconciler: its next check moves to next and is counted, only while
+	// it is still due at now. False when another reconciler took it first
+	// or the request is closed: the caller must not ask Daraja.
+	ClaimMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
 	// DueMpesaRequests lists open requests due for a check at now, the
 	// longest waiting first.
 	DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]MpesaRequest, error)

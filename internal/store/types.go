@@ -713,3 +713,22 @@ func Clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Backlog is how much of something waits, and since when: the pending
+// transactions of one type, or the texts in the outbox (Type empty).
+type Backlog struct {
+	Type   TransactionType
+	Count  int64
+	Oldest time.Time // zero when Count is 0
+}
+
+// PoolStats is the use of a store's connection pool.
+type PoolStats struct {
+	// MaxOpen is the pool's cap; Open the connections open, InUse of them
+	// busy, Idle of them waiting for work.
+	MaxOpen, Open, InUse, Idle int
+	// WaitCount and WaitDuration add up the waits for a free connection
+	// since the store was opened.
+	WaitCount    int64
+	WaitDuration time.Duration
+}

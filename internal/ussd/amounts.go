@@ -70,6 +70,9 @@ func (h *hop) refusedSpend(err error) bool {
 		h.finish(h.t(kAuthExpired))
 	case errors.Is(err, wallet.ErrAccountFrozen):
 		h.finish(h.t(kFrozenSend))
+	case errors.Is(err, wallet.ErrPINResetDue):
+		// The PIN was reset while this session held an authorization.
+		h.goTo(stResetPIN)
 	case errors.Is(err, wallet.ErrPaused):
 		h.finish(h.t(kPaused))
 	default:

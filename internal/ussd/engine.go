@@ -144,19 +144,41 @@ func (e *Engine) EndSession(ctx context.Context, r SessionEnd) error {
 // an impossible phone number).
 var ErrBadRequest = errors.New("bad ussd request")
 
+// Reply is a hop's answer and what became of the hop, for the metrics and
+// the hop's log line.
+type Reply struct {
+	// Body is the rendered screen ("CON …" or "END …").
+	Body string
+	// State is the state the session is left in (a name of states, or
+	// empty when the hop never reached one).
+	State string
+	// Outcome is one of the Outcome constants.
+	Outcome string
+}
+
+// What became of a hop that got a screen. Bounded, for a metric's label.
+const (
+	OutcomeContinue = "continue" // a CON screen
+	OutcomeEnd      = "end"      // an END screen the flow chose
+	OutcomeSorry    = "sorry"    // the flow failed and apologised (logged)
+	OutcomeRepeat   = "repeat"   // the gateway's retry of the last hop: the same screen
+	OutcomeExpired  = "expired"  // a hop of a session already closed
+	OutcomeTooFast  = "too_fast" // over the per-phone hop limit
+)
+
 // Handle answers one hop with the rendered screen ("CON …" or "END …"). An
 // error means no screen could be made; the caller answers an apology.
-func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
+func (e *Engine) Handle(ctx context.Context, r Request) (Reply, error) {
 	if r.SessionID == "" || len(r.SessionID) > 128 {
-		return "", fmt.Errorf("%w: session id", ErrBadRequest)
+		return Reply{}, fmt.Errorf("%w: session id", ErrBadRequest)
 	}
 	phone, err := wallet.NormalizePhone(r.PhoneNumber, e.wallet.Config().Region)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return Reply{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	now := e.cfg.Now().UTC()
 	if e.hops != nil && !e.hops.Allow(phone, now) {
-		return Render(Screen{Lines: []string{text("en", kTooFast)}, End: true})
+		return rendered(Screen{Lines: []string{text("en", kTooFast)}, End: true}, "", OutcomeTooFast)
 	}
 
 	segments := splitText(r.Text)
@@ -180,21 +202,21 @@ func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("load session: %w", err)
+		return Reply{}, fmt.Errorf("load session: %w", err)
 	}
 	if sess.Phone != phone {
-		return "", fmt.Errorf("%w: session %s belongs to another number", ErrBadRequest, r.SessionID)
+		return Reply{}, fmt.Errorf("%w: session %s belongs to another number", ErrBadRequest, r.SessionID)
 	}
 	// The same hop again (a gateway retry): the same screen, no side effect.
 	if sess.LastInput != nil && *sess.LastInput == digest && sess.LastResponse != nil {
-		return *sess.LastResponse, nil
+		return Reply{Body: *sess.LastResponse, State: sess.State, Outcome: OutcomeRepeat}, nil
 	}
 	if !sess.Active {
-		return Render(Screen{Lines: []string{text(user.Language, kAuthExpired)}, End: true})
+		return rendered(Screen{Lines: []string{text(user.Language, kAuthExpired)}, End: true}, sess.State, OutcomeExpired)
 	}
 	if !haveUser {
 		if user, _, err = e.wallet.EnsureUser(ctx, phone); err != nil {
-			return "", fmt.Errorf("ensure user: %w", err)
+			return Reply{}, fmt.Errorf("ensure user: %w", err)
 		}
 	}
 
@@ -214,7 +236,7 @@ func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
 	screen := h.screen()
 	body, err := Render(screen)
 	if err != nil {
-		return "", fmt.Errorf("render %s: %w", h.state, err)
+		return Reply{}, fmt.Errorf("render %s: %w", h.state, err)
 	}
 	err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.SaveSessionHop(ctx, store.SessionHop{
@@ -223,9 +245,22 @@ func (e *Engine) Handle(ctx context.Context, r Request) (string, error) {
 		})
 	})
 	if err != nil {
-		return "", fmt.Errorf("save session: %w", err)
+		return Reply{}, fmt.Errorf("save session: %w", err)
 	}
-	return body, nil
+	outcome := OutcomeContinue
+	switch {
+	case h.failed:
+		outcome = OutcomeSorry
+	case screen.End:
+		outcome = OutcomeEnd
+	}
+	return Reply{Body: body, State: h.state, Outcome: outcome}, nil
+}
+
+// rendered is the reply of a screen shown without running the session.
+func rendered(s Screen, state, outcome string) (Reply, error) {
+	body, err := Render(s)
+	return Reply{Body: body, State: state, Outcome: outcome}, err
 }
 
 // splitText cuts the gateway's text into the inputs of the session so far.

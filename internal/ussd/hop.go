@@ -76,6 +76,7 @@ type hop struct {
 
 	reason string  // one line shown above the screen (why input was refused)
 	end    *Screen // a final screen, when the session is over
+	failed bool    // the hop ended in an apology (sorry)
 }
 
 func (h *hop) lang() string { return h.user.Language }
@@ -108,6 +109,7 @@ func (h *hop) finish(lines ...string) { h.end = &Screen{Lines: lines, End: true}
 // sorry ends the session with an apology after an internal error.
 func (h *hop) sorry(err error) {
 	h.e.log.Error("ussd hop failed", "phone", wallet.MaskPhone(h.phone), "state", h.state, "err", err)
+	h.failed = true
 	h.finish(h.t(kSorry))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
 )
@@ -191,6 +192,30 @@ func (w *Service) PendingPayments(ctx context.Context) ([]store.Transaction, err
 		return err
 	})
 	return out, err
+}
+
+// LeasePayment takes a pending payment for one follower, in whichever
+// server it runs, for lease on the database's clock: only the holder of
+// token calls the node about it (sends, tracks or cancels) until it
+// releases it or the lease runs out. False when the payment is finished or
+// another follower holds it.
+func (w *Service) LeasePayment(ctx context.Context, transactionID int64, token string, lease time.Duration) (bool, error) {
+	var ok bool
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		ok, err = tx.LeaseTransaction(ctx, transactionID, token, lease)
+		return err
+	})
+	return ok, err
+}
+
+// ReleasePayment ends token's lease of a payment, so that any follower
+// may take it at once.
+func (w *Service) ReleasePayment(ctx context.Context, transactionID int64, token string) error {
+	return w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.ReleaseTransaction(ctx, transactionID, token)
+		return err
+	})
 }
 
 // Transaction reads one transaction by id.

@@ -445,3 +445,17 @@ func (w *Service) ScheduleMpesaCheck(ctx context.Context, transactionID int64, n
 	})
 	return ok, err
 }
+
+// ClaimMpesaCheck takes the check of an open request due at at for the
+// caller, moving its next check to next: false when another reconciler
+// (in this server or another on the database) took it first, or the
+// request is finished. Only the taker asks Daraja.
+func (w *Service) ClaimMpesaCheck(ctx context.Context, transactionID int64, at, next time.Time) (bool, error) {
+	var ok bool
+	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		ok, err = tx.ClaimMpesaCheck(ctx, transactionID, next, at)
+		return err
+	})
+	return ok, err
+}

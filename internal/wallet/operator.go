@@ -48,16 +48,24 @@ func (a Action) check() error {
 	return nil
 }
 
-// checkSender refuses sending from a frozen account, inside the
-// transaction that would move the money (a freeze committed before it is
-// seen, whatever authorization the sender holds).
-func checkSender(ctx context.Context, tx store.Tx, userID int64) error {
-	u, err := tx.UserByID(ctx, userID)
+// checkSender refuses sending from a frozen account, or from one whose
+// PIN reset has taken effect (the old PIN's authorizations open nothing
+// either), inside the transaction that would move the money (a freeze or
+// a reset committed before it is seen, whatever authorization the sender
+// holds). It holds the sender's row (ShareLockUser) against Freeze and
+// SchedulePINReset, which lock it: a freeze waits for a send that already
+// checked, and a send waits for a freeze being written, so a send never
+// commits after a freeze returned.
+func (w *Service) checkSender(ctx context.Context, tx store.Tx, userID int64) error {
+	u, err := tx.ShareLockUser(ctx, userID)
 	if err != nil {
 		return err
 	}
-	if u.FrozenAt != nil {
+	switch {
+	case u.FrozenAt != nil:
 		return ErrAccountFrozen
+	case w.PINResetDue(u):
+		return ErrPINResetDue
 	}
 	return nil
 }
@@ -72,6 +80,20 @@ func checkPayout(ctx context.Context, tx store.Tx) error {
 		return ErrPaused
 	}
 	return nil
+}
+
+// MaySendOut refuses, with ErrAccountFrozen or ErrPaused, to send out a
+// payment reserved earlier whose rail was never called (a crash between
+// the reservation and the call, then a restart or a repeated request): a
+// freeze or a pause decided since holds it too. Refused, it stays
+// reserved; it goes once the control is lifted.
+func (w *Service) MaySendOut(ctx context.Context, userID int64) error {
+	return w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := w.checkSender(ctx, tx, userID); err != nil {
+			return err
+		}
+		return checkPayout(ctx, tx)
+	})
 }
 
 // audited runs fn and appends its audit row in one transaction. Two

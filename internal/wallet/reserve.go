@@ -105,7 +105,7 @@ func (w *Service) ReserveFresh(ctx context.Context, auth Authorization, r Reserv
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
-			if err := checkSender(ctx, tx, auth.userID); err != nil {
+			if err := w.checkSender(ctx, tx, auth.userID); err != nil {
 				return err
 			}
 			// Money that leaves for another node or M-Pesa waits out a

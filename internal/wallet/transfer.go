@@ -35,7 +35,7 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 		var recipient accountRef
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
-			if err := checkSender(ctx, tx, auth.userID); err != nil {
+			if err := w.checkSender(ctx, tx, auth.userID); err != nil {
 				return err
 			}
 			var err error

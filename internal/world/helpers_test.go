@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,6 +54,34 @@ type env struct {
 	// logs holds what the server and the world logged, for a failing
 	// test to show.
 	logs *logBuffer
+	// hops counts the inputs sent (each a hop of the server's).
+	hops int
+}
+
+// teeHandler gives each record to both handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.a.Enabled(ctx, l) || h.b.Enabled(ctx, l)
+}
+
+func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if h.a.Enabled(ctx, r.Level) {
+		err = h.a.Handle(ctx, r.Clone())
+	}
+	if h.b.Enabled(ctx, r.Level) {
+		err = errors.Join(err, h.b.Handle(ctx, r.Clone()))
+	}
+	return err
+}
+
+func (h teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{h.a.WithAttrs(as), h.b.WithAttrs(as)}
+}
+
+func (h teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{h.a.WithGroup(name), h.b.WithGroup(name)}
 }
 
 // logBuffer keeps the last of what loggers write (it is shared by the
@@ -59,6 +89,8 @@ type env struct {
 type logBuffer struct {
 	mu  sync.Mutex
 	buf []byte
+	// whole keeps everything written (a test that reads the whole log).
+	whole bool
 }
 
 // maxLog is how much of the log a logBuffer keeps.
@@ -68,10 +100,17 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	if len(b.buf) > maxLog {
+	if len(b.buf) > maxLog && !b.whole {
 		b.buf = append([]byte(nil), b.buf[len(b.buf)-maxLog/2:]...)
 	}
 	return len(p), nil
+}
+
+// String is what the buffer holds.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // tail is the last n lines written.
@@ -88,10 +127,30 @@ func (b *logBuffer) tail(n int) string {
 // world node is n's "world".
 func startWorld(t *testing.T, engine string, n *regtest.Network) *env {
 	t.Helper()
+	return startWorldWith(t, engine, n, worldOptions{})
+}
+
+// worldOptions change what startWorld wires.
+type worldOptions struct {
+	// serverLog, when set, also receives the server's log (the text one
+	// goes to env.logs).
+	serverLog *slog.Logger
+	// daraja replaces the M-Pesa account darajaAccount.
+	daraja *darajasim.Config
+	// mutate changes the server's configuration last.
+	mutate func(*config.Config)
+}
+
+func startWorldWith(t *testing.T, engine string, n *regtest.Network, o worldOptions) *env {
+	t.Helper()
 	addr := fleet.FreeAddr(t)
 	e := &env{t: t, server: "http://" + addr, dbURL: dbtest.URL(t, engine), logs: &logBuffer{}}
+	daraja := darajaAccount
+	if o.daraja != nil {
+		daraja = *o.daraja
+	}
 	cfg := world.Config{ServerURL: e.server, USSDToken: ussdToken, SMSToken: smsToken, Phones: []string{phoneA, phoneB},
-		ATUsername: "umeme", ATAPIKey: atKey, Daraja: darajaAccount, DatabaseURL: e.dbURL,
+		ATUsername: "umeme", ATAPIKey: atKey, Daraja: daraja, DatabaseURL: e.dbURL,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil)).With("from", "world")}
 	if n != nil {
 		cfg.Node = &world.Node{LNCLI: filepath.Join(regtest.BinDir(), "lncli"), Dir: n.World.Dir, RPC: n.World.RPC, Network: "regtest"}
@@ -115,15 +174,22 @@ func startWorld(t *testing.T, engine string, n *regtest.Network) *env {
 	c.USSDCallbackToken = ussdToken
 	c.KESPerBTC = "13000000"
 	m := &c.Mpesa
-	m.BaseURL, m.ConsumerKey, m.ConsumerSecret = sim.URL+"/daraja", darajaAccount.ConsumerKey, darajaAccount.ConsumerSecret
-	m.ShortCode, m.PassKey, m.B2CShortCode = darajaAccount.ShortCode, darajaAccount.PassKey, darajaAccount.B2CShortCode
-	m.InitiatorName, m.InitiatorPassword, m.CertPath = darajaAccount.InitiatorName, darajaAccount.InitiatorPassword, cert
+	m.BaseURL, m.ConsumerKey, m.ConsumerSecret = sim.URL+"/daraja", daraja.ConsumerKey, daraja.ConsumerSecret
+	m.ShortCode, m.PassKey, m.B2CShortCode = daraja.ShortCode, daraja.PassKey, daraja.B2CShortCode
+	m.InitiatorName, m.InitiatorPassword, m.CertPath = daraja.InitiatorName, daraja.InitiatorPassword, cert
 	m.CallbackURL, m.CallbackToken = e.server, "world-test-daraja-token-0123456789"
 	c.SMS.BaseURL, c.SMS.Username, c.SMS.APIKey, c.SMS.CallbackToken = sim.URL, "umeme", atKey, smsToken
 	if n != nil {
 		c.LNDAddress, c.LNDTLSCertPath, c.LNDMacaroonPath, c.LNDNetwork = n.Ours.RPC, n.Ours.TLSCertPath(), n.Ours.MacaroonPath(), "regtest"
 	}
-	a, err := app.Open(context.Background(), c, slog.New(slog.NewTextHandler(e.logs, nil)).With("from", "server"))
+	if o.mutate != nil {
+		o.mutate(&c)
+	}
+	log := slog.New(slog.NewTextHandler(e.logs, nil)).With("from", "server")
+	if o.serverLog != nil {
+		log = slog.New(teeHandler{log.Handler(), o.serverLog.Handler()})
+	}
+	a, err := app.Open(context.Background(), c, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +255,7 @@ type screen struct {
 // ussd sends one input of a phone (a dial when no session is open).
 func (e *env) ussd(phone, input string) screen {
 	e.t.Helper()
+	e.hops++
 	var s screen
 	e.call(http.MethodPost, "/api/ussd", map[string]string{"phone": phone, "input": input}, http.StatusOK, &s)
 	return s
@@ -350,4 +417,41 @@ func (e *env) buy(phone string, kes string) int64 {
 		e.t.Fatalf("after approving: %+v", st)
 	}
 	return credited
+}
+
+// waitReady waits until the server's /readyz says its database and node
+// answer.
+func (e *env) waitReady() {
+	e.t.Helper()
+	eventually(e.t, 60*time.Second, func() (bool, string) {
+		resp, err := http.Get(e.server + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "the server's node is not ready"
+	})
+}
+
+// worldPaid is the world's answer to a payment (POST /api/world/pay).
+type worldPaid struct {
+	OK      bool   `json:"ok"`
+	Status  string `json:"status"`
+	FeeSats int64  `json:"feeSats"`
+}
+
+// payAddress has the world node pay sats to phone's Lightning Address, and
+// waits until phone holds want sats.
+func (e *env) payAddress(phone string, sats, want int64) {
+	e.t.Helper()
+	var paid worldPaid
+	address := strings.TrimPrefix(phone, "+") + "@" + strings.TrimPrefix(e.server, "http://")
+	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": address, "sats": sats}, http.StatusOK, &paid)
+	if !paid.OK || paid.Status != "SUCCEEDED" || paid.FeeSats != 0 {
+		e.t.Fatalf("paying %s: %+v", address, paid)
+	}
+	eventually(e.t, 30*time.Second, func() (bool, string) {
+		b := e.world().balance(phone)
+		return b == want, fmt.Sprintf("%s holds %d sats, want %d", phone, b, want)
+	})
 }

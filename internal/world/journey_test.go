@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,14 +73,7 @@ type journey struct {
 func startJourney(t *testing.T, engine string, n *regtest.Network) *journey {
 	t.Helper()
 	e := startWorld(t, engine, n)
-	eventually(t, 60*time.Second, func() (bool, string) {
-		resp, err := http.Get(e.server + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, "the server's node is not ready"
-	})
+	e.waitReady()
 	// The browser is started after the world, so that it stops first.
 	ctx := browsertest.Start(t)
 	j := &journey{t: t, ctx: ctx, e: e}

@@ -21,14 +21,7 @@ import (
 func TestWorldLightning(t *testing.T) {
 	n := regtest.Start(t)
 	e := startWorld(t, "sqlite", n)
-	eventually(t, 60*time.Second, func() (bool, string) {
-		resp, err := http.Get(e.server + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, "the server's node is not ready"
-	})
+	e.waitReady()
 	ws := e.world()
 	if ws.Node == nil || ws.Node.Error != "" || ws.Node.ChannelSats < 1_000_000 || len(ws.Node.Pubkey) != 66 || ws.Node.Alias != "world" {
 		t.Fatalf("world node %+v", ws.Node)
@@ -38,19 +31,8 @@ func TestWorldLightning(t *testing.T) {
 	e.register(phoneA, pinA)
 	digits := strings.TrimPrefix(phoneA, "+")
 	host := strings.TrimPrefix(e.server, "http://")
-	var paid struct {
-		OK      bool   `json:"ok"`
-		Status  string `json:"status"`
-		FeeSats int64  `json:"feeSats"`
-	}
-	e.call(http.MethodPost, "/api/world/pay", map[string]any{"address": digits + "@" + host, "sats": 1000}, http.StatusOK, &paid)
-	if !paid.OK || paid.Status != "SUCCEEDED" || paid.FeeSats != 0 {
-		t.Fatalf("paying the address: %+v", paid)
-	}
-	eventually(t, 20*time.Second, func() (bool, string) {
-		b := e.world().balance(phoneA)
-		return b == 1000, fmt.Sprintf("A holds %d sats", b)
-	})
+	e.payAddress(phoneA, 1000, 1000)
+	var paid worldPaid
 
 	// An invoice of the server's, as a payer's wallet would get it.
 	var pr struct {

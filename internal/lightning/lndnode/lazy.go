@@ -166,6 +166,15 @@ func (l *Lazy) ListInvoices(ctx context.Context) ([]lightning.InvoiceUpdate, err
 	return n.ListInvoices(ctx)
 }
 
+// LatestAddIndex implements lightning.Node.
+func (l *Lazy) LatestAddIndex(ctx context.Context) (uint64, error) {
+	n, err := l.get()
+	if err != nil {
+		return 0, err
+	}
+	return n.LatestAddIndex(ctx)
+}
+
 // ListPayments implements lightning.Node.
 func (l *Lazy) ListPayments(ctx context.Context) ([]lightning.PaymentRecord, error) {
 	n, err := l.get()

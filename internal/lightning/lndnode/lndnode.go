@@ -249,6 +249,18 @@ func (n *Node) ListInvoices(ctx context.Context) ([]lightning.InvoiceUpdate, err
 	}
 }
 
+// LatestAddIndex implements lightning.Node: the newest invoice alone.
+func (n *Node) LatestAddIndex(ctx context.Context) (uint64, error) {
+	resp, err := n.services.Client.ListInvoices(ctx, lndclient.ListInvoicesRequest{MaxInvoices: 1, Reversed: true})
+	if err != nil {
+		return 0, fmt.Errorf("%w: list invoices: %v", lightning.ErrUnavailable, err)
+	}
+	if len(resp.Invoices) == 0 {
+		return 0, nil
+	}
+	return resp.Invoices[0].AddIndex, nil
+}
+
 // ListPayments implements lightning.Node, a page at a time, unfinished and
 // failed payments included.
 func (n *Node) ListPayments(ctx context.Context) ([]lightning.PaymentRecord, error) {

@@ -159,3 +159,11 @@ func (t *tx) BalanceAfter(ctx context.Context, transactionID, userID int64) (int
 	}
 	return b.Int64, nil
 }
+
+func (t *tx) OutboxBacklog(ctx context.Context) (store.Backlog, error) {
+	rows, err := t.q.ListOutboxBacklog(ctx)
+	if err != nil || len(rows) == 0 {
+		return store.Backlog{}, interpret(err)
+	}
+	return store.Backlog{Count: rows[0].Pending, Oldest: rows[0].CreatedAt.UTC()}, nil
+}

@@ -234,6 +234,9 @@ func (s *Store) MigrationVersion() (uint, bool, error) {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "mysql" }
 
+// Pool implements store.Store.
+func (s *Store) Pool() store.PoolStats { return sqlvalue.PoolStats(s.db) }
+
 // Ping implements store.Store. A MariaDB Galera node cut off from the
 // primary component still answers the protocol's ping but refuses every
 // query (1047), so Ping asks the node's wsrep_cluster_status instead (one
@@ -298,9 +301,12 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))
 		}
-		// database/sql also rolls back by itself when ctx is cancelled;
-		// after a commit this is a no-op.
-		defer sqlTx.Rollback() //nolint:errcheck
+		committed := false
+		defer func() {
+			if !committed {
+				rollback(ctx, sqlTx)
+			}
+		}()
 		// Each prepared query is bound to the transaction's connection,
 		// prepared there the first time that connection runs it.
 		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Pairs: pairs}}
@@ -310,11 +316,42 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		if err := t.posting.Failed(); err != nil {
 			return err
 		}
-		if err := sqlTx.Commit(); err != nil {
-			return interpret(fmt.Errorf("commit: %w", err))
+		if err := commit(ctx, sqlTx); err != nil {
+			return err
 		}
+		committed = true
 		return nil
 	})
+}
+
+// commit commits tx within ctx. database/sql's Tx.Commit and Tx.Rollback
+// take no context, and the driver's wait for the server's answer for as
+// long as the connection lives: a server that hangs, or a network that
+// drops its packets, would hold a USSD hop past its deadline
+// (TestDatabaseRestartFrozenCommit). Sent as a statement, the COMMIT is
+// bound to ctx: when ctx ends first the driver closes the connection and
+// the outcome is unknown, as for any lost connection. When it fails, the
+// deferred rollback ends the Tx.
+func commit(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+		return interpret(fmt.Errorf("commit: %w", err))
+	}
+	// Committed. Ending the Tx sends COMMIT again (it does nothing) and
+	// gives the connection back: off the caller's path, which must not
+	// wait on it either.
+	go tx.Commit() //nolint:errcheck
+	return nil
+}
+
+// rollback rolls tx back within ctx, for the same reason. When ctx has
+// ended, database/sql rolls back by itself, in a goroutine of its own,
+// dropping the connection.
+func rollback(ctx context.Context, tx *sql.Tx) {
+	_, err := tx.ExecContext(ctx, "ROLLBACK")
+	if errors.Is(err, sql.ErrTxDone) || (err != nil && ctx.Err() != nil) {
+		return // committed (commit ends it), or ended by database/sql
+	}
+	go tx.Rollback() //nolint:errcheck // a ROLLBACK again, or a broken connection dropped
 }
 
 // Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
@@ -328,7 +365,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx st
 	if err != nil {
 		return interpret(fmt.Errorf("begin snapshot: %w", err))
 	}
-	defer sqlTx.Rollback() //nolint:errcheck
+	defer rollback(ctx, sqlTx)
 	return fn(ctx, &tx{q: q.WithTx(sqlTx)})
 }
 

@@ -63,6 +63,14 @@ func (t *tx) UserByID(ctx context.Context, id int64) (store.User, error) {
 	return toUser(r), nil
 }
 
+func (t *tx) ShareLockUser(ctx context.Context, id int64) (store.User, error) {
+	r, err := t.q.GetUserByIDForShare(ctx, id)
+	if err != nil {
+		return store.User{}, interpret(fmt.Errorf("share-lock user %d: %w", id, err))
+	}
+	return toUser(r), nil
+}
+
 func (t *tx) LockUser(ctx context.Context, id int64) (store.User, error) {
 	r, err := t.q.GetUserByIDForUpdate(ctx, id)
 	if err != nil {

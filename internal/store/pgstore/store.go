@@ -47,6 +47,22 @@ type Options struct {
 // releases its locks and its connection.
 const rollbackTimeout = 5 * time.Second
 
+// rollbackGrace is how long past the caller's deadline a rollback may take:
+// a caller with a deadline (a USSD hop) must not wait rollbackTimeout for a
+// database that stopped answering. When it runs out pgx closes the
+// connection, and the server ends the transaction, locks and all, when it
+// sees it closed.
+const rollbackGrace = 250 * time.Millisecond
+
+// rollbackContext is the detached, bounded context of a rollback.
+func rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := rollbackTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(deadline), 0)+rollbackGrace)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
+}
+
 // Store is an open PostgreSQL database.
 type Store struct {
 	// Retrier runs and counts the retried transactions (Retries).
@@ -136,6 +152,15 @@ func (s *Store) migrationDB() *sql.DB {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "postgres" }
 
+// Pool implements store.Store.
+func (s *Store) Pool() store.PoolStats {
+	st := s.pool.Stat()
+	return store.PoolStats{
+		MaxOpen: int(st.MaxConns()), Open: int(st.TotalConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()),
+		WaitCount: st.EmptyAcquireCount(), WaitDuration: st.EmptyAcquireWaitTime(),
+	}
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
@@ -167,7 +192,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		// would keep its row locks until the connection died. So it runs on
 		// a detached, bounded context; after a commit it is a no-op.
 		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			rctx, cancel := rollbackContext(ctx)
 			defer cancel()
 			pgxTx.Rollback(rctx) //nolint:errcheck
 		}()
@@ -194,7 +219,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx st
 		return interpret(fmt.Errorf("begin snapshot: %w", err))
 	}
 	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		rctx, cancel := rollbackContext(ctx)
 		defer cancel()
 		pgxTx.Rollback(rctx) //nolint:errcheck
 	}()

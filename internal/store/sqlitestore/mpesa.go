@@ -97,6 +97,16 @@ func (t *tx) ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, 
 	return n == 1, nil
 }
 
+func (t *tx) ClaimMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error) {
+	n, err := t.q.ClaimMpesaCheck(ctx, sqlitedb.ClaimMpesaCheckParams{
+		NextCheckAt: sqlvalue.NullTime(&next), Now: now.UTC(), TransactionID: transactionID, DueAt: sqlvalue.NullTime(&now),
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("claim mpesa check: %w", err))
+	}
+	return n == 1, nil
+}
+
 func (t *tx) DueMpesaRequests(ctx context.Context, now time.Time, limit int) ([]store.MpesaRequest, error) {
 	rows, err := t.q.ListDueMpesaRequests(ctx, sqlitedb.ListDueMpesaRequestsParams{Now: sqlvalue.NullTime(&now), MaxRows: int64(limit)})
 	if err != nil {

@@ -168,3 +168,11 @@ func (t *tx) BalanceAfter(ctx context.Context, transactionID, userID int64) (int
 func hostNow() sql.NullTime {
 	return sql.NullTime{Time: time.Now().UTC(), Valid: true}
 }
+
+func (t *tx) OutboxBacklog(ctx context.Context) (store.Backlog, error) {
+	rows, err := t.q.ListOutboxBacklog(ctx)
+	if err != nil || len(rows) == 0 {
+		return store.Backlog{}, interpret(err)
+	}
+	return store.Backlog{Count: rows[0].Pending, Oldest: rows[0].CreatedAt.UTC()}, nil
+}

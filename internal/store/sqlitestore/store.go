@@ -147,6 +147,9 @@ func (s *Store) MigrationVersion() (uint, bool, error) {
 // Engine implements store.Store.
 func (s *Store) Engine() string { return "sqlite" }
 
+// Pool implements store.Store.
+func (s *Store) Pool() store.PoolStats { return sqlvalue.PoolStats(s.db) }
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/umeme-wallet/umeme/gen/sqlitedb"
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -108,4 +109,36 @@ func (t *tx) PendingTransactions(ctx context.Context, typ store.TransactionType)
 		out[i] = toTransaction(r)
 	}
 	return out, nil
+}
+
+func (t *tx) PendingBacklog(ctx context.Context) ([]store.Backlog, error) {
+	rows, err := t.q.ListPendingBacklog(ctx)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("pending backlog: %w", err))
+	}
+	out := make([]store.Backlog, len(rows))
+	for i, r := range rows {
+		out[i] = store.Backlog{Type: store.TransactionType(r.Type), Count: r.Pending, Oldest: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+func (t *tx) LeaseTransaction(ctx context.Context, id int64, token string, lease time.Duration) (bool, error) {
+	now := hostNow()
+	until := now.Time.Add(lease)
+	n, err := t.q.LeaseTransaction(ctx, sqlitedb.LeaseTransactionParams{
+		FollowToken: sqlvalue.NullString(token), LeaseUntil: sqlvalue.NullTime(&until), ID: id, DbNow: now,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("lease transaction %d: %w", id, err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ReleaseTransaction(ctx context.Context, id int64, token string) (bool, error) {
+	n, err := t.q.ReleaseTransaction(ctx, sqlitedb.ReleaseTransactionParams{ID: id, FollowToken: sqlvalue.NullString(token)})
+	if err != nil {
+		return false, interpret(fmt.Errorf("release transaction %d: %w", id, err))
+	}
+	return n == 1, nil
 }

@@ -64,3 +64,12 @@ func One(n int64, err error, what string, interpret func(error) error) error {
 	}
 	return nil
 }
+
+// PoolStats reads a database/sql pool's use as the store reports it.
+func PoolStats(db *sql.DB) store.PoolStats {
+	s := db.Stats()
+	return store.PoolStats{
+		MaxOpen: s.MaxOpenConnections, Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle,
+		WaitCount: s.WaitCount, WaitDuration: s.WaitDuration,
+	}
+}

@@ -126,6 +126,18 @@ func testMpesaRequests(t *testing.T, s store.Store) {
 		if r, _ := tx.MpesaRequest(ctx, withdraw); r.Checks != 1 || r.NextCheckAt == nil || !r.NextCheckAt.Equal(base.Add(10*time.Minute)) {
 			t.Errorf("rescheduled withdrawal: %+v", r)
 		}
+		// Two reconcilers that both listed other as due: the first claim
+		// takes its check, the second finds it no longer due.
+		at := base.Add(2 * time.Minute)
+		if ok, err := tx.ClaimMpesaCheck(ctx, other, at.Add(time.Minute), at); err != nil || !ok {
+			t.Fatalf("ClaimMpesaCheck of a due request: %v %v", ok, err)
+		}
+		if ok, err := tx.ClaimMpesaCheck(ctx, other, at.Add(time.Minute), at); err != nil || ok {
+			t.Errorf("ClaimMpesaCheck taken twice: %v %v", ok, err)
+		}
+		if r, _ := tx.MpesaRequest(ctx, other); r.Checks != 1 || r.NextCheckAt == nil || !r.NextCheckAt.Equal(at.Add(time.Minute)) {
+			t.Errorf("claimed request: %+v", r)
+		}
 
 		receipt := "SIM" + Token(t, 7)
 		res := store.MpesaResult{TransactionID: topup, Receipt: receipt, ResultCode: "0", ResultDesc: "The service request is processed successfully.", Now: later}
@@ -145,6 +157,9 @@ func testMpesaRequests(t *testing.T, s store.Store) {
 		}
 		if ok, err := tx.ScheduleMpesaCheck(ctx, topup, base.Add(time.Hour), later); err != nil || ok {
 			t.Errorf("ScheduleMpesaCheck of a finished request: %v %v, want false", ok, err)
+		}
+		if ok, err := tx.ClaimMpesaCheck(ctx, topup, base.Add(2*time.Hour), base.Add(time.Hour)); err != nil || ok {
+			t.Errorf("ClaimMpesaCheck of a finished request: %v %v, want false", ok, err)
 		}
 		due, err = tx.DueMpesaRequests(ctx, base.Add(time.Hour), 100)
 		if err != nil || !slices.Equal(ours(due), []int64{other, withdraw}) {

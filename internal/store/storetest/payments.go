@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
 )
@@ -94,4 +95,68 @@ func testOnePaymentPerHash(t *testing.T, s store.Store) {
 	})
 	_, err = insert(payment(bob, store.StatusPending))
 	mustKind(t, err, store.ErrPaymentHashTaken, "paying a hash again after a failure")
+}
+
+// testPaymentLeases: a pending transaction is leased to one holder at a
+// time (on the database's clock), renewed and released only by its
+// holder, taken over once its lease has run out, and never leased once it
+// is finished.
+func testPaymentLeases(t *testing.T, s store.Store) {
+	alice, _, _ := NewFundedUser(t, s, 0)
+	var id int64
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		id, err = tx.InsertTransaction(ctx, newTxn(t, alice, store.TypePayment, store.StatusPending, 5_000, base))
+		return err
+	})
+	lease := func(token string, d time.Duration) bool {
+		var ok bool
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			ok, err = tx.LeaseTransaction(ctx, id, token, d)
+			return err
+		})
+		return ok
+	}
+	release := func(token string) bool {
+		var ok bool
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			ok, err = tx.ReleaseTransaction(ctx, id, token)
+			return err
+		})
+		return ok
+	}
+	if !lease("tok-a", time.Hour) {
+		t.Fatal("a pending transaction nobody holds was not leased")
+	}
+	if lease("tok-b", time.Hour) {
+		t.Fatal("a lease taken while another's runs")
+	}
+	if !lease("tok-a", time.Hour) {
+		t.Fatal("the holder did not renew its lease")
+	}
+	if release("tok-b") {
+		t.Fatal("released by a token that does not hold it")
+	}
+	if !release("tok-a") || !lease("tok-b", -time.Second) {
+		t.Fatal("not taken again after its holder released it")
+	}
+	// tok-b's lease ended a second ago (its holder died long since).
+	if !lease("tok-c", time.Hour) {
+		t.Fatal("a lease that ran out was not taken over")
+	}
+	if release("tok-b") || lease("tok-b", time.Hour) {
+		t.Fatal("a holder whose lease was taken over released or renewed it")
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: id, From: store.StatusPending, To: store.StatusFailed, AmountMsat: 5_000, Now: base})
+		if err == nil && !ok {
+			t.Fatal("not finished")
+		}
+		return err
+	})
+	if !release("tok-c") || lease("tok-d", time.Hour) {
+		t.Fatal("a finished transaction was leased")
+	}
 }

@@ -44,6 +44,7 @@ var ownRows = []check{
 	{"Transactions", testTransactions},
 	{"TransactionConstraints", testTransactionConstraints},
 	{"OnePaymentPerHash", testOnePaymentPerHash},
+	{"PaymentLeases", testPaymentLeases},
 	{"History", testHistory},
 	{"LightningNames", testLightningNames},
 	{"Sessions", testSessions},
@@ -78,6 +79,12 @@ var wholeDatabase = []check{
 	{"OutboxClaimsDisjoint", testOutboxClaimsDisjoint},
 	// The audit log's head and the pause are one per database.
 	{"Operations", testOperations},
+	// The backlogs count every pending transaction and queued text.
+	{"Backlog", testBacklog},
+	// QueryPlans loads some thousand transactions with the growth
+	// generator and refreshes the statistics of every table, then explains
+	// the hot queries; Reconcile, after it, proves the loaded ledger too.
+	{"QueryPlans", testQueryPlans},
 	// Reconcile checks the whole ledger, the system accounts and the
 	// total: it comes last so that every other check's postings are in
 	// the books it proves balanced, and no posting is half done.

@@ -51,7 +51,33 @@ SELECT * FROM transactions WHERE status = 'pending' AND type = sqlc.arg(type) OR
 
 -- name: GetPaymentByHash :one
 -- The outgoing payment that owns a payment hash, in whatever status: a hash
--- has at most one (migration 000006), by the unique index that also serves
--- this.
+-- has at most one (migration 000006). The unique index is on the stored
+-- column payment_hash_claim (the hash of a payment, NULL for any other row),
+-- so the look-up names that column: on payment_hash it would read the
+-- whole table.
 SELECT * FROM transactions
-WHERE payment_hash = sqlc.arg(payment_hash) AND type = 'payment';
+WHERE payment_hash_claim = sqlc.arg(payment_hash) AND type = 'payment';
+
+-- name: ListPendingBacklog :many
+-- For the metrics: the pending transactions of each type, how many and the
+-- oldest (the first pending id of a type is its oldest), read through the
+-- index of pending rows; no finished row is scanned.
+SELECT t.type, t.created_at, c.pending
+FROM transactions t
+JOIN (SELECT type, COUNT(*) AS pending, MIN(id) AS first_id
+      FROM transactions WHERE status = 'pending' GROUP BY type) c ON t.id = c.first_id
+ORDER BY t.type;
+
+-- name: LeaseTransaction :execrows
+-- Leases a pending transaction to the holder of follow_token for lease_us
+-- from now on the database's clock (migration 000012): 0 rows when it is no
+-- longer pending or another holds a lease that has not run out. The holder
+-- renews its lease with the same token.
+UPDATE transactions
+SET follow_token = sqlc.arg(follow_token), leased_until = NOW(6) + INTERVAL CAST(sqlc.arg(lease_us) AS SIGNED) MICROSECOND
+WHERE id = sqlc.arg(id) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= NOW(6) OR follow_token = sqlc.arg(follow_token));
+
+-- name: ReleaseTransaction :execrows
+-- Ends the holder's lease of a transaction; 0 rows when it holds none.
+UPDATE transactions SET follow_token = NULL, leased_until = NULL
+WHERE id = sqlc.arg(id) AND follow_token = sqlc.arg(follow_token);

@@ -26,10 +26,12 @@ UPDATE invoices SET status = 'expired', updated_at = sqlc.arg(now)
 WHERE status = 'pending' AND expires_at < sqlc.arg(now);
 
 -- name: ExpireInvoiceTransactions :execrows
--- The pending transaction rows of invoices that have expired follow them.
+-- The pending transaction rows of invoices that have expired follow them:
+-- from the few pending rows to their invoice (migration 000013's index),
+-- never through the expired invoices, which only grow.
 UPDATE transactions SET status = 'expired', updated_at = sqlc.arg(now)
 WHERE type = 'invoice' AND status = 'pending'
-  AND id IN (SELECT transaction_id FROM invoices WHERE status = 'expired' AND transaction_id IS NOT NULL);
+  AND EXISTS (SELECT 1 FROM invoices i WHERE i.transaction_id = transactions.id AND i.status = 'expired');
 
 -- name: MaxInvoiceAddIndex :one
 SELECT CAST(COALESCE(MAX(add_index), 0) AS BIGINT) AS add_index FROM invoices;

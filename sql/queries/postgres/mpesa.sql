@@ -81,3 +81,10 @@ WHERE transaction_id = sqlc.arg(transaction_id) AND sent_at IS NULL AND next_che
 UPDATE mpesa_requests SET result_code = sqlc.arg(result_code), result_desc = sqlc.arg(result_desc),
     next_check_at = sqlc.arg(next_check_at), updated_at = sqlc.arg(now)
 WHERE transaction_id = sqlc.arg(transaction_id) AND next_check_at IS NOT NULL;
+
+-- name: ClaimMpesaCheck :execrows
+-- Takes a due check of an open request for one reconciler: moves its next
+-- check to next_check_at and counts it, only while it is still due at due_at (now);
+-- 0 rows means another reconciler took it, or it is closed.
+UPDATE mpesa_requests SET next_check_at = sqlc.arg(next_check_at), checks = checks + 1, updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND next_check_at IS NOT NULL AND next_check_at <= sqlc.arg(due_at);

@@ -99,3 +99,11 @@ SELECT e.balance_after_msat FROM ledger_entries e JOIN accounts a ON a.id = e.ac
 WHERE e.transaction_id = sqlc.arg(transaction_id) AND a.user_id = sqlc.arg(user_id)
 ORDER BY e.seq DESC
 LIMIT 1;
+
+-- name: ListOutboxBacklog :many
+-- For the metrics: how many texts wait to be sent and the oldest of them
+-- (no row when none waits), through the (status, next_attempt_at) index.
+SELECT n.created_at, c.pending
+FROM notifications n
+JOIN (SELECT COUNT(*) AS pending, MIN(id) AS first_id
+      FROM notifications WHERE status = 'pending') c ON n.id = c.first_id;

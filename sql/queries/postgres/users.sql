@@ -12,6 +12,12 @@ RETURNING id;
 -- name: GetUserByID :one
 SELECT * FROM users WHERE id = sqlc.arg(id);
 
+-- name: GetUserByIDForShare :one
+-- A sender's row, held against an operator's freeze or PIN reset (which
+-- lock it for update) while a send commits; senders do not wait for each
+-- other, nor for the foreign-key checks of money coming in.
+SELECT * FROM users WHERE id = sqlc.arg(id) FOR SHARE;
+
 -- name: GetUserByIDForUpdate :one
 -- Serialises concurrent PIN checks and changes of one user.
 SELECT * FROM users WHERE id = sqlc.arg(id) FOR UPDATE;

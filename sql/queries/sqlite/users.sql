@@ -12,6 +12,10 @@ RETURNING id;
 -- name: GetUserByID :one
 SELECT * FROM users WHERE id = sqlc.arg(id);
 
+-- name: GetUserByIDForShare :one
+-- SQLite's write transaction already excludes other writers.
+SELECT * FROM users WHERE id = sqlc.arg(id);
+
 -- name: GetUserByIDForUpdate :one
 -- SQLite's write transaction already excludes other writers.
 SELECT * FROM users WHERE id = sqlc.arg(id);

@@ -1,0 +1,3 @@
+ALTER TABLE transactions
+    DROP COLUMN follow_token,
+    DROP COLUMN leased_until;
