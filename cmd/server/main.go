@@ -113,6 +113,12 @@ const usage = `usage:
   server mpesa resolve --id N       ask Daraja about one now and finish it as Daraja
                                     says (a withdrawal's answer comes to the running
                                     server's callback)
+  server mpesa resolve --id N --paid RECEIPT|--not-paid --reason WHY
+                                    decide by hand what Daraja cannot answer: a
+                                    top-up sent but never acknowledged (credited
+                                    once with the user's M-Pesa receipt, or failed),
+                                    a withdrawal not found for a day (refunded);
+                                    recorded in the audit log
   server cleanup [--idle 5m]        close idle USSD sessions, expire invoices`
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {

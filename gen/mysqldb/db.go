@@ -36,6 +36,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.closeIdleSessionsStmt, err = db.PrepareContext(ctx, closeIdleSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseIdleSessions: %w", err)
 	}
+	if q.closeUnsentMpesaRequestStmt, err = db.PrepareContext(ctx, closeUnsentMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseUnsentMpesaRequest: %w", err)
+	}
 	if q.countInboundSMSSinceStmt, err = db.PrepareContext(ctx, countInboundSMSSince); err != nil {
 		return nil, fmt.Errorf("error preparing query CountInboundSMSSince: %w", err)
 	}
@@ -264,6 +267,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.markInvoicePaidStmt, err = db.PrepareContext(ctx, markInvoicePaid); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkInvoicePaid: %w", err)
 	}
+	if q.markMpesaSentStmt, err = db.PrepareContext(ctx, markMpesaSent); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkMpesaSent: %w", err)
+	}
 	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
 	}
@@ -272,6 +278,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.minUnpaidInvoiceAddIndexStmt, err = db.PrepareContext(ctx, minUnpaidInvoiceAddIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MinUnpaidInvoiceAddIndex: %w", err)
+	}
+	if q.noteMpesaResultStmt, err = db.PrepareContext(ctx, noteMpesaResult); err != nil {
+		return nil, fmt.Errorf("error preparing query NoteMpesaResult: %w", err)
 	}
 	if q.postLedgerPairStmt, err = db.PrepareContext(ctx, postLedgerPair); err != nil {
 		return nil, fmt.Errorf("error preparing query PostLedgerPair: %w", err)
@@ -395,6 +404,11 @@ func (q *Queries) Close() error {
 	if q.closeIdleSessionsStmt != nil {
 		if cerr := q.closeIdleSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing closeIdleSessionsStmt: %w", cerr)
+		}
+	}
+	if q.closeUnsentMpesaRequestStmt != nil {
+		if cerr := q.closeUnsentMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeUnsentMpesaRequestStmt: %w", cerr)
 		}
 	}
 	if q.countInboundSMSSinceStmt != nil {
@@ -777,6 +791,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing markInvoicePaidStmt: %w", cerr)
 		}
 	}
+	if q.markMpesaSentStmt != nil {
+		if cerr := q.markMpesaSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markMpesaSentStmt: %w", cerr)
+		}
+	}
 	if q.maxInvoiceAddIndexStmt != nil {
 		if cerr := q.maxInvoiceAddIndexStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing maxInvoiceAddIndexStmt: %w", cerr)
@@ -790,6 +809,11 @@ func (q *Queries) Close() error {
 	if q.minUnpaidInvoiceAddIndexStmt != nil {
 		if cerr := q.minUnpaidInvoiceAddIndexStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing minUnpaidInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
+	if q.noteMpesaResultStmt != nil {
+		if cerr := q.noteMpesaResultStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing noteMpesaResultStmt: %w", cerr)
 		}
 	}
 	if q.postLedgerPairStmt != nil {
@@ -1000,6 +1024,7 @@ type Queries struct {
 	claimMpesaCheckStmt                    *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
+	closeUnsentMpesaRequestStmt            *sql.Stmt
 	countInboundSMSSinceStmt               *sql.Stmt
 	countLightningNamesStmt                *sql.Stmt
 	deleteStaleAddressInvoicesStmt         *sql.Stmt
@@ -1076,9 +1101,11 @@ type Queries struct {
 	lockAccountsStmt                       *sql.Stmt
 	lockDueNotificationsStmt               *sql.Stmt
 	markInvoicePaidStmt                    *sql.Stmt
+	markMpesaSentStmt                      *sql.Stmt
 	maxInvoiceAddIndexStmt                 *sql.Stmt
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
+	noteMpesaResultStmt                    *sql.Stmt
 	postLedgerPairStmt                     *sql.Stmt
 	recordDeliveryReportStmt               *sql.Stmt
 	recordMpesaResultStmt                  *sql.Stmt
@@ -1122,6 +1149,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
+		closeUnsentMpesaRequestStmt:            q.closeUnsentMpesaRequestStmt,
 		countInboundSMSSinceStmt:               q.countInboundSMSSinceStmt,
 		countLightningNamesStmt:                q.countLightningNamesStmt,
 		deleteStaleAddressInvoicesStmt:         q.deleteStaleAddressInvoicesStmt,
@@ -1198,9 +1226,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		lockAccountsStmt:                       q.lockAccountsStmt,
 		lockDueNotificationsStmt:               q.lockDueNotificationsStmt,
 		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
+		markMpesaSentStmt:                      q.markMpesaSentStmt,
 		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
+		noteMpesaResultStmt:                    q.noteMpesaResultStmt,
 		postLedgerPairStmt:                     q.postLedgerPairStmt,
 		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,

@@ -102,6 +102,7 @@ type MpesaRequest struct {
 	NextCheckAt              sql.NullTime
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
+	SentAt                   sql.NullTime
 }
 
 type Notification struct {

@@ -101,6 +101,7 @@ type MpesaRequest struct {
 	NextCheckAt              *time.Time
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
+	SentAt                   *time.Time
 }
 
 type Notification struct {

@@ -39,8 +39,29 @@ func (q *Queries) ClaimMpesaCheck(ctx context.Context, arg ClaimMpesaCheckParams
 	return result.RowsAffected()
 }
 
+const closeUnsentMpesaRequest = `-- name: CloseUnsentMpesaRequest :execrows
+UPDATE mpesa_requests SET next_check_at = NULL, updated_at = ?1
+WHERE transaction_id = ?2 AND sent_at IS NULL AND next_check_at IS NOT NULL
+`
+
+type CloseUnsentMpesaRequestParams struct {
+	Now           time.Time
+	TransactionID int64
+}
+
+// Closes an open request that was never marked sent, so that it can no
+// longer be sent: 0 rows means it was sent (or closed) meanwhile. It takes
+// the row's lock, against a MarkMpesaSent racing it.
+func (q *Queries) CloseUnsentMpesaRequest(ctx context.Context, arg CloseUnsentMpesaRequestParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, closeUnsentMpesaRequest, arg.Now, arg.TransactionID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const getMpesaRequest = `-- name: GetMpesaRequest :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at FROM mpesa_requests WHERE transaction_id = ?1
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests WHERE transaction_id = ?1
 `
 
 func (q *Queries) GetMpesaRequest(ctx context.Context, transactionID int64) (MpesaRequest, error) {
@@ -63,12 +84,13 @@ func (q *Queries) GetMpesaRequest(ctx context.Context, transactionID int64) (Mpe
 		&i.NextCheckAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SentAt,
 	)
 	return i, err
 }
 
 const getMpesaRequestByCheckout = `-- name: GetMpesaRequestByCheckout :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at FROM mpesa_requests WHERE checkout_request_id = ?1
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests WHERE checkout_request_id = ?1
 `
 
 func (q *Queries) GetMpesaRequestByCheckout(ctx context.Context, checkoutRequestID sql.NullString) (MpesaRequest, error) {
@@ -91,12 +113,13 @@ func (q *Queries) GetMpesaRequestByCheckout(ctx context.Context, checkoutRequest
 		&i.NextCheckAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SentAt,
 	)
 	return i, err
 }
 
 const getMpesaRequestByOriginator = `-- name: GetMpesaRequestByOriginator :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at FROM mpesa_requests WHERE originator_conversation_id = ?1
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests WHERE originator_conversation_id = ?1
 `
 
 func (q *Queries) GetMpesaRequestByOriginator(ctx context.Context, originatorConversationID sql.NullString) (MpesaRequest, error) {
@@ -119,12 +142,13 @@ func (q *Queries) GetMpesaRequestByOriginator(ctx context.Context, originatorCon
 		&i.NextCheckAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SentAt,
 	)
 	return i, err
 }
 
 const getUnacknowledgedTopup = `-- name: GetUnacknowledgedTopup :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at FROM mpesa_requests
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests
 WHERE kind = 'topup' AND phone = ?1 AND amount_kes = ?2
   AND checkout_request_id IS NULL AND next_check_at IS NOT NULL
 ORDER BY transaction_id DESC
@@ -159,6 +183,7 @@ func (q *Queries) GetUnacknowledgedTopup(ctx context.Context, arg GetUnacknowled
 		&i.NextCheckAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SentAt,
 	)
 	return i, err
 }
@@ -201,7 +226,7 @@ func (q *Queries) InsertMpesaRequest(ctx context.Context, arg InsertMpesaRequest
 }
 
 const listDueMpesaRequests = `-- name: ListDueMpesaRequests :many
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at FROM mpesa_requests
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests
 WHERE next_check_at IS NOT NULL AND next_check_at <= ?1
 ORDER BY next_check_at, transaction_id
 LIMIT ?2
@@ -239,6 +264,7 @@ func (q *Queries) ListDueMpesaRequests(ctx context.Context, arg ListDueMpesaRequ
 			&i.NextCheckAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SentAt,
 		); err != nil {
 			return nil, err
 		}
@@ -251,6 +277,60 @@ func (q *Queries) ListDueMpesaRequests(ctx context.Context, arg ListDueMpesaRequ
 		return nil, err
 	}
 	return items, nil
+}
+
+const markMpesaSent = `-- name: MarkMpesaSent :execrows
+UPDATE mpesa_requests SET sent_at = ?1, updated_at = ?2
+WHERE transaction_id = ?3 AND sent_at IS NULL AND next_check_at IS NOT NULL
+`
+
+type MarkMpesaSentParams struct {
+	SentAt        sql.NullTime
+	Now           time.Time
+	TransactionID int64
+}
+
+// Records that the request to Daraja is about to leave, in its own
+// committed statement before the call; 0 rows means it was marked already
+// or closed meanwhile (an unsent request the reconciler finished), and then
+// it must not be sent.
+func (q *Queries) MarkMpesaSent(ctx context.Context, arg MarkMpesaSentParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, markMpesaSent, arg.SentAt, arg.Now, arg.TransactionID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const noteMpesaResult = `-- name: NoteMpesaResult :execrows
+UPDATE mpesa_requests SET result_code = ?1, result_desc = ?2,
+    next_check_at = ?3, updated_at = ?4
+WHERE transaction_id = ?5 AND next_check_at IS NOT NULL
+`
+
+type NoteMpesaResultParams struct {
+	ResultCode    string
+	ResultDesc    string
+	NextCheckAt   sql.NullTime
+	Now           time.Time
+	TransactionID int64
+}
+
+// Records an answer that does not finish an open request (a top-up left to
+// the operator, a withdrawal M-Pesa does not find) and when to look next;
+// 0 rows means it is closed.
+func (q *Queries) NoteMpesaResult(ctx context.Context, arg NoteMpesaResultParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, noteMpesaResult,
+		arg.ResultCode,
+		arg.ResultDesc,
+		arg.NextCheckAt,
+		arg.Now,
+		arg.TransactionID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const recordMpesaResult = `-- name: RecordMpesaResult :execrows

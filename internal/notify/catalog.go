@@ -29,6 +29,7 @@ const (
 	kWithdrawalFailed
 	kTopupFailed
 	kTopupNotDone
+	kTopupUnconfirmed
 	kWhyMpesaCancelled
 	kWhyMpesaTimeout
 	kWhyMpesaPIN
@@ -95,6 +96,7 @@ var catalogue = map[string][numKeys]string{
 
 		kTopupFailed:       "Your purchase of %s with M-Pesa did not go through: %s. Nothing was charged.",
 		kTopupNotDone:      "Your purchase of %s with M-Pesa did not go through. Nothing was charged.",
+		kTopupUnconfirmed:  "We could not confirm your M-Pesa payment for %s, so nothing was credited. If M-Pesa charged you, contact support with the M-Pesa message.",
 		kWhyMpesaCancelled: "the M-Pesa prompt was cancelled",
 		kWhyMpesaTimeout:   "the M-Pesa prompt was not answered in time",
 		kWhyMpesaPIN:       "the M-Pesa PIN was wrong",
@@ -158,6 +160,7 @@ var catalogue = map[string][numKeys]string{
 
 		kTopupFailed:       "Ununuzi wa %s kwa M-Pesa haukufanikiwa: %s. Hakuna kilichotozwa.",
 		kTopupNotDone:      "Ununuzi wa %s kwa M-Pesa haukufanikiwa. Hakuna kilichotozwa.",
+		kTopupUnconfirmed:  "Hatukuweza kuthibitisha malipo yako ya M-Pesa ya %s, kwa hivyo hakuna kilichowekwa. Kama M-Pesa ilikutoza, wasiliana na huduma kwa wateja ukiwa na ujumbe wa M-Pesa.",
 		kWhyMpesaCancelled: "ombi la M-Pesa lilisitishwa",
 		kWhyMpesaTimeout:   "ombi la M-Pesa halikujibiwa kwa wakati",
 		kWhyMpesaPIN:       "PIN ya M-Pesa haikuwa sahihi",

@@ -104,6 +104,8 @@ func (r renderer) lines() []string {
 			return []string{r.t(kTopupFailed, r.amount(), r.t(k))}
 		}
 		return []string{r.t(kTopupNotDone, r.amount())}
+	case store.NotifyTopupUnconfirmed:
+		return []string{r.t(kTopupUnconfirmed, r.amount())}
 	case store.NotifyInvoice:
 		return r.invoice()
 	case store.NotifyPINChanged:

@@ -243,20 +243,8 @@ func TestMpesaAttackFailedB2CNeverRefunded(t *testing.T) {
 func TestMpesaAttackB2CNeverReceivedStuckForever(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
 		ctx := context.Background()
-		x, f := newFaultyWorld(t, db)
-		_, auth := x.user(t, 10_000_000)
-		f.add(pathB2C, drop502)
-		wd, err := x.ramp.Sell(ctx, auth, x.quote(125), "sell-lost")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 1; i <= 4; i++ {
-			x.clock.Advance(6 * time.Hour)
-			if _, err := x.ramp.CheckDue(ctx); err != nil {
-				t.Fatal(err)
-			}
-			x.callbackOf(t, "status-result", i)
-		}
+		x, _, wd := lostSell(t, db)
+		x.askStatus(t, 4, 6*time.Hour)
 		got, _ := x.w.Transaction(ctx, wd.ID)
 		req, _ := x.w.MpesaRequest(ctx, wd.ID)
 		if got.Status != store.StatusPending || req.NextCheckAt == nil || req.Checks < 4 {

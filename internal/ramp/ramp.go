@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/rates"
+	"github.com/umeme-wallet/umeme/internal/store"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -120,6 +121,25 @@ func (r *Ramp) giveUpAfter() time.Duration {
 		return r.Config.GiveUpAfter
 	}
 	return 10 * time.Minute
+}
+
+// unsentAfter is how old a request never marked sent must be before the
+// reconciler finishes it as never sent. Only a bound against finishing a
+// request between its commit and its marking: a request closed as unsent
+// can no longer be marked, so it is never sent after.
+func (r *Ramp) unsentAfter() time.Duration { return r.queryAfter() }
+
+// markSent records that a request is about to leave for Daraja and returns
+// it: an error, or a request closed meanwhile, means it must not be sent.
+func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
+	ok, err := r.Wallet.MarkMpesaSent(ctx, transactionID)
+	if err != nil {
+		return store.MpesaRequest{}, err
+	}
+	if !ok {
+		return store.MpesaRequest{}, errors.New("closed before it was sent; not sent")
+	}
+	return r.Wallet.MpesaRequest(ctx, transactionID)
 }
 
 func (r *Ramp) url(path string) string {

@@ -52,6 +52,8 @@ type world struct {
 	ramp  *ramp.Ramp
 	clock *clock
 	api   string // the callback base, token included
+	// statusAnswers counts the Transaction Status answers askStatus saw.
+	statusAnswers int
 }
 
 func newWorld(t *testing.T, db database.DB) *world {

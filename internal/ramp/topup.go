@@ -28,9 +28,9 @@ func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key s
 		// top-up could be paid twice, and its first may be on the phone.
 		return t, err
 	}
-	req, err := r.Wallet.MpesaRequest(ctx, t.ID)
+	req, err := r.markSent(ctx, t.ID)
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
 	}
 	// The push and the recording of its id must not be cut short by the
 	// user's request ending: the prompt reaches the phone anyway.
@@ -157,14 +157,30 @@ func (r *Ramp) unmatched(what, id string, err error) error {
 }
 
 // checkTopup is the reconciler's question about a top-up whose callback has
-// not come (its next check already scheduled): a push never acknowledged
-// is given up once old; otherwise Daraja is asked, and a definite answer
-// finishes it.
+// not come (its next check already scheduled). A push never marked sent
+// never reached Daraja: it is failed, nothing was charged. A push sent but
+// never acknowledged cannot be asked about (Daraja's id of it is unknown):
+// once old it is left to the operator, out of the balance, and its user
+// told that the payment could not be confirmed. Otherwise Daraja is asked,
+// and a definite answer finishes it.
 func (r *Ramp) checkTopup(ctx context.Context, req store.MpesaRequest) error {
 	if req.CheckoutRequestID == "" {
-		if r.now().Sub(req.CreatedAt) >= r.giveUpAfter() {
-			_, err := r.Wallet.FailTopupByID(ctx, req.TransactionID, "unsent", "The M-Pesa prompt could not be sent.")
+		now := r.now()
+		switch {
+		case req.SentAt == nil && now.Sub(req.CreatedAt) >= r.unsentAfter():
+			failed, err := r.Wallet.FailTopupByID(ctx, req.TransactionID, wallet.MpesaUnsent, "The M-Pesa prompt was never sent; nothing was charged.")
+			if failed {
+				r.log().Warn("mpesa top-up never sent (the server stopped before the push): failed, nothing charged", "transaction", req.TransactionID)
+			}
 			return err
+		case req.SentAt != nil && now.Sub(req.CreatedAt) >= r.giveUpAfter():
+			held, _, err := r.Wallet.HoldUnconfirmedTopup(ctx, req.TransactionID, now.Add(time.Hour))
+			if err != nil || !held {
+				return err
+			}
+			r.log().Error("mpesa top-up sent but never acknowledged: M-Pesa may have charged the user; nothing credited; an operator decides "+
+				"(server mpesa resolve --id N --paid RECEIPT --reason ..., or --not-paid)", "transaction", req.TransactionID, "phone", redact.Phone(req.Phone),
+				"kes", req.AmountKES)
 		}
 		return nil
 	}

@@ -26,9 +26,10 @@ func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.Mpe
 		// Daraja's result, or Transaction Status, finishes it.
 		return t, err
 	}
-	req, err := r.Wallet.MpesaRequest(ctx, t.ID)
+	req, err := r.markSent(ctx, t.ID)
 	if err != nil {
-		return t, err
+		// Never sent: the reconciler refunds it.
+		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
 	}
 	dctx, cancel := detached(ctx, 30*time.Second)
 	defer cancel()
@@ -144,7 +145,7 @@ const resultNotFound = 2032
 // failed status) refunds it. "Not found" and anything undecided leave it
 // reserved: M-Pesa may not have processed it yet, and an unknown outcome
 // is never refunded; a request still not found after a day is logged for
-// the operator (server mpesa pending, resolve).
+// the operator (server mpesa pending, resolve --not-paid).
 func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string, res Result) error {
 	req, err := r.Wallet.MpesaRequestByOriginator(ctx, originatorConversationID)
 	if err != nil {
@@ -160,6 +161,12 @@ func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string
 		_, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, fmt.Sprint(res.ResultCode), res.ResultDesc)
 		return err
 	}
+	if res.ResultCode == resultNotFound && req.NextCheckAt != nil {
+		// Noted for the operator, who may refund it after a day.
+		if _, err := r.Wallet.NoteMpesaResult(ctx, req.TransactionID, wallet.MpesaNotFound, res.ResultDesc, *req.NextCheckAt); err != nil {
+			return err
+		}
+	}
 	if r.now().Sub(req.CreatedAt) > 24*time.Hour {
 		r.log().Error("mpesa withdrawal undecided after a day: an operator should look (server mpesa resolve)",
 			"transaction", req.TransactionID, "code", res.ResultCode, "status", res.Status, "checks", req.Checks)
@@ -169,8 +176,29 @@ func (r *Ramp) HandleStatus(ctx context.Context, originatorConversationID string
 
 // checkWithdrawal is the reconciler's question about a withdrawal whose
 // result has not come (its next check already scheduled): Transaction
-// Status, answered at the status URL. It never sends the payment again.
+// Status, answered at the status URL. It never sends the payment again. A
+// payment never marked sent never reached Daraja (the server stopped, or
+// the database failed, between the reservation and the B2C call): it is
+// refunded without asking.
 func (r *Ramp) checkWithdrawal(ctx context.Context, req store.MpesaRequest) error {
+	if req.SentAt == nil {
+		if r.now().Sub(req.CreatedAt) >= r.unsentAfter() {
+			refunded, err := r.Wallet.RefundMpesa(ctx, req.TransactionID, wallet.MpesaUnsent,
+				"The withdrawal never reached M-Pesa (the server stopped before sending it).")
+			if err != nil || refunded {
+				if refunded {
+					r.log().Warn("mpesa withdrawal never sent (the server stopped before the B2C call): refunded", "transaction", req.TransactionID)
+				}
+				return err
+			}
+		}
+		// Not old enough (asked about at its next check), or marked sent
+		// meanwhile: asked about as a sent one.
+		cur, err := r.Wallet.MpesaRequest(ctx, req.TransactionID)
+		if err != nil || cur.SentAt == nil {
+			return err
+		}
+	}
 	err := r.Daraja.TransactionStatus(ctx, req.OriginatorConversationID,
 		r.url(PathStatus+"/"+req.OriginatorConversationID), r.url(PathStatusWait+"/"+req.OriginatorConversationID))
 	if err != nil {

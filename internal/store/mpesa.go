@@ -39,8 +39,11 @@ type MpesaRequest struct {
 	// next, nil once the request is finished.
 	Checks      int
 	NextCheckAt *time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// SentAt is when the request was marked as about to leave for Daraja;
+	// nil: it certainly never left.
+	SentAt    *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewMpesaRequest is what InsertMpesaRequest takes.

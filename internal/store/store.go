@@ -290,6 +290,16 @@ type Tx interface {
 	// ScheduleMpesaCheck counts a check and sets the next; false once the
 	// request is closed.
 	ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
+	// MarkMpesaSent records, before Daraja is called, that a request may
+	// leave; false when it was marked already or is closed (then it must
+	// not be sent).
+	MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error)
+	// CloseUnsentMpesaRequest closes an open request never marked sent;
+	// false when it was sent or closed meanwhile.
+	CloseUnsentMpesaRequest(ctx context.Context, transactionID int64, now time.Time) (bool, error)
+	// NoteMpesaResult records an answer that leaves a request open, and its
+	// next check; false once the request is closed.
+	NoteMpesaResult(ctx context.Context, r MpesaResult, next time.Time) (bool, error)
 	// ClaimMpesaCheck takes a due check of an open request for one
 	// reconciler: its next check moves to next and is counted, only while
 	// it is still due at now. False when another reconciler took it first

@@ -536,6 +536,10 @@ const (
 	NotifyWithdrawalPaid   NotificationKind = "withdrawal_paid"
 	NotifyWithdrawalFailed NotificationKind = "withdrawal_failed"
 	NotifyTopupFailed      NotificationKind = "topup_failed"
+	// NotifyTopupUnconfirmed tells a user whose top-up may have been
+	// charged but could not be confirmed that nothing was credited, and to
+	// bring the M-Pesa message to support.
+	NotifyTopupUnconfirmed NotificationKind = "topup_unconfirmed"
 	NotifyInvoice          NotificationKind = "invoice"
 	// NotifyPINChanged and NotifyLockedOut tell the owner of a number
 	// that its PIN changed or that wrong PINs locked the account.

@@ -252,24 +252,7 @@ func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Tran
 			}
 			return fmt.Errorf("%w: top-up %d was finished otherwise meanwhile", ErrMpesaMismatch, t.ID)
 		}
-		if err := recordReceipt(ctx, tx, t.ID, p, now); err != nil {
-			return err
-		}
-		acc, err := tx.AccountByUserID(ctx, t.UserID)
-		if err != nil {
-			return err
-		}
-		entries := []store.Entry{{AccountID: w.sys.mpesa, AmountMsat: -t.AmountMsat}, {AccountID: acc.ID, AmountMsat: t.AmountMsat}}
-		if err := tx.PostEntries(ctx, t.ID, entries, w.unlimited(now), now); err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, t.UserID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.InsertNotification(ctx, store.NewNotification{
-			UserID: t.UserID, Phone: u.Phone, Kind: store.NotifyReceived, TransactionID: t.ID, AmountMsat: t.AmountMsat, Now: now,
-		}); err != nil {
+		if err := w.creditTopup(ctx, tx, t, p, now); err != nil {
 			return err
 		}
 		t.Status, t.UpdatedAt, credited = store.StatusCompleted, now, true
@@ -279,6 +262,23 @@ func (w *Service) CompleteTopup(ctx context.Context, p MpesaPayment) (store.Tran
 		return store.Transaction{}, false, fmt.Errorf("complete topup: %w", err)
 	}
 	return t, credited, nil
+}
+
+// creditTopup credits a top-up whose status was just changed to completed:
+// its receipt, the entries from the M-Pesa account and the user's text.
+func (w *Service) creditTopup(ctx context.Context, tx store.Tx, t store.Transaction, p MpesaPayment, now time.Time) error {
+	if err := recordReceipt(ctx, tx, t.ID, p, now); err != nil {
+		return err
+	}
+	acc, err := tx.AccountByUserID(ctx, t.UserID)
+	if err != nil {
+		return err
+	}
+	entries := []store.Entry{{AccountID: w.sys.mpesa, AmountMsat: -t.AmountMsat}, {AccountID: acc.ID, AmountMsat: t.AmountMsat}}
+	if err := tx.PostEntries(ctx, t.ID, entries, w.unlimited(now), now); err != nil {
+		return err
+	}
+	return notifyUser(ctx, tx, t, store.NotifyReceived, "", now)
 }
 
 // recordReceipt records a top-up's success on its request: a receipt no
@@ -311,41 +311,55 @@ func (w *Service) FailTopupByID(ctx context.Context, transactionID int64, code, 
 func (w *Service) failTopup(ctx context.Context, code, desc string, find func(context.Context, store.Tx) (store.MpesaRequest, error)) (bool, error) {
 	var failed bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		failed = false
-		now := w.now()
 		r, err := find(ctx, tx)
 		if err != nil {
 			return err
 		}
-		t, err := tx.TransactionByID(ctx, r.TransactionID)
-		if err != nil {
-			return err
-		}
-		if t.Type != store.TypeTopup || t.Status != store.StatusPending {
-			return nil
-		}
-		if ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: store.StatusFailed, AmountMsat: t.AmountMsat, Now: now}); err != nil || !ok {
-			return err
-		}
-		if _, err := tx.RecordMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, ResultCode: code, ResultDesc: desc, Now: now}); err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, t.UserID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.InsertNotification(ctx, store.NewNotification{
-			UserID: t.UserID, Phone: u.Phone, Kind: store.NotifyTopupFailed, TransactionID: t.ID, AmountMsat: t.AmountMsat, Body: code, Now: now,
-		}); err != nil {
-			return err
-		}
-		failed = true
-		return nil
+		failed, err = w.failTopupTx(ctx, tx, r, code, desc, w.now())
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("fail topup: %w", err)
 	}
 	return failed, nil
+}
+
+// failTopupTx fails a pending top-up inside tx (false when it is not
+// pending). A top-up failed as unsent (code MpesaUnsent) is failed only
+// while its push is still not marked sent, closing it first so that it can
+// no longer be sent.
+func (w *Service) failTopupTx(ctx context.Context, tx store.Tx, r store.MpesaRequest, code, desc string, now time.Time) (bool, error) {
+	t, err := tx.TransactionByID(ctx, r.TransactionID)
+	if err != nil {
+		return false, err
+	}
+	if t.Type != store.TypeTopup || t.Status != store.StatusPending {
+		return false, nil
+	}
+	if code == MpesaUnsent {
+		if ok, err := tx.CloseUnsentMpesaRequest(ctx, t.ID, now); err != nil || !ok {
+			return false, err
+		}
+	}
+	if ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: store.StatusFailed, AmountMsat: t.AmountMsat, Now: now}); err != nil || !ok {
+		return false, err
+	}
+	if _, err := tx.RecordMpesaResult(ctx, store.MpesaResult{TransactionID: t.ID, ResultCode: code, ResultDesc: desc, Now: now}); err != nil {
+		return false, err
+	}
+	return true, notifyUser(ctx, tx, t, store.NotifyTopupFailed, code, now)
+}
+
+// notifyUser queues a text about t to its user.
+func notifyUser(ctx context.Context, tx store.Tx, t store.Transaction, kind store.NotificationKind, body string, now time.Time) error {
+	u, err := tx.UserByID(ctx, t.UserID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.InsertNotification(ctx, store.NewNotification{
+		UserID: t.UserID, Phone: u.Phone, Kind: kind, TransactionID: t.ID, AmountMsat: t.AmountMsat, Body: body, Now: now,
+	})
+	return err
 }
 
 // RecordConversation records the ConversationID Daraja gave a

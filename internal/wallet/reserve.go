@@ -215,16 +215,19 @@ func (w *Service) RefundMpesa(ctx context.Context, transactionID int64, code, de
 }
 
 func (w *Service) refund(ctx context.Context, transactionID int64, reason string, result *store.MpesaResult) (bool, error) {
-	return w.finish(ctx, transactionID, store.StatusFailed, reason, result, func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
-		// The refunded amount no longer counts towards the sends of the day
-		// it was counted on, if that is still today; a refund on a later
-		// day gives nothing to today's count, which never held it.
-		var giveBack int64
-		if w.day(t.CreatedAt) == w.day(now) {
-			giveBack = -t.AmountMsat
-		}
-		return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: giveBack}}, 0
-	})
+	return w.finish(ctx, transactionID, store.StatusFailed, reason, result, w.refundEntries)
+}
+
+// refundEntries gives back what a failed reservation held.
+func (w *Service) refundEntries(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64) {
+	// The refunded amount no longer counts towards the sends of the day
+	// it was counted on, if that is still today; a refund on a later
+	// day gives nothing to today's count, which never held it.
+	var giveBack int64
+	if w.day(t.CreatedAt) == w.day(now) {
+		giveBack = -t.AmountMsat
+	}
+	return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: giveBack}}, 0
 }
 
 // finish moves a pending reservation to its final status and posts the
@@ -236,68 +239,9 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 	entries func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64)) (bool, error) {
 	var done bool
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		done = false
-		now := w.now()
-		t, err := tx.TransactionByID(ctx, transactionID)
-		if err != nil {
-			return err
-		}
-		if t.Type != store.TypePayment && t.Type != store.TypeWithdraw {
-			return fmt.Errorf("transaction %d is a %s, not a reservation", t.ID, t.Type)
-		}
-		if t.Status != store.StatusPending {
-			return nil // already finished: a repeated report changes nothing
-		}
-		// What the transaction holds can only change by finishing it, which
-		// the guarded status change below allows once; so it is safe to
-		// read before that change takes the row lock.
-		held, err := tx.HeldBy(ctx, t.ID, w.sys.reserved)
-		if err != nil {
-			return err
-		}
-		acc, err := tx.AccountByUserID(ctx, t.UserID)
-		if err != nil {
-			return err
-		}
-		list, charged := entries(t, held, acc.ID, now)
-		ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: to, AmountMsat: t.AmountMsat, FeeMsat: charged, Now: now})
-		if err != nil || !ok {
-			return err
-		}
-		if err := tx.PostEntries(ctx, t.ID, list, w.unlimited(now), now); err != nil {
-			return err
-		}
-		if t.Type == store.TypeWithdraw {
-			r := *result
-			r.TransactionID, r.Now = t.ID, now
-			ok, err := tx.RecordMpesaResult(ctx, r)
-			if errors.Is(err, store.ErrConflict) || (err == nil && !ok) {
-				return fmt.Errorf("%w: receipt of withdrawal %d already used", ErrMpesaMismatch, t.ID)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		kind := store.NotifyPaymentSent
-		switch {
-		case t.Type == store.TypeWithdraw && to == store.StatusCompleted:
-			kind = store.NotifyWithdrawalPaid
-		case t.Type == store.TypeWithdraw:
-			kind = store.NotifyWithdrawalFailed
-		case to != store.StatusCompleted:
-			kind = store.NotifyPaymentFailed
-		}
-		u, err := tx.UserByID(ctx, t.UserID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.InsertNotification(ctx, store.NewNotification{
-			UserID: t.UserID, Phone: u.Phone, Kind: kind, TransactionID: t.ID, AmountMsat: t.AmountMsat, Body: reason, Now: now,
-		}); err != nil {
-			return err
-		}
-		done = true
-		return nil
+		var err error
+		done, err = w.finishTx(ctx, tx, transactionID, to, reason, result, w.now(), entries)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("finish %d: %w", transactionID, ErrNotFound)
@@ -306,4 +250,70 @@ func (w *Service) finish(ctx context.Context, transactionID int64, to store.Tran
 		return false, fmt.Errorf("finish %d: %w", transactionID, err)
 	}
 	return done, nil
+}
+
+// finishTx is finish inside tx, at now; false when the transaction was not
+// pending (or, for an unsent M-Pesa request, was sent meanwhile).
+// finishTx is finish inside tx, at now; false when the transaction was not
+// pending, or was refunded as unsent (result code MpesaUnsent) but was
+// marked sent meanwhile.
+func (w *Service) finishTx(ctx context.Context, tx store.Tx, transactionID int64, to store.TransactionStatus, reason string, result *store.MpesaResult, now time.Time,
+	entries func(t store.Transaction, held, userAccount int64, now time.Time) ([]store.Entry, int64)) (bool, error) {
+	t, err := tx.TransactionByID(ctx, transactionID)
+	if err != nil {
+		return false, err
+	}
+	if t.Type != store.TypePayment && t.Type != store.TypeWithdraw {
+		return false, fmt.Errorf("transaction %d is a %s, not a reservation", t.ID, t.Type)
+	}
+	if t.Status != store.StatusPending {
+		return false, nil // already finished: a repeated report changes nothing
+	}
+	// What the transaction holds can only change by finishing it, which
+	// the guarded status change below allows once; so it is safe to
+	// read before that change takes the row lock.
+	held, err := tx.HeldBy(ctx, t.ID, w.sys.reserved)
+	if err != nil {
+		return false, err
+	}
+	acc, err := tx.AccountByUserID(ctx, t.UserID)
+	if err != nil {
+		return false, err
+	}
+	if result != nil && result.ResultCode == MpesaUnsent {
+		// Refunded because it was never sent: only while it still is not,
+		// closing it first so that it can no longer be sent.
+		if ok, err := tx.CloseUnsentMpesaRequest(ctx, t.ID, now); err != nil || !ok {
+			return false, err
+		}
+	}
+	list, charged := entries(t, held, acc.ID, now)
+	ok, err := tx.FinishTransaction(ctx, store.Finish{ID: t.ID, From: store.StatusPending, To: to, AmountMsat: t.AmountMsat, FeeMsat: charged, Now: now})
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := tx.PostEntries(ctx, t.ID, list, w.unlimited(now), now); err != nil {
+		return false, err
+	}
+	if t.Type == store.TypeWithdraw {
+		r := *result
+		r.TransactionID, r.Now = t.ID, now
+		ok, err := tx.RecordMpesaResult(ctx, r)
+		if errors.Is(err, store.ErrConflict) || (err == nil && !ok) {
+			return false, fmt.Errorf("%w: receipt of withdrawal %d already used", ErrMpesaMismatch, t.ID)
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	kind := store.NotifyPaymentSent
+	switch {
+	case t.Type == store.TypeWithdraw && to == store.StatusCompleted:
+		kind = store.NotifyWithdrawalPaid
+	case t.Type == store.TypeWithdraw:
+		kind = store.NotifyWithdrawalFailed
+	case to != store.StatusCompleted:
+		kind = store.NotifyPaymentFailed
+	}
+	return true, notifyUser(ctx, tx, t, kind, reason, now)
 }

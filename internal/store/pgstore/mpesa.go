@@ -29,7 +29,7 @@ func toMpesaRequest(r postgresdb.MpesaRequest) store.MpesaRequest {
 		RateMilliKESPerBTC: r.RateMillikesPerBtc, SpreadBps: int(r.SpreadBps), CheckoutRequestID: str(r.CheckoutRequestID),
 		OriginatorConversationID: str(r.OriginatorConversationID), ConversationID: str(r.ConversationID),
 		Receipt: str(r.Receipt), ResultCode: r.ResultCode, ResultDesc: r.ResultDesc, Checks: int(r.Checks),
-		NextCheckAt: timePtr(r.NextCheckAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		NextCheckAt: timePtr(r.NextCheckAt), SentAt: timePtr(r.SentAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -125,4 +125,30 @@ func (t *tx) UnacknowledgedTopup(ctx context.Context, phone string, amountKES in
 		return store.MpesaRequest{}, interpret(fmt.Errorf("unacknowledged top-up: %w", err))
 	}
 	return toMpesaRequest(r), nil
+}
+
+func (t *tx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error) {
+	n, err := t.q.MarkMpesaSent(ctx, postgresdb.MarkMpesaSentParams{SentAt: nullTime(&now), Now: now.UTC(), TransactionID: transactionID})
+	if err != nil {
+		return false, interpret(fmt.Errorf("mark mpesa request sent: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) CloseUnsentMpesaRequest(ctx context.Context, transactionID int64, now time.Time) (bool, error) {
+	n, err := t.q.CloseUnsentMpesaRequest(ctx, postgresdb.CloseUnsentMpesaRequestParams{Now: now.UTC(), TransactionID: transactionID})
+	if err != nil {
+		return false, interpret(fmt.Errorf("close unsent mpesa request: %w", err))
+	}
+	return n == 1, nil
+}
+
+func (t *tx) NoteMpesaResult(ctx context.Context, r store.MpesaResult, next time.Time) (bool, error) {
+	n, err := t.q.NoteMpesaResult(ctx, postgresdb.NoteMpesaResultParams{
+		ResultCode: r.ResultCode, ResultDesc: r.ResultDesc, NextCheckAt: nullTime(&next), Now: r.Now.UTC(), TransactionID: r.TransactionID,
+	})
+	if err != nil {
+		return false, interpret(fmt.Errorf("note mpesa result: %w", err))
+	}
+	return n == 1, nil
 }

@@ -204,3 +204,56 @@ func sameRequest(a, b store.MpesaRequest) bool {
 	a.CreatedAt, b.CreatedAt, a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return a == b
 }
+
+// testMpesaSent: a request is marked sent once, and only while open; an
+// unsent one closes, and can then no longer be marked (nor a sent one
+// closed as unsent); an answer noted leaves it open with its next check,
+// and is refused once it is closed.
+func testMpesaSent(t *testing.T, s store.Store) {
+	userID, _, phone := NewFundedUser(t, s, 0)
+	daraja := "254" + phone[len(phone)-9:]
+	var sent, unsent int64
+	later, next := base.Add(time.Second), base.Add(time.Hour)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		ids := make([]int64, 2)
+		for i := range ids {
+			var err error
+			if ids[i], err = tx.InsertTransaction(ctx, newTxn(t, userID, store.TypeWithdraw, store.StatusPending, 1_000_000, base)); err != nil {
+				return err
+			}
+			if err := tx.InsertMpesaRequest(ctx, store.NewMpesaRequest{TransactionID: ids[i], Kind: store.MpesaWithdraw, Phone: daraja, AmountKES: 100,
+				RateMilliKESPerBTC: 12_000_000_000, OriginatorConversationID: "umeme-s-" + Token(t, 8), NextCheckAt: base.Add(time.Minute), Now: base}); err != nil {
+				return err
+			}
+		}
+		sent, unsent = ids[0], ids[1]
+		for _, c := range []struct {
+			name string
+			do   func() (bool, error)
+			want bool
+		}{
+			{"mark", func() (bool, error) { return tx.MarkMpesaSent(ctx, sent, later) }, true},
+			{"mark again", func() (bool, error) { return tx.MarkMpesaSent(ctx, sent, later) }, false},
+			{"close a sent one as unsent", func() (bool, error) { return tx.CloseUnsentMpesaRequest(ctx, sent, later) }, false},
+			{"close an unsent one", func() (bool, error) { return tx.CloseUnsentMpesaRequest(ctx, unsent, later) }, true},
+			{"mark a closed one", func() (bool, error) { return tx.MarkMpesaSent(ctx, unsent, later) }, false},
+			{"note on an open one", func() (bool, error) {
+				return tx.NoteMpesaResult(ctx, store.MpesaResult{TransactionID: sent, ResultCode: "2032", ResultDesc: "not found", Now: later}, next)
+			}, true},
+			{"note on a closed one", func() (bool, error) {
+				return tx.NoteMpesaResult(ctx, store.MpesaResult{TransactionID: unsent, ResultCode: "2032", Now: later}, next)
+			}, false},
+		} {
+			if ok, err := c.do(); err != nil || ok != c.want {
+				t.Errorf("%s: %v %v, want %v", c.name, ok, err, c.want)
+			}
+		}
+		return nil
+	})
+	if r := get(t, s, sent); r.SentAt == nil || !r.SentAt.Equal(later) || r.ResultCode != "2032" || r.NextCheckAt == nil || !r.NextCheckAt.Equal(next) {
+		t.Errorf("sent request: %+v", r)
+	}
+	if r := get(t, s, unsent); r.SentAt != nil || r.NextCheckAt != nil || r.ResultCode != "" {
+		t.Errorf("closed unsent request: %+v", r)
+	}
+}

@@ -54,6 +54,7 @@ var ownRows = []check{
 	{"PaymentRequests", testPaymentRequests},
 	{"ReplyPlaces", testReplyPlaces},
 	{"MpesaRequests", testMpesaRequests},
+	{"MpesaSent", testMpesaSent},
 	{"Rollback", testRollback},
 	{"Autocommit", testAutocommit},
 	{"RetryCounted", testRetryCounted},

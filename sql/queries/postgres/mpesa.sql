@@ -59,6 +59,29 @@ WHERE kind = 'topup' AND phone = sqlc.arg(phone) AND amount_kes = sqlc.arg(amoun
 ORDER BY transaction_id DESC
 LIMIT 1;
 
+-- name: MarkMpesaSent :execrows
+-- Records that the request to Daraja is about to leave, in its own
+-- committed statement before the call; 0 rows means it was marked already
+-- or closed meanwhile (an unsent request the reconciler finished), and then
+-- it must not be sent.
+UPDATE mpesa_requests SET sent_at = sqlc.arg(sent_at), updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND sent_at IS NULL AND next_check_at IS NOT NULL;
+
+-- name: CloseUnsentMpesaRequest :execrows
+-- Closes an open request that was never marked sent, so that it can no
+-- longer be sent: 0 rows means it was sent (or closed) meanwhile. It takes
+-- the row's lock, against a MarkMpesaSent racing it.
+UPDATE mpesa_requests SET next_check_at = NULL, updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND sent_at IS NULL AND next_check_at IS NOT NULL;
+
+-- name: NoteMpesaResult :execrows
+-- Records an answer that does not finish an open request (a top-up left to
+-- the operator, a withdrawal M-Pesa does not find) and when to look next;
+-- 0 rows means it is closed.
+UPDATE mpesa_requests SET result_code = sqlc.arg(result_code), result_desc = sqlc.arg(result_desc),
+    next_check_at = sqlc.arg(next_check_at), updated_at = sqlc.arg(now)
+WHERE transaction_id = sqlc.arg(transaction_id) AND next_check_at IS NOT NULL;
+
 -- name: ClaimMpesaCheck :execrows
 -- Takes a due check of an open request for one reconciler: moves its next
 -- check to next_check_at and counts it, only while it is still due at due_at (now);
