@@ -412,7 +412,12 @@ func (e *env) buy(phone string, kes string) int64 {
 		credited = e.world().balance(phone) - max(before, 0)
 		return credited > 0, "the top-up is not credited"
 	})
-	st = e.phone(phone)
+	// The simulator texts its own confirmation beside the callback that
+	// credits us: either may be seen first.
+	eventually(e.t, 10*time.Second, func() (bool, string) {
+		st = e.phone(phone)
+		return len(st.Mpesa) > mpesaBefore, "no M-Pesa confirmation on the phone"
+	})
 	if st.STK != nil || len(st.Mpesa) != mpesaBefore+1 || !strings.Contains(st.Mpesa[len(st.Mpesa)-1].Text, "Confirmed. Ksh"+kes+".00 sent to Umeme") {
 		e.t.Fatalf("after approving: %+v", st)
 	}
