@@ -31,8 +31,9 @@ import (
 // StartTimeout bounds the start of the browser and the opening of its tab.
 const StartTimeout = time.Minute
 
-// ActionTimeout is what Do gives one step of a test.
-const ActionTimeout = 15 * time.Second
+// ActionTimeout is what Do gives one step of a test: a bound, not a target,
+// wide enough for a page that loads while make test -race fills both cores.
+const ActionTimeout = 30 * time.Second
 
 // Width and Height are the size of the browser's window: wide enough for two
 // phones and the world panel side by side.
