@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/umeme-wallet/umeme/internal/dbadmin"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
+	"github.com/umeme-wallet/umeme/internal/fleet"
 )
 
 // The binaries, as Debian installs them.
@@ -198,14 +200,15 @@ func (s *Server) osUser() string {
 	return u.Username
 }
 
+// freePort is the port of fleet.FreeAddr, the one way tests pick a free
+// loopback address.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ap, err := netip.ParseAddrPort(fleet.FreeAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return int(ap.Port())
 }
 
 // sysProcAttr runs a command as the engine's user, in a process group of
