@@ -13,8 +13,8 @@ import (
 )
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
-CALL apply_balance_deltas(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), 0, 0, 0, CAST(? AS SIGNED), CAST(? AS SIGNED),
+CALL post_ledger(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), 0, 0, 0, 0, 0, 0, CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), NULL)
 `
 
@@ -30,9 +30,9 @@ type ApplyBalanceDeltaParams struct {
 }
 
 // Moves one cached balance under its guards and advances a user account's
-// hash chain: migration 000008's apply_balance_deltas with one leg, where
-// the guards are written down; 0 rows means refused. (The CASTs tell sqlc
-// the types.)
+// hash chain (a system account: one of its buckets): migration 000016's
+// post_ledger with one leg, where the guards are written down; 0 rows means
+// refused. (The CASTs tell sqlc the types.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
 	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
 		arg.TransactionID,
@@ -283,14 +283,15 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	return items, nil
 }
 
-const postLedgerPair = `-- name: PostLedgerPair :execrows
-CALL apply_balance_deltas(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+const postLedger = `-- name: PostLedger :execrows
+CALL post_ledger(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS DATETIME(6)))
 `
 
-type PostLedgerPairParams struct {
+type PostLedgerParams struct {
 	TransactionID int64
 	AccountA      int64
 	AmountA       int64
@@ -298,6 +299,9 @@ type PostLedgerPairParams struct {
 	AccountB      int64
 	AmountB       int64
 	DayOutB       int64
+	AccountC      int64
+	AmountC       int64
+	DayOutC       int64
 	Day           int64
 	CreatedUs     int64
 	MaxBalance    int64
@@ -305,12 +309,12 @@ type PostLedgerPairParams struct {
 	Now           time.Time
 }
 
-// A two-legged posting on two different accounts in one round trip:
-// migration 000008's apply_balance_deltas with two legs moves both accounts
-// (lower id first) and appends both entries: 4 rows; fewer means a leg was
-// refused and the transaction must be rolled back.
-func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) (int64, error) {
-	result, err := q.exec(ctx, q.postLedgerPairStmt, postLedgerPair,
+// A posting of two or three legs on distinct accounts in one round trip:
+// migration 000016's post_ledger moves every account (lower id first) and
+// appends every entry: twice the legs in rows; fewer means a leg was
+// refused and the transaction must be rolled back. account_c = 0 for two.
+func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (int64, error) {
+	result, err := q.exec(ctx, q.postLedgerStmt, postLedger,
 		arg.TransactionID,
 		arg.AccountA,
 		arg.AmountA,
@@ -318,6 +322,9 @@ func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) 
 		arg.AccountB,
 		arg.AmountB,
 		arg.DayOutB,
+		arg.AccountC,
+		arg.AmountC,
+		arg.DayOutC,
 		arg.Day,
 		arg.CreatedUs,
 		arg.MaxBalance,
@@ -328,6 +335,19 @@ func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const sumAccountBuckets = `-- name: SumAccountBuckets :one
+SELECT CAST(COALESCE(SUM(balance_msat), 0) AS SIGNED) AS total FROM account_buckets WHERE account_id = ?
+`
+
+// What a system account's buckets add to its row's balance_msat (migration
+// 000016): its cached balance is the two together.
+func (q *Queries) SumAccountBuckets(ctx context.Context, accountID int64) (int64, error) {
+	row := q.queryRow(ctx, q.sumAccountBucketsStmt, sumAccountBuckets, accountID)
+	var total int64
+	err := row.Scan(&total)
+	return total, err
 }
 
 const sumEntriesForAccountAndTransaction = `-- name: SumEntriesForAccountAndTransaction :one

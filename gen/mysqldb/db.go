@@ -282,8 +282,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.noteMpesaResultStmt, err = db.PrepareContext(ctx, noteMpesaResult); err != nil {
 		return nil, fmt.Errorf("error preparing query NoteMpesaResult: %w", err)
 	}
-	if q.postLedgerPairStmt, err = db.PrepareContext(ctx, postLedgerPair); err != nil {
-		return nil, fmt.Errorf("error preparing query PostLedgerPair: %w", err)
+	if q.postLedgerStmt, err = db.PrepareContext(ctx, postLedger); err != nil {
+		return nil, fmt.Errorf("error preparing query PostLedger: %w", err)
 	}
 	if q.recordDeliveryReportStmt, err = db.PrepareContext(ctx, recordDeliveryReport); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordDeliveryReport: %w", err)
@@ -362,6 +362,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.startNotificationAttemptStmt, err = db.PrepareContext(ctx, startNotificationAttempt); err != nil {
 		return nil, fmt.Errorf("error preparing query StartNotificationAttempt: %w", err)
+	}
+	if q.sumAccountBucketsStmt, err = db.PrepareContext(ctx, sumAccountBuckets); err != nil {
+		return nil, fmt.Errorf("error preparing query SumAccountBuckets: %w", err)
 	}
 	if q.sumAllBalancesStmt, err = db.PrepareContext(ctx, sumAllBalances); err != nil {
 		return nil, fmt.Errorf("error preparing query SumAllBalances: %w", err)
@@ -816,9 +819,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing noteMpesaResultStmt: %w", cerr)
 		}
 	}
-	if q.postLedgerPairStmt != nil {
-		if cerr := q.postLedgerPairStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing postLedgerPairStmt: %w", cerr)
+	if q.postLedgerStmt != nil {
+		if cerr := q.postLedgerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing postLedgerStmt: %w", cerr)
 		}
 	}
 	if q.recordDeliveryReportStmt != nil {
@@ -949,6 +952,11 @@ func (q *Queries) Close() error {
 	if q.startNotificationAttemptStmt != nil {
 		if cerr := q.startNotificationAttemptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing startNotificationAttemptStmt: %w", cerr)
+		}
+	}
+	if q.sumAccountBucketsStmt != nil {
+		if cerr := q.sumAccountBucketsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sumAccountBucketsStmt: %w", cerr)
 		}
 	}
 	if q.sumAllBalancesStmt != nil {
@@ -1106,7 +1114,7 @@ type Queries struct {
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	noteMpesaResultStmt                    *sql.Stmt
-	postLedgerPairStmt                     *sql.Stmt
+	postLedgerStmt                         *sql.Stmt
 	recordDeliveryReportStmt               *sql.Stmt
 	recordMpesaResultStmt                  *sql.Stmt
 	recordNotificationRetryStmt            *sql.Stmt
@@ -1133,6 +1141,7 @@ type Queries struct {
 	setUserPINResetStmt                    *sql.Stmt
 	setUserStatusStmt                      *sql.Stmt
 	startNotificationAttemptStmt           *sql.Stmt
+	sumAccountBucketsStmt                  *sql.Stmt
 	sumAllBalancesStmt                     *sql.Stmt
 	sumEntriesForAccountAndTransactionStmt *sql.Stmt
 	supersedePaymentRequestsStmt           *sql.Stmt
@@ -1231,7 +1240,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		noteMpesaResultStmt:                    q.noteMpesaResultStmt,
-		postLedgerPairStmt:                     q.postLedgerPairStmt,
+		postLedgerStmt:                         q.postLedgerStmt,
 		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
@@ -1258,6 +1267,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setUserPINResetStmt:                    q.setUserPINResetStmt,
 		setUserStatusStmt:                      q.setUserStatusStmt,
 		startNotificationAttemptStmt:           q.startNotificationAttemptStmt,
+		sumAccountBucketsStmt:                  q.sumAccountBucketsStmt,
 		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
 		sumEntriesForAccountAndTransactionStmt: q.sumEntriesForAccountAndTransactionStmt,
 		supersedePaymentRequestsStmt:           q.supersedePaymentRequestsStmt,

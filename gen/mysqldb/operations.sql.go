@@ -345,7 +345,9 @@ func (q *Queries) SetUserPINReset(ctx context.Context, arg SetUserPINResetParams
 }
 
 const userLiabilities = `-- name: UserLiabilities :one
-SELECT CAST(COALESCE(SUM(balance_msat), 0) AS SIGNED) AS total FROM accounts WHERE kind = 'user' OR code = 'reserved'
+SELECT CAST((SELECT COALESCE(SUM(balance_msat), 0) FROM accounts WHERE kind = 'user' OR code = 'reserved')
+    + (SELECT COALESCE(SUM(b.balance_msat), 0) FROM account_buckets b JOIN accounts a ON a.id = b.account_id WHERE a.code = 'reserved')
+    AS SIGNED) AS total
 `
 
 // What the users are owed: every user account, and the holds of pending

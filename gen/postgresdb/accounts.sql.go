@@ -261,21 +261,17 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	return items, nil
 }
 
-const postLedgerPair = `-- name: PostLedgerPair :one
-SELECT post_ledger_pair($1::BIGINT, $2::BIGINT, $3::BIGINT,
-    $4::BIGINT, $5::BIGINT, $6::BIGINT, $7::BIGINT,
-    $8::BIGINT, $9::BIGINT, $10::BIGINT, $11::BIGINT,
-    $12::TIMESTAMPTZ)::BOOLEAN AS posted
+const postLedger = `-- name: PostLedger :one
+SELECT post_ledger($1::BIGINT, $2::BIGINT[], $3::BIGINT[],
+    $4::BIGINT[], $5::BIGINT, $6::BIGINT, $7::BIGINT,
+    $8::BIGINT, $9::TIMESTAMPTZ)::BOOLEAN AS posted
 `
 
-type PostLedgerPairParams struct {
+type PostLedgerParams struct {
 	TransactionID int64
-	AccountA      int64
-	AmountA       int64
-	DayOutA       int64
-	AccountB      int64
-	AmountB       int64
-	DayOutB       int64
+	Accounts      []int64
+	Amounts       []int64
+	DayOuts       []int64
 	Day           int64
 	CreatedUs     int64
 	MaxBalance    int64
@@ -283,19 +279,16 @@ type PostLedgerPairParams struct {
 	Now           time.Time
 }
 
-// A two-legged posting on two different accounts in one round trip:
-// migration 000008's post_ledger_pair moves both accounts (lower id first)
-// and appends both entries; FALSE means a leg was refused and the
-// transaction must be rolled back.
-func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) (bool, error) {
-	row := q.db.QueryRow(ctx, postLedgerPair,
+// A posting of any number of legs on distinct accounts in one round trip:
+// migration 000016's post_ledger moves every account (in id order) and
+// appends every entry; FALSE means a leg was refused and the transaction
+// must be rolled back.
+func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (bool, error) {
+	row := q.db.QueryRow(ctx, postLedger,
 		arg.TransactionID,
-		arg.AccountA,
-		arg.AmountA,
-		arg.DayOutA,
-		arg.AccountB,
-		arg.AmountB,
-		arg.DayOutB,
+		arg.Accounts,
+		arg.Amounts,
+		arg.DayOuts,
 		arg.Day,
 		arg.CreatedUs,
 		arg.MaxBalance,
@@ -305,6 +298,19 @@ func (q *Queries) PostLedgerPair(ctx context.Context, arg PostLedgerPairParams) 
 	var posted bool
 	err := row.Scan(&posted)
 	return posted, err
+}
+
+const sumAccountBuckets = `-- name: SumAccountBuckets :one
+SELECT CAST(COALESCE(SUM(balance_msat), 0) AS BIGINT) AS total FROM account_buckets WHERE account_id = $1
+`
+
+// What a system account's buckets add to its row's balance_msat (migration
+// 000016): its cached balance is the two together.
+func (q *Queries) SumAccountBuckets(ctx context.Context, accountID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, sumAccountBuckets, accountID)
+	var total int64
+	err := row.Scan(&total)
+	return total, err
 }
 
 const sumEntriesForAccountAndTransaction = `-- name: SumEntriesForAccountAndTransaction :one

@@ -21,6 +21,12 @@ type Account struct {
 	HeadHash    string
 }
 
+type AccountBucket struct {
+	AccountID   int64
+	Bucket      int32
+	BalanceMsat int64
+}
+
 type AdminAudit struct {
 	ID        int64
 	Operator  string

@@ -306,6 +306,19 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	return items, nil
 }
 
+const sumAccountBuckets = `-- name: SumAccountBuckets :one
+SELECT CAST(COALESCE(SUM(balance_msat), 0) AS INTEGER) AS total FROM account_buckets WHERE account_id = ?1
+`
+
+// What a system account's buckets add to its row's balance_msat (migration
+// 000016): its cached balance is the two together.
+func (q *Queries) SumAccountBuckets(ctx context.Context, accountID int64) (int64, error) {
+	row := q.db.QueryRowContext(ctx, sumAccountBuckets, accountID)
+	var total int64
+	err := row.Scan(&total)
+	return total, err
+}
+
 const sumEntriesForAccountAndTransaction = `-- name: SumEntriesForAccountAndTransaction :one
 SELECT CAST(COALESCE(SUM(amount_msat), 0) AS INTEGER) AS total
 FROM ledger_entries WHERE transaction_id = ?1 AND account_id = ?2

@@ -22,6 +22,12 @@ type Account struct {
 	HeadHash    string
 }
 
+type AccountBucket struct {
+	AccountID   int64
+	Bucket      int64
+	BalanceMsat int64
+}
+
 type AdminAudit struct {
 	ID        int64
 	Operator  string

@@ -12,10 +12,13 @@ import (
 )
 
 const listBalanceDrift = `-- name: ListBalanceDrift :many
-SELECT a.id, a.balance_msat, CAST(COALESCE(SUM(e.amount_msat), 0) AS INTEGER) AS ledger_msat
-FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
-GROUP BY a.id, a.balance_msat
-HAVING a.balance_msat <> COALESCE(SUM(e.amount_msat), 0)
+SELECT a.id, CAST(a.balance_msat + COALESCE(b.total, 0) AS INTEGER) AS balance_msat,
+       CAST(COALESCE(SUM(e.amount_msat), 0) AS INTEGER) AS ledger_msat
+FROM accounts a
+LEFT JOIN (SELECT account_id, SUM(balance_msat) AS total FROM account_buckets GROUP BY account_id) b ON b.account_id = a.id
+LEFT JOIN ledger_entries e ON e.account_id = a.id
+GROUP BY a.id, a.balance_msat, b.total
+HAVING a.balance_msat + COALESCE(b.total, 0) <> COALESCE(SUM(e.amount_msat), 0)
 ORDER BY a.id
 `
 
@@ -25,7 +28,8 @@ type ListBalanceDriftRow struct {
 	LedgerMsat  int64
 }
 
-// Accounts whose cached balance differs from the sum of their entries.
+// Accounts whose cached balance (a system account's row and buckets) differs
+// from the sum of their entries.
 func (q *Queries) ListBalanceDrift(ctx context.Context) ([]ListBalanceDriftRow, error) {
 	rows, err := q.db.QueryContext(ctx, listBalanceDrift)
 	if err != nil {
@@ -468,9 +472,10 @@ func (q *Queries) MaxTransactionID(ctx context.Context) (int64, error) {
 }
 
 const sumAllBalances = `-- name: SumAllBalances :one
-SELECT CAST(COALESCE(SUM(balance_msat), 0) AS INTEGER) AS total FROM accounts
+SELECT CAST((SELECT COALESCE(SUM(balance_msat), 0) FROM accounts) + (SELECT COALESCE(SUM(balance_msat), 0) FROM account_buckets) AS INTEGER) AS total
 `
 
+// Every cached balance, the system accounts' buckets included.
 func (q *Queries) SumAllBalances(ctx context.Context) (int64, error) {
 	row := q.db.QueryRowContext(ctx, sumAllBalances)
 	var total int64

@@ -25,21 +25,22 @@ type LedgerWriter interface {
 	InsertLedgerEntry(ctx context.Context, transactionID int64, e Entry, guard Guard, now time.Time) error
 }
 
-// PairPoster is what an engine with server-side routines adds to its
-// LedgerWriter: a two-legged posting on two different accounts in one
-// round trip (both moves and both inserts). false means a leg was refused
-// and the posting stopped half way, so the transaction must not commit:
-// PostLedgerEntries then answers ErrPairRefused, and the adapter's InTx runs
-// the transaction again with a writer that posts one statement at a time,
-// which says which leg was refused and why.
-type PairPoster interface {
-	PostLedgerPair(ctx context.Context, transactionID int64, a, b Entry, guard Guard, now time.Time) (bool, error)
+// BatchPoster is what an engine with server-side routines adds to its
+// LedgerWriter: a posting on distinct accounts in one round trip (every
+// move and every insert), for postings of 2 to MaxLegs legs. false means a
+// leg was refused and the posting stopped half way, so the transaction must
+// not commit: PostLedgerEntries then answers ErrBatchRefused, and the
+// adapter's InTx runs the transaction again with a writer that posts one
+// statement at a time, which says which leg was refused and why.
+type BatchPoster interface {
+	MaxLegs() int
+	PostLedger(ctx context.Context, transactionID int64, entries []Entry, guard Guard, now time.Time) (bool, error)
 }
 
-// ErrPairRefused is PostLedgerEntries reporting a refusal of PairPoster: a
-// retryable error whose retry must post one statement at a time (see
+// ErrBatchRefused is PostLedgerEntries reporting a refusal of BatchPoster:
+// a retryable error whose retry must post one statement at a time (see
 // RetryTx).
-var ErrPairRefused = Classify(ErrRetryable, errors.New("a leg of a two-legged posting was refused; posting again one statement at a time"))
+var ErrBatchRefused = Classify(ErrRetryable, errors.New("a leg of a posting made in one round trip was refused; posting again one statement at a time"))
 
 // ErrPostOutsideTx refuses a posting in Autocommit: its legs would each
 // commit on their own, and a refused leg would leave the others moved.
@@ -51,9 +52,9 @@ var ErrPostOutsideTx = errors.New("ledger entries are posted only inside InTx")
 // once one fails the transaction must not commit, even if fn goes on and
 // returns nil: InTx asks Failed before committing.
 type Posting struct {
-	// InTx is set for a transaction run by InTx; Pairs lets a PairPoster
-	// post a two-legged posting in one statement (see RetryTx).
-	InTx, Pairs bool
+	// InTx is set for a transaction run by InTx; Batch lets a BatchPoster
+	// post a posting in one statement (see RetryTx).
+	InTx, Batch bool
 	failed      error
 }
 
@@ -86,10 +87,10 @@ var ErrUnbalanced = errors.New("ledger entries do not sum to zero")
 // order (so concurrent postings lock rows in one order and cannot deadlock),
 // and appends the entries. Each entry copies its account's chain head from
 // the row its balance move just updated, so an entry is inserted after its
-// account moved and before the same account moves again. A two-legged
-// posting on two accounts goes to the server's routine in one round trip
-// where the writer has one (PairPoster); any other moves and inserts one
-// entry at a time. The time is kept to the microsecond,
+// account moved and before the same account moves again. A posting on
+// distinct accounts goes to the server's routine in one round trip where
+// the writer has one (BatchPoster) for that many legs; any other moves and
+// inserts one entry at a time. The time is kept to the microsecond,
 // the finest every engine stores, so that the hashed time is the stored one.
 func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, guard Guard, now time.Time) error {
 	if len(entries) < 2 {
@@ -125,13 +126,13 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 		}
 		return 0
 	})
-	if p, ok := w.(PairPoster); ok && len(ordered) == 2 && ordered[0].AccountID != ordered[1].AccountID {
-		posted, err := p.PostLedgerPair(ctx, transactionID, entries[0], entries[1], guard, now)
+	if p, ok := w.(BatchPoster); ok && len(ordered) <= p.MaxLegs() && distinct(ordered) {
+		posted, err := p.PostLedger(ctx, transactionID, entries, guard, now)
 		switch {
 		case err != nil:
 			return fmt.Errorf("post entries: %w", err)
 		case !posted:
-			return ErrPairRefused
+			return ErrBatchRefused
 		}
 		return nil
 	}
@@ -144,6 +145,33 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 		}
 	}
 	return nil
+}
+
+// AddBuckets adds a system account's buckets, summed by sum, to its row's
+// balance (migration 000016: its cached balance is the two together); a
+// user account has none and comes back as it is.
+func AddBuckets(ctx context.Context, a Account, sum func(ctx context.Context, accountID int64) (int64, error)) (Account, error) {
+	if !a.IsSystem() {
+		return a, nil
+	}
+	n, err := sum(ctx, a.ID)
+	if err == nil {
+		a.BalanceMsat, err = AddMsat(a.BalanceMsat, n)
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("buckets of account %d: %w", a.ID, err)
+	}
+	return a, nil
+}
+
+// distinct reports whether entries sorted by account name each account once.
+func distinct(sorted []Entry) bool {
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].AccountID == sorted[i-1].AccountID {
+			return false
+		}
+	}
+	return true
 }
 
 // apply moves one entry's account, explaining a refusal.

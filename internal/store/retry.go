@@ -59,7 +59,7 @@ func (r *Retrier) Retry(ctx context.Context, attempt func() error) error {
 }
 
 // RetryTx is the package's RetryTx, counted.
-func (r *Retrier) RetryTx(ctx context.Context, attempt func(pairs bool) error) error {
+func (r *Retrier) RetryTx(ctx context.Context, attempt func(batch bool) error) error {
 	r.runs.Add(1)
 	return retryTx(ctx, r.MaxAttempts, &r.retries, attempt)
 }
@@ -77,8 +77,8 @@ func retry(ctx context.Context, attempts int, count *atomic.Int64, attempt func(
 		if i == attempts-1 {
 			break
 		}
-		if count != nil && !errors.Is(err, ErrPairRefused) {
-			// A refused pair is run again one leg at a time to learn
+		if count != nil && !errors.Is(err, ErrBatchRefused) {
+			// A refused batch is run again one leg at a time to learn
 			// which leg was refused: a balance check, not a collision.
 			count.Add(1)
 		}
@@ -94,19 +94,19 @@ func retry(ctx context.Context, attempts int, count *atomic.Int64, attempt func(
 }
 
 // RetryTx is Retry for a transaction that may post entries: attempt is told
-// whether it may post two-legged postings in one statement (PairPoster),
-// which it may until an attempt ends in ErrPairRefused; every later attempt
+// whether it may post a posting in one statement (BatchPoster),
+// which it may until an attempt ends in ErrBatchRefused; every later attempt
 // posts one statement at a time.
-func RetryTx(ctx context.Context, attempt func(pairs bool) error) error {
+func RetryTx(ctx context.Context, attempt func(batch bool) error) error {
 	return retryTx(ctx, 0, nil, attempt)
 }
 
-func retryTx(ctx context.Context, attempts int, count *atomic.Int64, attempt func(pairs bool) error) error {
-	pairs := true
+func retryTx(ctx context.Context, attempts int, count *atomic.Int64, attempt func(batch bool) error) error {
+	batch := true
 	return retry(ctx, attempts, count, func() error {
-		err := attempt(pairs)
-		if errors.Is(err, ErrPairRefused) {
-			pairs = false
+		err := attempt(batch)
+		if errors.Is(err, ErrBatchRefused) {
+			batch = false
 		}
 		return err
 	})

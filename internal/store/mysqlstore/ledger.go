@@ -22,12 +22,18 @@ func toAccount(r mysqldb.Account) store.Account {
 	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat, DayOutMsat: r.DayOutMsat, DayOutDay: r.DayOutDay}
 }
 
+// withBuckets adds a system account's buckets to its row's balance.
+func (t *tx) withBuckets(ctx context.Context, a store.Account) (store.Account, error) {
+	a, err := store.AddBuckets(ctx, a, t.q.SumAccountBuckets)
+	return a, interpret(err)
+}
+
 func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
 	r, err := t.q.GetAccountByID(ctx, id)
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("account %d: %w", id, err))
 	}
-	return toAccount(r), nil
+	return t.withBuckets(ctx, toAccount(r))
 }
 
 func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, error) {
@@ -43,7 +49,7 @@ func (t *tx) SystemAccount(ctx context.Context, code store.SystemAccountCode) (s
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("system account %s: %w", code, err))
 	}
-	return toAccount(r), nil
+	return t.withBuckets(ctx, toAccount(r))
 }
 
 func (t *tx) UserAccountByPhone(ctx context.Context, phone string) (store.UserAccount, error) {
@@ -65,15 +71,17 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	}
 	out := make([]store.Account, len(rows))
 	for i, r := range rows {
-		out[i] = toAccount(r)
+		if out[i], err = t.withBuckets(ctx, toAccount(r)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
 	var w store.LedgerWriter = ledgerWriter{t.q}
-	if t.posting.Pairs {
-		w = pairWriter{ledgerWriter{t.q}}
+	if t.posting.Batch {
+		w = batchWriter{ledgerWriter{t.q}}
 	}
 	return t.posting.Post(ctx, w, transactionID, entries, guard, now.UTC())
 }
@@ -81,30 +89,41 @@ func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []sto
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *mysqldb.Queries }
 
-// pairWriter adds the two-legged apply_balance_deltas, for a transaction
+// batchWriter adds post_ledger with two or three legs, for a transaction
 // run by InTx.
-type pairWriter struct{ ledgerWriter }
+type batchWriter struct{ ledgerWriter }
 
-// postedPairRows is what MariaDB counts for a two-legged CALL that posted:
-// two accounts moved, two entries inserted.
-const postedPairRows = 4
+// MaxLegs implements store.BatchPoster: the procedure takes three legs.
+func (batchWriter) MaxLegs() int { return 3 }
 
-func (w pairWriter) PostLedgerPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	n, err := w.q.PostLedgerPair(ctx, mysqldb.PostLedgerPairParams{
+// PostLedger implements store.BatchPoster. MariaDB counts, for a CALL that
+// posted, each leg moved and each entry inserted.
+func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (bool, error) {
+	if len(entries) < 2 || len(entries) > 3 {
+		return false, fmt.Errorf("post ledger: %d legs", len(entries))
+	}
+	var c store.Entry // AccountID 0: no third leg
+	if len(entries) == 3 {
+		c = entries[2]
+	}
+	a, b := entries[0], entries[1]
+	n, err := w.q.PostLedger(ctx, mysqldb.PostLedgerParams{
 		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat,
+		AccountC: c.AccountID, AmountC: c.AmountMsat, DayOutC: c.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
 		MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
 	})
 	if err != nil {
-		return false, interpret(fmt.Errorf("post ledger pair: %w", err))
+		return false, interpret(fmt.Errorf("post ledger: %w", err))
 	}
+	posted := int64(2 * len(entries))
 	switch {
-	case n == postedPairRows:
+	case n == posted:
 		return true, nil
-	case n < postedPairRows:
+	case n < posted:
 		return false, nil
 	}
-	return false, fmt.Errorf("post ledger pair: the server counted %d rows, not %d or fewer", n, postedPairRows)
+	return false, fmt.Errorf("post ledger: the server counted %d rows, not %d or fewer", n, posted)
 }
 
 func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {

@@ -295,7 +295,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	if err != nil {
 		return err
 	}
-	return s.RetryTx(ctx, func(pairs bool) error {
+	return s.RetryTx(ctx, func(batch bool) error {
 		// The isolation level is the session's (READ COMMITTED, see Open).
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -309,7 +309,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		}()
 		// Each prepared query is bound to the transaction's connection,
 		// prepared there the first time that connection runs it.
-		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Pairs: pairs}}
+		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Batch: batch}}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}

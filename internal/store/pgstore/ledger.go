@@ -21,12 +21,18 @@ func toAccount(r postgresdb.Account) store.Account {
 	return store.Account{ID: r.ID, UserID: i64(r.UserID), Code: store.SystemAccountCode(str(r.Code)), BalanceMsat: r.BalanceMsat, DayOutMsat: r.DayOutMsat, DayOutDay: r.DayOutDay}
 }
 
+// withBuckets adds a system account's buckets to its row's balance.
+func (t *tx) withBuckets(ctx context.Context, a store.Account) (store.Account, error) {
+	a, err := store.AddBuckets(ctx, a, t.q.SumAccountBuckets)
+	return a, interpret(err)
+}
+
 func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
 	r, err := t.q.GetAccountByID(ctx, id)
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("account %d: %w", id, err))
 	}
-	return toAccount(r), nil
+	return t.withBuckets(ctx, toAccount(r))
 }
 
 func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, error) {
@@ -42,7 +48,7 @@ func (t *tx) SystemAccount(ctx context.Context, code store.SystemAccountCode) (s
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("system account %s: %w", code, err))
 	}
-	return toAccount(r), nil
+	return t.withBuckets(ctx, toAccount(r))
 }
 
 func (t *tx) UserAccountByPhone(ctx context.Context, phone string) (store.UserAccount, error) {
@@ -63,15 +69,17 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	}
 	out := make([]store.Account, len(rows))
 	for i, r := range rows {
-		out[i] = toAccount(r)
+		if out[i], err = t.withBuckets(ctx, toAccount(r)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
 	var w store.LedgerWriter = ledgerWriter{t.q}
-	if t.posting.Pairs {
-		w = pairWriter{ledgerWriter{t.q}}
+	if t.posting.Batch {
+		w = batchWriter{ledgerWriter{t.q}}
 	}
 	return t.posting.Post(ctx, w, transactionID, entries, guard, now.UTC())
 }
@@ -79,17 +87,24 @@ func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []sto
 // ledgerWriter gives store.PostLedgerEntries its statements.
 type ledgerWriter struct{ q *postgresdb.Queries }
 
-// pairWriter adds post_ledger_pair, for a transaction run by InTx.
-type pairWriter struct{ ledgerWriter }
+// batchWriter adds post_ledger, for a transaction run by InTx.
+type batchWriter struct{ ledgerWriter }
 
-func (w pairWriter) PostLedgerPair(ctx context.Context, transactionID int64, a, b store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	posted, err := w.q.PostLedgerPair(ctx, postgresdb.PostLedgerPairParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
-		MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
+// MaxLegs implements store.BatchPoster: post_ledger takes arrays; more legs
+// than any posting of the wallet has (three) is the spare.
+func (batchWriter) MaxLegs() int { return 8 }
+
+func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (bool, error) {
+	accounts, amounts, dayOuts := make([]int64, len(entries)), make([]int64, len(entries)), make([]int64, len(entries))
+	for i, e := range entries {
+		accounts[i], amounts[i], dayOuts[i] = e.AccountID, e.AmountMsat, e.DayOutMsat
+	}
+	posted, err := w.q.PostLedger(ctx, postgresdb.PostLedgerParams{
+		TransactionID: transactionID, Accounts: accounts, Amounts: amounts, DayOuts: dayOuts, Day: guard.Day,
+		CreatedUs: now.UnixMicro(), MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
 	})
 	if err != nil {
-		return false, interpret(fmt.Errorf("post ledger pair: %w", err))
+		return false, interpret(fmt.Errorf("post ledger: %w", err))
 	}
 	return posted, nil
 }

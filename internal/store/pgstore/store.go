@@ -182,7 +182,7 @@ func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx 
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.RetryTx(ctx, func(pairs bool) error {
+	return s.RetryTx(ctx, func(batch bool) error {
 		pgxTx, err := s.pool.BeginTx(ctx, s.inTx)
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))
@@ -196,7 +196,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 			defer cancel()
 			pgxTx.Rollback(rctx) //nolint:errcheck
 		}()
-		t := &tx{q: postgresdb.New(pgxTx), posting: store.Posting{InTx: true, Pairs: pairs}}
+		t := &tx{q: postgresdb.New(pgxTx), posting: store.Posting{InTx: true, Batch: batch}}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}

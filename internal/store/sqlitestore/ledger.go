@@ -22,12 +22,18 @@ func toAccount(r sqlitedb.Account) store.Account {
 	return store.Account{ID: r.ID, UserID: r.UserID.Int64, Code: store.SystemAccountCode(r.Code.String), BalanceMsat: r.BalanceMsat, DayOutMsat: r.DayOutMsat, DayOutDay: r.DayOutDay}
 }
 
+// withBuckets adds a system account's buckets to its row's balance.
+func (t *tx) withBuckets(ctx context.Context, a store.Account) (store.Account, error) {
+	a, err := store.AddBuckets(ctx, a, t.q.SumAccountBuckets)
+	return a, interpret(err)
+}
+
 func (t *tx) AccountByID(ctx context.Context, id int64) (store.Account, error) {
 	r, err := t.q.GetAccountByID(ctx, id)
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("account %d: %w", id, err))
 	}
-	return toAccount(r), nil
+	return t.withBuckets(ctx, toAccount(r))
 }
 
 func (t *tx) AccountByUserID(ctx context.Context, userID int64) (store.Account, error) {
@@ -43,7 +49,7 @@ func (t *tx) SystemAccount(ctx context.Context, code store.SystemAccountCode) (s
 	if err != nil {
 		return store.Account{}, interpret(fmt.Errorf("system account %s: %w", code, err))
 	}
-	return toAccount(r), nil
+	return t.withBuckets(ctx, toAccount(r))
 }
 
 func (t *tx) UserAccountByPhone(ctx context.Context, phone string) (store.UserAccount, error) {
@@ -61,7 +67,9 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	}
 	out := make([]store.Account, len(rows))
 	for i, r := range rows {
-		out[i] = toAccount(r)
+		if out[i], err = t.withBuckets(ctx, toAccount(r)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

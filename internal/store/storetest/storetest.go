@@ -81,6 +81,11 @@ var wholeDatabase = []check{
 	{"Operations", testOperations},
 	// The backlogs count every pending transaction and queued text.
 	{"Backlog", testBacklog},
+	// SystemBalances reads the fees account before and after its own
+	// postings, so no other check may post on it meanwhile.
+	{"SystemBalances", testSystemBalances},
+	// SystemLegsDoNotQueue holds a fee posting open while another commits.
+	{"SystemLegsDoNotQueue", testSystemLegsDoNotQueue},
 	// QueryPlans loads some thousand transactions with the growth
 	// generator and refreshes the statistics of every table, then explains
 	// the hot queries; Reconcile, after it, proves the loaded ledger too.

@@ -11,6 +11,11 @@ SELECT * FROM accounts WHERE user_id = sqlc.arg(user_id);
 -- name: GetSystemAccount :one
 SELECT * FROM accounts WHERE code = sqlc.arg(code);
 
+-- name: SumAccountBuckets :one
+-- What a system account's buckets add to its row's balance_msat (migration
+-- 000016): its cached balance is the two together.
+SELECT CAST(COALESCE(SUM(balance_msat), 0) AS SIGNED) AS total FROM account_buckets WHERE account_id = sqlc.arg(account_id);
+
 -- name: GetUserAccountByPhone :one
 -- The user and its wallet account in one round trip (the transfer path).
 SELECT u.id AS user_id, u.status AS user_status, a.id AS account_id, a.balance_msat
@@ -24,11 +29,11 @@ SELECT * FROM accounts WHERE id IN (sqlc.slice(ids)) ORDER BY id FOR UPDATE;
 
 -- name: ApplyBalanceDelta :execrows
 -- Moves one cached balance under its guards and advances a user account's
--- hash chain: migration 000008's apply_balance_deltas with one leg, where
--- the guards are written down; 0 rows means refused. (The CASTs tell sqlc
--- the types.)
-CALL apply_balance_deltas(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(id) AS SIGNED), CAST(sqlc.arg(delta) AS SIGNED),
-    CAST(sqlc.arg(day_out) AS SIGNED), 0, 0, 0, CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
+-- hash chain (a system account: one of its buckets): migration 000016's
+-- post_ledger with one leg, where the guards are written down; 0 rows means
+-- refused. (The CASTs tell sqlc the types.)
+CALL post_ledger(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(id) AS SIGNED), CAST(sqlc.arg(delta) AS SIGNED),
+    CAST(sqlc.arg(day_out) AS SIGNED), 0, 0, 0, 0, 0, 0, CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
     CAST(sqlc.arg(max_balance) AS SIGNED), CAST(sqlc.arg(day_limit) AS SIGNED), NULL);
 
 -- name: InsertLedgerEntry :exec
@@ -44,14 +49,15 @@ SELECT sqlc.arg(transaction_id) AS transaction_id, a.id, sqlc.arg(amount_msat) A
        sqlc.arg(now) AS created_at
 FROM accounts a WHERE a.id = sqlc.arg(account_id);
 
--- name: PostLedgerPair :execrows
--- A two-legged posting on two different accounts in one round trip:
--- migration 000008's apply_balance_deltas with two legs moves both accounts
--- (lower id first) and appends both entries: 4 rows; fewer means a leg was
--- refused and the transaction must be rolled back.
-CALL apply_balance_deltas(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED),
+-- name: PostLedger :execrows
+-- A posting of two or three legs on distinct accounts in one round trip:
+-- migration 000016's post_ledger moves every account (lower id first) and
+-- appends every entry: twice the legs in rows; fewer means a leg was
+-- refused and the transaction must be rolled back. account_c = 0 for two.
+CALL post_ledger(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED),
     CAST(sqlc.arg(day_out_a) AS SIGNED), CAST(sqlc.arg(account_b) AS SIGNED), CAST(sqlc.arg(amount_b) AS SIGNED),
-    CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
+    CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(account_c) AS SIGNED), CAST(sqlc.arg(amount_c) AS SIGNED),
+    CAST(sqlc.arg(day_out_c) AS SIGNED), CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
     CAST(sqlc.arg(max_balance) AS SIGNED), CAST(sqlc.arg(day_limit) AS SIGNED), CAST(sqlc.arg(now) AS DATETIME(6)));
 
 -- name: ListEntriesByTransaction :many

@@ -39,7 +39,9 @@ SELECT * FROM admin_audit WHERE user_id = sqlc.arg(user_id) ORDER BY id DESC LIM
 -- name: UserLiabilities :one
 -- What the users are owed: every user account, and the holds of pending
 -- operations (the reserved account), which go back to them on a failure.
-SELECT CAST(COALESCE(SUM(balance_msat), 0) AS SIGNED) AS total FROM accounts WHERE kind = 'user' OR code = 'reserved';
+SELECT CAST((SELECT COALESCE(SUM(balance_msat), 0) FROM accounts WHERE kind = 'user' OR code = 'reserved')
+    + (SELECT COALESCE(SUM(b.balance_msat), 0) FROM account_buckets b JOIN accounts a ON a.id = b.account_id WHERE a.code = 'reserved')
+    AS SIGNED) AS total;
 
 -- name: ListOpenSessions :many
 SELECT * FROM ussd_sessions WHERE phone = sqlc.arg(phone) AND active = TRUE ORDER BY last_activity_at DESC LIMIT 20;

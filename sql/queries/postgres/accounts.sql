@@ -12,6 +12,11 @@ SELECT * FROM accounts WHERE user_id = sqlc.arg(user_id);
 -- name: GetSystemAccount :one
 SELECT * FROM accounts WHERE code = sqlc.arg(code);
 
+-- name: SumAccountBuckets :one
+-- What a system account's buckets add to its row's balance_msat (migration
+-- 000016): its cached balance is the two together.
+SELECT CAST(COALESCE(SUM(balance_msat), 0) AS BIGINT) AS total FROM account_buckets WHERE account_id = sqlc.arg(account_id);
+
 -- name: GetUserAccountByPhone :one
 -- The user and its wallet account in one round trip (the transfer path).
 SELECT u.id AS user_id, u.status AS user_status, a.id AS account_id, a.balance_msat
@@ -42,15 +47,14 @@ SELECT sqlc.arg(transaction_id)::BIGINT, a.id, sqlc.arg(amount_msat)::BIGINT,
        sqlc.arg(day_out)::BIGINT, sqlc.arg(day)::BIGINT, CASE WHEN a.kind = 'user' THEN a.head_hash END, sqlc.arg(now)::TIMESTAMPTZ
 FROM accounts a WHERE a.id = sqlc.arg(account_id)::BIGINT;
 
--- name: PostLedgerPair :one
--- A two-legged posting on two different accounts in one round trip:
--- migration 000008's post_ledger_pair moves both accounts (lower id first)
--- and appends both entries; FALSE means a leg was refused and the
--- transaction must be rolled back.
-SELECT post_ledger_pair(sqlc.arg(transaction_id)::BIGINT, sqlc.arg(account_a)::BIGINT, sqlc.arg(amount_a)::BIGINT,
-    sqlc.arg(day_out_a)::BIGINT, sqlc.arg(account_b)::BIGINT, sqlc.arg(amount_b)::BIGINT, sqlc.arg(day_out_b)::BIGINT,
-    sqlc.arg(day)::BIGINT, sqlc.arg(created_us)::BIGINT, sqlc.arg(max_balance)::BIGINT, sqlc.arg(day_limit)::BIGINT,
-    sqlc.arg(now)::TIMESTAMPTZ)::BOOLEAN AS posted;
+-- name: PostLedger :one
+-- A posting of any number of legs on distinct accounts in one round trip:
+-- migration 000016's post_ledger moves every account (in id order) and
+-- appends every entry; FALSE means a leg was refused and the transaction
+-- must be rolled back.
+SELECT post_ledger(sqlc.arg(transaction_id)::BIGINT, sqlc.arg(accounts)::BIGINT[], sqlc.arg(amounts)::BIGINT[],
+    sqlc.arg(day_outs)::BIGINT[], sqlc.arg(day)::BIGINT, sqlc.arg(created_us)::BIGINT, sqlc.arg(max_balance)::BIGINT,
+    sqlc.arg(day_limit)::BIGINT, sqlc.arg(now)::TIMESTAMPTZ)::BOOLEAN AS posted;
 
 -- name: ListEntriesByTransaction :many
 SELECT * FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) ORDER BY id;

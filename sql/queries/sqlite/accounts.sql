@@ -12,6 +12,11 @@ SELECT * FROM accounts WHERE user_id = sqlc.arg(user_id);
 -- name: GetSystemAccount :one
 SELECT * FROM accounts WHERE code = sqlc.arg(code);
 
+-- name: SumAccountBuckets :one
+-- What a system account's buckets add to its row's balance_msat (migration
+-- 000016): its cached balance is the two together.
+SELECT CAST(COALESCE(SUM(balance_msat), 0) AS INTEGER) AS total FROM account_buckets WHERE account_id = sqlc.arg(account_id);
+
 -- name: GetUserAccountByPhone :one
 -- The user and its wallet account in one round trip (the transfer path).
 SELECT u.id AS user_id, u.status AS user_status, a.id AS account_id, a.balance_msat

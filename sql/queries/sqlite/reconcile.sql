@@ -4,11 +4,15 @@ SELECT transaction_id, CAST(SUM(amount_msat) AS INTEGER) AS total
 FROM ledger_entries GROUP BY transaction_id HAVING SUM(amount_msat) <> 0 ORDER BY transaction_id;
 
 -- name: ListBalanceDrift :many
--- Accounts whose cached balance differs from the sum of their entries.
-SELECT a.id, a.balance_msat, CAST(COALESCE(SUM(e.amount_msat), 0) AS INTEGER) AS ledger_msat
-FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
-GROUP BY a.id, a.balance_msat
-HAVING a.balance_msat <> COALESCE(SUM(e.amount_msat), 0)
+-- Accounts whose cached balance (a system account's row and buckets) differs
+-- from the sum of their entries.
+SELECT a.id, CAST(a.balance_msat + COALESCE(b.total, 0) AS INTEGER) AS balance_msat,
+       CAST(COALESCE(SUM(e.amount_msat), 0) AS INTEGER) AS ledger_msat
+FROM accounts a
+LEFT JOIN (SELECT account_id, SUM(balance_msat) AS total FROM account_buckets GROUP BY account_id) b ON b.account_id = a.id
+LEFT JOIN ledger_entries e ON e.account_id = a.id
+GROUP BY a.id, a.balance_msat, b.total
+HAVING a.balance_msat + COALESCE(b.total, 0) <> COALESCE(SUM(e.amount_msat), 0)
 ORDER BY a.id;
 
 -- name: ListNegativeUserAccounts :many
@@ -25,7 +29,8 @@ HAVING (t.status = 'pending' AND SUM(e.amount_msat) <= 0) OR (t.status <> 'pendi
 ORDER BY e.transaction_id;
 
 -- name: SumAllBalances :one
-SELECT CAST(COALESCE(SUM(balance_msat), 0) AS INTEGER) AS total FROM accounts;
+-- Every cached balance, the system accounts' buckets included.
+SELECT CAST((SELECT COALESCE(SUM(balance_msat), 0) FROM accounts) + (SELECT COALESCE(SUM(balance_msat), 0) FROM account_buckets) AS INTEGER) AS total;
 
 -- name: ListChainAccounts :many
 -- User accounts with their chain heads and daily counters, a page at a time.

@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+)
+
+// postWithFees posts the entries legs makes, given the fees account's id,
+// under a new transaction of user's.
+func postWithFees(ctx context.Context, t *testing.T, tx store.Tx, user int64, legs func(fees int64) []store.Entry) error {
+	fees, err := tx.SystemAccount(ctx, store.AccountFees)
+	if err != nil {
+		return err
+	}
+	id, err := tx.InsertTransaction(ctx, store.NewTransaction{UserID: user, Type: store.TypeSend, Direction: store.DirectionOut,
+		Status: store.StatusCompleted, AmountMsat: 1, IdempotencyKey: Token(t, 16), Now: base})
+	if err != nil {
+		return err
+	}
+	return tx.PostEntries(ctx, id, legs(fees.ID), store.NoLimits, base)
+}
+
+// testSystemBalances: a system account's balance, however the engine keeps
+// it (PostgreSQL and MySQL in buckets beside the row, migration 000016), is
+// the sum of what was posted on it, read alike by SystemAccount, AccountByID
+// and LockAccounts, through postings of two and three legs made in
+// transactions whose ids fall in many buckets.
+func testSystemBalances(t *testing.T, s store.Store) {
+	userA, accA, _ := NewFundedUser(t, s, 10_000_000)
+	_, accB, _ := NewFundedUser(t, s, 0)
+	read := func() (sys, byID, locked int64) {
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			a, err := tx.SystemAccount(ctx, store.AccountFees)
+			if err != nil {
+				return err
+			}
+			b, err := tx.AccountByID(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			l, err := tx.LockAccounts(ctx, a.ID)
+			if err != nil || len(l) != 1 {
+				t.Fatalf("LockAccounts(fees) = %+v, %v", l, err)
+			}
+			sys, byID, locked = a.BalanceMsat, b.BalanceMsat, l[0].BalanceMsat
+			return nil
+		})
+		return
+	}
+	before, _, _ := read()
+	var posted int64
+	for i := range 70 { // more transactions than there are buckets
+		amount := int64(1_000 + i)
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return postWithFees(ctx, t, tx, userA, func(fees int64) []store.Entry {
+				if i%2 == 1 { // three legs: a transfer with its fee
+					return []store.Entry{{AccountID: accA, AmountMsat: -(amount + 500)}, {AccountID: accB, AmountMsat: 500}, {AccountID: fees, AmountMsat: amount}}
+				}
+				return []store.Entry{{AccountID: accA, AmountMsat: -amount}, {AccountID: fees, AmountMsat: amount}}
+			})
+		})
+		posted += amount
+	}
+	sys, byID, locked := read()
+	if sys != before+posted || byID != sys || locked != sys {
+		t.Fatalf("fees: SystemAccount %d, AccountByID %d, LockAccounts %d; want %d + %d = %d", sys, byID, locked, before, posted, before+posted)
+	}
+	// A refused three-legged posting moves no bucket either.
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+		return postWithFees(ctx, t, tx, userA, func(fees int64) []store.Entry {
+			return []store.Entry{{AccountID: fees, AmountMsat: 7}, {AccountID: accB, AmountMsat: 1<<40 - 7}, {AccountID: accA, AmountMsat: -1 << 40}}
+		})
+	})
+	var be *store.BalanceError
+	if !errors.As(err, &be) || be.AccountID != accA || be.Reason != store.ReasonInsufficient {
+		t.Fatalf("overdraft with a fee leg: %v, want accA refused as insufficient", err)
+	}
+	if again, _, _ := read(); again != sys {
+		t.Fatalf("fees moved from %d to %d by a refused posting", sys, again)
+	}
+}
+
+// testSystemLegsDoNotQueue: a posting on a system account does not wait for
+// another transaction that posted on the same system account and has not
+// committed yet — the fee of one transfer does not hold up the next — on
+// the engines with row locks. (SQLite has one writer: its transactions
+// queue for the database, whatever they touch, so there the check is only
+// that both postings land.)
+func testSystemLegsDoNotQueue(t *testing.T, s store.Store) {
+	userA, accA, _ := NewFundedUser(t, s, 1_000_000)
+	userC, accC, _ := NewFundedUser(t, s, 1_000_000)
+	_, accB, _ := NewFundedUser(t, s, 0)
+	post := func(ctx context.Context, tx store.Tx, user, from int64) error {
+		return postWithFees(ctx, t, tx, user, func(fees int64) []store.Entry {
+			return []store.Entry{{AccountID: from, AmountMsat: -1_100}, {AccountID: accB, AmountMsat: 1_000}, {AccountID: fees, AmountMsat: 100}}
+		})
+	}
+	posted, release := make(chan error, 1), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+			err := post(ctx, tx, userA, accA)
+			posted <- err
+			<-release
+			return err
+		})
+	}()
+	if err := <-posted; err != nil {
+		close(release)
+		t.Fatalf("first posting: %v", err)
+	}
+	if s.Engine() == "sqlite" {
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatalf("first posting: %v", err)
+		}
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error { return post(ctx, tx, userC, accC) })
+		return
+	}
+	// The first transaction holds its rows (accA, accB, its fee bucket)
+	// until release; the second shares only the fees account with it, and
+	// must commit within the deadline (a wait for the first would last
+	// until the engine's lock timeout, far past it).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	second := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return postWithFees(ctx, t, tx, userC, func(fees int64) []store.Entry {
+			return []store.Entry{{AccountID: accC, AmountMsat: -100}, {AccountID: fees, AmountMsat: 100}}
+		})
+	})
+	cancel()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first posting: %v", err)
+	}
+	if second != nil {
+		t.Fatalf("a fee posting while another transaction's fee posting is open: %v (it queued behind the fees account)", second)
+	}
+}
