@@ -55,9 +55,10 @@ BENCH_ENV := TEST_MYSQL_URL=$${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/} \
 	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 
 .PHONY: bench
-bench: ## Benchmark transfers (vs TPC-B baselines), the USSD endpoint, M-Pesa callbacks and the SMS sender on every engine
+bench: ## Benchmark transfers (vs TPC-B baselines, free and with a fee), hot accounts, the USSD endpoint, M-Pesa callbacks and the SMS sender on every engine
 	scripts/bench/install-tools.sh
 	$(BENCH_ENV) go run ./cmd/bench transfers -rounds 3
+	$(BENCH_ENV) go run ./cmd/bench hot
 	$(BENCH_ENV) go run ./cmd/bench ussd
 	$(BENCH_ENV) go run ./cmd/bench mpesa
 	$(BENCH_ENV) go run ./cmd/bench sms

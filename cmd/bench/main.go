@@ -1,7 +1,11 @@
 // Command bench measures the wallet under load on this machine.
 //
 //	bench transfers   phone-to-phone transfers against PostgreSQL and MariaDB,
-//	                  with each database's own TPC-B-like baseline in the same run
+//	                  with each database's own TPC-B-like baseline in the same run,
+//	                  free and with a transfer fee
+//	bench hot         one merchant paid by every client, one account spending
+//	                  to every client, and an account with 100,000 entries
+//	                  beside a fresh one, on every engine
 //	bench ussd        the USSD endpoint over HTTP on every engine
 //	bench mpesa       an M-Pesa success callback to its committed credit
 //	bench sms         the SMS outbox's throughput, and a committed transfer
@@ -37,11 +41,13 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench transfers|ussd|mpesa|sms|growth [flags]")
+		return errors.New("usage: bench transfers|hot|ussd|mpesa|sms|growth [flags]")
 	}
 	switch args[0] {
 	case "transfers":
 		return transfers(ctx, args[1:])
+	case "hot":
+		return hotBench(ctx, args[1:])
 	case "ussd":
 		return ussdBench(ctx, args[1:])
 	case "mpesa":

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"net"
-	"slices"
-
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -24,11 +23,14 @@ import (
 
 // transfers measures random phone-to-phone transfers among funded accounts
 // and, in the same run, the database's TPC-B-like baseline with the same
-// client count and duration; it ends with one "RATIO <engine> <value>" line
-// per engine.
+// client count and duration. Each round measures the wallet twice, free and
+// with a transfer fee (every fee-bearing transfer also credits the fees
+// account); it ends with one "RATIO <engine> <value>" line per engine, the
+// fee-bearing median, and one "RATIO-NOFEE <engine> <value>" line.
 func transfers(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("transfers", flag.ContinueOnError)
 	clients, duration := commonFlags(fs)
+	feeBps := feeFlag(fs)
 	engines := fs.String("engines", "postgres,mysql", "engines to measure")
 	accounts := fs.Int("accounts", 1000, "funded accounts")
 	scale := fs.Int("scale", 10, "pgbench scale factor of the baseline (100,000 accounts each)")
@@ -40,35 +42,46 @@ func transfers(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ratios := map[string]float64{}
+	ratios := map[string][2]float64{}
 	for _, engine := range list {
 		if engine == "sqlite" {
 			return errors.New("transfers: the baseline needs a database server (postgres or mysql)")
 		}
-		r, err := transfersOn(ctx, engine, *clients, *duration, *accounts, *scale, *rounds)
+		r, err := transfersOn(ctx, engine, *clients, *duration, *accounts, *scale, *rounds, *feeBps)
 		if err != nil {
 			return fmt.Errorf("%s: %w", engine, err)
 		}
 		ratios[engine] = r
 	}
 	for _, engine := range list {
-		fmt.Printf("RATIO %s %.2f\n", engine, ratios[engine])
+		fmt.Printf("RATIO %s %.2f\n", engine, ratios[engine][1])
+	}
+	for _, engine := range list {
+		fmt.Printf("RATIO-NOFEE %s %.2f\n", engine, ratios[engine][0])
 	}
 	return nil
 }
 
+// feeFlag is the transfer fee the benchmarks charge, in basis points.
+func feeFlag(fs *flag.FlagSet) *int64 {
+	return fs.Int64("fee-bps", 100, "transfer fee in basis points of the fee-bearing runs (100 = 1 %, as Machankura charges)")
+}
+
 // transfersOn measures one engine: it funds the wallet's accounts once, then
 // alternates the baseline and the wallet, each on a quiet server (the
-// baseline's tables dropped, a checkpoint taken), and returns the median of
-// the rounds' ratios.
-func transfersOn(ctx context.Context, engine string, clients int, duration time.Duration, accounts, scale, rounds int) (float64, error) {
+// baseline's tables dropped, a checkpoint taken), and returns the medians of
+// the rounds' ratios, free ([0]) and fee-bearing ([1]). Within a round the
+// free and the fee-bearing runs swap places each round, so that neither
+// always runs on the other's leftovers.
+func transfersOn(ctx context.Context, engine string, clients int, duration time.Duration, accounts, scale, rounds int, feeBps int64) ([2]float64, error) {
+	var none [2]float64
 	server, err := serverURL(engine)
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	dbURL, drop, err := dbadmin.Create(ctx, engine, server, dbadmin.RandomName("umeme_bench"))
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	defer func() {
 		if err := drop(context.WithoutCancel(ctx)); err != nil {
@@ -77,43 +90,58 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 	}()
 	baseURL, dropBase, err := dbadmin.Create(ctx, engine, server, dbadmin.RandomName("umeme_baseline"))
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	defer func() {
 		if err := dropBase(context.WithoutCancel(ctx)); err != nil {
 			fmt.Println("warning:", err)
 		}
 	}()
-	run, err := prepareTransfers(ctx, engine, dbURL, clients, accounts)
+	run, err := prepareTransfers(ctx, engine, dbURL, clients, accounts, feeBps)
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	defer run.close()
 	// A short unmeasured run first: funding left work behind (dead row
 	// versions, dirty pages) that should not land in round one.
 	fmt.Printf("%s warm-up:\n", engine)
-	if _, err := run.measure(ctx, 5*time.Second); err != nil {
-		return 0, err
+	if _, err := run.measure(ctx, run.free, 5*time.Second); err != nil {
+		return none, err
 	}
-	var ratios []float64
+	var ratios [2][]float64
 	for i := range rounds {
 		base, err := baseline(ctx, engine, baseURL, clients, duration, scale)
 		if err != nil {
-			return 0, err
+			return none, err
 		}
 		if err := quiesce(ctx, engine, baseURL); err != nil {
-			return 0, err
+			return none, err
 		}
-		ours, err := run.measure(ctx, duration)
-		if err != nil {
-			return 0, err
+		var ours [2]float64
+		services, order := [2]*wallet.Service{run.free, run.paid}, []int{0, 1}
+		if i%2 == 1 {
+			order = []int{1, 0}
 		}
-		ratios = append(ratios, ours/base)
-		fmt.Printf("%s round %d: wallet %.0f transfers/s vs baseline %.0f tps = %.2f\n", engine, i+1, ours, base, ours/base)
+		for _, k := range order {
+			if ours[k], err = run.measure(ctx, services[k], duration); err != nil {
+				return none, err
+			}
+		}
+		for k := range ours {
+			ratios[k] = append(ratios[k], ours[k]/base)
+		}
+		fmt.Printf("%s round %d: wallet %.0f transfers/s without fee, %.0f with a %s fee, vs baseline %.0f tps = %.2f without fee, %.2f with\n",
+			engine, i+1, ours[0], ours[1], bps(feeBps), base, ours[0]/base, ours[1]/base)
 	}
-	slices.Sort(ratios)
-	return ratios[len(ratios)/2], nil
+	for k := range ratios {
+		slices.Sort(ratios[k])
+		none[k] = ratios[k][len(ratios[k])/2]
+	}
+	return none, nil
 }
+
+// bps writes basis points as a percentage.
+func bps(v int64) string { return strconv.FormatFloat(float64(v)/100, 'f', -1, 64) + " %" }
 
 // quiesce drops the baseline's tables and lets the server settle, so that
 // their cleanup (vacuum, purge, flushing) does not run during the wallet's
@@ -183,19 +211,21 @@ func sysbenchArgs(cfg *mysql.Config, scale int, extra ...string) []string {
 		"--mysql-user=" + cfg.User, "--mysql-password=" + cfg.Passwd, "--mysql-db=" + cfg.DBName, "--scale=" + strconv.Itoa(scale)}, extra...)
 }
 
-// transferRun is a migrated, funded wallet ready to be measured.
+// transferRun is a migrated, funded wallet ready to be measured, through
+// two services over the same database: free holds the default price of a
+// transfer (none), paid charges the fee of -fee-bps.
 type transferRun struct {
-	engine  string
-	clients int
-	db      database.DB
-	w       *wallet.Service
-	members []benchMember
+	engine     string
+	clients    int
+	db         database.DB
+	free, paid *wallet.Service
+	members    []benchMember
 }
 
 func (r *transferRun) close() { r.db.Close() }
 
 // prepareTransfers opens a fresh database and funds accounts in it.
-func prepareTransfers(ctx context.Context, engine, dbURL string, clients, accounts int) (*transferRun, error) {
+func prepareTransfers(ctx context.Context, engine, dbURL string, clients, accounts int, feeBps int64) (*transferRun, error) {
 	db, err := database.Open(ctx, dbURL, database.Options{MaxConns: clients, Migrate: true})
 	if err != nil {
 		return nil, err
@@ -205,12 +235,20 @@ func prepareTransfers(ctx context.Context, engine, dbURL string, clients, accoun
 	// the hash is made cheap here (and only here).
 	cfg.Argon2 = wallet.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
 	cfg.AuthorizationTTL = 24 * time.Hour
+	// The hot accounts (bench hot) send and receive what a busy merchant
+	// does: no per-user limit may refuse them.
 	cfg.DailyLimitMsat = 1 << 60
-	w, err := wallet.New(ctx, db, cfg)
+	cfg.MaxBalanceMsat = 1 << 60
+	free, err := wallet.New(ctx, db, cfg)
+	var paid *wallet.Service
+	if err == nil {
+		cfg.TransferFeeBasisPoints = feeBps
+		paid, err = wallet.New(ctx, db, cfg)
+	}
 	if err == nil {
 		var members []benchMember
-		if members, err = fundAccounts(ctx, w, accounts, clients); err == nil {
-			return &transferRun{engine: engine, clients: clients, db: db, w: w, members: members}, nil
+		if members, err = fundAccounts(ctx, free, accounts, clients); err == nil {
+			return &transferRun{engine: engine, clients: clients, db: db, free: free, paid: paid, members: members}, nil
 		}
 	}
 	db.Close()
@@ -218,73 +256,130 @@ func prepareTransfers(ctx context.Context, engine, dbURL string, clients, accoun
 }
 
 // measure runs the clients sending random small amounts between random
-// accounts for duration, and checks the books afterwards.
-func (r *transferRun) measure(ctx context.Context, duration time.Duration) (float64, error) {
+// accounts through w for duration, and checks the books afterwards.
+func (r *transferRun) measure(ctx context.Context, w *wallet.Service, duration time.Duration) (float64, error) {
 	stopProfile, err := startProfile()
 	if err != nil {
 		return 0, err
 	}
 	defer stopProfile()
+	l := r.drive(ctx, w, r.clients, duration, func(rng *rand.Rand) (benchMember, benchMember) {
+		return r.members[rng.IntN(len(r.members))], r.members[rng.IntN(len(r.members))]
+	})
+	rate := l.rate()
+	fmt.Printf("%s wallet transfers (%d clients, %s, %d accounts, fee %s): %s\n",
+		r.engine, r.clients, duration, len(r.members), bps(w.Config().TransferFeeBasisPoints), l)
+	if err := l.err(); err != nil {
+		return 0, err
+	}
+	if err := reconcile(ctx, w); err != nil {
+		return 0, err
+	}
+	return rate, nil
+}
+
+// reconcile fails unless the whole ledger reconciles.
+func reconcile(ctx context.Context, w *wallet.Service) error {
+	rep, err := w.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("reconcile after the benchmark failed: %+v", rep)
+	}
+	return nil
+}
+
+// load is what a run of transfers did.
+type load struct {
+	lat                 latencies
+	ok, refused, failed int
+	// amountMsat and feeMsat sum the transfers that returned ok.
+	amountMsat, feeMsat int64
+	firstErr            error
+	elapsed             time.Duration
+}
+
+// send makes one transfer and counts its outcome: ok, refused (a business
+// refusal: not enough money, a limit) or failed (anything else, e.g. a
+// deadlock or serialization failure that reached the caller).
+func (l *load) send(ctx context.Context, w *wallet.Service, from, to benchMember, amount int64, key string) {
+	t0 := time.Now()
+	t, err := w.Transfer(ctx, from.auth, to.phone, amount, key)
+	l.lat = append(l.lat, time.Since(t0))
+	switch {
+	case err == nil:
+		l.ok++
+		l.amountMsat += t.AmountMsat
+		l.feeMsat += t.FeeMsat
+	case errors.Is(err, wallet.ErrInsufficientBalance), errors.Is(err, wallet.ErrLimitExceeded):
+		l.refused++
+	default:
+		l.failed++
+		if l.firstErr == nil {
+			l.firstErr = err
+		}
+	}
+}
+
+// add merges another load into l.
+func (l *load) add(o load) {
+	l.lat = append(l.lat, o.lat...)
+	l.ok, l.refused, l.failed = l.ok+o.ok, l.refused+o.refused, l.failed+o.failed
+	l.amountMsat, l.feeMsat = l.amountMsat+o.amountMsat, l.feeMsat+o.feeMsat
+	if l.firstErr == nil {
+		l.firstErr = o.firstErr
+	}
+}
+
+func (l load) rate() float64 { return float64(l.ok) / l.elapsed.Seconds() }
+
+func (l load) String() string {
+	return fmt.Sprintf("%.0f transfers/s, p50 %s, p99 %s, %d ok, %d refused, %d failed",
+		l.rate(), ms(l.lat.percentile(50)), ms(l.lat.percentile(99)), l.ok, l.refused, l.failed)
+}
+
+// err is the run's failure, if any transfer failed.
+func (l load) err() error {
+	if l.failed > 0 {
+		return fmt.Errorf("%d transfers failed, first: %w", l.failed, l.firstErr)
+	}
+	return nil
+}
+
+// drive runs clients sending small random amounts (1-100 sat) through w for
+// duration, each transfer between the accounts pick draws (a draw of one
+// account to itself is skipped).
+func (r *transferRun) drive(ctx context.Context, w *wallet.Service, clients int, duration time.Duration, pick func(*rand.Rand) (from, to benchMember)) load {
 	var mu sync.Mutex
-	var lat latencies
-	var ok, refused, failed int
-	var firstErr error
+	var total load
 	deadline := time.Now().Add(duration)
 	var wg sync.WaitGroup
 	start := time.Now()
 	round := start.UnixNano()
-	for c := range r.clients {
+	for c := range clients {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(c), uint64(round)))
-			var mine latencies
-			var o, rf, f int
-			var e error
+			var mine load
 			for i := 0; time.Now().Before(deadline); i++ {
-				from, to := r.members[rng.IntN(len(r.members))], r.members[rng.IntN(len(r.members))]
+				from, to := pick(rng)
 				if from.auth.UserID() == to.auth.UserID() {
 					continue
 				}
-				t0 := time.Now()
-				_, err := r.w.Transfer(ctx, from.auth, to.phone, (1+rng.Int64N(100))*1000, fmt.Sprintf("bench-%d-%d-%d", round, c, i))
-				mine = append(mine, time.Since(t0))
-				switch {
-				case err == nil:
-					o++
-				case errors.Is(err, wallet.ErrInsufficientBalance):
-					rf++
-				default:
-					f++
-					if e == nil {
-						e = err
-					}
-				}
+				mine.send(ctx, w, from, to, (1+rng.Int64N(100))*1000, fmt.Sprintf("bench-%d-%d-%d", round, c, i))
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			lat = append(lat, mine...)
-			ok, refused, failed = ok+o, refused+rf, failed+f
-			if firstErr == nil {
-				firstErr = e
-			}
+			total.add(mine)
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	rate := float64(ok) / elapsed.Seconds()
-	fmt.Printf("%s wallet transfers (%d clients, %s, %d accounts): %.0f transfers/s, p50 %s, p99 %s, %d ok, %d refused, %d failed\n",
-		r.engine, r.clients, duration, len(r.members), rate, ms(lat.percentile(50)), ms(lat.percentile(99)), ok, refused, failed)
-	if failed > 0 {
-		return 0, fmt.Errorf("%d transfers failed, first: %w", failed, firstErr)
-	}
-	rep, err := r.w.Reconcile(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if !rep.OK() {
-		return 0, fmt.Errorf("reconcile after the benchmark failed: %+v", rep)
-	}
-	return rate, nil
+	total.elapsed = time.Since(start)
+	return total
 }
+
+// benchPIN is the PIN of every account the benchmarks fund.
+const benchPIN = "2791"
 
 type benchMember struct {
 	phone string
@@ -302,14 +397,14 @@ func fundAccounts(ctx context.Context, w *wallet.Service, n, workers int) ([]ben
 				phone := fmt.Sprintf("+2547%08d", 10_000_000+i)
 				u, _, err := w.EnsureUser(ctx, phone)
 				if err == nil {
-					err = w.Register(ctx, u.ID, "2791")
+					err = w.Register(ctx, u.ID, benchPIN)
 				}
 				if err == nil {
 					_, err = w.Adjust(ctx, phone, 1_000_000*1000, "benchmark funding", "bench-fund-"+phone)
 				}
 				var auth wallet.Authorization
 				if err == nil {
-					auth, err = w.VerifyPIN(ctx, u.ID, "2791")
+					auth, err = w.VerifyPIN(ctx, u.ID, benchPIN)
 				}
 				if err != nil {
 					errs <- fmt.Errorf("fund %s: %w", phone, err)
