@@ -300,6 +300,77 @@ func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (bool, e
 	return posted, err
 }
 
+const postTransfer = `-- name: PostTransfer :one
+SELECT post_transfer($1::BIGINT, $2::TEXT, $3::BIGINT,
+    $4::TEXT, $5::BIGINT, $6::BIGINT, $7::TEXT,
+    $8::TEXT, $9::TEXT, $10::BIGINT[], $11::BIGINT[],
+    $12::BIGINT[], $13::BIGINT, $14::BIGINT, $15::BIGINT,
+    $16::BIGINT, $17::TIMESTAMPTZ, $18::BIGINT, $19::TEXT,
+    $20::TEXT, $21::BIGINT, $22::TEXT,
+    $23::TEXT)::BIGINT AS send_id
+`
+
+type PostTransferParams struct {
+	SenderID         int64
+	SenderPhone      string
+	RecipientID      int64
+	RecipientPhone   string
+	AmountMsat       int64
+	FeeMsat          int64
+	Description      string
+	SendKey          string
+	ReceiveKey       string
+	Accounts         []int64
+	Amounts          []int64
+	DayOuts          []int64
+	Day              int64
+	CreatedUs        int64
+	MaxBalance       int64
+	DayLimit         int64
+	Now              time.Time
+	NoteUserID       int64
+	NotePhone        string
+	NoteKind         string
+	NoteAmount       int64
+	NoteCounterparty string
+	NoteBody         string
+}
+
+// A phone-to-phone transfer in one round trip: migration 000017's
+// post_transfer inserts both rows, posts the entries under the sending row
+// and queues the recipient's text; it returns the sending row's id, 0 when
+// a leg was refused and the transaction must be rolled back.
+func (q *Queries) PostTransfer(ctx context.Context, arg PostTransferParams) (int64, error) {
+	row := q.db.QueryRow(ctx, postTransfer,
+		arg.SenderID,
+		arg.SenderPhone,
+		arg.RecipientID,
+		arg.RecipientPhone,
+		arg.AmountMsat,
+		arg.FeeMsat,
+		arg.Description,
+		arg.SendKey,
+		arg.ReceiveKey,
+		arg.Accounts,
+		arg.Amounts,
+		arg.DayOuts,
+		arg.Day,
+		arg.CreatedUs,
+		arg.MaxBalance,
+		arg.DayLimit,
+		arg.Now,
+		arg.NoteUserID,
+		arg.NotePhone,
+		arg.NoteKind,
+		arg.NoteAmount,
+		arg.NoteCounterparty,
+		arg.NoteBody,
+	)
+	var send_id int64
+	err := row.Scan(&send_id)
+	return send_id, err
+}
+
 const sumAccountBuckets = `-- name: SumAccountBuckets :one
 SELECT CAST(COALESCE(SUM(balance_msat), 0) AS BIGINT) AS total FROM account_buckets WHERE account_id = $1
 `

@@ -135,20 +135,35 @@ func (t ledgerTx) FinishTransaction(ctx context.Context, f store.Finish) (bool, 
 	return ok, err
 }
 
+// PostTransfer notes the sender's row and its posting.
+func (t ledgerTx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
+	id, err := t.Tx.PostTransfer(ctx, n, entries, guard, note)
+	if err == nil {
+		t.seen.created(id, store.TypeSend, store.StatusCompleted, n.AmountMsat, n.FeeMsat)
+		t.posted(id, entries)
+	}
+	return id, err
+}
+
 func (t ledgerTx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
 	err := t.Tx.PostEntries(ctx, transactionID, entries, guard, now)
 	if err == nil {
-		ev := t.seen.event(transactionID)
-		ev.posted = true
-		for _, e := range entries {
-			if code, ok := t.system[e.AccountID]; ok {
-				ev.legs[code] += e.AmountMsat
-			} else {
-				ev.users += e.AmountMsat
-			}
-		}
+		t.posted(transactionID, entries)
 	}
 	return err
+}
+
+// posted notes a posting's legs under its transaction.
+func (t ledgerTx) posted(transactionID int64, entries []store.Entry) {
+	ev := t.seen.event(transactionID)
+	ev.posted = true
+	for _, e := range entries {
+		if code, ok := t.system[e.AccountID]; ok {
+			ev.legs[code] += e.AmountMsat
+		} else {
+			ev.users += e.AmountMsat
+		}
+	}
 }
 
 // The reads that name a transaction's type.

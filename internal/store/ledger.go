@@ -63,7 +63,12 @@ func (p *Posting) Post(ctx context.Context, w LedgerWriter, transactionID int64,
 	if !p.InTx {
 		return ErrPostOutsideTx
 	}
-	err := PostLedgerEntries(ctx, w, transactionID, entries, guard, now)
+	return p.Fail(PostLedgerEntries(ctx, w, transactionID, entries, guard, now))
+}
+
+// Fail remembers err, if it is the transaction's first posting error, and
+// returns it: for an adapter that posts by other means than Post.
+func (p *Posting) Fail(err error) error {
 	if err != nil && p.failed == nil {
 		p.failed = err
 	}
@@ -93,40 +98,12 @@ var ErrUnbalanced = errors.New("ledger entries do not sum to zero")
 // inserts one entry at a time. The time is kept to the microsecond,
 // the finest every engine stores, so that the hashed time is the stored one.
 func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64, entries []Entry, guard Guard, now time.Time) error {
-	if len(entries) < 2 {
-		return fmt.Errorf("post entries: %w: %d entries", ErrUnbalanced, len(entries))
-	}
-	// Amounts are bounded before any arithmetic, here or in SQL: the sum
-	// of entries must not wrap around to a false zero, and no entry may
-	// carry a balance (or a day's sends) past int64.
-	var sum int64
-	for _, e := range entries {
-		if e.AmountMsat == 0 {
-			return fmt.Errorf("post entries: zero amount on account %d", e.AccountID)
-		}
-		if err := errors.Join(CheckMsat(e.AmountMsat), CheckMsat(e.DayOutMsat)); err != nil {
-			return fmt.Errorf("post entries: account %d: %w", e.AccountID, err)
-		}
-		var err error
-		if sum, err = AddMsat(sum, e.AmountMsat); err != nil {
-			return fmt.Errorf("post entries: %w", err)
-		}
-	}
-	if sum != 0 {
-		return fmt.Errorf("post entries: %w: sum %d", ErrUnbalanced, sum)
+	ordered, err := PreparePosting(entries)
+	if err != nil {
+		return err
 	}
 	now = now.Truncate(time.Microsecond)
-	ordered := slices.Clone(entries)
-	slices.SortStableFunc(ordered, func(a, b Entry) int {
-		switch {
-		case a.AccountID < b.AccountID:
-			return -1
-		case a.AccountID > b.AccountID:
-			return 1
-		}
-		return 0
-	})
-	if p, ok := w.(BatchPoster); ok && len(ordered) <= p.MaxLegs() && distinct(ordered) {
+	if p, ok := w.(BatchPoster); ok && OneRoundTrip(ordered, p.MaxLegs()) {
 		posted, err := p.PostLedger(ctx, transactionID, entries, guard, now)
 		switch {
 		case err != nil:
@@ -164,14 +141,75 @@ func AddBuckets(ctx context.Context, a Account, sum func(ctx context.Context, ac
 	return a, nil
 }
 
-// distinct reports whether entries sorted by account name each account once.
-func distinct(sorted []Entry) bool {
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i].AccountID == sorted[i-1].AccountID {
+// PreparePosting checks a posting and returns its entries in ascending
+// account order, the order its accounts move in: at least two legs, none
+// of zero, every amount and day count in range, summing to zero without
+// wrapping around. Amounts are bounded here, before any arithmetic in Go or
+// in SQL: the sum must not wrap around to a false zero, and no entry may
+// carry a balance (or a day's sends) past int64.
+func PreparePosting(entries []Entry) ([]Entry, error) {
+	if len(entries) < 2 {
+		return nil, fmt.Errorf("post entries: %w: %d entries", ErrUnbalanced, len(entries))
+	}
+	var sum int64
+	for _, e := range entries {
+		if e.AmountMsat == 0 {
+			return nil, fmt.Errorf("post entries: zero amount on account %d", e.AccountID)
+		}
+		if err := errors.Join(CheckMsat(e.AmountMsat), CheckMsat(e.DayOutMsat)); err != nil {
+			return nil, fmt.Errorf("post entries: account %d: %w", e.AccountID, err)
+		}
+		var err error
+		if sum, err = AddMsat(sum, e.AmountMsat); err != nil {
+			return nil, fmt.Errorf("post entries: %w", err)
+		}
+	}
+	if sum != 0 {
+		return nil, fmt.Errorf("post entries: %w: sum %d", ErrUnbalanced, sum)
+	}
+	ordered := slices.Clone(entries)
+	slices.SortStableFunc(ordered, func(a, b Entry) int {
+		switch {
+		case a.AccountID < b.AccountID:
+			return -1
+		case a.AccountID > b.AccountID:
+			return 1
+		}
+		return 0
+	})
+	return ordered, nil
+}
+
+// OneRoundTrip reports whether a routine of at most maxLegs legs may post
+// a prepared posting: one on distinct accounts, each once.
+func OneRoundTrip(ordered []Entry, maxLegs int) bool {
+	if len(ordered) > maxLegs {
+		return false
+	}
+	for i := 1; i < len(ordered); i++ {
+		if ordered[i].AccountID == ordered[i-1].AccountID {
 			return false
 		}
 	}
 	return true
+}
+
+// PostTransfer implements Tx.PostTransfer one statement after another, for
+// an engine without a routine for it: the transfer's rows, its entries
+// under the sending row, the recipient's text.
+func PostTransfer(ctx context.Context, tx Tx, t NewTransfer, entries []Entry, guard Guard, note NewNotification) (int64, error) {
+	id, err := tx.InsertTransfer(ctx, t)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.PostEntries(ctx, id, entries, guard, t.Now); err != nil {
+		return 0, err
+	}
+	note.TransactionID = id
+	if _, err := tx.InsertNotification(ctx, note); err != nil {
+		return 0, err
+	}
+	return id, nil
 }
 
 // apply moves one entry's account, explaining a refusal.

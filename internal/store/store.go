@@ -114,6 +114,12 @@ type Tx interface {
 	// statement and returns the id of the sending row; a taken key is
 	// ErrConflict.
 	InsertTransfer(ctx context.Context, t NewTransfer) (int64, error)
+	// PostTransfer books a whole phone-to-phone transfer: its two rows (as
+	// InsertTransfer), its entries under the sending row (as PostEntries,
+	// at t.Now) and the recipient's text (note, as InsertNotification,
+	// its TransactionID the sending row's). It returns the sending row's
+	// id. An engine with a routine for it does it in one round trip.
+	PostTransfer(ctx context.Context, t NewTransfer, entries []Entry, guard Guard, note NewNotification) (int64, error)
 	TransactionByID(ctx context.Context, id int64) (Transaction, error)
 	TransactionByIdempotencyKey(ctx context.Context, key string) (Transaction, error)
 	// FinishTransaction moves a transaction from one status to another and

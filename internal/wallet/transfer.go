@@ -43,18 +43,9 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 			if err != nil {
 				return err
 			}
-			// The rows go in first: a repeated key fails here, before
-			// anything moves.
 			sent = store.Transaction{
 				UserID: auth.userID, Type: store.TypeSend, Direction: store.DirectionOut, Status: store.StatusCompleted,
 				AmountMsat: amount, FeeMsat: fee, CounterpartyPhone: to, IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
-			}
-			sent.ID, err = tx.InsertTransfer(ctx, store.NewTransfer{
-				SenderID: auth.userID, SenderPhone: auth.phone, RecipientID: recipient.userID, RecipientPhone: to,
-				AmountMsat: amount, FeeMsat: fee, IdempotencyKey: key, Now: now,
-			})
-			if err != nil {
-				return err
 			}
 			entries := []store.Entry{
 				{AccountID: auth.accountID, AmountMsat: -(amount + fee), DayOutMsat: amount},
@@ -63,14 +54,17 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 			if fee > 0 {
 				entries = append(entries, store.Entry{AccountID: w.sys.fees, AmountMsat: fee})
 			}
-			if err := tx.PostEntries(ctx, sent.ID, entries, w.guard(now), now); err != nil {
-				return w.mapBalanceError(err)
-			}
-			_, err = tx.InsertNotification(ctx, store.NewNotification{
-				UserID: recipient.userID, Phone: to, Kind: store.NotifyReceived, TransactionID: sent.ID,
+			// One call, one round trip where the engine can: the two rows
+			// (a repeated key fails there, before anything moves), the
+			// entries, the recipient's text.
+			sent.ID, err = tx.PostTransfer(ctx, store.NewTransfer{
+				SenderID: auth.userID, SenderPhone: auth.phone, RecipientID: recipient.userID, RecipientPhone: to,
+				AmountMsat: amount, FeeMsat: fee, IdempotencyKey: key, Now: now,
+			}, entries, w.guard(now), store.NewNotification{
+				UserID: recipient.userID, Phone: to, Kind: store.NotifyReceived,
 				AmountMsat: amount, Counterparty: auth.phone, Now: now,
 			})
-			return err
+			return w.mapBalanceError(err)
 		})
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("transfer: %w", err)

@@ -78,6 +78,11 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	return out, nil
 }
 
+// PostTransfer implements store.Tx one statement after another.
+func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
+	return store.PostTransfer(ctx, t, n, entries, guard, note)
+}
+
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
 	var w store.LedgerWriter = ledgerWriter{t.q}
 	if t.posting.Batch {

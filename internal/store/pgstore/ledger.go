@@ -76,6 +76,51 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	return out, nil
 }
 
+// transferLegs is the most legs post_transfer posts (as post_ledger).
+const transferLegs = 8
+
+// PostTransfer implements store.Tx: in one round trip through
+// post_transfer (migration 000017) in a transaction run by InTx, else one
+// statement after another.
+func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
+	if !t.posting.Batch {
+		return store.PostTransfer(ctx, t, n, entries, guard, note)
+	}
+	ordered, err := store.PreparePosting(entries)
+	if err != nil {
+		return 0, t.posting.Fail(err)
+	}
+	if !store.OneRoundTrip(ordered, transferLegs) {
+		return store.PostTransfer(ctx, t, n, entries, guard, note)
+	}
+	now := n.Now.UTC().Truncate(time.Microsecond)
+	accounts, amounts, dayOuts := legs(entries)
+	id, err := t.q.PostTransfer(ctx, postgresdb.PostTransferParams{
+		SenderID: n.SenderID, SenderPhone: n.SenderPhone, RecipientID: n.RecipientID, RecipientPhone: n.RecipientPhone,
+		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description, SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(),
+		Accounts: accounts, Amounts: amounts, DayOuts: dayOuts, Day: guard.Day, CreatedUs: now.UnixMicro(),
+		MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
+		NoteUserID: note.UserID, NotePhone: note.Phone, NoteKind: string(note.Kind), NoteAmount: note.AmountMsat,
+		NoteCounterparty: note.Counterparty, NoteBody: note.Body,
+	})
+	switch {
+	case err != nil:
+		return 0, interpret(fmt.Errorf("post transfer: %w", err))
+	case id == 0:
+		return 0, t.posting.Fail(store.ErrBatchRefused)
+	}
+	return id, nil
+}
+
+// legs splits a posting into post_ledger's arrays.
+func legs(entries []store.Entry) (accounts, amounts, dayOuts []int64) {
+	accounts, amounts, dayOuts = make([]int64, len(entries)), make([]int64, len(entries)), make([]int64, len(entries))
+	for i, e := range entries {
+		accounts[i], amounts[i], dayOuts[i] = e.AccountID, e.AmountMsat, e.DayOutMsat
+	}
+	return accounts, amounts, dayOuts
+}
+
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
 	var w store.LedgerWriter = ledgerWriter{t.q}
 	if t.posting.Batch {
@@ -92,13 +137,10 @@ type batchWriter struct{ ledgerWriter }
 
 // MaxLegs implements store.BatchPoster: post_ledger takes arrays; more legs
 // than any posting of the wallet has (three) is the spare.
-func (batchWriter) MaxLegs() int { return 8 }
+func (batchWriter) MaxLegs() int { return transferLegs }
 
 func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	accounts, amounts, dayOuts := make([]int64, len(entries)), make([]int64, len(entries)), make([]int64, len(entries))
-	for i, e := range entries {
-		accounts[i], amounts[i], dayOuts[i] = e.AccountID, e.AmountMsat, e.DayOutMsat
-	}
+	accounts, amounts, dayOuts := legs(entries)
 	posted, err := w.q.PostLedger(ctx, postgresdb.PostLedgerParams{
 		TransactionID: transactionID, Accounts: accounts, Amounts: amounts, DayOuts: dayOuts, Day: guard.Day,
 		CreatedUs: now.UnixMicro(), MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,

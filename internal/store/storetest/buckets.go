@@ -140,3 +140,81 @@ func testSystemLegsDoNotQueue(t *testing.T, s store.Store) {
 		t.Fatalf("a fee posting while another transaction's fee posting is open: %v (it queued behind the fees account)", second)
 	}
 }
+
+// testPostTransfer: PostTransfer books a transfer's two rows, its entries
+// under the sending row and the recipient's text, or, refused, nothing at
+// all; a repeated key is a conflict that moves nothing.
+func testPostTransfer(t *testing.T, s store.Store) {
+	userA, accA, phoneA := NewFundedUser(t, s, 10_000)
+	userB, accB, phoneB := NewFundedUser(t, s, 0)
+	key := Token(t, 16)
+	transfer := func(amount int64, key string) (int64, error) {
+		var id int64
+		err := s.InTx(ctxT(t), func(ctx context.Context, tx store.Tx) error {
+			fees, err := tx.SystemAccount(ctx, store.AccountFees)
+			if err != nil {
+				return err
+			}
+			id, err = tx.PostTransfer(ctx, store.NewTransfer{SenderID: userA, SenderPhone: phoneA, RecipientID: userB, RecipientPhone: phoneB,
+				AmountMsat: amount, FeeMsat: 100, IdempotencyKey: key, Now: base},
+				[]store.Entry{{AccountID: accA, AmountMsat: -(amount + 100), DayOutMsat: amount}, {AccountID: accB, AmountMsat: amount}, {AccountID: fees.ID, AmountMsat: 100}},
+				maxGuard(1<<40), store.NewNotification{UserID: userB, Phone: phoneB, Kind: store.NotifyReceived, AmountMsat: amount, Counterparty: phoneA, Now: base})
+			return err
+		})
+		return id, err
+	}
+	balances := func() (a, b int64) {
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			x, err := tx.AccountByID(ctx, accA)
+			if err != nil {
+				return err
+			}
+			y, err := tx.AccountByID(ctx, accB)
+			a, b = x.BalanceMsat, y.BalanceMsat
+			return err
+		})
+		return a, b
+	}
+	id, err := transfer(4_000, key)
+	if err != nil {
+		t.Fatalf("PostTransfer: %v", err)
+	}
+	if a, b := balances(); a != 5_900 || b != 4_000 {
+		t.Fatalf("balances after the transfer: %d and %d, want 5,900 and 4,000", a, b)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		sent, err := tx.TransactionByID(ctx, id)
+		if err != nil || sent.Type != store.TypeSend || sent.UserID != userA || sent.IdempotencyKey != key || sent.FeeMsat != 100 || sent.CounterpartyPhone != phoneB {
+			t.Fatalf("the sending row: %+v %v", sent, err)
+		}
+		got, err := tx.TransactionByIdempotencyKey(ctx, key+"/receive")
+		if err != nil || got.Type != store.TypeReceive || got.UserID != userB || got.AmountMsat != 4_000 || got.CounterpartyPhone != phoneA {
+			t.Fatalf("the receiving row: %+v %v", got, err)
+		}
+		entries, err := tx.EntriesOf(ctx, id)
+		if err != nil || len(entries) != 3 {
+			t.Fatalf("entries of the transfer: %+v %v", entries, err)
+		}
+		notes, err := tx.NotificationsOf(ctx, id)
+		if err != nil || len(notes) != 1 || notes[0].UserID != userB || notes[0].Kind != store.NotifyReceived || notes[0].AmountMsat != 4_000 {
+			t.Fatalf("the recipient's text: %+v %v", notes, err)
+		}
+		return nil
+	})
+	if _, err := transfer(4_000, key); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the same key again: %v, want ErrConflict", err)
+	}
+	var be *store.BalanceError
+	refusedKey := Token(t, 16)
+	if _, err := transfer(6_000, refusedKey); !errors.As(err, &be) || be.AccountID != accA || be.Reason != store.ReasonInsufficient {
+		t.Fatalf("a transfer over the balance: %v, want accA refused as insufficient", err)
+	}
+	if a, b := balances(); a != 5_900 || b != 4_000 {
+		t.Fatalf("balances after a repeat and a refusal: %d and %d, want 5,900 and 4,000", a, b)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.TransactionByIdempotencyKey(ctx, refusedKey)
+		mustKind(t, err, store.ErrNotFound, "the refused transfer's row")
+		return nil
+	})
+}

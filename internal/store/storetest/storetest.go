@@ -38,6 +38,7 @@ var ownRows = []check{
 	{"UserConstraints", testUserConstraints},
 	{"Accounts", testAccounts},
 	{"PostEntries", testPostEntries},
+	{"PostTransfer", testPostTransfer},
 	{"FailedPostingRollsBack", testFailedPostingRollsBack},
 	{"Chain", testChain},
 	{"DailyLimit", testDailyLimit},
