@@ -55,13 +55,18 @@ BENCH_ENV := TEST_MYSQL_URL=$${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/} \
 	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 
 .PHONY: bench
-bench: ## Benchmark transfers (vs TPC-B baselines, free and with a fee), hot accounts, the USSD endpoint, M-Pesa callbacks and the SMS sender on every engine
+bench: ## Benchmark transfers (vs TPC-B baselines, free and with a fee), hot accounts, the USSD endpoint, M-Pesa callbacks, the SMS sender and the server's memory on every engine
 	scripts/bench/install-tools.sh
 	$(BENCH_ENV) go run ./cmd/bench transfers -rounds 3
 	$(BENCH_ENV) go run ./cmd/bench hot
 	$(BENCH_ENV) go run ./cmd/bench ussd
 	$(BENCH_ENV) go run ./cmd/bench mpesa
 	$(BENCH_ENV) go run ./cmd/bench sms
+	$(BENCH_ENV) go run ./cmd/bench footprint
+
+.PHONY: bench-hop
+bench-hop: ## Time and allocations of one USSD hop of each kind (real handler, SQLite, production PIN cost)
+	go test -run '^$$' -bench USSDHop -benchmem ./internal/httpapi
 
 FUZZTIME ?= 2m
 

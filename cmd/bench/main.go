@@ -12,6 +12,8 @@
 //	                  to its receipt at the (simulated) gateway
 //	bench growth      seeds 10 thousand then 10 million transactions and
 //	                  measures the USSD history hop at both sizes
+//	bench footprint   the server binary's size, and its resident memory
+//	                  (as its own process) idle and under the USSD load
 //
 // It needs TEST_POSTGRES_URL and TEST_MYSQL_URL (as the tests do) and the
 // tools scripts/bench/install-tools.sh installs (pgbench, sysbench).
@@ -41,7 +43,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench transfers|hot|ussd|mpesa|sms|growth [flags]")
+		return errors.New("usage: bench transfers|hot|ussd|mpesa|sms|growth|footprint [flags]")
 	}
 	switch args[0] {
 	case "transfers":
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string) error {
 		return smsBench(ctx, args[1:])
 	case "growth":
 		return growthBench(ctx, args[1:])
+	case "footprint":
+		return footprintBench(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", args[0])
 }

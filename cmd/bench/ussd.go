@@ -19,6 +19,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/dbadmin"
 	"github.com/umeme-wallet/umeme/internal/store/growth"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // ussdBench drives the real server's POST /ussd over HTTP with concurrent
@@ -51,32 +52,79 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 		return err
 	}
 	defer stop()
-
-	phones := make([]string, users)
-	for i := range phones {
-		phones[i] = fmt.Sprintf("+2547%08d", 20_000_000+i)
-		u, _, err := a.Wallet.EnsureUser(ctx, phones[i])
-		if err == nil {
-			err = a.Wallet.Register(ctx, u.ID, "2791")
-		}
-		if err == nil {
-			_, err = a.Wallet.Adjust(ctx, phones[i], 1_000_000_000, "bench funding", "bench-"+phones[i])
-		}
-		if err != nil {
-			return err
-		}
+	phones, err := fundUsers(ctx, a.Wallet, users)
+	if err != nil {
+		return err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-
 	stopProfile, err := startProfile()
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
+	res := driveUSSD(ctx, base, phones, clients, duration)
+	fmt.Printf("ussd %s: %s\n", engine, res)
+	if err := res.err(); err != nil {
+		return err
+	}
+	rep, err := a.Wallet.Reconcile(ctx)
+	if err != nil || !rep.OK() {
+		return fmt.Errorf("reconcile after the benchmark: %+v %v", rep, err)
+	}
+	return nil
+}
+
+// fundUsers registers n users (PIN benchPIN) and credits each 1,000,000
+// sats, and returns their numbers.
+func fundUsers(ctx context.Context, w *wallet.Service, n int) ([]string, error) {
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+2547%08d", 20_000_000+i)
+		u, _, err := w.EnsureUser(ctx, phones[i])
+		if err == nil {
+			err = w.Register(ctx, u.ID, benchPIN)
+		}
+		if err == nil {
+			_, err = w.Adjust(ctx, phones[i], 1_000_000_000, "bench funding", "bench-"+phones[i])
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return phones, nil
+}
+
+// ussdRun is what driveUSSD measured.
+type ussdRun struct {
+	clients                int
+	sessions, hops, failed int
+	firstFailure           string
+	elapsed                time.Duration
+	lat                    latencies
+}
+
+func (r ussdRun) String() string {
+	return fmt.Sprintf("%d sessions, %d hops in %s with %d concurrent sessions: %.0f hops/s, p50 %s, p99 %s, %d failed",
+		r.sessions, r.hops, r.elapsed.Round(time.Millisecond), r.clients, float64(r.hops)/r.elapsed.Seconds(),
+		ms(r.lat.percentile(50)), ms(r.lat.percentile(99)), r.failed)
+}
+
+// err says whether any hop failed.
+func (r ussdRun) err() error {
+	if r.failed > 0 {
+		return fmt.Errorf("%d hops failed, first: %s", r.failed, r.firstFailure)
+	}
+	return nil
+}
+
+// driveUSSD runs clients concurrent gateway sessions of the journey mix
+// against the USSD endpoint base (with its token) for duration, each
+// session as a random one of phones. A hop fails on a transport error, a
+// screen that is neither CON nor END, or an apology; its session ends there.
+func driveUSSD(ctx context.Context, base string, phones []string, clients int, duration time.Duration) ussdRun {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+	run := ussdRun{clients: clients}
 	var mu sync.Mutex
-	var lat latencies
-	var hops, sessions, bad int
-	var firstBad string
 	deadline := time.Now().Add(duration)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -110,26 +158,16 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			lat = append(lat, mine...)
-			hops, sessions, bad = hops+h, sessions+s, bad+b
-			if firstBad == "" {
-				firstBad = fb
+			run.lat = append(run.lat, mine...)
+			run.hops, run.sessions, run.failed = run.hops+h, run.sessions+s, run.failed+b
+			if run.firstFailure == "" {
+				run.firstFailure = fb
 			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	fmt.Printf("ussd %s: %d sessions, %d hops in %s with %d concurrent sessions: %.0f hops/s, p50 %s, p99 %s, %d failed\n",
-		engine, sessions, hops, elapsed.Round(time.Millisecond), clients, float64(hops)/elapsed.Seconds(),
-		ms(lat.percentile(50)), ms(lat.percentile(99)), bad)
-	if bad > 0 {
-		return fmt.Errorf("%d hops failed, first: %s", bad, firstBad)
-	}
-	rep, err := a.Wallet.Reconcile(ctx)
-	if err != nil || !rep.OK() {
-		return fmt.Errorf("reconcile after the benchmark: %+v %v", rep, err)
-	}
-	return nil
+	run.elapsed = time.Since(start)
+	return run
 }
 
 // journey is the inputs of one session ("" is the dial): 30% check the
@@ -137,12 +175,12 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 func journey(rng *rand.Rand, phones []string) []string {
 	switch p := rng.IntN(10); {
 	case p < 3:
-		return []string{"", "3", "2791"}
+		return []string{"", "3", benchPIN}
 	case p < 5:
-		return []string{"", "4", "2791", "9"}
+		return []string{"", "4", benchPIN, "9"}
 	case p < 8:
 		to := phones[rng.IntN(len(phones))]
-		return []string{"", "1", to, fmt.Sprint(1 + rng.IntN(500)), "1", "2791"}
+		return []string{"", "1", to, fmt.Sprint(1 + rng.IntN(500)), "1", benchPIN}
 	default:
 		return []string{"", "5", "0", "6"}
 	}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/umeme-wallet/umeme/internal/app"
+	"github.com/umeme-wallet/umeme/internal/config"
+	"github.com/umeme-wallet/umeme/internal/fleet"
+)
+
+// footprintBench builds the server binary, reports its size, and on a
+// fresh database of each engine runs `server serve` as its own process, as
+// production starts it, and reads its resident memory from /proc: idle
+// after start, then sampled while 32 gateway sessions drive the USSD
+// endpoint with the journey mix of the ussd benchmark.
+func footprintBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("footprint", flag.ContinueOnError)
+	clients, duration := commonFlags(fs)
+	*clients = 32
+	engines := fs.String("engines", "sqlite,postgres,mysql", "engines to measure")
+	users := fs.Int("users", 500, "registered, funded users")
+	idle := fs.Duration("idle", 10*time.Second, "how long the server sits idle after /readyz before its idle RSS is read")
+	every := fs.Duration("sample", 200*time.Millisecond, "how often RSS is read under load")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	list, err := engineList(*engines)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "umeme-footprint")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "server")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/server")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the server (run from the repository's root): %v\n%s", err, out)
+	}
+	st, err := os.Stat(bin)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("footprint: server binary %.1f MB (go build ./cmd/server)\n", float64(st.Size())/1e6)
+	for _, engine := range list {
+		if err := footprintOn(ctx, engine, bin, dir, *clients, *duration, *idle, *every, *users); err != nil {
+			return fmt.Errorf("%s: %w", engine, err)
+		}
+	}
+	return nil
+}
+
+func footprintOn(ctx context.Context, engine, bin, dir string, clients int, duration, idle, every time.Duration, users int) error {
+	dbURL, drop, err := benchDatabase(ctx, engine)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	const token = "bench-gateway-token"
+	// The production settings (APP_ENV unset is production), with the
+	// per-phone limits off as benchServer has them: simulated sessions
+	// type far faster than people.
+	env := map[string]string{
+		"APP_ENV": "", "DATABASE_URL": dbURL, "LISTEN_ADDR": addr, "USSD_CALLBACK_TOKEN": token,
+		"PIN_PEPPER": "bench-pepper-not-a-secret", "USSD_HOPS_PER_MINUTE": "0", "USSD_PINS_PER_MINUTE": "0",
+		"METRICS_ADDR": "", "LND_ADDRESS": "", "MPESA_BASE_URL": "", "AT_API_KEY": "", "LOG_FORMAT": "",
+	}
+	phones, err := seed(ctx, env, users)
+	if err != nil {
+		return err
+	}
+	srv, err := startServe(ctx, bin, env, filepath.Join(dir, engine+".log"), "http://"+addr)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	select {
+	case <-time.After(idle):
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-srv.exited:
+		return fmt.Errorf("the server stopped while idle; its log:\n%s", lastLines(srv.log, 30))
+	}
+	idleMem, err := readRSS(srv.pid())
+	if err != nil {
+		return err
+	}
+
+	samples := make(chan rss)
+	stopSampling := make(chan struct{})
+	go func() {
+		defer close(samples)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+				if m, err := readRSS(srv.pid()); err == nil {
+					samples <- m
+				}
+			}
+		}
+	}()
+	var peak rss
+	var sum int64
+	var n int
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for m := range samples {
+			peak.maxOf(m)
+			sum += m.total
+			n++
+		}
+	}()
+	res := driveUSSD(ctx, "http://"+addr+"/ussd?token="+url.QueryEscape(token), phones, clients, duration)
+	close(stopSampling)
+	<-collected
+	if n == 0 {
+		return errors.New("no RSS sample under load")
+	}
+	fmt.Printf("footprint %s: idle RSS %s after %s; under load RSS peak %s, mean %.1f MB (%d samples every %s); %s\n",
+		engine, idleMem, idle, peak, float64(sum)/float64(n)/1e6, n, every, res)
+	if err := res.err(); err != nil {
+		return err
+	}
+	if err := srv.stop(); err != nil {
+		return err
+	}
+	// The books after the load, checked by the binary's own command.
+	if out, err := fleet.Command(bin, env, "reconcile").CombinedOutput(); err != nil {
+		return fmt.Errorf("server reconcile after the benchmark: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// seed migrates the database and registers and funds the users through the
+// wallet the server opens, configured from the same environment (the PIN
+// pepper must match), and closes it again before the server starts.
+func seed(ctx context.Context, env map[string]string, users int) ([]string, error) {
+	cfg, err := config.FromEnv(func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, err
+	}
+	phones, err := fundUsers(ctx, a.Wallet, users)
+	return phones, errors.Join(err, a.Close(ctx))
+}
+
+// served is one `server serve` process.
+type served struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{}
+}
+
+func (s *served) pid() int { return s.cmd.Process.Pid }
+
+// startServe starts the binary's serve command with env over this
+// process's environment and waits until its /readyz answers 200.
+func startServe(ctx context.Context, bin string, env map[string]string, logPath, base string) (*served, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := fleet.Command(bin, env, "serve")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start the server: %w", err)
+	}
+	s := &served{cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() {
+		cmd.Wait() //nolint:errcheck // the exit is in ProcessState
+		logf.Close()
+		close(s.exited)
+	}()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(fleet.ReadyTimeout); ; {
+		if resp, err := hc.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		var why string
+		select {
+		case <-s.exited:
+			why = "stopped while starting"
+		case <-ctx.Done():
+			why = "not ready: " + ctx.Err().Error()
+		case <-time.After(100 * time.Millisecond):
+			if time.Now().After(deadline) {
+				why = "not ready after " + fleet.ReadyTimeout.String()
+			}
+		}
+		if why != "" {
+			s.stop() //nolint:errcheck // the error says why
+			return nil, fmt.Errorf("server %s; its log:\n%s", why, lastLines(logPath, 30))
+		}
+	}
+}
+
+// stop sends SIGTERM to the server's PID and waits for it to exit (SIGKILL
+// after 15 s). A clean exit is nil; stopping it again is a no-op.
+func (s *served) stop() error {
+	select {
+	case <-s.exited:
+	default:
+		s.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have exited already
+		select {
+		case <-s.exited:
+		case <-time.After(15 * time.Second):
+			s.cmd.Process.Kill() //nolint:errcheck
+			<-s.exited
+			return fmt.Errorf("the server did not stop within 15 s of SIGTERM; its log %s", s.log)
+		}
+	}
+	if !s.cmd.ProcessState.Success() {
+		return fmt.Errorf("the server exited with %s; its log:\n%s", s.cmd.ProcessState, lastLines(s.log, 30))
+	}
+	return nil
+}
+
+// rss is a process's resident memory as /proc/PID/status gives it, in
+// bytes: all of it (VmRSS), its private memory (RssAnon: the Go heap,
+// stacks, SQLite's caches) and the pages of files it maps (RssFile: mostly
+// the binary's code and read-only data, shared with the page cache).
+type rss struct{ total, anon, file int64 }
+
+func (m rss) String() string {
+	return fmt.Sprintf("%.1f MB (anon %.1f, file %.1f)", float64(m.total)/1e6, float64(m.anon)/1e6, float64(m.file)/1e6)
+}
+
+// maxOf keeps the sample with the largest total.
+func (m *rss) maxOf(o rss) {
+	if o.total > m.total {
+		*m = o
+	}
+}
+
+func readRSS(pid int) (rss, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return rss{}, err
+	}
+	defer f.Close()
+	var m rss
+	fields := map[string]*int64{"VmRSS:": &m.total, "RssAnon:": &m.anon, "RssFile:": &m.file}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 && f[2] == "kB" && fields[f[0]] != nil {
+			dst := fields[f[0]]
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return rss{}, err
+			}
+			*dst = kb * 1024
+		}
+	}
+	if m.total == 0 {
+		return rss{}, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return m, sc.Err()
+}
+
+// freeAddr picks a free loopback port for the server to listen on.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// lastLines is the end of a server's log, for an error.
+func lastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
