@@ -3,17 +3,10 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/umeme-wallet/umeme/internal/dbtest"
-	"github.com/umeme-wallet/umeme/internal/httpapi"
-	"github.com/umeme-wallet/umeme/internal/ussd"
 	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
@@ -27,36 +20,14 @@ import (
 //	go test -run '^$' -bench USSDHop -benchmem ./internal/httpapi
 func BenchmarkUSSDHop(b *testing.B) {
 	ctx := context.Background()
-	db := dbtest.Open(b, "sqlite")
-	w, err := wallet.New(ctx, db, wallet.DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &httpapi.Server{DB: db, USSD: ussd.New(ussd.Config{Domain: "umeme.test", PINForBalance: true}, w, db, log), Log: log,
-		CallbackToken: fuzzToken}
-	handler := srv.Routes()
-	u, _, err := w.EnsureUser(ctx, fuzzPhone)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Register(ctx, u.ID, fuzzPIN); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := w.Adjust(ctx, fuzzPhone, 1_000_000_000, "bench funding", "bench-fund"); err != nil {
-		b.Fatal(err)
-	}
+	handler, w, _ := ussdFixture(b, wallet.DefaultConfig())
 	const payee = "0722000333"
 	if _, _, err := w.EnsureUser(ctx, payee); err != nil {
 		b.Fatal(err)
 	}
 	send := "1*" + payee + "*1*1" // 1 sat to payee, confirmed
 	hop := func(session, text string) string {
-		form := url.Values{"sessionId": {session}, "phoneNumber": {fuzzPhone}, "networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {text}}
-		req := httptest.NewRequest(http.MethodPost, "/ussd?token="+fuzzToken, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, req)
+		rec := postUSSD(handler, session, fuzzPhone, text)
 		body := rec.Body.String()
 		if rec.Code != http.StatusOK || !(strings.HasPrefix(body, "CON ") || strings.HasPrefix(body, "END ")) || strings.Contains(body, "Sorry") {
 			b.Fatalf("text %q: status %d, %q", text, rec.Code, body)

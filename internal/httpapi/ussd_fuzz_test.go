@@ -52,28 +52,10 @@ func FuzzUSSD(f *testing.F) {
 		f.Add(seed.who, seed.hops)
 	}
 	ctx := context.Background()
-	db := dbtest.Open(f, "sqlite")
 	wcfg := wallet.DefaultConfig()
 	wcfg.Argon2 = wallet.Argon2Params{Time: 1, Memory: 64, Threads: 1}
 	wcfg.LockoutBase = 1 // a lockout must not stall the rest of the fuzzing
-	w, err := wallet.New(ctx, db, wcfg)
-	if err != nil {
-		f.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &httpapi.Server{DB: db, USSD: ussd.New(ussd.Config{Domain: "umeme.test", PINForBalance: true}, w, db, log), Log: log,
-		CallbackToken: fuzzToken}
-	handler := srv.Routes()
-	u, _, err := w.EnsureUser(ctx, fuzzPhone)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := w.Register(ctx, u.ID, fuzzPIN); err != nil {
-		f.Fatal(err)
-	}
-	if _, err := w.Adjust(ctx, fuzzPhone, 1_000_000_000, "fuzz funding", "fuzz-fund"); err != nil {
-		f.Fatal(err)
-	}
+	handler, w, userID := ussdFixture(f, wcfg)
 	var seq atomic.Int64
 
 	f.Fuzz(func(t *testing.T, who uint8, hops string) {
@@ -82,18 +64,14 @@ func FuzzUSSD(f *testing.F) {
 		}
 		phone := []string{fuzzPhone, fmt.Sprintf("+2547229%05d", seq.Load()%100000), "garbage"}[who%3]
 		session := fmt.Sprintf("fuzz-%d", seq.Add(1))
-		before, err := w.Balance(ctx, u.ID)
+		before, err := w.Balance(ctx, userID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		typedPIN := false
 		for _, text := range strings.Split(hops, "\n") {
 			typedPIN = typedPIN || slices.Contains(strings.Split(text, "*"), fuzzPIN)
-			form := url.Values{"sessionId": {session}, "phoneNumber": {phone}, "networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {text}}
-			req := httptest.NewRequest(http.MethodPost, "/ussd?token="+fuzzToken, strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			rec := httptest.NewRecorder()
-			handler.ServeHTTP(rec, req)
+			rec := postUSSD(handler, session, phone, text)
 			body := rec.Body.String()
 			if rec.Code != http.StatusOK {
 				t.Fatalf("text %q: status %d", text, rec.Code)
@@ -106,7 +84,7 @@ func FuzzUSSD(f *testing.F) {
 				t.Fatalf("text %q: screen does not fit: %v (%q)", text, err, body)
 			}
 		}
-		after, err := w.Balance(ctx, u.ID)
+		after, err := w.Balance(ctx, userID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,4 +96,41 @@ func FuzzUSSD(f *testing.F) {
 			t.Fatalf("reconcile: %+v %v", rep, err)
 		}
 	})
+}
+
+// ussdFixture is the real USSD handler (with the callback token fuzzToken)
+// over a fresh SQLite database and a wallet of wcfg, with fuzzPhone
+// registered (PIN fuzzPIN) and funded with 1,000,000 sats.
+func ussdFixture(tb testing.TB, wcfg wallet.Config) (http.Handler, *wallet.Service, int64) {
+	tb.Helper()
+	ctx := context.Background()
+	db := dbtest.Open(tb, "sqlite")
+	w, err := wallet.New(ctx, db, wcfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := &httpapi.Server{DB: db, USSD: ussd.New(ussd.Config{Domain: "umeme.test", PINForBalance: true}, w, db, log), Log: log,
+		CallbackToken: fuzzToken}
+	u, _, err := w.EnsureUser(ctx, fuzzPhone)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Register(ctx, u.ID, fuzzPIN); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := w.Adjust(ctx, fuzzPhone, 1_000_000_000, "fuzz funding", "fuzz-fund"); err != nil {
+		tb.Fatal(err)
+	}
+	return srv.Routes(), w, u.ID
+}
+
+// postUSSD sends one gateway hop to the handler, as Africa's Talking does.
+func postUSSD(h http.Handler, session, phone, text string) *httptest.ResponseRecorder {
+	form := url.Values{"sessionId": {session}, "phoneNumber": {phone}, "networkCode": {"63902"}, "serviceCode": {"*384*1234#"}, "text": {text}}
+	req := httptest.NewRequest(http.MethodPost, "/ussd?token="+fuzzToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }
