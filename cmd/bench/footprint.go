@@ -31,8 +31,9 @@ import (
 // endpoint with the journey mix of the ussd benchmark.
 func footprintBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("footprint", flag.ContinueOnError)
-	clients, duration := commonFlags(fs)
-	*clients = 32
+	// No -cpuprofile: this process is only the gateway; the server is another.
+	clients := fs.Int("clients", 32, "concurrent USSD sessions")
+	duration := fs.Duration("duration", 20*time.Second, "how long the load runs")
 	engines := fs.String("engines", "sqlite,postgres,mysql", "engines to measure")
 	users := fs.Int("users", 500, "registered, funded users")
 	idle := fs.Duration("idle", 10*time.Second, "how long the server sits idle after /readyz before its idle RSS is read")
@@ -108,10 +109,13 @@ func footprintOn(ctx context.Context, engine, bin, dir string, clients int, dura
 		return err
 	}
 
-	samples := make(chan rss)
-	stopSampling := make(chan struct{})
+	// Sampled by one goroutine; read after it is done.
+	var peak rss
+	var sum int64
+	var n int
+	stopSampling, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(samples)
+		defer close(sampled)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -120,26 +124,16 @@ func footprintOn(ctx context.Context, engine, bin, dir string, clients int, dura
 				return
 			case <-t.C:
 				if m, err := readRSS(srv.pid()); err == nil {
-					samples <- m
+					peak.maxOf(m)
+					sum += m.total
+					n++
 				}
 			}
 		}
 	}()
-	var peak rss
-	var sum int64
-	var n int
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		for m := range samples {
-			peak.maxOf(m)
-			sum += m.total
-			n++
-		}
-	}()
 	res := driveUSSD(ctx, "http://"+addr+"/ussd?token="+url.QueryEscape(token), phones, clients, duration)
 	close(stopSampling)
-	<-collected
+	<-sampled
 	if n == 0 {
 		return errors.New("no RSS sample under load")
 	}
