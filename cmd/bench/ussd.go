@@ -73,22 +73,16 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 	return nil
 }
 
-// fundUsers registers n users (PIN benchPIN) and credits each 1,000,000
-// sats, and returns their numbers.
+// fundUsers registers and funds n users as fundAccounts does, and returns
+// their numbers.
 func fundUsers(ctx context.Context, w *wallet.Service, n int) ([]string, error) {
+	members, err := fundAccounts(ctx, w, n, 4)
+	if err != nil {
+		return nil, err
+	}
 	phones := make([]string, n)
-	for i := range phones {
-		phones[i] = fmt.Sprintf("+2547%08d", 20_000_000+i)
-		u, _, err := w.EnsureUser(ctx, phones[i])
-		if err == nil {
-			err = w.Register(ctx, u.ID, benchPIN)
-		}
-		if err == nil {
-			_, err = w.Adjust(ctx, phones[i], 1_000_000_000, "bench funding", "bench-"+phones[i])
-		}
-		if err != nil {
-			return nil, err
-		}
+	for i, m := range members {
+		phones[i] = m.phone
 	}
 	return phones, nil
 }
