@@ -61,3 +61,14 @@ func (t wakingTx) InsertNotification(ctx context.Context, n store.NewNotificatio
 	}
 	return id, err
 }
+
+// PostTransfer queues the recipient's text along with the transfer (in one
+// statement on PostgreSQL, and on every engine below this wrapper, so
+// InsertNotification above never sees it): a booked transfer queued one.
+func (t wakingTx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
+	id, err := t.Tx.PostTransfer(ctx, n, entries, guard, note)
+	if err == nil {
+		*t.queued = true
+	}
+	return id, err
+}

@@ -196,8 +196,14 @@ func OneRoundTrip(ordered []Entry, maxLegs int) bool {
 
 // PostTransfer implements Tx.PostTransfer one statement after another, for
 // an engine without a routine for it: the transfer's rows, its entries
-// under the sending row, the recipient's text.
-func PostTransfer(ctx context.Context, tx Tx, t NewTransfer, entries []Entry, guard Guard, note NewNotification) (int64, error) {
+// under the sending row, the recipient's text. p is the adapter
+// transaction's: outside InTx it refuses before writing anything, or the
+// completed rows (and their idempotency key) would commit on their own
+// with no money moved.
+func PostTransfer(ctx context.Context, tx Tx, p *Posting, t NewTransfer, entries []Entry, guard Guard, note NewNotification) (int64, error) {
+	if !p.InTx {
+		return 0, ErrPostOutsideTx
+	}
 	id, err := tx.InsertTransfer(ctx, t)
 	if err != nil {
 		return 0, err

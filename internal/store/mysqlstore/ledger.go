@@ -80,7 +80,7 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 
 // PostTransfer implements store.Tx one statement after another.
 func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
-	return store.PostTransfer(ctx, t, n, entries, guard, note)
+	return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {

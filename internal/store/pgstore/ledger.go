@@ -84,14 +84,14 @@ const transferLegs = 8
 // statement after another.
 func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
 	if !t.posting.Batch {
-		return store.PostTransfer(ctx, t, n, entries, guard, note)
+		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
 	}
 	ordered, err := store.PreparePosting(entries)
 	if err != nil {
 		return 0, t.posting.Fail(err)
 	}
 	if !store.OneRoundTrip(ordered, transferLegs) {
-		return store.PostTransfer(ctx, t, n, entries, guard, note)
+		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
 	}
 	now := n.Now.UTC().Truncate(time.Microsecond)
 	accounts, amounts, dayOuts := legs(entries)
