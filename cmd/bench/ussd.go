@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/app"
@@ -62,8 +63,11 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 		return err
 	}
 	defer stopProfile()
+	cpu0 := processCPU()
 	res := driveUSSD(ctx, base, phones, clients, duration)
-	fmt.Printf("ussd %s: %s\n", engine, res)
+	cpu := processCPU() - cpu0
+	fmt.Printf("ussd %s: %s; CPU of this process (server and clients) %s per hop, %.2f cores\n", engine, res,
+		ms(cpu/time.Duration(max(res.hops, 1))), cpu.Seconds()/res.elapsed.Seconds())
 	if err := res.err(); err != nil {
 		return err
 	}
@@ -202,6 +206,17 @@ func journey(rng *rand.Rand, phones []string, phone string) ([]string, func(stri
 	default:
 		return []string{"", "5", "0", "6"}, prefix("END Thank you for using Umeme.")
 	}
+}
+
+// processCPU is the CPU time (user and system) this process has used: on a
+// shared machine, the CPU a hop costs says more than its latency, which
+// grows with everyone else's load.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func prefix(p string) func(string) bool {
