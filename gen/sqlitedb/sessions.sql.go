@@ -22,7 +22,7 @@ type CloseIdleSessionsParams struct {
 }
 
 func (q *Queries) CloseIdleSessions(ctx context.Context, arg CloseIdleSessionsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, closeIdleSessions, arg.Now, arg.IdleBefore)
+	result, err := q.exec(ctx, q.closeIdleSessionsStmt, closeIdleSessions, arg.Now, arg.IdleBefore)
 	if err != nil {
 		return 0, err
 	}
@@ -46,7 +46,7 @@ type EndSessionParams struct {
 }
 
 func (q *Queries) EndSession(ctx context.Context, arg EndSessionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, endSession,
+	result, err := q.exec(ctx, q.endSessionStmt, endSession,
 		arg.EndStatus,
 		arg.DurationMs,
 		arg.Hops,
@@ -64,7 +64,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 `
 
 func (q *Queries) GetSession(ctx context.Context, sessionID string) (UssdSession, error) {
-	row := q.db.QueryRowContext(ctx, getSession, sessionID)
+	row := q.queryRow(ctx, q.getSessionStmt, getSession, sessionID)
 	var i UssdSession
 	err := row.Scan(
 		&i.ID,
@@ -92,7 +92,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 
 // SQLite's write transaction already excludes other writers.
 func (q *Queries) GetSessionForUpdate(ctx context.Context, sessionID string) (UssdSession, error) {
-	row := q.db.QueryRowContext(ctx, getSessionForUpdate, sessionID)
+	row := q.queryRow(ctx, q.getSessionForUpdateStmt, getSessionForUpdate, sessionID)
 	var i UssdSession
 	err := row.Scan(
 		&i.ID,
@@ -129,7 +129,7 @@ type GetSessionWithUserRow struct {
 // hop after the first reads this, works, then saves (SaveSessionHop). The
 // first hop records the user, so a session not saved yet has no row here.
 func (q *Queries) GetSessionWithUser(ctx context.Context, sessionID string) (GetSessionWithUserRow, error) {
-	row := q.db.QueryRowContext(ctx, getSessionWithUser, sessionID)
+	row := q.queryRow(ctx, q.getSessionWithUserStmt, getSessionWithUser, sessionID)
 	var i GetSessionWithUserRow
 	err := row.Scan(
 		&i.UssdSession.ID,
@@ -190,7 +190,7 @@ type SaveSessionHopParams struct {
 // the screen it answered, so a repeated hop can be answered alike; a hop
 // that answered a final screen also closes the session.
 func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, saveSessionHop,
+	result, err := q.exec(ctx, q.saveSessionHopStmt, saveSessionHop,
 		arg.UserID,
 		arg.State,
 		arg.InputBuffer,
@@ -219,7 +219,7 @@ type SetSessionInputBufferParams struct {
 }
 
 func (q *Queries) SetSessionInputBuffer(ctx context.Context, arg SetSessionInputBufferParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setSessionInputBuffer, arg.InputBuffer, arg.Now, arg.SessionID)
+	result, err := q.exec(ctx, q.setSessionInputBufferStmt, setSessionInputBuffer, arg.InputBuffer, arg.Now, arg.SessionID)
 	if err != nil {
 		return 0, err
 	}
@@ -243,7 +243,7 @@ type UpsertSessionParams struct {
 // Opens the session on its first hop (a concurrent twin only refreshes its
 // activity).
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
-	_, err := q.db.ExecContext(ctx, upsertSession,
+	_, err := q.exec(ctx, q.upsertSessionStmt, upsertSession,
 		arg.SessionID,
 		arg.UserID,
 		arg.Phone,
