@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/app"
@@ -61,8 +63,11 @@ func ussdOn(ctx context.Context, engine string, clients int, duration time.Durat
 		return err
 	}
 	defer stopProfile()
+	cpu0 := processCPU()
 	res := driveUSSD(ctx, base, phones, clients, duration)
-	fmt.Printf("ussd %s: %s\n", engine, res)
+	cpu := processCPU() - cpu0
+	fmt.Printf("ussd %s: %s; CPU of this process (server and clients) %s per hop, %.2f cores\n", engine, res,
+		ms(cpu/time.Duration(max(res.hops, 1))), cpu.Seconds()/res.elapsed.Seconds())
 	if err := res.err(); err != nil {
 		return err
 	}
@@ -112,8 +117,9 @@ func (r ussdRun) err() error {
 
 // driveUSSD runs clients concurrent gateway sessions of the journey mix
 // against the USSD endpoint base (with its token) for duration, each
-// session as a random one of phones. A hop fails on a transport error, a
-// screen that is neither CON nor END, or an apology; its session ends there.
+// session as a random one of phones. A hop fails on a transport error, an
+// apology, an END before the journey's last hop, or a last screen that is
+// not the one its journey is for (journey); its session ends there.
 func driveUSSD(ctx context.Context, base string, phones []string, clients int, duration time.Duration) ussdRun {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	defer client.CloseIdleConnections()
@@ -132,20 +138,35 @@ func driveUSSD(ctx context.Context, base string, phones []string, clients int, d
 				phone := phones[rng.IntN(len(phones))]
 				session := fmt.Sprintf("bench-%d-%d", c, n)
 				var inputs []string
-				for _, in := range journey(rng, phones) {
+				keys, done := journey(rng, phones, phone)
+				var body string
+				var err error
+				for i, in := range keys {
 					if in != "" {
 						inputs = append(inputs, in)
 					}
 					t0 := time.Now()
-					body, err := growth.USSDHop(ctx, client, base, session, phone, strings.Join(inputs, "*"))
+					body, err = growth.USSDHop(ctx, client, base, session, phone, strings.Join(inputs, "*"))
 					mine = append(mine, time.Since(t0))
 					h++
-					if err != nil || !(strings.HasPrefix(body, "CON ") || strings.HasPrefix(body, "END ")) || strings.Contains(body, "Sorry") {
-						b++
-						if fb == "" {
-							fb = fmt.Sprintf("%v %q", err, body)
-						}
+					// Every hop but the last answers CON; the last is the
+					// screen the journey is for.
+					last := i == len(keys)-1
+					switch {
+					case err != nil:
+					case strings.Contains(body, "Sorry") || (!last && !strings.HasPrefix(body, "CON ")):
+						err = errors.New("unexpected screen")
+					case last && !done(body):
+						err = errors.New("not the journey's last screen")
+					}
+					if err != nil {
 						break
+					}
+				}
+				if err != nil {
+					b++
+					if fb == "" {
+						fb = fmt.Sprintf("%v %q", err, body)
 					}
 				}
 				s++
@@ -164,20 +185,42 @@ func driveUSSD(ctx context.Context, base string, phones []string, clients int, d
 	return run
 }
 
-// journey is the inputs of one session ("" is the dial): 30% check the
-// balance, 20% read the history and page on, 30% send, 20% browse.
-func journey(rng *rand.Rand, phones []string) []string {
+// journey is the inputs of one session of phone ("" is the dial), and a
+// test of the screen it ends on: 30% check the balance, 20% read the
+// history and page on, 30% send to another number, 20% browse (Settings,
+// back, Exit). A session that ends anywhere else counts as failed.
+func journey(rng *rand.Rand, phones []string, phone string) ([]string, func(string) bool) {
 	switch p := rng.IntN(10); {
 	case p < 3:
-		return []string{"", "3", benchPIN}
+		return []string{"", "3", benchPIN}, prefix("END Balance: ")
 	case p < 5:
-		return []string{"", "4", benchPIN, "9"}
+		return []string{"", "4", benchPIN, "9"}, func(body string) bool {
+			return strings.HasPrefix(body, "CON ") && strings.HasSuffix(body, "\n0. Back") && !strings.Contains(body, "PIN") && !strings.Contains(body, "Invalid")
+		}
 	case p < 8:
 		to := phones[rng.IntN(len(phones))]
-		return []string{"", "1", to, fmt.Sprint(1 + rng.IntN(500)), "1", benchPIN}
+		for to == phone && len(phones) > 1 {
+			to = phones[rng.IntN(len(phones))]
+		}
+		return []string{"", "1", to, fmt.Sprint(1 + rng.IntN(500)), "1", benchPIN}, prefix("END Sent ")
 	default:
-		return []string{"", "5", "0", "6"}
+		return []string{"", "5", "0", "6"}, prefix("END Thank you for using Umeme.")
 	}
+}
+
+// processCPU is the CPU time (user and system) this process has used: on a
+// shared machine, the CPU a hop costs says more than its latency, which
+// grows with everyone else's load.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func prefix(p string) func(string) bool {
+	return func(body string) bool { return strings.HasPrefix(body, p) }
 }
 
 // benchServer starts the server on a fresh database of an engine, as

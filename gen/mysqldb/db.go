@@ -114,6 +114,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getSessionForUpdateStmt, err = db.PrepareContext(ctx, getSessionForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSessionForUpdate: %w", err)
 	}
+	if q.getSessionWithUserStmt, err = db.PrepareContext(ctx, getSessionWithUser); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionWithUser: %w", err)
+	}
 	if q.getSystemAccountStmt, err = db.PrepareContext(ctx, getSystemAccount); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSystemAccount: %w", err)
 	}
@@ -143,6 +146,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getUserByPhoneStmt, err = db.PrepareContext(ctx, getUserByPhone); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByPhone: %w", err)
+	}
+	if q.getUserWithAccountIDStmt, err = db.PrepareContext(ctx, getUserWithAccountID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserWithAccountID: %w", err)
 	}
 	if q.insertAuditStmt, err = db.PrepareContext(ctx, insertAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAudit: %w", err)
@@ -539,6 +545,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getSessionForUpdateStmt: %w", cerr)
 		}
 	}
+	if q.getSessionWithUserStmt != nil {
+		if cerr := q.getSessionWithUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionWithUserStmt: %w", cerr)
+		}
+	}
 	if q.getSystemAccountStmt != nil {
 		if cerr := q.getSystemAccountStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSystemAccountStmt: %w", cerr)
@@ -587,6 +598,11 @@ func (q *Queries) Close() error {
 	if q.getUserByPhoneStmt != nil {
 		if cerr := q.getUserByPhoneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByPhoneStmt: %w", cerr)
+		}
+	}
+	if q.getUserWithAccountIDStmt != nil {
+		if cerr := q.getUserWithAccountIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserWithAccountIDStmt: %w", cerr)
 		}
 	}
 	if q.insertAuditStmt != nil {
@@ -1058,6 +1074,7 @@ type Queries struct {
 	getServicePauseStmt                    *sql.Stmt
 	getSessionStmt                         *sql.Stmt
 	getSessionForUpdateStmt                *sql.Stmt
+	getSessionWithUserStmt                 *sql.Stmt
 	getSystemAccountStmt                   *sql.Stmt
 	getTransactionByIDStmt                 *sql.Stmt
 	getTransactionByIdempotencyKeyStmt     *sql.Stmt
@@ -1068,6 +1085,7 @@ type Queries struct {
 	getUserByIDForUpdateStmt               *sql.Stmt
 	getUserByLightningNameStmt             *sql.Stmt
 	getUserByPhoneStmt                     *sql.Stmt
+	getUserWithAccountIDStmt               *sql.Stmt
 	insertAuditStmt                        *sql.Stmt
 	insertInboundSMSStmt                   *sql.Stmt
 	insertInvoiceStmt                      *sql.Stmt
@@ -1184,6 +1202,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getServicePauseStmt:                    q.getServicePauseStmt,
 		getSessionStmt:                         q.getSessionStmt,
 		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
+		getSessionWithUserStmt:                 q.getSessionWithUserStmt,
 		getSystemAccountStmt:                   q.getSystemAccountStmt,
 		getTransactionByIDStmt:                 q.getTransactionByIDStmt,
 		getTransactionByIdempotencyKeyStmt:     q.getTransactionByIdempotencyKeyStmt,
@@ -1194,6 +1213,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
 		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
 		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
+		getUserWithAccountIDStmt:               q.getUserWithAccountIDStmt,
 		insertAuditStmt:                        q.insertAuditStmt,
 		insertInboundSMSStmt:                   q.insertInboundSMSStmt,
 		insertInvoiceStmt:                      q.insertInvoiceStmt,

@@ -113,6 +113,57 @@ func (q *Queries) GetSessionForUpdate(ctx context.Context, sessionID string) (Us
 	return i, err
 }
 
+const getSessionWithUser = `-- name: GetSessionWithUser :one
+SELECT ussd_sessions.id, ussd_sessions.session_id, ussd_sessions.user_id, ussd_sessions.phone, ussd_sessions.state, ussd_sessions.input_buffer, ussd_sessions.last_input, ussd_sessions.last_response, ussd_sessions.hops, ussd_sessions.end_status, ussd_sessions.duration_ms, ussd_sessions.active, ussd_sessions.last_activity_at, ussd_sessions.created_at, ussd_sessions.ended_at, users.id, users.phone, users.lightning_name, users.lightning_pubkey, users.pin_hash, users.failed_pin_attempts, users.lockout_count, users.locked_until, users.language, users.status, users.created_at, users.updated_at, users.frozen_at, users.pin_reset_at
+FROM ussd_sessions JOIN users ON users.id = ussd_sessions.user_id
+WHERE ussd_sessions.session_id = $1
+`
+
+type GetSessionWithUserRow struct {
+	UssdSession UssdSession
+	User        User
+}
+
+// A hop's session with its user in one round trip, and without a lock: a
+// hop after the first reads this, works, then saves (SaveSessionHop). The
+// first hop records the user, so a session not saved yet has no row here.
+func (q *Queries) GetSessionWithUser(ctx context.Context, sessionID string) (GetSessionWithUserRow, error) {
+	row := q.db.QueryRow(ctx, getSessionWithUser, sessionID)
+	var i GetSessionWithUserRow
+	err := row.Scan(
+		&i.UssdSession.ID,
+		&i.UssdSession.SessionID,
+		&i.UssdSession.UserID,
+		&i.UssdSession.Phone,
+		&i.UssdSession.State,
+		&i.UssdSession.InputBuffer,
+		&i.UssdSession.LastInput,
+		&i.UssdSession.LastResponse,
+		&i.UssdSession.Hops,
+		&i.UssdSession.EndStatus,
+		&i.UssdSession.DurationMs,
+		&i.UssdSession.Active,
+		&i.UssdSession.LastActivityAt,
+		&i.UssdSession.CreatedAt,
+		&i.UssdSession.EndedAt,
+		&i.User.ID,
+		&i.User.Phone,
+		&i.User.LightningName,
+		&i.User.LightningPubkey,
+		&i.User.PinHash,
+		&i.User.FailedPinAttempts,
+		&i.User.LockoutCount,
+		&i.User.LockedUntil,
+		&i.User.Language,
+		&i.User.Status,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.FrozenAt,
+		&i.User.PinResetAt,
+	)
+	return i, err
+}
+
 const saveSessionHop = `-- name: SaveSessionHop :execrows
 UPDATE ussd_sessions
 SET user_id = $1, state = $2, input_buffer = $3,

@@ -144,6 +144,42 @@ func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error
 	return i, err
 }
 
+const getUserWithAccountID = `-- name: GetUserWithAccountID :one
+SELECT users.id, users.phone, users.lightning_name, users.lightning_pubkey, users.pin_hash, users.failed_pin_attempts, users.lockout_count, users.locked_until, users.language, users.status, users.created_at, users.updated_at, users.frozen_at, users.pin_reset_at, accounts.id AS account_id
+FROM users JOIN accounts ON accounts.user_id = users.id
+WHERE users.id = $1
+`
+
+type GetUserWithAccountIDRow struct {
+	User      User
+	AccountID int64
+}
+
+// A user and its wallet account's id in one round trip, without a lock
+// (a correct PIN that changes nothing).
+func (q *Queries) GetUserWithAccountID(ctx context.Context, id int64) (GetUserWithAccountIDRow, error) {
+	row := q.db.QueryRow(ctx, getUserWithAccountID, id)
+	var i GetUserWithAccountIDRow
+	err := row.Scan(
+		&i.User.ID,
+		&i.User.Phone,
+		&i.User.LightningName,
+		&i.User.LightningPubkey,
+		&i.User.PinHash,
+		&i.User.FailedPinAttempts,
+		&i.User.LockoutCount,
+		&i.User.LockedUntil,
+		&i.User.Language,
+		&i.User.Status,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.FrozenAt,
+		&i.User.PinResetAt,
+		&i.AccountID,
+	)
+	return i, err
+}
+
 const insertUser = `-- name: InsertUser :one
 INSERT INTO users (phone, lightning_name, language, status, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $5)

@@ -58,7 +58,7 @@ type ApplyBalanceDeltaParams struct {
 // order MySQL's left-to-right SET also needs. (The CASTs only tell sqlc
 // the type of parameters used nowhere but inside the concatenation.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, applyBalanceDelta,
+	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
 		arg.TransactionID,
 		arg.Delta,
 		arg.DayOut,
@@ -79,7 +79,7 @@ SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created
 `
 
 func (q *Queries) GetAccountByID(ctx context.Context, id int64) (Account, error) {
-	row := q.db.QueryRowContext(ctx, getAccountByID, id)
+	row := q.queryRow(ctx, q.getAccountByIDStmt, getAccountByID, id)
 	var i Account
 	err := row.Scan(
 		&i.ID,
@@ -101,7 +101,7 @@ SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created
 `
 
 func (q *Queries) GetAccountByUserID(ctx context.Context, userID sql.NullInt64) (Account, error) {
-	row := q.db.QueryRowContext(ctx, getAccountByUserID, userID)
+	row := q.queryRow(ctx, q.getAccountByUserIDStmt, getAccountByUserID, userID)
 	var i Account
 	err := row.Scan(
 		&i.ID,
@@ -123,7 +123,7 @@ SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created
 `
 
 func (q *Queries) GetSystemAccount(ctx context.Context, code sql.NullString) (Account, error) {
-	row := q.db.QueryRowContext(ctx, getSystemAccount, code)
+	row := q.queryRow(ctx, q.getSystemAccountStmt, getSystemAccount, code)
 	var i Account
 	err := row.Scan(
 		&i.ID,
@@ -155,7 +155,7 @@ type GetUserAccountByPhoneRow struct {
 
 // The user and its wallet account in one round trip (the transfer path).
 func (q *Queries) GetUserAccountByPhone(ctx context.Context, phone string) (GetUserAccountByPhoneRow, error) {
-	row := q.db.QueryRowContext(ctx, getUserAccountByPhone, phone)
+	row := q.queryRow(ctx, q.getUserAccountByPhoneStmt, getUserAccountByPhone, phone)
 	var i GetUserAccountByPhoneRow
 	err := row.Scan(
 		&i.UserID,
@@ -189,7 +189,7 @@ type InsertLedgerEntryParams struct {
 // row this transaction just updated (no round trip); a system account's
 // entry carries no chain.
 func (q *Queries) InsertLedgerEntry(ctx context.Context, arg InsertLedgerEntryParams) error {
-	_, err := q.db.ExecContext(ctx, insertLedgerEntry,
+	_, err := q.exec(ctx, q.insertLedgerEntryStmt, insertLedgerEntry,
 		arg.TransactionID,
 		arg.AmountMsat,
 		arg.DayOut,
@@ -212,7 +212,7 @@ type InsertUserAccountParams struct {
 }
 
 func (q *Queries) InsertUserAccount(ctx context.Context, arg InsertUserAccountParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertUserAccount, arg.UserID, arg.Now)
+	row := q.queryRow(ctx, q.insertUserAccountStmt, insertUserAccount, arg.UserID, arg.Now)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -223,7 +223,7 @@ SELECT id, transaction_id, account_id, amount_msat, created_at, seq, balance_aft
 `
 
 func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID int64) ([]LedgerEntry, error) {
-	rows, err := q.db.QueryContext(ctx, listEntriesByTransaction, transactionID)
+	rows, err := q.query(ctx, q.listEntriesByTransactionStmt, listEntriesByTransaction, transactionID)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
-	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	rows, err := q.query(ctx, nil, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ SELECT CAST(COALESCE(SUM(balance_msat), 0) AS INTEGER) AS total FROM account_buc
 // What a system account's buckets add to its row's balance_msat (migration
 // 000016): its cached balance is the two together.
 func (q *Queries) SumAccountBuckets(ctx context.Context, accountID int64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumAccountBuckets, accountID)
+	row := q.queryRow(ctx, q.sumAccountBucketsStmt, sumAccountBuckets, accountID)
 	var total int64
 	err := row.Scan(&total)
 	return total, err
@@ -330,7 +330,7 @@ type SumEntriesForAccountAndTransactionParams struct {
 }
 
 func (q *Queries) SumEntriesForAccountAndTransaction(ctx context.Context, arg SumEntriesForAccountAndTransactionParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumEntriesForAccountAndTransaction, arg.TransactionID, arg.AccountID)
+	row := q.queryRow(ctx, q.sumEntriesForAccountAndTransactionStmt, sumEntriesForAccountAndTransaction, arg.TransactionID, arg.AccountID)
 	var total int64
 	err := row.Scan(&total)
 	return total, err

@@ -7,6 +7,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,1268 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
+		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
+	}
+	if q.claimMpesaCheckStmt, err = db.PrepareContext(ctx, claimMpesaCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimMpesaCheck: %w", err)
+	}
+	if q.claimNotificationsStmt, err = db.PrepareContext(ctx, claimNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimNotifications: %w", err)
+	}
+	if q.closeIdleSessionsStmt, err = db.PrepareContext(ctx, closeIdleSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseIdleSessions: %w", err)
+	}
+	if q.closeUnsentMpesaRequestStmt, err = db.PrepareContext(ctx, closeUnsentMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseUnsentMpesaRequest: %w", err)
+	}
+	if q.countInboundSMSSinceStmt, err = db.PrepareContext(ctx, countInboundSMSSince); err != nil {
+		return nil, fmt.Errorf("error preparing query CountInboundSMSSince: %w", err)
+	}
+	if q.countLightningNamesStmt, err = db.PrepareContext(ctx, countLightningNames); err != nil {
+		return nil, fmt.Errorf("error preparing query CountLightningNames: %w", err)
+	}
+	if q.deleteStaleAddressInvoicesStmt, err = db.PrepareContext(ctx, deleteStaleAddressInvoices); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteStaleAddressInvoices: %w", err)
+	}
+	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
+		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
+	}
+	if q.ensureSMSReplyCountStmt, err = db.PrepareContext(ctx, ensureSMSReplyCount); err != nil {
+		return nil, fmt.Errorf("error preparing query EnsureSMSReplyCount: %w", err)
+	}
+	if q.expireInvoiceStmt, err = db.PrepareContext(ctx, expireInvoice); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireInvoice: %w", err)
+	}
+	if q.expireInvoiceTransactionsStmt, err = db.PrepareContext(ctx, expireInvoiceTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireInvoiceTransactions: %w", err)
+	}
+	if q.expireInvoicesStmt, err = db.PrepareContext(ctx, expireInvoices); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireInvoices: %w", err)
+	}
+	if q.finishTransactionStmt, err = db.PrepareContext(ctx, finishTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishTransaction: %w", err)
+	}
+	if q.getAccountByIDStmt, err = db.PrepareContext(ctx, getAccountByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAccountByID: %w", err)
+	}
+	if q.getAccountByUserIDStmt, err = db.PrepareContext(ctx, getAccountByUserID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAccountByUserID: %w", err)
+	}
+	if q.getBalanceAfterStmt, err = db.PrepareContext(ctx, getBalanceAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query GetBalanceAfter: %w", err)
+	}
+	if q.getInboundSMSByGatewayIDStmt, err = db.PrepareContext(ctx, getInboundSMSByGatewayID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetInboundSMSByGatewayID: %w", err)
+	}
+	if q.getInvoiceByPaymentHashStmt, err = db.PrepareContext(ctx, getInvoiceByPaymentHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetInvoiceByPaymentHash: %w", err)
+	}
+	if q.getLightningNameOwnerStmt, err = db.PrepareContext(ctx, getLightningNameOwner); err != nil {
+		return nil, fmt.Errorf("error preparing query GetLightningNameOwner: %w", err)
+	}
+	if q.getMpesaRequestStmt, err = db.PrepareContext(ctx, getMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMpesaRequest: %w", err)
+	}
+	if q.getMpesaRequestByCheckoutStmt, err = db.PrepareContext(ctx, getMpesaRequestByCheckout); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMpesaRequestByCheckout: %w", err)
+	}
+	if q.getMpesaRequestByOriginatorStmt, err = db.PrepareContext(ctx, getMpesaRequestByOriginator); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMpesaRequestByOriginator: %w", err)
+	}
+	if q.getNotificationStmt, err = db.PrepareContext(ctx, getNotification); err != nil {
+		return nil, fmt.Errorf("error preparing query GetNotification: %w", err)
+	}
+	if q.getOpenPaymentRequestStmt, err = db.PrepareContext(ctx, getOpenPaymentRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOpenPaymentRequest: %w", err)
+	}
+	if q.getPaymentByHashStmt, err = db.PrepareContext(ctx, getPaymentByHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPaymentByHash: %w", err)
+	}
+	if q.getPaymentRequestStmt, err = db.PrepareContext(ctx, getPaymentRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPaymentRequest: %w", err)
+	}
+	if q.getServicePauseStmt, err = db.PrepareContext(ctx, getServicePause); err != nil {
+		return nil, fmt.Errorf("error preparing query GetServicePause: %w", err)
+	}
+	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
+	}
+	if q.getSessionForUpdateStmt, err = db.PrepareContext(ctx, getSessionForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionForUpdate: %w", err)
+	}
+	if q.getSessionWithUserStmt, err = db.PrepareContext(ctx, getSessionWithUser); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionWithUser: %w", err)
+	}
+	if q.getSystemAccountStmt, err = db.PrepareContext(ctx, getSystemAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSystemAccount: %w", err)
+	}
+	if q.getTransactionByIDStmt, err = db.PrepareContext(ctx, getTransactionByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTransactionByID: %w", err)
+	}
+	if q.getTransactionByIdempotencyKeyStmt, err = db.PrepareContext(ctx, getTransactionByIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTransactionByIdempotencyKey: %w", err)
+	}
+	if q.getUnacknowledgedTopupStmt, err = db.PrepareContext(ctx, getUnacknowledgedTopup); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUnacknowledgedTopup: %w", err)
+	}
+	if q.getUserAccountByPhoneStmt, err = db.PrepareContext(ctx, getUserAccountByPhone); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserAccountByPhone: %w", err)
+	}
+	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
+	}
+	if q.getUserByIDForShareStmt, err = db.PrepareContext(ctx, getUserByIDForShare); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByIDForShare: %w", err)
+	}
+	if q.getUserByIDForUpdateStmt, err = db.PrepareContext(ctx, getUserByIDForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByIDForUpdate: %w", err)
+	}
+	if q.getUserByLightningNameStmt, err = db.PrepareContext(ctx, getUserByLightningName); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByLightningName: %w", err)
+	}
+	if q.getUserByPhoneStmt, err = db.PrepareContext(ctx, getUserByPhone); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByPhone: %w", err)
+	}
+	if q.getUserWithAccountIDStmt, err = db.PrepareContext(ctx, getUserWithAccountID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserWithAccountID: %w", err)
+	}
+	if q.insertAuditStmt, err = db.PrepareContext(ctx, insertAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAudit: %w", err)
+	}
+	if q.insertInboundSMSStmt, err = db.PrepareContext(ctx, insertInboundSMS); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertInboundSMS: %w", err)
+	}
+	if q.insertInvoiceStmt, err = db.PrepareContext(ctx, insertInvoice); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertInvoice: %w", err)
+	}
+	if q.insertLedgerEntryStmt, err = db.PrepareContext(ctx, insertLedgerEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLedgerEntry: %w", err)
+	}
+	if q.insertLightningNameStmt, err = db.PrepareContext(ctx, insertLightningName); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLightningName: %w", err)
+	}
+	if q.insertMpesaRequestStmt, err = db.PrepareContext(ctx, insertMpesaRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMpesaRequest: %w", err)
+	}
+	if q.insertNotificationStmt, err = db.PrepareContext(ctx, insertNotification); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertNotification: %w", err)
+	}
+	if q.insertPaymentRequestStmt, err = db.PrepareContext(ctx, insertPaymentRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertPaymentRequest: %w", err)
+	}
+	if q.insertSMSDeliveryStmt, err = db.PrepareContext(ctx, insertSMSDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSMSDelivery: %w", err)
+	}
+	if q.insertTransactionStmt, err = db.PrepareContext(ctx, insertTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertTransaction: %w", err)
+	}
+	if q.insertTransferStmt, err = db.PrepareContext(ctx, insertTransfer); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertTransfer: %w", err)
+	}
+	if q.insertUserStmt, err = db.PrepareContext(ctx, insertUser); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertUser: %w", err)
+	}
+	if q.insertUserAccountStmt, err = db.PrepareContext(ctx, insertUserAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertUserAccount: %w", err)
+	}
+	if q.insertUserIfAbsentStmt, err = db.PrepareContext(ctx, insertUserIfAbsent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertUserIfAbsent: %w", err)
+	}
+	if q.lastAuditStmt, err = db.PrepareContext(ctx, lastAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query LastAudit: %w", err)
+	}
+	if q.leaseTransactionStmt, err = db.PrepareContext(ctx, leaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseTransaction: %w", err)
+	}
+	if q.listAuditStmt, err = db.PrepareContext(ctx, listAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAudit: %w", err)
+	}
+	if q.listBalanceDriftStmt, err = db.PrepareContext(ctx, listBalanceDrift); err != nil {
+		return nil, fmt.Errorf("error preparing query ListBalanceDrift: %w", err)
+	}
+	if q.listChainAccountsStmt, err = db.PrepareContext(ctx, listChainAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query ListChainAccounts: %w", err)
+	}
+	if q.listChainEntriesStmt, err = db.PrepareContext(ctx, listChainEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListChainEntries: %w", err)
+	}
+	if q.listClaimedNotificationsStmt, err = db.PrepareContext(ctx, listClaimedNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ListClaimedNotifications: %w", err)
+	}
+	if q.listDueMpesaRequestsStmt, err = db.PrepareContext(ctx, listDueMpesaRequests); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDueMpesaRequests: %w", err)
+	}
+	if q.listEntriesByTransactionStmt, err = db.PrepareContext(ctx, listEntriesByTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ListEntriesByTransaction: %w", err)
+	}
+	if q.listFlaggedUsersStmt, err = db.PrepareContext(ctx, listFlaggedUsers); err != nil {
+		return nil, fmt.Errorf("error preparing query ListFlaggedUsers: %w", err)
+	}
+	if q.listLightningMovementsStmt, err = db.PrepareContext(ctx, listLightningMovements); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLightningMovements: %w", err)
+	}
+	if q.listNegativeUserAccountsStmt, err = db.PrepareContext(ctx, listNegativeUserAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query ListNegativeUserAccounts: %w", err)
+	}
+	if q.listNotificationsByTransactionStmt, err = db.PrepareContext(ctx, listNotificationsByTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ListNotificationsByTransaction: %w", err)
+	}
+	if q.listOpenSessionsStmt, err = db.PrepareContext(ctx, listOpenSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOpenSessions: %w", err)
+	}
+	if q.listOutboxBacklogStmt, err = db.PrepareContext(ctx, listOutboxBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOutboxBacklog: %w", err)
+	}
+	if q.listPendingBacklogStmt, err = db.PrepareContext(ctx, listPendingBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPendingBacklog: %w", err)
+	}
+	if q.listPendingTransactionsStmt, err = db.PrepareContext(ctx, listPendingTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPendingTransactions: %w", err)
+	}
+	if q.listReservationMismatchesStmt, err = db.PrepareContext(ctx, listReservationMismatches); err != nil {
+		return nil, fmt.Errorf("error preparing query ListReservationMismatches: %w", err)
+	}
+	if q.listTransactionShapesStmt, err = db.PrepareContext(ctx, listTransactionShapes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTransactionShapes: %w", err)
+	}
+	if q.listUnbalancedTransactionsStmt, err = db.PrepareContext(ctx, listUnbalancedTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUnbalancedTransactions: %w", err)
+	}
+	if q.listUnchainedEntriesStmt, err = db.PrepareContext(ctx, listUnchainedEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUnchainedEntries: %w", err)
+	}
+	if q.listUnpaidAddressInvoicesStmt, err = db.PrepareContext(ctx, listUnpaidAddressInvoices); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUnpaidAddressInvoices: %w", err)
+	}
+	if q.listUserAuditStmt, err = db.PrepareContext(ctx, listUserAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserAudit: %w", err)
+	}
+	if q.listUserTransactionsStmt, err = db.PrepareContext(ctx, listUserTransactions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserTransactions: %w", err)
+	}
+	if q.lockAccountsStmt, err = db.PrepareContext(ctx, lockAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query LockAccounts: %w", err)
+	}
+	if q.lockDueNotificationsStmt, err = db.PrepareContext(ctx, lockDueNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query LockDueNotifications: %w", err)
+	}
+	if q.markInvoicePaidStmt, err = db.PrepareContext(ctx, markInvoicePaid); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkInvoicePaid: %w", err)
+	}
+	if q.markMpesaSentStmt, err = db.PrepareContext(ctx, markMpesaSent); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkMpesaSent: %w", err)
+	}
+	if q.maxInvoiceAddIndexStmt, err = db.PrepareContext(ctx, maxInvoiceAddIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query MaxInvoiceAddIndex: %w", err)
+	}
+	if q.maxTransactionIDStmt, err = db.PrepareContext(ctx, maxTransactionID); err != nil {
+		return nil, fmt.Errorf("error preparing query MaxTransactionID: %w", err)
+	}
+	if q.minUnpaidInvoiceAddIndexStmt, err = db.PrepareContext(ctx, minUnpaidInvoiceAddIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query MinUnpaidInvoiceAddIndex: %w", err)
+	}
+	if q.noteMpesaResultStmt, err = db.PrepareContext(ctx, noteMpesaResult); err != nil {
+		return nil, fmt.Errorf("error preparing query NoteMpesaResult: %w", err)
+	}
+	if q.recordDeliveryReportStmt, err = db.PrepareContext(ctx, recordDeliveryReport); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordDeliveryReport: %w", err)
+	}
+	if q.recordMpesaResultStmt, err = db.PrepareContext(ctx, recordMpesaResult); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordMpesaResult: %w", err)
+	}
+	if q.recordNotificationRetryStmt, err = db.PrepareContext(ctx, recordNotificationRetry); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordNotificationRetry: %w", err)
+	}
+	if q.recordNotificationSentStmt, err = db.PrepareContext(ctx, recordNotificationSent); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordNotificationSent: %w", err)
+	}
+	if q.releaseNotificationsStmt, err = db.PrepareContext(ctx, releaseNotifications); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseNotifications: %w", err)
+	}
+	if q.releaseTransactionStmt, err = db.PrepareContext(ctx, releaseTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseTransaction: %w", err)
+	}
+	if q.saveSessionHopStmt, err = db.PrepareContext(ctx, saveSessionHop); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveSessionHop: %w", err)
+	}
+	if q.scheduleMpesaCheckStmt, err = db.PrepareContext(ctx, scheduleMpesaCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query ScheduleMpesaCheck: %w", err)
+	}
+	if q.setAutoPauseStmt, err = db.PrepareContext(ctx, setAutoPause); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAutoPause: %w", err)
+	}
+	if q.setInboundSMSOutcomeStmt, err = db.PrepareContext(ctx, setInboundSMSOutcome); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInboundSMSOutcome: %w", err)
+	}
+	if q.setInboundSMSReplyKeyStmt, err = db.PrepareContext(ctx, setInboundSMSReplyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInboundSMSReplyKey: %w", err)
+	}
+	if q.setInvoiceReceiptStmt, err = db.PrepareContext(ctx, setInvoiceReceipt); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInvoiceReceipt: %w", err)
+	}
+	if q.setManualPauseStmt, err = db.PrepareContext(ctx, setManualPause); err != nil {
+		return nil, fmt.Errorf("error preparing query SetManualPause: %w", err)
+	}
+	if q.setMpesaCheckoutStmt, err = db.PrepareContext(ctx, setMpesaCheckout); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMpesaCheckout: %w", err)
+	}
+	if q.setMpesaConversationStmt, err = db.PrepareContext(ctx, setMpesaConversation); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMpesaConversation: %w", err)
+	}
+	if q.setPaymentRequestStatusStmt, err = db.PrepareContext(ctx, setPaymentRequestStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query SetPaymentRequestStatus: %w", err)
+	}
+	if q.setSessionInputBufferStmt, err = db.PrepareContext(ctx, setSessionInputBuffer); err != nil {
+		return nil, fmt.Errorf("error preparing query SetSessionInputBuffer: %w", err)
+	}
+	if q.setUserFrozenStmt, err = db.PrepareContext(ctx, setUserFrozen); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserFrozen: %w", err)
+	}
+	if q.setUserLanguageStmt, err = db.PrepareContext(ctx, setUserLanguage); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserLanguage: %w", err)
+	}
+	if q.setUserLightningNameStmt, err = db.PrepareContext(ctx, setUserLightningName); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserLightningName: %w", err)
+	}
+	if q.setUserLightningPubkeyStmt, err = db.PrepareContext(ctx, setUserLightningPubkey); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserLightningPubkey: %w", err)
+	}
+	if q.setUserPINStmt, err = db.PrepareContext(ctx, setUserPIN); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPIN: %w", err)
+	}
+	if q.setUserPINGuardStmt, err = db.PrepareContext(ctx, setUserPINGuard); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPINGuard: %w", err)
+	}
+	if q.setUserPINResetStmt, err = db.PrepareContext(ctx, setUserPINReset); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPINReset: %w", err)
+	}
+	if q.setUserStatusStmt, err = db.PrepareContext(ctx, setUserStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserStatus: %w", err)
+	}
+	if q.startNotificationAttemptStmt, err = db.PrepareContext(ctx, startNotificationAttempt); err != nil {
+		return nil, fmt.Errorf("error preparing query StartNotificationAttempt: %w", err)
+	}
+	if q.sumAccountBucketsStmt, err = db.PrepareContext(ctx, sumAccountBuckets); err != nil {
+		return nil, fmt.Errorf("error preparing query SumAccountBuckets: %w", err)
+	}
+	if q.sumAllBalancesStmt, err = db.PrepareContext(ctx, sumAllBalances); err != nil {
+		return nil, fmt.Errorf("error preparing query SumAllBalances: %w", err)
+	}
+	if q.sumEntriesForAccountAndTransactionStmt, err = db.PrepareContext(ctx, sumEntriesForAccountAndTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query SumEntriesForAccountAndTransaction: %w", err)
+	}
+	if q.supersedePaymentRequestsStmt, err = db.PrepareContext(ctx, supersedePaymentRequests); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedePaymentRequests: %w", err)
+	}
+	if q.takeSMSReplyPlaceStmt, err = db.PrepareContext(ctx, takeSMSReplyPlace); err != nil {
+		return nil, fmt.Errorf("error preparing query TakeSMSReplyPlace: %w", err)
+	}
+	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
+	}
+	if q.userLiabilitiesStmt, err = db.PrepareContext(ctx, userLiabilities); err != nil {
+		return nil, fmt.Errorf("error preparing query UserLiabilities: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.applyBalanceDeltaStmt != nil {
+		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
+		}
+	}
+	if q.claimMpesaCheckStmt != nil {
+		if cerr := q.claimMpesaCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimMpesaCheckStmt: %w", cerr)
+		}
+	}
+	if q.claimNotificationsStmt != nil {
+		if cerr := q.claimNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.closeIdleSessionsStmt != nil {
+		if cerr := q.closeIdleSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeIdleSessionsStmt: %w", cerr)
+		}
+	}
+	if q.closeUnsentMpesaRequestStmt != nil {
+		if cerr := q.closeUnsentMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeUnsentMpesaRequestStmt: %w", cerr)
+		}
+	}
+	if q.countInboundSMSSinceStmt != nil {
+		if cerr := q.countInboundSMSSinceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countInboundSMSSinceStmt: %w", cerr)
+		}
+	}
+	if q.countLightningNamesStmt != nil {
+		if cerr := q.countLightningNamesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countLightningNamesStmt: %w", cerr)
+		}
+	}
+	if q.deleteStaleAddressInvoicesStmt != nil {
+		if cerr := q.deleteStaleAddressInvoicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteStaleAddressInvoicesStmt: %w", cerr)
+		}
+	}
+	if q.endSessionStmt != nil {
+		if cerr := q.endSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
+		}
+	}
+	if q.ensureSMSReplyCountStmt != nil {
+		if cerr := q.ensureSMSReplyCountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ensureSMSReplyCountStmt: %w", cerr)
+		}
+	}
+	if q.expireInvoiceStmt != nil {
+		if cerr := q.expireInvoiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireInvoiceStmt: %w", cerr)
+		}
+	}
+	if q.expireInvoiceTransactionsStmt != nil {
+		if cerr := q.expireInvoiceTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireInvoiceTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.expireInvoicesStmt != nil {
+		if cerr := q.expireInvoicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireInvoicesStmt: %w", cerr)
+		}
+	}
+	if q.finishTransactionStmt != nil {
+		if cerr := q.finishTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishTransactionStmt: %w", cerr)
+		}
+	}
+	if q.getAccountByIDStmt != nil {
+		if cerr := q.getAccountByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAccountByIDStmt: %w", cerr)
+		}
+	}
+	if q.getAccountByUserIDStmt != nil {
+		if cerr := q.getAccountByUserIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAccountByUserIDStmt: %w", cerr)
+		}
+	}
+	if q.getBalanceAfterStmt != nil {
+		if cerr := q.getBalanceAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getBalanceAfterStmt: %w", cerr)
+		}
+	}
+	if q.getInboundSMSByGatewayIDStmt != nil {
+		if cerr := q.getInboundSMSByGatewayIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getInboundSMSByGatewayIDStmt: %w", cerr)
+		}
+	}
+	if q.getInvoiceByPaymentHashStmt != nil {
+		if cerr := q.getInvoiceByPaymentHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getInvoiceByPaymentHashStmt: %w", cerr)
+		}
+	}
+	if q.getLightningNameOwnerStmt != nil {
+		if cerr := q.getLightningNameOwnerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getLightningNameOwnerStmt: %w", cerr)
+		}
+	}
+	if q.getMpesaRequestStmt != nil {
+		if cerr := q.getMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMpesaRequestStmt: %w", cerr)
+		}
+	}
+	if q.getMpesaRequestByCheckoutStmt != nil {
+		if cerr := q.getMpesaRequestByCheckoutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMpesaRequestByCheckoutStmt: %w", cerr)
+		}
+	}
+	if q.getMpesaRequestByOriginatorStmt != nil {
+		if cerr := q.getMpesaRequestByOriginatorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMpesaRequestByOriginatorStmt: %w", cerr)
+		}
+	}
+	if q.getNotificationStmt != nil {
+		if cerr := q.getNotificationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getNotificationStmt: %w", cerr)
+		}
+	}
+	if q.getOpenPaymentRequestStmt != nil {
+		if cerr := q.getOpenPaymentRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOpenPaymentRequestStmt: %w", cerr)
+		}
+	}
+	if q.getPaymentByHashStmt != nil {
+		if cerr := q.getPaymentByHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPaymentByHashStmt: %w", cerr)
+		}
+	}
+	if q.getPaymentRequestStmt != nil {
+		if cerr := q.getPaymentRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPaymentRequestStmt: %w", cerr)
+		}
+	}
+	if q.getServicePauseStmt != nil {
+		if cerr := q.getServicePauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getServicePauseStmt: %w", cerr)
+		}
+	}
+	if q.getSessionStmt != nil {
+		if cerr := q.getSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getSessionForUpdateStmt != nil {
+		if cerr := q.getSessionForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.getSessionWithUserStmt != nil {
+		if cerr := q.getSessionWithUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionWithUserStmt: %w", cerr)
+		}
+	}
+	if q.getSystemAccountStmt != nil {
+		if cerr := q.getSystemAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSystemAccountStmt: %w", cerr)
+		}
+	}
+	if q.getTransactionByIDStmt != nil {
+		if cerr := q.getTransactionByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTransactionByIDStmt: %w", cerr)
+		}
+	}
+	if q.getTransactionByIdempotencyKeyStmt != nil {
+		if cerr := q.getTransactionByIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTransactionByIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.getUnacknowledgedTopupStmt != nil {
+		if cerr := q.getUnacknowledgedTopupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUnacknowledgedTopupStmt: %w", cerr)
+		}
+	}
+	if q.getUserAccountByPhoneStmt != nil {
+		if cerr := q.getUserAccountByPhoneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserAccountByPhoneStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDStmt != nil {
+		if cerr := q.getUserByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDForShareStmt != nil {
+		if cerr := q.getUserByIDForShareStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDForShareStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDForUpdateStmt != nil {
+		if cerr := q.getUserByIDForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.getUserByLightningNameStmt != nil {
+		if cerr := q.getUserByLightningNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByLightningNameStmt: %w", cerr)
+		}
+	}
+	if q.getUserByPhoneStmt != nil {
+		if cerr := q.getUserByPhoneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByPhoneStmt: %w", cerr)
+		}
+	}
+	if q.getUserWithAccountIDStmt != nil {
+		if cerr := q.getUserWithAccountIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserWithAccountIDStmt: %w", cerr)
+		}
+	}
+	if q.insertAuditStmt != nil {
+		if cerr := q.insertAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditStmt: %w", cerr)
+		}
+	}
+	if q.insertInboundSMSStmt != nil {
+		if cerr := q.insertInboundSMSStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertInboundSMSStmt: %w", cerr)
+		}
+	}
+	if q.insertInvoiceStmt != nil {
+		if cerr := q.insertInvoiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertInvoiceStmt: %w", cerr)
+		}
+	}
+	if q.insertLedgerEntryStmt != nil {
+		if cerr := q.insertLedgerEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLedgerEntryStmt: %w", cerr)
+		}
+	}
+	if q.insertLightningNameStmt != nil {
+		if cerr := q.insertLightningNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLightningNameStmt: %w", cerr)
+		}
+	}
+	if q.insertMpesaRequestStmt != nil {
+		if cerr := q.insertMpesaRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMpesaRequestStmt: %w", cerr)
+		}
+	}
+	if q.insertNotificationStmt != nil {
+		if cerr := q.insertNotificationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertNotificationStmt: %w", cerr)
+		}
+	}
+	if q.insertPaymentRequestStmt != nil {
+		if cerr := q.insertPaymentRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertPaymentRequestStmt: %w", cerr)
+		}
+	}
+	if q.insertSMSDeliveryStmt != nil {
+		if cerr := q.insertSMSDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSMSDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.insertTransactionStmt != nil {
+		if cerr := q.insertTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertTransactionStmt: %w", cerr)
+		}
+	}
+	if q.insertTransferStmt != nil {
+		if cerr := q.insertTransferStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertTransferStmt: %w", cerr)
+		}
+	}
+	if q.insertUserStmt != nil {
+		if cerr := q.insertUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertUserStmt: %w", cerr)
+		}
+	}
+	if q.insertUserAccountStmt != nil {
+		if cerr := q.insertUserAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertUserAccountStmt: %w", cerr)
+		}
+	}
+	if q.insertUserIfAbsentStmt != nil {
+		if cerr := q.insertUserIfAbsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertUserIfAbsentStmt: %w", cerr)
+		}
+	}
+	if q.lastAuditStmt != nil {
+		if cerr := q.lastAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastAuditStmt: %w", cerr)
+		}
+	}
+	if q.leaseTransactionStmt != nil {
+		if cerr := q.leaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listAuditStmt != nil {
+		if cerr := q.listAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditStmt: %w", cerr)
+		}
+	}
+	if q.listBalanceDriftStmt != nil {
+		if cerr := q.listBalanceDriftStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listBalanceDriftStmt: %w", cerr)
+		}
+	}
+	if q.listChainAccountsStmt != nil {
+		if cerr := q.listChainAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listChainAccountsStmt: %w", cerr)
+		}
+	}
+	if q.listChainEntriesStmt != nil {
+		if cerr := q.listChainEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listChainEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listClaimedNotificationsStmt != nil {
+		if cerr := q.listClaimedNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listClaimedNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.listDueMpesaRequestsStmt != nil {
+		if cerr := q.listDueMpesaRequestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDueMpesaRequestsStmt: %w", cerr)
+		}
+	}
+	if q.listEntriesByTransactionStmt != nil {
+		if cerr := q.listEntriesByTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listEntriesByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listFlaggedUsersStmt != nil {
+		if cerr := q.listFlaggedUsersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listFlaggedUsersStmt: %w", cerr)
+		}
+	}
+	if q.listLightningMovementsStmt != nil {
+		if cerr := q.listLightningMovementsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLightningMovementsStmt: %w", cerr)
+		}
+	}
+	if q.listNegativeUserAccountsStmt != nil {
+		if cerr := q.listNegativeUserAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listNegativeUserAccountsStmt: %w", cerr)
+		}
+	}
+	if q.listNotificationsByTransactionStmt != nil {
+		if cerr := q.listNotificationsByTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listNotificationsByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.listOpenSessionsStmt != nil {
+		if cerr := q.listOpenSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOpenSessionsStmt: %w", cerr)
+		}
+	}
+	if q.listOutboxBacklogStmt != nil {
+		if cerr := q.listOutboxBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOutboxBacklogStmt: %w", cerr)
+		}
+	}
+	if q.listPendingBacklogStmt != nil {
+		if cerr := q.listPendingBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPendingBacklogStmt: %w", cerr)
+		}
+	}
+	if q.listPendingTransactionsStmt != nil {
+		if cerr := q.listPendingTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPendingTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.listReservationMismatchesStmt != nil {
+		if cerr := q.listReservationMismatchesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listReservationMismatchesStmt: %w", cerr)
+		}
+	}
+	if q.listTransactionShapesStmt != nil {
+		if cerr := q.listTransactionShapesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTransactionShapesStmt: %w", cerr)
+		}
+	}
+	if q.listUnbalancedTransactionsStmt != nil {
+		if cerr := q.listUnbalancedTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUnbalancedTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.listUnchainedEntriesStmt != nil {
+		if cerr := q.listUnchainedEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUnchainedEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listUnpaidAddressInvoicesStmt != nil {
+		if cerr := q.listUnpaidAddressInvoicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUnpaidAddressInvoicesStmt: %w", cerr)
+		}
+	}
+	if q.listUserAuditStmt != nil {
+		if cerr := q.listUserAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserAuditStmt: %w", cerr)
+		}
+	}
+	if q.listUserTransactionsStmt != nil {
+		if cerr := q.listUserTransactionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserTransactionsStmt: %w", cerr)
+		}
+	}
+	if q.lockAccountsStmt != nil {
+		if cerr := q.lockAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockAccountsStmt: %w", cerr)
+		}
+	}
+	if q.lockDueNotificationsStmt != nil {
+		if cerr := q.lockDueNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockDueNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.markInvoicePaidStmt != nil {
+		if cerr := q.markInvoicePaidStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markInvoicePaidStmt: %w", cerr)
+		}
+	}
+	if q.markMpesaSentStmt != nil {
+		if cerr := q.markMpesaSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markMpesaSentStmt: %w", cerr)
+		}
+	}
+	if q.maxInvoiceAddIndexStmt != nil {
+		if cerr := q.maxInvoiceAddIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing maxInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
+	if q.maxTransactionIDStmt != nil {
+		if cerr := q.maxTransactionIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing maxTransactionIDStmt: %w", cerr)
+		}
+	}
+	if q.minUnpaidInvoiceAddIndexStmt != nil {
+		if cerr := q.minUnpaidInvoiceAddIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing minUnpaidInvoiceAddIndexStmt: %w", cerr)
+		}
+	}
+	if q.noteMpesaResultStmt != nil {
+		if cerr := q.noteMpesaResultStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing noteMpesaResultStmt: %w", cerr)
+		}
+	}
+	if q.recordDeliveryReportStmt != nil {
+		if cerr := q.recordDeliveryReportStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordDeliveryReportStmt: %w", cerr)
+		}
+	}
+	if q.recordMpesaResultStmt != nil {
+		if cerr := q.recordMpesaResultStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordMpesaResultStmt: %w", cerr)
+		}
+	}
+	if q.recordNotificationRetryStmt != nil {
+		if cerr := q.recordNotificationRetryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordNotificationRetryStmt: %w", cerr)
+		}
+	}
+	if q.recordNotificationSentStmt != nil {
+		if cerr := q.recordNotificationSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordNotificationSentStmt: %w", cerr)
+		}
+	}
+	if q.releaseNotificationsStmt != nil {
+		if cerr := q.releaseNotificationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseNotificationsStmt: %w", cerr)
+		}
+	}
+	if q.releaseTransactionStmt != nil {
+		if cerr := q.releaseTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseTransactionStmt: %w", cerr)
+		}
+	}
+	if q.saveSessionHopStmt != nil {
+		if cerr := q.saveSessionHopStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveSessionHopStmt: %w", cerr)
+		}
+	}
+	if q.scheduleMpesaCheckStmt != nil {
+		if cerr := q.scheduleMpesaCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing scheduleMpesaCheckStmt: %w", cerr)
+		}
+	}
+	if q.setAutoPauseStmt != nil {
+		if cerr := q.setAutoPauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAutoPauseStmt: %w", cerr)
+		}
+	}
+	if q.setInboundSMSOutcomeStmt != nil {
+		if cerr := q.setInboundSMSOutcomeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInboundSMSOutcomeStmt: %w", cerr)
+		}
+	}
+	if q.setInboundSMSReplyKeyStmt != nil {
+		if cerr := q.setInboundSMSReplyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInboundSMSReplyKeyStmt: %w", cerr)
+		}
+	}
+	if q.setInvoiceReceiptStmt != nil {
+		if cerr := q.setInvoiceReceiptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInvoiceReceiptStmt: %w", cerr)
+		}
+	}
+	if q.setManualPauseStmt != nil {
+		if cerr := q.setManualPauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setManualPauseStmt: %w", cerr)
+		}
+	}
+	if q.setMpesaCheckoutStmt != nil {
+		if cerr := q.setMpesaCheckoutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMpesaCheckoutStmt: %w", cerr)
+		}
+	}
+	if q.setMpesaConversationStmt != nil {
+		if cerr := q.setMpesaConversationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMpesaConversationStmt: %w", cerr)
+		}
+	}
+	if q.setPaymentRequestStatusStmt != nil {
+		if cerr := q.setPaymentRequestStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setPaymentRequestStatusStmt: %w", cerr)
+		}
+	}
+	if q.setSessionInputBufferStmt != nil {
+		if cerr := q.setSessionInputBufferStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setSessionInputBufferStmt: %w", cerr)
+		}
+	}
+	if q.setUserFrozenStmt != nil {
+		if cerr := q.setUserFrozenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserFrozenStmt: %w", cerr)
+		}
+	}
+	if q.setUserLanguageStmt != nil {
+		if cerr := q.setUserLanguageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserLanguageStmt: %w", cerr)
+		}
+	}
+	if q.setUserLightningNameStmt != nil {
+		if cerr := q.setUserLightningNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserLightningNameStmt: %w", cerr)
+		}
+	}
+	if q.setUserLightningPubkeyStmt != nil {
+		if cerr := q.setUserLightningPubkeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserLightningPubkeyStmt: %w", cerr)
+		}
+	}
+	if q.setUserPINStmt != nil {
+		if cerr := q.setUserPINStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPINStmt: %w", cerr)
+		}
+	}
+	if q.setUserPINGuardStmt != nil {
+		if cerr := q.setUserPINGuardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPINGuardStmt: %w", cerr)
+		}
+	}
+	if q.setUserPINResetStmt != nil {
+		if cerr := q.setUserPINResetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPINResetStmt: %w", cerr)
+		}
+	}
+	if q.setUserStatusStmt != nil {
+		if cerr := q.setUserStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserStatusStmt: %w", cerr)
+		}
+	}
+	if q.startNotificationAttemptStmt != nil {
+		if cerr := q.startNotificationAttemptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing startNotificationAttemptStmt: %w", cerr)
+		}
+	}
+	if q.sumAccountBucketsStmt != nil {
+		if cerr := q.sumAccountBucketsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sumAccountBucketsStmt: %w", cerr)
+		}
+	}
+	if q.sumAllBalancesStmt != nil {
+		if cerr := q.sumAllBalancesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sumAllBalancesStmt: %w", cerr)
+		}
+	}
+	if q.sumEntriesForAccountAndTransactionStmt != nil {
+		if cerr := q.sumEntriesForAccountAndTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sumEntriesForAccountAndTransactionStmt: %w", cerr)
+		}
+	}
+	if q.supersedePaymentRequestsStmt != nil {
+		if cerr := q.supersedePaymentRequestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedePaymentRequestsStmt: %w", cerr)
+		}
+	}
+	if q.takeSMSReplyPlaceStmt != nil {
+		if cerr := q.takeSMSReplyPlaceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing takeSMSReplyPlaceStmt: %w", cerr)
+		}
+	}
+	if q.upsertSessionStmt != nil {
+		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
+		}
+	}
+	if q.userLiabilitiesStmt != nil {
+		if cerr := q.userLiabilitiesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing userLiabilitiesStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                                     DBTX
+	tx                                     *sql.Tx
+	applyBalanceDeltaStmt                  *sql.Stmt
+	claimMpesaCheckStmt                    *sql.Stmt
+	claimNotificationsStmt                 *sql.Stmt
+	closeIdleSessionsStmt                  *sql.Stmt
+	closeUnsentMpesaRequestStmt            *sql.Stmt
+	countInboundSMSSinceStmt               *sql.Stmt
+	countLightningNamesStmt                *sql.Stmt
+	deleteStaleAddressInvoicesStmt         *sql.Stmt
+	endSessionStmt                         *sql.Stmt
+	ensureSMSReplyCountStmt                *sql.Stmt
+	expireInvoiceStmt                      *sql.Stmt
+	expireInvoiceTransactionsStmt          *sql.Stmt
+	expireInvoicesStmt                     *sql.Stmt
+	finishTransactionStmt                  *sql.Stmt
+	getAccountByIDStmt                     *sql.Stmt
+	getAccountByUserIDStmt                 *sql.Stmt
+	getBalanceAfterStmt                    *sql.Stmt
+	getInboundSMSByGatewayIDStmt           *sql.Stmt
+	getInvoiceByPaymentHashStmt            *sql.Stmt
+	getLightningNameOwnerStmt              *sql.Stmt
+	getMpesaRequestStmt                    *sql.Stmt
+	getMpesaRequestByCheckoutStmt          *sql.Stmt
+	getMpesaRequestByOriginatorStmt        *sql.Stmt
+	getNotificationStmt                    *sql.Stmt
+	getOpenPaymentRequestStmt              *sql.Stmt
+	getPaymentByHashStmt                   *sql.Stmt
+	getPaymentRequestStmt                  *sql.Stmt
+	getServicePauseStmt                    *sql.Stmt
+	getSessionStmt                         *sql.Stmt
+	getSessionForUpdateStmt                *sql.Stmt
+	getSessionWithUserStmt                 *sql.Stmt
+	getSystemAccountStmt                   *sql.Stmt
+	getTransactionByIDStmt                 *sql.Stmt
+	getTransactionByIdempotencyKeyStmt     *sql.Stmt
+	getUnacknowledgedTopupStmt             *sql.Stmt
+	getUserAccountByPhoneStmt              *sql.Stmt
+	getUserByIDStmt                        *sql.Stmt
+	getUserByIDForShareStmt                *sql.Stmt
+	getUserByIDForUpdateStmt               *sql.Stmt
+	getUserByLightningNameStmt             *sql.Stmt
+	getUserByPhoneStmt                     *sql.Stmt
+	getUserWithAccountIDStmt               *sql.Stmt
+	insertAuditStmt                        *sql.Stmt
+	insertInboundSMSStmt                   *sql.Stmt
+	insertInvoiceStmt                      *sql.Stmt
+	insertLedgerEntryStmt                  *sql.Stmt
+	insertLightningNameStmt                *sql.Stmt
+	insertMpesaRequestStmt                 *sql.Stmt
+	insertNotificationStmt                 *sql.Stmt
+	insertPaymentRequestStmt               *sql.Stmt
+	insertSMSDeliveryStmt                  *sql.Stmt
+	insertTransactionStmt                  *sql.Stmt
+	insertTransferStmt                     *sql.Stmt
+	insertUserStmt                         *sql.Stmt
+	insertUserAccountStmt                  *sql.Stmt
+	insertUserIfAbsentStmt                 *sql.Stmt
+	lastAuditStmt                          *sql.Stmt
+	leaseTransactionStmt                   *sql.Stmt
+	listAuditStmt                          *sql.Stmt
+	listBalanceDriftStmt                   *sql.Stmt
+	listChainAccountsStmt                  *sql.Stmt
+	listChainEntriesStmt                   *sql.Stmt
+	listClaimedNotificationsStmt           *sql.Stmt
+	listDueMpesaRequestsStmt               *sql.Stmt
+	listEntriesByTransactionStmt           *sql.Stmt
+	listFlaggedUsersStmt                   *sql.Stmt
+	listLightningMovementsStmt             *sql.Stmt
+	listNegativeUserAccountsStmt           *sql.Stmt
+	listNotificationsByTransactionStmt     *sql.Stmt
+	listOpenSessionsStmt                   *sql.Stmt
+	listOutboxBacklogStmt                  *sql.Stmt
+	listPendingBacklogStmt                 *sql.Stmt
+	listPendingTransactionsStmt            *sql.Stmt
+	listReservationMismatchesStmt          *sql.Stmt
+	listTransactionShapesStmt              *sql.Stmt
+	listUnbalancedTransactionsStmt         *sql.Stmt
+	listUnchainedEntriesStmt               *sql.Stmt
+	listUnpaidAddressInvoicesStmt          *sql.Stmt
+	listUserAuditStmt                      *sql.Stmt
+	listUserTransactionsStmt               *sql.Stmt
+	lockAccountsStmt                       *sql.Stmt
+	lockDueNotificationsStmt               *sql.Stmt
+	markInvoicePaidStmt                    *sql.Stmt
+	markMpesaSentStmt                      *sql.Stmt
+	maxInvoiceAddIndexStmt                 *sql.Stmt
+	maxTransactionIDStmt                   *sql.Stmt
+	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
+	noteMpesaResultStmt                    *sql.Stmt
+	recordDeliveryReportStmt               *sql.Stmt
+	recordMpesaResultStmt                  *sql.Stmt
+	recordNotificationRetryStmt            *sql.Stmt
+	recordNotificationSentStmt             *sql.Stmt
+	releaseNotificationsStmt               *sql.Stmt
+	releaseTransactionStmt                 *sql.Stmt
+	saveSessionHopStmt                     *sql.Stmt
+	scheduleMpesaCheckStmt                 *sql.Stmt
+	setAutoPauseStmt                       *sql.Stmt
+	setInboundSMSOutcomeStmt               *sql.Stmt
+	setInboundSMSReplyKeyStmt              *sql.Stmt
+	setInvoiceReceiptStmt                  *sql.Stmt
+	setManualPauseStmt                     *sql.Stmt
+	setMpesaCheckoutStmt                   *sql.Stmt
+	setMpesaConversationStmt               *sql.Stmt
+	setPaymentRequestStatusStmt            *sql.Stmt
+	setSessionInputBufferStmt              *sql.Stmt
+	setUserFrozenStmt                      *sql.Stmt
+	setUserLanguageStmt                    *sql.Stmt
+	setUserLightningNameStmt               *sql.Stmt
+	setUserLightningPubkeyStmt             *sql.Stmt
+	setUserPINStmt                         *sql.Stmt
+	setUserPINGuardStmt                    *sql.Stmt
+	setUserPINResetStmt                    *sql.Stmt
+	setUserStatusStmt                      *sql.Stmt
+	startNotificationAttemptStmt           *sql.Stmt
+	sumAccountBucketsStmt                  *sql.Stmt
+	sumAllBalancesStmt                     *sql.Stmt
+	sumEntriesForAccountAndTransactionStmt *sql.Stmt
+	supersedePaymentRequestsStmt           *sql.Stmt
+	takeSMSReplyPlaceStmt                  *sql.Stmt
+	upsertSessionStmt                      *sql.Stmt
+	userLiabilitiesStmt                    *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                                     tx,
+		tx:                                     tx,
+		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
+		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
+		claimNotificationsStmt:                 q.claimNotificationsStmt,
+		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
+		closeUnsentMpesaRequestStmt:            q.closeUnsentMpesaRequestStmt,
+		countInboundSMSSinceStmt:               q.countInboundSMSSinceStmt,
+		countLightningNamesStmt:                q.countLightningNamesStmt,
+		deleteStaleAddressInvoicesStmt:         q.deleteStaleAddressInvoicesStmt,
+		endSessionStmt:                         q.endSessionStmt,
+		ensureSMSReplyCountStmt:                q.ensureSMSReplyCountStmt,
+		expireInvoiceStmt:                      q.expireInvoiceStmt,
+		expireInvoiceTransactionsStmt:          q.expireInvoiceTransactionsStmt,
+		expireInvoicesStmt:                     q.expireInvoicesStmt,
+		finishTransactionStmt:                  q.finishTransactionStmt,
+		getAccountByIDStmt:                     q.getAccountByIDStmt,
+		getAccountByUserIDStmt:                 q.getAccountByUserIDStmt,
+		getBalanceAfterStmt:                    q.getBalanceAfterStmt,
+		getInboundSMSByGatewayIDStmt:           q.getInboundSMSByGatewayIDStmt,
+		getInvoiceByPaymentHashStmt:            q.getInvoiceByPaymentHashStmt,
+		getLightningNameOwnerStmt:              q.getLightningNameOwnerStmt,
+		getMpesaRequestStmt:                    q.getMpesaRequestStmt,
+		getMpesaRequestByCheckoutStmt:          q.getMpesaRequestByCheckoutStmt,
+		getMpesaRequestByOriginatorStmt:        q.getMpesaRequestByOriginatorStmt,
+		getNotificationStmt:                    q.getNotificationStmt,
+		getOpenPaymentRequestStmt:              q.getOpenPaymentRequestStmt,
+		getPaymentByHashStmt:                   q.getPaymentByHashStmt,
+		getPaymentRequestStmt:                  q.getPaymentRequestStmt,
+		getServicePauseStmt:                    q.getServicePauseStmt,
+		getSessionStmt:                         q.getSessionStmt,
+		getSessionForUpdateStmt:                q.getSessionForUpdateStmt,
+		getSessionWithUserStmt:                 q.getSessionWithUserStmt,
+		getSystemAccountStmt:                   q.getSystemAccountStmt,
+		getTransactionByIDStmt:                 q.getTransactionByIDStmt,
+		getTransactionByIdempotencyKeyStmt:     q.getTransactionByIdempotencyKeyStmt,
+		getUnacknowledgedTopupStmt:             q.getUnacknowledgedTopupStmt,
+		getUserAccountByPhoneStmt:              q.getUserAccountByPhoneStmt,
+		getUserByIDStmt:                        q.getUserByIDStmt,
+		getUserByIDForShareStmt:                q.getUserByIDForShareStmt,
+		getUserByIDForUpdateStmt:               q.getUserByIDForUpdateStmt,
+		getUserByLightningNameStmt:             q.getUserByLightningNameStmt,
+		getUserByPhoneStmt:                     q.getUserByPhoneStmt,
+		getUserWithAccountIDStmt:               q.getUserWithAccountIDStmt,
+		insertAuditStmt:                        q.insertAuditStmt,
+		insertInboundSMSStmt:                   q.insertInboundSMSStmt,
+		insertInvoiceStmt:                      q.insertInvoiceStmt,
+		insertLedgerEntryStmt:                  q.insertLedgerEntryStmt,
+		insertLightningNameStmt:                q.insertLightningNameStmt,
+		insertMpesaRequestStmt:                 q.insertMpesaRequestStmt,
+		insertNotificationStmt:                 q.insertNotificationStmt,
+		insertPaymentRequestStmt:               q.insertPaymentRequestStmt,
+		insertSMSDeliveryStmt:                  q.insertSMSDeliveryStmt,
+		insertTransactionStmt:                  q.insertTransactionStmt,
+		insertTransferStmt:                     q.insertTransferStmt,
+		insertUserStmt:                         q.insertUserStmt,
+		insertUserAccountStmt:                  q.insertUserAccountStmt,
+		insertUserIfAbsentStmt:                 q.insertUserIfAbsentStmt,
+		lastAuditStmt:                          q.lastAuditStmt,
+		leaseTransactionStmt:                   q.leaseTransactionStmt,
+		listAuditStmt:                          q.listAuditStmt,
+		listBalanceDriftStmt:                   q.listBalanceDriftStmt,
+		listChainAccountsStmt:                  q.listChainAccountsStmt,
+		listChainEntriesStmt:                   q.listChainEntriesStmt,
+		listClaimedNotificationsStmt:           q.listClaimedNotificationsStmt,
+		listDueMpesaRequestsStmt:               q.listDueMpesaRequestsStmt,
+		listEntriesByTransactionStmt:           q.listEntriesByTransactionStmt,
+		listFlaggedUsersStmt:                   q.listFlaggedUsersStmt,
+		listLightningMovementsStmt:             q.listLightningMovementsStmt,
+		listNegativeUserAccountsStmt:           q.listNegativeUserAccountsStmt,
+		listNotificationsByTransactionStmt:     q.listNotificationsByTransactionStmt,
+		listOpenSessionsStmt:                   q.listOpenSessionsStmt,
+		listOutboxBacklogStmt:                  q.listOutboxBacklogStmt,
+		listPendingBacklogStmt:                 q.listPendingBacklogStmt,
+		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
+		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
+		listTransactionShapesStmt:              q.listTransactionShapesStmt,
+		listUnbalancedTransactionsStmt:         q.listUnbalancedTransactionsStmt,
+		listUnchainedEntriesStmt:               q.listUnchainedEntriesStmt,
+		listUnpaidAddressInvoicesStmt:          q.listUnpaidAddressInvoicesStmt,
+		listUserAuditStmt:                      q.listUserAuditStmt,
+		listUserTransactionsStmt:               q.listUserTransactionsStmt,
+		lockAccountsStmt:                       q.lockAccountsStmt,
+		lockDueNotificationsStmt:               q.lockDueNotificationsStmt,
+		markInvoicePaidStmt:                    q.markInvoicePaidStmt,
+		markMpesaSentStmt:                      q.markMpesaSentStmt,
+		maxInvoiceAddIndexStmt:                 q.maxInvoiceAddIndexStmt,
+		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
+		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
+		noteMpesaResultStmt:                    q.noteMpesaResultStmt,
+		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
+		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
+		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,
+		recordNotificationSentStmt:             q.recordNotificationSentStmt,
+		releaseNotificationsStmt:               q.releaseNotificationsStmt,
+		releaseTransactionStmt:                 q.releaseTransactionStmt,
+		saveSessionHopStmt:                     q.saveSessionHopStmt,
+		scheduleMpesaCheckStmt:                 q.scheduleMpesaCheckStmt,
+		setAutoPauseStmt:                       q.setAutoPauseStmt,
+		setInboundSMSOutcomeStmt:               q.setInboundSMSOutcomeStmt,
+		setInboundSMSReplyKeyStmt:              q.setInboundSMSReplyKeyStmt,
+		setInvoiceReceiptStmt:                  q.setInvoiceReceiptStmt,
+		setManualPauseStmt:                     q.setManualPauseStmt,
+		setMpesaCheckoutStmt:                   q.setMpesaCheckoutStmt,
+		setMpesaConversationStmt:               q.setMpesaConversationStmt,
+		setPaymentRequestStatusStmt:            q.setPaymentRequestStatusStmt,
+		setSessionInputBufferStmt:              q.setSessionInputBufferStmt,
+		setUserFrozenStmt:                      q.setUserFrozenStmt,
+		setUserLanguageStmt:                    q.setUserLanguageStmt,
+		setUserLightningNameStmt:               q.setUserLightningNameStmt,
+		setUserLightningPubkeyStmt:             q.setUserLightningPubkeyStmt,
+		setUserPINStmt:                         q.setUserPINStmt,
+		setUserPINGuardStmt:                    q.setUserPINGuardStmt,
+		setUserPINResetStmt:                    q.setUserPINResetStmt,
+		setUserStatusStmt:                      q.setUserStatusStmt,
+		startNotificationAttemptStmt:           q.startNotificationAttemptStmt,
+		sumAccountBucketsStmt:                  q.sumAccountBucketsStmt,
+		sumAllBalancesStmt:                     q.sumAllBalancesStmt,
+		sumEntriesForAccountAndTransactionStmt: q.sumEntriesForAccountAndTransactionStmt,
+		supersedePaymentRequestsStmt:           q.supersedePaymentRequestsStmt,
+		takeSMSReplyPlaceStmt:                  q.takeSMSReplyPlaceStmt,
+		upsertSessionStmt:                      q.upsertSessionStmt,
+		userLiabilitiesStmt:                    q.userLiabilitiesStmt,
 	}
 }

@@ -24,7 +24,7 @@ WHERE status = 'expired' AND origin = 'address' AND transaction_id IS NULL AND e
 // One that a payment of ours still holds funds for (paid inside the ledger,
 // the node's answer not in yet) stays: settling it needs the row.
 func (q *Queries) DeleteStaleAddressInvoices(ctx context.Context, before time.Time) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteStaleAddressInvoices, before)
+	result, err := q.exec(ctx, q.deleteStaleAddressInvoicesStmt, deleteStaleAddressInvoices, before)
 	if err != nil {
 		return 0, err
 	}
@@ -42,7 +42,7 @@ type ExpireInvoiceParams struct {
 }
 
 func (q *Queries) ExpireInvoice(ctx context.Context, arg ExpireInvoiceParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, expireInvoice, arg.Now, arg.PaymentHash)
+	result, err := q.exec(ctx, q.expireInvoiceStmt, expireInvoice, arg.Now, arg.PaymentHash)
 	if err != nil {
 		return 0, err
 	}
@@ -59,7 +59,7 @@ WHERE type = 'invoice' AND status = 'pending'
 // from the few pending rows to their invoice (migration 000013's index),
 // never through the expired invoices, which only grow.
 func (q *Queries) ExpireInvoiceTransactions(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.ExecContext(ctx, expireInvoiceTransactions, now)
+	result, err := q.exec(ctx, q.expireInvoiceTransactionsStmt, expireInvoiceTransactions, now)
 	if err != nil {
 		return 0, err
 	}
@@ -72,7 +72,7 @@ WHERE status = 'pending' AND expires_at < ?1
 `
 
 func (q *Queries) ExpireInvoices(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.ExecContext(ctx, expireInvoices, now)
+	result, err := q.exec(ctx, q.expireInvoicesStmt, expireInvoices, now)
 	if err != nil {
 		return 0, err
 	}
@@ -84,7 +84,7 @@ SELECT id, user_id, transaction_id, invoice, payment_hash, amount_msat, amount_p
 `
 
 func (q *Queries) GetInvoiceByPaymentHash(ctx context.Context, paymentHash string) (Invoice, error) {
-	row := q.db.QueryRowContext(ctx, getInvoiceByPaymentHash, paymentHash)
+	row := q.queryRow(ctx, q.getInvoiceByPaymentHashStmt, getInvoiceByPaymentHash, paymentHash)
 	var i Invoice
 	err := row.Scan(
 		&i.ID,
@@ -140,7 +140,7 @@ type InsertInvoiceParams struct {
 // user_id is NULL for an address invoice of a number without an account
 // yet: its user is created when it is paid.
 func (q *Queries) InsertInvoice(ctx context.Context, arg InsertInvoiceParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertInvoice,
+	row := q.queryRow(ctx, q.insertInvoiceStmt, insertInvoice,
 		arg.UserID,
 		arg.TransactionID,
 		arg.Invoice,
@@ -178,7 +178,7 @@ type ListUnpaidAddressInvoicesParams struct {
 // oldest. Kept per name, so that the digits and each chosen name have caps
 // of their own.
 func (q *Queries) ListUnpaidAddressInvoices(ctx context.Context, arg ListUnpaidAddressInvoicesParams) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, listUnpaidAddressInvoices, arg.Phone, arg.AddressName, arg.Now)
+	rows, err := q.query(ctx, q.listUnpaidAddressInvoicesStmt, listUnpaidAddressInvoices, arg.Phone, arg.AddressName, arg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ type MarkInvoicePaidParams struct {
 // Marks an invoice paid once. An expired invoice can still be settled by the
 // node (clocks differ), and the money then did arrive, so it counts.
 func (q *Queries) MarkInvoicePaid(ctx context.Context, arg MarkInvoicePaidParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, markInvoicePaid,
+	result, err := q.exec(ctx, q.markInvoicePaidStmt, markInvoicePaid,
 		arg.AmountPaidMsat,
 		arg.PaidAt,
 		arg.Now,
@@ -233,7 +233,7 @@ SELECT CAST(COALESCE(MAX(add_index), 0) AS INTEGER) AS add_index FROM invoices
 `
 
 func (q *Queries) MaxInvoiceAddIndex(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, maxInvoiceAddIndex)
+	row := q.queryRow(ctx, q.maxInvoiceAddIndexStmt, maxInvoiceAddIndex)
 	var add_index int64
 	err := row.Scan(&add_index)
 	return add_index, err
@@ -247,7 +247,7 @@ WHERE status IN ('pending', 'expired') AND add_index IS NOT NULL AND expires_at 
 // The oldest invoice the node may still settle for us: pending, or expired
 // after since (an HTLC accepted before expiry can settle late).
 func (q *Queries) MinUnpaidInvoiceAddIndex(ctx context.Context, since time.Time) (int64, error) {
-	row := q.db.QueryRowContext(ctx, minUnpaidInvoiceAddIndex, since)
+	row := q.queryRow(ctx, q.minUnpaidInvoiceAddIndexStmt, minUnpaidInvoiceAddIndex, since)
 	var add_index int64
 	err := row.Scan(&add_index)
 	return add_index, err
@@ -268,7 +268,7 @@ type SetInvoiceReceiptParams struct {
 // Records whom a paid address invoice credited and its transaction row,
 // both made when it was paid.
 func (q *Queries) SetInvoiceReceipt(ctx context.Context, arg SetInvoiceReceiptParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setInvoiceReceipt,
+	result, err := q.exec(ctx, q.setInvoiceReceiptStmt, setInvoiceReceipt,
 		arg.UserID,
 		arg.TransactionID,
 		arg.Now,

@@ -15,7 +15,7 @@ SELECT COUNT(*) FROM lightning_names WHERE user_id = ?1
 `
 
 func (q *Queries) CountLightningNames(ctx context.Context, userID int64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countLightningNames, userID)
+	row := q.queryRow(ctx, q.countLightningNamesStmt, countLightningNames, userID)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -26,7 +26,7 @@ SELECT user_id FROM lightning_names WHERE name = ?1
 `
 
 func (q *Queries) GetLightningNameOwner(ctx context.Context, name string) (int64, error) {
-	row := q.db.QueryRowContext(ctx, getLightningNameOwner, name)
+	row := q.queryRow(ctx, q.getLightningNameOwnerStmt, getLightningNameOwner, name)
 	var user_id int64
 	err := row.Scan(&user_id)
 	return user_id, err
@@ -44,7 +44,7 @@ type InsertLightningNameParams struct {
 
 // Gives a name to a user for good; a taken name violates the primary key.
 func (q *Queries) InsertLightningName(ctx context.Context, arg InsertLightningNameParams) error {
-	_, err := q.db.ExecContext(ctx, insertLightningName, arg.Name, arg.UserID, arg.Now)
+	_, err := q.exec(ctx, q.insertLightningNameStmt, insertLightningName, arg.Name, arg.UserID, arg.Now)
 	return err
 }
 
@@ -61,7 +61,7 @@ type SetUserLightningNameParams struct {
 // The name a user shows now (one of theirs in lightning_names, or the digits
 // of the number).
 func (q *Queries) SetUserLightningName(ctx context.Context, arg SetUserLightningNameParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserLightningName, arg.LightningName, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserLightningNameStmt, setUserLightningName, arg.LightningName, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}

@@ -27,7 +27,7 @@ type ClaimMpesaCheckParams struct {
 // check to next_check_at and counts it, only while it is still due at due_at (now);
 // 0 rows means another reconciler took it, or it is closed.
 func (q *Queries) ClaimMpesaCheck(ctx context.Context, arg ClaimMpesaCheckParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, claimMpesaCheck,
+	result, err := q.exec(ctx, q.claimMpesaCheckStmt, claimMpesaCheck,
 		arg.NextCheckAt,
 		arg.Now,
 		arg.TransactionID,
@@ -53,7 +53,7 @@ type CloseUnsentMpesaRequestParams struct {
 // longer be sent: 0 rows means it was sent (or closed) meanwhile. It takes
 // the row's lock, against a MarkMpesaSent racing it.
 func (q *Queries) CloseUnsentMpesaRequest(ctx context.Context, arg CloseUnsentMpesaRequestParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, closeUnsentMpesaRequest, arg.Now, arg.TransactionID)
+	result, err := q.exec(ctx, q.closeUnsentMpesaRequestStmt, closeUnsentMpesaRequest, arg.Now, arg.TransactionID)
 	if err != nil {
 		return 0, err
 	}
@@ -65,7 +65,7 @@ SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bp
 `
 
 func (q *Queries) GetMpesaRequest(ctx context.Context, transactionID int64) (MpesaRequest, error) {
-	row := q.db.QueryRowContext(ctx, getMpesaRequest, transactionID)
+	row := q.queryRow(ctx, q.getMpesaRequestStmt, getMpesaRequest, transactionID)
 	var i MpesaRequest
 	err := row.Scan(
 		&i.TransactionID,
@@ -94,7 +94,7 @@ SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bp
 `
 
 func (q *Queries) GetMpesaRequestByCheckout(ctx context.Context, checkoutRequestID sql.NullString) (MpesaRequest, error) {
-	row := q.db.QueryRowContext(ctx, getMpesaRequestByCheckout, checkoutRequestID)
+	row := q.queryRow(ctx, q.getMpesaRequestByCheckoutStmt, getMpesaRequestByCheckout, checkoutRequestID)
 	var i MpesaRequest
 	err := row.Scan(
 		&i.TransactionID,
@@ -123,7 +123,7 @@ SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bp
 `
 
 func (q *Queries) GetMpesaRequestByOriginator(ctx context.Context, originatorConversationID sql.NullString) (MpesaRequest, error) {
-	row := q.db.QueryRowContext(ctx, getMpesaRequestByOriginator, originatorConversationID)
+	row := q.queryRow(ctx, q.getMpesaRequestByOriginatorStmt, getMpesaRequestByOriginator, originatorConversationID)
 	var i MpesaRequest
 	err := row.Scan(
 		&i.TransactionID,
@@ -164,7 +164,7 @@ type GetUnacknowledgedTopupParams struct {
 // acknowledged (no CheckoutRequestID): Daraja keeps one prompt per number
 // at a time, so a callback for that number and amount is its.
 func (q *Queries) GetUnacknowledgedTopup(ctx context.Context, arg GetUnacknowledgedTopupParams) (MpesaRequest, error) {
-	row := q.db.QueryRowContext(ctx, getUnacknowledgedTopup, arg.Phone, arg.AmountKes)
+	row := q.queryRow(ctx, q.getUnacknowledgedTopupStmt, getUnacknowledgedTopup, arg.Phone, arg.AmountKes)
 	var i MpesaRequest
 	err := row.Scan(
 		&i.TransactionID,
@@ -211,7 +211,7 @@ type InsertMpesaRequestParams struct {
 }
 
 func (q *Queries) InsertMpesaRequest(ctx context.Context, arg InsertMpesaRequestParams) error {
-	_, err := q.db.ExecContext(ctx, insertMpesaRequest,
+	_, err := q.exec(ctx, q.insertMpesaRequestStmt, insertMpesaRequest,
 		arg.TransactionID,
 		arg.Kind,
 		arg.Phone,
@@ -239,7 +239,7 @@ type ListDueMpesaRequestsParams struct {
 
 // Open requests whose next check is due at now, the longest waiting first.
 func (q *Queries) ListDueMpesaRequests(ctx context.Context, arg ListDueMpesaRequestsParams) ([]MpesaRequest, error) {
-	rows, err := q.db.QueryContext(ctx, listDueMpesaRequests, arg.Now, arg.MaxRows)
+	rows, err := q.query(ctx, q.listDueMpesaRequestsStmt, listDueMpesaRequests, arg.Now, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ type MarkMpesaSentParams struct {
 // or closed meanwhile (an unsent request the reconciler finished), and then
 // it must not be sent.
 func (q *Queries) MarkMpesaSent(ctx context.Context, arg MarkMpesaSentParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, markMpesaSent, arg.SentAt, arg.Now, arg.TransactionID)
+	result, err := q.exec(ctx, q.markMpesaSentStmt, markMpesaSent, arg.SentAt, arg.Now, arg.TransactionID)
 	if err != nil {
 		return 0, err
 	}
@@ -320,7 +320,7 @@ type NoteMpesaResultParams struct {
 // the operator, a withdrawal M-Pesa does not find) and when to look next;
 // 0 rows means it is closed.
 func (q *Queries) NoteMpesaResult(ctx context.Context, arg NoteMpesaResultParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, noteMpesaResult,
+	result, err := q.exec(ctx, q.noteMpesaResultStmt, noteMpesaResult,
 		arg.ResultCode,
 		arg.ResultDesc,
 		arg.NextCheckAt,
@@ -353,7 +353,7 @@ type RecordMpesaResultParams struct {
 // got, and 0 rows means another receipt is already there), the code and
 // description, and nothing more to ask.
 func (q *Queries) RecordMpesaResult(ctx context.Context, arg RecordMpesaResultParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, recordMpesaResult,
+	result, err := q.exec(ctx, q.recordMpesaResultStmt, recordMpesaResult,
 		arg.Receipt,
 		arg.ResultCode,
 		arg.ResultDesc,
@@ -380,7 +380,7 @@ type ScheduleMpesaCheckParams struct {
 // Sets when the reconciler asks Daraja next about a request still open, and
 // counts the check just made; 0 rows means it is closed.
 func (q *Queries) ScheduleMpesaCheck(ctx context.Context, arg ScheduleMpesaCheckParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, scheduleMpesaCheck, arg.NextCheckAt, arg.Now, arg.TransactionID)
+	result, err := q.exec(ctx, q.scheduleMpesaCheckStmt, scheduleMpesaCheck, arg.NextCheckAt, arg.Now, arg.TransactionID)
 	if err != nil {
 		return 0, err
 	}
@@ -400,7 +400,7 @@ type SetMpesaCheckoutParams struct {
 
 // Records Daraja's CheckoutRequestID of an STK push, once.
 func (q *Queries) SetMpesaCheckout(ctx context.Context, arg SetMpesaCheckoutParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setMpesaCheckout, arg.CheckoutRequestID, arg.Now, arg.TransactionID)
+	result, err := q.exec(ctx, q.setMpesaCheckoutStmt, setMpesaCheckout, arg.CheckoutRequestID, arg.Now, arg.TransactionID)
 	if err != nil {
 		return 0, err
 	}
@@ -420,7 +420,7 @@ type SetMpesaConversationParams struct {
 
 // Records Daraja's ConversationID of a B2C payment, once.
 func (q *Queries) SetMpesaConversation(ctx context.Context, arg SetMpesaConversationParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setMpesaConversation, arg.ConversationID, arg.Now, arg.TransactionID)
+	result, err := q.exec(ctx, q.setMpesaConversationStmt, setMpesaConversation, arg.ConversationID, arg.Now, arg.TransactionID)
 	if err != nil {
 		return 0, err
 	}

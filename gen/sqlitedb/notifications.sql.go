@@ -46,7 +46,7 @@ func (q *Queries) ClaimNotifications(ctx context.Context, arg ClaimNotifications
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
-	result, err := q.db.ExecContext(ctx, query, queryParams...)
+	result, err := q.exec(ctx, nil, query, queryParams...)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +68,7 @@ type GetBalanceAfterParams struct {
 // A user's balance right after a transaction moved it, from the ledger's
 // own running balance (the entry of the user's account in it).
 func (q *Queries) GetBalanceAfter(ctx context.Context, arg GetBalanceAfterParams) (sql.NullInt64, error) {
-	row := q.db.QueryRowContext(ctx, getBalanceAfter, arg.TransactionID, arg.UserID)
+	row := q.queryRow(ctx, q.getBalanceAfterStmt, getBalanceAfter, arg.TransactionID, arg.UserID)
 	var balance_after_msat sql.NullInt64
 	err := row.Scan(&balance_after_msat)
 	return balance_after_msat, err
@@ -91,7 +91,7 @@ type GetNotificationRow struct {
 }
 
 func (q *Queries) GetNotification(ctx context.Context, id int64) (GetNotificationRow, error) {
-	row := q.db.QueryRowContext(ctx, getNotification, id)
+	row := q.queryRow(ctx, q.getNotificationStmt, getNotification, id)
 	var i GetNotificationRow
 	err := row.Scan(
 		&i.Notification.ID,
@@ -142,7 +142,7 @@ type InsertNotificationParams struct {
 }
 
 func (q *Queries) InsertNotification(ctx context.Context, arg InsertNotificationParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertNotification,
+	row := q.queryRow(ctx, q.insertNotificationStmt, insertNotification,
 		arg.UserID,
 		arg.Phone,
 		arg.Kind,
@@ -169,7 +169,7 @@ type InsertSMSDeliveryParams struct {
 // Opens the delivery record of a message the gateway took: one per
 // notification (it is sent once), even under a message id seen before.
 func (q *Queries) InsertSMSDelivery(ctx context.Context, arg InsertSMSDeliveryParams) error {
-	_, err := q.db.ExecContext(ctx, insertSMSDelivery, arg.MessageID, arg.NotificationID)
+	_, err := q.exec(ctx, q.insertSMSDeliveryStmt, insertSMSDelivery, arg.MessageID, arg.NotificationID)
 	return err
 }
 
@@ -195,7 +195,7 @@ func (q *Queries) ListClaimedNotifications(ctx context.Context, arg ListClaimedN
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
-	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	rows, err := q.query(ctx, nil, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ type ListNotificationsByTransactionRow struct {
 }
 
 func (q *Queries) ListNotificationsByTransaction(ctx context.Context, transactionID sql.NullInt64) ([]ListNotificationsByTransactionRow, error) {
-	rows, err := q.db.QueryContext(ctx, listNotificationsByTransaction, transactionID)
+	rows, err := q.query(ctx, q.listNotificationsByTransactionStmt, listNotificationsByTransaction, transactionID)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ type ListOutboxBacklogRow struct {
 // For the metrics: how many texts wait to be sent and the oldest of them
 // (no row when none waits), through the (status, next_attempt_at) index.
 func (q *Queries) ListOutboxBacklog(ctx context.Context) ([]ListOutboxBacklogRow, error) {
-	rows, err := q.db.QueryContext(ctx, listOutboxBacklog)
+	rows, err := q.query(ctx, q.listOutboxBacklogStmt, listOutboxBacklog)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +351,7 @@ type LockDueNotificationsParams struct {
 // those whose send is in flight (leased_until, on the clock of the host
 // whose file this is: db_now).
 func (q *Queries) LockDueNotifications(ctx context.Context, arg LockDueNotificationsParams) ([]int64, error) {
-	rows, err := q.db.QueryContext(ctx, lockDueNotifications, arg.Now, arg.DbNow, arg.MaxRows)
+	rows, err := q.query(ctx, q.lockDueNotificationsStmt, lockDueNotifications, arg.Now, arg.DbNow, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +397,7 @@ type RecordDeliveryReportParams struct {
 // by id alone: under an id the gateway gave more than once it goes to the
 // earliest of those messages still without a final report.
 func (q *Queries) RecordDeliveryReport(ctx context.Context, arg RecordDeliveryReportParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, recordDeliveryReport,
+	result, err := q.exec(ctx, q.recordDeliveryReportStmt, recordDeliveryReport,
 		arg.Status,
 		arg.FailureReason,
 		arg.Retries,
@@ -429,7 +429,7 @@ type RecordNotificationRetryParams struct {
 // Records a failed attempt, by the lease's holder only: due again at
 // next_attempt_at, or failed for good when status says so.
 func (q *Queries) RecordNotificationRetry(ctx context.Context, arg RecordNotificationRetryParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, recordNotificationRetry,
+	result, err := q.exec(ctx, q.recordNotificationRetryStmt, recordNotificationRetry,
 		arg.Status,
 		arg.NextAttemptAt,
 		arg.LastError,
@@ -458,7 +458,7 @@ type RecordNotificationSentParams struct {
 
 // Records the gateway's acceptance, by the lease's holder only.
 func (q *Queries) RecordNotificationSent(ctx context.Context, arg RecordNotificationSentParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, recordNotificationSent,
+	result, err := q.exec(ctx, q.recordNotificationSentStmt, recordNotificationSent,
 		arg.MessageID,
 		arg.Now,
 		arg.ID,
@@ -497,7 +497,7 @@ func (q *Queries) ReleaseNotifications(ctx context.Context, arg ReleaseNotificat
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
-	result, err := q.db.ExecContext(ctx, query, queryParams...)
+	result, err := q.exec(ctx, nil, query, queryParams...)
 	if err != nil {
 		return 0, err
 	}
@@ -521,7 +521,7 @@ type StartNotificationAttemptParams struct {
 // time of the clock of the host whose file this is): no claim takes it
 // before then.
 func (q *Queries) StartNotificationAttempt(ctx context.Context, arg StartNotificationAttemptParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, startNotificationAttempt, arg.LeaseUntil, arg.ID, arg.ClaimToken)
+	result, err := q.exec(ctx, q.startNotificationAttemptStmt, startNotificationAttempt, arg.LeaseUntil, arg.ID, arg.ClaimToken)
 	if err != nil {
 		return 0, err
 	}

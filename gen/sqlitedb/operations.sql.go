@@ -16,7 +16,7 @@ SELECT id, auto_paused, auto_reason, manual_paused, manual_reason, operator, upd
 `
 
 func (q *Queries) GetServicePause(ctx context.Context) (ServicePause, error) {
-	row := q.db.QueryRowContext(ctx, getServicePause)
+	row := q.queryRow(ctx, q.getServicePauseStmt, getServicePause)
 	var i ServicePause
 	err := row.Scan(
 		&i.ID,
@@ -49,7 +49,7 @@ type InsertAuditParams struct {
 }
 
 func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertAudit,
+	row := q.queryRow(ctx, q.insertAuditStmt, insertAudit,
 		arg.Operator,
 		arg.Action,
 		arg.UserID,
@@ -69,7 +69,7 @@ SELECT id, operator, "action", user_id, reason, detail, prev_hash, hash, created
 `
 
 func (q *Queries) LastAudit(ctx context.Context) (AdminAudit, error) {
-	row := q.db.QueryRowContext(ctx, lastAudit)
+	row := q.queryRow(ctx, q.lastAuditStmt, lastAudit)
 	var i AdminAudit
 	err := row.Scan(
 		&i.ID,
@@ -95,7 +95,7 @@ type ListAuditParams struct {
 }
 
 func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AdminAudit, error) {
-	rows, err := q.db.QueryContext(ctx, listAudit, arg.AfterID, arg.RowLimit)
+	rows, err := q.query(ctx, q.listAuditStmt, listAudit, arg.AfterID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 
 // Users an operator froze or whose PIN reset is pending, for reconcile.
 func (q *Queries) ListFlaggedUsers(ctx context.Context) ([]User, error) {
-	rows, err := q.db.QueryContext(ctx, listFlaggedUsers)
+	rows, err := q.query(ctx, q.listFlaggedUsersStmt, listFlaggedUsers)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 `
 
 func (q *Queries) ListOpenSessions(ctx context.Context, phone string) ([]UssdSession, error) {
-	rows, err := q.db.QueryContext(ctx, listOpenSessions, phone)
+	rows, err := q.query(ctx, q.listOpenSessionsStmt, listOpenSessions, phone)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ type ListUserAuditParams struct {
 }
 
 func (q *Queries) ListUserAudit(ctx context.Context, arg ListUserAuditParams) ([]AdminAudit, error) {
-	rows, err := q.db.QueryContext(ctx, listUserAudit, arg.UserID, arg.RowLimit)
+	rows, err := q.query(ctx, q.listUserAuditStmt, listUserAudit, arg.UserID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ type SetAutoPauseParams struct {
 // Changes the watchdog's flag only when it differs, so that of several
 // servers exactly one sees the change (and logs it).
 func (q *Queries) SetAutoPause(ctx context.Context, arg SetAutoPauseParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setAutoPause, arg.Paused, arg.Reason, arg.Now)
+	result, err := q.exec(ctx, q.setAutoPauseStmt, setAutoPause, arg.Paused, arg.Reason, arg.Now)
 	if err != nil {
 		return 0, err
 	}
@@ -290,7 +290,7 @@ type SetManualPauseParams struct {
 }
 
 func (q *Queries) SetManualPause(ctx context.Context, arg SetManualPauseParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setManualPause,
+	result, err := q.exec(ctx, q.setManualPauseStmt, setManualPause,
 		arg.Paused,
 		arg.Reason,
 		arg.Operator,
@@ -313,7 +313,7 @@ type SetUserFrozenParams struct {
 }
 
 func (q *Queries) SetUserFrozen(ctx context.Context, arg SetUserFrozenParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserFrozen, arg.FrozenAt, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserFrozenStmt, setUserFrozen, arg.FrozenAt, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -331,7 +331,7 @@ type SetUserPINResetParams struct {
 }
 
 func (q *Queries) SetUserPINReset(ctx context.Context, arg SetUserPINResetParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserPINReset, arg.PinResetAt, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserPINResetStmt, setUserPINReset, arg.PinResetAt, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -347,7 +347,7 @@ SELECT CAST((SELECT COALESCE(SUM(balance_msat), 0) FROM accounts WHERE kind = 'u
 // What the users are owed: every user account, and the holds of pending
 // operations (the reserved account), which go back to them on a failure.
 func (q *Queries) UserLiabilities(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, userLiabilities)
+	row := q.queryRow(ctx, q.userLiabilitiesStmt, userLiabilities)
 	var total int64
 	err := row.Scan(&total)
 	return total, err

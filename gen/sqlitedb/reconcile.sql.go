@@ -31,7 +31,7 @@ type ListBalanceDriftRow struct {
 // Accounts whose cached balance (a system account's row and buckets) differs
 // from the sum of their entries.
 func (q *Queries) ListBalanceDrift(ctx context.Context) ([]ListBalanceDriftRow, error) {
-	rows, err := q.db.QueryContext(ctx, listBalanceDrift)
+	rows, err := q.query(ctx, q.listBalanceDriftStmt, listBalanceDrift)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ type ListChainAccountsRow struct {
 
 // User accounts with their chain heads and daily counters, a page at a time.
 func (q *Queries) ListChainAccounts(ctx context.Context, arg ListChainAccountsParams) ([]ListChainAccountsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listChainAccounts, arg.AfterID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listChainAccountsStmt, listChainAccounts, arg.AfterID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ type ListChainEntriesRow struct {
 // Entries that have a chain place, in (account, place) order, after a given
 // place: a range scan of the unique (account_id, seq) index.
 func (q *Queries) ListChainEntries(ctx context.Context, arg ListChainEntriesParams) ([]ListChainEntriesRow, error) {
-	rows, err := q.db.QueryContext(ctx, listChainEntries, arg.AfterAccount, arg.AfterSeq, arg.MaxRows)
+	rows, err := q.query(ctx, q.listChainEntriesStmt, listChainEntries, arg.AfterAccount, arg.AfterSeq, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ type ListLightningMovementsRow struct {
 // Invoice and payment transactions with a payment hash, a page at a time,
 // each with the sum of its entries on the Lightning account.
 func (q *Queries) ListLightningMovements(ctx context.Context, arg ListLightningMovementsParams) ([]ListLightningMovementsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listLightningMovements, arg.LightningAccount, arg.AfterID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listLightningMovementsStmt, listLightningMovements, arg.LightningAccount, arg.AfterID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ type ListNegativeUserAccountsRow struct {
 }
 
 func (q *Queries) ListNegativeUserAccounts(ctx context.Context) ([]ListNegativeUserAccountsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listNegativeUserAccounts)
+	rows, err := q.query(ctx, q.listNegativeUserAccountsStmt, listNegativeUserAccounts)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ type ListReservationMismatchesRow struct {
 // Money held on an account (the reserved account) per transaction: a pending
 // transaction must hold a positive amount, a finished one must hold nothing.
 func (q *Queries) ListReservationMismatches(ctx context.Context, accountID int64) ([]ListReservationMismatchesRow, error) {
-	rows, err := q.db.QueryContext(ctx, listReservationMismatches, accountID)
+	rows, err := q.query(ctx, q.listReservationMismatchesStmt, listReservationMismatches, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +344,7 @@ type ListTransactionShapesRow struct {
 // user's, and the counterparty phone's user's) and their entries, one row
 // per entry (one with no entry for a transaction without any).
 func (q *Queries) ListTransactionShapes(ctx context.Context, arg ListTransactionShapesParams) ([]ListTransactionShapesRow, error) {
-	rows, err := q.db.QueryContext(ctx, listTransactionShapes, arg.AfterID, arg.UptoID)
+	rows, err := q.query(ctx, q.listTransactionShapesStmt, listTransactionShapes, arg.AfterID, arg.UptoID)
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +394,7 @@ type ListUnbalancedTransactionsRow struct {
 
 // Transactions whose ledger entries do not sum to zero.
 func (q *Queries) ListUnbalancedTransactions(ctx context.Context) ([]ListUnbalancedTransactionsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listUnbalancedTransactions)
+	rows, err := q.query(ctx, q.listUnbalancedTransactionsStmt, listUnbalancedTransactions)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +433,7 @@ type ListUnchainedEntriesRow struct {
 // Entries on user accounts outside any chain: every posting gives them a
 // place, a balance after and a hash.
 func (q *Queries) ListUnchainedEntries(ctx context.Context, maxRows int64) ([]ListUnchainedEntriesRow, error) {
-	rows, err := q.db.QueryContext(ctx, listUnchainedEntries, maxRows)
+	rows, err := q.query(ctx, q.listUnchainedEntriesStmt, listUnchainedEntries, maxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +465,7 @@ SELECT CAST(COALESCE(MAX(id), 0) AS INTEGER) AS max_id FROM transactions
 `
 
 func (q *Queries) MaxTransactionID(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, maxTransactionID)
+	row := q.queryRow(ctx, q.maxTransactionIDStmt, maxTransactionID)
 	var max_id int64
 	err := row.Scan(&max_id)
 	return max_id, err
@@ -477,7 +477,7 @@ SELECT CAST((SELECT COALESCE(SUM(balance_msat), 0) FROM accounts) + (SELECT COAL
 
 // Every cached balance, the system accounts' buckets included.
 func (q *Queries) SumAllBalances(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumAllBalances)
+	row := q.queryRow(ctx, q.sumAllBalancesStmt, sumAllBalances)
 	var total int64
 	err := row.Scan(&total)
 	return total, err

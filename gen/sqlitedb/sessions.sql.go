@@ -22,7 +22,7 @@ type CloseIdleSessionsParams struct {
 }
 
 func (q *Queries) CloseIdleSessions(ctx context.Context, arg CloseIdleSessionsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, closeIdleSessions, arg.Now, arg.IdleBefore)
+	result, err := q.exec(ctx, q.closeIdleSessionsStmt, closeIdleSessions, arg.Now, arg.IdleBefore)
 	if err != nil {
 		return 0, err
 	}
@@ -46,7 +46,7 @@ type EndSessionParams struct {
 }
 
 func (q *Queries) EndSession(ctx context.Context, arg EndSessionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, endSession,
+	result, err := q.exec(ctx, q.endSessionStmt, endSession,
 		arg.EndStatus,
 		arg.DurationMs,
 		arg.Hops,
@@ -64,7 +64,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 `
 
 func (q *Queries) GetSession(ctx context.Context, sessionID string) (UssdSession, error) {
-	row := q.db.QueryRowContext(ctx, getSession, sessionID)
+	row := q.queryRow(ctx, q.getSessionStmt, getSession, sessionID)
 	var i UssdSession
 	err := row.Scan(
 		&i.ID,
@@ -92,7 +92,7 @@ SELECT id, session_id, user_id, phone, state, input_buffer, last_input, last_res
 
 // SQLite's write transaction already excludes other writers.
 func (q *Queries) GetSessionForUpdate(ctx context.Context, sessionID string) (UssdSession, error) {
-	row := q.db.QueryRowContext(ctx, getSessionForUpdate, sessionID)
+	row := q.queryRow(ctx, q.getSessionForUpdateStmt, getSessionForUpdate, sessionID)
 	var i UssdSession
 	err := row.Scan(
 		&i.ID,
@@ -110,6 +110,57 @@ func (q *Queries) GetSessionForUpdate(ctx context.Context, sessionID string) (Us
 		&i.LastActivityAt,
 		&i.CreatedAt,
 		&i.EndedAt,
+	)
+	return i, err
+}
+
+const getSessionWithUser = `-- name: GetSessionWithUser :one
+SELECT ussd_sessions.id, ussd_sessions.session_id, ussd_sessions.user_id, ussd_sessions.phone, ussd_sessions.state, ussd_sessions.input_buffer, ussd_sessions.last_input, ussd_sessions.last_response, ussd_sessions.hops, ussd_sessions.end_status, ussd_sessions.duration_ms, ussd_sessions.active, ussd_sessions.last_activity_at, ussd_sessions.created_at, ussd_sessions.ended_at, users.id, users.phone, users.lightning_name, users.lightning_pubkey, users.pin_hash, users.failed_pin_attempts, users.lockout_count, users.locked_until, users.language, users.status, users.created_at, users.updated_at, users.frozen_at, users.pin_reset_at
+FROM ussd_sessions JOIN users ON users.id = ussd_sessions.user_id
+WHERE ussd_sessions.session_id = ?1
+`
+
+type GetSessionWithUserRow struct {
+	UssdSession UssdSession
+	User        User
+}
+
+// A hop's session with its user in one round trip, and without a lock: a
+// hop after the first reads this, works, then saves (SaveSessionHop). The
+// first hop records the user, so a session not saved yet has no row here.
+func (q *Queries) GetSessionWithUser(ctx context.Context, sessionID string) (GetSessionWithUserRow, error) {
+	row := q.queryRow(ctx, q.getSessionWithUserStmt, getSessionWithUser, sessionID)
+	var i GetSessionWithUserRow
+	err := row.Scan(
+		&i.UssdSession.ID,
+		&i.UssdSession.SessionID,
+		&i.UssdSession.UserID,
+		&i.UssdSession.Phone,
+		&i.UssdSession.State,
+		&i.UssdSession.InputBuffer,
+		&i.UssdSession.LastInput,
+		&i.UssdSession.LastResponse,
+		&i.UssdSession.Hops,
+		&i.UssdSession.EndStatus,
+		&i.UssdSession.DurationMs,
+		&i.UssdSession.Active,
+		&i.UssdSession.LastActivityAt,
+		&i.UssdSession.CreatedAt,
+		&i.UssdSession.EndedAt,
+		&i.User.ID,
+		&i.User.Phone,
+		&i.User.LightningName,
+		&i.User.LightningPubkey,
+		&i.User.PinHash,
+		&i.User.FailedPinAttempts,
+		&i.User.LockoutCount,
+		&i.User.LockedUntil,
+		&i.User.Language,
+		&i.User.Status,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.FrozenAt,
+		&i.User.PinResetAt,
 	)
 	return i, err
 }
@@ -139,7 +190,7 @@ type SaveSessionHopParams struct {
 // the screen it answered, so a repeated hop can be answered alike; a hop
 // that answered a final screen also closes the session.
 func (q *Queries) SaveSessionHop(ctx context.Context, arg SaveSessionHopParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, saveSessionHop,
+	result, err := q.exec(ctx, q.saveSessionHopStmt, saveSessionHop,
 		arg.UserID,
 		arg.State,
 		arg.InputBuffer,
@@ -168,7 +219,7 @@ type SetSessionInputBufferParams struct {
 }
 
 func (q *Queries) SetSessionInputBuffer(ctx context.Context, arg SetSessionInputBufferParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setSessionInputBuffer, arg.InputBuffer, arg.Now, arg.SessionID)
+	result, err := q.exec(ctx, q.setSessionInputBufferStmt, setSessionInputBuffer, arg.InputBuffer, arg.Now, arg.SessionID)
 	if err != nil {
 		return 0, err
 	}
@@ -192,7 +243,7 @@ type UpsertSessionParams struct {
 // Opens the session on its first hop (a concurrent twin only refreshes its
 // activity).
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
-	_, err := q.db.ExecContext(ctx, upsertSession,
+	_, err := q.exec(ctx, q.upsertSessionStmt, upsertSession,
 		arg.SessionID,
 		arg.UserID,
 		arg.Phone,

@@ -22,7 +22,7 @@ type CountInboundSMSSinceParams struct {
 
 // How many texts a number sent since a time, for the flood limit.
 func (q *Queries) CountInboundSMSSince(ctx context.Context, arg CountInboundSMSSinceParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countInboundSMSSince, arg.Phone, arg.Since)
+	row := q.queryRow(ctx, q.countInboundSMSSinceStmt, countInboundSMSSince, arg.Phone, arg.Since)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -40,7 +40,7 @@ type EnsureSMSReplyCountParams struct {
 
 // The day's count of a kind of reply, made at zero the first time.
 func (q *Queries) EnsureSMSReplyCount(ctx context.Context, arg EnsureSMSReplyCountParams) error {
-	_, err := q.db.ExecContext(ctx, ensureSMSReplyCount, arg.Kind, arg.ReplyDay)
+	_, err := q.exec(ctx, q.ensureSMSReplyCountStmt, ensureSMSReplyCount, arg.Kind, arg.ReplyDay)
 	return err
 }
 
@@ -49,7 +49,7 @@ SELECT id, gateway_id, phone, user_id, text, outcome, reply_key, received_at FRO
 `
 
 func (q *Queries) GetInboundSMSByGatewayID(ctx context.Context, gatewayID string) (InboundSMS, error) {
-	row := q.db.QueryRowContext(ctx, getInboundSMSByGatewayID, gatewayID)
+	row := q.queryRow(ctx, q.getInboundSMSByGatewayIDStmt, getInboundSMSByGatewayID, gatewayID)
 	var i InboundSMS
 	err := row.Scan(
 		&i.ID,
@@ -78,7 +78,7 @@ type GetOpenPaymentRequestParams struct {
 
 // The user's pending request that has not expired, if any.
 func (q *Queries) GetOpenPaymentRequest(ctx context.Context, arg GetOpenPaymentRequestParams) (PaymentRequest, error) {
-	row := q.db.QueryRowContext(ctx, getOpenPaymentRequest, arg.UserID, arg.Now)
+	row := q.queryRow(ctx, q.getOpenPaymentRequestStmt, getOpenPaymentRequest, arg.UserID, arg.Now)
 	var i PaymentRequest
 	err := row.Scan(
 		&i.ID,
@@ -102,7 +102,7 @@ SELECT id, user_id, inbound_id, invoice, payment_hash, amount_msat, payee, statu
 `
 
 func (q *Queries) GetPaymentRequest(ctx context.Context, id int64) (PaymentRequest, error) {
-	row := q.db.QueryRowContext(ctx, getPaymentRequest, id)
+	row := q.queryRow(ctx, q.getPaymentRequestStmt, getPaymentRequest, id)
 	var i PaymentRequest
 	err := row.Scan(
 		&i.ID,
@@ -137,7 +137,7 @@ type InsertInboundSMSParams struct {
 }
 
 func (q *Queries) InsertInboundSMS(ctx context.Context, arg InsertInboundSMSParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertInboundSMS,
+	row := q.queryRow(ctx, q.insertInboundSMSStmt, insertInboundSMS,
 		arg.GatewayID,
 		arg.Phone,
 		arg.UserID,
@@ -172,7 +172,7 @@ type InsertPaymentRequestParams struct {
 }
 
 func (q *Queries) InsertPaymentRequest(ctx context.Context, arg InsertPaymentRequestParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertPaymentRequest,
+	row := q.queryRow(ctx, q.insertPaymentRequestStmt, insertPaymentRequest,
 		arg.UserID,
 		arg.InboundID,
 		arg.Invoice,
@@ -197,7 +197,7 @@ type SetInboundSMSOutcomeParams struct {
 }
 
 func (q *Queries) SetInboundSMSOutcome(ctx context.Context, arg SetInboundSMSOutcomeParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setInboundSMSOutcome, arg.Outcome, arg.ID)
+	result, err := q.exec(ctx, q.setInboundSMSOutcomeStmt, setInboundSMSOutcome, arg.Outcome, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -216,7 +216,7 @@ type SetInboundSMSReplyKeyParams struct {
 // Claims a reply that must not repeat; a unique violation means another
 // text already earned it.
 func (q *Queries) SetInboundSMSReplyKey(ctx context.Context, arg SetInboundSMSReplyKeyParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setInboundSMSReplyKey, arg.ReplyKey, arg.ID)
+	result, err := q.exec(ctx, q.setInboundSMSReplyKeyStmt, setInboundSMSReplyKey, arg.ReplyKey, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -240,7 +240,7 @@ type SetPaymentRequestStatusParams struct {
 // Moves a request on from the status the caller read, and records the
 // payment it became (if any).
 func (q *Queries) SetPaymentRequestStatus(ctx context.Context, arg SetPaymentRequestStatusParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setPaymentRequestStatus,
+	result, err := q.exec(ctx, q.setPaymentRequestStatusStmt, setPaymentRequestStatus,
 		arg.Status,
 		arg.TransactionID,
 		arg.Now,
@@ -266,7 +266,7 @@ type SupersedePaymentRequestsParams struct {
 // A newer request replaces the user's pending ones: only the latest text
 // is offered for approval.
 func (q *Queries) SupersedePaymentRequests(ctx context.Context, arg SupersedePaymentRequestsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, supersedePaymentRequests, arg.Now, arg.UserID)
+	result, err := q.exec(ctx, q.supersedePaymentRequestsStmt, supersedePaymentRequests, arg.Now, arg.UserID)
 	if err != nil {
 		return 0, err
 	}
@@ -287,7 +287,7 @@ type TakeSMSReplyPlaceParams struct {
 // Counts one more reply of the day while the count is below the cap: no
 // row changed means the cap is reached.
 func (q *Queries) TakeSMSReplyPlace(ctx context.Context, arg TakeSMSReplyPlaceParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, takeSMSReplyPlace, arg.Kind, arg.ReplyDay, arg.Cap)
+	result, err := q.exec(ctx, q.takeSMSReplyPlaceStmt, takeSMSReplyPlace, arg.Kind, arg.ReplyDay, arg.Cap)
 	if err != nil {
 		return 0, err
 	}

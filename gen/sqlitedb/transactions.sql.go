@@ -30,7 +30,7 @@ type FinishTransactionParams struct {
 // a final one) and records its final amount and fee; 0 rows means it was not
 // in from_status.
 func (q *Queries) FinishTransaction(ctx context.Context, arg FinishTransactionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, finishTransaction,
+	result, err := q.exec(ctx, q.finishTransactionStmt, finishTransaction,
 		arg.ToStatus,
 		arg.AmountMsat,
 		arg.FeeMsat,
@@ -53,7 +53,7 @@ WHERE payment_hash = ?1 AND type = 'payment'
 // has at most one (migration 000006), by the unique index that also serves
 // this.
 func (q *Queries) GetPaymentByHash(ctx context.Context, paymentHash sql.NullString) (Transaction, error) {
-	row := q.db.QueryRowContext(ctx, getPaymentByHash, paymentHash)
+	row := q.queryRow(ctx, q.getPaymentByHashStmt, getPaymentByHash, paymentHash)
 	var i Transaction
 	err := row.Scan(
 		&i.ID,
@@ -86,7 +86,7 @@ SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, pay
 `
 
 func (q *Queries) GetTransactionByID(ctx context.Context, id int64) (Transaction, error) {
-	row := q.db.QueryRowContext(ctx, getTransactionByID, id)
+	row := q.queryRow(ctx, q.getTransactionByIDStmt, getTransactionByID, id)
 	var i Transaction
 	err := row.Scan(
 		&i.ID,
@@ -119,7 +119,7 @@ SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, pay
 `
 
 func (q *Queries) GetTransactionByIdempotencyKey(ctx context.Context, idempotencyKey string) (Transaction, error) {
-	row := q.db.QueryRowContext(ctx, getTransactionByIdempotencyKey, idempotencyKey)
+	row := q.queryRow(ctx, q.getTransactionByIdempotencyKeyStmt, getTransactionByIdempotencyKey, idempotencyKey)
 	var i Transaction
 	err := row.Scan(
 		&i.ID,
@@ -182,7 +182,7 @@ type InsertTransactionParams struct {
 }
 
 func (q *Queries) InsertTransaction(ctx context.Context, arg InsertTransactionParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertTransaction,
+	row := q.queryRow(ctx, q.insertTransactionStmt, insertTransaction,
 		arg.UserID,
 		arg.Type,
 		arg.Direction,
@@ -242,7 +242,7 @@ type InsertTransferRow struct {
 // "send" and the recipient's "receive", whose key is the send key + "/receive".
 // Both ids come back; the caller picks the sending row by its type.
 func (q *Queries) InsertTransfer(ctx context.Context, arg InsertTransferParams) ([]InsertTransferRow, error) {
-	rows, err := q.db.QueryContext(ctx, insertTransfer,
+	rows, err := q.query(ctx, q.insertTransferStmt, insertTransfer,
 		arg.SenderID,
 		arg.AmountMsat,
 		arg.FeeMsat,
@@ -294,7 +294,7 @@ type LeaseTransactionParams struct {
 // another holds a lease that has not run out. The holder renews its lease
 // with the same token.
 func (q *Queries) LeaseTransaction(ctx context.Context, arg LeaseTransactionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, leaseTransaction,
+	result, err := q.exec(ctx, q.leaseTransactionStmt, leaseTransaction,
 		arg.FollowToken,
 		arg.LeaseUntil,
 		arg.ID,
@@ -324,7 +324,7 @@ type ListPendingBacklogRow struct {
 // oldest (the first pending id of a type is its oldest), read through the
 // index of pending rows; no finished row is scanned.
 func (q *Queries) ListPendingBacklog(ctx context.Context) ([]ListPendingBacklogRow, error) {
-	rows, err := q.db.QueryContext(ctx, listPendingBacklog)
+	rows, err := q.query(ctx, q.listPendingBacklogStmt, listPendingBacklog)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +351,7 @@ SELECT id, user_id, type, direction, status, amount_msat, fee_msat, invoice, pay
 `
 
 func (q *Queries) ListPendingTransactions(ctx context.Context, type_ string) ([]Transaction, error) {
-	rows, err := q.db.QueryContext(ctx, listPendingTransactions, type_)
+	rows, err := q.query(ctx, q.listPendingTransactionsStmt, listPendingTransactions, type_)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +410,7 @@ type ListUserTransactionsParams struct {
 
 // The latest transactions of a user, newest first, older than before_id.
 func (q *Queries) ListUserTransactions(ctx context.Context, arg ListUserTransactionsParams) ([]Transaction, error) {
-	rows, err := q.db.QueryContext(ctx, listUserTransactions, arg.UserID, arg.BeforeID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listUserTransactionsStmt, listUserTransactions, arg.UserID, arg.BeforeID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +466,7 @@ type ReleaseTransactionParams struct {
 
 // Ends the holder's lease of a transaction; 0 rows when it holds none.
 func (q *Queries) ReleaseTransaction(ctx context.Context, arg ReleaseTransactionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, releaseTransaction, arg.ID, arg.FollowToken)
+	result, err := q.exec(ctx, q.releaseTransactionStmt, releaseTransaction, arg.ID, arg.FollowToken)
 	if err != nil {
 		return 0, err
 	}

@@ -16,7 +16,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByID, id)
+	row := q.queryRow(ctx, q.getUserByIDStmt, getUserByID, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -43,7 +43,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 
 // SQLite's write transaction already excludes other writers.
 func (q *Queries) GetUserByIDForShare(ctx context.Context, id int64) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByIDForShare, id)
+	row := q.queryRow(ctx, q.getUserByIDForShareStmt, getUserByIDForShare, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -70,7 +70,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 
 // SQLite's write transaction already excludes other writers.
 func (q *Queries) GetUserByIDForUpdate(ctx context.Context, id int64) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByIDForUpdate, id)
+	row := q.queryRow(ctx, q.getUserByIDForUpdateStmt, getUserByIDForUpdate, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -96,7 +96,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 `
 
 func (q *Queries) GetUserByLightningName(ctx context.Context, lightningName string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByLightningName, lightningName)
+	row := q.queryRow(ctx, q.getUserByLightningNameStmt, getUserByLightningName, lightningName)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -122,7 +122,7 @@ SELECT id, phone, lightning_name, lightning_pubkey, pin_hash, failed_pin_attempt
 `
 
 func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByPhone, phone)
+	row := q.queryRow(ctx, q.getUserByPhoneStmt, getUserByPhone, phone)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -143,6 +143,42 @@ func (q *Queries) GetUserByPhone(ctx context.Context, phone string) (User, error
 	return i, err
 }
 
+const getUserWithAccountID = `-- name: GetUserWithAccountID :one
+SELECT users.id, users.phone, users.lightning_name, users.lightning_pubkey, users.pin_hash, users.failed_pin_attempts, users.lockout_count, users.locked_until, users.language, users.status, users.created_at, users.updated_at, users.frozen_at, users.pin_reset_at, accounts.id AS account_id
+FROM users JOIN accounts ON accounts.user_id = users.id
+WHERE users.id = ?1
+`
+
+type GetUserWithAccountIDRow struct {
+	User      User
+	AccountID int64
+}
+
+// A user and its wallet account's id in one round trip, without a lock
+// (a correct PIN that changes nothing).
+func (q *Queries) GetUserWithAccountID(ctx context.Context, id int64) (GetUserWithAccountIDRow, error) {
+	row := q.queryRow(ctx, q.getUserWithAccountIDStmt, getUserWithAccountID, id)
+	var i GetUserWithAccountIDRow
+	err := row.Scan(
+		&i.User.ID,
+		&i.User.Phone,
+		&i.User.LightningName,
+		&i.User.LightningPubkey,
+		&i.User.PinHash,
+		&i.User.FailedPinAttempts,
+		&i.User.LockoutCount,
+		&i.User.LockedUntil,
+		&i.User.Language,
+		&i.User.Status,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.FrozenAt,
+		&i.User.PinResetAt,
+		&i.AccountID,
+	)
+	return i, err
+}
+
 const insertUser = `-- name: InsertUser :one
 INSERT INTO users (phone, lightning_name, language, status, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -158,7 +194,7 @@ type InsertUserParams struct {
 }
 
 func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertUser,
+	row := q.queryRow(ctx, q.insertUserStmt, insertUser,
 		arg.Phone,
 		arg.LightningName,
 		arg.Language,
@@ -185,7 +221,7 @@ type InsertUserIfAbsentParams struct {
 
 // Creates the user unless the phone number is taken; 1 row means created.
 func (q *Queries) InsertUserIfAbsent(ctx context.Context, arg InsertUserIfAbsentParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertUserIfAbsent,
+	result, err := q.exec(ctx, q.insertUserIfAbsentStmt, insertUserIfAbsent,
 		arg.Phone,
 		arg.LightningName,
 		arg.Language,
@@ -208,7 +244,7 @@ type SetUserLanguageParams struct {
 }
 
 func (q *Queries) SetUserLanguage(ctx context.Context, arg SetUserLanguageParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserLanguage, arg.Language, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserLanguageStmt, setUserLanguage, arg.Language, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -226,7 +262,7 @@ type SetUserLightningPubkeyParams struct {
 }
 
 func (q *Queries) SetUserLightningPubkey(ctx context.Context, arg SetUserLightningPubkeyParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserLightningPubkey, arg.LightningPubkey, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserLightningPubkeyStmt, setUserLightningPubkey, arg.LightningPubkey, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -247,7 +283,7 @@ type SetUserPINParams struct {
 }
 
 func (q *Queries) SetUserPIN(ctx context.Context, arg SetUserPINParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserPIN,
+	result, err := q.exec(ctx, q.setUserPINStmt, setUserPIN,
 		arg.PinHash,
 		arg.Status,
 		arg.Now,
@@ -277,7 +313,7 @@ type SetUserPINGuardParams struct {
 // Records the outcome of a PIN check: the failure count, how many lockouts
 // the user has had, and until when the account is locked.
 func (q *Queries) SetUserPINGuard(ctx context.Context, arg SetUserPINGuardParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserPINGuard,
+	result, err := q.exec(ctx, q.setUserPINGuardStmt, setUserPINGuard,
 		arg.FailedPinAttempts,
 		arg.LockoutCount,
 		arg.LockedUntil,
@@ -301,7 +337,7 @@ type SetUserStatusParams struct {
 }
 
 func (q *Queries) SetUserStatus(ctx context.Context, arg SetUserStatusParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setUserStatus, arg.Status, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.setUserStatusStmt, setUserStatus, arg.Status, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}

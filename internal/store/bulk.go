@@ -102,6 +102,10 @@ var HotQueries = []HotQuery{
 		return err
 	}},
 	{"UserByID", func(ctx context.Context, tx Tx, a PlanArgs) error { _, err := tx.UserByID(ctx, a.UserID); return err }},
+	{"UserWithAccountID", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, _, err := tx.UserWithAccountID(ctx, a.UserID)
+		return err
+	}},
 	{"AccountByUserID", func(ctx context.Context, tx Tx, a PlanArgs) error {
 		_, err := tx.AccountByUserID(ctx, a.UserID)
 		return err
@@ -123,6 +127,10 @@ var HotQueries = []HotQuery{
 		return err
 	}},
 	{"Session", func(ctx context.Context, tx Tx, a PlanArgs) error { _, err := tx.Session(ctx, a.SessionID); return err }},
+	{"SessionWithUser", func(ctx context.Context, tx Tx, a PlanArgs) error {
+		_, _, err := tx.SessionWithUser(ctx, a.SessionID)
+		return err
+	}},
 	{"UpsertSession", func(ctx context.Context, tx Tx, a PlanArgs) error {
 		_, err := tx.UpsertSession(ctx, NewSession{SessionID: a.SessionID, Phone: a.Phone, State: "main", Now: a.Now})
 		return err

@@ -65,6 +65,9 @@ type Tx interface {
 	// other ShareLockUsers: a send holds its sender against a freeze.
 	ShareLockUser(ctx context.Context, id int64) (User, error)
 	UserByPhone(ctx context.Context, phone string) (User, error)
+	// UserWithAccountID reads a user and the id of its wallet account in
+	// one round trip, without a lock.
+	UserWithAccountID(ctx context.Context, id int64) (User, int64, error)
 	UserByLightningName(ctx context.Context, name string) (User, error)
 	// SetUserPIN stores a PIN hash and a status, clearing failures and locks.
 	SetUserPIN(ctx context.Context, id int64, pinHash string, status UserStatus, now time.Time) error
@@ -183,6 +186,10 @@ type Tx interface {
 	// activity.
 	UpsertSession(ctx context.Context, s NewSession) (Session, error)
 	Session(ctx context.Context, sessionID string) (Session, error)
+	// SessionWithUser reads a session and its user in one round trip,
+	// without a lock: ErrNotFound when there is no such session, or it has
+	// no user yet (none of its hops was saved).
+	SessionWithUser(ctx context.Context, sessionID string) (Session, User, error)
 	// AppendSessionInput adds one key to the session's input buffer.
 	AppendSessionInput(ctx context.Context, sessionID, key string, now time.Time) ([]string, error)
 	// SaveSessionHop records what a hop did to a session.

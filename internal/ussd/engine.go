@@ -183,24 +183,7 @@ func (e *Engine) Handle(ctx context.Context, r Request) (Reply, error) {
 
 	segments := splitText(r.Text)
 	digest := e.digest(r.Text, len(segments))
-	var sess store.Session
-	var user store.User
-	haveUser := false
-	// Three statements, each committed alone: nothing here needs them to
-	// share a transaction (two identical hops racing are resolved by the
-	// idempotency of what they do, not by a lock).
-	err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		if sess, err = tx.UpsertSession(ctx, store.NewSession{SessionID: r.SessionID, Phone: phone, Now: now}); err != nil {
-			return err
-		}
-		user, err = tx.UserByPhone(ctx, phone)
-		haveUser = err == nil
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
-		return err
-	})
+	sess, user, haveUser, err := e.load(ctx, r.SessionID, phone, len(segments) == 0, now)
 	if err != nil {
 		return Reply{}, fmt.Errorf("load session: %w", err)
 	}
@@ -255,6 +238,41 @@ func (e *Engine) Handle(ctx context.Context, r Request) (Reply, error) {
 		outcome = OutcomeEnd
 	}
 	return Reply{Body: body, State: h.state, Outcome: outcome}, nil
+}
+
+// load reads a hop's session and the user of its number. Every statement
+// is committed alone: nothing here needs them to share a transaction (two
+// identical hops racing are resolved by the idempotency of what they do,
+// not by a lock). A hop after the first finds its session with the user its
+// first hop recorded in one statement; the first (dial) hop, or a session
+// not saved yet, opens the session and looks the user up by number.
+func (e *Engine) load(ctx context.Context, sessionID, phone string, dial bool, now time.Time) (sess store.Session, user store.User, haveUser bool, err error) {
+	if !dial {
+		err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			sess, user, err = tx.SessionWithUser(ctx, sessionID)
+			return err
+		})
+		if err == nil && user.Phone == sess.Phone {
+			return sess, user, true, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return sess, user, false, err
+		}
+	}
+	err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if sess, err = tx.UpsertSession(ctx, store.NewSession{SessionID: sessionID, Phone: phone, Now: now}); err != nil {
+			return err
+		}
+		user, err = tx.UserByPhone(ctx, phone)
+		haveUser = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	return sess, user, haveUser, err
 }
 
 // rendered is the reply of a screen shown without running the session.

@@ -161,7 +161,7 @@ func (h *hop) pin(in string, then func(h *hop, auth wallet.Authorization)) {
 		h.finish(h.t(kTooFast))
 		return
 	}
-	auth, err := h.e.wallet.VerifyPIN(h.ctx, h.user.ID, in)
+	auth, err := h.e.wallet.VerifyUserPIN(h.ctx, h.user, in)
 	var pe *wallet.PINError
 	switch {
 	case errors.As(err, &pe) && errors.Is(err, wallet.ErrAccountLocked):

@@ -203,12 +203,47 @@ func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Auth
 	if err != nil {
 		return Authorization{}, err
 	}
+	return w.VerifyUserPIN(ctx, u, pin)
+}
+
+// VerifyUserPIN is VerifyPIN of a user the caller has just read (a USSD hop
+// reads its user with its session): the hash is checked against that row,
+// and the row is read again after the hash, so a PIN changed, a lockout or
+// a freeze in between is seen as VerifyPIN sees it.
+//
+// A right PIN of a user with nothing to clear (no failures, no lockout)
+// writes nothing, so it needs no lock: one plain read of the user with its
+// account, after the hash, shows the PIN and the state the authorization
+// is given on (a lockout or change committed after that read is ordered
+// after the check, as it would be after the lock). Every other case counts
+// or clears under the user's row lock.
+func (w *Service) VerifyUserPIN(ctx context.Context, u User, pin string) (Authorization, error) {
+	userID := u.ID
 	if err := w.usable(u); err != nil {
 		return Authorization{}, err
 	}
 	match, err := w.pins.check(pin, u.PINHash)
 	if err != nil {
 		return Authorization{}, fmt.Errorf("verify pin: %w", err)
+	}
+	if match && pinGuardClear(u) {
+		var cur User
+		var accountID int64
+		err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			cur, accountID, err = tx.UserWithAccountID(ctx, userID)
+			return err
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return Authorization{}, ErrUnknownUser
+		}
+		if err != nil {
+			return Authorization{}, err
+		}
+		if cur.PINHash == u.PINHash && pinGuardClear(cur) && w.usable(cur) == nil {
+			return Authorization{userID: userID, accountID: accountID, phone: cur.Phone, expires: w.now().Add(w.cfg.AuthorizationTTL)}, nil
+		}
+		// Something changed during the hash: decide under the lock.
 	}
 	var auth Authorization
 	var refused error // a domain refusal, committed with the failure count
@@ -247,7 +282,7 @@ func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Auth
 			_, err := tx.InsertNotification(ctx, store.NewNotification{UserID: userID, Phone: cur.Phone, Kind: store.NotifyLockedOut, Now: now})
 			return err
 		}
-		if cur.FailedPINAttempts != 0 || cur.LockoutCount != 0 || cur.LockedUntil != nil {
+		if !pinGuardClear(cur) {
 			if err := tx.SetUserPINGuard(ctx, store.PINGuard{UserID: userID, Now: now}); err != nil {
 				return err
 			}
@@ -274,6 +309,12 @@ func (w *Service) VerifyPIN(ctx context.Context, userID int64, pin string) (Auth
 }
 
 var errPINChanged = errors.New("pin changed during verification")
+
+// pinGuardClear: a user with no PIN failures counted and no lockout, whom a
+// right PIN leaves as it is.
+func pinGuardClear(u User) bool {
+	return u.FailedPINAttempts == 0 && u.LockoutCount == 0 && u.LockedUntil == nil
+}
 
 // lockoutFor is the lock time after a user's n-th earlier lockout.
 func (w *Service) lockoutFor(n int) time.Duration {

@@ -28,8 +28,13 @@ func toSession(r mysqldb.UssdSession) (store.Session, error) {
 func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Session, error) {
 	// Most hops find their session: one read. Only the first hop writes,
 	// and its insert gives way to a concurrent twin (the upsert), then the
-	// row is read back.
-	r, err := t.q.GetSessionForUpdate(ctx, n.SessionID)
+	// row is read back. The row lock is for InTx: outside one it would last
+	// the statement alone, yet make the read a write to commit.
+	read := t.q.GetSessionForUpdate
+	if !t.posting.InTx {
+		read = t.q.GetSession
+	}
+	r, err := read(ctx, n.SessionID)
 	if err == nil {
 		return toSession(r)
 	}
@@ -42,7 +47,7 @@ func (t *tx) UpsertSession(ctx context.Context, n store.NewSession) (store.Sessi
 	if err != nil {
 		return store.Session{}, interpret(fmt.Errorf("upsert session: %w", err))
 	}
-	if r, err = t.q.GetSessionForUpdate(ctx, n.SessionID); err != nil {
+	if r, err = read(ctx, n.SessionID); err != nil {
 		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
 	}
 	return toSession(r)
@@ -54,6 +59,15 @@ func (t *tx) Session(ctx context.Context, sessionID string) (store.Session, erro
 		return store.Session{}, interpret(fmt.Errorf("session: %w", err))
 	}
 	return toSession(r)
+}
+
+func (t *tx) SessionWithUser(ctx context.Context, sessionID string) (store.Session, store.User, error) {
+	r, err := t.q.GetSessionWithUser(ctx, sessionID)
+	if err != nil {
+		return store.Session{}, store.User{}, interpret(fmt.Errorf("session with user: %w", err))
+	}
+	sess, err := toSession(r.UssdSession)
+	return sess, toUser(r.User), err
 }
 
 func (t *tx) AppendSessionInput(ctx context.Context, sessionID, key string, now time.Time) ([]string, error) {

@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -56,8 +55,7 @@ type Store struct {
 
 	// prepared holds every query prepared on the server once per
 	// connection, made on first use (the tables exist only after Migrate).
-	mu       sync.Mutex
-	prepared *mysqldb.Queries
+	prepared sqlvalue.Prepared[*mysqldb.Queries]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -257,27 +255,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.prepared != nil {
-		s.prepared.Close()
-	}
-	return s.db.Close()
-}
+func (s *Store) Close() error { return s.prepared.Close(s.db) }
 
 // queries returns the prepared queries, preparing them the first time.
 func (s *Store) queries(ctx context.Context) (*mysqldb.Queries, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.prepared == nil {
-		q, err := mysqldb.Prepare(ctx, s.db)
-		if err != nil {
-			return nil, interpret(fmt.Errorf("prepare queries: %w", err))
-		}
-		s.prepared = q
-	}
-	return s.prepared, nil
+	return s.prepared.Get(ctx, func(ctx context.Context) (*mysqldb.Queries, error) { return mysqldb.Prepare(ctx, s.db) }, interpret)
 }
 
 // Autocommit implements store.Store.

@@ -48,6 +48,14 @@ func (t *tx) UserByID(ctx context.Context, id int64) (store.User, error) {
 	return toUser(r), nil
 }
 
+func (t *tx) UserWithAccountID(ctx context.Context, id int64) (store.User, int64, error) {
+	r, err := t.q.GetUserWithAccountID(ctx, id)
+	if err != nil {
+		return store.User{}, 0, interpret(fmt.Errorf("user %d with account: %w", id, err))
+	}
+	return toUser(r.User), r.AccountID, nil
+}
+
 func (t *tx) ShareLockUser(ctx context.Context, id int64) (store.User, error) {
 	r, err := t.q.GetUserByIDForShare(ctx, id)
 	if err != nil {

@@ -56,6 +56,15 @@ func (t *tx) Session(ctx context.Context, sessionID string) (store.Session, erro
 	return toSession(r)
 }
 
+func (t *tx) SessionWithUser(ctx context.Context, sessionID string) (store.Session, store.User, error) {
+	r, err := t.q.GetSessionWithUser(ctx, sessionID)
+	if err != nil {
+		return store.Session{}, store.User{}, interpret(fmt.Errorf("session with user: %w", err))
+	}
+	sess, err := toSession(r.UssdSession)
+	return sess, toUser(r.User), err
+}
+
 func (t *tx) AppendSessionInput(ctx context.Context, sessionID, key string, now time.Time) ([]string, error) {
 	r, err := t.q.GetSessionForUpdate(ctx, sessionID)
 	if err != nil {

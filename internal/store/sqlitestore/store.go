@@ -86,6 +86,11 @@ type Store struct {
 
 	db  *sql.DB
 	dsn string
+
+	// prepared holds every query, prepared on each connection the first
+	// time it runs there: SQLite otherwise parses each statement's text on
+	// every call.
+	prepared sqlvalue.Prepared[*sqlitedb.Queries]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -159,15 +164,28 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.prepared.Close(s.db) }
+
+// queries returns the prepared queries, preparing them the first time.
+func (s *Store) queries(ctx context.Context) (*sqlitedb.Queries, error) {
+	return s.prepared.Get(ctx, func(ctx context.Context) (*sqlitedb.Queries, error) { return sqlitedb.Prepare(ctx, s.db) }, interpret)
+}
 
 // Autocommit implements store.Store.
 func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.Retry(ctx, func() error { return fn(ctx, &tx{q: sqlitedb.New(s.db)}) })
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Retry(ctx, func() error { return fn(ctx, &tx{q: q}) })
 }
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
 	return s.Retry(ctx, func() error {
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -176,7 +194,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		// database/sql also rolls back by itself when ctx is cancelled;
 		// after a commit this is a no-op.
 		defer sqlTx.Rollback() //nolint:errcheck
-		t := &tx{q: sqlitedb.New(sqlTx), posting: store.Posting{InTx: true}}
+		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true}}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
@@ -194,12 +212,16 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 // (not IMMEDIATE, as InTx's do), so it takes no write lock, and in WAL mode
 // it reads one snapshot while writers go on.
 func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	q, err := s.queries(ctx)
+	if err != nil {
+		return err
+	}
 	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return interpret(fmt.Errorf("begin snapshot: %w", err))
 	}
 	defer sqlTx.Rollback() //nolint:errcheck
-	return fn(ctx, &tx{q: sqlitedb.New(sqlTx)})
+	return fn(ctx, &tx{q: q.WithTx(sqlTx)})
 }
 
 // paymentPerHashColumn is how SQLite names the partial unique index of

@@ -9,9 +9,11 @@ import (
 )
 
 // testSessions: a session is created once, keeps its input, records each
-// hop, closes on a final screen and ends with the gateway's report.
+// hop, closes on a final screen and ends with the gateway's report; once a
+// hop recorded its user, the session reads with that user in one statement.
+// A user reads with its account's id the same way.
 func testSessions(t *testing.T, s store.Store) {
-	userID, _, phone := NewFundedUser(t, s, 0)
+	userID, accountID, phone := NewFundedUser(t, s, 0)
 	sid := "ATUid_" + Token(t, 12)
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		sess, err := tx.UpsertSession(ctx, store.NewSession{SessionID: sid, Phone: phone, State: "welcome", Now: base})
@@ -29,6 +31,8 @@ func testSessions(t *testing.T, s store.Store) {
 		if again.ID != sess.ID || again.State != "welcome" || !again.LastActivityAt.Equal(base) {
 			t.Fatalf("second upsert: %+v", again)
 		}
+		_, _, err = tx.SessionWithUser(ctx, sid)
+		mustKind(t, err, store.ErrNotFound, "session without a user yet")
 		buf, err := tx.AppendSessionInput(ctx, sid, "1", base.Add(2*time.Second))
 		if err != nil {
 			return err
@@ -50,6 +54,20 @@ func testSessions(t *testing.T, s store.Store) {
 			got.LastInput == nil || *got.LastInput != "1*2" || got.LastResponse == nil || *got.LastResponse != "CON Menu\n1. Send" || got.Hops != 1 {
 			t.Fatalf("after hop: %+v", got)
 		}
+		withUser, u, err := tx.SessionWithUser(ctx, sid)
+		if err != nil {
+			return err
+		}
+		if withUser.ID != got.ID || withUser.State != "menu" || withUser.LastInput == nil || *withUser.LastInput != "1*2" ||
+			withUser.Hops != 1 || u.ID != userID || u.Phone != phone || u.Status != store.UserActive {
+			t.Fatalf("SessionWithUser: %+v %+v", withUser, u)
+		}
+		u, acc, err := tx.UserWithAccountID(ctx, userID)
+		if err != nil || u.ID != userID || u.Phone != phone || acc != accountID {
+			t.Fatalf("UserWithAccountID: %+v %d %v", u, acc, err)
+		}
+		_, _, err = tx.UserWithAccountID(ctx, userID+1_000_000)
+		mustKind(t, err, store.ErrNotFound, "UserWithAccountID of no user")
 		// A hop that answers a final screen closes the session itself.
 		if err := tx.SaveSessionHop(ctx, store.SessionHop{SessionID: sid, UserID: userID, State: "done", LastInput: "x", LastResponse: "END bye",
 			End: true, Now: base.Add(4 * time.Second)}); err != nil {
@@ -67,6 +85,8 @@ func testSessions(t *testing.T, s store.Store) {
 		}
 		_, err = tx.Session(ctx, "missing-"+Token(t, 4))
 		mustKind(t, err, store.ErrNotFound, "unknown session")
+		_, _, err = tx.SessionWithUser(ctx, "missing-"+Token(t, 4))
+		mustKind(t, err, store.ErrNotFound, "SessionWithUser of an unknown session")
 		mustKind(t, tx.EndSession(ctx, store.SessionEnd{SessionID: "missing", Now: base}), store.ErrNotFound, "end unknown session")
 		return nil
 	})

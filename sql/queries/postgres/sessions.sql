@@ -8,6 +8,14 @@ ON CONFLICT (session_id) DO UPDATE SET last_activity_at = excluded.last_activity
 -- name: GetSession :one
 SELECT * FROM ussd_sessions WHERE session_id = sqlc.arg(session_id);
 
+-- name: GetSessionWithUser :one
+-- A hop's session with its user in one round trip, and without a lock: a
+-- hop after the first reads this, works, then saves (SaveSessionHop). The
+-- first hop records the user, so a session not saved yet has no row here.
+SELECT sqlc.embed(ussd_sessions), sqlc.embed(users)
+FROM ussd_sessions JOIN users ON users.id = ussd_sessions.user_id
+WHERE ussd_sessions.session_id = sqlc.arg(session_id);
+
 -- name: GetSessionForUpdate :one
 -- Serialises two hops of one session that arrive at once.
 SELECT * FROM ussd_sessions WHERE session_id = sqlc.arg(session_id) FOR UPDATE;

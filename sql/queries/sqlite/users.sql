@@ -20,6 +20,13 @@ SELECT * FROM users WHERE id = sqlc.arg(id);
 -- SQLite's write transaction already excludes other writers.
 SELECT * FROM users WHERE id = sqlc.arg(id);
 
+-- name: GetUserWithAccountID :one
+-- A user and its wallet account's id in one round trip, without a lock
+-- (a correct PIN that changes nothing).
+SELECT sqlc.embed(users), accounts.id AS account_id
+FROM users JOIN accounts ON accounts.user_id = users.id
+WHERE users.id = sqlc.arg(id);
+
 -- name: GetUserByPhone :one
 SELECT * FROM users WHERE phone = sqlc.arg(phone);
 
