@@ -188,6 +188,7 @@ func baseline(ctx context.Context, engine, dbURL string, clients int, duration t
 	if out, err := init.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("baseline setup: %w\n%s", err, out)
 	}
+	server0, start := serverCPU(engine), time.Now()
 	out, err := bench.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %w\n%s", err, out)
@@ -197,7 +198,10 @@ func baseline(ctx context.Context, engine, dbURL string, clients int, duration t
 		return 0, fmt.Errorf("baseline: no throughput in its output:\n%s", out)
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	fmt.Printf("%s baseline (%s, %d clients, %s): %.0f tps\n", engine, bench.Args[0], clients, duration, v)
+	elapsed := time.Since(start)
+	cpu := cpuShare{client: bench.ProcessState.UserTime() + bench.ProcessState.SystemTime(), server: serverCPU(engine) - server0,
+		elapsed: elapsed, n: int(v * duration.Seconds())}
+	fmt.Printf("%s baseline (%s, %d clients, %s): %.0f tps; %s\n", engine, bench.Args[0], clients, duration, v, cpu)
 	return v, nil
 }
 
@@ -263,12 +267,14 @@ func (r *transferRun) measure(ctx context.Context, w *wallet.Service, duration t
 		return 0, err
 	}
 	defer stopProfile()
+	client0, server0, start := processCPU(), serverCPU(r.engine), time.Now()
 	l := r.drive(ctx, w, r.clients, duration, func(rng *rand.Rand) (benchMember, benchMember) {
 		return r.members[rng.IntN(len(r.members))], r.members[rng.IntN(len(r.members))]
 	})
+	cpu := cpuShare{client: processCPU() - client0, server: serverCPU(r.engine) - server0, elapsed: time.Since(start), n: l.ok}
 	rate := l.rate()
-	fmt.Printf("%s wallet transfers (%d clients, %s, %d accounts, fee %s): %s\n",
-		r.engine, r.clients, duration, len(r.members), bps(w.Config().TransferFeeBasisPoints), l)
+	fmt.Printf("%s wallet transfers (%d clients, %s, %d accounts, fee %s): %s; %s\n",
+		r.engine, r.clients, duration, len(r.members), bps(w.Config().TransferFeeBasisPoints), l, cpu)
 	if err := l.err(); err != nil {
 		return 0, err
 	}
