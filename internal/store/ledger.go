@@ -27,7 +27,8 @@ type LedgerWriter interface {
 
 // BatchPoster is what an engine with server-side routines adds to its
 // LedgerWriter: a posting on distinct accounts in one round trip (every
-// move and every insert), for postings of 2 to MaxLegs legs. false means a
+// move and every insert), for postings of 2 to MaxLegs legs, given in
+// ascending account order (PreparePosting's). false means a
 // leg was refused and the posting stopped half way, so the transaction must
 // not commit: PostLedgerEntries then answers ErrBatchRefused, and the
 // adapter's InTx runs the transaction again with a writer that posts one
@@ -104,7 +105,7 @@ func PostLedgerEntries(ctx context.Context, w LedgerWriter, transactionID int64,
 	}
 	now = now.Truncate(time.Microsecond)
 	if p, ok := w.(BatchPoster); ok && OneRoundTrip(ordered, p.MaxLegs()) {
-		posted, err := p.PostLedger(ctx, transactionID, entries, guard, now)
+		posted, err := p.PostLedger(ctx, transactionID, ordered, guard, now)
 		switch {
 		case err != nil:
 			return fmt.Errorf("post entries: %w", err)

@@ -94,7 +94,7 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
 	}
 	now := n.Now.UTC().Truncate(time.Microsecond)
-	accounts, amounts, dayOuts := legs(entries)
+	accounts, amounts, dayOuts := legs(ordered)
 	id, err := t.q.PostTransfer(ctx, postgresdb.PostTransferParams{
 		SenderID: n.SenderID, SenderPhone: n.SenderPhone, RecipientID: n.RecipientID, RecipientPhone: n.RecipientPhone,
 		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description, SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(),

@@ -31,18 +31,14 @@ CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
 WHERE a.kind = 'system';
 
 -- apply_balance_delta as in 000008 (the guards and the chain are written
--- down there), but a system account moves its transaction's bucket: one
--- probe of the small bucket table for a user account, which has none.
+-- down there), but a system account moves its transaction's bucket. A user
+-- account, most legs, is tried first and costs one statement as before; a
+-- system account's leg matches nothing there and moves its bucket.
 CREATE OR REPLACE FUNCTION apply_balance_delta(
     p_transaction_id BIGINT, p_id BIGINT, p_delta BIGINT, p_day_out BIGINT, p_day BIGINT,
     p_created_us BIGINT, p_max_balance BIGINT, p_day_limit BIGINT
 ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE account_buckets SET balance_msat = balance_msat + p_delta
-    WHERE account_id = p_id AND bucket = (p_transaction_id % 64)::INTEGER;
-    IF FOUND THEN
-        RETURN TRUE;
-    END IF;
     UPDATE accounts
     SET head_hash = CASE WHEN kind = 'user' THEN encode(sha256(convert_to(
             'v1|' || id || '|' || (head_seq + 1) || '|' || p_transaction_id || '|' || p_delta || '|' ||
@@ -58,21 +54,35 @@ BEGIN
             ELSE day_out_msat END,
         day_out_day = CASE WHEN p_day_out > 0 AND p_day > day_out_day THEN p_day ELSE day_out_day END
     WHERE id = p_id
-      AND (kind = 'system'
-           OR (balance_msat + p_delta >= 0
+      AND (kind = 'user'
+           AND (balance_msat + p_delta >= 0
                AND (p_delta < 0 OR balance_msat + p_delta <= p_max_balance)
                AND (p_day_out <= 0
                     OR (CASE WHEN day_out_day >= p_day THEN day_out_msat ELSE 0 END) + p_day_out <= p_day_limit)));
+    IF FOUND THEN
+        RETURN TRUE;
+    END IF;
+    UPDATE account_buckets SET balance_msat = balance_msat + p_delta
+    WHERE account_id = p_id AND bucket = (p_transaction_id % 64)::INTEGER
+      AND EXISTS (SELECT 1 FROM accounts WHERE id = p_id AND kind = 'system');
+    IF FOUND THEN
+        RETURN TRUE;
+    END IF;
+    -- A system account without buckets (or a transaction id that names
+    -- none) moves its row; a refused user account matches nothing here.
+    UPDATE accounts SET balance_msat = balance_msat + p_delta WHERE id = p_id AND kind = 'system';
     RETURN FOUND;
 END
 $$;
 
 -- post_ledger posts a posting of any number of legs on distinct accounts
--- in one round trip (post_ledger_pair did two): it moves every account, in
--- ascending id order (the order every posting locks rows in, so that
--- concurrent postings cannot deadlock), then appends the entries in the
--- order given, each copying its account's new chain head as
--- InsertLedgerEntry does. FALSE means a leg was refused and the posting is
+-- in one round trip (post_ledger_pair did two). The caller gives the legs
+-- in ascending account id order (store.PreparePosting's), the order every
+-- posting locks rows in, so that concurrent postings cannot deadlock: it
+-- moves every account in that order, then appends the entries in it, as
+-- the one-statement-at-a-time path does, each copying its account's new
+-- chain head as InsertLedgerEntry does. (Sorting here instead cost a
+-- query and a cursor per posting.) FALSE means a leg was refused and the posting is
 -- unfinished: the caller must roll the transaction back (the store then
 -- posts again one statement at a time, which says which leg and why).
 CREATE FUNCTION post_ledger(
@@ -82,7 +92,7 @@ CREATE FUNCTION post_ledger(
 DECLARE
     i INTEGER;
 BEGIN
-    FOR i IN SELECT l.o::INTEGER FROM unnest(p_accounts) WITH ORDINALITY AS l(id, o) ORDER BY l.id LOOP
+    FOR i IN 1 .. cardinality(p_accounts) LOOP
         IF NOT apply_balance_delta(p_transaction_id, p_accounts[i], p_amounts[i], p_day_outs[i], p_day,
                                    p_created_us, p_max_balance, p_day_limit) THEN
             RETURN FALSE;
