@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -74,7 +72,7 @@ func footprintOn(ctx context.Context, engine, bin, dir string, clients int, dura
 		return err
 	}
 	defer drop()
-	addr, err := freeAddr()
+	addr, err := fleet.LoopbackAddr()
 	if err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func footprintOn(ctx context.Context, engine, bin, dir string, clients int, dura
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-srv.exited:
-		return fmt.Errorf("the server stopped while idle; its log:\n%s", lastLines(srv.log, 30))
+		return fmt.Errorf("the server stopped while idle; its log:\n%s", fleet.Tail(srv.log, 30))
 	}
 	idleMem, err := readRSS(srv.pid())
 	if err != nil {
@@ -177,7 +175,7 @@ func seed(ctx context.Context, env map[string]string, users int) ([]string, erro
 type served struct {
 	cmd    *exec.Cmd
 	log    string
-	exited chan struct{}
+	exited <-chan struct{}
 }
 
 func (s *served) pid() int { return s.cmd.Process.Pid }
@@ -190,42 +188,16 @@ func startServe(ctx context.Context, bin string, env map[string]string, logPath,
 		return nil, err
 	}
 	cmd := fleet.Command(bin, env, "serve")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	exited, err := fleet.Start(cmd, logf, nil)
+	if err != nil {
 		return nil, fmt.Errorf("start the server: %w", err)
 	}
-	s := &served{cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait() //nolint:errcheck // the exit is in ProcessState
-		logf.Close()
-		close(s.exited)
-	}()
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(fleet.ReadyTimeout); ; {
-		if resp, err := hc.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		var why string
-		select {
-		case <-s.exited:
-			why = "stopped while starting"
-		case <-ctx.Done():
-			why = "not ready: " + ctx.Err().Error()
-		case <-time.After(100 * time.Millisecond):
-			if time.Now().After(deadline) {
-				why = "not ready after " + fleet.ReadyTimeout.String()
-			}
-		}
-		if why != "" {
-			s.stop() //nolint:errcheck // the error says why
-			return nil, fmt.Errorf("server %s; its log:\n%s", why, lastLines(logPath, 30))
-		}
+	s := &served{cmd: cmd, log: logPath, exited: exited}
+	if err := fleet.WaitReady(ctx, base+"/readyz", exited); err != nil {
+		s.stop() //nolint:errcheck // the error says why
+		return nil, fmt.Errorf("server %w; its log:\n%s", err, fleet.Tail(logPath, 30))
 	}
+	return s, nil
 }
 
 // stop sends SIGTERM to the server's PID and waits for it to exit (SIGKILL
@@ -244,7 +216,7 @@ func (s *served) stop() error {
 		}
 	}
 	if !s.cmd.ProcessState.Success() {
-		return fmt.Errorf("the server exited with %s; its log:\n%s", s.cmd.ProcessState, lastLines(s.log, 30))
+		return fmt.Errorf("the server exited with %s; its log:\n%s", s.cmd.ProcessState, fleet.Tail(s.log, 30))
 	}
 	return nil
 }
@@ -290,24 +262,4 @@ func readRSS(pid int) (rss, error) {
 		return rss{}, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 	}
 	return m, sc.Err()
-}
-
-// freeAddr picks a free loopback port for the server to listen on.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// lastLines is the end of a server's log, for an error.
-func lastLines(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/app"
@@ -206,17 +205,6 @@ func journey(rng *rand.Rand, phones []string, phone string) ([]string, func(stri
 	default:
 		return []string{"", "5", "0", "6"}, prefix("END Thank you for using Umeme.")
 	}
-}
-
-// processCPU is the CPU time (user and system) this process has used: on a
-// shared machine, the CPU a hop costs says more than its latency, which
-// grows with everyone else's load.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func prefix(p string) func(string) bool {

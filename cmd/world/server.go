@@ -16,7 +16,7 @@ import (
 // child is the server's process.
 type child struct {
 	cmd    *exec.Cmd
-	exited chan struct{}
+	exited <-chan struct{}
 }
 
 // startServer starts the server binary with env over this process's
@@ -30,18 +30,11 @@ func startServer(r *runner, bin string, env map[string]string, logPath string) (
 		return nil, err
 	}
 	cmd := fleet.Command(bin, env, "serve")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	exited, err := fleet.Start(cmd, logf, nil)
+	if err != nil {
 		return nil, fmt.Errorf("start the server: %w", err)
 	}
-	c := &child{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait() //nolint:errcheck // the exit is in ProcessState
-		logf.Close()
-		close(c.exited)
-	}()
+	c := &child{cmd: cmd, exited: exited}
 	r.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
 		select {

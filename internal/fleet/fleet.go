@@ -10,6 +10,7 @@
 package fleet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -70,12 +71,69 @@ func has(m map[string]string, k string) bool {
 // FreeAddr picks a free loopback port.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := LoopbackAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// LoopbackAddr picks a free loopback port, for a caller without a test.
+func LoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
+}
+
+// Start starts cmd with its output in logf, in a process group of its own,
+// and returns a channel closed once it has exited: then logf is closed and
+// onExit (if any) has run. On an error logf is closed.
+func Start(cmd *exec.Cmd, logf *os.File, onExit func()) (<-chan struct{}, error) {
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait() //nolint:errcheck // the exit is in ProcessState
+		logf.Close()
+		if onExit != nil {
+			onExit()
+		}
+		close(exited)
+	}()
+	return exited, nil
+}
+
+// WaitReady polls url until it answers 200, and fails when the process
+// exits first (exited closes), ctx ends, or ReadyTimeout passes.
+func WaitReady(ctx context.Context, url string, exited <-chan struct{}) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(ReadyTimeout)
+	for {
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s", ReadyTimeout)
+		}
+		select {
+		case <-exited:
+			return errors.New("stopped while starting")
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // ReadyTimeout bounds a server's start, up to its /readyz answering 200
@@ -102,7 +160,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	exited chan struct{}
+	exited <-chan struct{}
 	starts int
 	kills  int
 }
@@ -182,8 +240,6 @@ func (f *Fleet) Start(i int) error {
 		return err
 	}
 	cmd := Command(f.bin, env, "serve")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s.mu.Lock()
 	if s.cmd != nil {
 		s.mu.Unlock()
@@ -191,49 +247,30 @@ func (f *Fleet) Start(i int) error {
 		return fmt.Errorf("server %d is already running", i)
 	}
 	fmt.Fprintf(logf, "--- fleet: start %d at %s\n", s.starts+1, time.Now().UTC().Format(time.RFC3339Nano))
-	if err := cmd.Start(); err != nil {
-		s.mu.Unlock()
-		logf.Close()
-		return fmt.Errorf("start server %d: %w", i, err)
-	}
-	exited := make(chan struct{})
-	s.cmd, s.exited = cmd, exited
-	s.starts++
-	s.mu.Unlock()
-	go func() {
-		cmd.Wait() //nolint:errcheck // the exit is in ProcessState
-		logf.Close()
+	// onExit takes the lock, so it runs after s.cmd is set below.
+	exited, err := Start(cmd, logf, func() {
 		s.mu.Lock()
 		if s.cmd == cmd {
 			s.cmd = nil
 		}
 		s.mu.Unlock()
-		close(exited)
-	}()
+	})
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("start server %d: %w", i, err)
+	}
+	s.cmd, s.exited = cmd, exited
+	s.starts++
+	s.mu.Unlock()
 	return f.waitReady(s, exited)
 }
 
 // waitReady waits until the server's /readyz answers 200, or it exits.
 func (f *Fleet) waitReady(s *Server, exited <-chan struct{}) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(ReadyTimeout)
-	for {
-		resp, err := hc.Get(s.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server %d not ready after %s; its log %s:\n%s", s.Index, ReadyTimeout, s.Log, tail(s.Log, 30))
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("server %d stopped while starting; its log %s:\n%s", s.Index, s.Log, tail(s.Log, 30))
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := WaitReady(context.Background(), s.URL+"/readyz", exited); err != nil {
+		return fmt.Errorf("server %d %w; its log %s:\n%s", s.Index, err, s.Log, Tail(s.Log, 30))
 	}
+	return nil
 }
 
 // Kill sends SIGKILL to server i's process (by its PID) and waits until
@@ -303,7 +340,7 @@ func (f *Fleet) stopAll() {
 	wg.Wait()
 	if f.t.Failed() {
 		for _, s := range f.servers {
-			f.t.Logf("server %d's log (%s), last lines:\n%s", s.Index, s.Log, tail(s.Log, 40))
+			f.t.Logf("server %d's log (%s), last lines:\n%s", s.Index, s.Log, Tail(s.Log, 40))
 		}
 	}
 }
@@ -323,8 +360,8 @@ func (f *Fleet) Run(args ...string) (string, int, error) {
 	return string(out), 0, nil
 }
 
-// tail is the last n lines of a file.
-func tail(path string, n int) string {
+// Tail is the last n lines of a file (a server's log, for an error).
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()

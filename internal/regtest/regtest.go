@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/fleet"
 )
 
 // T is what the network needs of its caller: a test (T) or the
@@ -167,12 +168,11 @@ func (n *Network) create() {
 // freeAddr picks a free loopback port.
 func freeAddr(t T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := fleet.LoopbackAddr()
 	if err != nil {
 		t.Fatalf("regtest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func (n *Network) startBTCD(miningAddr string) {
