@@ -12,44 +12,6 @@ import (
 	"time"
 )
 
-const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
-CALL post_ledger(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), 0, 0, 0, 0, 0, 0, CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), CAST(? AS SIGNED), NULL)
-`
-
-type ApplyBalanceDeltaParams struct {
-	TransactionID int64
-	ID            int64
-	Delta         int64
-	DayOut        int64
-	Day           int64
-	CreatedUs     int64
-	MaxBalance    int64
-	DayLimit      int64
-}
-
-// Moves one cached balance under its guards and advances a user account's
-// hash chain (a system account: one of its buckets): migration 000016's
-// post_ledger with one leg, where the guards are written down; 0 rows means
-// refused. (The CASTs tell sqlc the types.)
-func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
-	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
-		arg.TransactionID,
-		arg.ID,
-		arg.Delta,
-		arg.DayOut,
-		arg.Day,
-		arg.CreatedUs,
-		arg.MaxBalance,
-		arg.DayLimit,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
-}
-
 const getAccountByID = `-- name: GetAccountByID :one
 SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id = ?
 `
@@ -160,7 +122,7 @@ type InsertLedgerEntryParams struct {
 	AccountID     int64
 }
 
-// Appends an entry right after ApplyBalanceDelta moved its account: a user
+// Appends an entry right after PostEntries moved its account (one leg): a user
 // account's entry copies the chain head, and the balance after it, from the
 // row this transaction just updated and still holds locked (no new lock, no
 // round trip; under READ COMMITTED the read locks nothing); a system
@@ -233,6 +195,35 @@ func (q *Queries) ListEntriesByTransaction(ctx context.Context, transactionID in
 	return items, nil
 }
 
+const listSystemAccountIDs = `-- name: ListSystemAccountIDs :many
+SELECT id FROM accounts WHERE kind = 'system' ORDER BY id
+`
+
+// The system accounts, whose kind never changes: the store hints them to
+// post_entries.
+func (q *Queries) ListSystemAccountIDs(ctx context.Context) ([]int64, error) {
+	rows, err := q.query(ctx, q.listSystemAccountIDsStmt, listSystemAccountIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockAccounts = `-- name: LockAccounts :many
 SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
 `
@@ -283,53 +274,79 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	return items, nil
 }
 
-const postLedger = `-- name: PostLedger :execrows
-CALL post_ledger(CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
-    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS DATETIME(6)))
+const postEntries = `-- name: PostEntries :execrows
+CALL post_entries(CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS DATETIME(6)),
+    CAST(? AS SIGNED), CAST(? AS CHAR), CAST(? AS CHAR),
+    CAST(? AS SIGNED), CAST(? AS CHAR), CAST(? AS CHAR))
 `
 
-type PostLedgerParams struct {
-	TransactionID int64
-	AccountA      int64
-	AmountA       int64
-	DayOutA       int64
-	AccountB      int64
-	AmountB       int64
-	DayOutB       int64
-	AccountC      int64
-	AmountC       int64
-	DayOutC       int64
-	Day           int64
-	CreatedUs     int64
-	MaxBalance    int64
-	DayLimit      int64
-	Now           time.Time
+type PostEntriesParams struct {
+	TransactionID    int64
+	SenderID         int64
+	AccountA         int64
+	AmountA          int64
+	DayOutA          int64
+	SystemA          int64
+	AccountB         int64
+	AmountB          int64
+	DayOutB          int64
+	SystemB          int64
+	AccountC         int64
+	AmountC          int64
+	DayOutC          int64
+	SystemC          int64
+	Day              int64
+	CreatedUs        int64
+	MaxBalance       int64
+	DayLimit         int64
+	Now              time.Time
+	NoteUserID       int64
+	NotePhone        interface{}
+	NoteKind         interface{}
+	NoteAmount       int64
+	NoteCounterparty interface{}
+	NoteBody         interface{}
 }
 
-// A posting of two or three legs on distinct accounts in one round trip:
-// migration 000016's post_ledger moves every account (lower id first) and
-// appends every entry: twice the legs in rows; fewer means a leg was
-// refused and the transaction must be rolled back. account_c = 0 for two.
-func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (int64, error) {
-	result, err := q.exec(ctx, q.postLedgerStmt, postLedger,
+// Migration 000018's post_entries, where the guards are written down: one
+// leg (account_b = 0; the caller inserts its entry), or a posting of two or
+// three legs on distinct accounts in ascending order (account_c = 0 for
+// two) in one round trip, optionally the rest of a transfer (the sender's
+// check for sender_id, the text for note_phone). Its count says whether it
+// posted (see the migration); system_x hints a system account. (The CASTs
+// tell sqlc the types.)
+func (q *Queries) PostEntries(ctx context.Context, arg PostEntriesParams) (int64, error) {
+	result, err := q.exec(ctx, q.postEntriesStmt, postEntries,
 		arg.TransactionID,
+		arg.SenderID,
 		arg.AccountA,
 		arg.AmountA,
 		arg.DayOutA,
+		arg.SystemA,
 		arg.AccountB,
 		arg.AmountB,
 		arg.DayOutB,
+		arg.SystemB,
 		arg.AccountC,
 		arg.AmountC,
 		arg.DayOutC,
+		arg.SystemC,
 		arg.Day,
 		arg.CreatedUs,
 		arg.MaxBalance,
 		arg.DayLimit,
 		arg.Now,
+		arg.NoteUserID,
+		arg.NotePhone,
+		arg.NoteKind,
+		arg.NoteAmount,
+		arg.NoteCounterparty,
+		arg.NoteBody,
 	)
 	if err != nil {
 		return 0, err

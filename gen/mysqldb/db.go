@@ -24,9 +24,6 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
-	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
-		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
-	}
 	if q.claimMpesaCheckStmt, err = db.PrepareContext(ctx, claimMpesaCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimMpesaCheck: %w", err)
 	}
@@ -246,6 +243,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listReservationMismatchesStmt, err = db.PrepareContext(ctx, listReservationMismatches); err != nil {
 		return nil, fmt.Errorf("error preparing query ListReservationMismatches: %w", err)
 	}
+	if q.listSystemAccountIDsStmt, err = db.PrepareContext(ctx, listSystemAccountIDs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListSystemAccountIDs: %w", err)
+	}
 	if q.listTransactionShapesStmt, err = db.PrepareContext(ctx, listTransactionShapes); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTransactionShapes: %w", err)
 	}
@@ -288,8 +288,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.noteMpesaResultStmt, err = db.PrepareContext(ctx, noteMpesaResult); err != nil {
 		return nil, fmt.Errorf("error preparing query NoteMpesaResult: %w", err)
 	}
-	if q.postLedgerStmt, err = db.PrepareContext(ctx, postLedger); err != nil {
-		return nil, fmt.Errorf("error preparing query PostLedger: %w", err)
+	if q.postEntriesStmt, err = db.PrepareContext(ctx, postEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query PostEntries: %w", err)
 	}
 	if q.recordDeliveryReportStmt, err = db.PrepareContext(ctx, recordDeliveryReport); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordDeliveryReport: %w", err)
@@ -395,11 +395,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
-	if q.applyBalanceDeltaStmt != nil {
-		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
-		}
-	}
 	if q.claimMpesaCheckStmt != nil {
 		if cerr := q.claimMpesaCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimMpesaCheckStmt: %w", cerr)
@@ -765,6 +760,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listReservationMismatchesStmt: %w", cerr)
 		}
 	}
+	if q.listSystemAccountIDsStmt != nil {
+		if cerr := q.listSystemAccountIDsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listSystemAccountIDsStmt: %w", cerr)
+		}
+	}
 	if q.listTransactionShapesStmt != nil {
 		if cerr := q.listTransactionShapesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listTransactionShapesStmt: %w", cerr)
@@ -835,9 +835,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing noteMpesaResultStmt: %w", cerr)
 		}
 	}
-	if q.postLedgerStmt != nil {
-		if cerr := q.postLedgerStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing postLedgerStmt: %w", cerr)
+	if q.postEntriesStmt != nil {
+		if cerr := q.postEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing postEntriesStmt: %w", cerr)
 		}
 	}
 	if q.recordDeliveryReportStmt != nil {
@@ -1044,7 +1044,6 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                                     DBTX
 	tx                                     *sql.Tx
-	applyBalanceDeltaStmt                  *sql.Stmt
 	claimMpesaCheckStmt                    *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
@@ -1118,6 +1117,7 @@ type Queries struct {
 	listPendingBacklogStmt                 *sql.Stmt
 	listPendingTransactionsStmt            *sql.Stmt
 	listReservationMismatchesStmt          *sql.Stmt
+	listSystemAccountIDsStmt               *sql.Stmt
 	listTransactionShapesStmt              *sql.Stmt
 	listUnbalancedTransactionsStmt         *sql.Stmt
 	listUnchainedEntriesStmt               *sql.Stmt
@@ -1132,7 +1132,7 @@ type Queries struct {
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	noteMpesaResultStmt                    *sql.Stmt
-	postLedgerStmt                         *sql.Stmt
+	postEntriesStmt                        *sql.Stmt
 	recordDeliveryReportStmt               *sql.Stmt
 	recordMpesaResultStmt                  *sql.Stmt
 	recordNotificationRetryStmt            *sql.Stmt
@@ -1172,7 +1172,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                                     tx,
 		tx:                                     tx,
-		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
 		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
@@ -1246,6 +1245,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listPendingBacklogStmt:                 q.listPendingBacklogStmt,
 		listPendingTransactionsStmt:            q.listPendingTransactionsStmt,
 		listReservationMismatchesStmt:          q.listReservationMismatchesStmt,
+		listSystemAccountIDsStmt:               q.listSystemAccountIDsStmt,
 		listTransactionShapesStmt:              q.listTransactionShapesStmt,
 		listUnbalancedTransactionsStmt:         q.listUnbalancedTransactionsStmt,
 		listUnchainedEntriesStmt:               q.listUnchainedEntriesStmt,
@@ -1260,7 +1260,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		noteMpesaResultStmt:                    q.noteMpesaResultStmt,
-		postLedgerStmt:                         q.postLedgerStmt,
+		postEntriesStmt:                        q.postEntriesStmt,
 		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,

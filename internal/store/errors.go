@@ -23,6 +23,11 @@ var (
 	// ErrConflict, so code that handles any conflict (an idempotency key
 	// replay) still sees one, and errors.Is tells the two apart.
 	ErrPaymentHashTaken = errors.New("payment hash already has a pending or completed payment")
+	// ErrSenderFrozen and ErrSenderPINResetDue are Tx.PostTransfer
+	// refusing a sender that may not send: an operator froze the account,
+	// or reset its PIN and the reset has taken effect. Nothing moved.
+	ErrSenderFrozen      = errors.New("the sender's account is frozen")
+	ErrSenderPINResetDue = errors.New("the sender's PIN reset is due")
 )
 
 // Error is a driver error classified into one of the kinds above.

@@ -196,8 +196,9 @@ func OneRoundTrip(ordered []Entry, maxLegs int) bool {
 }
 
 // PostTransfer implements Tx.PostTransfer one statement after another, for
-// an engine without a routine for it: the transfer's rows, its entries
-// under the sending row, the recipient's text. p is the adapter
+// an engine without a routine for it (and to explain a routine's refusal):
+// the transfer's rows, the sender's check, its entries under the sending
+// row, the recipient's text. p is the adapter
 // transaction's: outside InTx it refuses before writing anything, or the
 // completed rows (and their idempotency key) would commit on their own
 // with no money moved.
@@ -207,6 +208,14 @@ func PostTransfer(ctx context.Context, tx Tx, p *Posting, t NewTransfer, entries
 	}
 	id, err := tx.InsertTransfer(ctx, t)
 	if err != nil {
+		return 0, err
+	}
+	sender, err := tx.ShareLockUser(ctx, t.SenderID)
+	if err != nil {
+		return 0, err
+	}
+	// The routines compare to the microsecond, as the engines keep times.
+	if err := MaySend(sender, t.Now.Truncate(time.Microsecond)); err != nil {
 		return 0, err
 	}
 	if err := tx.PostEntries(ctx, id, entries, guard, t.Now); err != nil {

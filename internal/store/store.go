@@ -118,10 +118,16 @@ type Tx interface {
 	// ErrConflict.
 	InsertTransfer(ctx context.Context, t NewTransfer) (int64, error)
 	// PostTransfer books a whole phone-to-phone transfer: its two rows (as
-	// InsertTransfer), its entries under the sending row (as PostEntries,
-	// at t.Now) and the recipient's text (note, as InsertNotification,
-	// its TransactionID the sending row's). It returns the sending row's
-	// id. An engine with a routine for it does it in one round trip.
+	// InsertTransfer; a taken key is ErrConflict), then it reads the
+	// sender's user row under a share lock held to the end of the
+	// transaction (as ShareLockUser: a freeze waits for the transfer, or
+	// the transfer sees the freeze) and refuses a frozen sender
+	// (ErrSenderFrozen) or one whose PIN reset is due at t.Now
+	// (ErrSenderPINResetDue), then its entries under the sending row (as
+	// PostEntries, at t.Now) and the recipient's text (note, as
+	// InsertNotification, its TransactionID the sending row's). It returns
+	// the sending row's id. An engine with a routine for it does it in one
+	// or two round trips.
 	PostTransfer(ctx context.Context, t NewTransfer, entries []Entry, guard Guard, note NewNotification) (int64, error)
 	TransactionByID(ctx context.Context, id int64) (Transaction, error)
 	TransactionByIdempotencyKey(ctx context.Context, key string) (Transaction, error)

@@ -40,6 +40,27 @@ type User struct {
 	UpdatedAt  time.Time
 }
 
+// MaySend is the rule that lets a user send at now, written once for the
+// wallet and for the routines that check it inside PostTransfer:
+// ErrSenderFrozen while an operator's freeze holds, ErrSenderPINResetDue
+// once an operator's PIN reset has taken effect (the old PIN's
+// authorizations open nothing).
+func MaySend(u User, now time.Time) error {
+	switch {
+	case u.FrozenAt != nil:
+		return ErrSenderFrozen
+	case PINResetDue(u, now):
+		return ErrSenderPINResetDue
+	}
+	return nil
+}
+
+// PINResetDue reports whether an operator's PIN reset of u has taken
+// effect at now.
+func PINResetDue(u User, now time.Time) bool {
+	return u.PINResetAt != nil && !now.Before(*u.PINResetAt)
+}
+
 // PINGuard is what SetUserPINGuard records of a user: wrong PINs in a row,
 // lockouts so far, and the lock in force (nil: none).
 type PINGuard struct {

@@ -61,13 +61,19 @@ func (w *Service) checkSender(ctx context.Context, tx store.Tx, userID int64) er
 	if err != nil {
 		return err
 	}
+	return senderError(store.MaySend(u, w.now()))
+}
+
+// senderError turns store.MaySend's refusals (also PostTransfer's) into
+// the wallet's.
+func senderError(err error) error {
 	switch {
-	case u.FrozenAt != nil:
+	case errors.Is(err, store.ErrSenderFrozen):
 		return ErrAccountFrozen
-	case w.PINResetDue(u):
+	case errors.Is(err, store.ErrSenderPINResetDue):
 		return ErrPINResetDue
 	}
-	return nil
+	return err
 }
 
 // checkPayout refuses a payout while payouts are paused.
@@ -253,7 +259,7 @@ func (w *Service) CancelPINReset(ctx context.Context, rawPhone string, a Action)
 // PINResetDue reports whether a user must choose a new PIN before anything
 // else: an operator's reset has taken effect.
 func (w *Service) PINResetDue(u store.User) bool {
-	return u.PINResetAt != nil && !w.now().Before(*u.PINResetAt)
+	return store.PINResetDue(u, w.now())
 }
 
 // CompletePINReset sets the PIN a user chose after an operator's reset

@@ -35,9 +35,6 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 		var recipient accountRef
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
-			if err := w.checkSender(ctx, tx, auth.userID); err != nil {
-				return err
-			}
 			var err error
 			recipient, err = w.directory.resolve(ctx, tx, to, now)
 			if err != nil {
@@ -54,9 +51,10 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 			if fee > 0 {
 				entries = append(entries, store.Entry{AccountID: w.sys.fees, AmountMsat: fee})
 			}
-			// One call, one round trip where the engine can: the two rows
-			// (a repeated key fails there, before anything moves), the
-			// entries, the recipient's text.
+			// One call, one or two round trips where the engine can: the
+			// two rows (a repeated key fails there, before anything
+			// moves), the sender's check (checkSender's, under the same
+			// share lock), the entries, the recipient's text.
 			sent.ID, err = tx.PostTransfer(ctx, store.NewTransfer{
 				SenderID: auth.userID, SenderPhone: auth.phone, RecipientID: recipient.userID, RecipientPhone: to,
 				AmountMsat: amount, FeeMsat: fee, IdempotencyKey: key, Now: now,
@@ -64,7 +62,7 @@ func (w *Service) Transfer(ctx context.Context, auth Authorization, rawTo string
 				UserID: recipient.userID, Phone: to, Kind: store.NotifyReceived,
 				AmountMsat: amount, Counterparty: auth.phone, Now: now,
 			})
-			return w.mapBalanceError(err)
+			return senderError(w.mapBalanceError(err))
 		})
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("transfer: %w", err)

@@ -2,7 +2,10 @@ package mysqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/umeme-wallet/umeme/gen/mysqldb"
@@ -78,68 +81,179 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	return out, nil
 }
 
-// PostTransfer implements store.Tx one statement after another.
+// transferLegs is the most legs post_entries posts.
+const transferLegs = 3
+
+// PostTransfer implements store.Tx: in a transaction run by InTx, the two
+// rows (InsertTransfer, which returns their id; MariaDB reports none for a
+// CALL) and the rest in one more round trip through post_entries
+// (migration 000018): the sender's check, the legs, the text. Else one
+// statement after another.
 func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
-	return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
+	if !t.posting.Batch {
+		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
+	}
+	ordered, err := store.PreparePosting(entries)
+	if err != nil {
+		return 0, t.posting.Fail(err)
+	}
+	if !store.OneRoundTrip(ordered, transferLegs) || note.Phone == "" {
+		// post_entries takes three legs, and a text with a phone.
+		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
+	}
+	id, err := t.InsertTransfer(ctx, n)
+	if err != nil {
+		return 0, err
+	}
+	now := n.Now.UTC().Truncate(time.Microsecond)
+	p, err := t.system.params(ctx, t.q, id, ordered, guard, now)
+	if err != nil {
+		return 0, err
+	}
+	p.SenderID = n.SenderID
+	p.NoteUserID, p.NotePhone, p.NoteKind, p.NoteAmount = note.UserID, note.Phone, string(note.Kind), note.AmountMsat
+	p.NoteCounterparty, p.NoteBody = note.Counterparty, note.Body
+	count, err := t.q.PostEntries(ctx, p)
+	if err != nil {
+		return 0, interpret(fmt.Errorf("post transfer: %w", err))
+	}
+	if err := posted(count, int64(2*len(ordered)+1)); err != nil {
+		return 0, t.posting.Fail(err)
+	}
+	return id, nil
+}
+
+// posted reads post_entries' count: want when it posted, less when it
+// refused (the transaction must roll back, ErrBatchRefused).
+func posted(count, want int64) error {
+	switch {
+	case count == want:
+		return nil
+	case count < want:
+		return store.ErrBatchRefused
+	}
+	return fmt.Errorf("post entries: the server counted %d rows, not %d or fewer", count, want)
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
-	var w store.LedgerWriter = ledgerWriter{t.q}
+	w := ledgerWriter{t.q, t.system}
 	if t.posting.Batch {
-		w = batchWriter{ledgerWriter{t.q}}
+		return t.posting.Post(ctx, batchWriter{w}, transactionID, entries, guard, now.UTC())
 	}
 	return t.posting.Post(ctx, w, transactionID, entries, guard, now.UTC())
 }
 
-// ledgerWriter gives store.PostLedgerEntries its statements.
-type ledgerWriter struct{ q *mysqldb.Queries }
+// systemAccounts is the set of system accounts, read once: post_entries
+// moves a system account's bucket and a user account's row, and is told
+// which is which (migration 000018). An account's kind never changes; a
+// system account made after the read is not hinted, and post_entries still
+// posts it correctly (it moves the row).
+type systemAccounts struct {
+	mu  sync.Mutex                     // held while reading them
+	ids atomic.Pointer[map[int64]bool] // nil until read
+}
 
-// batchWriter adds post_ledger with two or three legs, for a transaction
+// read returns the set, reading it the first time.
+func (s *systemAccounts) read(ctx context.Context, q *mysqldb.Queries) (map[int64]bool, error) {
+	if s == nil {
+		return nil, nil
+	}
+	if ids := s.ids.Load(); ids != nil {
+		return *ids, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ids := s.ids.Load(); ids != nil {
+		return *ids, nil
+	}
+	rows, err := q.ListSystemAccountIDs(ctx)
+	if err != nil {
+		return nil, interpret(fmt.Errorf("system accounts: %w", err))
+	}
+	ids := make(map[int64]bool, len(rows))
+	for _, id := range rows {
+		ids[id] = true
+	}
+	s.ids.Store(&ids)
+	return ids, nil
+}
+
+// params lays out up to three legs, in the order given, for post_entries
+// (the legs of a missing one are 0), hinting the system accounts.
+func (s *systemAccounts) params(ctx context.Context, q *mysqldb.Queries, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (mysqldb.PostEntriesParams, error) {
+	if len(entries) < 1 || len(entries) > transferLegs {
+		return mysqldb.PostEntriesParams{}, fmt.Errorf("post entries: %d legs", len(entries))
+	}
+	system, err := s.read(ctx, q)
+	if err != nil {
+		return mysqldb.PostEntriesParams{}, err
+	}
+	var legs [transferLegs]store.Entry // AccountID 0: no such leg
+	copy(legs[:], entries)
+	hint := func(e store.Entry) int64 {
+		if system[e.AccountID] {
+			return 1
+		}
+		return 0
+	}
+	a, b, c := legs[0], legs[1], legs[2]
+	return mysqldb.PostEntriesParams{
+		TransactionID: transactionID,
+		AccountA:      a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat, SystemA: hint(a),
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, SystemB: hint(b),
+		AccountC: c.AccountID, AmountC: c.AmountMsat, DayOutC: c.DayOutMsat, SystemC: hint(c),
+		Day: guard.Day, CreatedUs: now.UnixMicro(), MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
+		NotePhone: "", NoteKind: "", NoteCounterparty: "", NoteBody: "",
+	}, nil
+}
+
+// ledgerWriter gives store.PostLedgerEntries its statements.
+type ledgerWriter struct {
+	q      *mysqldb.Queries
+	system *systemAccounts
+}
+
+// batchWriter adds post_entries with two or three legs, for a transaction
 // run by InTx.
 type batchWriter struct{ ledgerWriter }
 
 // MaxLegs implements store.BatchPoster: the procedure takes three legs.
-func (batchWriter) MaxLegs() int { return 3 }
+func (batchWriter) MaxLegs() int { return transferLegs }
 
-// PostLedger implements store.BatchPoster. MariaDB counts, for a CALL that
+// PostLedger implements store.BatchPoster: post_entries counts, when it
 // posted, each leg moved and each entry inserted.
 func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	if len(entries) < 2 || len(entries) > 3 {
+	if len(entries) < 2 {
 		return false, fmt.Errorf("post ledger: %d legs", len(entries))
 	}
-	var c store.Entry // AccountID 0: no third leg
-	if len(entries) == 3 {
-		c = entries[2]
+	p, err := w.system.params(ctx, w.q, transactionID, entries, guard, now)
+	if err != nil {
+		return false, err
 	}
-	a, b := entries[0], entries[1]
-	n, err := w.q.PostLedger(ctx, mysqldb.PostLedgerParams{
-		TransactionID: transactionID, AccountA: a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat,
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat,
-		AccountC: c.AccountID, AmountC: c.AmountMsat, DayOutC: c.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
-		MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
-	})
+	n, err := w.q.PostEntries(ctx, p)
 	if err != nil {
 		return false, interpret(fmt.Errorf("post ledger: %w", err))
 	}
-	posted := int64(2 * len(entries))
-	switch {
-	case n == posted:
-		return true, nil
-	case n < posted:
-		return false, nil
+	if err := posted(n, int64(2*len(entries))); err != nil {
+		if errors.Is(err, store.ErrBatchRefused) {
+			return false, nil
+		}
+		return false, err
 	}
-	return false, fmt.Errorf("post ledger: the server counted %d rows, not %d or fewer", n, posted)
+	return true, nil
 }
 
+// ApplyBalanceDelta implements store.LedgerWriter: post_entries with one
+// leg counts 1 when it moved the account.
 func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	n, err := w.q.ApplyBalanceDelta(ctx, mysqldb.ApplyBalanceDeltaParams{
-		TransactionID: transactionID, Delta: e.AmountMsat, DayOut: e.DayOutMsat, Day: guard.Day, CreatedUs: now.UnixMicro(),
-		ID: e.AccountID, MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
-	})
+	p, err := w.system.params(ctx, w.q, transactionID, []store.Entry{e}, guard, now.Truncate(time.Microsecond))
+	if err != nil {
+		return false, err
+	}
+	n, err := w.q.PostEntries(ctx, p)
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
 	}
-	// A delta is never zero, so the matched row is also a changed row.
 	return n == 1, nil
 }
 

@@ -56,6 +56,9 @@ type Store struct {
 	// prepared holds every query prepared on the server once per
 	// connection, made on first use (the tables exist only after Migrate).
 	prepared sqlvalue.Prepared[*mysqldb.Queries]
+
+	// system is the set of system accounts, which post_entries is told of.
+	system systemAccounts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -291,7 +294,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		}()
 		// Each prepared query is bound to the transaction's connection,
 		// prepared there the first time that connection runs it.
-		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Batch: batch}}
+		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Batch: batch}, system: &s.system}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
@@ -418,6 +421,9 @@ func interpret(err error) error {
 type tx struct {
 	q       *mysqldb.Queries
 	posting store.Posting
+	// system tells post_entries which legs are on system accounts (nil:
+	// none is hinted, which still posts correctly).
+	system *systemAccounts
 }
 
 // one turns an update's row count into ErrNotFound when it matched nothing.

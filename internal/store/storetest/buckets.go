@@ -143,7 +143,8 @@ func testSystemLegsDoNotQueue(t *testing.T, s store.Store) {
 
 // testPostTransfer: PostTransfer books a transfer's two rows, its entries
 // under the sending row and the recipient's text, or, refused, nothing at
-// all; a repeated key is a conflict that moves nothing.
+// all; a repeated key is a conflict that moves nothing; a frozen sender,
+// or one whose PIN reset is due, is refused.
 func testPostTransfer(t *testing.T, s store.Store) {
 	userA, accA, phoneA := NewFundedUser(t, s, 10_000)
 	userB, accB, phoneB := NewFundedUser(t, s, 0)
@@ -217,4 +218,47 @@ func testPostTransfer(t *testing.T, s store.Store) {
 		mustKind(t, err, store.ErrNotFound, "the refused transfer's row")
 		return nil
 	})
+
+	// The sender's check, made under the rows' insert: a frozen sender, or
+	// one whose PIN reset is due at Now, sends nothing; a reset still to
+	// come does not stop a send.
+	hour := base.Add(time.Hour)
+	for _, c := range []struct {
+		name            string
+		frozen, resetAt *time.Time
+		want            error
+	}{
+		{"a frozen sender", &base, nil, store.ErrSenderFrozen},
+		{"a sender whose PIN reset is due", nil, &base, store.ErrSenderPINResetDue},
+		{"a sender whose PIN reset is to come", nil, &hour, nil},
+	} {
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.SetUserFrozen(ctx, userA, c.frozen, base); err != nil {
+				return err
+			}
+			return tx.SetUserPINReset(ctx, userA, c.resetAt, base)
+		})
+		key := Token(t, 16)
+		_, err := transfer(100, key)
+		if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Fatalf("%s: %v, want %v", c.name, err, c.want)
+		}
+		wantA, wantB := int64(5_900), int64(4_000)
+		if c.want == nil {
+			wantA, wantB = 5_700, 4_100
+		}
+		if a, b := balances(); a != wantA || b != wantB {
+			t.Fatalf("%s: balances %d and %d, want %d and %d", c.name, a, b, wantA, wantB)
+		}
+		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.TransactionByIdempotencyKey(ctx, key)
+			if c.want != nil {
+				mustKind(t, err, store.ErrNotFound, c.name+": the refused transfer's row")
+			}
+			return nil
+		})
+	}
+	// The audit check (Operations) wants no reset pending without its
+	// operator's record.
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.SetUserPINReset(ctx, userA, nil, base) })
 }

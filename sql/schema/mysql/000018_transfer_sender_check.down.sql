@@ -1,0 +1,1 @@
+DROP PROCEDURE post_entries;
