@@ -15,6 +15,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -97,7 +98,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		isolationVar = "tx_isolation"
 	}
 	cfg.Params[isolationVar] = "'READ-COMMITTED'"
-	connector, err := mysql.NewConnector(cfg)
+	connector, err := newConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open mysql: %w", err)
 	}
@@ -281,72 +282,70 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		return err
 	}
 	return s.RetryTx(ctx, func(batch bool) error {
-		// The isolation level is the session's (READ COMMITTED, see Open).
-		sqlTx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return interpret(fmt.Errorf("begin: %w", err))
-		}
-		committed := false
-		defer func() {
-			if !committed {
-				rollback(ctx, sqlTx)
+		return s.interruptibly(ctx, func(ctx context.Context, conn *sql.Conn) error {
+			// The isolation level is the session's (READ COMMITTED, see Open).
+			sqlTx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				return interpret(fmt.Errorf("begin: %w", err))
 			}
-		}()
-		// Each prepared query is bound to the transaction's connection,
-		// prepared there the first time that connection runs it.
-		t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Batch: batch}, system: &s.system}
-		if err := fn(ctx, t); err != nil {
-			return err
-		}
-		if err := t.posting.Failed(); err != nil {
-			return err
-		}
-		if err := commit(ctx, sqlTx); err != nil {
-			return err
-		}
-		committed = true
-		return nil
+			committed := false
+			defer func() {
+				if !committed {
+					sqlTx.Rollback() //nolint:errcheck // an ended Tx, or a broken connection dropped
+				}
+			}()
+			// Each prepared query is bound to the transaction's connection,
+			// prepared there the first time that connection runs it.
+			t := &tx{q: q.WithTx(sqlTx), posting: store.Posting{InTx: true, Batch: batch}, system: &s.system}
+			if err := fn(ctx, t); err != nil {
+				return err
+			}
+			if err := t.posting.Failed(); err != nil {
+				return err
+			}
+			if err := sqlTx.Commit(); err != nil {
+				return interpret(fmt.Errorf("commit: %w", err))
+			}
+			committed = true
+			return nil
+		})
 	})
 }
 
-// commit commits tx within ctx. database/sql's Tx.Commit takes no context,
-// and the driver waits for the server's answer for as long as the
-// connection lives: a server that hangs, or a network that drops its
-// packets, would hold a USSD hop past its deadline
-// (TestDatabaseRestartFrozenCommit). So the one COMMIT runs on its own
-// goroutine and the caller waits for it only until ctx ends: then the
-// outcome is unknown, as for any lost connection, and the goroutine ends
-// with the connection or the server's late answer. (A COMMIT sent as a
-// statement bound to ctx did the same, but ending the Tx afterwards cost a
-// second COMMIT on the connection: measured, a third of MariaDB's
-// transfers per second under load.)
-func commit(ctx context.Context, tx *sql.Tx) error {
-	done := make(chan error, 1)
-	go func() { done <- tx.Commit() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return interpret(fmt.Errorf("commit: %w", err))
+// interruptibly runs fn on a connection of its own whose statements reach
+// the driver with their contexts uncancellable, and which ctx ending
+// interrupts instead (see interrupt.go): a server that hangs, or a network
+// that drops its packets, still cannot hold a USSD hop past its deadline
+// (TestDatabaseRestartFrozenCommit), and no goroutine watches each
+// statement. A connection ctx ended on is never reused, and the error then
+// carries ctx's (the outcome of a COMMIT cut off is unknown, as for any
+// lost connection).
+func (s *Store) interruptibly(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	sc, err := s.db.Conn(ctx)
+	if err != nil {
+		return interpret(fmt.Errorf("connection: %w", err))
+	}
+	var c *conn
+	_ = sc.Raw(func(dc any) error { c, _ = dc.(*conn); return nil })
+	if c == nil || c.nc == nil {
+		// Nothing to interrupt: the driver watches ctx itself.
+		defer sc.Close()
+		return fn(ctx, sc)
+	}
+	c.quiet.Store(true)
+	stop := context.AfterFunc(ctx, c.nc.interrupt)
+	err = fn(ctx, sc)
+	c.quiet.Store(false)
+	if !stop() {
+		// ctx ended while the connection was ours: it may be interrupted
+		// (or be about to be), so it goes, not back to the pool.
+		_ = sc.Raw(func(any) error { return driver.ErrBadConn })
+		if err != nil && !errors.Is(err, ctx.Err()) {
+			err = interpret(fmt.Errorf("%w: %w", ctx.Err(), err))
 		}
-		return nil
-	case <-ctx.Done():
-		return interpret(fmt.Errorf("commit: no answer from the server: %w", ctx.Err()))
 	}
-}
-
-// rollback rolls tx back within ctx, for the same reason: the caller waits
-// for the ROLLBACK only until ctx ends. When ctx has ended, database/sql
-// rolls back by itself, dropping the connection.
-func rollback(ctx context.Context, tx *sql.Tx) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tx.Rollback() //nolint:errcheck // an ended Tx, or a broken connection dropped
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	sc.Close()
+	return err
 }
 
 // Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
@@ -356,12 +355,14 @@ func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx st
 	if err != nil {
 		return err
 	}
-	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return interpret(fmt.Errorf("begin snapshot: %w", err))
-	}
-	defer rollback(ctx, sqlTx)
-	return fn(ctx, &tx{q: q.WithTx(sqlTx)})
+	return s.interruptibly(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		sqlTx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+		if err != nil {
+			return interpret(fmt.Errorf("begin snapshot: %w", err))
+		}
+		defer sqlTx.Rollback() //nolint:errcheck // read only: nothing to keep
+		return fn(ctx, &tx{q: q.WithTx(sqlTx)})
+	})
 }
 
 // The server error numbers interpret knows.
