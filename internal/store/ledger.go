@@ -210,13 +210,20 @@ func PostTransfer(ctx context.Context, tx Tx, p *Posting, t NewTransfer, entries
 	if err != nil {
 		return 0, err
 	}
+	// The rows are in: a refused sender, like a refused leg, must keep the
+	// transaction from committing even if fn goes on (Posting), or they
+	// would commit as a completed transfer that moved nothing.
 	sender, err := tx.ShareLockUser(ctx, t.SenderID)
 	if err != nil {
-		return 0, err
+		return 0, p.Fail(err)
 	}
-	// The routines compare to the microsecond, as the engines keep times.
-	if err := MaySend(sender, t.Now.Truncate(time.Microsecond)); err != nil {
-		return 0, err
+	// Now as it is, not truncated: a PIN reset stored to the microsecond
+	// (PostgreSQL, MariaDB) is due at Now exactly when it is due at Now
+	// truncated, as the routines compare; SQLite keeps the reset's
+	// nanoseconds, and a truncated Now would miss a reset due within its
+	// microsecond.
+	if err := MaySend(sender, t.Now); err != nil {
+		return 0, p.Fail(err)
 	}
 	if err := tx.PostEntries(ctx, id, entries, guard, t.Now); err != nil {
 		return 0, err

@@ -97,25 +97,31 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 	if err != nil {
 		return 0, t.posting.Fail(err)
 	}
-	if !store.OneRoundTrip(ordered, transferLegs) || note.Phone == "" {
-		// post_entries takes three legs, and a text with a phone.
+	if !store.OneRoundTrip(ordered, transferLegs) || note.Phone == "" || n.SenderID == 0 {
+		// post_entries takes three legs, and a text with a phone; its
+		// sender id 0 means no check, where PostTransfer wants the
+		// sender's row (the statements refuse a missing one).
 		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
 	}
 	id, err := t.InsertTransfer(ctx, n)
 	if err != nil {
 		return 0, err
 	}
+	// From here on the rows are in and the posting may stop half way: a
+	// CALL is not atomic on MariaDB (a statement that errs inside it is
+	// undone alone, the legs moved before it stay), so any error keeps the
+	// transaction from committing (store.Posting), as a refusal does.
 	now := n.Now.UTC().Truncate(time.Microsecond)
 	p, err := t.system.params(ctx, t.q, id, ordered, guard, now)
 	if err != nil {
-		return 0, err
+		return 0, t.posting.Fail(err)
 	}
 	p.SenderID = n.SenderID
 	p.NoteUserID, p.NotePhone, p.NoteKind, p.NoteAmount = note.UserID, note.Phone, string(note.Kind), note.AmountMsat
 	p.NoteCounterparty, p.NoteBody = note.Counterparty, note.Body
 	count, err := t.q.PostEntries(ctx, p)
 	if err != nil {
-		return 0, interpret(fmt.Errorf("post transfer: %w", err))
+		return 0, t.posting.Fail(interpret(fmt.Errorf("post transfer: %w", err)))
 	}
 	if err := posted(count, int64(2*len(ordered)+1)); err != nil {
 		return 0, t.posting.Fail(err)
