@@ -320,7 +320,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 // statement. A connection ctx ended on is never reused, and the error then
 // carries ctx's (the outcome of a COMMIT cut off is unknown, as for any
 // lost connection).
-func (s *Store) interruptibly(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
+func (s *Store) interruptibly(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) (err error) {
 	sc, err := s.db.Conn(ctx)
 	if err != nil {
 		return interpret(fmt.Errorf("connection: %w", err))
@@ -334,18 +334,20 @@ func (s *Store) interruptibly(ctx context.Context, fn func(ctx context.Context, 
 	}
 	c.quiet.Store(true)
 	stop := context.AfterFunc(ctx, c.nc.interrupt)
-	err = fn(ctx, sc)
-	c.quiet.Store(false)
-	if !stop() {
-		// ctx ended while the connection was ours: it may be interrupted
-		// (or be about to be), so it goes, not back to the pool.
-		_ = sc.Raw(func(any) error { return driver.ErrBadConn })
-		if err != nil && !errors.Is(err, ctx.Err()) {
-			err = interpret(fmt.Errorf("%w: %w", ctx.Err(), err))
+	defer func() {
+		c.quiet.Store(false)
+		if !stop() {
+			// ctx ended while the connection was ours: it may be
+			// interrupted (or be about to be), so it goes, not back to
+			// the pool.
+			_ = sc.Raw(func(any) error { return driver.ErrBadConn })
+			if err != nil && !errors.Is(err, ctx.Err()) {
+				err = interpret(fmt.Errorf("%w: %w", ctx.Err(), err))
+			}
 		}
-	}
-	sc.Close()
-	return err
+		sc.Close()
+	}()
+	return fn(ctx, sc)
 }
 
 // Snapshot implements store.Store: a REPEATABLE READ, READ ONLY transaction
