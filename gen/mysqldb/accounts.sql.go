@@ -12,6 +12,48 @@ import (
 	"time"
 )
 
+const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
+CALL post_entries(CAST(? AS SIGNED), 0,
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    0, 0, 0, 0, 0, 0, 0, 0,
+    CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), NULL, 0, '', '', 0, '', '')
+`
+
+type ApplyBalanceDeltaParams struct {
+	TransactionID int64
+	ID            int64
+	Delta         int64
+	DayOut        int64
+	IsSystem      int64
+	Day           int64
+	CreatedUs     int64
+	MaxBalance    int64
+	DayLimit      int64
+}
+
+// Moves one cached balance under its guards and advances a user account's
+// hash chain (a system account, hinted by is_system: one of its buckets):
+// migration 000018's post_entries with one leg, where the guards are
+// written down; 0 rows means refused. (The CASTs tell sqlc the types.)
+func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
+	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
+		arg.TransactionID,
+		arg.ID,
+		arg.Delta,
+		arg.DayOut,
+		arg.IsSystem,
+		arg.Day,
+		arg.CreatedUs,
+		arg.MaxBalance,
+		arg.DayLimit,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const getAccountByID = `-- name: GetAccountByID :one
 SELECT id, user_id, code, kind, balance_msat, day_out_msat, day_out_day, created_at, head_seq, head_hash FROM accounts WHERE id = ?
 `
@@ -122,7 +164,7 @@ type InsertLedgerEntryParams struct {
 	AccountID     int64
 }
 
-// Appends an entry right after PostEntries moved its account (one leg): a user
+// Appends an entry right after ApplyBalanceDelta moved its account: a user
 // account's entry copies the chain head, and the balance after it, from the
 // row this transaction just updated and still holds locked (no new lock, no
 // round trip; under READ COMMITTED the read locks nothing); a system
@@ -274,7 +316,70 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 	return items, nil
 }
 
-const postEntries = `-- name: PostEntries :execrows
+const postLedger = `-- name: PostLedger :execrows
+CALL post_entries(CAST(? AS SIGNED), 0,
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED),
+    CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS DATETIME(6)),
+    0, '', '', 0, '', '')
+`
+
+type PostLedgerParams struct {
+	TransactionID int64
+	AccountA      int64
+	AmountA       int64
+	DayOutA       int64
+	SystemA       int64
+	AccountB      int64
+	AmountB       int64
+	DayOutB       int64
+	SystemB       int64
+	AccountC      int64
+	AmountC       int64
+	DayOutC       int64
+	SystemC       int64
+	Day           int64
+	CreatedUs     int64
+	MaxBalance    int64
+	DayLimit      int64
+	Now           time.Time
+}
+
+// A posting of two or three legs on distinct accounts, in ascending account
+// order, in one round trip: migration 000018's post_entries moves every
+// account and appends every entry: twice the legs in rows; fewer means a
+// leg was refused and the transaction must be rolled back. account_c = 0
+// for two; system_x hints a system account.
+func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (int64, error) {
+	result, err := q.exec(ctx, q.postLedgerStmt, postLedger,
+		arg.TransactionID,
+		arg.AccountA,
+		arg.AmountA,
+		arg.DayOutA,
+		arg.SystemA,
+		arg.AccountB,
+		arg.AmountB,
+		arg.DayOutB,
+		arg.SystemB,
+		arg.AccountC,
+		arg.AmountC,
+		arg.DayOutC,
+		arg.SystemC,
+		arg.Day,
+		arg.CreatedUs,
+		arg.MaxBalance,
+		arg.DayLimit,
+		arg.Now,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const postTransfer = `-- name: PostTransfer :execrows
 CALL post_entries(CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
@@ -285,7 +390,7 @@ CALL post_entries(CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS CHAR), CAST(? AS CHAR))
 `
 
-type PostEntriesParams struct {
+type PostTransferParams struct {
 	TransactionID    int64
 	SenderID         int64
 	AccountA         int64
@@ -313,15 +418,12 @@ type PostEntriesParams struct {
 	NoteBody         interface{}
 }
 
-// Migration 000018's post_entries, where the guards are written down: one
-// leg (account_b = 0; the caller inserts its entry), or a posting of two or
-// three legs on distinct accounts in ascending order (account_c = 0 for
-// two) in one round trip, optionally the rest of a transfer (the sender's
-// check for sender_id, the text for note_phone). Its count says whether it
-// posted (see the migration); system_x hints a system account. (The CASTs
-// tell sqlc the types.)
-func (q *Queries) PostEntries(ctx context.Context, arg PostEntriesParams) (int64, error) {
-	result, err := q.exec(ctx, q.postEntriesStmt, postEntries,
+// The rest of a transfer after InsertTransfer, in one round trip: migration
+// 000018's post_entries checks the sender under a share lock, posts the
+// legs as PostLedger does and queues the recipient's text: twice the legs
+// plus one in rows; fewer means the sender or a leg was refused.
+func (q *Queries) PostTransfer(ctx context.Context, arg PostTransferParams) (int64, error) {
+	result, err := q.exec(ctx, q.postTransferStmt, postTransfer,
 		arg.TransactionID,
 		arg.SenderID,
 		arg.AccountA,

@@ -24,6 +24,9 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.applyBalanceDeltaStmt, err = db.PrepareContext(ctx, applyBalanceDelta); err != nil {
+		return nil, fmt.Errorf("error preparing query ApplyBalanceDelta: %w", err)
+	}
 	if q.claimMpesaCheckStmt, err = db.PrepareContext(ctx, claimMpesaCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimMpesaCheck: %w", err)
 	}
@@ -288,8 +291,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.noteMpesaResultStmt, err = db.PrepareContext(ctx, noteMpesaResult); err != nil {
 		return nil, fmt.Errorf("error preparing query NoteMpesaResult: %w", err)
 	}
-	if q.postEntriesStmt, err = db.PrepareContext(ctx, postEntries); err != nil {
-		return nil, fmt.Errorf("error preparing query PostEntries: %w", err)
+	if q.postLedgerStmt, err = db.PrepareContext(ctx, postLedger); err != nil {
+		return nil, fmt.Errorf("error preparing query PostLedger: %w", err)
+	}
+	if q.postTransferStmt, err = db.PrepareContext(ctx, postTransfer); err != nil {
+		return nil, fmt.Errorf("error preparing query PostTransfer: %w", err)
 	}
 	if q.recordDeliveryReportStmt, err = db.PrepareContext(ctx, recordDeliveryReport); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordDeliveryReport: %w", err)
@@ -395,6 +401,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
+	if q.applyBalanceDeltaStmt != nil {
+		if cerr := q.applyBalanceDeltaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing applyBalanceDeltaStmt: %w", cerr)
+		}
+	}
 	if q.claimMpesaCheckStmt != nil {
 		if cerr := q.claimMpesaCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimMpesaCheckStmt: %w", cerr)
@@ -835,9 +846,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing noteMpesaResultStmt: %w", cerr)
 		}
 	}
-	if q.postEntriesStmt != nil {
-		if cerr := q.postEntriesStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing postEntriesStmt: %w", cerr)
+	if q.postLedgerStmt != nil {
+		if cerr := q.postLedgerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing postLedgerStmt: %w", cerr)
+		}
+	}
+	if q.postTransferStmt != nil {
+		if cerr := q.postTransferStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing postTransferStmt: %w", cerr)
 		}
 	}
 	if q.recordDeliveryReportStmt != nil {
@@ -1044,6 +1060,7 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                                     DBTX
 	tx                                     *sql.Tx
+	applyBalanceDeltaStmt                  *sql.Stmt
 	claimMpesaCheckStmt                    *sql.Stmt
 	claimNotificationsStmt                 *sql.Stmt
 	closeIdleSessionsStmt                  *sql.Stmt
@@ -1132,7 +1149,8 @@ type Queries struct {
 	maxTransactionIDStmt                   *sql.Stmt
 	minUnpaidInvoiceAddIndexStmt           *sql.Stmt
 	noteMpesaResultStmt                    *sql.Stmt
-	postEntriesStmt                        *sql.Stmt
+	postLedgerStmt                         *sql.Stmt
+	postTransferStmt                       *sql.Stmt
 	recordDeliveryReportStmt               *sql.Stmt
 	recordMpesaResultStmt                  *sql.Stmt
 	recordNotificationRetryStmt            *sql.Stmt
@@ -1172,6 +1190,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                                     tx,
 		tx:                                     tx,
+		applyBalanceDeltaStmt:                  q.applyBalanceDeltaStmt,
 		claimMpesaCheckStmt:                    q.claimMpesaCheckStmt,
 		claimNotificationsStmt:                 q.claimNotificationsStmt,
 		closeIdleSessionsStmt:                  q.closeIdleSessionsStmt,
@@ -1260,7 +1279,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		maxTransactionIDStmt:                   q.maxTransactionIDStmt,
 		minUnpaidInvoiceAddIndexStmt:           q.minUnpaidInvoiceAddIndexStmt,
 		noteMpesaResultStmt:                    q.noteMpesaResultStmt,
-		postEntriesStmt:                        q.postEntriesStmt,
+		postLedgerStmt:                         q.postLedgerStmt,
+		postTransferStmt:                       q.postTransferStmt,
 		recordDeliveryReportStmt:               q.recordDeliveryReportStmt,
 		recordMpesaResultStmt:                  q.recordMpesaResultStmt,
 		recordNotificationRetryStmt:            q.recordNotificationRetryStmt,

@@ -2,7 +2,6 @@ package mysqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -116,29 +115,36 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 	if err != nil {
 		return 0, t.posting.Fail(err)
 	}
-	p.SenderID = n.SenderID
-	p.NoteUserID, p.NotePhone, p.NoteKind, p.NoteAmount = note.UserID, note.Phone, string(note.Kind), note.AmountMsat
-	p.NoteCounterparty, p.NoteBody = note.Counterparty, note.Body
-	count, err := t.q.PostEntries(ctx, p)
+	count, err := t.q.PostTransfer(ctx, mysqldb.PostTransferParams{
+		TransactionID: p.TransactionID, SenderID: n.SenderID,
+		AccountA: p.AccountA, AmountA: p.AmountA, DayOutA: p.DayOutA, SystemA: p.SystemA,
+		AccountB: p.AccountB, AmountB: p.AmountB, DayOutB: p.DayOutB, SystemB: p.SystemB,
+		AccountC: p.AccountC, AmountC: p.AmountC, DayOutC: p.DayOutC, SystemC: p.SystemC,
+		Day: p.Day, CreatedUs: p.CreatedUs, MaxBalance: p.MaxBalance, DayLimit: p.DayLimit, Now: p.Now,
+		NoteUserID: note.UserID, NotePhone: note.Phone, NoteKind: string(note.Kind), NoteAmount: note.AmountMsat,
+		NoteCounterparty: note.Counterparty, NoteBody: note.Body,
+	})
 	if err != nil {
 		return 0, t.posting.Fail(interpret(fmt.Errorf("post transfer: %w", err)))
 	}
-	if err := posted(count, int64(2*len(ordered)+1)); err != nil {
+	if ok, err := posted(count, len(ordered), 1); !ok {
+		if err == nil {
+			err = store.ErrBatchRefused
+		}
 		return 0, t.posting.Fail(err)
 	}
 	return id, nil
 }
 
-// posted reads post_entries' count: want when it posted, less when it
-// refused (the transaction must roll back, ErrBatchRefused).
-func posted(count, want int64) error {
-	switch {
-	case count == want:
-		return nil
-	case count < want:
-		return store.ErrBatchRefused
+// posted reads post_entries' count for legs and extra rows (the text): it
+// posted when the count is twice the legs plus extra, and refused when it is
+// less (the transaction must roll back).
+func posted(count int64, legs, extra int) (bool, error) {
+	want := int64(2*legs + extra)
+	if count > want {
+		return false, fmt.Errorf("post entries: the server counted %d rows, not %d or fewer", count, want)
 	}
-	return fmt.Errorf("post entries: the server counted %d rows, not %d or fewer", count, want)
+	return count == want, nil
 }
 
 func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) error {
@@ -184,33 +190,34 @@ func (s *systemAccounts) read(ctx context.Context, q *mysqldb.Queries) (map[int6
 	return ids, nil
 }
 
-// params lays out up to three legs, in the order given, for post_entries
+// params lays out two or three legs, in the order given, for post_entries
 // (the legs of a missing one are 0), hinting the system accounts.
-func (s *systemAccounts) params(ctx context.Context, q *mysqldb.Queries, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (mysqldb.PostEntriesParams, error) {
-	if len(entries) < 1 || len(entries) > transferLegs {
-		return mysqldb.PostEntriesParams{}, fmt.Errorf("post entries: %d legs", len(entries))
+func (s *systemAccounts) params(ctx context.Context, q *mysqldb.Queries, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (mysqldb.PostLedgerParams, error) {
+	if len(entries) < 2 || len(entries) > transferLegs {
+		return mysqldb.PostLedgerParams{}, fmt.Errorf("post entries: %d legs", len(entries))
 	}
 	system, err := s.read(ctx, q)
 	if err != nil {
-		return mysqldb.PostEntriesParams{}, err
+		return mysqldb.PostLedgerParams{}, err
 	}
 	var legs [transferLegs]store.Entry // AccountID 0: no such leg
 	copy(legs[:], entries)
-	hint := func(e store.Entry) int64 {
-		if system[e.AccountID] {
-			return 1
-		}
-		return 0
-	}
 	a, b, c := legs[0], legs[1], legs[2]
-	return mysqldb.PostEntriesParams{
+	return mysqldb.PostLedgerParams{
 		TransactionID: transactionID,
-		AccountA:      a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat, SystemA: hint(a),
-		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, SystemB: hint(b),
-		AccountC: c.AccountID, AmountC: c.AmountMsat, DayOutC: c.DayOutMsat, SystemC: hint(c),
+		AccountA:      a.AccountID, AmountA: a.AmountMsat, DayOutA: a.DayOutMsat, SystemA: hint(system, a.AccountID),
+		AccountB: b.AccountID, AmountB: b.AmountMsat, DayOutB: b.DayOutMsat, SystemB: hint(system, b.AccountID),
+		AccountC: c.AccountID, AmountC: c.AmountMsat, DayOutC: c.DayOutMsat, SystemC: hint(system, c.AccountID),
 		Day: guard.Day, CreatedUs: now.UnixMicro(), MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat, Now: now,
-		NotePhone: "", NoteKind: "", NoteCounterparty: "", NoteBody: "",
 	}, nil
+}
+
+// hint is post_entries' flag for a system account.
+func hint(system map[int64]bool, id int64) int64 {
+	if system[id] {
+		return 1
+	}
+	return 0
 }
 
 // ledgerWriter gives store.PostLedgerEntries its statements.
@@ -229,37 +236,32 @@ func (batchWriter) MaxLegs() int { return transferLegs }
 // PostLedger implements store.BatchPoster: post_entries counts, when it
 // posted, each leg moved and each entry inserted.
 func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	if len(entries) < 2 {
-		return false, fmt.Errorf("post ledger: %d legs", len(entries))
-	}
 	p, err := w.system.params(ctx, w.q, transactionID, entries, guard, now)
 	if err != nil {
 		return false, err
 	}
-	n, err := w.q.PostEntries(ctx, p)
+	n, err := w.q.PostLedger(ctx, p)
 	if err != nil {
 		return false, interpret(fmt.Errorf("post ledger: %w", err))
 	}
-	if err := posted(n, int64(2*len(entries))); err != nil {
-		if errors.Is(err, store.ErrBatchRefused) {
-			return false, nil
-		}
-		return false, err
-	}
-	return true, nil
+	return posted(n, len(entries), 0)
 }
 
 // ApplyBalanceDelta implements store.LedgerWriter: post_entries with one
 // leg counts 1 when it moved the account.
 func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
-	p, err := w.system.params(ctx, w.q, transactionID, []store.Entry{e}, guard, now.Truncate(time.Microsecond))
+	system, err := w.system.read(ctx, w.q)
 	if err != nil {
 		return false, err
 	}
-	n, err := w.q.PostEntries(ctx, p)
+	n, err := w.q.ApplyBalanceDelta(ctx, mysqldb.ApplyBalanceDeltaParams{
+		TransactionID: transactionID, ID: e.AccountID, Delta: e.AmountMsat, DayOut: e.DayOutMsat, IsSystem: hint(system, e.AccountID),
+		Day: guard.Day, CreatedUs: now.UnixMicro(), MaxBalance: guard.MaxBalanceMsat, DayLimit: guard.DayLimitMsat,
+	})
 	if err != nil {
 		return false, interpret(fmt.Errorf("apply balance delta: %w", err))
 	}
+	// A delta is never zero, so the matched row is also a changed row.
 	return n == 1, nil
 }
 

@@ -28,7 +28,7 @@ WHERE u.phone = sqlc.arg(phone);
 SELECT * FROM accounts WHERE id IN (sqlc.slice(ids)) ORDER BY id FOR UPDATE;
 
 -- name: InsertLedgerEntry :exec
--- Appends an entry right after PostEntries moved its account (one leg): a user
+-- Appends an entry right after ApplyBalanceDelta moved its account: a user
 -- account's entry copies the chain head, and the balance after it, from the
 -- row this transaction just updated and still holds locked (no new lock, no
 -- round trip; under READ COMMITTED the read locks nothing); a system
@@ -40,14 +40,36 @@ SELECT sqlc.arg(transaction_id) AS transaction_id, a.id, sqlc.arg(amount_msat) A
        sqlc.arg(now) AS created_at
 FROM accounts a WHERE a.id = sqlc.arg(account_id);
 
--- name: PostEntries :execrows
--- Migration 000018's post_entries, where the guards are written down: one
--- leg (account_b = 0; the caller inserts its entry), or a posting of two or
--- three legs on distinct accounts in ascending order (account_c = 0 for
--- two) in one round trip, optionally the rest of a transfer (the sender's
--- check for sender_id, the text for note_phone). Its count says whether it
--- posted (see the migration); system_x hints a system account. (The CASTs
--- tell sqlc the types.)
+-- name: ApplyBalanceDelta :execrows
+-- Moves one cached balance under its guards and advances a user account's
+-- hash chain (a system account, hinted by is_system: one of its buckets):
+-- migration 000018's post_entries with one leg, where the guards are
+-- written down; 0 rows means refused. (The CASTs tell sqlc the types.)
+CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
+    CAST(sqlc.arg(id) AS SIGNED), CAST(sqlc.arg(delta) AS SIGNED), CAST(sqlc.arg(day_out) AS SIGNED), CAST(sqlc.arg(is_system) AS SIGNED),
+    0, 0, 0, 0, 0, 0, 0, 0,
+    CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
+    CAST(sqlc.arg(max_balance) AS SIGNED), CAST(sqlc.arg(day_limit) AS SIGNED), NULL, 0, '', '', 0, '', '');
+
+-- name: PostLedger :execrows
+-- A posting of two or three legs on distinct accounts, in ascending account
+-- order, in one round trip: migration 000018's post_entries moves every
+-- account and appends every entry: twice the legs in rows; fewer means a
+-- leg was refused and the transaction must be rolled back. account_c = 0
+-- for two; system_x hints a system account.
+CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
+    CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED), CAST(sqlc.arg(day_out_a) AS SIGNED), CAST(sqlc.arg(system_a) AS SIGNED),
+    CAST(sqlc.arg(account_b) AS SIGNED), CAST(sqlc.arg(amount_b) AS SIGNED), CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(system_b) AS SIGNED),
+    CAST(sqlc.arg(account_c) AS SIGNED), CAST(sqlc.arg(amount_c) AS SIGNED), CAST(sqlc.arg(day_out_c) AS SIGNED), CAST(sqlc.arg(system_c) AS SIGNED),
+    CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
+    CAST(sqlc.arg(max_balance) AS SIGNED), CAST(sqlc.arg(day_limit) AS SIGNED), CAST(sqlc.arg(now) AS DATETIME(6)),
+    0, '', '', 0, '', '');
+
+-- name: PostTransfer :execrows
+-- The rest of a transfer after InsertTransfer, in one round trip: migration
+-- 000018's post_entries checks the sender under a share lock, posts the
+-- legs as PostLedger does and queues the recipient's text: twice the legs
+-- plus one in rows; fewer means the sender or a leg was refused.
 CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(sender_id) AS SIGNED),
     CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED), CAST(sqlc.arg(day_out_a) AS SIGNED), CAST(sqlc.arg(system_a) AS SIGNED),
     CAST(sqlc.arg(account_b) AS SIGNED), CAST(sqlc.arg(amount_b) AS SIGNED), CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(system_b) AS SIGNED),
