@@ -164,11 +164,8 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 // reconcile afterwards.
 func ceiling(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, accounts int, w *wallet.Service) (float64, error) {
 	secs := strconv.Itoa(int(duration.Seconds()))
-	now := time.Now()
-	y, m, d := now.In(w.Config().DayZone).Date()
-	day := strconv.FormatInt(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400, 10)
+	day := strconv.FormatInt(w.Day(time.Now()), 10)
 	var bench *exec.Cmd
-	var tps *regexp.Regexp
 	switch engine {
 	case "postgres":
 		// The funded accounts, numbered, for the script to draw from.
@@ -181,36 +178,18 @@ func ceiling(ctx context.Context, engine, dbURL string, clients int, duration ti
 		}
 		bench = exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-f", "scripts/bench/transfer.pgbench", "-D", "accounts="+strconv.Itoa(accounts), "-D", "day="+day,
 			"-c", strconv.Itoa(clients), "-j", "2", "-T", secs, dbURL)
-		tps = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 	case "mysql":
 		cfg, err := dbadmin.MySQLConfig(dbURL)
 		if err != nil {
 			return 0, err
 		}
-		host, port, err := net.SplitHostPort(cfg.Addr)
-		if err != nil {
-			host, port = cfg.Addr, "3306"
-		}
-		bench = exec.CommandContext(ctx, "sysbench", "scripts/bench/transfer.lua", "--db-driver=mysql", "--mysql-host="+host, "--mysql-port="+port,
-			"--mysql-user="+cfg.User, "--mysql-password="+cfg.Passwd, "--mysql-db="+cfg.DBName, "--day="+day,
-			"--threads="+strconv.Itoa(clients), "--time="+secs, "run")
-		tps = regexp.MustCompile(`transactions:\s+\d+\s+\(([0-9.]+) per sec\.\)`)
+		bench = exec.CommandContext(ctx, "sysbench", sysbenchArgs("scripts/bench/transfer.lua", cfg, "--day="+day,
+			"--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
 	}
-	server0, start := serverCPU(engine), time.Now()
-	out, err := bench.CombinedOutput()
+	v, cpu, err := runClient(engine, bench, duration)
 	if err != nil {
-		return 0, fmt.Errorf("ceiling: %w\n%s", err, out)
+		return 0, fmt.Errorf("ceiling: %w", err)
 	}
-	if bytes.Contains(out, []byte("FATAL")) || bytes.Contains(out, []byte("ERROR")) {
-		return 0, fmt.Errorf("ceiling: the client reported an error:\n%s", out)
-	}
-	m2 := tps.FindSubmatch(out)
-	if m2 == nil {
-		return 0, fmt.Errorf("ceiling: no throughput in its output:\n%s", out)
-	}
-	v, _ := strconv.ParseFloat(string(m2[1]), 64)
-	cpu := cpuShare{client: bench.ProcessState.UserTime() + bench.ProcessState.SystemTime(), server: serverCPU(engine) - server0,
-		elapsed: time.Since(start), n: int(v * duration.Seconds())}
 	fmt.Printf("%s ceiling (%s, %d clients, %s): %.0f transfers/s; %s\n", engine, bench.Args[0], clients, duration, v, cpu)
 	if err := reconcile(ctx, w); err != nil {
 		return 0, fmt.Errorf("ceiling: %w", err)
@@ -234,7 +213,7 @@ func quiesce(ctx context.Context, engine, baseURL string) error {
 		if err != nil {
 			return err
 		}
-		cmd = exec.CommandContext(ctx, "sysbench", sysbenchArgs(cfg, 1, "cleanup")...)
+		cmd = exec.CommandContext(ctx, "sysbench", tpcbArgs(cfg, 1, "cleanup")...)
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("quiesce: %w\n%s", err, out)
@@ -248,49 +227,74 @@ func quiesce(ctx context.Context, engine, baseURL string) error {
 func baseline(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, scale int) (float64, error) {
 	secs := strconv.Itoa(int(duration.Seconds()))
 	var init, bench *exec.Cmd
-	var tps *regexp.Regexp
 	switch engine {
 	case "postgres":
 		init = exec.CommandContext(ctx, "pgbench", "-i", "-q", "-s", strconv.Itoa(scale), dbURL)
 		bench = exec.CommandContext(ctx, "pgbench", "-b", "tpcb-like", "-c", strconv.Itoa(clients), "-j", "2", "-T", secs, dbURL)
-		tps = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 	case "mysql":
 		cfg, err := dbadmin.MySQLConfig(dbURL)
 		if err != nil {
 			return 0, err
 		}
-		init = exec.CommandContext(ctx, "sysbench", sysbenchArgs(cfg, scale, "prepare")...)
-		bench = exec.CommandContext(ctx, "sysbench", sysbenchArgs(cfg, scale, "--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
-		tps = regexp.MustCompile(`transactions:\s+\d+\s+\(([0-9.]+) per sec\.\)`)
+		init = exec.CommandContext(ctx, "sysbench", tpcbArgs(cfg, scale, "prepare")...)
+		bench = exec.CommandContext(ctx, "sysbench", tpcbArgs(cfg, scale, "--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
 	}
 	if out, err := init.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("baseline setup: %w\n%s", err, out)
 	}
-	server0, start := serverCPU(engine), time.Now()
-	out, err := bench.CombinedOutput()
+	v, cpu, err := runClient(engine, bench, duration)
 	if err != nil {
-		return 0, fmt.Errorf("baseline: %w\n%s", err, out)
+		return 0, fmt.Errorf("baseline: %w", err)
 	}
-	m := tps.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("baseline: no throughput in its output:\n%s", out)
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	elapsed := time.Since(start)
-	cpu := cpuShare{client: bench.ProcessState.UserTime() + bench.ProcessState.SystemTime(), server: serverCPU(engine) - server0,
-		elapsed: elapsed, n: int(v * duration.Seconds())}
 	fmt.Printf("%s baseline (%s, %d clients, %s): %.0f tps; %s\n", engine, bench.Args[0], clients, duration, v, cpu)
 	return v, nil
 }
 
-// sysbenchArgs runs the tpcb.lua script against a MySQL database.
-func sysbenchArgs(cfg *mysql.Config, scale int, extra ...string) []string {
+// The throughput lines of pgbench and sysbench.
+var (
+	pgbenchTPS  = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+	sysbenchTPS = regexp.MustCompile(`transactions:\s+\d+\s+\(([0-9.]+) per sec\.\)`)
+)
+
+// runClient runs the database's benchmark client bench for duration and
+// returns the transactions/s it reports and the CPU it and the server used.
+// A client that printed an error fails, even if it exited 0.
+func runClient(engine string, bench *exec.Cmd, duration time.Duration) (float64, cpuShare, error) {
+	tps := pgbenchTPS
+	if engine == "mysql" {
+		tps = sysbenchTPS
+	}
+	server0, start := serverCPU(engine), time.Now()
+	out, err := bench.CombinedOutput()
+	if err != nil {
+		return 0, cpuShare{}, fmt.Errorf("%w\n%s", err, out)
+	}
+	if bytes.Contains(out, []byte("FATAL")) || bytes.Contains(out, []byte("ERROR")) {
+		return 0, cpuShare{}, fmt.Errorf("the client reported an error:\n%s", out)
+	}
+	m := tps.FindSubmatch(out)
+	if m == nil {
+		return 0, cpuShare{}, fmt.Errorf("no throughput in its output:\n%s", out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	cpu := cpuShare{client: bench.ProcessState.UserTime() + bench.ProcessState.SystemTime(), server: serverCPU(engine) - server0,
+		elapsed: time.Since(start), n: int(v * duration.Seconds())}
+	return v, cpu, nil
+}
+
+// tpcbArgs runs the tpcb.lua script against a MySQL database.
+func tpcbArgs(cfg *mysql.Config, scale int, extra ...string) []string {
+	return sysbenchArgs("scripts/bench/tpcb.lua", cfg, append([]string{"--scale=" + strconv.Itoa(scale)}, extra...)...)
+}
+
+// sysbenchArgs runs a sysbench script against a MySQL database.
+func sysbenchArgs(script string, cfg *mysql.Config, extra ...string) []string {
 	host, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		host, port = cfg.Addr, "3306"
 	}
-	return append([]string{"scripts/bench/tpcb.lua", "--db-driver=mysql", "--mysql-host=" + host, "--mysql-port=" + port,
-		"--mysql-user=" + cfg.User, "--mysql-password=" + cfg.Passwd, "--mysql-db=" + cfg.DBName, "--scale=" + strconv.Itoa(scale)}, extra...)
+	return append([]string{script, "--db-driver=mysql", "--mysql-host=" + host, "--mysql-port=" + port,
+		"--mysql-user=" + cfg.User, "--mysql-password=" + cfg.Passwd, "--mysql-db=" + cfg.DBName}, extra...)
 }
 
 // transferRun is a migrated, funded wallet ready to be measured, through

@@ -391,7 +391,7 @@ func (w *Service) UserReport(ctx context.Context, rawPhone string, latest int) (
 		if r.Account, err = tx.AccountByUserID(ctx, r.User.ID); err != nil {
 			return err
 		}
-		if r.Account.DayOutDay == w.day(w.now()) {
+		if r.Account.DayOutDay == w.Day(w.now()) {
 			r.SentTodayMsat = r.Account.DayOutMsat
 		}
 		// Pending operations are among the newest: a payment or

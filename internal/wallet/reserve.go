@@ -224,7 +224,7 @@ func (w *Service) refundEntries(t store.Transaction, held, userAccount int64, no
 	// it was counted on, if that is still today; a refund on a later
 	// day gives nothing to today's count, which never held it.
 	var giveBack int64
-	if w.day(t.CreatedAt) == w.day(now) {
+	if w.Day(t.CreatedAt) == w.Day(now) {
 		giveBack = -t.AmountMsat
 	}
 	return []store.Entry{{AccountID: w.sys.reserved, AmountMsat: -held}, {AccountID: userAccount, AmountMsat: held, DayOutMsat: giveBack}}, 0

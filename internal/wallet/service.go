@@ -327,12 +327,12 @@ func (w *Service) checkAmount(amount int64) error {
 
 // guard is the limits a posting at now enforces on user accounts.
 func (w *Service) guard(now time.Time) store.Guard {
-	return store.Guard{MaxBalanceMsat: w.cfg.MaxBalanceMsat, Day: w.day(now), DayLimitMsat: w.cfg.DailyLimitMsat}
+	return store.Guard{MaxBalanceMsat: w.cfg.MaxBalanceMsat, Day: w.Day(now), DayLimitMsat: w.cfg.DailyLimitMsat}
 }
 
-// day numbers the calendar day of DayZone that t falls on (days since
+// Day numbers the calendar day of DayZone that t falls on (days since
 // 1970-01-01), the day the daily limit counts by.
-func (w *Service) day(t time.Time) int64 {
+func (w *Service) Day(t time.Time) int64 {
 	y, m, d := t.In(w.cfg.DayZone).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
