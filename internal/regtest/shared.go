@@ -1,7 +1,10 @@
 package regtest
 
 import (
+	"bytes"
 	"fmt"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -51,10 +54,17 @@ func RunShared(m *testing.M) int {
 }
 
 // currentT is a T that passes failures to the test using the
-// network now and keeps the network's teardown for the end of the run.
+// network and keeps the network's teardown for the end of the run.
+//
+// Parallel tests may share the network, so a failure goes to the test
+// whose goroutine calls: Fatalf must stop the goroutine of the test it
+// fails (testing panics the whole package binary otherwise, "test
+// executed panic(nil) or runtime.Goexit"). A test's goroutine is known
+// from its call to Shared.
 type currentT struct {
 	mu       sync.Mutex
 	cur      *testing.T
+	byG      map[uint64]*testing.T
 	cleanups []func()
 	failed   bool
 	skip     string
@@ -64,6 +74,10 @@ func (c *currentT) use(t *testing.T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cur = t
+	if c.byG == nil {
+		c.byG = map[uint64]*testing.T{}
+	}
+	c.byG[goid()] = t
 }
 
 func (c *currentT) done(t *testing.T) {
@@ -73,15 +87,41 @@ func (c *currentT) done(t *testing.T) {
 	if c.cur == t {
 		c.cur = nil
 	}
+	for g, u := range c.byG {
+		if u == t {
+			delete(c.byG, g)
+		}
+	}
 }
 
+// test is the test running on the calling goroutine, or else (a
+// goroutine a test started) the test that used the network last.
 func (c *currentT) test() *testing.T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if t, ok := c.byG[goid()]; ok {
+		return t
+	}
 	if c.cur == nil {
 		panic("regtest network used outside a test")
 	}
 	return c.cur
+}
+
+// goid is the calling goroutine's number, from its stack's first line
+// ("goroutine 18 [running]:").
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic("regtest: cannot read the goroutine's number: " + err.Error())
+	}
+	return id
 }
 
 func (c *currentT) skipped() string {
