@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -158,5 +159,90 @@ func TestSmoke(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		closed = true // leave it; the database is dropped with FORCE
 		t.Fatal("close hung")
+	}
+}
+
+// TestPostLedgerLooksUpAccounts: post_ledger does not scan accounts,
+// whatever plan PL/pgSQL keeps. Before migration 000019 its entries' INSERT
+// joined the legs to accounts, and the generic plan PL/pgSQL settles on
+// after five calls hashed a sequential scan of the whole table while it
+// was small and had no statistics yet, as a new wallet's: one per posting
+// (1,005 rows a transfer under the bench, seen with auto_explain). The
+// scans are counted in the transaction itself (pg_stat_xact_user_tables),
+// so nothing else on the server can add any, and autovacuum is kept off
+// the table, so that it cannot analyze it halfway.
+func TestPostLedgerLooksUpAccounts(t *testing.T) {
+	dsn := freshDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(migrations.Up); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	const users = 200
+	for _, q := range []string{
+		`ALTER TABLE accounts SET (autovacuum_enabled = off)`,
+		`INSERT INTO users (phone, lightning_name, status, created_at, updated_at)
+		 SELECT '+2547' || lpad(g::text, 8, '0'), 'u' || g, 'active', now(), now() FROM generate_series(1, 200) g`,
+		`INSERT INTO accounts (user_id, kind, balance_msat, created_at) SELECT id, 'user', 1000000000, now() FROM users`,
+		`INSERT INTO transactions (type, direction, status, amount_msat, idempotency_key, created_at, updated_at)
+		 VALUES ('adjustment', 'in', 'completed', 1, 'post-ledger-plan', now(), now())`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var first, last, txID int64
+	if err := conn.QueryRow(ctx, `SELECT min(id), max(id) FROM accounts WHERE kind = 'user'`).Scan(&first, &last); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT id FROM transactions WHERE idempotency_key = 'post-ledger-plan'`).Scan(&txID); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // the test's own rows
+	// The view also counts what the connection did before and has not
+	// reported yet: the postings' scans are the difference.
+	scans := func() int64 {
+		t.Helper()
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'accounts'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := scans()
+	const postings = 20
+	for i := range int64(postings) {
+		a, b := first+i, last-i
+		var ok bool
+		err := tx.QueryRow(ctx, `SELECT post_ledger($1, $2, $3, $4, 1, 0, 1000000000000, 1000000000000, now())`,
+			txID, []int64{a, b}, []int64{-1000, 1000}, []int64{1000, 0}).Scan(&ok)
+		if err != nil || !ok {
+			t.Fatalf("posting %d: %v %v", i, ok, err)
+		}
+	}
+	scanned := scans() - before
+	var entries int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM ledger_entries WHERE transaction_id = $1 AND seq IS NOT NULL AND hash IS NOT NULL`, txID).Scan(&entries); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 2*postings {
+		t.Fatalf("%d chained entries, want %d", entries, 2*postings)
+	}
+	if scanned != 0 {
+		t.Fatalf("%d postings on %d accounts scanned the accounts table %d times", postings, users, scanned)
 	}
 }
