@@ -13,7 +13,7 @@ import (
 )
 
 const applyBalanceDelta = `-- name: ApplyBalanceDelta :execrows
-CALL post_entries(CAST(? AS SIGNED), 0,
+CALL post_legs(CAST(? AS SIGNED), 0,
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     0, 0, 0, 0, 0, 0, 0, 0,
     CAST(? AS SIGNED), CAST(? AS SIGNED),
@@ -34,7 +34,7 @@ type ApplyBalanceDeltaParams struct {
 
 // Moves one cached balance under its guards and advances a user account's
 // hash chain (a system account, hinted by is_system: one of its buckets):
-// migration 000018's post_entries with one leg, where the guards are
+// migration 000019's post_legs with one leg, where the guards are
 // written down; 0 rows means refused. (The CASTs tell sqlc the types.)
 func (q *Queries) ApplyBalanceDelta(ctx context.Context, arg ApplyBalanceDeltaParams) (int64, error) {
 	result, err := q.exec(ctx, q.applyBalanceDeltaStmt, applyBalanceDelta,
@@ -242,7 +242,7 @@ SELECT id FROM accounts WHERE kind = 'system' ORDER BY id
 `
 
 // The system accounts, whose kind never changes: the store hints them to
-// post_entries.
+// post_legs.
 func (q *Queries) ListSystemAccountIDs(ctx context.Context) ([]int64, error) {
 	rows, err := q.query(ctx, q.listSystemAccountIDsStmt, listSystemAccountIDs)
 	if err != nil {
@@ -317,7 +317,7 @@ func (q *Queries) LockAccounts(ctx context.Context, ids []int64) ([]Account, err
 }
 
 const postLedger = `-- name: PostLedger :execrows
-CALL post_entries(CAST(? AS SIGNED), 0,
+CALL post_legs(CAST(? AS SIGNED), 0,
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
@@ -348,7 +348,7 @@ type PostLedgerParams struct {
 }
 
 // A posting of two or three legs on distinct accounts, in ascending account
-// order, in one round trip: migration 000018's post_entries moves every
+// order, in one round trip: migration 000019's post_legs moves every
 // account and appends every entry: twice the legs in rows; fewer means a
 // leg was refused and the transaction must be rolled back. account_c = 0
 // for two; system_x hints a system account.
@@ -380,7 +380,7 @@ func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (int64, 
 }
 
 const postTransfer = `-- name: PostTransfer :execrows
-CALL post_entries(CAST(? AS SIGNED), CAST(? AS SIGNED),
+CALL post_legs(CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
     CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED),
@@ -419,7 +419,7 @@ type PostTransferParams struct {
 }
 
 // The rest of a transfer after InsertTransfer, in one round trip: migration
-// 000018's post_entries checks the sender under a share lock, posts the
+// 000019's post_legs checks the sender under a share lock, posts the
 // legs as PostLedger does and queues the recipient's text: twice the legs
 // plus one in rows; fewer means the sender or a leg was refused.
 func (q *Queries) PostTransfer(ctx context.Context, arg PostTransferParams) (int64, error) {

@@ -1,7 +1,7 @@
 -- The wallet's free phone-to-phone transfer as MariaDB's own benchmark
 -- client sends it: the statements the store sends for one (START
--- TRANSACTION, InsertTransfer, post_entries with the sender's check, the
--- legs and the text; migration 000018; COMMIT), between two random funded
+-- TRANSACTION, InsertTransfer, post_legs with the sender's check, the
+-- legs and the text; migration 000019; COMMIT), between two random funded
 -- accounts of `bench transfers`, driven by sysbench instead of the Go
 -- wallet. What sysbench reaches here is the most any client can get from
 -- these statements on this server.
@@ -48,7 +48,7 @@ function event()
       VALUES (%s, 'send', 'out', 'completed', %d, 0, '%s', '', '%s', %s, %s),
              (%s, 'receive', 'in', 'completed', %d, 0, '%s', '', '%s/receive', %s, %s)]],
       s.user, amount, r.phone, key, now, now, r.user, amount, s.phone, key, now, now))
-   con:query(string.format([[CALL post_entries(LAST_INSERT_ID(), %s, %d, %d, %d, 0, %d, %d, %d, 0, 0, 0, 0, 0,
+   con:query(string.format([[CALL post_legs(LAST_INSERT_ID(), %s, %d, %d, %d, 0, %d, %d, %d, 0, 0, 0, 0, 0,
       %d, %d, 1152921504606846976, 1152921504606846976, %s, %s, '%s', 'received', %d, '%s', '')]],
       s.user, lo, lo_amount, lo_out, hi, hi_amount, hi_out, sysbench.opt.day, t * 1000000, now,
       r.user, r.phone, amount, s.phone))

@@ -80,13 +80,13 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 	return out, nil
 }
 
-// transferLegs is the most legs post_entries posts.
+// transferLegs is the most legs post_legs posts.
 const transferLegs = 3
 
 // PostTransfer implements store.Tx: in a transaction run by InTx, the two
 // rows (InsertTransfer, which returns their id; MariaDB reports none for a
-// CALL) and the rest in one more round trip through post_entries
-// (migration 000018): the sender's check, the legs, the text. Else one
+// CALL) and the rest in one more round trip through post_legs
+// (migration 000019): the sender's check, the legs, the text. Else one
 // statement after another.
 func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
 	if !t.posting.Batch {
@@ -97,7 +97,7 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 		return 0, t.posting.Fail(err)
 	}
 	if !store.OneRoundTrip(ordered, transferLegs) || note.Phone == "" || n.SenderID == 0 {
-		// post_entries takes three legs, and a text with a phone; its
+		// post_legs takes three legs, and a text with a phone; its
 		// sender id 0 means no check, where PostTransfer wants the
 		// sender's row (the statements refuse a missing one).
 		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
@@ -136,7 +136,7 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 	return id, nil
 }
 
-// posted reads post_entries' count for legs and extra rows (the text): it
+// posted reads post_legs' count for legs and extra rows (the text): it
 // posted when the count is twice the legs plus extra, and refused when it is
 // less (the transaction must roll back).
 func posted(count int64, legs, extra int) (bool, error) {
@@ -155,10 +155,10 @@ func (t *tx) PostEntries(ctx context.Context, transactionID int64, entries []sto
 	return t.posting.Post(ctx, w, transactionID, entries, guard, now.UTC())
 }
 
-// systemAccounts is the set of system accounts, read once: post_entries
+// systemAccounts is the set of system accounts, read once: post_legs
 // moves a system account's bucket and a user account's row, and is told
 // which is which (migration 000018). An account's kind never changes; a
-// system account made after the read is not hinted, and post_entries still
+// system account made after the read is not hinted, and post_legs still
 // posts it correctly (it moves the row).
 type systemAccounts struct {
 	mu  sync.Mutex                     // held while reading them
@@ -190,7 +190,7 @@ func (s *systemAccounts) read(ctx context.Context, q *mysqldb.Queries) (map[int6
 	return ids, nil
 }
 
-// params lays out two or three legs, in the order given, for post_entries
+// params lays out two or three legs, in the order given, for post_legs
 // (the legs of a missing one are 0), hinting the system accounts.
 func (s *systemAccounts) params(ctx context.Context, q *mysqldb.Queries, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (mysqldb.PostLedgerParams, error) {
 	if len(entries) < 2 || len(entries) > transferLegs {
@@ -212,7 +212,7 @@ func (s *systemAccounts) params(ctx context.Context, q *mysqldb.Queries, transac
 	}, nil
 }
 
-// hint is post_entries' flag for a system account.
+// hint is post_legs' flag for a system account.
 func hint(system map[int64]bool, id int64) int64 {
 	if system[id] {
 		return 1
@@ -226,14 +226,14 @@ type ledgerWriter struct {
 	system *systemAccounts
 }
 
-// batchWriter adds post_entries with two or three legs, for a transaction
+// batchWriter adds post_legs with two or three legs, for a transaction
 // run by InTx.
 type batchWriter struct{ ledgerWriter }
 
 // MaxLegs implements store.BatchPoster: the procedure takes three legs.
 func (batchWriter) MaxLegs() int { return transferLegs }
 
-// PostLedger implements store.BatchPoster: post_entries counts, when it
+// PostLedger implements store.BatchPoster: post_legs counts, when it
 // posted, each leg moved and each entry inserted.
 func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entries []store.Entry, guard store.Guard, now time.Time) (bool, error) {
 	p, err := w.system.params(ctx, w.q, transactionID, entries, guard, now)
@@ -247,7 +247,7 @@ func (w batchWriter) PostLedger(ctx context.Context, transactionID int64, entrie
 	return posted(n, len(entries), 0)
 }
 
-// ApplyBalanceDelta implements store.LedgerWriter: post_entries with one
+// ApplyBalanceDelta implements store.LedgerWriter: post_legs with one
 // leg counts 1 when it moved the account.
 func (w ledgerWriter) ApplyBalanceDelta(ctx context.Context, transactionID int64, e store.Entry, guard store.Guard, now time.Time) (bool, error) {
 	system, err := w.system.read(ctx, w.q)

@@ -58,7 +58,7 @@ type Store struct {
 	// connection, made on first use (the tables exist only after Migrate).
 	prepared sqlvalue.Prepared[*mysqldb.Queries]
 
-	// system is the set of system accounts, which post_entries is told of.
+	// system is the set of system accounts, which post_legs is told of.
 	system systemAccounts
 }
 
@@ -424,7 +424,7 @@ func interpret(err error) error {
 type tx struct {
 	q       *mysqldb.Queries
 	posting store.Posting
-	// system tells post_entries which legs are on system accounts (nil:
+	// system tells post_legs which legs are on system accounts (nil:
 	// none is hinted, which still posts correctly).
 	system *systemAccounts
 }

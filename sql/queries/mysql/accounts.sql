@@ -43,9 +43,9 @@ FROM accounts a WHERE a.id = sqlc.arg(account_id);
 -- name: ApplyBalanceDelta :execrows
 -- Moves one cached balance under its guards and advances a user account's
 -- hash chain (a system account, hinted by is_system: one of its buckets):
--- migration 000018's post_entries with one leg, where the guards are
+-- migration 000019's post_legs with one leg, where the guards are
 -- written down; 0 rows means refused. (The CASTs tell sqlc the types.)
-CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
+CALL post_legs(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
     CAST(sqlc.arg(id) AS SIGNED), CAST(sqlc.arg(delta) AS SIGNED), CAST(sqlc.arg(day_out) AS SIGNED), CAST(sqlc.arg(is_system) AS SIGNED),
     0, 0, 0, 0, 0, 0, 0, 0,
     CAST(sqlc.arg(day) AS SIGNED), CAST(sqlc.arg(created_us) AS SIGNED),
@@ -53,11 +53,11 @@ CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
 
 -- name: PostLedger :execrows
 -- A posting of two or three legs on distinct accounts, in ascending account
--- order, in one round trip: migration 000018's post_entries moves every
+-- order, in one round trip: migration 000019's post_legs moves every
 -- account and appends every entry: twice the legs in rows; fewer means a
 -- leg was refused and the transaction must be rolled back. account_c = 0
 -- for two; system_x hints a system account.
-CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
+CALL post_legs(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
     CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED), CAST(sqlc.arg(day_out_a) AS SIGNED), CAST(sqlc.arg(system_a) AS SIGNED),
     CAST(sqlc.arg(account_b) AS SIGNED), CAST(sqlc.arg(amount_b) AS SIGNED), CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(system_b) AS SIGNED),
     CAST(sqlc.arg(account_c) AS SIGNED), CAST(sqlc.arg(amount_c) AS SIGNED), CAST(sqlc.arg(day_out_c) AS SIGNED), CAST(sqlc.arg(system_c) AS SIGNED),
@@ -67,10 +67,10 @@ CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), 0,
 
 -- name: PostTransfer :execrows
 -- The rest of a transfer after InsertTransfer, in one round trip: migration
--- 000018's post_entries checks the sender under a share lock, posts the
+-- 000019's post_legs checks the sender under a share lock, posts the
 -- legs as PostLedger does and queues the recipient's text: twice the legs
 -- plus one in rows; fewer means the sender or a leg was refused.
-CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(sender_id) AS SIGNED),
+CALL post_legs(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(sender_id) AS SIGNED),
     CAST(sqlc.arg(account_a) AS SIGNED), CAST(sqlc.arg(amount_a) AS SIGNED), CAST(sqlc.arg(day_out_a) AS SIGNED), CAST(sqlc.arg(system_a) AS SIGNED),
     CAST(sqlc.arg(account_b) AS SIGNED), CAST(sqlc.arg(amount_b) AS SIGNED), CAST(sqlc.arg(day_out_b) AS SIGNED), CAST(sqlc.arg(system_b) AS SIGNED),
     CAST(sqlc.arg(account_c) AS SIGNED), CAST(sqlc.arg(amount_c) AS SIGNED), CAST(sqlc.arg(day_out_c) AS SIGNED), CAST(sqlc.arg(system_c) AS SIGNED),
@@ -81,7 +81,7 @@ CALL post_entries(CAST(sqlc.arg(transaction_id) AS SIGNED), CAST(sqlc.arg(sender
 
 -- name: ListSystemAccountIDs :many
 -- The system accounts, whose kind never changes: the store hints them to
--- post_entries.
+-- post_legs.
 SELECT id FROM accounts WHERE kind = 'system' ORDER BY id;
 
 -- name: ListEntriesByTransaction :many

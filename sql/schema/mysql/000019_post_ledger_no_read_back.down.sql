@@ -1,2 +1,2 @@
--- Nothing to undo (see the up migration).
-SELECT 1;
+-- post_legs goes; post_entries (000018) was left in place.
+DROP PROCEDURE post_legs;
