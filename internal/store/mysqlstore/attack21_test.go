@@ -3,9 +3,12 @@ package mysqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -492,4 +495,260 @@ func boolIntN(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestAttack21MixedRoutinesConcurrently: during a rolling upgrade an older
+// server posts through post_entries while a newer one posts through
+// post_legs, and a refusal reruns on the statement path; all three at once
+// on the same accounts (users, a system account's buckets, a system account
+// with none) keep every chain whole (places 1, 2, …, each hash
+// store.ChainHash of its entry, the head at the end, the balance after the
+// last entry the balance), every system account's cached balance the sum of
+// its entries, and the money where it was. Deadlocks are allowed and
+// counted (the store retries them), not expected: every way locks in
+// ascending account order. Passes on 45b72d1.
+func TestAttack21MixedRoutinesConcurrently(t *testing.T) {
+	dsn := freshDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(migrations.Up); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := mysqlstore.ParseURL(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Params["tx_isolation"] = "'READ-COMMITTED'"
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	const users, ways, perWay, start = 4, 3, 150, int64(400000)
+	base := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	mustExec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i := range users {
+		mustExec(`INSERT INTO users (phone, lightning_name, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)`,
+			fmt.Sprintf("+2547%08d", i+1), fmt.Sprintf("a21m%d", i+1), base, base)
+	}
+	mustExec(`INSERT INTO accounts (user_id, kind, balance_msat, created_at) SELECT id, 'user', ?, ? FROM users ORDER BY id`, start, base)
+	mustExec(`DELETE FROM account_buckets WHERE account_id = (SELECT id FROM accounts WHERE code = 'mpesa')`)
+	for k := range ways * perWay {
+		mustExec(`INSERT INTO transactions (type, direction, status, amount_msat, idempotency_key, created_at, updated_at)
+			VALUES ('adjustment', 'in', 'completed', 1, ?, ?, ?)`, fmt.Sprintf("attack21m-%d", k), base, base)
+	}
+	var accounts, system, txIDs []int64
+	for _, q := range []struct {
+		q   string
+		out *[]int64
+	}{
+		{`SELECT id FROM accounts WHERE kind = 'user' ORDER BY id`, &accounts},
+		{`SELECT id FROM accounts WHERE code IN ('fees', 'mpesa') ORDER BY id`, &system},
+		{`SELECT id FROM transactions WHERE idempotency_key LIKE 'attack21m-%' ORDER BY id`, &txIDs},
+	} {
+		rows, err := db.QueryContext(ctx, q.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			*q.out = append(*q.out, id)
+		}
+		rows.Close()
+	}
+	all := append(slices.Clone(system), accounts...)
+	isSystem := func(id int64) bool { return slices.Contains(system, id) }
+
+	var wg sync.WaitGroup
+	errs := make(chan error, ways)
+	var deadlocks, posted, refused atomic.Int64
+	for way := range ways {
+		wg.Go(func() {
+			rng := rand.New(rand.NewSource(int64(way)))
+			for i := range perWay {
+				txID := txIDs[way*perWay+i]
+				perm := rng.Perm(len(all))[:2+rng.Intn(2)]
+				legs := make([]store.Entry, len(perm))
+				var sum int64
+				for j, p := range perm {
+					a := int64(1+rng.Intn(8)) * 25000
+					if j%2 == 0 {
+						a = -a
+					}
+					if j == len(perm)-1 {
+						a = -sum
+					}
+					sum += a
+					legs[j] = store.Entry{AccountID: all[p], AmountMsat: a}
+					if a < 0 && !isSystem(all[p]) {
+						legs[j].DayOutMsat = -a
+					}
+				}
+				ordered, err := store.PreparePosting(legs)
+				if err != nil {
+					continue // a zero leg: another posting
+				}
+				now := base.Add(time.Duration(way*perWay+i) * time.Millisecond)
+				day := int64(20100 + i/50)
+				for attempt := 0; ; attempt++ {
+					ok, err := attack21Post(ctx, db, way, txID, ordered, isSystem, day, now)
+					var me *mysql.MySQLError
+					if errors.As(err, &me) && me.Number == 1213 && attempt < 5 {
+						deadlocks.Add(1)
+						continue
+					}
+					if err != nil {
+						errs <- fmt.Errorf("way %d posting %d %+v: %w", way, i, ordered, err)
+						return
+					}
+					if ok {
+						posted.Add(1)
+					} else {
+						refused.Add(1)
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	var total int64
+	for _, id := range accounts {
+		var balance, headSeq int64
+		var headHash string
+		if err := db.QueryRowContext(ctx, `SELECT balance_msat, head_seq, head_hash FROM accounts WHERE id = ?`, id).Scan(&balance, &headSeq, &headHash); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			rows, err := db.QueryContext(ctx, `SELECT id, transaction_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at
+				FROM ledger_entries WHERE account_id = ? ORDER BY seq`, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			prev, after, n := "", start, int64(0)
+			for rows.Next() {
+				e := store.LedgerEntry{AccountID: id}
+				var hash string
+				if err := rows.Scan(&e.ID, &e.TransactionID, &e.AmountMsat, &e.Seq, &e.BalanceAfterMsat, &e.DayOutMsat, &e.DayOutDay, &hash, &e.CreatedAt); err != nil {
+					t.Fatal(err)
+				}
+				after += e.AmountMsat
+				n++
+				if e.Seq != n || e.BalanceAfterMsat != after {
+					t.Fatalf("account %d entry %d: seq %d balance after %d, want %d and %d", id, e.ID, e.Seq, e.BalanceAfterMsat, n, after)
+				}
+				if want := store.ChainHash(e, prev); hash != want {
+					t.Fatalf("account %d entry %d: hash %s, store.ChainHash %s", id, e.ID, hash, want)
+				}
+				prev = hash
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if headHash != prev || headSeq != n || balance != after {
+				t.Fatalf("account %d: head (%d, %s, %d) is not its chain's end (%d, %s, %d)", id, headSeq, headHash, balance, n, prev, after)
+			}
+		}()
+		total += balance
+	}
+	for _, id := range system {
+		var cached, entries int64
+		var chained int
+		if err := db.QueryRowContext(ctx, `SELECT a.balance_msat + COALESCE((SELECT SUM(b.balance_msat) FROM account_buckets b WHERE b.account_id = a.id), 0),
+			COALESCE((SELECT SUM(amount_msat) FROM ledger_entries e WHERE e.account_id = a.id), 0),
+			(SELECT COUNT(*) FROM ledger_entries e WHERE e.account_id = a.id AND (e.seq IS NOT NULL OR e.hash IS NOT NULL OR e.balance_after_msat IS NOT NULL))
+			FROM accounts a WHERE a.id = ?`, id).Scan(&cached, &entries, &chained); err != nil {
+			t.Fatal(err)
+		}
+		if cached != entries || chained != 0 {
+			t.Fatalf("system account %d: cached %d, entries sum to %d, %d entries with a chain", id, cached, entries, chained)
+		}
+		total += cached
+	}
+	if total != users*start {
+		t.Fatalf("the accounts hold %d msat together, want %d", total, users*start)
+	}
+	t.Logf("%d posted, %d refused, %d deadlocks retried", posted.Load(), refused.Load(), deadlocks.Load())
+	if posted.Load() < ways*perWay/4 || refused.Load() == 0 {
+		t.Fatalf("%d posted, %d refused: the postings test too little", posted.Load(), refused.Load())
+	}
+}
+
+// attack21Post posts one prepared posting in a transaction of its own on
+// the store's session settings: way 0 through post_legs, 1 through
+// post_entries, 2 one statement at a time (post_legs with one leg and
+// InsertLedgerEntry). false: refused and rolled back.
+func attack21Post(ctx context.Context, db *sql.DB, way int, txID int64, legs []store.Entry, isSystem func(int64) bool, day int64, now time.Time) (bool, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // rolled back unless committed
+	hint := func(id int64) int64 {
+		if isSystem(id) {
+			return 1
+		}
+		return 0
+	}
+	const maxBalance, dayLimit = int64(1_000_000), int64(600_000)
+	switch way {
+	case 0, 1:
+		var p [3]store.Entry
+		copy(p[:], legs)
+		proc := "post_legs"
+		if way == 1 {
+			proc = "post_entries"
+		}
+		r, err := tx.ExecContext(ctx, `CALL `+proc+`(?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', 0, '', '')`, txID,
+			p[0].AccountID, p[0].AmountMsat, p[0].DayOutMsat, hint(p[0].AccountID),
+			p[1].AccountID, p[1].AmountMsat, p[1].DayOutMsat, hint(p[1].AccountID),
+			p[2].AccountID, p[2].AmountMsat, p[2].DayOutMsat, hint(p[2].AccountID),
+			day, now.UnixMicro(), maxBalance, dayLimit, now)
+		if err != nil {
+			return false, err
+		}
+		if n, err := r.RowsAffected(); err != nil || n != int64(2*len(legs)) {
+			return false, err
+		}
+	default:
+		for _, e := range legs {
+			r, err := tx.ExecContext(ctx, `CALL post_legs(?, 0, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?, ?, ?, 0, '', '', 0, '', '')`,
+				txID, e.AccountID, e.AmountMsat, e.DayOutMsat, hint(e.AccountID), day, now.UnixMicro(), maxBalance, dayLimit, now)
+			if err != nil {
+				return false, err
+			}
+			if n, err := r.RowsAffected(); err != nil || n != 1 {
+				return false, err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (transaction_id, account_id, amount_msat, seq, balance_after_msat, day_out_msat, day_out_day, hash, created_at)
+				SELECT ?, a.id, ?,
+				       CASE WHEN a.kind = 'user' THEN a.head_seq END, CASE WHEN a.kind = 'user' THEN a.balance_msat END,
+				       ?, ?, CASE WHEN a.kind = 'user' THEN a.head_hash END, ?
+				FROM accounts a WHERE a.id = ?`, txID, e.AmountMsat, e.DayOutMsat, day, now, e.AccountID); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, tx.Commit()
 }
