@@ -16,7 +16,9 @@
 -- in account order, and the count is twice the legs (plus one for the
 -- text) when posted and less when refused. An entry appended before a
 -- later leg is refused is undone with the rest: the caller rolls the
--- transaction back on a short count, as before.
+-- transaction back on a short count, as before. (MySQL 8 warns that an
+-- assignment to a variable inside an expression is deprecated; it still
+-- works there, and MariaDB has no such plan.)
 --
 -- A new name, as for 000018: post_entries stays, unchanged, for a server
 -- still on the previous release (MariaDB cannot replace a procedure in one
