@@ -264,9 +264,17 @@ func refusal(ctx context.Context, w LedgerWriter, e Entry, guard Guard) error {
 	if err != nil {
 		return fmt.Errorf("post entries: %w", err)
 	}
+	return guard.Refusal(a, e)
+}
+
+// Refusal is why the guard refuses entry e on account a as it is (a
+// BalanceError, or an overflow), or nil if e fits: the rule every engine's
+// ApplyBalanceDelta enforces. A system account refuses nothing.
+func (guard Guard) Refusal(a Account, e Entry) error {
 	if a.IsSystem() {
 		return nil
 	}
+	var err error
 	dayOut := e.DayOutMsat
 	if a.DayOutDay >= guard.Day {
 		dayOut, err = AddMsat(dayOut, a.DayOutMsat)

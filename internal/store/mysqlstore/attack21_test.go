@@ -230,22 +230,19 @@ func TestAttack21PostLegsMatchesPostEntries(t *testing.T) {
 		// The model: the sender's check, then the guards of migration
 		// 000008 on the user legs.
 		next := slices.Clone(models)
+		guard := store.Guard{MaxBalanceMsat: maxBalance, Day: day, DayLimitMsat: dayLimit}
 		want := sender < 0 || (sender != 3 && (sender != 2 || now.Before(base.Add(postings/2*time.Second))))
 		for _, l := range legs {
 			if !want || l.slot < 0 {
 				continue
 			}
 			m := &next[l.slot]
-			b := m.balance + l.amount
-			out := int64(0)
-			if m.counter.Day >= day {
-				out = m.counter.OutMsat
-			}
-			if b < 0 || (l.amount >= 0 && b > maxBalance) || (l.dayOut > 0 && out+l.dayOut > dayLimit) {
+			if guard.Refusal(store.Account{BalanceMsat: m.balance, DayOutMsat: m.counter.OutMsat, DayOutDay: m.counter.Day},
+				store.Entry{AmountMsat: l.amount, DayOutMsat: l.dayOut}) != nil {
 				want = false
 				break
 			}
-			m.balance, m.counter = b, m.counter.Apply(l.dayOut, day)
+			m.balance, m.counter = m.balance+l.amount, m.counter.Apply(l.dayOut, day)
 		}
 		if want {
 			models = next

@@ -192,22 +192,19 @@ func TestAttack20PostLedgerMatchesStatementPath(t *testing.T) {
 			return true
 		}()
 		next := slices.Clone(models)
+		guard := store.Guard{MaxBalanceMsat: maxBalance, Day: day, DayLimitMsat: dayLimit}
 		want := true
 		for _, l := range legs {
 			if l.slot < 0 {
 				continue
 			}
 			m := &next[l.slot]
-			b := m.balance + l.amount
-			out := int64(0)
-			if m.counter.Day >= day {
-				out = m.counter.OutMsat
-			}
-			if b < 0 || (l.amount >= 0 && b > maxBalance) || (l.dayOut > 0 && out+l.dayOut > dayLimit) {
+			if guard.Refusal(store.Account{BalanceMsat: m.balance, DayOutMsat: m.counter.OutMsat, DayOutDay: m.counter.Day},
+				store.Entry{AmountMsat: l.amount, DayOutMsat: l.dayOut}) != nil {
 				want = false
 				break
 			}
-			m.balance, m.counter = b, m.counter.Apply(l.dayOut, day)
+			m.balance, m.counter = m.balance+l.amount, m.counter.Apply(l.dayOut, day)
 		}
 		if want {
 			models = next
