@@ -753,3 +753,11 @@ type PoolStats struct {
 	WaitCount    int64
 	WaitDuration time.Duration
 }
+
+// Add is the use of two pools taken as one.
+func (p PoolStats) Add(o PoolStats) PoolStats {
+	return PoolStats{
+		MaxOpen: p.MaxOpen + o.MaxOpen, Open: p.Open + o.Open, InUse: p.InUse + o.InUse, Idle: p.Idle + o.Idle,
+		WaitCount: p.WaitCount + o.WaitCount, WaitDuration: p.WaitDuration + o.WaitDuration,
+	}
+}

@@ -71,17 +71,24 @@ func dial(ctx context.Context, network, addr string) (net.Conn, error) {
 }
 
 // connector makes the driver's connections, each wrapped in a conn that
-// knows its network connection.
-type connector struct{ driver.Connector }
+// knows its network connection; with txOnly, connections whose sessions
+// have autocommit off, for InTx alone (begin.go).
+type connector struct {
+	driver.Connector
+	txOnly bool
+}
 
-func newConnector(cfg *mysql.Config) (driver.Connector, error) {
+func newConnector(cfg *mysql.Config, txOnly bool) (driver.Connector, error) {
 	cfg = cfg.Clone()
 	cfg.DialFunc = dial
+	if txOnly {
+		cfg.Params["autocommit"] = "0"
+	}
 	inner, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return connector{inner}, nil
+	return connector{Connector: inner, txOnly: txOnly}, nil
 }
 
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -90,7 +97,7 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{inner: dc, nc: nc}, nil
+	return &conn{inner: dc, nc: nc, txOnly: c.txOnly}, nil
 }
 
 // conn is the driver's connection, whose statements get their contexts
@@ -99,6 +106,12 @@ type conn struct {
 	inner driver.Conn
 	nc    *netConn // nil if the driver dialled it some other way
 	quiet atomic.Bool
+
+	// txOnly marks a connection of InTx's pool, with autocommit off; inTx
+	// is set while a transaction runs on it, and broken once an end of one
+	// failed (begin.go). database/sql never uses a connection from two
+	// goroutines at once.
+	txOnly, inTx, broken bool
 }
 
 // ctx is what the driver gets of a statement's context.
@@ -117,9 +130,12 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 func (c *conn) Close() error { return c.inner.Close() }
 
 //nolint:staticcheck // database/sql calls BeginTx; Begin is the interface's.
-func (c *conn) Begin() (driver.Tx, error) { return c.inner.Begin() }
+func (c *conn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if t, lazy, err := c.beginLazy(opts); lazy {
+		return t, err
+	}
 	if b, ok := c.inner.(driver.ConnBeginTx); ok {
 		return b.BeginTx(c.ctx(ctx), opts)
 	}
@@ -139,6 +155,9 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := c.statement(); err != nil {
+		return nil, err
+	}
 	if e, ok := c.inner.(driver.ExecerContext); ok {
 		return e.ExecContext(c.ctx(ctx), query, args)
 	}
@@ -146,6 +165,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := c.statement(); err != nil {
+		return nil, err
+	}
 	if q, ok := c.inner.(driver.QueryerContext); ok {
 		return q.QueryContext(c.ctx(ctx), query, args)
 	}
@@ -160,6 +182,9 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 func (c *conn) ResetSession(ctx context.Context) error {
+	if c.broken || c.inTx {
+		return driver.ErrBadConn
+	}
 	if r, ok := c.inner.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}
@@ -167,6 +192,9 @@ func (c *conn) ResetSession(ctx context.Context) error {
 }
 
 func (c *conn) IsValid() bool {
+	if c.broken || c.inTx {
+		return false
+	}
 	if v, ok := c.inner.(driver.Validator); ok {
 		return v.IsValid()
 	}
@@ -190,12 +218,25 @@ func (s *stmt) Close() error  { return s.inner.Close() }
 func (s *stmt) NumInput() int { return s.inner.NumInput() }
 
 //nolint:staticcheck // database/sql calls ExecContext; Exec is the interface's.
-func (s *stmt) Exec(args []driver.Value) (driver.Result, error) { return s.inner.Exec(args) }
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	if err := s.c.statement(); err != nil {
+		return nil, err
+	}
+	return s.inner.Exec(args)
+}
 
 //nolint:staticcheck // database/sql calls QueryContext; Query is the interface's.
-func (s *stmt) Query(args []driver.Value) (driver.Rows, error) { return s.inner.Query(args) }
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	if err := s.c.statement(); err != nil {
+		return nil, err
+	}
+	return s.inner.Query(args)
+}
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if err := s.c.statement(); err != nil {
+		return nil, err
+	}
 	if e, ok := s.inner.(driver.StmtExecContext); ok {
 		return e.ExecContext(s.c.ctx(ctx), args)
 	}
@@ -203,6 +244,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if err := s.c.statement(); err != nil {
+		return nil, err
+	}
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
 		return q.QueryContext(s.c.ctx(ctx), args)
 	}

@@ -32,9 +32,11 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store/sqlvalue"
 )
 
-// Options tune the connection pool.
+// Options tune the connection pools: InTx's transactions run on a pool of
+// their own (begin.go), everything else on the other, and each has these
+// settings, so the store opens up to twice MaxOpenConns connections.
 type Options struct {
-	// MaxOpenConns caps the connections to the server (default 16).
+	// MaxOpenConns caps the connections of each pool (default 16).
 	MaxOpenConns int
 	// MaxIdleConns is how many of them stay open while idle (default
 	// MaxOpenConns).
@@ -50,13 +52,16 @@ type Store struct {
 	store.Retrier
 
 	db *sql.DB
+	// txdb is InTx's pool: sessions with autocommit off, whose
+	// transactions begin with their first statement (begin.go).
+	txdb *sql.DB
 	// cfg is the configuration of db's connections, kept to open the
 	// separate handle migrations need.
 	cfg *mysql.Config
 
 	// prepared holds every query prepared on the server once per
 	// connection, made on first use (the tables exist only after Migrate).
-	prepared sqlvalue.Prepared[*mysqldb.Queries]
+	prepared, txPrepared sqlvalue.Prepared[*mysqldb.Queries]
 
 	// system is the set of system accounts, which post_legs is told of.
 	system systemAccounts
@@ -98,17 +103,21 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		isolationVar = "tx_isolation"
 	}
 	cfg.Params[isolationVar] = "'READ-COMMITTED'"
-	connector, err := newConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open mysql: %w", err)
+	var pools [2]*sql.DB
+	for i, txOnly := range []bool{false, true} {
+		connector, err := newConnector(cfg, txOnly)
+		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		pools[i] = sql.OpenDB(connector)
+		pools[i].SetMaxOpenConns(opts.MaxOpenConns)
+		pools[i].SetMaxIdleConns(opts.MaxIdleConns)
+		pools[i].SetConnMaxLifetime(opts.ConnMaxLifetime)
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(opts.MaxOpenConns)
-	db.SetMaxIdleConns(opts.MaxIdleConns)
-	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	s := &Store{db: db, cfg: cfg}
+	s := &Store{db: pools[0], txdb: pools[1], cfg: cfg}
 	if err := s.Ping(ctx); err != nil {
-		db.Close()
+		s.db.Close()
+		s.txdb.Close()
 		return nil, err
 	}
 	return s, nil
@@ -237,7 +246,9 @@ func (s *Store) MigrationVersion() (uint, bool, error) {
 func (s *Store) Engine() string { return "mysql" }
 
 // Pool implements store.Store.
-func (s *Store) Pool() store.PoolStats { return sqlvalue.PoolStats(s.db) }
+func (s *Store) Pool() store.PoolStats {
+	return sqlvalue.PoolStats(s.db).Add(sqlvalue.PoolStats(s.txdb))
+}
 
 // Ping implements store.Store. A MariaDB Galera node cut off from the
 // primary component still answers the protocol's ping but refuses every
@@ -259,11 +270,18 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.prepared.Close(s.db) }
+func (s *Store) Close() error {
+	return errors.Join(s.prepared.Close(s.db), s.txPrepared.Close(s.txdb))
+}
 
 // queries returns the prepared queries, preparing them the first time.
 func (s *Store) queries(ctx context.Context) (*mysqldb.Queries, error) {
 	return s.prepared.Get(ctx, func(ctx context.Context) (*mysqldb.Queries, error) { return mysqldb.Prepare(ctx, s.db) }, interpret)
+}
+
+// txQueries returns the queries prepared for InTx's pool.
+func (s *Store) txQueries(ctx context.Context) (*mysqldb.Queries, error) {
+	return s.txPrepared.Get(ctx, func(ctx context.Context) (*mysqldb.Queries, error) { return mysqldb.Prepare(ctx, s.txdb) }, interpret)
 }
 
 // Autocommit implements store.Store.
@@ -277,13 +295,15 @@ func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx 
 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	q, err := s.queries(ctx)
+	q, err := s.txQueries(ctx)
 	if err != nil {
 		return err
 	}
 	return s.RetryTx(ctx, func(batch bool) error {
-		return s.interruptibly(ctx, func(ctx context.Context, conn *sql.Conn) error {
-			// The isolation level is the session's (READ COMMITTED, see Open).
+		return s.interruptibly(ctx, s.txdb, func(ctx context.Context, conn *sql.Conn) error {
+			// The isolation level is the session's (READ COMMITTED, see
+			// Open), and the transaction begins with its first statement
+			// (begin.go).
 			sqlTx, err := conn.BeginTx(ctx, nil)
 			if err != nil {
 				return interpret(fmt.Errorf("begin: %w", err))
@@ -320,8 +340,8 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 // statement. A connection ctx ended on is never reused, and the error then
 // carries ctx's (the outcome of a COMMIT cut off is unknown, as for any
 // lost connection).
-func (s *Store) interruptibly(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) (err error) {
-	sc, err := s.db.Conn(ctx)
+func (s *Store) interruptibly(ctx context.Context, db *sql.DB, fn func(ctx context.Context, conn *sql.Conn) error) (err error) {
+	sc, err := db.Conn(ctx)
 	if err != nil {
 		return interpret(fmt.Errorf("connection: %w", err))
 	}
@@ -357,7 +377,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context, tx st
 	if err != nil {
 		return err
 	}
-	return s.interruptibly(ctx, func(ctx context.Context, conn *sql.Conn) error {
+	return s.interruptibly(ctx, s.db, func(ctx context.Context, conn *sql.Conn) error {
 		sqlTx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 		if err != nil {
 			return interpret(fmt.Errorf("begin snapshot: %w", err))
