@@ -72,6 +72,8 @@ type Store struct {
 	// inTx and snapshot are the options of InTx's and Snapshot's BEGIN
 	// at the store's isolation.
 	inTx, snapshot pgx.TxOptions
+	// inTxBegin is InTx's BEGIN as sent (begin.go).
+	inTxBegin string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -120,6 +122,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		s.MaxAttempts = store.SerializableTxAttempts
 	default:
 		return nil, fmt.Errorf("open postgres: unknown isolation %q", opts.Isolation)
+	}
+	if s.inTxBegin, err = beginSQL(s.inTx); err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -183,10 +188,12 @@ func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx 
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return s.RetryTx(ctx, func(batch bool) error {
-		pgxTx, err := s.pool.BeginTx(ctx, s.inTx)
+		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
 			return interpret(fmt.Errorf("begin: %w", err))
 		}
+		// The BEGIN goes out with the first statement (begin.go).
+		lazy := &lazyTx{conn: conn, begin: s.inTxBegin}
 		// pgx does not roll back by itself when ctx is cancelled, and a
 		// rollback on the cancelled ctx would not be sent: the transaction
 		// would keep its row locks until the connection died. So it runs on
@@ -194,16 +201,16 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		defer func() {
 			rctx, cancel := rollbackContext(ctx)
 			defer cancel()
-			pgxTx.Rollback(rctx) //nolint:errcheck
+			lazy.release(rctx)
 		}()
-		t := &tx{q: postgresdb.New(pgxTx), posting: store.Posting{InTx: true, Batch: batch}}
+		t := &tx{q: postgresdb.New(lazy), posting: store.Posting{InTx: true, Batch: batch}}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
 		if err := t.posting.Failed(); err != nil {
 			return err
 		}
-		if err := pgxTx.Commit(ctx); err != nil {
+		if err := lazy.Commit(ctx); err != nil {
 			return interpret(fmt.Errorf("commit: %w", err))
 		}
 		return nil

@@ -1,0 +1,193 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/store/pgstore"
+)
+
+// openBare opens a store on a fresh database with one table of its own,
+// probe(id, v), holding the row (1, 0).
+func openBare(t *testing.T, isolation store.Isolation) (context.Context, *pgstore.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	s, err := pgstore.Open(ctx, freshDatabase(t), pgstore.Options{MaxConns: 1, Isolation: isolation})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := pgstore.PoolOf(s).Exec(ctx, "CREATE TABLE probe (id int PRIMARY KEY, v int NOT NULL); INSERT INTO probe VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, s
+}
+
+func probe(ctx context.Context, t *testing.T, s *pgstore.Store) int {
+	t.Helper()
+	var v int
+	if err := pgstore.PoolOf(s).QueryRow(ctx, "SELECT v FROM probe WHERE id = 1").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestLazyBeginIsOneTransaction: the BEGIN sent with the first statement
+// opens the transaction that the later statements run in, with the store's
+// isolation, and COMMIT keeps what it did while an end without one undoes
+// it; each way the first statement may be run (Exec, QueryRow, Query).
+func TestLazyBeginIsOneTransaction(t *testing.T) {
+	for _, isolation := range []store.Isolation{store.IsolationDefault, store.IsolationSerializable} {
+		ctx, s := openBare(t, isolation)
+		want := map[store.Isolation]string{store.IsolationDefault: "read committed", store.IsolationSerializable: "serializable"}[isolation]
+		firsts := map[string]func(tx pgstore.LazyTx) (level string, xid int64, err error){
+			"QueryRow": func(tx pgstore.LazyTx) (level string, xid int64, err error) {
+				err = tx.QueryRow(ctx, "SELECT current_setting('transaction_isolation'), txid_current()").Scan(&level, &xid)
+				return level, xid, err
+			},
+			"Query": func(tx pgstore.LazyTx) (level string, xid int64, err error) {
+				rows, err := tx.Query(ctx, "SELECT current_setting('transaction_isolation'), txid_current() FROM generate_series(1, 3)")
+				if err != nil {
+					return "", 0, err
+				}
+				n := 0
+				for rows.Next() {
+					n++
+					if err := rows.Scan(&level, &xid); err != nil {
+						return "", 0, err
+					}
+				}
+				if n != 3 {
+					t.Errorf("query: %d rows", n)
+				}
+				return level, xid, rows.Err()
+			},
+			"Exec": func(tx pgstore.LazyTx) (level string, xid int64, err error) {
+				if _, err := tx.Exec(ctx, "SELECT set_config('umeme.probe', txid_current()::text, true)"); err != nil {
+					return "", 0, err
+				}
+				err = tx.QueryRow(ctx, "SELECT current_setting('transaction_isolation'), current_setting('umeme.probe')::bigint").Scan(&level, &xid)
+				return level, xid, err
+			},
+		}
+		for name, first := range firsts {
+			for _, commit := range []bool{true, false} {
+				before := probe(ctx, t, s)
+				tx, err := pgstore.BeginLazy(ctx, s, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				level, xid, err := first(tx)
+				if err != nil {
+					t.Fatalf("%s %s: first statement: %v", isolation, name, err)
+				}
+				var later int64
+				if err := tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING txid_current()").Scan(&later); err != nil {
+					t.Fatalf("%s %s: %v", isolation, name, err)
+				}
+				if level != want || later != xid {
+					t.Errorf("%s %s: the first statement ran at %q in transaction %d, the next in %d", isolation, name, level, xid, later)
+				}
+				if commit {
+					if err := tx.Commit(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tx.Release(ctx)
+				if got, wantV := probe(ctx, t, s), before+map[bool]int{true: 1, false: 0}[commit]; got != wantV {
+					t.Errorf("%s %s commit=%v: value %d, want %d", isolation, name, commit, got, wantV)
+				}
+			}
+		}
+	}
+}
+
+// TestLazyBeginFailures: a BEGIN that fails runs nothing of its batch; a
+// transaction whose statement failed is not committed by COMMIT, which
+// says so; and the connection goes back to the pool clean each time.
+func TestLazyBeginFailures(t *testing.T) {
+	ctx, s := openBare(t, store.IsolationDefault)
+
+	// The BEGIN fails: the UPDATE sent with it does not run.
+	tx, err := pgstore.BeginLazy(ctx, s, "begin isolation level nonsense")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 100 WHERE id = 1"); err == nil {
+		t.Error("a statement sent after a failed BEGIN reported success")
+	}
+	if err := tx.Commit(ctx); err == nil {
+		t.Error("commit after a failed BEGIN reported success")
+	}
+	tx.Release(ctx)
+	if v := probe(ctx, t, s); v != 0 {
+		t.Errorf("after a failed BEGIN the value is %d", v)
+	}
+
+	// The first statement succeeds, a later one fails and the caller
+	// goes on: COMMIT rolls back, and is an error.
+	tx, err = pgstore.BeginLazy(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO probe VALUES (1, 0)"); err == nil {
+		t.Fatal("duplicate key accepted")
+	}
+	if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
+		t.Errorf("commit of a failed transaction: %v", err)
+	}
+	tx.Release(ctx)
+
+	// The first statement itself fails (QueryRow and Exec).
+	for _, first := range []func(pgstore.LazyTx) error{
+		func(tx pgstore.LazyTx) error {
+			return tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING 1/0").Scan(new(int))
+		},
+		func(tx pgstore.LazyTx) error {
+			_, err := tx.Exec(ctx, "UPDATE probe SET v = v + 1 / (v - v) WHERE id = 1")
+			return err
+		},
+	} {
+		tx, err = pgstore.BeginLazy(ctx, s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := first(tx); err == nil {
+			t.Fatal("division by zero accepted")
+		}
+		if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
+			t.Errorf("commit after a failed first statement: %v", err)
+		}
+		tx.Release(ctx)
+	}
+	if v := probe(ctx, t, s); v != 0 {
+		t.Errorf("after failed transactions the value is %d", v)
+	}
+
+	// A transaction ended without COMMIT leaves no lock behind: the pool's
+	// one connection takes the row at once.
+	tx, err = pgstore.BeginLazy(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT v FROM probe WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	tx.Release(ctx)
+	if _, err := pgstore.PoolOf(s).Exec(ctx, "SELECT v FROM probe WHERE id = 1 FOR UPDATE NOWAIT"); err != nil {
+		t.Errorf("the row is still locked: %v", err)
+	}
+	// And a statement after the end is refused, not run outside it.
+	if _, err := tx.Exec(ctx, "UPDATE probe SET v = 7"); !errors.Is(err, pgx.ErrTxClosed) {
+		t.Errorf("statement after the end: %v", err)
+	}
+}

@@ -1,0 +1,42 @@
+package pgstore
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// What the tests of begin.go reach inside the store.
+
+// LazyTx is InTx's transaction, on a connection of its own.
+type LazyTx interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+	Commit(context.Context) error
+	// Release rolls back what was not committed and gives the connection
+	// back.
+	Release(context.Context)
+}
+
+type lazyForTest struct{ *lazyTx }
+
+func (l lazyForTest) Release(ctx context.Context) { l.release(ctx) }
+
+// BeginLazy starts one of InTx's transactions at the store's isolation,
+// or at begin when it is not empty.
+func BeginLazy(ctx context.Context, s *Store, begin string) (LazyTx, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if begin == "" {
+		begin = s.inTxBegin
+	}
+	return lazyForTest{&lazyTx{conn: conn, begin: begin}}, nil
+}
+
+// PoolOf is the store's pool.
+func PoolOf(s *Store) *pgxpool.Pool { return s.pool }
