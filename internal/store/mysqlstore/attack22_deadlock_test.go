@@ -63,12 +63,11 @@ func a22Deadlock(t *testing.T, pool *sql.DB) *sql.Tx {
 }
 
 // TestAttack22DeadlockVictim: InnoDB rolls back the victim's whole
-// transaction, but its sql.Tx goes on. With autocommit off, what the victim
-// runs next is a new transaction that its ROLLBACK undoes and its COMMIT
-// keeps; on the other pool (START TRANSACTION, autocommit on) each later
-// statement commits on its own, even when the Tx then rolls back. So the
-// lazy transaction is never worse than START TRANSACTION here; but neither
-// makes an fn that swallows the deadlock atomic (logged, not asserted).
+// transaction, but its sql.Tx goes on. On the other pool (START
+// TRANSACTION, autocommit on) each later statement commits on its own, even
+// when the Tx then rolls back (logged, not asserted). A lazy transaction is
+// over at the deadlock: a later statement and COMMIT return the deadlock,
+// and nothing written after it is kept.
 func TestAttack22DeadlockVictim(t *testing.T) {
 	a := a22Open(t, 4)
 	ctx := context.Background()
@@ -97,19 +96,29 @@ func TestAttack22DeadlockVictim(t *testing.T) {
 		{"start transaction", mysqlstore.OtherPool(a.s), true, 21},
 	} {
 		victim := a22Deadlock(t, c.db)
-		if _, err := victim.ExecContext(ctx, "INSERT INTO probe VALUES (?, 0)", c.id); err != nil {
+		_, err := victim.ExecContext(ctx, "INSERT INTO probe VALUES (?, 0)", c.id)
+		var me *mysql.MySQLError
+		switch {
+		case c.pool == "lazy" && (!errors.As(err, &me) || me.Number != 1213):
+			t.Errorf("lazy: a statement after the deadlock: %v, want the deadlock", err)
+		case c.pool != "lazy" && err != nil:
 			t.Fatalf("%s: statement after the deadlock: %v", c.pool, err)
 		}
-		var err error
 		if c.commit {
 			err = victim.Commit()
 		} else {
 			err = victim.Rollback()
 		}
-		if err != nil {
+		switch {
+		case c.pool == "lazy" && c.commit && (!errors.As(err, &me) || me.Number != 1213):
+			t.Errorf("lazy: COMMIT after the deadlock: %v, want the deadlock", err)
+		case (c.pool != "lazy" || !c.commit) && err != nil:
 			t.Fatalf("%s: end: %v", c.pool, err)
 		}
 		kept := exists(c.id)
+		if c.pool == "lazy" && kept {
+			t.Errorf("lazy transaction: a row written after the deadlock was kept")
+		}
 		t.Logf("%s, victim goes on and %s: its later row kept=%v", c.pool, map[bool]string{true: "commits", false: "rolls back"}[c.commit], kept)
 		if c.pool == "lazy" && !c.commit && kept {
 			t.Errorf("lazy transaction: a row written after the deadlock survived the ROLLBACK")

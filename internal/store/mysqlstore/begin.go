@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // InTx runs on connections of their own, whose sessions have autocommit
@@ -22,7 +25,13 @@ import (
 //     fails, the connection is not used again, so no half-ended transaction
 //     can be carried into the next one;
 //   - a transaction with other options (Snapshot's read-only REPEATABLE
-//     READ) runs on the other pool, as before.
+//     READ) runs on the other pool, as before;
+//   - a deadlock (1213) ends the transaction: InnoDB rolled all of it back,
+//     and with autocommit off a later statement would begin a new one that
+//     COMMIT would keep, half of what the caller meant. So later statements
+//     are refused with the deadlock's error and COMMIT rolls back and
+//     returns it, even if the caller went on. (With START TRANSACTION each
+//     later statement committed on its own.)
 //
 // Under READ COMMITTED every statement reads its own snapshot, so a
 // transaction that begins with its first statement sees and locks exactly
@@ -36,7 +45,13 @@ var errOutsideTx = errors.New("mysqlstore: statement outside a transaction on a 
 // began it with its first statement.
 type lazyTx struct{ c *conn }
 
-func (t lazyTx) Commit() error   { return t.c.end("COMMIT") }
+func (t lazyTx) Commit() error {
+	if aborted := t.c.aborted; aborted != nil {
+		_ = t.c.end("ROLLBACK")
+		return fmt.Errorf("commit: %w", aborted)
+	}
+	return t.c.end("COMMIT")
+}
 func (t lazyTx) Rollback() error { return t.c.end("ROLLBACK") }
 
 // beginLazy starts a transaction on a transaction-only connection without
@@ -51,14 +66,14 @@ func (c *conn) beginLazy(opts driver.TxOptions) (driver.Tx, bool, error) {
 	if c.inTx || c.broken {
 		return nil, true, driver.ErrBadConn
 	}
-	c.inTx = true
+	c.inTx, c.aborted = true, nil
 	return lazyTx{c}, true, nil
 }
 
 // end sends COMMIT or ROLLBACK, ending the transaction; a connection whose
 // end failed is not used again.
 func (c *conn) end(stmt string) error {
-	c.inTx = false
+	c.inTx, c.aborted = false, nil
 	e, ok := c.inner.(driver.ExecerContext)
 	if !ok {
 		c.broken = true
@@ -74,8 +89,20 @@ func (c *conn) end(stmt string) error {
 // statement reports whether a statement may run now: on a
 // transaction-only connection, only inside a transaction.
 func (c *conn) statement() error {
-	if c.txOnly && !c.inTx {
+	switch {
+	case c.txOnly && !c.inTx:
 		return errOutsideTx
+	case c.aborted != nil:
+		return fmt.Errorf("the transaction was rolled back: %w", c.aborted)
 	}
 	return nil
+}
+
+// observe notes a deadlock that ended a lazy transaction, and returns err.
+func (c *conn) observe(err error) error {
+	var me *mysql.MySQLError
+	if err != nil && c.txOnly && c.inTx && errors.As(err, &me) && me.Number == erLockDeadlock {
+		c.aborted = err
+	}
+	return err
 }

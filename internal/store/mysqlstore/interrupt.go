@@ -112,6 +112,9 @@ type conn struct {
 	// failed (begin.go). database/sql never uses a connection from two
 	// goroutines at once.
 	txOnly, inTx, broken bool
+	// aborted is the deadlock that ended the transaction running on a
+	// connection of InTx's pool (begin.go).
+	aborted error
 }
 
 // ctx is what the driver gets of a statement's context.
@@ -159,7 +162,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	if e, ok := c.inner.(driver.ExecerContext); ok {
-		return e.ExecContext(c.ctx(ctx), query, args)
+		r, err := e.ExecContext(c.ctx(ctx), query, args)
+		return r, c.observe(err)
 	}
 	return nil, driver.ErrSkip
 }
@@ -169,7 +173,8 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	if q, ok := c.inner.(driver.QueryerContext); ok {
-		return q.QueryContext(c.ctx(ctx), query, args)
+		r, err := q.QueryContext(c.ctx(ctx), query, args)
+		return r, c.observe(err)
 	}
 	return nil, driver.ErrSkip
 }
@@ -222,7 +227,8 @@ func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
 	if err := s.c.statement(); err != nil {
 		return nil, err
 	}
-	return s.inner.Exec(args)
+	r, err := s.inner.Exec(args)
+	return r, s.c.observe(err)
 }
 
 //nolint:staticcheck // database/sql calls QueryContext; Query is the interface's.
@@ -230,7 +236,8 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	if err := s.c.statement(); err != nil {
 		return nil, err
 	}
-	return s.inner.Query(args)
+	r, err := s.inner.Query(args)
+	return r, s.c.observe(err)
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -238,7 +245,8 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		return nil, err
 	}
 	if e, ok := s.inner.(driver.StmtExecContext); ok {
-		return e.ExecContext(s.c.ctx(ctx), args)
+		r, err := e.ExecContext(s.c.ctx(ctx), args)
+		return r, s.c.observe(err)
 	}
 	return nil, errNotSupported
 }
@@ -248,7 +256,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		return nil, err
 	}
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
-		return q.QueryContext(s.c.ctx(ctx), args)
+		r, err := q.QueryContext(s.c.ctx(ctx), args)
+		return r, s.c.observe(err)
 	}
 	return nil, errNotSupported
 }
