@@ -40,3 +40,10 @@ func BeginLazy(ctx context.Context, s *Store, begin string) (LazyTx, error) {
 
 // PoolOf is the store's pool.
 func PoolOf(s *Store) *pgxpool.Pool { return s.pool }
+
+// StoreOnPool is a store over pool whose InTx sends begin (attack tests:
+// a pool built with a configuration Open does not offer, such as a
+// context watcher that sends cancel requests).
+func StoreOnPool(pool *pgxpool.Pool, begin string) *Store {
+	return &Store{pool: pool, inTxBegin: begin}
+}
