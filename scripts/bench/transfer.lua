@@ -1,7 +1,8 @@
 -- The wallet's free phone-to-phone transfer as MariaDB's own benchmark
--- client sends it: the statements the store sends for one (START
--- TRANSACTION, InsertTransfer, post_legs with the sender's check, the
--- legs and the text; migration 000019; COMMIT), between two random funded
+-- client sends it: the statements the store sends for one (InsertTransfer,
+-- which begins the transaction on a session with autocommit off, post_legs
+-- with the sender's check, the legs and the text; migration 000019;
+-- COMMIT), between two random funded
 -- accounts of `bench transfers`, driven by sysbench instead of the Go
 -- wallet. What sysbench reaches here is the most any client can get from
 -- these statements on this server.
@@ -13,6 +14,7 @@ sysbench.cmdline.options = {
 function thread_init()
    drv = sysbench.sql.driver()
    con = drv:connect()
+   con:query("SET autocommit = 0")
    members = {}
    local rs = con:query([[SELECT u.id, u.phone, a.id FROM users u JOIN accounts a ON a.user_id = u.id
       WHERE u.phone LIKE '+2547%' AND u.status = 'active' ORDER BY u.id]])
@@ -42,7 +44,6 @@ function event()
    if r.account < s.account then
       lo, hi, lo_amount, hi_amount, lo_out, hi_out = r.account, s.account, amount, -amount, 0, amount
    end
-   con:query("START TRANSACTION")
    con:query(string.format([[INSERT INTO transactions (user_id, type, direction, status, amount_msat, fee_msat,
       counterparty_phone, description, idempotency_key, created_at, updated_at)
       VALUES (%s, 'send', 'out', 'completed', %d, 0, '%s', '', '%s', %s, %s),

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -173,7 +172,7 @@ type batchRow struct {
 
 func (r batchRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
-	if cerr := r.br.Close(); err == nil && cerr != nil && !errors.Is(cerr, pgx.ErrNoRows) {
+	if cerr := r.br.Close(); err == nil {
 		err = cerr
 	}
 	return err
