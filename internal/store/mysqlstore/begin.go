@@ -63,7 +63,7 @@ func (c *conn) beginLazy(opts driver.TxOptions) (driver.Tx, bool, error) {
 	if opts.Isolation != driver.IsolationLevel(0) || opts.ReadOnly {
 		return nil, true, errors.New("mysqlstore: a transaction-only connection runs default transactions only")
 	}
-	if c.inTx || c.broken {
+	if !c.reusable() {
 		return nil, true, driver.ErrBadConn
 	}
 	c.inTx, c.aborted = true, nil
@@ -84,6 +84,21 @@ func (c *conn) end(stmt string) error {
 		return err
 	}
 	return nil
+}
+
+// reusable reports whether a new transaction may begin on c: none is
+// running, and no end of one failed.
+func (c *conn) reusable() bool { return !c.inTx && !c.broken }
+
+// guarded runs a statement on c under the rules above: refused where it
+// may not run, and a deadlock it meets noted.
+func guarded[T any](c *conn, run func() (T, error)) (T, error) {
+	if err := c.statement(); err != nil {
+		var none T
+		return none, err
+	}
+	r, err := run()
+	return r, c.observe(err)
 }
 
 // statement reports whether a statement may run now: on a

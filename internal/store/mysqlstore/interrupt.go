@@ -158,23 +158,15 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if err := c.statement(); err != nil {
-		return nil, err
-	}
 	if e, ok := c.inner.(driver.ExecerContext); ok {
-		r, err := e.ExecContext(c.ctx(ctx), query, args)
-		return r, c.observe(err)
+		return guarded(c, func() (driver.Result, error) { return e.ExecContext(c.ctx(ctx), query, args) })
 	}
 	return nil, driver.ErrSkip
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := c.statement(); err != nil {
-		return nil, err
-	}
 	if q, ok := c.inner.(driver.QueryerContext); ok {
-		r, err := q.QueryContext(c.ctx(ctx), query, args)
-		return r, c.observe(err)
+		return guarded(c, func() (driver.Rows, error) { return q.QueryContext(c.ctx(ctx), query, args) })
 	}
 	return nil, driver.ErrSkip
 }
@@ -187,7 +179,7 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 func (c *conn) ResetSession(ctx context.Context) error {
-	if c.broken || c.inTx {
+	if !c.reusable() {
 		return driver.ErrBadConn
 	}
 	if r, ok := c.inner.(driver.SessionResetter); ok {
@@ -197,7 +189,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 }
 
 func (c *conn) IsValid() bool {
-	if c.broken || c.inTx {
+	if !c.reusable() {
 		return false
 	}
 	if v, ok := c.inner.(driver.Validator); ok {
@@ -224,40 +216,24 @@ func (s *stmt) NumInput() int { return s.inner.NumInput() }
 
 //nolint:staticcheck // database/sql calls ExecContext; Exec is the interface's.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
-	if err := s.c.statement(); err != nil {
-		return nil, err
-	}
-	r, err := s.inner.Exec(args)
-	return r, s.c.observe(err)
+	return guarded(s.c, func() (driver.Result, error) { return s.inner.Exec(args) })
 }
 
 //nolint:staticcheck // database/sql calls QueryContext; Query is the interface's.
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
-	if err := s.c.statement(); err != nil {
-		return nil, err
-	}
-	r, err := s.inner.Query(args)
-	return r, s.c.observe(err)
+	return guarded(s.c, func() (driver.Rows, error) { return s.inner.Query(args) })
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := s.c.statement(); err != nil {
-		return nil, err
-	}
 	if e, ok := s.inner.(driver.StmtExecContext); ok {
-		r, err := e.ExecContext(s.c.ctx(ctx), args)
-		return r, s.c.observe(err)
+		return guarded(s.c, func() (driver.Result, error) { return e.ExecContext(s.c.ctx(ctx), args) })
 	}
 	return nil, errNotSupported
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := s.c.statement(); err != nil {
-		return nil, err
-	}
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
-		r, err := q.QueryContext(s.c.ctx(ctx), args)
-		return r, s.c.observe(err)
+		return guarded(s.c, func() (driver.Rows, error) { return q.QueryContext(s.c.ctx(ctx), args) })
 	}
 	return nil, errNotSupported
 }
