@@ -11,22 +11,12 @@ import (
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/mysqlstore"
 )
 
 func attack19Open(t *testing.T, maxOpen int) *mysqlstore.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := mysqlstore.Open(ctx, freshDatabase(t), mysqlstore.Options{MaxOpenConns: maxOpen})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := openMigrated(t, maxOpen)
 	return s
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/mysqlstore"
 )
 
@@ -40,17 +39,9 @@ import (
 // counts twice what post_entries counts (each moved leg and its entry).
 // A guard against the rewrite drifting; it passes on 45b72d1.
 func TestAttack21PostLegsMatchesPostEntries(t *testing.T) {
-	dsn := freshDatabase(t)
+	_, dsn := openMigrated(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
 	// The store's session: CLIENT_FOUND_ROWS, UTC, READ COMMITTED; one
 	// connection for everything, so that session variables carry over.
 	cfg, err := mysqlstore.ParseURL(dsn)
@@ -505,17 +496,9 @@ func boolIntN(b bool) int {
 // counted (the store retries them), not expected: every way locks in
 // ascending account order. Passes on 45b72d1.
 func TestAttack21MixedRoutinesConcurrently(t *testing.T) {
-	dsn := freshDatabase(t)
+	_, dsn := openMigrated(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := mysqlstore.ParseURL(dsn)
 	if err != nil {
 		t.Fatal(err)

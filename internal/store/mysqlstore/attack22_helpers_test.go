@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/mysqlstore"
 )
 
@@ -23,17 +21,7 @@ type a22 struct {
 
 func a22Open(t *testing.T, maxOpen int) *a22 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	url := dbtest.URL(t, "mysql")
-	s, err := mysqlstore.Open(ctx, url, mysqlstore.Options{MaxOpenConns: maxOpen})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
+	s, url := openMigrated(t, maxOpen)
 	cfg, err := mysqlstore.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)

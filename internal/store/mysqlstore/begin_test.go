@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/mysqlstore"
 )
 
@@ -30,16 +28,9 @@ func sessionStatus(ctx context.Context, t *testing.T, tx *sql.Tx, name string) i
 // ROLLBACK each, autocommit off; and what a transaction did is kept by
 // its COMMIT, undone by its ROLLBACK, with its row locks held to its end.
 func TestInTxBeginsWithFirstStatement(t *testing.T) {
+	s, _ := openMigrated(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := mysqlstore.Open(ctx, dbtest.URL(t, "mysql"), mysqlstore.Options{MaxOpenConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := mysqlstore.OtherPool(s).ExecContext(ctx, "CREATE TABLE begin_probe (id INT PRIMARY KEY, v INT NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +98,7 @@ func TestInTxBeginsWithFirstStatement(t *testing.T) {
 	// The store's own InTx runs there too: a refused posting leaves
 	// nothing behind, an accepted one is kept.
 	var userID int64
-	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) (err error) {
 		userID, err = tx.InsertUser(ctx, store.NewUser{Phone: "+254700000009", LightningName: "lazy", Language: "en", Status: store.UserActive, Now: time.Now()})
 		return err
 	})
@@ -139,7 +130,7 @@ func TestInTxBeginsWithFirstStatement(t *testing.T) {
 func TestTxOnlyConnectionRefusesOutsideTx(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := mysqlstore.Open(ctx, dbtest.URL(t, "mysql"), mysqlstore.Options{})
+	s, err := mysqlstore.Open(ctx, freshDatabase(t), mysqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

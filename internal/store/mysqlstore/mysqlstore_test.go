@@ -21,6 +21,25 @@ func freshDatabase(t *testing.T) string {
 	return dbtest.URL(t, "mysql")
 }
 
+// openMigrated opens a store with pools of maxOpen connections on a fresh,
+// migrated database, closed when the test ends, and returns it with the
+// database's URL.
+func openMigrated(t *testing.T, maxOpen int) (*mysqlstore.Store, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := freshDatabase(t)
+	s, err := mysqlstore.Open(ctx, url, mysqlstore.Options{MaxOpenConns: maxOpen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(migrations.Up); err != nil {
+		t.Fatal(err)
+	}
+	return s, url
+}
+
 // TestSmoke opens a fresh database, migrates it and runs a few operations,
 // checking what is particular to MySQL: INSERT IGNORE, the error numbers,
 // UTC times with microseconds, matched-row counts and the session upsert.
