@@ -48,17 +48,6 @@ func (t *lazyTx) usable() error {
 	return t.failed
 }
 
-// beginSQL is the BEGIN of a transaction with opts, as pgx writes it.
-func beginSQL(opts pgx.TxOptions) (string, error) {
-	switch opts {
-	case pgx.TxOptions{}:
-		return "begin", nil
-	case pgx.TxOptions{IsoLevel: pgx.Serializable}:
-		return "begin isolation level serializable", nil
-	}
-	return "", fmt.Errorf("pgstore: no lazy BEGIN for %+v", opts)
-}
-
 // batch sends the BEGIN and sql in one batch and reads the BEGIN's answer;
 // the caller reads sql's and closes the batch.
 func (t *lazyTx) batch(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {

@@ -69,11 +69,11 @@ type Store struct {
 	store.Retrier
 
 	pool *pgxpool.Pool
-	// inTx and snapshot are the options of InTx's and Snapshot's BEGIN
-	// at the store's isolation.
-	inTx, snapshot pgx.TxOptions
-	// inTxBegin is InTx's BEGIN as sent (begin.go).
+	// inTxBegin is InTx's BEGIN as sent with its first statement
+	// (begin.go), and snapshot the options of Snapshot's, at the store's
+	// isolation.
 	inTxBegin string
+	snapshot  pgx.TxOptions
 }
 
 var _ store.Store = (*Store)(nil)
@@ -100,7 +100,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	// text) independent of the server's configuration.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	s := &Store{
-		inTx: pgx.TxOptions{},
+		inTxBegin: "begin",
 		// REPEATABLE READ READ ONLY: one snapshot, no locks, no waiting.
 		snapshot: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 	}
@@ -112,7 +112,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		// protects serializable transactions from one another, so none
 		// may run at a weaker level beside them.
 		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
-		s.inTx = pgx.TxOptions{IsoLevel: pgx.Serializable}
+		s.inTxBegin = "begin isolation level serializable"
 		// Beside serializable writers, a REPEATABLE READ snapshot may
 		// see a state no serial order of them passes through (the
 		// read-only anomaly), and a plain SERIALIZABLE READ ONLY one can
@@ -122,9 +122,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		s.MaxAttempts = store.SerializableTxAttempts
 	default:
 		return nil, fmt.Errorf("open postgres: unknown isolation %q", opts.Isolation)
-	}
-	if s.inTxBegin, err = beginSQL(s.inTx); err != nil {
-		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
