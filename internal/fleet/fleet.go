@@ -13,12 +13,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,13 +81,72 @@ func FreeAddr(t testing.TB) string {
 }
 
 // LoopbackAddr picks a free loopback port, for a caller without a test.
+//
+// The port comes from below the kernel's ephemeral range when it can: a
+// port of that range (what "127.0.0.1:0" gives) is also the local port of
+// any outgoing connection any process opens, so between the pick and a
+// daemon's listen one of the many database connections the tests open can
+// take it, and the daemon fails to start. Ports below the range are only
+// taken by listeners, and each pick is checked by listening on it.
 func LoopbackAddr() (string, error) {
+	if lo := ephemeralLow(); lo-portFloor >= 1000 {
+		for range 50 {
+			p := portFloor + rand.IntN(lo-portFloor)
+			if !claimPort(p) {
+				continue
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", p)
+			if l, err := net.Listen("tcp", addr); err == nil {
+				l.Close()
+				return addr, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// portFloor is the lowest port LoopbackAddr picks: above the well-known
+// services' ports.
+const portFloor = 10000
+
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // ports this process has handed out
+)
+
+// claimPort is false for a port this process has handed out already (its
+// daemon may not be listening yet).
+func claimPort(p int) bool {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if ports[p] {
+		return false
+	}
+	ports[p] = true
+	return true
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (0 when
+// it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return lo
 }
 
 // Start starts cmd with its output in logf, in a process group of its own,

@@ -76,6 +76,7 @@ type LND struct {
 // proc is a running daemon.
 type proc struct {
 	cmd    *exec.Cmd
+	log    string // its stdout and stderr
 	exited chan struct{}
 	lnd    bool
 }
@@ -182,7 +183,9 @@ func (n *Network) startBTCD(miningAddr string) {
 		"--configfile="+filepath.Join(d, "btcd.conf"), "--rpccert="+filepath.Join(d, "rpc.cert"), "--rpckey="+filepath.Join(d, "rpc.key"),
 		"--rpcuser=umeme", "--rpcpass=umeme", "--rpclisten="+n.rpc, "--listen="+freeAddr(n.t), "--txindex", "--miningaddr="+miningAddr)
 	n.btcd = n.spawn(cmd, filepath.Join(n.Dir, "btcd.out"))
-	n.waitFor("btcd", func() bool { _, err := n.btcctl("getblockcount"); return err == nil })
+	if !n.waitUp("btcd", n.btcd, func() bool { _, err := n.btcctl("getblockcount"); return err == nil }) {
+		n.t.Fatalf("regtest: btcd exited while starting; the end of its log:\n%s", fleet.Tail(n.btcd.log, 40))
+	}
 }
 
 func (n *Network) stopBTCD() {
@@ -205,14 +208,35 @@ func (n *Network) Mine(blocks int) {
 	}
 }
 
+// startLND starts a new node on ports of its own. A node that exits while
+// starting (a port another process took between the pick and lnd's listen)
+// is started again on other ports, twice at most.
 func (n *Network) startLND(name string) *LND {
 	n.t.Helper()
-	l := &LND{Name: name, Dir: filepath.Join(n.Dir, name), RPC: freeAddr(n.t), P2P: freeAddr(n.t), REST: freeAddr(n.t), net: n}
-	l.start()
-	return l
+	for attempt := 1; ; attempt++ {
+		l := &LND{Name: name, Dir: filepath.Join(n.Dir, name), RPC: freeAddr(n.t), P2P: freeAddr(n.t), REST: freeAddr(n.t), net: n}
+		if l.tryStart() {
+			return l
+		}
+		tail := fleet.Tail(l.proc.log, 40)
+		if attempt == 3 {
+			n.t.Fatalf("regtest: lnd %s exited while starting, %d times; the end of its last log:\n%s", name, attempt, tail)
+		}
+		n.t.Logf("regtest: lnd %s exited while starting; again on other ports. The end of its log:\n%s", name, tail)
+	}
 }
 
+// start starts the node on its ports and waits until it answers.
 func (l *LND) start() {
+	l.net.t.Helper()
+	if !l.tryStart() {
+		l.net.t.Fatalf("regtest: lnd %s exited while starting; the end of its log:\n%s", l.Name, fleet.Tail(l.proc.log, 40))
+	}
+}
+
+// tryStart starts the node and waits until it answers: false if it exited
+// first.
+func (l *LND) tryStart() bool {
 	n := l.net
 	n.t.Helper()
 	d := filepath.Join(n.Dir, "btcd")
@@ -221,7 +245,7 @@ func (l *LND) start() {
 		"--rpclisten="+l.RPC, "--listen="+l.P2P, "--restlisten="+l.REST, "--debuglevel=info", "--trickledelay=50",
 		"--bitcoin.defaultchanconfs=1")
 	l.proc = n.spawn(cmd, filepath.Join(n.Dir, l.Name+".out"))
-	n.waitFor(l.Name, func() bool { _, err := l.cli("getinfo"); return err == nil })
+	return n.waitUp(l.Name, l.proc, func() bool { _, err := l.cli("getinfo"); return err == nil })
 }
 
 // Stop stops the node (it can Start again).
@@ -315,17 +339,53 @@ func (n *Network) WaitRoutable() {
 // readyWithin bounds each wait for a daemon to be ready.
 const readyWithin = 2 * time.Minute
 
+// waitFor waits until ok, and fails the test after readyWithin with the
+// end of every daemon's log (the folder is gone with the machine in CI).
 func (n *Network) waitFor(what string, ok func() bool) {
+	n.t.Helper()
+	n.waitUp(what, nil, ok) // with no daemon to watch, it returns once ok
+}
+
+// waitUp waits until ok, or until the daemon p (when not nil) exits: then
+// it is false.
+func (n *Network) waitUp(what string, p *proc, ok func() bool) bool {
 	n.t.Helper()
 	// Generous: under CI's load (race-built test binaries compiling and
 	// running beside the daemons) a fresh lnd once took over 60 s to sync.
 	deadline := time.Now().Add(readyWithin)
+	var exited <-chan struct{}
+	if p != nil {
+		exited = p.exited
+	}
 	for !ok() {
 		if time.Now().After(deadline) {
-			n.t.Fatalf("regtest: %s not ready after %s (logs in %s)", what, readyWithin, n.Dir)
+			n.t.Fatalf("regtest: %s not ready after %s (logs in %s)%s", what, readyWithin, n.Dir, n.logTails())
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-exited:
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
+	return true
+}
+
+// logTails is the end of each daemon's log, for a failure.
+func (n *Network) logTails() string {
+	n.mu.Lock()
+	procs := append([]*proc(nil), n.running...)
+	n.mu.Unlock()
+	var b strings.Builder
+	for _, p := range procs {
+		state := "running"
+		select {
+		case <-p.exited:
+			state = "exited: " + p.cmd.ProcessState.String()
+		default:
+		}
+		fmt.Fprintf(&b, "\n--- %s (%s), the end of its log:\n%s", filepath.Base(p.log), state, fleet.Tail(p.log, 25))
+	}
+	return b.String()
 }
 
 func (n *Network) spawn(cmd *exec.Cmd, logPath string) *proc {
@@ -339,7 +399,7 @@ func (n *Network) spawn(cmd *exec.Cmd, logPath string) *proc {
 	if err := cmd.Start(); err != nil {
 		n.t.Fatalf("start %s: %v", cmd.Path, err)
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{}), lnd: filepath.Base(cmd.Path) == "lnd"}
+	p := &proc{cmd: cmd, log: logPath, exited: make(chan struct{}), lnd: filepath.Base(cmd.Path) == "lnd"}
 	go func() {
 		cmd.Wait() //nolint:errcheck
 		f.Close()
