@@ -84,8 +84,9 @@ type Store struct {
 	// Retrier runs and counts the retried transactions (Retries).
 	store.Retrier
 
-	db  *sql.DB
-	dsn string
+	db   *sql.DB
+	dsn  string
+	gate *gate // the writers of this process queue here (gate.go)
 
 	// prepared holds every query, prepared on each connection the first
 	// time it runs there: SQLite otherwise parses each statement's text on
@@ -117,13 +118,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// compare correctly as strings inside SQL.
 	q.Set("_time_format", "sqlite")
 	dsn := "file:" + path + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	// The driver registered as "sqlite", with this package's functions,
+	// behind the write gate (gate.go). Opening a pool connects nothing.
+	plain, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	d := plain.Driver()
+	plain.Close()
+	g := newGate(opts.BusyTimeout)
+	db := sql.OpenDB(connector{dsn: dsn, d: gatedDriver{Driver: d, gate: g}})
 	db.SetMaxOpenConns(opts.MaxOpenConns)
 	db.SetMaxIdleConns(opts.MaxOpenConns)
-	s := &Store{db: db, dsn: dsn}
+	s := &Store{db: db, dsn: dsn, gate: g}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -251,6 +258,9 @@ func interpret(err error) error {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return store.Classify(store.ErrRetryable, err)
 		}
+	}
+	if errors.Is(err, errGateTimeout) {
+		return store.Classify(store.ErrRetryable, err)
 	}
 	return err
 }

@@ -85,11 +85,10 @@ func testFailedPostingRollsBack(t *testing.T, s store.Store) {
 		{"last of three legs", []store.Entry{{AccountID: accA, AmountMsat: -6_000}, {AccountID: accB, AmountMsat: 1_000}, {AccountID: accC, AmountMsat: 5_000}}, accB},
 	}
 	for _, c := range cases {
-		var txID int64
+		key := Token(t, 16)
 		err := s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-			var err error
-			txID, err = tx.InsertTransaction(ctx, store.NewTransaction{UserID: userA, Type: store.TypeSend, Direction: store.DirectionOut,
-				Status: store.StatusCompleted, AmountMsat: 1, IdempotencyKey: Token(t, 16), Now: base})
+			txID, err := tx.InsertTransaction(ctx, store.NewTransaction{UserID: userA, Type: store.TypeSend, Direction: store.DirectionOut,
+				Status: store.StatusCompleted, AmountMsat: 1, IdempotencyKey: key, Now: base})
 			if err != nil {
 				return err
 			}
@@ -106,8 +105,11 @@ func testFailedPostingRollsBack(t *testing.T, s store.Store) {
 		if got := balances(); got != before {
 			t.Errorf("%s: balances moved from %v to %v", c.name, before, got)
 		}
+		// By its key, not its id: SQLite gives a rolled-back row's id to
+		// the next row inserted, which a test running beside this one may
+		// have inserted by now.
 		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.TransactionByID(ctx, txID)
+			_, err := tx.TransactionByIdempotencyKey(ctx, key)
 			mustKind(t, err, store.ErrNotFound, c.name+": the transaction of the refused posting")
 			return nil
 		})
