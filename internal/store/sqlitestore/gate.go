@@ -70,9 +70,13 @@ func (g *gate) enter(ctx context.Context) error {
 
 func (g *gate) leave() { <-g.ch }
 
-// mayWrite is false only for a statement that is a SELECT (after leading
-// space and comments): anything else is taken to write.
+// mayWrite is false only for a statement that is one SELECT (after leading
+// space and comments): anything else, and any text of several statements,
+// is taken to write.
 func mayWrite(query string) bool {
+	if strings.Contains(strings.TrimRight(query, " \t\r\n;"), ";") {
+		return true
+	}
 	q := query
 	for {
 		q = strings.TrimLeft(q, " \t\r\n")
@@ -227,8 +231,7 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.sqlite().QueryContext(ctx, query, args)
-	return gatedRows(rows, err, leave)
+	return gatedRows(leave, func() (driver.Rows, error) { return c.sqlite().QueryContext(ctx, query, args) })
 }
 
 func (c *gatedConn) Ping(ctx context.Context) error { return c.sqlite().Ping(ctx) }
@@ -293,8 +296,7 @@ func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.s.(driver.StmtQueryContext).QueryContext(ctx, args)
-	return gatedRows(rows, err, leave)
+	return gatedRows(leave, func() (driver.Rows, error) { return s.s.(driver.StmtQueryContext).QueryContext(ctx, args) })
 }
 
 func named(args []driver.Value) []driver.NamedValue {
@@ -305,17 +307,25 @@ func named(args []driver.Value) []driver.NamedValue {
 	return out
 }
 
-// gatedRows keeps the gate until the rows are closed: a statement that
-// writes and returns rows (INSERT … RETURNING) holds the write lock until
-// it is reset. Rows without a gate are returned as they are.
-func gatedRows(rows driver.Rows, err error, leave func()) (driver.Rows, error) {
+// gatedRows runs query and keeps the gate until its rows are closed: a
+// statement that writes and returns rows (INSERT … RETURNING) holds the
+// write lock until it is reset. The gate is given back at once when query
+// fails or panics. Rows without a gate are returned as they are.
+func gatedRows(leave func(), query func() (driver.Rows, error)) (_ driver.Rows, err error) {
+	if leave == nil {
+		return query()
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			leave()
+		}
+	}()
+	rows, err := query()
 	if err != nil {
-		run(leave)
 		return nil, err
 	}
-	if leave == nil {
-		return rows, nil
-	}
+	kept = true
 	return &rowsLeaving{Rows: rows, leave: leave}, nil
 }
 

@@ -14,21 +14,21 @@ import (
 
 func TestMayWrite(t *testing.T) {
 	for q, want := range map[string]bool{
-		"SELECT 1":                                    false,
+		"SELECT 1":                                         false,
 		"  select id FROM gate_t":                          false,
-		"-- a comment\nSELECT 1":                      false,
-		"/* c */ SELECT 1":                            false,
+		"-- a comment\nSELECT 1":                           false,
+		"/* c */ SELECT 1":                                 false,
 		"INSERT INTO gate_t VALUES (1)":                    true,
-		"UPDATE t SET v = 1":                          true,
+		"UPDATE t SET v = 1":                               true,
 		"DELETE FROM gate_t":                               true,
 		"WITH x AS (SELECT 1) INSERT INTO gate_t SELECT 1": true,
-		"WITH x AS (SELECT 1) SELECT * FROM x":        true, // taken to write: it may
-		"PRAGMA foreign_keys = OFF":                   true,
-		"":                                            true,
-		"-- only a comment":                           true,
-		"/* unterminated":                             true,
-		"SELEC":                                       true,
-		"selectx":                                     false, // not SQL we send; harmless either way
+		"WITH x AS (SELECT 1) SELECT * FROM x":             true, // taken to write: it may
+		"PRAGMA foreign_keys = OFF":                        true,
+		"":                                                 true,
+		"-- only a comment":                                true,
+		"/* unterminated":                                  true,
+		"SELEC":                                            true,
+		"selectx":                                          false, // not SQL we send; harmless either way
 	} {
 		if got := mayWrite(q); got != want {
 			t.Errorf("mayWrite(%q) = %v, want %v", q, got, want)
