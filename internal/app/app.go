@@ -177,6 +177,7 @@ func (a *App) Start() error {
 	if err := a.Config.CheckServe(); err != nil {
 		return err
 	}
+	tuneGC()
 	if a.Config.Development() {
 		a.Log.Warn("APP_ENV=development: gateway requests are accepted without USSD_CALLBACK_TOKEN when it is unset, " +
 			"and Lightning Addresses may resolve to loopback and private addresses, loopback ones over plain http; never run production like this")
