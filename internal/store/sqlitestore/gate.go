@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -112,7 +113,12 @@ func (d gatedDriver) Open(name string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gatedConn{c: c, gate: d.gate}, nil
+	sc, ok := c.(sqliteConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("sqlite: the driver's connection %T lacks an interface the gate forwards", c)
+	}
+	return &gatedConn{c: sc, gate: d.gate}, nil
 }
 
 // connector makes database/sql open connections through the gate.
@@ -139,7 +145,7 @@ type sqliteConn interface {
 // gatedConn is one connection. database/sql uses a connection from one
 // goroutine at a time, so inTx needs no lock.
 type gatedConn struct {
-	c    driver.Conn
+	c    sqliteConn
 	gate *gate
 	// inTx is set while a read-write transaction of this connection holds
 	// the gate: its statements pass straight through.
@@ -152,16 +158,19 @@ var (
 	_ driver.StmtQueryContext = (*gatedStmt)(nil)
 )
 
-func (c *gatedConn) sqlite() sqliteConn { return c.c.(sqliteConn) }
-
 // Close gives the gate back if a transaction of the connection still held
 // it (database/sql ends every transaction first; this is for safety).
 func (c *gatedConn) Close() error {
+	c.endTx()
+	return c.c.Close()
+}
+
+// endTx gives back the gate a transaction of the connection holds, once.
+func (c *gatedConn) endTx() {
 	if c.inTx {
 		c.inTx = false
 		c.gate.leave()
 	}
-	return c.c.Close()
 }
 
 func (c *gatedConn) Begin() (driver.Tx, error) {
@@ -172,12 +181,12 @@ func (c *gatedConn) Begin() (driver.Tx, error) {
 // BEGIN IMMEDIATE takes the write lock, and keeps it until the end.
 func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if opts.ReadOnly {
-		return c.sqlite().BeginTx(ctx, opts)
+		return c.c.BeginTx(ctx, opts)
 	}
 	if err := c.gate.enter(ctx); err != nil {
 		return nil, err
 	}
-	tx, err := c.sqlite().BeginTx(ctx, opts)
+	tx, err := c.c.BeginTx(ctx, opts)
 	if err != nil {
 		c.gate.leave()
 		return nil, err
@@ -191,7 +200,7 @@ func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	s, err := c.sqlite().PrepareContext(ctx, query)
+	s, err := c.c.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +232,7 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 		return nil, err
 	}
 	defer run(leave)
-	return c.sqlite().ExecContext(ctx, query, args)
+	return c.c.ExecContext(ctx, query, args)
 }
 
 func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -231,14 +240,14 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 	if err != nil {
 		return nil, err
 	}
-	return gatedRows(leave, func() (driver.Rows, error) { return c.sqlite().QueryContext(ctx, query, args) })
+	return gatedRows(leave, func() (driver.Rows, error) { return c.c.QueryContext(ctx, query, args) })
 }
 
-func (c *gatedConn) Ping(ctx context.Context) error { return c.sqlite().Ping(ctx) }
+func (c *gatedConn) Ping(ctx context.Context) error { return c.c.Ping(ctx) }
 
-func (c *gatedConn) ResetSession(ctx context.Context) error { return c.sqlite().ResetSession(ctx) }
+func (c *gatedConn) ResetSession(ctx context.Context) error { return c.c.ResetSession(ctx) }
 
-func (c *gatedConn) IsValid() bool { return c.sqlite().IsValid() }
+func (c *gatedConn) IsValid() bool { return c.c.IsValid() }
 
 // gatedTx gives the gate back when the transaction ends, however it ends.
 type gatedTx struct {
@@ -247,20 +256,13 @@ type gatedTx struct {
 }
 
 func (t *gatedTx) Commit() error {
-	defer t.end()
+	defer t.c.endTx()
 	return t.tx.Commit()
 }
 
 func (t *gatedTx) Rollback() error {
-	defer t.end()
+	defer t.c.endTx()
 	return t.tx.Rollback()
-}
-
-func (t *gatedTx) end() {
-	if t.c.inTx {
-		t.c.inTx = false
-		t.c.gate.leave()
-	}
 }
 
 // gatedStmt is a prepared statement: outside a transaction, one that may
