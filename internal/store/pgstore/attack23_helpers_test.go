@@ -74,35 +74,12 @@ func probeV(ctx context.Context, t *testing.T, dsn string, id int) int {
 // once by another session.
 func assertClean(ctx context.Context, t *testing.T, s *pgstore.Store, dsn string) {
 	t.Helper()
-	// pgxpool destroys a dropped connection in the background.
-	acquired := pgstore.PoolOf(s).Stat().AcquiredConns()
-	for i := 0; i < 100 && acquired != 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-		acquired = pgstore.PoolOf(s).Stat().AcquiredConns()
-	}
-	if acquired != 0 {
-		t.Errorf("%d connections still acquired", acquired)
-	}
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	// A closed connection's backend may take a moment to go.
-	var n int
-	for i := 0; i < 50; i++ {
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n != 0 {
-		t.Errorf("%d sessions left idle in a transaction", n)
-	}
+	assertNoTxLeft(ctx, t, s, c)
 	if _, err := c.Exec(ctx, "SET lock_timeout = '2s'; SELECT * FROM probe FOR UPDATE"); err != nil {
 		t.Errorf("probe still locked: %v", err)
 	}

@@ -54,8 +54,12 @@ func countUsers(ctx context.Context, t *testing.T, c *pgx.Conn) int {
 	return n
 }
 
+// assertNoTxLeft: no connection of the pool is out and no session of the
+// database is left in a transaction (asked on c).
 func assertNoTxLeft(ctx context.Context, t *testing.T, s *pgstore.Store, c *pgx.Conn) {
 	t.Helper()
+	// pgxpool destroys a dropped connection in the background, and a
+	// closed connection's backend may take a moment to go.
 	acquired := pgstore.PoolOf(s).Stat().AcquiredConns()
 	for i := 0; i < 100 && acquired != 0; i++ {
 		time.Sleep(10 * time.Millisecond)
