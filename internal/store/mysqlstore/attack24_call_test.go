@@ -44,6 +44,16 @@ func (a *a24) transfer(ctx context.Context, tx store.Tx, key string, amount, fee
 		store.NewNotification{UserID: a.userB, Phone: a.phoneB, Kind: store.NotifyReceived, AmountMsat: amount, Now: now})
 }
 
+// transferInTx runs transfer as InTx's whole fn, counting fn's runs in
+// *attempts.
+func (a *a24) transferInTx(ctx context.Context, key string, amount, fee int64, guard store.Guard, attempts *int) error {
+	return a.s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		*attempts++
+		_, err := a.transfer(ctx, tx, key, amount, fee, guard)
+		return err
+	})
+}
+
 var a24Guard = store.Guard{Day: 1, MaxBalanceMsat: 1 << 40, DayLimitMsat: 1 << 40}
 
 func (a *a24) balance(t *testing.T, id int64) int64 {
@@ -98,11 +108,7 @@ func TestAttack24ErrorAfterLegsBeforeCommit(t *testing.T) {
 	}
 	key := storetest.Token(t, 16)
 	attempts := 0
-	err := a.s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		attempts++
-		_, err := a.transfer(ctx, tx, key, 777, 3, a24Guard)
-		return err
-	})
+	err := a.transferInTx(ctx, key, 777, 3, a24Guard, &attempts)
 	if err == nil {
 		t.Fatal("the transfer whose text failed went through")
 	}
@@ -121,11 +127,8 @@ func TestAttack24ErrorAfterLegsBeforeCommit(t *testing.T) {
 	}
 	// Both connections of the pool run a clean transfer next.
 	for i := 0; i < 3; i++ {
-		k := storetest.Token(t, 16)
-		if err := a.s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			_, err := a.transfer(ctx, tx, k, 100, 0, a24Guard)
-			return err
-		}); err != nil {
+		var runs int
+		if err := a.transferInTx(ctx, storetest.Token(t, 16), 100, 0, a24Guard, &runs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,11 +165,7 @@ func TestAttack24RefusedLaterLeg(t *testing.T) {
 			amount = 10_000 // plus the fee
 		}
 		attempts := 0
-		err := a.s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			attempts++
-			_, err := a.transfer(ctx, tx, key, amount, c.fee, c.guard)
-			return err
-		})
+		err := a.transferInTx(ctx, key, amount, c.fee, c.guard, &attempts)
 		var be *store.BalanceError
 		if !errors.As(err, &be) || be.Reason != c.reason {
 			t.Errorf("%s: %v (%d attempts)", c.name, err, attempts)
@@ -246,11 +245,7 @@ func TestAttack24KillQueryMidCall(t *testing.T) {
 	attempts := 0
 	errc := make(chan error, 1)
 	go func() {
-		errc <- a.s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			attempts++
-			_, err := a.transfer(ctx, tx, key, 1000, 0, a24Guard)
-			return err
-		})
+		errc <- a.transferInTx(ctx, key, 1000, 0, a24Guard, &attempts)
 	}()
 	id := a.waiting(t)
 	if _, err := a.admin.Exec("KILL QUERY ?", id); err != nil {
@@ -294,11 +289,7 @@ func TestAttack24CancelMidCallCommitsLater(t *testing.T) {
 	attempts := 0
 	errc := make(chan error, 1)
 	go func() {
-		errc <- a.s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			attempts++
-			_, err := a.transfer(ctx, tx, key, 1000, 0, a24Guard)
-			return err
-		})
+		errc <- a.transferInTx(ctx, key, 1000, 0, a24Guard, &attempts)
 	}()
 	a.waiting(t)
 	cancel()
