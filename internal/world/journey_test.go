@@ -177,7 +177,7 @@ func (j *journey) run(updateREADME bool) {
 	j.click("#world-make-invoice")
 	j.waitFor("the world's invoice", `(e => !e.hidden && /lnbcrt15u/.test(e.textContent))(document.querySelector("#world-invoice-out"))`, worldWait)
 	j.waitFor("the invoice waiting", contains("#world-invoice-state", "Waiting"), worldWait)
-	j.click(fmt.Sprintf(`#world-invoice-out button.text-invoice[data-phone=%q]`, a))
+	j.click(fmt.Sprintf(`#world-invoice-out button.text-invoice[data-from=%q]`, a))
 	j.waitFor("A's text sent", textIs(in(a, ".note"), "SMS sent to 22384."), worldWait)
 	j.waitFor("the server's answer to A's text", smsWith(a, "Dial *384*1234# to approve paying 1,500 sats to node ", ""), worldWait)
 	ask := j.dial(a, "Pay 1,500 sats to node ", `Invoice says: "coffee"`, "1. Pay", "2. Reject")
@@ -353,14 +353,14 @@ func (j *journey) userRow(phone, status string, sats int64) {
 	j.t.Helper()
 	j.userRowWithin(phone, sats, sats)
 	j.waitFor(phone+" "+status+" in the operator's table", fmt.Sprintf(`(r => r && r.children[1].textContent === %s)(document.querySelector(%s))`,
-		js(status), js(fmt.Sprintf(`#operator-users tr[data-phone=%q]`, phone))), worldWait)
+		js(status), js(fmt.Sprintf(`#operator-users tr[data-user=%q]`, phone))), worldWait)
 }
 
 // userRowWithin waits until the operator's table shows the phone with a
 // balance in [lo, hi], and returns it.
 func (j *journey) userRowWithin(phone string, lo, hi int64) int64 {
 	j.t.Helper()
-	row := js(fmt.Sprintf(`#operator-users tr[data-phone=%q] td.num`, phone))
+	row := js(fmt.Sprintf(`#operator-users tr[data-user=%q] td.num`, phone))
 	expr := fmt.Sprintf(`(c => { if (!c) return false; const n = Number(c.textContent.replaceAll(",", "")); return n >= %d && n <= %d; })(document.querySelector(%s))`,
 		lo, hi, row)
 	if err := browsertest.WaitWithin(j.ctx, expr, worldWait); err != nil {

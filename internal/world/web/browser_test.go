@@ -345,7 +345,7 @@ func TestBrowserWorldPanel(t *testing.T) {
 	waitProp(t, ctx, "#operator-liabilities", "textContent", "12,345")
 	browsertest.WaitJS(t, ctx, "the user's row", fmt.Sprintf(
 		`(r => r && r.textContent.includes("active") && r.textContent.includes("12,345"))(document.querySelector(%s))`,
-		js(fmt.Sprintf(`#operator-users tr[data-phone=%q]`, phoneA))))
+		js(fmt.Sprintf(`#operator-users tr[data-user=%q]`, phoneA))))
 	browsertest.WaitJS(t, ctx, "the reconcile text", `document.querySelector("#reconcile").textContent.includes("books balance")`)
 	browsertest.WaitJS(t, ctx, "a system account", `document.querySelector("#operator-system").textContent.includes("-12,345 sats")`)
 
@@ -370,7 +370,7 @@ func TestBrowserWorldPanel(t *testing.T) {
 	f.update(func() { f.world.Invoices[0].State = "SETTLED" })
 	waitProp(t, ctx, "#world-invoice-state", "textContent", "Paid ✔")
 
-	click(t, ctx, fmt.Sprintf(`#world-invoice-out button.text-invoice[data-phone=%q]`, phoneB))
+	click(t, ctx, fmt.Sprintf(`#world-invoice-out button.text-invoice[data-from=%q]`, phoneB))
 	f.waitFor(t, "the invoice texted from phone B", func() bool { return len(f.inbound) == 1 })
 	f.mu.Lock()
 	texted := f.inbound[0]
@@ -400,4 +400,15 @@ func TestBrowserWorldPanel(t *testing.T) {
 	if strings.Contains(pays[0].Invoice, " ") {
 		t.Errorf("the invoice was sent with spaces: %q", pays[0].Invoice)
 	}
+
+	// The panel names phones too (a user's row, a "Text it to" button), but
+	// only a handset is [data-phone]: the keyboard finds its phone by that,
+	// and a digit typed on phone B's button goes to the phone in use, A.
+	if n := browsertest.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("[data-phone]").length`)); n != 2 {
+		t.Errorf("%d elements are [data-phone] with the panel drawn, want the 2 handsets", n)
+	}
+	browsertest.Do(t, ctx, chromedp.Focus(chromedp.CSS(fmt.Sprintf(`#world-invoice-out button.text-invoice[data-from=%q]`, phoneB))))
+	keys(t, ctx, "7")
+	waitEntry(t, ctx, phoneA, "7")
+	waitEntry(t, ctx, phoneB, "")
 }

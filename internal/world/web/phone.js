@@ -416,7 +416,7 @@
     const users = op.users || [];
     const rows = users.map((u) => {
       const tr = el("tr");
-      tr.dataset.phone = u.phone;
+      tr.dataset.user = u.phone;
       tr.append(el("td", "", u.phone), el("td", "", u.status || ""), el("td", "num", fmtInt(u.balanceSats)));
       return tr;
     });
@@ -506,7 +506,7 @@
     for (const number of phones.keys()) {
       const b = el("button", "text-invoice", `Text it to ${number}`);
       b.type = "button";
-      b.dataset.phone = number;
+      b.dataset.from = number;
       b.setAttribute("aria-label", `Text "pay" with this invoice to the service from ${number}`);
       b.addEventListener("click", () => textService(phones.get(number), `pay ${invoice}`));
       actions.append(b);
