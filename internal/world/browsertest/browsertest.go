@@ -160,16 +160,36 @@ func Run[T any](t testing.TB, ctx context.Context, a chromedp.Action[T]) T {
 	return v
 }
 
+// PollEvery is how often a wait asks the page again. The page asks on a
+// timer: not at every animation frame, which a headless browser draws only
+// when it gets round to it, nor on DOM mutations, since a value typed into
+// an input changes no node.
+const PollEvery = 20 * time.Millisecond
+
 // WaitJS waits, up to ActionTimeout, until the JavaScript expression is
-// truthy in the page. The page checks it at every animation frame, so the
-// wait ends as soon as the page shows the thing (a value typed into an input
-// changes no DOM node, so a mutation observer would not see it). what names
-// the thing in the failure.
+// truthy in the page. what names the thing in the failure, which also says
+// what the page was showing then (see PageState).
 func WaitJS(t testing.TB, ctx context.Context, what, expr string) {
 	t.Helper()
 	if err := Wait(ctx, expr); err != nil {
-		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
+		t.Fatalf("waiting for %s (%s): %v\npage then: %s", what, expr, err, PageState(ctx))
 	}
+}
+
+// PageState says, in one line, where the page is: its address, its load
+// state, whether its script finished starting (body[data-ready]), and the
+// start of its visible text, for a failure read from a CI log.
+func PageState(ctx context.Context) string {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](`JSON.stringify({
+		url: location.href, readyState: document.readyState,
+		ready: document.body ? document.body.dataset.ready : null,
+		text: document.body ? document.body.innerText.slice(0, 300) : null})`))
+	if err != nil {
+		return fmt.Sprintf("(could not ask the page: %v)", err)
+	}
+	return s
 }
 
 // Wait is WaitJS that returns its error, for a test that wants to say more
@@ -185,7 +205,8 @@ func Wait(ctx context.Context, expr string) error {
 func WaitWithin(ctx context.Context, expr string, d time.Duration) error {
 	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d)))
+	_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(PollEvery), chromedp.WithPollingTimeout(d)))
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -46,6 +47,25 @@ setTimeout(() => { throw new Error("boom from a timer"); }, 0);
 		if !strings.Contains(all, want) {
 			t.Errorf("console errors lack %q:\n%s", want, all)
 		}
+	}
+}
+
+// A wait does not ride on animation frames, which a headless browser draws
+// when it gets round to it: here the page never gets one at all, and what
+// it waits for comes after the first look.
+func TestBrowserWaitWithoutAnimationFrames(t *testing.T) {
+	ctx := browsertest.Start(t)
+	url := page(t, `<!doctype html><link rel="icon" href="data:,"><title>no frames</title>
+<script>
+window.requestAnimationFrame = () => 0;
+setTimeout(() => { document.body.dataset.ready = "true"; }, 300);
+</script><body></body>`)
+	browsertest.Do(t, ctx, chromedp.Navigate(url))
+	if err := browsertest.WaitWithin(ctx, `document.body.dataset.ready === "true"`, 10*time.Second); err != nil {
+		t.Fatalf("a page without animation frames was never seen ready: %v\n%s", err, browsertest.PageState(ctx))
+	}
+	if got := browsertest.PageState(ctx); !strings.Contains(got, `"ready":"true"`) || !strings.Contains(got, url) {
+		t.Errorf("PageState = %s", got)
 	}
 }
 
