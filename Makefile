@@ -81,5 +81,5 @@ soak: regtest-bin ## Run the long forms of the fault, scale-out and growth suite
 	$(BENCH_ENV) go run ./cmd/bench growth -engines postgres,mysql,sqlite -users 1000000 -txns 10000000
 
 .PHONY: build
-build: ## Build the server binary into bin/server
-	go build -o bin/server ./cmd/server
+build: ## Build the server binary into bin/server (static, pure Go: CGO_ENABLED=0)
+	CGO_ENABLED=0 go build -o bin/server ./cmd/server

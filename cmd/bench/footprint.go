@@ -49,7 +49,11 @@ func footprintBench(ctx context.Context, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "server")
+	// As make build and the deployment guide build it: static, pure Go.
+	// With cgo the binary maps libc and the dynamic loader besides, about
+	// 3 MB more RSS at idle on SQLite (measured twice each way).
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/server")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build the server (run from the repository's root): %v\n%s", err, out)
 	}
@@ -57,7 +61,7 @@ func footprintBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("footprint: server binary %.1f MB (go build ./cmd/server)\n", float64(st.Size())/1e6)
+	fmt.Printf("footprint: server binary %.1f MB (CGO_ENABLED=0 go build ./cmd/server)\n", float64(st.Size())/1e6)
 	for _, engine := range list {
 		if err := footprintOn(ctx, engine, bin, dir, *clients, *duration, *idle, *every, *users); err != nil {
 			return fmt.Errorf("%s: %w", engine, err)
