@@ -30,9 +30,17 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/app"
 )
 
 func main() {
+	// The in-process benches run the server as serve does, with its runtime
+	// settings (app.MadviseFree); this does not return when it starts the
+	// program again.
+	if err := app.ExecWithRuntimeSettings(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: running without GODEBUG=%s: %v\n", app.MadviseFree, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {

@@ -30,6 +30,12 @@ import (
 )
 
 func main() {
+	// First, before anything of ours runs: the memory setting the runtime
+	// reads only at start (app.MadviseFree). This does not return when it
+	// starts the program again.
+	if err := app.ExecWithRuntimeSettings(); err != nil {
+		fmt.Fprintf(os.Stderr, "server: running without GODEBUG=%s: %v\n", app.MadviseFree, err)
+	}
 	log, err := config.NewLogger(os.Stderr, os.Getenv("LOG_FORMAT"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +32,55 @@ func TestTuneGC(t *testing.T) {
 	tuneGC()
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC=100: GC percent %d, want the operator's 100", got)
+	}
+}
+
+func TestWithMadviseFree(t *testing.T) {
+	for _, c := range []struct {
+		env   []string
+		want  []string
+		again bool
+	}{
+		{[]string{"A=1"}, []string{"A=1", "GODEBUG=madvdontneed=0"}, true},
+		{[]string{"GODEBUG=gctrace=1", "A=1"}, []string{"A=1", "GODEBUG=madvdontneed=0,gctrace=1"}, true},
+		{[]string{"GODEBUG="}, []string{"GODEBUG=madvdontneed=0"}, true},
+		{[]string{"GODEBUG=gctrace=1,madvdontneed=1"}, []string{"GODEBUG=gctrace=1,madvdontneed=1"}, false},
+		{[]string{"GODEBUG=madvdontneed=0", "A=1"}, []string{"GODEBUG=madvdontneed=0", "A=1"}, false},
+		// A setting named like ours is not ours.
+		{[]string{"GODEBUG=xmadvdontneed=1"}, []string{"GODEBUG=madvdontneed=0,xmadvdontneed=1"}, true},
+	} {
+		got, again := withMadviseFree(c.env)
+		if again != c.again || strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("withMadviseFree(%q) = %q, %v; want %q, %v", c.env, got, again, c.want, c.again)
+		}
+	}
+}
+
+// The program really is started again, with the setting, once: the test
+// binary runs itself as the helper below, which calls
+// ExecWithRuntimeSettings and prints what GODEBUG it ended up with.
+func TestExecWithRuntimeSettings(t *testing.T) {
+	if os.Getenv("UMEME_EXEC_HELPER") == "1" {
+		if err := ExecWithRuntimeSettings(); err != nil {
+			fmt.Println("not started again:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("GODEBUG=%s\n", os.Getenv("GODEBUG"))
+		os.Exit(0)
+	}
+	for _, c := range []struct{ godebug, want string }{
+		{"", "GODEBUG=madvdontneed=0"},
+		{"gctrace=0", "GODEBUG=madvdontneed=0,gctrace=0"},
+		{"madvdontneed=1", "GODEBUG=madvdontneed=1"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestExecWithRuntimeSettings$")
+		cmd.Env = append(os.Environ(), "UMEME_EXEC_HELPER=1", "GODEBUG="+c.godebug)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("GODEBUG=%q: helper: %v\n%s", c.godebug, err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Errorf("GODEBUG=%q: the helper ran with %q, want %q", c.godebug, got, c.want)
+		}
 	}
 }
