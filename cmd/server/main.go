@@ -30,11 +30,14 @@ import (
 )
 
 func main() {
-	// First, before anything of ours runs: the memory setting the runtime
-	// reads only at start (app.MadviseFree). This does not return when it
-	// starts the program again.
-	if err := app.ExecWithRuntimeSettings(); err != nil {
-		fmt.Fprintf(os.Stderr, "server: running without GODEBUG=%s: %v\n", app.MadviseFree, err)
+	// First, before anything of ours runs, and for serve only (the other
+	// commands gain nothing from it): the memory setting the runtime reads
+	// only at start (app.MadviseFree). This does not return when it starts
+	// the program again.
+	if cmd, _ := command(os.Args[1:]); cmd == "serve" {
+		if err := app.ExecWithRuntimeSettings(); err != nil {
+			fmt.Fprintf(os.Stderr, "server: running without GODEBUG=%s: %v\n", app.MadviseFree, err)
+		}
 	}
 	log, err := config.NewLogger(os.Stderr, os.Getenv("LOG_FORMAT"))
 	if err != nil {
@@ -59,11 +62,17 @@ func exitCode(err error) int {
 	return 1
 }
 
-func run(ctx context.Context, args []string, log *slog.Logger) error {
-	cmd := "serve"
+// command splits the arguments into the command (serve when none is
+// named) and its own arguments.
+func command(args []string) (string, []string) {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+		return args[0], args[1:]
 	}
+	return "serve", args
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	cmd, args := command(args)
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, log)

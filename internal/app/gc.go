@@ -2,7 +2,9 @@ package app
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -42,7 +44,12 @@ func tuneGC() {
 // 34.6 ms, 2,134 → 2,658 hops/s. The cost is in the numbers only: RSS
 // under that load reads 95 → 130 MB (mean), because pages given back with
 // MADV_FREE count as resident until the kernel reclaims them, which it does
-// before it would swap or kill anything. Idle RSS does not change.
+// before it would swap or kill anything. Idle RSS does not change. Pages
+// given back with MADV_FREE keep their contents until the kernel takes them
+// or the heap reuses them, as the rest of the freed heap does: Argon2's
+// blocks, derived from a peppered PIN, stay readable a while longer to
+// whoever can read the process's memory (a core dump, /proc/PID/mem), who
+// could read the live heap anyway.
 //
 // GODEBUG's madvdontneed is read only when a program starts, and neither
 // go.mod nor //go:debug may set it, so ExecWithRuntimeSettings starts the
@@ -56,7 +63,19 @@ const MadviseFree = "madvdontneed=0"
 // started again (then it returns the reason and the program runs on as it
 // is). It is the first thing the commands' main functions do, before any
 // goroutine or file of theirs exists.
+//
+// Only on Linux, where the setting means something. The environment also
+// carries execMark with the process's ID, so that a program started again
+// never starts itself a third time, even if some package's init were to
+// rewrite GODEBUG before main.
 func ExecWithRuntimeSettings() error {
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	pid := strconv.Itoa(os.Getpid())
+	if os.Getenv(execMark) == pid {
+		return nil
+	}
 	env, again := withMadviseFree(os.Environ())
 	if !again {
 		return nil
@@ -65,15 +84,22 @@ func ExecWithRuntimeSettings() error {
 	if err != nil {
 		return err
 	}
-	return syscall.Exec(exe, os.Args, env)
+	return syscall.Exec(exe, os.Args, append(env, execMark+"="+pid))
 }
+
+// execMark names the variable that says which process started itself
+// again (exec keeps the process ID).
+const execMark = "UMEME_RUNTIME_EXEC"
 
 // withMadviseFree returns env with MadviseFree added to GODEBUG, and
 // whether it added it (false when GODEBUG already names madvdontneed).
 func withMadviseFree(env []string) ([]string, bool) {
-	out := make([]string, 0, len(env)+1)
+	out := make([]string, 0, len(env)+2)
 	godebug := ""
 	for _, kv := range env {
+		if strings.HasPrefix(kv, execMark+"=") {
+			continue
+		}
 		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
 			godebug = v
 			continue
@@ -81,7 +107,8 @@ func withMadviseFree(env []string) ([]string, bool) {
 		out = append(out, kv)
 	}
 	for field := range strings.SplitSeq(godebug, ",") {
-		if k, _, _ := strings.Cut(field, "="); strings.TrimSpace(k) == "madvdontneed" {
+		// Compared as the runtime reads it: no spaces trimmed.
+		if k, _, _ := strings.Cut(field, "="); k == "madvdontneed" {
 			return env, false
 		}
 	}

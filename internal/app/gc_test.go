@@ -1,12 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTuneGC: without GOGC the server runs at GCPercent; with GOGC set it
@@ -48,6 +50,10 @@ func TestWithMadviseFree(t *testing.T) {
 		{[]string{"GODEBUG=madvdontneed=0", "A=1"}, []string{"GODEBUG=madvdontneed=0", "A=1"}, false},
 		// A setting named like ours is not ours.
 		{[]string{"GODEBUG=xmadvdontneed=1"}, []string{"GODEBUG=madvdontneed=0,xmadvdontneed=1"}, true},
+		// Nor is one with a space before it, which the runtime ignores.
+		{[]string{"GODEBUG=gctrace=0, madvdontneed=1"}, []string{"GODEBUG=madvdontneed=0,gctrace=0, madvdontneed=1"}, true},
+		// An old mark is not carried on.
+		{[]string{"UMEME_RUNTIME_EXEC=7", "A=1"}, []string{"A=1", "GODEBUG=madvdontneed=0"}, true},
 	} {
 		got, again := withMadviseFree(c.env)
 		if again != c.again || strings.Join(got, " ") != strings.Join(c.want, " ") {
@@ -66,6 +72,14 @@ func TestExecWithRuntimeSettings(t *testing.T) {
 			os.Exit(1)
 		}
 		fmt.Printf("GODEBUG=%s\n", os.Getenv("GODEBUG"))
+		// Were GODEBUG lost in a program started again (a package's init
+		// rewriting it), it must still not start itself a third time.
+		if os.Getenv(execMark) != "" {
+			os.Unsetenv("GODEBUG")
+			if err := ExecWithRuntimeSettings(); err != nil {
+				fmt.Println("second call:", err)
+			}
+		}
 		os.Exit(0)
 	}
 	for _, c := range []struct{ godebug, want string }{
@@ -73,7 +87,10 @@ func TestExecWithRuntimeSettings(t *testing.T) {
 		{"gctrace=0", "GODEBUG=madvdontneed=0,gctrace=0"},
 		{"madvdontneed=1", "GODEBUG=madvdontneed=1"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestExecWithRuntimeSettings$")
+		// Bounded: a program that kept starting itself would never end.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestExecWithRuntimeSettings$")
 		cmd.Env = append(os.Environ(), "UMEME_EXEC_HELPER=1", "GODEBUG="+c.godebug)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
