@@ -79,28 +79,26 @@ func mayWrite(query string) bool {
 		return true
 	}
 	q := query
+skip:
 	for {
 		q = strings.TrimLeft(q, " \t\r\n")
-		switch {
-		case strings.HasPrefix(q, "--"):
-			i := strings.IndexByte(q, '\n')
-			if i < 0 {
-				return true
+		for _, c := range comments {
+			if strings.HasPrefix(q, c.open) {
+				i := strings.Index(q, c.close)
+				if i < 0 {
+					return true
+				}
+				q = q[i+len(c.close):]
+				continue skip
 			}
-			q = q[i+1:]
-			continue
-		case strings.HasPrefix(q, "/*"):
-			i := strings.Index(q, "*/")
-			if i < 0 {
-				return true
-			}
-			q = q[i+2:]
-			continue
 		}
 		break
 	}
 	return len(q) < 6 || !strings.EqualFold(q[:6], "select")
 }
+
+// comments are SQL's two kinds, by how each opens and ends.
+var comments = [...]struct{ open, close string }{{"--", "\n"}, {"/*", "*/"}}
 
 // gatedDriver opens gatedConns over SQLite's driver.
 type gatedDriver struct {
