@@ -132,8 +132,8 @@ func claimPort(p int) bool {
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (0 when
-// it cannot be read).
-func ephemeralLow() int {
+// it cannot be read), read once per process.
+var ephemeralLow = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return 0
@@ -147,7 +147,7 @@ func ephemeralLow() int {
 		return 0
 	}
 	return lo
-}
+})
 
 // Start starts cmd with its output in logf, in a process group of its own,
 // and returns a channel closed once it has exited: then logf is closed and
