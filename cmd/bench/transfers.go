@@ -28,8 +28,9 @@ import (
 // with a transfer fee (every fee-bearing transfer also credits the fees
 // account); it ends with one "RATIO <engine> <value>" line per engine, the
 // fee-bearing median, and one "RATIO-NOFEE <engine> <value>" line. After
-// the rounds, each engine's "CEILING-NOFEE" line is the free transfer's own
-// statements sent by the database's benchmark client (see ceiling).
+// the rounds, each engine's "CEILING-NOFEE" and "CEILING" lines are the
+// free and the fee-bearing transfer's own statements sent by the
+// database's benchmark client (see ceiling).
 func transfers(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("transfers", flag.ContinueOnError)
 	clients, duration := commonFlags(fs)
@@ -142,55 +143,70 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 		slices.Sort(ratios[k])
 		none[k] = ratios[k][len(ratios[k])/2]
 	}
-	// Once, after the rounds: its transfers grow the wallet's tables, which
-	// the rounds should not measure on.
-	top, err := ceiling(ctx, engine, dbURL, clients, duration, accounts, run.free)
-	if err != nil {
-		return none, err
-	}
+	// Once each, after the rounds: their transfers grow the wallet's
+	// tables, which the rounds should not measure on.
 	slices.Sort(bases)
 	base := bases[len(bases)/2]
-	fmt.Printf("%s: the wallet's free transfer sent by the database's own client: %.0f transfers/s = %.2f of the rounds' median baseline (%.0f tps)\n",
-		engine, top, top/base, base)
-	fmt.Printf("CEILING-NOFEE %s %.2f\n", engine, top/base)
+	for _, c := range []struct {
+		w     *wallet.Service
+		bps   int64
+		label string
+		line  string
+	}{{run.free, 0, "free transfer", "CEILING-NOFEE"}, {run.paid, feeBps, "transfer with a " + bps(feeBps) + " fee", "CEILING"}} {
+		top, err := ceiling(ctx, engine, dbURL, clients, duration, accounts, c.w, c.bps)
+		if err != nil {
+			return none, err
+		}
+		fmt.Printf("%s: the wallet's %s sent by the database's own client: %.0f transfers/s = %.2f of the rounds' median baseline (%.0f tps)\n",
+			engine, c.label, top, top/base, base)
+		fmt.Printf("%s %s %.2f\n", c.line, engine, top/base)
+	}
 	return none, nil
 }
 
-// ceiling runs the wallet's free transfer, the statements the store sends
-// for one, through the database's own benchmark client (pgbench, sysbench)
-// on the wallet's database for duration, and returns transfers/s: the most
-// any client gets from those statements on this server, so the part of
-// the gap to the baseline that no Go code can close. The books must still
-// reconcile afterwards.
-func ceiling(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, accounts int, w *wallet.Service) (float64, error) {
+// ceiling runs the wallet's transfer, the statements the store sends for
+// one (with a fee of feeBps to the fees account when above 0), through the
+// database's own benchmark client (pgbench, sysbench) on the wallet's
+// database for duration, and returns transfers/s: the most any client gets
+// from those statements on this server, so the part of the gap to the
+// baseline that no Go code can close. The books must still reconcile
+// afterwards.
+func ceiling(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, accounts int, w *wallet.Service, feeBps int64) (float64, error) {
 	secs := strconv.Itoa(int(duration.Seconds()))
 	day := strconv.FormatInt(w.Day(time.Now()), 10)
 	var bench *exec.Cmd
 	switch engine {
 	case "postgres":
-		// The funded accounts, numbered, for the script to draw from.
-		members := exec.CommandContext(ctx, "psql", "-q", dbURL, "-c", `CREATE TABLE IF NOT EXISTS ceiling_members AS
+		// The funded accounts, numbered, for the script to draw from, and
+		// the fees account, whose leg the script puts first.
+		members := exec.CommandContext(ctx, "psql", "-qtA", dbURL, "-c", `CREATE TABLE IF NOT EXISTS ceiling_members AS
 			SELECT (row_number() OVER (ORDER BY u.id) - 1)::INT AS n, u.id AS user_id, u.phone, a.id AS account_id
 			FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.phone LIKE '+2547%' AND u.status = 'active'`,
-			"-c", "CREATE UNIQUE INDEX IF NOT EXISTS ceiling_members_n ON ceiling_members (n)", "-c", "ANALYZE ceiling_members")
-		if out, err := members.CombinedOutput(); err != nil {
+			"-c", "CREATE UNIQUE INDEX IF NOT EXISTS ceiling_members_n ON ceiling_members (n)", "-c", "ANALYZE ceiling_members",
+			"-c", "SELECT id FROM accounts WHERE code = 'fees' AND id < (SELECT min(account_id) FROM ceiling_members)")
+		out, err := members.Output()
+		if err != nil {
 			return 0, fmt.Errorf("ceiling: %w\n%s", err, out)
 		}
+		fees := string(bytes.TrimSpace(out))
+		if _, err := strconv.ParseInt(fees, 10, 64); err != nil {
+			return 0, fmt.Errorf("ceiling: no fees account before the users' (the script puts its leg first): %q", fees)
+		}
 		bench = exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-f", "scripts/bench/transfer.pgbench", "-D", "accounts="+strconv.Itoa(accounts), "-D", "day="+day,
-			"-c", strconv.Itoa(clients), "-j", "2", "-T", secs, dbURL)
+			"-D", "fee_bps="+strconv.FormatInt(feeBps, 10), "-D", "fees="+fees, "-c", strconv.Itoa(clients), "-j", "2", "-T", secs, dbURL)
 	case "mysql":
 		cfg, err := dbadmin.MySQLConfig(dbURL)
 		if err != nil {
 			return 0, err
 		}
 		bench = exec.CommandContext(ctx, "sysbench", sysbenchArgs("scripts/bench/transfer.lua", cfg, "--day="+day,
-			"--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
+			"--fee_bps="+strconv.FormatInt(feeBps, 10), "--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
 	}
 	v, cpu, err := runClient(engine, bench, duration)
 	if err != nil {
 		return 0, fmt.Errorf("ceiling: %w", err)
 	}
-	fmt.Printf("%s ceiling (%s, %d clients, %s): %.0f transfers/s; %s\n", engine, bench.Args[0], clients, duration, v, cpu)
+	fmt.Printf("%s ceiling (%s, %d clients, %s, fee %s): %.0f transfers/s; %s\n", engine, bench.Args[0], clients, duration, bps(feeBps), v, cpu)
 	if err := reconcile(ctx, w); err != nil {
 		return 0, fmt.Errorf("ceiling: %w", err)
 	}
