@@ -301,7 +301,7 @@ func (q *Queries) PostLedger(ctx context.Context, arg PostLedgerParams) (bool, e
 }
 
 const postTransfer = `-- name: PostTransfer :one
-SELECT post_transfer($1::BIGINT, $2::TEXT, $3::BIGINT,
+SELECT post_transfer_or_abort($1::BIGINT, $2::TEXT, $3::BIGINT,
     $4::TEXT, $5::BIGINT, $6::BIGINT, $7::TEXT,
     $8::TEXT, $9::TEXT, $10::BIGINT[], $11::BIGINT[],
     $12::BIGINT[], $13::BIGINT, $14::BIGINT, $15::BIGINT,
@@ -336,10 +336,12 @@ type PostTransferParams struct {
 	NoteBody         string
 }
 
-// A phone-to-phone transfer in one round trip: migration 000017's
-// post_transfer inserts both rows, posts the entries under the sending row
-// and queues the recipient's text; it returns the sending row's id, 0 when
-// a leg was refused and the transaction must be rolled back.
+// A phone-to-phone transfer through migration 000020's
+// post_transfer_or_abort: post_transfer (000017) inserts both rows, posts
+// the entries under the sending row and queues the recipient's text, and
+// a refused leg is an error (SQLSTATE UM001), so the store can send the
+// COMMIT in the same round trip (a refused transfer is never committed).
+// It returns the sending row's id.
 func (q *Queries) PostTransfer(ctx context.Context, arg PostTransferParams) (int64, error) {
 	row := q.db.QueryRow(ctx, postTransfer,
 		arg.SenderID,

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,12 @@ import (
 // transaction does: a COMMIT answered ROLLBACK (the transaction had failed)
 // is an error, a failed ROLLBACK closes the connection, and the pool drops
 // a connection released while still in a transaction.
+//
+// A transfer sends its COMMIT in the same batch as well (commitNext): its
+// statement is the transaction's last and raises an error when a leg is
+// refused (migration 000020), after which PostgreSQL skips the rest of the
+// batch, COMMIT included, and the transaction is rolled back. A transfer
+// is then one round trip.
 
 // lazyTx is a transaction on a connection of the pool whose BEGIN goes out
 // with its first statement. It implements postgresdb.DBTX.
@@ -37,7 +44,16 @@ type lazyTx struct {
 	// failed is why the BEGIN failed: every later statement and the
 	// COMMIT return it, so none runs outside a transaction.
 	failed error
+	// commitNext queues a COMMIT after the next statement, which must be
+	// read with QueryRow (a transfer's); committed is set once that
+	// COMMIT's answer says the transaction committed.
+	commitNext, committed bool
 }
+
+// commitWithNext has the next statement, the transaction's last, carry the
+// COMMIT: Commit is then a no-op if it committed, and any statement after
+// it fails (pgx.ErrTxClosed) instead of running outside the transaction.
+func (t *lazyTx) commitWithNext() { t.commitNext = true }
 
 // usable is nil while statements may run: not after a failed BEGIN nor
 // after the end.
@@ -48,30 +64,86 @@ func (t *lazyTx) usable() error {
 	return t.failed
 }
 
-// batch sends the BEGIN and sql in one batch and reads the BEGIN's answer;
-// the caller reads sql's and closes the batch.
-func (t *lazyTx) batch(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+// batch sends sql in one batch with the BEGIN, unless it went out before,
+// and with the COMMIT if commit; it reads the BEGIN's answer, the caller
+// reads the rest (endBatch when it carries the COMMIT) and closes the
+// batch.
+func (t *lazyTx) batch(ctx context.Context, sql string, args []any, commit bool) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	b.Queue(t.begin)
+	begin := !t.begun
+	if begin {
+		b.Queue(t.begin)
+	}
 	b.Queue(sql, args...)
+	if commit {
+		b.Queue("commit")
+	}
 	t.begun = true
 	br := t.conn.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		t.failed = fmt.Errorf("begin: %w", err)
-		return nil, t.failed
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			t.failed = fmt.Errorf("begin: %w", err)
+			return nil, t.failed
+		}
 	}
 	return br, nil
+}
+
+// errNotCarried refuses a statement asked to carry the COMMIT that cannot:
+// it is not sent, and the transaction is not committed.
+var errNotCarried = errors.New("pgstore: only a statement read with QueryRow carries the COMMIT")
+
+// endBatch reads the answer of a batch's COMMIT (err is the statement's
+// before it) and closes the batch. The transaction is over when the
+// connection is out of its transaction block: committed, or rolled back by
+// a COMMIT that answered ROLLBACK (pgx.ErrTxCommitRollback, as Commit). If
+// the statement failed, PostgreSQL skipped the COMMIT and the transaction
+// is still open, failed, for release to roll back. A connection whose
+// state is unknown after an error (a network failure) is closed, as Commit
+// closes it: the outcome is then unknown, as for any COMMIT cut off.
+func (t *lazyTx) endBatch(br pgx.BatchResults, err error) error {
+	tag, cerr := br.Exec()
+	if closeErr := br.Close(); cerr == nil {
+		cerr = closeErr
+	}
+	switch t.conn.Conn().PgConn().TxStatus() {
+	case 'I':
+		t.ended = true
+		switch {
+		case cerr != nil:
+		case tag.String() == "ROLLBACK":
+			cerr = pgx.ErrTxCommitRollback
+		default:
+			t.committed = true
+		}
+	case 'E':
+		// Failed before the COMMIT: release rolls it back.
+	default:
+		if cerr == nil {
+			cerr = fmt.Errorf("commit: the connection is in transaction state %q", t.conn.Conn().PgConn().TxStatus())
+		}
+		t.ended = true
+		_ = t.conn.Conn().Close(context.Background())
+	}
+	if err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if err := t.usable(); err != nil {
 		return pgconn.CommandTag{}, err
 	}
+	if t.commitNext {
+		t.commitNext = false
+		return pgconn.CommandTag{}, errNotCarried
+	}
 	if t.begun {
 		return t.conn.Exec(ctx, sql, args...)
 	}
-	br, err := t.batch(ctx, sql, args)
+	br, err := t.batch(ctx, sql, args, false)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -86,10 +158,14 @@ func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
+	if t.commitNext {
+		t.commitNext = false
+		return nil, errNotCarried
+	}
 	if t.begun {
 		return t.conn.Query(ctx, sql, args...)
 	}
-	br, err := t.batch(ctx, sql, args)
+	br, err := t.batch(ctx, sql, args, false)
 	if err != nil {
 		return nil, err
 	}
@@ -102,22 +178,32 @@ func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 }
 
 func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	commit := t.commitNext
+	t.commitNext = false
 	if err := t.usable(); err != nil {
 		return errRow{err}
 	}
-	if t.begun {
+	if t.begun && !commit {
 		return t.conn.QueryRow(ctx, sql, args...)
 	}
-	br, err := t.batch(ctx, sql, args)
+	br, err := t.batch(ctx, sql, args, commit)
 	if err != nil {
 		return errRow{err}
 	}
-	return batchRow{row: br.QueryRow(), br: br}
+	r := batchRow{row: br.QueryRow(), br: br}
+	if commit {
+		r.commit = t
+	}
+	return r
 }
 
 // Commit ends the transaction with COMMIT; one that failed is rolled back
 // by it, and that is an error (pgx.ErrTxCommitRollback).
 func (t *lazyTx) Commit(ctx context.Context) error {
+	if t.committed {
+		// The transaction's last statement carried its COMMIT.
+		return nil
+	}
 	if err := t.usable(); err != nil {
 		t.ended = true
 		return err
@@ -152,15 +238,19 @@ func (t *lazyTx) release(ctx context.Context) {
 	t.conn.Release()
 }
 
-// batchRow is the first statement's row: scanning it reads the rest of
-// the batch.
+// batchRow is the row of a statement sent in a batch (with the BEGIN, the
+// COMMIT or both): scanning it reads the rest of the batch.
 type batchRow struct {
-	row pgx.Row
-	br  pgx.BatchResults
+	row    pgx.Row
+	br     pgx.BatchResults
+	commit *lazyTx // the transaction whose COMMIT the batch carries, if any
 }
 
 func (r batchRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
+	if r.commit != nil {
+		return r.commit.endBatch(r.br, err)
+	}
 	if cerr := r.br.Close(); err == nil {
 		err = cerr
 	}

@@ -191,3 +191,120 @@ func TestLazyBeginFailures(t *testing.T) {
 		t.Errorf("statement after the end: %v", err)
 	}
 }
+
+// TestLazyCommitWithLastStatement: a statement that carries the COMMIT
+// (a transfer's, migration 000020) commits the transaction in its own
+// round trip, whether the BEGIN goes with it or went before: what it did
+// is seen from another connection before Commit is called, Commit is then
+// a no-op, and a statement after it fails instead of running outside the
+// transaction. If the statement fails, PostgreSQL skips the COMMIT: nothing
+// is kept, and the connection goes back to the pool clean. Only QueryRow
+// carries it.
+func TestLazyCommitWithLastStatement(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := pgstore.Open(ctx, freshDatabase(t), pgstore.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := pgstore.PoolOf(s).Exec(ctx, "CREATE TABLE probe (id int PRIMARY KEY, v int NOT NULL); INSERT INTO probe VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	value := func() int { return probe(ctx, t, s) }
+	for _, before := range []bool{false, true} {
+		tx, err := pgstore.BeginLazy(ctx, s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		was := value()
+		if before {
+			if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 10 WHERE id = 1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx.CommitWithNext()
+		var v int
+		if err := tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING v").Scan(&v); err != nil {
+			t.Fatalf("before=%v: the last statement: %v", before, err)
+		}
+		want := was + 1
+		if before {
+			want += 10
+		}
+		if got := value(); got != want || v != want {
+			t.Fatalf("before=%v: another connection sees %d (the statement returned %d) before Commit, want %d: not committed with it", before, got, v, want)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE probe SET v = 1000 WHERE id = 1"); !errors.Is(err, pgx.ErrTxClosed) {
+			t.Errorf("before=%v: a statement after the COMMIT: %v, want pgx.ErrTxClosed", before, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Errorf("before=%v: Commit after the COMMIT went: %v", before, err)
+		}
+		tx.Release(ctx)
+		if got := value(); got != want {
+			t.Fatalf("before=%v: value %d after Commit, want %d", before, got, want)
+		}
+	}
+
+	// The statement fails (first, or after another): nothing is kept, the
+	// COMMIT answers nothing, a Commit after it reports the rollback.
+	for _, before := range []bool{false, true} {
+		was := value()
+		tx, err := pgstore.BeginLazy(ctx, s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before {
+			if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 10 WHERE id = 1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx.CommitWithNext()
+		if err := tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING 1/0").Scan(new(int)); err == nil {
+			t.Fatal("division by zero accepted")
+		}
+		if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
+			t.Errorf("before=%v: Commit after a failed last statement: %v, want pgx.ErrTxCommitRollback", before, err)
+		}
+		tx.Release(ctx)
+		if got := value(); got != was {
+			t.Fatalf("before=%v: value %d after a failed last statement, want %d", before, got, was)
+		}
+	}
+	// Released without Commit after a failed last statement: rolled back,
+	// no lock left behind.
+	tx, err := pgstore.BeginLazy(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT v FROM probe WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	tx.CommitWithNext()
+	if err := tx.QueryRow(ctx, "SELECT 1/0").Scan(new(int)); err == nil {
+		t.Fatal("division by zero accepted")
+	}
+	tx.Release(ctx)
+	if _, err := pgstore.PoolOf(s).Exec(ctx, "SELECT v FROM probe WHERE id = 1 FOR UPDATE NOWAIT"); err != nil {
+		t.Errorf("the row is still locked: %v", err)
+	}
+
+	// Exec and Query do not carry it: they fail, and nothing commits.
+	was := value()
+	tx, err = pgstore.BeginLazy(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	tx.CommitWithNext()
+	if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1"); err == nil {
+		t.Error("Exec carried the COMMIT")
+	}
+	tx.Release(ctx)
+	if got := value(); got != was {
+		t.Errorf("value %d after an Exec asked to carry the COMMIT, want %d", got, was)
+	}
+}

@@ -16,6 +16,9 @@ type LazyTx interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 	QueryRow(context.Context, string, ...any) pgx.Row
 	Commit(context.Context) error
+	// CommitWithNext has the next statement, read with QueryRow, carry
+	// the COMMIT.
+	CommitWithNext()
 	// Release rolls back what was not committed and gives the connection
 	// back.
 	Release(context.Context)
@@ -24,6 +27,8 @@ type LazyTx interface {
 type lazyForTest struct{ *lazyTx }
 
 func (l lazyForTest) Release(ctx context.Context) { l.release(ctx) }
+
+func (l lazyForTest) CommitWithNext() { l.commitWithNext() }
 
 // BeginLazy starts one of InTx's transactions at the store's isolation,
 // or at begin when it is not empty.

@@ -2,8 +2,11 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/umeme-wallet/umeme/gen/postgresdb"
 	"github.com/umeme-wallet/umeme/internal/store"
@@ -79,9 +82,12 @@ func (t *tx) LockAccounts(ctx context.Context, ids ...int64) ([]store.Account, e
 // transferLegs is the most legs post_transfer posts (as post_ledger).
 const transferLegs = 8
 
-// PostTransfer implements store.Tx: in one round trip through
-// post_transfer (migration 000017) in a transaction run by InTx, else one
-// statement after another.
+// PostTransfer implements store.Tx: in a transaction run by InTx, one
+// round trip through post_transfer_or_abort (migration 000020) that also
+// carries the transaction's COMMIT (and its BEGIN, when nothing went
+// before), so PostTransfer must be the transaction's last statement; a
+// refused leg aborts the transaction and the store runs it again one
+// statement after another, as it does outside InTx.
 func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
 	if !t.posting.Batch {
 		return store.PostTransfer(ctx, t, &t.posting, n, entries, guard, note)
@@ -95,6 +101,9 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 	}
 	now := n.Now.UTC().Truncate(time.Microsecond)
 	accounts, amounts, dayOuts := legs(ordered)
+	if t.lazy != nil {
+		t.lazy.commitWithNext()
+	}
 	id, err := t.q.PostTransfer(ctx, postgresdb.PostTransferParams{
 		SenderID: n.SenderID, SenderPhone: n.SenderPhone, RecipientID: n.RecipientID, RecipientPhone: n.RecipientPhone,
 		AmountMsat: n.AmountMsat, FeeMsat: n.FeeMsat, Description: n.Description, SendKey: n.IdempotencyKey, ReceiveKey: n.ReceiveKey(),
@@ -103,14 +112,21 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 		NoteUserID: note.UserID, NotePhone: note.Phone, NoteKind: string(note.Kind), NoteAmount: note.AmountMsat,
 		NoteCounterparty: note.Counterparty, NoteBody: note.Body,
 	})
+	var pe *pgconn.PgError
 	switch {
-	case err != nil:
-		return 0, interpret(fmt.Errorf("post transfer: %w", err))
-	case id == 0:
+	case errors.As(err, &pe) && pe.Code == refusedCode:
 		return 0, t.posting.Fail(store.ErrBatchRefused)
+	case err != nil:
+		return 0, t.posting.Fail(interpret(fmt.Errorf("post transfer: %w", err)))
+	case id <= 0:
+		return 0, t.posting.Fail(fmt.Errorf("post transfer: the server answered id %d", id))
 	}
 	return id, nil
 }
+
+// refusedCode is the SQLSTATE post_transfer_or_abort raises when a leg is
+// refused (migration 000020).
+const refusedCode = "UM001"
 
 // legs splits a posting into post_ledger's arrays.
 func legs(entries []store.Entry) (accounts, amounts, dayOuts []int64) {

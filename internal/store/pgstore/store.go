@@ -200,7 +200,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 			defer cancel()
 			lazy.release(rctx)
 		}()
-		t := &tx{q: postgresdb.New(lazy), posting: store.Posting{InTx: true, Batch: batch}}
+		t := &tx{q: postgresdb.New(lazy), posting: store.Posting{InTx: true, Batch: batch}, lazy: lazy}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
@@ -267,6 +267,9 @@ func interpret(err error) error {
 type tx struct {
 	q       *postgresdb.Queries
 	posting store.Posting
+	// lazy is InTx's transaction, whose last statement may carry the
+	// COMMIT (PostTransfer); nil elsewhere.
+	lazy *lazyTx
 }
 
 // pgx gives a nullable column a pointer where database/sql gives a

@@ -64,11 +64,13 @@ SELECT CAST(COALESCE(SUM(amount_msat), 0) AS BIGINT) AS total
 FROM ledger_entries WHERE transaction_id = sqlc.arg(transaction_id) AND account_id = sqlc.arg(account_id);
 
 -- name: PostTransfer :one
--- A phone-to-phone transfer in one round trip: migration 000017's
--- post_transfer inserts both rows, posts the entries under the sending row
--- and queues the recipient's text; it returns the sending row's id, 0 when
--- a leg was refused and the transaction must be rolled back.
-SELECT post_transfer(sqlc.arg(sender_id)::BIGINT, sqlc.arg(sender_phone)::TEXT, sqlc.arg(recipient_id)::BIGINT,
+-- A phone-to-phone transfer through migration 000020's
+-- post_transfer_or_abort: post_transfer (000017) inserts both rows, posts
+-- the entries under the sending row and queues the recipient's text, and
+-- a refused leg is an error (SQLSTATE UM001), so the store can send the
+-- COMMIT in the same round trip (a refused transfer is never committed).
+-- It returns the sending row's id.
+SELECT post_transfer_or_abort(sqlc.arg(sender_id)::BIGINT, sqlc.arg(sender_phone)::TEXT, sqlc.arg(recipient_id)::BIGINT,
     sqlc.arg(recipient_phone)::TEXT, sqlc.arg(amount_msat)::BIGINT, sqlc.arg(fee_msat)::BIGINT, sqlc.arg(description)::TEXT,
     sqlc.arg(send_key)::TEXT, sqlc.arg(receive_key)::TEXT, sqlc.arg(accounts)::BIGINT[], sqlc.arg(amounts)::BIGINT[],
     sqlc.arg(day_outs)::BIGINT[], sqlc.arg(day)::BIGINT, sqlc.arg(created_us)::BIGINT, sqlc.arg(max_balance)::BIGINT,
