@@ -394,6 +394,9 @@ func reconcile(ctx context.Context, w *wallet.Service) error {
 	return nil
 }
 
+// hopDeadline is the server's default USSD hop timeout (httpapi).
+const hopDeadline = 3 * time.Second
+
 // load is what a run of transfers did.
 type load struct {
 	lat                 latencies
@@ -407,7 +410,13 @@ type load struct {
 // send makes one transfer and counts its outcome: ok, refused (a business
 // refusal: not enough money, a limit) or failed (anything else, e.g. a
 // deadlock or serialization failure that reached the caller).
+//
+// Each transfer has the deadline a USSD hop gives it (the server's default
+// HopTimeout, 3 s), as in production: the stores may use it (PostgreSQL's
+// transfer carries its COMMIT only when a deadline bounds it).
 func (l *load) send(ctx context.Context, w *wallet.Service, from, to benchMember, amount int64, key string) {
+	ctx, cancel := context.WithTimeout(ctx, hopDeadline)
+	defer cancel()
 	t0 := time.Now()
 	t, err := w.Transfer(ctx, from.auth, to.phone, amount, key)
 	l.lat = append(l.lat, time.Since(t0))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,7 +33,15 @@ import (
 // statement is the transaction's last and raises an error when a leg is
 // refused (migration 000020), after which PostgreSQL skips the rest of the
 // batch, COMMIT included, and the transaction is rolled back. A transfer
-// is then one round trip.
+// is then one round trip. Its COMMIT is already at the server while the
+// statement runs, so a caller that stopped waiting (a lock held the
+// statement past its deadline) would be told it failed and the server
+// would still commit it once the lock came free. So the batch sets the
+// statement's own timeout, below the caller's deadline by commitMargin:
+// the server gives up first and the COMMIT is skipped, and the caller,
+// waiting to its deadline whatever cancels it earlier, reads the outcome
+// (PostTransfer). A caller with no deadline, or too little time left,
+// gets the COMMIT in a round trip of its own, as every other transaction.
 
 // lazyTx is a transaction on a connection of the pool whose BEGIN goes out
 // with its first statement. It implements postgresdb.DBTX.
@@ -45,15 +55,42 @@ type lazyTx struct {
 	// COMMIT return it, so none runs outside a transaction.
 	failed error
 	// commitNext queues a COMMIT after the next statement, which must be
-	// read with QueryRow (a transfer's); committed is set once that
+	// read with QueryRow (a transfer's), and has that statement run with
+	// commitTimeout as its statement_timeout; committed is set once that
 	// COMMIT's answer says the transaction committed.
 	commitNext, committed bool
+	commitTimeout         time.Duration
 }
 
+// commitMargin is how long before its caller's deadline the server stops a
+// statement that carries the COMMIT: more than the answer's way back and
+// the client's scheduling. With less than minCarried of timeout left the
+// COMMIT goes on its own.
+const (
+	commitMargin = 250 * time.Millisecond
+	minCarried   = 100 * time.Millisecond
+)
+
 // commitWithNext has the next statement, the transaction's last, carry the
-// COMMIT: Commit is then a no-op if it committed, and any statement after
-// it fails (pgx.ErrTxClosed) instead of running outside the transaction.
-func (t *lazyTx) commitWithNext() { t.commitNext = true }
+// COMMIT, and returns the context to run it with, when ctx's deadline
+// leaves time for it (else ctx and false: the COMMIT goes on its own). The
+// context keeps ctx's deadline and values but not its cancellation: once
+// the batch is sent, the outcome is read rather than abandoned. Commit is
+// then a no-op if the statement committed, and any statement after it
+// fails (pgx.ErrTxClosed) instead of running outside the transaction.
+func (t *lazyTx) commitWithNext(ctx context.Context) (context.Context, context.CancelFunc, bool) {
+	deadline, ok := ctx.Deadline()
+	if !ok || ctx.Err() != nil {
+		return ctx, func() {}, false
+	}
+	timeout := time.Until(deadline) - commitMargin
+	if timeout < minCarried {
+		return ctx, func() {}, false
+	}
+	t.commitNext, t.commitTimeout = true, timeout
+	run, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	return run, cancel, true
+}
 
 // usable is nil while statements may run: not after a failed BEGIN nor
 // after the end.
@@ -74,6 +111,9 @@ func (t *lazyTx) batch(ctx context.Context, sql string, args []any, commit bool)
 	if begin {
 		b.Queue(t.begin)
 	}
+	if commit {
+		b.Queue("select set_config('statement_timeout', $1, true)", strconv.FormatInt(t.commitTimeout.Milliseconds(), 10))
+	}
 	b.Queue(sql, args...)
 	if commit {
 		b.Queue("commit")
@@ -84,6 +124,13 @@ func (t *lazyTx) batch(ctx context.Context, sql string, args []any, commit bool)
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			t.failed = fmt.Errorf("begin: %w", err)
+			return nil, t.failed
+		}
+	}
+	if commit {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			t.failed = fmt.Errorf("statement timeout: %w", err)
 			return nil, t.failed
 		}
 	}
@@ -104,18 +151,24 @@ var errNotCarried = errors.New("pgstore: only a statement read with QueryRow car
 // closes it: the outcome is then unknown, as for any COMMIT cut off.
 func (t *lazyTx) endBatch(br pgx.BatchResults, err error) error {
 	tag, cerr := br.Exec()
-	if closeErr := br.Close(); cerr == nil {
+	closeErr := br.Close()
+	if cerr == nil && tag.String() == "COMMIT" {
+		// PostgreSQL answered the COMMIT: committed, whatever came after
+		// it (a connection lost before its last message goes).
+		t.ended, t.committed = true, true
+		if closeErr != nil {
+			_ = t.conn.Conn().Close(context.Background())
+		}
+		return err
+	}
+	if cerr == nil {
 		cerr = closeErr
 	}
 	switch t.conn.Conn().PgConn().TxStatus() {
 	case 'I':
 		t.ended = true
-		switch {
-		case cerr != nil:
-		case tag.String() == "ROLLBACK":
+		if cerr == nil && tag.String() == "ROLLBACK" {
 			cerr = pgx.ErrTxCommitRollback
-		default:
-			t.committed = true
 		}
 	case 'E':
 		// Failed before the COMMIT: release rolls it back.

@@ -223,9 +223,12 @@ func TestLazyCommitWithLastStatement(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		tx.CommitWithNext()
+		run, ok := tx.CommitWithNext(ctx)
+		if !ok {
+			t.Fatal("a minute to the deadline did not carry the COMMIT")
+		}
 		var v int
-		if err := tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING v").Scan(&v); err != nil {
+		if err := tx.QueryRow(run, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING v").Scan(&v); err != nil {
 			t.Fatalf("before=%v: the last statement: %v", before, err)
 		}
 		want := was + 1
@@ -260,8 +263,8 @@ func TestLazyCommitWithLastStatement(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		tx.CommitWithNext()
-		if err := tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING 1/0").Scan(new(int)); err == nil {
+		run, _ := tx.CommitWithNext(ctx)
+		if err := tx.QueryRow(run, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING 1/0").Scan(new(int)); err == nil {
 			t.Fatal("division by zero accepted")
 		}
 		if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
@@ -281,13 +284,44 @@ func TestLazyCommitWithLastStatement(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT v FROM probe WHERE id = 1 FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
-	tx.CommitWithNext()
-	if err := tx.QueryRow(ctx, "SELECT 1/0").Scan(new(int)); err == nil {
+	run, _ := tx.CommitWithNext(ctx)
+	if err := tx.QueryRow(run, "SELECT 1/0").Scan(new(int)); err == nil {
 		t.Fatal("division by zero accepted")
 	}
 	tx.Release(ctx)
 	if _, err := pgstore.PoolOf(s).Exec(ctx, "SELECT v FROM probe WHERE id = 1 FOR UPDATE NOWAIT"); err != nil {
 		t.Errorf("the row is still locked: %v", err)
+	}
+
+	// Without a deadline, or with too little time before it, the COMMIT is
+	// not carried: the statement runs in the transaction, Commit commits.
+	for _, c := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"no deadline", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{"50 ms left", func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 50*time.Millisecond) }},
+	} {
+		cctx, cancel := c.ctx()
+		was := value()
+		tx, err := pgstore.BeginLazy(ctx, s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := tx.CommitWithNext(cctx); ok {
+			t.Errorf("%s: the COMMIT was carried", c.name)
+		}
+		if err := tx.QueryRow(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1 RETURNING v").Scan(new(int)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tx.Release(ctx)
+		cancel()
+		if got := value(); got != was+1 {
+			t.Errorf("%s: value %d, want %d", c.name, got, was+1)
+		}
 	}
 
 	// Exec and Query do not carry it: they fail, and nothing commits.
@@ -299,7 +333,7 @@ func TestLazyCommitWithLastStatement(t *testing.T) {
 	if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
-	tx.CommitWithNext()
+	tx.CommitWithNext(ctx)
 	if _, err := tx.Exec(ctx, "UPDATE probe SET v = v + 1 WHERE id = 1"); err == nil {
 		t.Error("Exec carried the COMMIT")
 	}

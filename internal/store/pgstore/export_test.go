@@ -17,8 +17,9 @@ type LazyTx interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 	Commit(context.Context) error
 	// CommitWithNext has the next statement, read with QueryRow, carry
-	// the COMMIT.
-	CommitWithNext()
+	// the COMMIT if ctx's deadline leaves time for it (true), and returns
+	// the context to run it with.
+	CommitWithNext(ctx context.Context) (context.Context, bool)
 	// Release rolls back what was not committed and gives the connection
 	// back.
 	Release(context.Context)
@@ -28,7 +29,10 @@ type lazyForTest struct{ *lazyTx }
 
 func (l lazyForTest) Release(ctx context.Context) { l.release(ctx) }
 
-func (l lazyForTest) CommitWithNext() { l.commitWithNext() }
+func (l lazyForTest) CommitWithNext(ctx context.Context) (context.Context, bool) {
+	run, _, ok := l.commitWithNext(ctx) //nolint:govet // the test's context ends it
+	return run, ok
+}
 
 // BeginLazy starts one of InTx's transactions at the store's isolation,
 // or at begin when it is not empty.

@@ -85,7 +85,9 @@ const transferLegs = 8
 // PostTransfer implements store.Tx: in a transaction run by InTx, one
 // round trip through post_transfer_or_abort (migration 000020) that also
 // carries the transaction's COMMIT (and its BEGIN, when nothing went
-// before), so PostTransfer must be the transaction's last statement; a
+// before) when ctx's deadline leaves time for it (begin.go: the server
+// stops the statement before the deadline, and ctx cancelled earlier does
+// not abandon it), so PostTransfer must be the transaction's last statement; a
 // refused leg aborts the transaction and the store runs it again one
 // statement after another, as it does outside InTx.
 func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []store.Entry, guard store.Guard, note store.NewNotification) (int64, error) {
@@ -102,7 +104,9 @@ func (t *tx) PostTransfer(ctx context.Context, n store.NewTransfer, entries []st
 	now := n.Now.UTC().Truncate(time.Microsecond)
 	accounts, amounts, dayOuts := legs(ordered)
 	if t.lazy != nil {
-		t.lazy.commitWithNext()
+		run, cancel, _ := t.lazy.commitWithNext(ctx)
+		defer cancel()
+		ctx = run
 	}
 	id, err := t.q.PostTransfer(ctx, postgresdb.PostTransferParams{
 		SenderID: n.SenderID, SenderPhone: n.SenderPhone, RecipientID: n.RecipientID, RecipientPhone: n.RecipientPhone,
