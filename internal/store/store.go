@@ -128,8 +128,8 @@ type Tx interface {
 	// InsertNotification, its TransactionID the sending row's). It returns
 	// the sending row's id. An engine with a routine for it does it in one
 	// or two round trips. It must be its transaction's last statement: in
-	// InTx, PostgreSQL's commits the transaction with it (a statement
-	// after it fails, and InTx's commit is then a no-op).
+	// InTx, under a deadline, PostgreSQL's commits the transaction with it
+	// (a statement after it fails, and InTx's commit is then a no-op).
 	PostTransfer(ctx context.Context, t NewTransfer, entries []Entry, guard Guard, note NewNotification) (int64, error)
 	TransactionByID(ctx context.Context, id int64) (Transaction, error)
 	TransactionByIdempotencyKey(ctx context.Context, key string) (Transaction, error)
