@@ -107,12 +107,17 @@ func (t *lazyTx) usable() error {
 // batch.
 func (t *lazyTx) batch(ctx context.Context, sql string, args []any, commit bool) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	begin := !t.begun
-	if begin {
+	// What goes before sql, each read here: a failure runs nothing after
+	// it (PostgreSQL skips the rest of the batch) and fails the
+	// transaction.
+	var before []string
+	if !t.begun {
 		b.Queue(t.begin)
+		before = append(before, "begin")
 	}
 	if commit {
 		b.Queue("select set_config('statement_timeout', $1, true)", strconv.FormatInt(t.commitTimeout.Milliseconds(), 10))
+		before = append(before, "statement timeout")
 	}
 	b.Queue(sql, args...)
 	if commit {
@@ -120,17 +125,10 @@ func (t *lazyTx) batch(ctx context.Context, sql string, args []any, commit bool)
 	}
 	t.begun = true
 	br := t.conn.SendBatch(ctx, b)
-	if begin {
+	for _, what := range before {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			t.failed = fmt.Errorf("begin: %w", err)
-			return nil, t.failed
-		}
-	}
-	if commit {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			t.failed = fmt.Errorf("statement timeout: %w", err)
+			t.failed = fmt.Errorf("%s: %w", what, err)
 			return nil, t.failed
 		}
 	}
@@ -185,13 +183,23 @@ func (t *lazyTx) endBatch(br pgx.BatchResults, err error) error {
 	return err
 }
 
-func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+// plain is nil while a statement that cannot carry the COMMIT (Exec,
+// Query) may run: usable, and not asked to carry it (a statement asked
+// is refused, not sent, and the request dropped).
+func (t *lazyTx) plain() error {
 	if err := t.usable(); err != nil {
-		return pgconn.CommandTag{}, err
+		return err
 	}
 	if t.commitNext {
 		t.commitNext = false
-		return pgconn.CommandTag{}, errNotCarried
+		return errNotCarried
+	}
+	return nil
+}
+
+func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := t.plain(); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	if t.begun {
 		return t.conn.Exec(ctx, sql, args...)
@@ -208,12 +216,8 @@ func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := t.usable(); err != nil {
+	if err := t.plain(); err != nil {
 		return nil, err
-	}
-	if t.commitNext {
-		t.commitNext = false
-		return nil, errNotCarried
 	}
 	if t.begun {
 		return t.conn.Query(ctx, sql, args...)
