@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/umeme-wallet/umeme/internal/config"
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbadmin"
 	"github.com/umeme-wallet/umeme/internal/wallet"
@@ -394,8 +395,8 @@ func reconcile(ctx context.Context, w *wallet.Service) error {
 	return nil
 }
 
-// hopDeadline is the server's default USSD hop timeout (httpapi).
-const hopDeadline = 3 * time.Second
+// hopDeadline is the server's default USSD hop timeout.
+var hopDeadline = config.Default().USSDHopTimeout
 
 // load is what a run of transfers did.
 type load struct {
@@ -412,7 +413,7 @@ type load struct {
 // deadlock or serialization failure that reached the caller).
 //
 // Each transfer has the deadline a USSD hop gives it (the server's default
-// HopTimeout, 3 s), as in production: the stores may use it (PostgreSQL's
+// USSD_HOP_TIMEOUT, 3 s), as in production: the stores may use it (PostgreSQL's
 // transfer carries its COMMIT only when a deadline bounds it).
 func (l *load) send(ctx context.Context, w *wallet.Service, from, to benchMember, amount int64, key string) {
 	ctx, cancel := context.WithTimeout(ctx, hopDeadline)
