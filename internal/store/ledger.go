@@ -250,8 +250,13 @@ func apply(ctx context.Context, w LedgerWriter, transactionID int64, e Entry, gu
 	// The row changed between the guarded update and the locked read (a
 	// concurrent credit committed): the entry fits now, and with the lock
 	// held the update cannot be refused again.
-	if ok, err = w.ApplyBalanceDelta(ctx, transactionID, e, guard, now); err != nil || !ok {
-		return fmt.Errorf("post entries: account %d refused under lock: %v", e.AccountID, err)
+	switch ok, err = w.ApplyBalanceDelta(ctx, transactionID, e, guard, now); {
+	case err != nil:
+		// Kept wrapped: a deadlock or a certification conflict here is
+		// retryable like anywhere else in the transaction.
+		return fmt.Errorf("post entries: account %d under lock: %w", e.AccountID, err)
+	case !ok:
+		return fmt.Errorf("post entries: account %d refused under lock", e.AccountID)
 	}
 	return nil
 }
