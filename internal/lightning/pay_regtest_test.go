@@ -74,9 +74,17 @@ func newPayEnv(t *testing.T, engine string) *payEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logOut io.Writer = io.Discard
-	if os.Getenv("PAY_TEST_LOG") != "" {
-		logOut = os.Stderr
+	// The payer's log goes to stderr with PAY_TEST_LOG set; else it is
+	// kept, and its end shown if the test fails.
+	var logOut io.Writer = os.Stderr
+	if os.Getenv("PAY_TEST_LOG") == "" {
+		kept := &syncBuffer{}
+		logOut = kept
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("the end of the payer's log:\n%s", lastLines(kept.String(), 40))
+			}
+		})
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	e := &payEnv{t: t, ctx: ctx, net: net, node: node, dbURL: dbURL, db: db, w: w,
@@ -704,12 +712,20 @@ func TestOwnInvoicePaidOnceInside(t *testing.T) {
 		if a, r := e.balance(alice.ID), e.balance(erin.ID); a != 89_000_000 || r != 0 {
 			t.Fatalf("while unconfirmed: alice %d (want the amount held), erin %d (want nothing)", a, r)
 		}
+		var resumeErr error
+		var status store.TransactionStatus
+		defer func() {
+			if t.Failed() {
+				t.Logf("the last Resume: %v; the payment then: %s", resumeErr, status)
+			}
+		}()
 		waitUntil(t, "Resume to finish the inside payment", func() bool {
-			if err := e.payer.Resume(e.ctx); err != nil {
+			if resumeErr = e.payer.Resume(e.ctx); resumeErr != nil {
 				return false
 			}
 			e.payer.Wait()
-			return e.transaction(p.Transaction.ID).Status == store.StatusCompleted
+			status = e.transaction(p.Transaction.ID).Status
+			return status == store.StatusCompleted
 		})
 		if r := e.balance(erin.ID); r != 5_000_000 {
 			t.Fatalf("erin %d after the inside payment finished", r)
