@@ -166,7 +166,7 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 }
 
 // ceiling runs the wallet's transfer, the statements the store sends for
-// one (with a fee of feeBps to the fees account when above 0), through the
+// one in its round trips (with a fee of feeBps to the fees account when above 0), through the
 // database's own benchmark client (pgbench, sysbench) on the wallet's
 // database for duration, and returns transfers/s: the most any client gets
 // from those statements on this server, so the part of the gap to the
