@@ -166,12 +166,12 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 }
 
 // ceiling runs the wallet's transfer, the statements the store sends for
-// one in its round trips (with a fee of feeBps to the fees account when above 0), through the
-// database's own benchmark client (pgbench, sysbench) on the wallet's
-// database for duration, and returns transfers/s: the most any client gets
-// from those statements on this server, so the part of the gap to the
-// baseline that no Go code can close. The books must still reconcile
-// afterwards.
+// one in its round trips (with a fee of feeBps to the fees account when
+// above 0), through the database's own benchmark client (pgbench,
+// sysbench) on the wallet's database for duration, and returns
+// transfers/s: the most any client gets from those statements on this
+// server, so the part of the gap to the baseline that no Go code can
+// close. The books must still reconcile afterwards.
 func ceiling(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, accounts int, w *wallet.Service, feeBps int64) (float64, error) {
 	secs := strconv.Itoa(int(duration.Seconds()))
 	day := strconv.FormatInt(w.Day(time.Now()), 10)
