@@ -42,6 +42,14 @@ import (
 // waiting to its deadline whatever cancels it earlier, reads the outcome
 // (PostTransfer). A caller with no deadline, or too little time left,
 // gets the COMMIT in a round trip of its own, as every other transaction.
+//
+// Open defect (attack 27, make attack-cut): the server's timeout counts
+// from when it starts the statement, which under CPU load can be hundreds
+// of milliseconds after the client set it, so the client can still give
+// up first; a lock freed before pgx's cancel reaches the server then lets
+// the transfer commit behind a caller told it failed. A COMMIT of its own
+// cut after it was sent does the same. The fix is to end the server
+// session for certain after such a cut and read the idempotency key.
 
 // lazyTx is a transaction on a connection of the pool whose BEGIN goes out
 // with its first statement. It implements postgresdb.DBTX.
