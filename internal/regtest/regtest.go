@@ -133,15 +133,22 @@ func (n *Network) create() {
 	t.Helper()
 	// btcd needs a mining address at start and has no generatetoaddress:
 	// start it with a burn address, let world make an address, then
-	// restart btcd paying world.
+	// restart btcd paying world. The nodes are stopped across btcd's
+	// restart: a node still starting when its chain backend went away
+	// once lost a call in the reconnection ("Received unexpected reply:
+	// null") and waited for the chain's sync for good (CI, under load).
 	n.startBTCD("mfWxJ45yp2SFn7UciZyNpvDKrzbhyfKrY8")
 	n.World = n.startLND("world")
 	n.Ours = n.startLND("ours")
 	var addr struct{ Address string }
 	n.World.CLIJSON(&addr, "newaddress", "p2wkh")
 	n.miningAddr = addr.Address
+	n.World.Stop()
+	n.Ours.Stop()
 	n.stopBTCD()
 	n.startBTCD(addr.Address)
+	n.World.start()
+	n.Ours.start()
 	// btcd's regtest activates segwit only at block 432; channels opened
 	// before it stay pending forever.
 	n.Mine(500)
