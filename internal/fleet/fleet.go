@@ -427,6 +427,11 @@ func Tail(path string, n int) string {
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return TailLines(string(b), n)
+}
+
+// TailLines is the last n lines of a log held in memory.
+func TailLines(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

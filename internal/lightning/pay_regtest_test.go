@@ -82,7 +82,7 @@ func newPayEnv(t *testing.T, engine string) *payEnv {
 		logOut = kept
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("the end of the payer's log:\n%s", lastLines(kept.String(), 40))
+				t.Logf("the end of the payer's log:\n%s", fleet.TailLines(kept.String(), 40))
 			}
 		})
 	}
