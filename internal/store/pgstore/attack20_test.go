@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/pgstore"
 )
 
@@ -32,19 +31,8 @@ func TestAttack20PostLedgerMatchesStatementPath(t *testing.T) {
 	dsn := freshDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	migratedStore(ctx, t, dsn, pgstore.Options{MaxConns: 2})
+	conn := plainConn(ctx, t, dsn)
 	const users, postings = 4, 400
 	for _, q := range []string{
 		`INSERT INTO users (phone, lightning_name, status, created_at, updated_at)

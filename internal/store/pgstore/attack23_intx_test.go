@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/pgstore"
 )
 
@@ -25,20 +24,7 @@ func attackMigrated(t *testing.T, dsn string, isolation store.Isolation) (contex
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	s, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: 2, Isolation: isolation})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return ctx, s, c
+	return ctx, migratedStore(ctx, t, dsn, pgstore.Options{MaxConns: 2, Isolation: isolation}), plainConn(ctx, t, dsn)
 }
 
 func attackUser(i int) store.NewUser {

@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/store/migrations"
 	"github.com/umeme-wallet/umeme/internal/store/pgstore"
 	"github.com/umeme-wallet/umeme/internal/store/storetest"
 )
@@ -84,24 +83,10 @@ func TestAttackPGSConcurrentCut(t *testing.T) {
 	dsn := freshDatabase(t)
 	ctx, cancelAll := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancelAll()
-	s, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: int32(n + 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
-	mon, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mon.Close(context.Background())
-	chk, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chk.Close(context.Background())
+	s := migratedStore(ctx, t, dsn, pgstore.Options{MaxConns: int32(n + 2)})
+	mon := plainConn(ctx, t, dsn)
+	chk := plainConn(ctx, t, dsn)
+	var err error
 
 	type pair struct {
 		userA, accA int64

@@ -22,6 +22,33 @@ func freshDatabase(t *testing.T) string {
 	return dbtest.URL(t, "postgres")
 }
 
+// migratedStore opens a store on dsn with opts and migrates it up; it is
+// closed when the test ends.
+func migratedStore(ctx context.Context, t *testing.T, dsn string, opts pgstore.Options) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.Open(ctx, dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(migrations.Up); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// plainConn is a connection to dsn beside the store's, closed when the
+// test ends.
+func plainConn(ctx context.Context, t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
 func TestSmoke(t *testing.T) {
 	dsn := freshDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -175,19 +202,8 @@ func TestPostLedgerLooksUpAccounts(t *testing.T) {
 	dsn := freshDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(migrations.Up); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	migratedStore(ctx, t, dsn, pgstore.Options{MaxConns: 2})
+	conn := plainConn(ctx, t, dsn)
 	const users = 200
 	for _, q := range []string{
 		`ALTER TABLE accounts SET (autovacuum_enabled = off)`,
