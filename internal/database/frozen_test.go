@@ -14,8 +14,10 @@ import (
 
 // TestDatabaseRestartFrozenCommit: a transaction whose COMMIT or ROLLBACK
 // the database never answers (the server hangs, or the network drops its
-// packets) returns an error when its context ends (or very soon after),
-// not when the server comes back:
+// packets) returns an error when its context ends (or soon after: a
+// COMMIT sent is settled, which gives up after a second when the server
+// does not answer, and its outcome is then unknown), not when the server
+// comes back:
 // a USSD hop must be answered within its deadline whatever the database
 // does. Once the server answers again, the store works.
 func TestDatabaseRestartFrozenCommit(t *testing.T) {
@@ -55,6 +57,9 @@ func TestDatabaseRestartFrozenCommit(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatalf("a %s the server never answered succeeded", i)
+			}
+			if i == "COMMIT" && !errors.Is(err, store.ErrOutcomeUnknown) {
+				t.Fatalf("a COMMIT the server never answered, whose session could not be ended, returned %v; want the outcome unknown", err)
 			}
 			if took > deadline+margin {
 				t.Fatalf("a %s the server never answered returned after %s, past its %s deadline: %v", i, took.Round(time.Millisecond), deadline, err)

@@ -28,11 +28,23 @@ var (
 	// or reset its PIN and the reset has taken effect. Nothing moved.
 	ErrSenderFrozen      = errors.New("the sender's account is frozen")
 	ErrSenderPINResetDue = errors.New("the sender's PIN reset is due")
+	// ErrCommitUnanswered means InTx sent the COMMIT and its answer never
+	// came (the caller's deadline cut it, or the connection was lost), and
+	// the adapter then ended the server's session for certain: the
+	// transaction has committed or never will, and reading what it wrote
+	// (its idempotency key) tells which. Until that read, the caller must
+	// not say it failed.
+	ErrCommitUnanswered = errors.New("the commit's answer was lost")
+	// ErrOutcomeUnknown is ErrCommitUnanswered where the adapter could not
+	// end the server's session either (the database did not answer): the
+	// transaction may still commit later. A read that finds nothing proves
+	// nothing.
+	ErrOutcomeUnknown = errors.New("the transaction's outcome is unknown")
 )
 
 // Error is a driver error classified into one of the kinds above.
 type Error struct {
-	Kind error // ErrNotFound, ErrConflict, ErrRetryable or ErrUnavailable
+	Kind error // ErrNotFound, ErrConflict, ErrRetryable, ErrUnavailable, ErrCommitUnanswered or ErrOutcomeUnknown
 	Err  error // the driver's error
 }
 

@@ -20,7 +20,10 @@ type Store interface {
 	// of the transaction or of its commit runs fn again, a bounded number of
 	// times with jittered backoff, so fn must do nothing but database work
 	// through tx. The rollback of a failed attempt runs even when ctx has been
-	// cancelled.
+	// cancelled. When InTx returns, the transaction has committed or never
+	// will: a COMMIT sent and not answered comes back as ErrCommitUnanswered
+	// once the server's session is ended (read what fn wrote to learn the
+	// outcome), or as ErrOutcomeUnknown if it could not be.
 	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Autocommit runs fn with every statement committed on its own, which
 	// saves a transaction's two extra round trips: for a single statement,

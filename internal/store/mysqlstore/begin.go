@@ -71,7 +71,9 @@ func (c *conn) beginLazy(opts driver.TxOptions) (driver.Tx, bool, error) {
 }
 
 // end sends COMMIT or ROLLBACK, ending the transaction; a connection whose
-// end failed is not used again.
+// end failed is not used again. A COMMIT sent whose answer was lost (the
+// transaction's context interrupted the connection, or the network failed)
+// is an *unansweredCommit, for InTx to settle.
 func (c *conn) end(stmt string) error {
 	c.inTx, c.aborted = false, nil
 	e, ok := c.inner.(driver.ExecerContext)
@@ -81,6 +83,12 @@ func (c *conn) end(stmt string) error {
 	}
 	if _, err := e.ExecContext(context.Background(), stmt, nil); err != nil {
 		c.broken = true
+		var me *mysql.MySQLError
+		if stmt == "COMMIT" && !errors.As(err, &me) && !errors.Is(err, driver.ErrBadConn) {
+			// Neither the server's answer nor a failure before anything
+			// was written (the driver's ErrBadConn).
+			return &unansweredCommit{thread: c.thread, err: err}
+		}
 		return err
 	}
 	return nil

@@ -97,7 +97,16 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{inner: dc, nc: nc, txOnly: c.txOnly}, nil
+	cn := &conn{inner: dc, nc: nc, txOnly: c.txOnly}
+	if c.txOnly {
+		// InTx's connections know their server thread, to end it after a
+		// COMMIT whose answer was lost (settle.go).
+		if cn.thread, err = threadOf(ctx, dc); err != nil {
+			_ = dc.Close()
+			return nil, err
+		}
+	}
+	return cn, nil
 }
 
 // conn is the driver's connection, whose statements get their contexts
@@ -115,6 +124,8 @@ type conn struct {
 	// aborted is the deadlock that ended the transaction running on a
 	// connection of InTx's pool (begin.go).
 	aborted error
+	// thread is the server thread of a connection of InTx's pool.
+	thread thread
 }
 
 // ctx is what the driver gets of a statement's context.

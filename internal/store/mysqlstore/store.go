@@ -58,6 +58,9 @@ type Store struct {
 	// cfg is the configuration of db's connections, kept to open the
 	// separate handle migrations need.
 	cfg *mysql.Config
+	// settler ends the server thread of a COMMIT whose answer was lost
+	// (settle.go).
+	settler *sql.DB
 
 	// prepared holds every query prepared on the server once per
 	// connection, made on first use (the tables exist only after Migrate).
@@ -114,10 +117,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		pools[i].SetMaxIdleConns(opts.MaxIdleConns)
 		pools[i].SetConnMaxLifetime(opts.ConnMaxLifetime)
 	}
-	s := &Store{db: pools[0], txdb: pools[1], cfg: cfg}
+	settler, err := openSettler(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open mysql: %w", err)
+	}
+	s := &Store{db: pools[0], txdb: pools[1], cfg: cfg, settler: settler}
 	if err := s.Ping(ctx); err != nil {
 		s.db.Close()
 		s.txdb.Close()
+		s.settler.Close()
 		return nil, err
 	}
 	return s, nil
@@ -271,7 +279,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	return errors.Join(s.prepared.Close(s.db), s.txPrepared.Close(s.txdb))
+	return errors.Join(s.prepared.Close(s.db), s.txPrepared.Close(s.txdb), s.settler.Close())
 }
 
 // queries returns the prepared queries, preparing them the first time.
@@ -324,6 +332,12 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 				return err
 			}
 			if err := sqlTx.Commit(); err != nil {
+				var lost *unansweredCommit
+				if errors.As(err, &lost) {
+					// The COMMIT went out and its answer was lost
+					// (settle.go).
+					return s.settle(ctx, lost.thread, fmt.Errorf("commit: %w", err))
+				}
 				return interpret(fmt.Errorf("commit: %w", err))
 			}
 			committed = true

@@ -43,13 +43,15 @@ import (
 // (PostTransfer). A caller with no deadline, or too little time left,
 // gets the COMMIT in a round trip of its own, as every other transaction.
 //
-// Open defect (attack 27, make attack-cut): the server's timeout counts
-// from when it starts the statement, which under CPU load can be hundreds
-// of milliseconds after the client set it, so the client can still give
-// up first; a lock freed before pgx's cancel reaches the server then lets
-// the transfer commit behind a caller told it failed. A COMMIT of its own
-// cut after it was sent does the same. The fix is to end the server
-// session for certain after such a cut and read the idempotency key.
+// The server's timeout does not make that certain (attack 27, make
+// attack-cut): it counts from when the server starts the statement, which
+// under CPU load can be hundreds of milliseconds after the client set it,
+// so the client can still give up first, and a lock freed before pgx's
+// cancel reaches the server then lets the transfer commit. A COMMIT of its
+// own cut after it was sent is the same. So a COMMIT sent whose answer
+// was never read (unanswered) is settled before InTx returns (settle.go):
+// the server's session is ended for certain, and the caller told to read
+// the outcome (store.ErrCommitUnanswered), never that it failed.
 
 // lazyTx is a transaction on a connection of the pool whose BEGIN goes out
 // with its first statement. It implements postgresdb.DBTX.
@@ -68,6 +70,31 @@ type lazyTx struct {
 	// COMMIT's answer says the transaction committed.
 	commitNext, committed bool
 	commitTimeout         time.Duration
+	// unanswered is set while a COMMIT was sent and nothing the server
+	// answered has told whether it committed; backend names the server
+	// session it was sent on.
+	unanswered bool
+	backend    backend
+	// backends names the pool's connections' backends.
+	backends *backends
+}
+
+// sendingCommit notes that a COMMIT goes out on the connection, unanswered
+// until told otherwise.
+func (t *lazyTx) sendingCommit() {
+	t.unanswered = true
+	t.backend = t.backends.of(t.conn.Conn().PgConn())
+}
+
+// answeredUnlessClosed clears unanswered when the connection is still open
+// after a COMMIT's batch or statement was read to its end: the server then
+// answered all of it (a statement's error made it skip the COMMIT). A
+// connection pgx closed on an error (the caller's deadline, a lost
+// network) leaves it unanswered.
+func (t *lazyTx) answeredUnlessClosed() {
+	if !t.conn.Conn().PgConn().IsClosed() {
+		t.unanswered = false
+	}
 }
 
 // commitMargin is how long before its caller's deadline the server stops a
@@ -132,11 +159,17 @@ func (t *lazyTx) batch(ctx context.Context, sql string, args []any, commit bool)
 		b.Queue("commit")
 	}
 	t.begun = true
+	if commit {
+		t.sendingCommit()
+	}
 	br := t.conn.SendBatch(ctx, b)
 	for _, what := range before {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			t.failed = fmt.Errorf("%s: %w", what, err)
+			if commit {
+				t.answeredUnlessClosed()
+			}
 			return nil, t.failed
 		}
 	}
@@ -152,16 +185,16 @@ var errNotCarried = errors.New("pgstore: only a statement read with QueryRow car
 // connection is out of its transaction block: committed, or rolled back by
 // a COMMIT that answered ROLLBACK (pgx.ErrTxCommitRollback, as Commit). If
 // the statement failed, PostgreSQL skipped the COMMIT and the transaction
-// is still open, failed, for release to roll back. A connection whose
-// state is unknown after an error (a network failure) is closed, as Commit
-// closes it: the outcome is then unknown, as for any COMMIT cut off.
+// is still open, failed, for release to roll back. A connection pgx closed
+// before the COMMIT's answer came (the caller's deadline, a network
+// failure) leaves the transaction unanswered, for InTx to settle.
 func (t *lazyTx) endBatch(br pgx.BatchResults, err error) error {
 	tag, cerr := br.Exec()
 	closeErr := br.Close()
 	if cerr == nil && tag.String() == "COMMIT" {
 		// PostgreSQL answered the COMMIT: committed, whatever came after
 		// it (a connection lost before its last message goes).
-		t.ended, t.committed = true, true
+		t.ended, t.committed, t.unanswered = true, true, false
 		if closeErr != nil {
 			_ = t.conn.Conn().Close(context.Background())
 		}
@@ -169,6 +202,15 @@ func (t *lazyTx) endBatch(br pgx.BatchResults, err error) error {
 	}
 	if cerr == nil {
 		cerr = closeErr
+	}
+	t.answeredUnlessClosed()
+	if t.unanswered {
+		// The transaction state pgx holds is the one before the batch.
+		t.ended = true
+		if err == nil {
+			err = cerr
+		}
+		return err
 	}
 	switch t.conn.Conn().PgConn().TxStatus() {
 	case 'I':
@@ -278,9 +320,11 @@ func (t *lazyTx) Commit(ctx context.Context) error {
 		// Nothing was sent: there is nothing to commit.
 		return nil
 	}
+	t.sendingCommit()
 	tag, err := t.conn.Exec(ctx, "commit")
+	t.answeredUnlessClosed()
 	if err != nil {
-		if t.conn.Conn().PgConn().TxStatus() != 'I' {
+		if !t.unanswered && t.conn.Conn().PgConn().TxStatus() != 'I' {
 			_ = t.conn.Conn().Close(ctx)
 		}
 		return err

@@ -69,6 +69,9 @@ type Store struct {
 	store.Retrier
 
 	pool *pgxpool.Pool
+	// backends names the server process of each pooled connection, for
+	// settle.
+	backends backends
 	// inTxBegin is InTx's BEGIN as sent with its first statement
 	// (begin.go), and snapshot the options of Snapshot's, at the store's
 	// isolation.
@@ -123,6 +126,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("open postgres: unknown isolation %q", opts.Isolation)
 	}
+	cfg.AfterConnect = s.backends.identify
+	cfg.BeforeClose = s.backends.forget
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -190,7 +195,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 			return interpret(fmt.Errorf("begin: %w", err))
 		}
 		// The BEGIN goes out with the first statement (begin.go).
-		lazy := &lazyTx{conn: conn, begin: s.inTxBegin}
+		lazy := &lazyTx{conn: conn, begin: s.inTxBegin, backends: &s.backends}
 		// pgx does not roll back by itself when ctx is cancelled, and a
 		// rollback on the cancelled ctx would not be sent: the transaction
 		// would keep its row locks until the connection died. So it runs on
@@ -201,16 +206,20 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 			lazy.release(rctx)
 		}()
 		t := &tx{q: postgresdb.New(lazy), posting: store.Posting{InTx: true, Batch: batch}, lazy: lazy}
-		if err := fn(ctx, t); err != nil {
-			return err
+		err = fn(ctx, t)
+		if err == nil {
+			err = t.posting.Failed()
 		}
-		if err := t.posting.Failed(); err != nil {
-			return err
+		if err == nil {
+			if err = lazy.Commit(ctx); err != nil {
+				err = interpret(fmt.Errorf("commit: %w", err))
+			}
 		}
-		if err := lazy.Commit(ctx); err != nil {
-			return interpret(fmt.Errorf("commit: %w", err))
+		if err != nil && lazy.unanswered {
+			// A COMMIT went out and its answer was lost (settle.go).
+			return s.settle(ctx, lazy.backend, err)
 		}
-		return nil
+		return err
 	})
 }
 
