@@ -263,6 +263,11 @@ func testDatabaseRestart(t *testing.T, srv *dbserver.Server) {
 
 func isApology(body string) bool { return strings.HasPrefix(body, "END Sorry, the service is busy") }
 
+// isUnconfirmed is the screen of a send whose outcome could not be told.
+func isUnconfirmed(body string) bool {
+	return strings.HasPrefix(body, "END Sorry, we could not confirm")
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
@@ -413,7 +418,7 @@ func (l *restartLoad) run(t *testing.T, stop <-chan struct{}) {
 			switch h, ok := step(from, l.pin, fmt.Sprintf("END Sent %s sats", group(n))); {
 			case ok:
 				l.mark(&l.acked, n)
-			case h.err != nil || isApology(h.body):
+			case h.err != nil || isApology(h.body) || isUnconfirmed(h.body):
 				l.mark(&l.unknown, n)
 			default:
 				l.mark(&l.notSent, n) // refused: the check below finds it if it moved

@@ -36,6 +36,7 @@ const (
 	kConfirm
 	kEnterPIN
 	kSent
+	kSentNoBalance
 	kBalanceIs
 	kBalanceKES
 	kReceiveAddress
@@ -67,6 +68,7 @@ const (
 	kResetPIN
 	kTooFast
 	kSorry
+	kUnconfirmed
 	kNoMoreHistory
 	kAlreadyRegistered
 	kAuthExpired
@@ -148,6 +150,7 @@ var catalogue = map[string][numKeys]string{
 		kConfirm:            "1. Confirm",
 		kEnterPIN:           "Enter your PIN:",
 		kSent:               "Sent %s sats to %s.\nBalance: %s sats",
+		kSentNoBalance:      "Sent %s sats to %s.",
 		kBalanceIs:          "Balance: %s sats",
 		kBalanceKES:         "About KES %s",
 		kReceiveAddress:     "Receive bitcoin at your Lightning Address:\n%s\nOr ask an Umeme user to send to your number.",
@@ -179,6 +182,7 @@ var catalogue = map[string][numKeys]string{
 		kResetPIN:           "Your PIN was reset. Choose a new 4-6 digit PIN:",
 		kTooFast:            "Too many requests. Please try again in a minute.",
 		kSorry:              "Sorry, the service is busy. Please try again later.",
+		kUnconfirmed:        "Sorry, we could not confirm this. Check your balance before you try again.",
 		kNoMoreHistory:      "No older transactions.",
 		kAlreadyRegistered:  "This number already has an account.",
 		kAuthExpired:        "Took too long. Please start again.",
@@ -255,6 +259,7 @@ var catalogue = map[string][numKeys]string{
 		kConfirm:            "1. Thibitisha",
 		kEnterPIN:           "Weka PIN yako:",
 		kSent:               "Umetuma sats %s kwa %s.\nSalio: sats %s",
+		kSentNoBalance:      "Umetuma sats %s kwa %s.",
 		kBalanceIs:          "Salio: sats %s",
 		kBalanceKES:         "Takriban KES %s",
 		kReceiveAddress:     "Pokea bitcoin kwa Anwani yako ya Lightning:\n%s\nAu mwombe mtumiaji wa Umeme akutumie kwa nambari yako.",
@@ -286,6 +291,7 @@ var catalogue = map[string][numKeys]string{
 		kResetPIN:           "PIN yako imewekwa upya. Chagua PIN mpya ya tarakimu 4-6:",
 		kTooFast:            "Maombi mengi mno. Tafadhali jaribu tena baada ya dakika moja.",
 		kSorry:              "Samahani, huduma ina shughuli nyingi. Tafadhali jaribu tena baadaye.",
+		kUnconfirmed:        "Samahani, hatukuweza kuthibitisha hili. Angalia salio lako kabla ya kujaribu tena.",
 		kNoMoreHistory:      "Hakuna miamala ya zamani zaidi.",
 		kAlreadyRegistered:  "Nambari hii tayari ina akaunti.",
 		kAuthExpired:        "Muda umeisha. Tafadhali anza tena.",

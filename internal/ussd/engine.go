@@ -221,7 +221,11 @@ func (e *Engine) Handle(ctx context.Context, r Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("render %s: %w", h.state, err)
 	}
-	err = e.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+	// Saved even past the hop's deadline: the screen may say what money
+	// did, and a gateway retry must get it again, not the busy apology.
+	sctx, cancel := late(ctx)
+	defer cancel()
+	err = e.store.Autocommit(sctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.SaveSessionHop(ctx, store.SessionHop{
 			SessionID: r.SessionID, UserID: h.user.ID, State: h.state, InputBuffer: h.buf,
 			LastInput: digest, LastResponse: body, End: screen.End, Now: now,
@@ -238,6 +242,20 @@ func (e *Engine) Handle(ctx context.Context, r Request) (Reply, error) {
 		outcome = OutcomeEnd
 	}
 	return Reply{Body: body, State: h.state, Outcome: outcome}, nil
+}
+
+// lateGrace bounds what a hop still does once its deadline has passed
+// with money moved (a transfer whose commit's answer came late, or was
+// learned by reading it): reading the balance it shows, and saving the
+// session. The gateway waits about 10 s; the hop's deadline is 3 s.
+const lateGrace = time.Second
+
+// late is ctx, or, once ctx has ended, a context of lateGrace of its own.
+func late(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), lateGrace)
 }
 
 // load reads a hop's session and the user of its number. Every statement

@@ -106,10 +106,17 @@ func (h *hop) refuse(k key, args ...any) { h.reason = h.t(k, args...) }
 
 func (h *hop) finish(lines ...string) { h.end = &Screen{Lines: lines, End: true} }
 
-// sorry ends the session with an apology after an internal error.
+// sorry ends the session with an apology after an internal error. Money
+// whose move could not be confirmed either way (wallet.ErrOutcomeUnknown)
+// gets no "try again": the user is told to look at the balance first, or
+// a retry could pay twice.
 func (h *hop) sorry(err error) {
 	h.e.log.Error("ussd hop failed", "phone", wallet.MaskPhone(h.phone), "state", h.state, "err", err)
 	h.failed = true
+	if errors.Is(err, wallet.ErrOutcomeUnknown) {
+		h.finish(h.t(kUnconfirmed))
+		return
+	}
 	h.finish(h.t(kSorry))
 }
 

@@ -84,9 +84,15 @@ func (h *hop) send(auth wallet.Authorization) {
 		h.sorry(err)
 		return
 	}
-	bal, err := h.e.wallet.Balance(h.ctx, h.user.ID)
+	// The transfer is done: past the deadline, the balance is still read
+	// (late), and without it the screen still says it was sent, never
+	// the apology that asks to try again.
+	ctx, cancel := late(h.ctx)
+	defer cancel()
+	bal, err := h.e.wallet.Balance(ctx, h.user.ID)
 	if err != nil {
-		h.sorry(err)
+		h.e.log.Error("ussd: balance after a transfer", "phone", wallet.MaskPhone(h.phone), "err", err)
+		h.finish(h.t(kSentNoBalance, group(n), maskPhone(to)))
 		return
 	}
 	h.finish(h.t(kSent, group(n), maskPhone(to), sats(bal)))

@@ -40,6 +40,11 @@ var (
 	// (payment hash) is pending or completed, or an outside payer already
 	// paid our own invoice: nothing was held for this attempt.
 	ErrInvoiceAlreadyPaid = errors.New("invoice already paid or being paid")
+	// ErrOutcomeUnknown means the database lost the answer to an
+	// operation's commit and neither it nor a read afterwards could tell
+	// whether it happened: the user must look (the balance, the history)
+	// before trying again, never be told it failed.
+	ErrOutcomeUnknown = errors.New("the outcome could not be confirmed")
 )
 
 // LimitError says which limit refused an operation.

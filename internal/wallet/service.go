@@ -411,10 +411,37 @@ func (w *Service) idempotent(ctx context.Context, key string, same func(store.Tr
 		return store.Transaction{}, errors.New("an idempotency key is required")
 	}
 	t, err := op()
-	if errors.Is(err, store.ErrConflict) {
+	switch {
+	case errors.Is(err, store.ErrConflict):
 		if prev, rerr := w.replay(ctx, key, same); rerr == nil || errors.Is(rerr, ErrIdempotencyMismatch) {
 			return prev, rerr
 		}
+	case errors.Is(err, store.ErrCommitUnanswered), errors.Is(err, store.ErrOutcomeUnknown):
+		return w.outcome(ctx, key, same, err)
 	}
 	return t, err
+}
+
+// outcomeTimeout bounds the read that learns what an unanswered commit
+// did; the caller's deadline has usually passed by then.
+const outcomeTimeout = time.Second
+
+// outcome learns what a transaction whose commit was not answered did, by
+// its idempotency key, on a context of its own: the transaction it wrote
+// if it committed; err, if the store settled it and nothing was written
+// (it never will be: nothing moved); ErrOutcomeUnknown if neither can be
+// told.
+func (w *Service) outcome(ctx context.Context, key string, same func(store.Transaction) bool, err error) (store.Transaction, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
+	t, rerr := w.replay(rctx, key, same)
+	switch {
+	case rerr == nil:
+		return t, nil
+	case errors.Is(rerr, store.ErrNotFound) && errors.Is(err, store.ErrCommitUnanswered):
+		return store.Transaction{}, err
+	case errors.Is(rerr, ErrIdempotencyMismatch):
+		return store.Transaction{}, rerr
+	}
+	return store.Transaction{}, fmt.Errorf("%w: %w (reading it: %v)", ErrOutcomeUnknown, err, rerr)
 }
