@@ -423,7 +423,8 @@ func (w *Service) idempotent(ctx context.Context, key string, same func(store.Tr
 }
 
 // outcomeTimeout bounds the read that learns what an unanswered commit
-// did; the caller's deadline has usually passed by then.
+// did; the caller's deadline has usually passed by then (see
+// store.SettleTimeout).
 const outcomeTimeout = time.Second
 
 // outcome learns what a transaction whose commit was not answered did, by

@@ -28,9 +28,6 @@ import (
 // (store.ErrCommitUnanswered). If the thread cannot be ended (the server
 // does not answer), the outcome stays unknown (store.ErrOutcomeUnknown).
 
-// settleTimeout bounds the whole settling, as PostgreSQL's (pgstore).
-const settleTimeout = time.Second
-
 // erNoSuchThread is KILL's answer for a thread that is already gone.
 const erNoSuchThread = 1094
 
@@ -95,14 +92,9 @@ func threadOf(ctx context.Context, dc driver.Conn) (thread, error) {
 }
 
 // settle ends the server thread of a transaction whose COMMIT was not
-// answered and classifies cause, the error the caller got.
+// answered and classifies cause, the error the caller got (store.Settle).
 func (s *Store) settle(ctx context.Context, th thread, cause error) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancel()
-	if err := s.endThread(sctx, th); err != nil {
-		return store.Classify(store.ErrOutcomeUnknown, fmt.Errorf("%w (and its server session could not be ended: %v)", cause, err))
-	}
-	return store.Classify(store.ErrCommitUnanswered, cause)
+	return store.Settle(ctx, cause, func(ctx context.Context) error { return s.endThread(ctx, th) })
 }
 
 // endThread kills thread, if it still runs, and returns once it is gone.
@@ -131,21 +123,11 @@ func (s *Store) endThread(ctx context.Context, th thread) error {
 		!(errors.As(err, &me) && me.Number == erNoSuchThread) {
 		return err
 	}
-	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
+	return store.UntilGone(ctx, func(ctx context.Context) (bool, error) {
 		var n int
 		err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", th.id).Scan(&n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(errors.New("the thread is still running"), ctx.Err())
-		case <-time.After(pause):
-		}
-	}
+		return n == 0, err
+	})
 }
 
 // openSettler opens the small pool settle runs on.

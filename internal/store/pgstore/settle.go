@@ -32,13 +32,6 @@ import (
 // pg_stat_activity shows them.
 const SettleApplication = "umeme settle"
 
-// settleTimeout bounds the whole settling: a connection, the termination
-// and the wait (about 10 ms on the bench machine). The caller's own
-// deadline has passed by then: a USSD hop (3 s) answers within the
-// gateway's wait (about 10 s) even when the server does not, after this,
-// the wallet's read (1 s) and the session's save (1 s).
-const settleTimeout = time.Second
-
 // backend names a server process: its pid and when it started, so that a
 // pid the server reused for another session is never taken for it. Both
 // are asked of the server when the pool opens the connection (identify):
@@ -79,14 +72,9 @@ func (bs *backends) of(c *pgconn.PgConn) backend {
 }
 
 // settle ends the server session of a transaction whose COMMIT was not
-// answered and classifies cause, the error the caller got.
+// answered and classifies cause, the error the caller got (store.Settle).
 func (s *Store) settle(ctx context.Context, b backend, cause error) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancel()
-	if err := s.endBackend(sctx, b); err != nil {
-		return store.Classify(store.ErrOutcomeUnknown, fmt.Errorf("%w (and its server session could not be ended: %v)", cause, err))
-	}
-	return store.Classify(store.ErrCommitUnanswered, cause)
+	return store.Settle(ctx, cause, func(ctx context.Context) error { return s.endBackend(ctx, b) })
 }
 
 // endBackend terminates b, if it still runs, and returns once it is gone.
@@ -103,26 +91,16 @@ func (s *Store) endBackend(ctx context.Context, b backend) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
+	return store.UntilGone(ctx, func(ctx context.Context) (bool, error) {
 		// One row while the process is there (its termination asked for
 		// again, which is harmless), none once it has gone.
 		rows, err := conn.Query(ctx, `select pg_terminate_backend(pid) from pg_stat_activity
 			where pid = $1 and backend_start = $2`, b.pid, b.start)
 		if err != nil {
-			return err
+			return false, err
 		}
 		alive := rows.Next()
 		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if !alive {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(errors.New("the session is still running"), ctx.Err())
-		case <-time.After(pause):
-		}
-	}
+		return !alive, rows.Err()
+	})
 }
