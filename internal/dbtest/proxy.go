@@ -2,12 +2,15 @@ package dbtest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/umeme-wallet/umeme/internal/database"
 )
 
 // Proxy is a TCP proxy in front of a database server, for tests of what a
@@ -36,6 +39,14 @@ type fault struct {
 	loseReplies bool          // drop what the server sends
 	loseFrom    bool          // drop what the client sends, the marked chunk included
 	delay       time.Duration // hold each chunk the client sends this long
+	forge       []byte        // replace the server's next chunk with this (once)
+}
+
+// ForgeReplyAfter lets through the chunk that carries marker and replaces
+// the server's next chunk (its answer) with reply: the server did what it
+// was asked, the client reads reply instead.
+func (p *Proxy) ForgeReplyAfter(marker string, reply []byte) {
+	p.arm(fault{marker: []byte(marker), forge: reply})
 }
 
 type proxied struct {
@@ -75,6 +86,24 @@ func ProxyURL(t testing.TB, dbURL string) (*Proxy, string) {
 	p := NewProxy(t, u.Host)
 	u.Host = p.ln.Addr().String()
 	return p, u.String()
+}
+
+// OpenProxied is OpenWith on a fresh database of the engine reached
+// through a new Proxy: it returns the database, the proxy, and the URL
+// that reaches the server straight.
+func OpenProxied(t testing.TB, engine string, opts database.Options) (database.DB, *Proxy, string) {
+	t.Helper()
+	dbURL := URL(t, engine)
+	p, proxied := ProxyURL(t, dbURL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts.Migrate = true
+	db, err := database.Open(ctx, proxied, opts)
+	if err != nil {
+		t.Fatalf("open %s through a proxy: %v", engine, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, p, dbURL
 }
 
 func (p *Proxy) accept() {
@@ -240,9 +269,13 @@ func (c *proxied) replies() {
 		if n > 0 {
 			c.mu.Lock()
 			lose := c.active.loseReplies
+			out := buf[:n]
+			if c.active.forge != nil {
+				out, c.active.forge = c.active.forge, nil
+			}
 			c.mu.Unlock()
 			if !lose {
-				if _, werr := c.client.Write(buf[:n]); werr != nil {
+				if _, werr := c.client.Write(out); werr != nil {
 					c.server.Close()
 					return
 				}

@@ -31,16 +31,19 @@ import (
 // erNoSuchThread is KILL's answer for a thread that is already gone.
 const erNoSuchThread = 1094
 
-// thread names a server thread: its CONNECTION_ID() and the server's
+// thread names a server thread: its CONNECTION_ID(), the server's
 // @@hostname:@@port, so that behind a proxy, or across a Galera cluster's
-// nodes, another server's thread of the same id is never killed for it.
+// nodes, another server's thread of the same id is never killed for it,
+// and the client address the server sees it from, so that after a restart
+// (ids start again at 1) a newer thread of the same id is not either.
 type thread struct {
-	id     uint64 // 0 when not known
-	server string
+	id           uint64 // 0 when not known
+	server, host string
 }
 
 // identify is the statement that names a connection's thread.
-const identify = "SELECT CONNECTION_ID(), CONCAT(@@hostname, ':', @@port)"
+const identify = `SELECT CONNECTION_ID(), CONCAT(@@hostname, ':', @@port),
+	(SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID())`
 
 // unansweredCommit is a COMMIT sent on the server thread whose answer
 // never came.
@@ -63,7 +66,7 @@ func threadOf(ctx context.Context, dc driver.Conn) (thread, error) {
 		return thread{}, fmt.Errorf("connection id: %w", err)
 	}
 	defer rows.Close()
-	v := make([]driver.Value, 2)
+	v := make([]driver.Value, 3)
 	if err := rows.Next(v); err != nil {
 		return thread{}, fmt.Errorf("connection id: %w", err)
 	}
@@ -80,13 +83,15 @@ func threadOf(ctx context.Context, dc driver.Conn) (thread, error) {
 	default:
 		return thread{}, fmt.Errorf("connection id: unexpected %T", v[0])
 	}
-	switch server := v[1].(type) {
-	case []byte:
-		t.server = string(server)
-	case string:
-		t.server = server
-	default:
-		return thread{}, fmt.Errorf("connection id: unexpected server %T", v[1])
+	for i, dst := range []*string{&t.server, &t.host} {
+		switch v := v[i+1].(type) {
+		case []byte:
+			*dst = string(v)
+		case string:
+			*dst = v
+		default:
+			return thread{}, fmt.Errorf("connection id: unexpected %T", v)
+		}
 	}
 	return t, nil
 }
@@ -110,24 +115,29 @@ func (s *Store) endThread(ctx context.Context, th thread) error {
 	}
 	defer c.Close()
 	var id uint64
-	var server string
-	if err := c.QueryRowContext(ctx, identify).Scan(&id, &server); err != nil {
+	var server, host string
+	if err := c.QueryRowContext(ctx, identify).Scan(&id, &server, &host); err != nil {
 		return err
 	}
 	if server != th.server {
 		return fmt.Errorf("the thread ran on %s, and this connection reached %s", th.server, server)
 	}
-	// KILL takes no placeholder; the id is a number.
+	gone := func(ctx context.Context) (bool, error) {
+		var n int
+		err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND HOST = ?", th.id, th.host).Scan(&n)
+		return n == 0, err
+	}
+	if ok, err := gone(ctx); ok || err != nil {
+		return err
+	}
+	// Thread ids only grow while the server runs: the thread just seen is
+	// the one killed. KILL takes no placeholder; the id is a number.
 	var me *mysql.MySQLError
 	if _, err := c.ExecContext(ctx, "KILL CONNECTION "+strconv.FormatUint(th.id, 10)); err != nil &&
 		!(errors.As(err, &me) && me.Number == erNoSuchThread) {
 		return err
 	}
-	return store.UntilGone(ctx, func(ctx context.Context) (bool, error) {
-		var n int
-		err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", th.id).Scan(&n)
-		return n == 0, err
-	})
+	return store.UntilGone(ctx, gone)
 }
 
 // openSettler opens the small pool settle runs on.

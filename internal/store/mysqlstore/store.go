@@ -338,6 +338,14 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 					// (settle.go).
 					return s.settle(ctx, lost.thread, fmt.Errorf("commit: %w", err))
 				}
+				var me *mysql.MySQLError
+				if errors.As(err, &me) && me.Number == erErrorDuringCommit {
+					// Not a rollback: a Galera node that lost the primary
+					// component while it committed answers this, and its
+					// write set may have been applied by the others;
+					// ending this session decides nothing.
+					return store.Classify(store.ErrOutcomeUnknown, fmt.Errorf("commit: %w", err))
+				}
 				return interpret(fmt.Errorf("commit: %w", err))
 			}
 			committed = true
@@ -412,6 +420,9 @@ const (
 	// erLockDeadlock is InnoDB breaking a deadlock by rolling back this
 	// transaction, the victim; run again, it usually goes through.
 	erLockDeadlock = 1213
+	// erErrorDuringCommit is a COMMIT the engine could not finish ("Got
+	// error … during COMMIT"), which does not say it rolled back.
+	erErrorDuringCommit = 1180
 	// erUnknownCom is what a Galera node that lost the primary component
 	// answers to every query ("WSREP has not yet prepared node for
 	// application use"): the node is unavailable, nothing was done.
