@@ -28,14 +28,16 @@ func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key s
 		// top-up could be paid twice, and its first may be on the phone.
 		return t, err
 	}
-	req, err := r.markSent(ctx, t.ID)
+	// The push and the recording of its id must not be cut short by the
+	// user's request ending: the prompt reaches the phone anyway. Nor its
+	// marking: the top-up may have been learned past the caller's deadline
+	// (its commit's answer was lost, wallet.StartTopup).
+	dctx, cancel := detached(ctx, 30*time.Second)
+	defer cancel()
+	req, err := r.markSent(dctx, t.ID)
 	if err != nil {
 		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
 	}
-	// The push and the recording of its id must not be cut short by the
-	// user's request ending: the prompt reaches the phone anyway.
-	dctx, cancel := detached(ctx, 30*time.Second)
-	defer cancel()
 	checkout, err := r.Daraja.STKPush(dctx, STKPush{
 		Phone: req.Phone, AmountKES: req.AmountKES, Reference: fmt.Sprintf("UMEME%d", t.ID%10_000_000), Description: "Buy bitcoin",
 		CallbackURL: r.url(PathSTK),

@@ -26,13 +26,17 @@ func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.Mpe
 		// Daraja's result, or Transaction Status, finishes it.
 		return t, err
 	}
-	req, err := r.markSent(ctx, t.ID)
+	// From here the request's end does not cut it short: the reservation
+	// may have been learned past the caller's deadline (its commit's
+	// answer was lost, wallet.ReserveFresh), and a B2C sent must have its
+	// ConversationID recorded.
+	dctx, cancel := detached(ctx, 30*time.Second)
+	defer cancel()
+	req, err := r.markSent(dctx, t.ID)
 	if err != nil {
 		// Never sent: the reconciler refunds it.
 		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
 	}
-	dctx, cancel := detached(ctx, 30*time.Second)
-	defer cancel()
 	conversation, err := r.Daraja.B2C(dctx, B2C{
 		OriginatorConversationID: req.OriginatorConversationID, Phone: req.Phone, AmountKES: req.AmountKES,
 		Remarks: "Umeme withdrawal", ResultURL: r.url(PathB2CResult), TimeoutURL: r.url(PathB2CTimeout),

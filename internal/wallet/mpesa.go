@@ -82,8 +82,9 @@ func (q MpesaQuote) check(side rates.Side, now time.Time) error {
 // when the reconciler asks Daraja if no callback came. A top-up that would
 // take the balance past its cap is refused now; once paid, it is credited
 // whatever the cap. The key makes a repeated request return the first,
-// and fresh says whether this call started it (only a fresh top-up is
-// pushed: a second prompt for one top-up could be paid twice).
+// and fresh says whether this call started it (as ReserveFresh's: only a
+// fresh top-up is pushed, once, a second prompt for one top-up could be
+// paid twice).
 func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, checkAfter time.Duration, key string) (t store.Transaction, fresh bool, err error) {
 	now := w.now()
 	if err := q.check(rates.SideBuy, now); err != nil {
@@ -92,7 +93,7 @@ func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, ch
 	same := func(t store.Transaction) bool {
 		return t.UserID == userID && t.Type == store.TypeTopup && t.AmountMsat == q.Msat
 	}
-	t, err = w.idempotent(ctx, key, same, func() (store.Transaction, error) {
+	t, fresh, err = w.idempotentFresh(ctx, key, same, func() (store.Transaction, error) {
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			u, err := tx.UserByID(ctx, userID)
@@ -131,7 +132,6 @@ func (w *Service) StartTopup(ctx context.Context, userID int64, q MpesaQuote, ch
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("start topup: %w", err)
 		}
-		fresh = true
 		return t, nil
 	})
 	return t, fresh, err

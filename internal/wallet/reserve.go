@@ -64,9 +64,11 @@ func (w *Service) Reserve(ctx context.Context, auth Authorization, r Reservation
 }
 
 // ReserveFresh is Reserve that also says whether this call made the
-// reservation (false: a repeated key returned the first). A rail is called
-// only for a fresh one: calling it again for a replay could pay twice, or,
-// refused, refund what the first call paid.
+// reservation (false: a repeated key returned the first; true also when
+// its commit's answer was lost and the reservation was then found, see
+// idempotentFresh). A rail is called only for a fresh one, through a step
+// done once (ramp's markSent): calling it again for a replay could pay
+// twice, or, refused, refund what the first call paid.
 func (w *Service) ReserveFresh(ctx context.Context, auth Authorization, r Reservation) (t store.Transaction, fresh bool, err error) {
 	if err := w.checkAuth(auth); err != nil {
 		return store.Transaction{}, false, err
@@ -101,7 +103,7 @@ func (w *Service) ReserveFresh(ctx context.Context, auth Authorization, r Reserv
 	same := func(t store.Transaction) bool {
 		return t.UserID == auth.userID && t.Type == r.Type && t.AmountMsat == r.AmountMsat && t.PaymentHash == r.PaymentHash
 	}
-	t, err = w.idempotent(ctx, r.IdempotencyKey, same, func() (store.Transaction, error) {
+	t, fresh, err = w.idempotentFresh(ctx, r.IdempotencyKey, same, func() (store.Transaction, error) {
 		var t store.Transaction
 		err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			now := w.now()
@@ -142,7 +144,6 @@ func (w *Service) ReserveFresh(ctx context.Context, auth Authorization, r Reserv
 		if err != nil {
 			return store.Transaction{}, fmt.Errorf("reserve %s: %w", r.Type, err)
 		}
-		fresh = true
 		return t, nil
 	})
 	return t, fresh, err

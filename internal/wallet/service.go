@@ -407,19 +407,33 @@ func (w *Service) replay(ctx context.Context, key string, same func(store.Transa
 // idempotent runs op; when it fails because its idempotency key is taken,
 // it returns the transaction that key produced instead.
 func (w *Service) idempotent(ctx context.Context, key string, same func(store.Transaction) bool, op func() (store.Transaction, error)) (store.Transaction, error) {
+	t, _, err := w.idempotentFresh(ctx, key, same, op)
+	return t, err
+}
+
+// idempotentFresh is idempotent that also says whether the transaction may
+// be this call's own: op wrote it, or op's commit went unanswered and the
+// key was then found (written by op, or by a twin request with the same
+// key racing it). A caller that sends it to a rail afterwards must make
+// that step once-only (an M-Pesa request is marked sent once), so that of
+// two twins one sends. A replay of a key taken before is never fresh.
+func (w *Service) idempotentFresh(ctx context.Context, key string, same func(store.Transaction) bool, op func() (store.Transaction, error)) (store.Transaction, bool, error) {
 	if key == "" {
-		return store.Transaction{}, errors.New("an idempotency key is required")
+		return store.Transaction{}, false, errors.New("an idempotency key is required")
 	}
 	t, err := op()
 	switch {
+	case err == nil:
+		return t, true, nil
 	case errors.Is(err, store.ErrConflict):
 		if prev, rerr := w.replay(ctx, key, same); rerr == nil || errors.Is(rerr, ErrIdempotencyMismatch) {
-			return prev, rerr
+			return prev, false, rerr
 		}
 	case errors.Is(err, store.ErrCommitUnanswered), errors.Is(err, store.ErrOutcomeUnknown):
-		return w.outcome(ctx, key, same, err)
+		t, err := w.outcome(ctx, key, same, err)
+		return t, err == nil, err
 	}
-	return t, err
+	return t, false, err
 }
 
 // outcomeTimeout bounds the read that learns what an unanswered commit
