@@ -339,11 +339,13 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 					return s.settle(ctx, lost.thread, fmt.Errorf("commit: %w", err))
 				}
 				var me *mysql.MySQLError
-				if errors.As(err, &me) && me.Number == erErrorDuringCommit {
-					// Not a rollback: a Galera node that lost the primary
-					// component while it committed answers this, and its
-					// write set may have been applied by the others;
-					// ending this session decides nothing.
+				if errors.As(err, &me) && !rolledBack(me.Number) {
+					// An answer that does not say the transaction rolled
+					// back: a Galera node that lost the primary component
+					// while it committed answers 1180, and its write set
+					// may have been applied by the others; a session
+					// killed in the binlog's or wsrep's commit answers
+					// 1317 or 1927. Ending this session decides nothing.
 					return store.Classify(store.ErrOutcomeUnknown, fmt.Errorf("commit: %w", err))
 				}
 				return interpret(fmt.Errorf("commit: %w", err))
@@ -420,14 +422,26 @@ const (
 	// erLockDeadlock is InnoDB breaking a deadlock by rolling back this
 	// transaction, the victim; run again, it usually goes through.
 	erLockDeadlock = 1213
-	// erErrorDuringCommit is a COMMIT the engine could not finish ("Got
-	// error … during COMMIT"), which does not say it rolled back.
-	erErrorDuringCommit = 1180
+	// erReadOnly refuses a write on a read-only server.
+	erReadOnly = 1290
 	// erUnknownCom is what a Galera node that lost the primary component
 	// answers to every query ("WSREP has not yet prepared node for
 	// application use"): the node is unavailable, nothing was done.
 	erUnknownCom = 1047
 )
+
+// rolledBack reports whether a COMMIT answered with the error number
+// surely rolled back: a deadlock (InnoDB's, or a Galera certification
+// failure, both 1213), a Galera node out of the primary component (1047,
+// which replicates nothing), a read-only server. Any other error leaves
+// the outcome unknown.
+func rolledBack(number uint16) bool {
+	switch number {
+	case erLockDeadlock, erUnknownCom, erReadOnly:
+		return true
+	}
+	return false
+}
 
 // paymentPerHashIndex is the unique index of migration 000003 on the
 // generated payment_hash_claim column: at most one pending or completed
