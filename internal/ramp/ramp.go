@@ -137,9 +137,40 @@ func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRe
 		return store.MpesaRequest{}, err
 	}
 	if !ok {
-		return store.MpesaRequest{}, errors.New("closed before it was sent; not sent")
+		return store.MpesaRequest{}, errNotSent
 	}
 	return r.Wallet.MpesaRequest(ctx, transactionID)
+}
+
+// errNotSent is a request closed (by the reconciler) before it was sent.
+var errNotSent = errors.New("closed before it was sent; not sent")
+
+// claim decides whether this call sends transaction t's M-Pesa request:
+// the one call that marks it sent does (markSent is once-only), whether t
+// is fresh (this call made it, or found it after its commit's answer was
+// lost) or a repeat of a request whose first call never got that far.
+// Nobody else sends it: a request already marked was sent by another call
+// (a twin with the same key, or the first of a repeat), and one the
+// reconciler closed was never sent and is given up. Only a fresh t whose
+// request was closed, or could not be marked, is an error (the reconciler
+// finishes it); for a repeat the first call's answer stands.
+func (r *Ramp) claim(ctx context.Context, t store.Transaction, fresh bool) (req store.MpesaRequest, send bool, err error) {
+	if !fresh && t.Status != store.StatusPending {
+		return store.MpesaRequest{}, false, nil
+	}
+	req, err = r.markSent(ctx, t.ID)
+	switch {
+	case err == nil:
+		return req, true, nil
+	case errors.Is(err, errNotSent):
+		if other, rerr := r.Wallet.MpesaRequest(ctx, t.ID); rerr == nil && other.SentAt != nil {
+			return other, false, nil
+		}
+	}
+	if !fresh {
+		return store.MpesaRequest{}, false, nil
+	}
+	return store.MpesaRequest{}, false, err
 }
 
 func (r *Ramp) url(path string) string {

@@ -23,9 +23,7 @@ var ErrBusy = errors.New("an m-pesa prompt is already on the phone")
 // when it has never been acknowledged.
 func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key string) (store.Transaction, error) {
 	t, fresh, err := r.Wallet.StartTopup(ctx, userID, q, r.queryAfter(), key)
-	if err != nil || !fresh {
-		// A repeated request never pushes again: a second prompt for one
-		// top-up could be paid twice, and its first may be on the phone.
+	if err != nil {
 		return t, err
 	}
 	// The push and the recording of its id must not be cut short by the
@@ -34,9 +32,14 @@ func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key s
 	// (its commit's answer was lost, wallet.StartTopup).
 	dctx, cancel := detached(ctx, 30*time.Second)
 	defer cancel()
-	req, err := r.markSent(dctx, t.ID)
+	// One call pushes (claim): a second prompt for one top-up could be
+	// paid twice, and the first may be on the phone.
+	req, send, err := r.claim(dctx, t, fresh)
 	if err != nil {
 		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
+	}
+	if !send {
+		return t, nil
 	}
 	checkout, err := r.Daraja.STKPush(dctx, STKPush{
 		Phone: req.Phone, AmountKES: req.AmountKES, Reference: fmt.Sprintf("UMEME%d", t.ID%10_000_000), Description: "Buy bitcoin",

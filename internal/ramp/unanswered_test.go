@@ -9,6 +9,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // TestRailCommitAnswerLost: the COMMIT of a withdrawal's reservation, or
@@ -30,15 +31,7 @@ func TestRailCommitAnswerLost(t *testing.T) {
 	if _, err := x.ramp.Buy(ctx, u.ID, x.quote(100), "warm-buy"); err != nil {
 		t.Fatal(err)
 	}
-	calls := func(path string) int {
-		n := 0
-		for _, r := range x.sim.Requests() {
-			if strings.Contains(r.Path, path) {
-				n++
-			}
-		}
-		return n
-	}
+	calls := x.calls
 	for _, c := range []struct {
 		name, path string
 		run        func(ctx context.Context) (store.Transaction, error)
@@ -76,4 +69,51 @@ func TestRailCommitAnswerLost(t *testing.T) {
 			t.Errorf("%s %d repeated: Daraja got %d %s calls, want 1", c.name, tr.ID, got, c.path)
 		}
 	}
+}
+
+// TestRailRepeatSendsOnce: a request whose first call committed its
+// reservation (or pending top-up) and then never sent it (the caller was
+// told the outcome could not be confirmed, or the process stopped) is
+// sent by its repeat, once; a third call sends nothing (outside review of
+// a6deb50: a repeat used to report it started and send nothing, for the
+// reconciler to give up).
+func TestRailRepeatSendsOnce(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		x := newWorld(t, db)
+		u, auth := x.user(t, 10_000_000)
+		calls := x.calls
+		q := x.quote(300)
+		if _, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
+			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
+			IdempotencyKey: "first-never-sent", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
+		}); err != nil || !fresh {
+			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
+		}
+		if _, fresh, err := x.w.StartTopup(ctx, u.ID, q, time.Minute, "first-never-pushed"); err != nil || !fresh {
+			t.Fatalf("start top-up: %v (fresh %v)", err, fresh)
+		}
+		for i := 1; i <= 2; i++ {
+			if _, err := x.ramp.Sell(ctx, auth, q, "first-never-sent"); err != nil {
+				t.Fatalf("sell, call %d: %v", i, err)
+			}
+			if _, err := x.ramp.Buy(ctx, u.ID, q, "first-never-pushed"); err != nil {
+				t.Fatalf("buy, call %d: %v", i, err)
+			}
+			if b2c, stk := calls("b2c"), calls("stkpush"); b2c != 1 || stk != 1 {
+				t.Fatalf("after repeat %d Daraja got %d B2C and %d STK push calls, want 1 and 1", i, b2c, stk)
+			}
+		}
+	})
+}
+
+// calls counts the requests Daraja got whose path holds path.
+func (x *world) calls(path string) int {
+	n := 0
+	for _, r := range x.sim.Requests() {
+		if strings.Contains(r.Path, path) {
+			n++
+		}
+	}
+	return n
 }

@@ -20,10 +20,7 @@ func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.Mpe
 		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: fmt.Sprintf("KES %d to M-Pesa", q.KES),
 		IdempotencyKey: key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: r.queryAfter()},
 	})
-	if err != nil || !fresh {
-		// A repeated request never sends the payment again: the first may
-		// have been paid, and a refusal of the second must not refund it.
-		// Daraja's result, or Transaction Status, finishes it.
+	if err != nil {
 		return t, err
 	}
 	// From here the request's end does not cut it short: the reservation
@@ -32,10 +29,16 @@ func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.Mpe
 	// ConversationID recorded.
 	dctx, cancel := detached(ctx, 30*time.Second)
 	defer cancel()
-	req, err := r.markSent(dctx, t.ID)
+	// One call sends the payment (claim): never a second, which could
+	// pay twice, or, refused, refund what the first paid. Daraja's
+	// result, or Transaction Status, finishes it.
+	req, send, err := r.claim(dctx, t, fresh)
 	if err != nil {
 		// Never sent: the reconciler refunds it.
 		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
+	}
+	if !send {
+		return t, nil
 	}
 	conversation, err := r.Daraja.B2C(dctx, B2C{
 		OriginatorConversationID: req.OriginatorConversationID, Phone: req.Phone, AmountKES: req.AmountKES,
