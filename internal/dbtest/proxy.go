@@ -22,7 +22,6 @@ import (
 // A marker fault fires on a connection when a chunk the client sends
 // contains the marker (a statement's text, as the driver writes it).
 type Proxy struct {
-	t      testing.TB
 	ln     net.Listener
 	target string
 
@@ -40,13 +39,6 @@ type fault struct {
 	loseFrom    bool          // drop what the client sends, the marked chunk included
 	delay       time.Duration // hold each chunk the client sends this long
 	forge       []byte        // replace the server's next chunk with this (once)
-}
-
-// ForgeReplyAfter lets through the chunk that carries marker and replaces
-// the server's next chunk (its answer) with reply: the server did what it
-// was asked, the client reads reply instead.
-func (p *Proxy) ForgeReplyAfter(marker string, reply []byte) {
-	p.arm(fault{marker: []byte(marker), forge: reply})
 }
 
 type proxied struct {
@@ -69,7 +61,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{t: t, ln: ln, target: target}
+	p := &Proxy{ln: ln, target: target}
 	go p.accept()
 	t.Cleanup(p.close)
 	return p
@@ -177,6 +169,13 @@ func (p *Proxy) LoseRepliesAfter(marker string) {
 // open now, and everything its client sends after it.
 func (p *Proxy) LoseRequestsFrom(marker string) {
 	p.arm(fault{marker: []byte(marker), loseFrom: true})
+}
+
+// ForgeReplyAfter lets through the chunk that carries marker and replaces
+// the server's next chunk (its answer) with reply: the server did what it
+// was asked, the client reads reply instead.
+func (p *Proxy) ForgeReplyAfter(marker string, reply []byte) {
+	p.arm(fault{marker: []byte(marker), forge: reply})
 }
 
 // HangUpOn hangs up, from now on, on every new connection whose first
