@@ -64,7 +64,7 @@ func TestRampCrashResolveCommands(t *testing.T) {
 				t.Helper()
 				tp, _, err := a.Wallet.StartTopup(ctx, u.ID, quote(time.Now()), time.Minute, key)
 				if err == nil {
-					_, err = a.Wallet.MarkMpesaSent(ctx, tp.ID)
+					_, _, err = a.Wallet.MarkMpesaSent(ctx, tp.ID)
 				}
 				if err == nil {
 					_, _, err = a.Wallet.HoldUnconfirmedTopup(ctx, tp.ID, time.Now().Add(time.Hour))
@@ -90,7 +90,7 @@ func TestRampCrashResolveCommands(t *testing.T) {
 				wd, _, err := w.ReserveFresh(ctx, auth, wallet.Reservation{Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(),
 					Description: "KES 125 to M-Pesa", IdempotencyKey: key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute}})
 				if err == nil {
-					_, err = w.MarkMpesaSent(ctx, wd.ID)
+					_, _, err = w.MarkMpesaSent(ctx, wd.ID)
 				}
 				if err == nil {
 					_, err = w.NoteMpesaResult(ctx, wd.ID, wallet.MpesaNotFound, "The transaction does not exist", time.Now().Add(time.Minute))

@@ -121,7 +121,7 @@ func TestRampCrashWithdrawalNeverSent(t *testing.T) {
 		if n := hasNotification(notified(t, db, wd.ID), store.NotifyWithdrawalFailed); n != 1 {
 			t.Errorf("%d withdrawal-failed texts, want 1", n)
 		}
-		if ok, err := x.w.MarkMpesaSent(ctx, wd.ID); err != nil || ok {
+		if _, ok, err := x.w.MarkMpesaSent(ctx, wd.ID); err != nil || ok {
 			t.Errorf("a refunded unsent request could still be marked sent: %v %v", ok, err)
 		}
 		for _, cb := range x.sim.Callbacks() {
@@ -155,7 +155,7 @@ func TestRampCrashTopupNeverSent(t *testing.T) {
 		if hasNotification(ns, store.NotifyTopupFailed) != 1 || ns[0].Body != wallet.MpesaUnsent {
 			t.Errorf("texts: %+v", ns)
 		}
-		if ok, err := x.w.MarkMpesaSent(ctx, tp.ID); err != nil || ok {
+		if _, ok, err := x.w.MarkMpesaSent(ctx, tp.ID); err != nil || ok {
 			t.Errorf("a failed unsent top-up could still be marked sent: %v %v", ok, err)
 		}
 		if b := balance(t, x.w, u.ID); b != 0 {

@@ -132,14 +132,14 @@ func (r *Ramp) unsentAfter() time.Duration { return r.queryAfter() }
 // markSent records that a request is about to leave for Daraja and returns
 // it: an error, or a request closed meanwhile, means it must not be sent.
 func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
-	ok, err := r.Wallet.MarkMpesaSent(ctx, transactionID)
+	req, ok, err := r.Wallet.MarkMpesaSent(ctx, transactionID)
 	if err != nil {
 		return store.MpesaRequest{}, err
 	}
 	if !ok {
 		return store.MpesaRequest{}, errNotSent
 	}
-	return r.Wallet.MpesaRequest(ctx, transactionID)
+	return req, nil
 }
 
 // errNotSent is a request closed (by the reconciler) before it was sent.

@@ -2,7 +2,9 @@ package ramp_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +118,86 @@ func (x *world) calls(path string) int {
 		}
 	}
 	return n
+}
+
+// TestRailMarkedOnlyWhenSendable: a request's mark commits only with the
+// read of the request it sends. When that read fails (a connection lost
+// between the two), the request must not be left marked sent and unsent,
+// which nothing but an operator finishes, its money reserved (outside
+// review of 1f2420d: the mark and the read were two transactions). The
+// next repeat sends it, once. The store is real; only the read's failure
+// is made, by a wrapper.
+func TestRailMarkedOnlyWhenSendable(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		cut := &readCut{DB: db}
+		x := newWorld(t, cut)
+		_, auth := x.user(t, 10_000_000)
+		q := x.quote(300)
+		wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
+			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
+			IdempotencyKey: "read-cut", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
+		})
+		if err != nil || !fresh {
+			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
+		}
+		cut.armed.Store(true)
+		_, err = x.ramp.Sell(ctx, auth, q, "read-cut")
+		if !cut.fired.Load() {
+			t.Fatalf("the read after the mark was never cut (sell: %v)", err)
+		}
+		req, rerr := x.w.MpesaRequest(ctx, wd.ID)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if req.SentAt != nil && x.calls("b2c") == 0 {
+			t.Fatalf("the cut call (%v) left withdrawal %d marked sent at %v, and never sent it", err, wd.ID, req.SentAt)
+		}
+		if _, err := x.ramp.Sell(ctx, auth, q, "read-cut"); err != nil {
+			t.Fatalf("sell again: %v", err)
+		}
+		if got := x.calls("b2c"); got != 1 {
+			t.Errorf("Daraja got %d B2C calls, want 1", got)
+		}
+		if req, err := x.w.MpesaRequest(ctx, wd.ID); err != nil || req.SentAt == nil {
+			t.Errorf("request after the repeat: %+v %v", req, err)
+		}
+	})
+}
+
+// readCut fails, once armed, the first read of an M-Pesa request after a
+// mark that succeeded, as a connection lost right then does.
+type readCut struct {
+	database.DB
+	armed, marked, fired atomic.Bool
+}
+
+var errReadCut = errors.New("connection lost (test)")
+
+func (s *readCut) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, cutTx{Tx: tx, s: s}) })
+}
+
+func (s *readCut) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.DB.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, cutTx{Tx: tx, s: s}) })
+}
+
+type cutTx struct {
+	store.Tx
+	s *readCut
+}
+
+func (t cutTx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error) {
+	ok, err := t.Tx.MarkMpesaSent(ctx, transactionID, now)
+	if ok && err == nil && t.s.armed.Load() {
+		t.s.marked.Store(true)
+	}
+	return ok, err
+}
+
+func (t cutTx) MpesaRequest(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
+	if t.s.marked.Load() && t.s.fired.CompareAndSwap(false, true) {
+		return store.MpesaRequest{}, errReadCut
+	}
+	return t.Tx.MpesaRequest(ctx, transactionID)
 }

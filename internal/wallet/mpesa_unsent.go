@@ -34,17 +34,29 @@ const (
 	MpesaOperator = "operator"
 )
 
-// MarkMpesaSent records that a request is about to be sent to Daraja;
-// false when it must not be sent (closed meanwhile, or marked already: a
-// request is sent once).
-func (w *Service) MarkMpesaSent(ctx context.Context, transactionID int64) (bool, error) {
-	var ok bool
-	err := w.store.Autocommit(ctx, func(ctx context.Context, tx store.Tx) error {
+// MarkMpesaSent records that a request is about to be sent to Daraja and
+// returns it as marked; false when it must not be sent (closed meanwhile,
+// or marked already: a request is sent once). The mark and the read are
+// one transaction: a read that fails undoes the mark, so a request is
+// never left marked sent by a call that could not send it (outside
+// review: it then waited for an operator, its money reserved).
+func (w *Service) MarkMpesaSent(ctx context.Context, transactionID int64) (store.MpesaRequest, bool, error) {
+	var (
+		req store.MpesaRequest
+		ok  bool
+	)
+	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		ok, err = tx.MarkMpesaSent(ctx, transactionID, w.now())
+		if ok, err = tx.MarkMpesaSent(ctx, transactionID, w.now()); err != nil || !ok {
+			return err
+		}
+		req, err = tx.MpesaRequest(ctx, transactionID)
 		return err
 	})
-	return ok, err
+	if err != nil {
+		return store.MpesaRequest{}, false, err
+	}
+	return req, ok, nil
 }
 
 // NoteMpesaResult records an answer that leaves an open request open (a
