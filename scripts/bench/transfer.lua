@@ -13,7 +13,36 @@
 sysbench.cmdline.options = {
    day = {"the guard's day", 0},
    fee_bps = {"the transfer fee in basis points (0: free)", 0},
+   one_trip = {"send the transfer, its COMMIT included, as one CALL of ceiling_transfer (made by prepare)", 0},
 }
+
+-- With --one_trip=1 a transfer is one round trip: the same two rows, the
+-- same post_legs and the COMMIT, sent as one CALL of a procedure that
+-- prepare makes in the wallet's database (it is dropped with it). What
+-- sysbench reaches so is the most any client can get from these
+-- statements with no round trip but one: the server's own work.
+function prepare()
+   local con = sysbench.sql.driver():connect()
+   con:query("DROP PROCEDURE IF EXISTS ceiling_transfer")
+   con:query([[CREATE PROCEDURE ceiling_transfer(
+      IN p_sender BIGINT, IN p_amount BIGINT, IN p_fee BIGINT, IN p_recv_phone VARCHAR(64), IN p_key VARCHAR(255),
+      IN p_now DATETIME(6), IN p_recv BIGINT, IN p_send_phone VARCHAR(64),
+      IN p_account_a BIGINT, IN p_amount_a BIGINT, IN p_day_out_a BIGINT, IN p_system_a BOOLEAN,
+      IN p_account_b BIGINT, IN p_amount_b BIGINT, IN p_day_out_b BIGINT, IN p_system_b BOOLEAN,
+      IN p_account_c BIGINT, IN p_amount_c BIGINT, IN p_day_out_c BIGINT, IN p_system_c BOOLEAN,
+      IN p_day BIGINT, IN p_created_us BIGINT)
+   BEGIN
+      INSERT INTO transactions (user_id, type, direction, status, amount_msat, fee_msat,
+         counterparty_phone, description, idempotency_key, created_at, updated_at)
+      VALUES (p_sender, 'send', 'out', 'completed', p_amount, p_fee, p_recv_phone, '', p_key, p_now, p_now),
+             (p_recv, 'receive', 'in', 'completed', p_amount, 0, p_send_phone, '', CONCAT(p_key, '/receive'), p_now, p_now);
+      CALL post_legs(LAST_INSERT_ID(), p_sender, p_account_a, p_amount_a, p_day_out_a, p_system_a,
+         p_account_b, p_amount_b, p_day_out_b, p_system_b, p_account_c, p_amount_c, p_day_out_c, p_system_c,
+         p_day, p_created_us, 1152921504606846976, 1152921504606846976, p_now, p_recv, p_recv_phone, 'received', p_amount, p_send_phone, '');
+      COMMIT;
+   END]])
+   con:disconnect()
+end
 
 function thread_init()
    drv = sysbench.sql.driver()
@@ -69,12 +98,19 @@ function event()
    for i = #legs + 1, 3 do
       legs[i] = {0, 0, 0, 0}
    end
+   local a, b, c = legs[1], legs[2], legs[3]
+   if sysbench.opt.one_trip ~= 0 then
+      con:query(string.format([[CALL ceiling_transfer(%s, %d, %d, '%s', '%s', %s, %s, '%s',
+         %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d)]],
+         s.user, amount, fee, r.phone, key, now, r.user, s.phone,
+         a[1], a[2], a[3], a[4], b[1], b[2], b[3], b[4], c[1], c[2], c[3], c[4], sysbench.opt.day, t * 1000000))
+      return
+   end
    con:query(string.format([[INSERT INTO transactions (user_id, type, direction, status, amount_msat, fee_msat,
       counterparty_phone, description, idempotency_key, created_at, updated_at)
       VALUES (%s, 'send', 'out', 'completed', %d, %d, '%s', '', '%s', %s, %s),
              (%s, 'receive', 'in', 'completed', %d, 0, '%s', '', '%s/receive', %s, %s)]],
       s.user, amount, fee, r.phone, key, now, now, r.user, amount, s.phone, key, now, now))
-   local a, b, c = legs[1], legs[2], legs[3]
    con:query(string.format([[CALL post_legs(LAST_INSERT_ID(), %s, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d,
       %d, %d, 1152921504606846976, 1152921504606846976, %s, %s, '%s', 'received', %d, '%s', '')]],
       s.user, a[1], a[2], a[3], a[4], b[1], b[2], b[3], b[4], c[1], c[2], c[3], c[4],
