@@ -191,6 +191,12 @@ func (s *Sim) stkPush(w http.ResponseWriter, f fields) {
 			"Unable to lock subscriber, a transaction is already in process for the current subscriber")
 		return
 	}
+	o := s.stkOut.next(phone)
+	s.hold(w, o.Answer.After)
+	if o.Answer.Refuse {
+		s.fail(w, http.StatusBadRequest, codeBadRequest, "Bad Request - Request refused")
+		return
+	}
 	now := s.cfg.Now()
 	t := &stkTxn{
 		merchantID:  s.id("sim-m-"),
@@ -203,7 +209,6 @@ func (s *Sim) stkPush(w http.ResponseWriter, f fields) {
 	}
 	s.stk[t.checkoutID] = t
 	s.phoneLock[phone] = t.checkoutID
-	o := s.stkOut.next(phone)
 	t.delivery = o.Delivery
 	writeJSON(w, http.StatusOK, map[string]string{
 		"MerchantRequestID":   t.merchantID,
@@ -406,6 +411,12 @@ func (s *Sim) acceptB2C(w http.ResponseWriter, oid, phone string, amount int64, 
 		s.fail(w, http.StatusConflict, "409.001.01", "Duplicate OriginatorConversationID")
 		return
 	}
+	o := s.b2cOut.next(phone)
+	s.hold(w, o.Answer.After)
+	if o.Answer.Refuse {
+		s.fail(w, http.StatusBadRequest, codeBadRequest, "Bad Request - Request refused")
+		return
+	}
 	now := s.cfg.Now()
 	t := &b2cTxn{
 		originatorID:   oid,
@@ -417,7 +428,6 @@ func (s *Sim) acceptB2C(w http.ResponseWriter, oid, phone string, amount int64, 
 		at:             now,
 	}
 	s.b2c[oid] = t
-	o := s.b2cOut.next(phone)
 	code := o.ResultCode
 	if !valid {
 		code = ResultInitiatorInvalid

@@ -1,5 +1,7 @@
 package darajasim
 
+import "time"
+
 // Result codes M-Pesa reports, as the simulator uses them.
 const (
 	ResultPaid               = 0
@@ -59,6 +61,7 @@ const (
 type STKOutcome struct {
 	ResultCode int
 	Delivery   Delivery
+	Answer     Answer
 }
 
 // B2COutcome is what happens to one B2C payment: its ResultCode (0 paid)
@@ -66,6 +69,20 @@ type STKOutcome struct {
 type B2COutcome struct {
 	ResultCode int
 	Delivery   Delivery
+	Answer     Answer
+}
+
+// Answer is how Daraja answers the request itself. The zero value accepts
+// it at once.
+type Answer struct {
+	// After holds the answer this long: a slow Daraja. The request is
+	// taken on (or refused) when it arrives; only its answer waits, and a
+	// callback is not held behind it (Daraja's may overtake its answer).
+	After time.Duration
+	// Refuse refuses the request in Daraja's error shape (HTTP 400,
+	// 400.002.02) instead of accepting it: nothing is taken on, no
+	// callback comes, and a B2C's OriginatorConversationID stays unused.
+	Refuse bool
 }
 
 // choice is the default, per-phone and queued outcomes of one kind.

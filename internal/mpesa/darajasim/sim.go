@@ -178,7 +178,8 @@ func New(cfg Config) (*Sim, error) {
 // CertPEM is the simulator's certificate, for the client's Config.CertPEM.
 func (s *Sim) CertPEM() []byte { return bytes.Clone(s.certPEM) }
 
-// ServeHTTP records the request and answers it as Daraja would.
+// ServeHTTP records the request and answers it as Daraja would, after
+// the answer's Answer.After when its outcome holds it.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
@@ -186,21 +187,42 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	rec := &statusWriter{header: w.Header(), status: http.StatusOK}
 	s.mux.ServeHTTP(rec, r)
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{At: s.cfg.Now(), Method: r.Method, Path: r.URL.Path, Body: body, Status: rec.status})
 	s.mu.Unlock()
+	if rec.hold > 0 {
+		t := time.NewTimer(rec.hold)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body.Bytes())
 }
 
+// statusWriter keeps a handler's answer until ServeHTTP writes it, and
+// how long to hold it.
 type statusWriter struct {
-	http.ResponseWriter
+	header http.Header
 	status int
+	body   bytes.Buffer
+	hold   time.Duration
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
+func (w *statusWriter) Header() http.Header         { return w.header }
+func (w *statusWriter) WriteHeader(code int)        { w.status = code }
+func (w *statusWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+
+// hold has the answer being written to w wait d before it is sent.
+func (s *Sim) hold(w http.ResponseWriter, d time.Duration) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.hold = d
+	}
 }
 
 // Requests is every request received so far, oldest first.

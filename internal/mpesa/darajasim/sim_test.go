@@ -253,3 +253,36 @@ func TestMpesaSimTransactionStatusByReceipt(t *testing.T) {
 		t.Fatalf("%+v, %v", st, err)
 	}
 }
+
+// TestMpesaSimSlowAndRefusedAnswers: an outcome's Answer holds Daraja's
+// answer (the push is on the phone meanwhile) or refuses the request in
+// Daraja's error shape, taking nothing on: the phone is free for the next
+// push, which is accepted.
+func TestMpesaSimSlowAndRefusedAnswers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 200, time.Hour)
+	const hold = 300 * time.Millisecond
+	h.sim.QueueSTK(darajasim.STKOutcome{Delivery: darajasim.DeliverLate, Answer: darajasim.Answer{After: hold, Refuse: true}},
+		darajasim.STKOutcome{Delivery: darajasim.DeliverLate, Answer: darajasim.Answer{After: hold}})
+	var e darajaError
+	start := time.Now()
+	h.post(t, "/mpesa/stkpush/v1/processrequest", h.token, h.stk(10), http.StatusBadRequest, &e)
+	if took := time.Since(start); took < hold {
+		t.Errorf("refusal answered after %s, want at least %s", took, hold)
+	}
+	if e.ErrorCode != "400.002.02" || e.RequestID == "" {
+		t.Errorf("refusal %+v", e)
+	}
+	var ok map[string]string
+	start = time.Now()
+	h.post(t, "/mpesa/stkpush/v1/processrequest", h.token, h.stk(10), http.StatusOK, &ok)
+	if took := time.Since(start); took < hold {
+		t.Errorf("acceptance answered after %s, want at least %s", took, hold)
+	}
+	if ok["ResponseCode"] != "0" {
+		t.Errorf("accepted %v", ok)
+	}
+	if rs := h.sim.Requests(); len(rs) != 3 || rs[1].Status != http.StatusBadRequest || rs[2].Status != http.StatusOK {
+		t.Errorf("requests %+v", rs)
+	}
+}
