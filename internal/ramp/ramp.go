@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/umeme-wallet/umeme/internal/rates"
@@ -100,6 +101,11 @@ type Ramp struct {
 	Daraja Daraja
 	Config Config
 	Log    *slog.Logger
+	// Work is joined by the Daraja calls that outlive the request that
+	// made them (Sell's and Buy's, once the caller's deadline passed):
+	// whoever stops the server waits for it before closing the database.
+	// Nil leaves them untracked.
+	Work *sync.WaitGroup
 }
 
 func (r *Ramp) now() time.Time {
@@ -189,6 +195,55 @@ func (r *Ramp) log() *slog.Logger {
 // that started it, but bounded.
 func detached(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// outlive runs send (a request's sending to Daraja and the recording of
+// what Daraja answered) on dctx, in the background, and waits for it no
+// longer than the caller's ctx: a request once sent has its answer
+// recorded, but a slow Daraja must not hold a USSD hop past its deadline
+// (the gateway would end the session unanswered, and the user, told
+// nothing, might withdraw again). It is send's error when send ended
+// first; nil when ctx ended first: the request has been started, and send
+// finishes alone, a refusal it learns telling the user by text. cancel is
+// dctx's, called once send has ended.
+func (r *Ramp) outlive(ctx, dctx context.Context, cancel context.CancelFunc, transactionID int64, send func(ctx context.Context) error) error {
+	var (
+		mu   sync.Mutex
+		gone bool // the caller returned before send ended
+		done = make(chan error, 1)
+	)
+	work := func() {
+		defer cancel()
+		err := send(dctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if !gone {
+			done <- err
+			return
+		}
+		if err != nil {
+			r.log().Warn("mpesa: a request finished after its caller had gone", "transaction", transactionID, "err", err)
+		}
+	}
+	if r.Work != nil {
+		r.Work.Go(work)
+	} else {
+		go work()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case err := <-done: // it ended with the caller's ctx: its answer stands
+		return err
+	default:
+		gone = true
+		return nil
+	}
 }
 
 func refused(err error) bool { return errors.Is(err, ErrRefused) && !errors.Is(err, ErrDuplicate) }

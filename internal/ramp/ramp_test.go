@@ -97,10 +97,14 @@ func serverOn(t *testing.T, db database.DB, sim *darajasim.Sim, simURL string, c
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := &ramp.Ramp{Wallet: w, Daraja: ramp.Client{C: client}, Log: log, Config: ramp.Config{QueryAfter: 90 * time.Second, Now: c.Now}}
+	// The requests left to finish in the background end before the
+	// callback server and the database close.
+	work := &sync.WaitGroup{}
+	r := &ramp.Ramp{Wallet: w, Daraja: ramp.Client{C: client}, Log: log, Config: ramp.Config{QueryAfter: 90 * time.Second, Now: c.Now}, Work: work}
 	api := &httpapi.Server{DB: db, Log: log, Ramp: r, MpesaCallbackToken: token}
 	apiSrv := httptest.NewServer(api.Routes())
 	t.Cleanup(apiSrv.Close)
+	t.Cleanup(work.Wait)
 	r.Config.CallbackBase = apiSrv.URL + "/cb/" + token
 	return &world{w: w, sim: sim, ramp: r, clock: c, api: r.Config.CallbackBase}
 }

@@ -20,7 +20,9 @@ var ErrBusy = errors.New("an m-pesa prompt is already on the phone")
 // CheckoutRequestID recorded, so that a callback always finds its top-up.
 // A push Daraja refuses fails the top-up at once (nothing was charged); a
 // push whose answer was lost stays pending, and the reconciler gives it up
-// when it has never been acknowledged.
+// when it has never been acknowledged. Buy returns by ctx's end: a push
+// Daraja has not answered by then is reported started (nil), and its
+// answer is recorded in the background.
 func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key string) (store.Transaction, error) {
 	t, fresh, err := r.Wallet.StartTopup(ctx, userID, q, r.queryAfter(), key)
 	if err != nil {
@@ -29,40 +31,44 @@ func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key s
 	// The push and the recording of its id must not be cut short by the
 	// user's request ending: the prompt reaches the phone anyway. Nor its
 	// marking: the top-up may have been learned past the caller's deadline
-	// (its commit's answer was lost, wallet.StartTopup).
+	// (its commit's answer was lost, wallet.StartTopup). Nor do they hold
+	// the caller past its end.
 	dctx, cancel := detached(ctx, 30*time.Second)
-	defer cancel()
+	return t, r.outlive(ctx, dctx, cancel, t.ID, func(ctx context.Context) error { return r.push(ctx, t, fresh) })
+}
+
+// push sends top-up t's STK push, if this call is the one to (claim), and
+// records Daraja's answer: its CheckoutRequestID, or, on a definite
+// refusal, the top-up's failure (the user is texted).
+func (r *Ramp) push(ctx context.Context, t store.Transaction, fresh bool) error {
 	// One call pushes (claim): a second prompt for one top-up could be
 	// paid twice, and the first may be on the phone.
-	req, send, err := r.claim(dctx, t, fresh)
+	req, send, err := r.claim(ctx, t, fresh)
 	if err != nil {
-		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
+		return fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
 	}
 	if !send {
-		return t, nil
+		return nil
 	}
-	checkout, err := r.Daraja.STKPush(dctx, STKPush{
+	checkout, err := r.Daraja.STKPush(ctx, STKPush{
 		Phone: req.Phone, AmountKES: req.AmountKES, Reference: fmt.Sprintf("UMEME%d", t.ID%10_000_000), Description: "Buy bitcoin",
 		CallbackURL: r.url(PathSTK),
 	})
 	switch {
 	case refused(err):
-		if _, ferr := r.Wallet.FailTopupByID(dctx, t.ID, "refused", err.Error()); ferr != nil {
+		if _, ferr := r.Wallet.FailTopupByID(ctx, t.ID, "refused", err.Error()); ferr != nil {
 			r.log().Error("mpesa top-up: failing a refused push", "transaction", t.ID, "err", ferr)
 		}
 		if errors.Is(err, ErrBusy) {
-			return t, ErrBusy
+			return ErrBusy
 		}
-		return t, fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
+		return fmt.Errorf("mpesa top-up %d: %w", t.ID, err)
 	case err != nil:
 		r.log().Warn("mpesa top-up: push outcome unknown; the reconciler will give it up if Daraja never acknowledged it",
 			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
-		return t, nil
+		return nil
 	}
-	if err := r.Wallet.RecordCheckout(dctx, t.ID, checkout); err != nil {
-		return t, err
-	}
-	return t, nil
+	return r.Wallet.RecordCheckout(ctx, t.ID, checkout)
 }
 
 // STKResult is an STK push's callback.

@@ -53,6 +53,9 @@ func TestRailCommitAnswerLost(t *testing.T) {
 		if err != nil || tr.ID == 0 {
 			t.Fatalf("%s: %v (id %d), though it committed", c.name, err, tr.ID)
 		}
+		// Learned past the caller's deadline, the request is sent in the
+		// background.
+		x.ramp.Work.Wait()
 		req, err := x.w.MpesaRequest(ctx, tr.ID)
 		if err != nil {
 			t.Fatal(err)

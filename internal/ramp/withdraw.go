@@ -15,6 +15,8 @@ import (
 // request, then the B2C payment is sent with the withdrawal's own
 // OriginatorConversationID. Daraja's definite refusal refunds at once; a
 // lost answer leaves the funds reserved until Daraja says what happened.
+// Sell returns by ctx's end: a payment Daraja has not answered by then is
+// reported started (nil), and its answer is recorded in the background.
 func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.MpesaQuote, key string) (store.Transaction, error) {
 	t, fresh, err := r.Wallet.ReserveFresh(ctx, auth, wallet.Reservation{
 		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: fmt.Sprintf("KES %d to M-Pesa", q.KES),
@@ -26,36 +28,42 @@ func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.Mpe
 	// From here the request's end does not cut it short: the reservation
 	// may have been learned past the caller's deadline (its commit's
 	// answer was lost, wallet.ReserveFresh), and a B2C sent must have its
-	// ConversationID recorded.
+	// ConversationID recorded. Nor does it hold the caller past its end.
 	dctx, cancel := detached(ctx, 30*time.Second)
-	defer cancel()
+	return t, r.outlive(ctx, dctx, cancel, t.ID, func(ctx context.Context) error { return r.sendWithdrawal(ctx, t, fresh) })
+}
+
+// sendWithdrawal sends withdrawal t's B2C payment, if this call is the one
+// to (claim), and records Daraja's answer: its ConversationID, or, on a
+// definite refusal, the refund (the user is texted).
+func (r *Ramp) sendWithdrawal(ctx context.Context, t store.Transaction, fresh bool) error {
 	// One call sends the payment (claim): never a second, which could
 	// pay twice, or, refused, refund what the first paid. Daraja's
 	// result, or Transaction Status, finishes it.
-	req, send, err := r.claim(dctx, t, fresh)
+	req, send, err := r.claim(ctx, t, fresh)
 	if err != nil {
 		// Never sent: the reconciler refunds it.
-		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
+		return fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
 	}
 	if !send {
-		return t, nil
+		return nil
 	}
-	conversation, err := r.Daraja.B2C(dctx, B2C{
+	conversation, err := r.Daraja.B2C(ctx, B2C{
 		OriginatorConversationID: req.OriginatorConversationID, Phone: req.Phone, AmountKES: req.AmountKES,
 		Remarks: "Umeme withdrawal", ResultURL: r.url(PathB2CResult), TimeoutURL: r.url(PathB2CTimeout),
 	})
 	switch {
 	case refused(err):
-		if _, rerr := r.Wallet.RefundMpesa(dctx, t.ID, "refused", "M-Pesa refused the payment."); rerr != nil {
-			return t, rerr
+		if _, rerr := r.Wallet.RefundMpesa(ctx, t.ID, "refused", "M-Pesa refused the payment."); rerr != nil {
+			return rerr
 		}
-		return t, fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
+		return fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
 	case err != nil:
 		r.log().Warn("mpesa withdrawal: payment outcome unknown; funds stay reserved until Daraja says",
 			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
-		return t, nil
+		return nil
 	}
-	return t, r.Wallet.RecordConversation(dctx, t.ID, conversation)
+	return r.Wallet.RecordConversation(ctx, t.ID, conversation)
 }
 
 // Result is a B2C result, or a Transaction Status result, as its callback
