@@ -56,8 +56,9 @@ type App struct {
 
 	stopCleanup context.CancelFunc
 	cleanupDone chan struct{}
-	// rails holds the rate refresher, the M-Pesa reconciler and the SMS
-	// outbox's sender.
+	// rails holds the rate refresher, the M-Pesa reconciler, the SMS
+	// outbox's sender, and the M-Pesa requests hops left to finish in the
+	// background (ramp.Ramp.Work).
 	rails         sync.WaitGroup
 	lightningDone chan struct{}
 
@@ -269,9 +270,22 @@ func (a *App) MetricsAddr() string {
 	return a.metricsLn.Addr().String()
 }
 
-// Close shuts the server down gracefully within ctx, then closes the database.
+// Close shuts the server down gracefully within ctx, then closes the
+// database. The HTTP server stops first: a hop can leave an M-Pesa request
+// to finish in the background (rails), and none may start after the wait
+// for them, which is bounded by the requests' own 30 s, not by ctx: a
+// request sent must have Daraja's answer recorded.
 func (a *App) Close(ctx context.Context) error {
 	var err error
+	if a.srv != nil {
+		err = a.srv.Shutdown(ctx)
+		if serveErr := <-a.done; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+	}
+	if a.metricsSrv != nil {
+		err = errors.Join(err, a.metricsSrv.Shutdown(ctx))
+	}
 	if a.stopCleanup != nil {
 		a.stopCleanup()
 		<-a.cleanupDone
@@ -283,15 +297,6 @@ func (a *App) Close(ctx context.Context) error {
 	if a.node != nil {
 		a.stopDial()
 		defer a.node.Close()
-	}
-	if a.srv != nil {
-		err = a.srv.Shutdown(ctx)
-		if serveErr := <-a.done; !errors.Is(serveErr, http.ErrServerClosed) {
-			err = errors.Join(err, serveErr)
-		}
-	}
-	if a.metricsSrv != nil {
-		err = errors.Join(err, a.metricsSrv.Shutdown(ctx))
 	}
 	if a.SMSPay != nil {
 		a.SMSPay.Close(ctx) // the texts it was still acting on

@@ -66,7 +66,9 @@ func (a *App) openMpesa(r *rates.Cache) (*ussd.Mpesa, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Ramp = &ramp.Ramp{Wallet: a.Wallet, Daraja: ramp.Client{C: client}, Log: a.Log,
+	// The Daraja calls a hop leaves running past its deadline are rails
+	// work: Close waits for them before closing the database.
+	a.Ramp = &ramp.Ramp{Wallet: a.Wallet, Daraja: ramp.Client{C: client}, Log: a.Log, Work: &a.rails,
 		Config: ramp.Config{CallbackBase: callbackBase(m.CallbackURL, m.CallbackToken), QueryAfter: m.QueryAfter}}
 	return &ussd.Mpesa{Ramp: a.Ramp, Quoter: &rates.Quoter{Rates: r, SpreadBps: m.SpreadBps, TTL: m.QuoteTTL},
 		MinKES: m.MinKES, MaxKES: m.MaxKES, MinWithdrawKES: m.MinWithdrawKES}, nil
