@@ -109,6 +109,7 @@ type MpesaRequest struct {
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 	SentAt                   sql.NullTime
+	SentBy                   sql.NullString
 }
 
 type Notification struct {

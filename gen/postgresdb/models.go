@@ -108,6 +108,7 @@ type MpesaRequest struct {
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 	SentAt                   *time.Time
+	SentBy                   *string
 }
 
 type Notification struct {

@@ -60,7 +60,7 @@ func (q *Queries) CloseUnsentMpesaRequest(ctx context.Context, arg CloseUnsentMp
 }
 
 const getMpesaRequest = `-- name: GetMpesaRequest :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests WHERE transaction_id = $1
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at, sent_by FROM mpesa_requests WHERE transaction_id = $1
 `
 
 func (q *Queries) GetMpesaRequest(ctx context.Context, transactionID int64) (MpesaRequest, error) {
@@ -84,12 +84,13 @@ func (q *Queries) GetMpesaRequest(ctx context.Context, transactionID int64) (Mpe
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SentAt,
+		&i.SentBy,
 	)
 	return i, err
 }
 
 const getMpesaRequestByCheckout = `-- name: GetMpesaRequestByCheckout :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests WHERE checkout_request_id = $1
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at, sent_by FROM mpesa_requests WHERE checkout_request_id = $1
 `
 
 func (q *Queries) GetMpesaRequestByCheckout(ctx context.Context, checkoutRequestID *string) (MpesaRequest, error) {
@@ -113,12 +114,13 @@ func (q *Queries) GetMpesaRequestByCheckout(ctx context.Context, checkoutRequest
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SentAt,
+		&i.SentBy,
 	)
 	return i, err
 }
 
 const getMpesaRequestByOriginator = `-- name: GetMpesaRequestByOriginator :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests WHERE originator_conversation_id = $1
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at, sent_by FROM mpesa_requests WHERE originator_conversation_id = $1
 `
 
 func (q *Queries) GetMpesaRequestByOriginator(ctx context.Context, originatorConversationID *string) (MpesaRequest, error) {
@@ -142,12 +144,13 @@ func (q *Queries) GetMpesaRequestByOriginator(ctx context.Context, originatorCon
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SentAt,
+		&i.SentBy,
 	)
 	return i, err
 }
 
 const getUnacknowledgedTopup = `-- name: GetUnacknowledgedTopup :one
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at, sent_by FROM mpesa_requests
 WHERE kind = 'topup' AND phone = $1 AND amount_kes = $2
   AND checkout_request_id IS NULL AND next_check_at IS NOT NULL
 ORDER BY transaction_id DESC
@@ -183,6 +186,7 @@ func (q *Queries) GetUnacknowledgedTopup(ctx context.Context, arg GetUnacknowled
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SentAt,
+		&i.SentBy,
 	)
 	return i, err
 }
@@ -225,7 +229,7 @@ func (q *Queries) InsertMpesaRequest(ctx context.Context, arg InsertMpesaRequest
 }
 
 const listDueMpesaRequests = `-- name: ListDueMpesaRequests :many
-SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at FROM mpesa_requests
+SELECT transaction_id, kind, phone, amount_kes, rate_millikes_per_btc, spread_bps, checkout_request_id, originator_conversation_id, conversation_id, receipt, result_code, result_desc, checks, next_check_at, created_at, updated_at, sent_at, sent_by FROM mpesa_requests
 WHERE next_check_at IS NOT NULL AND next_check_at <= $1
 ORDER BY next_check_at, transaction_id
 LIMIT $2
@@ -264,6 +268,7 @@ func (q *Queries) ListDueMpesaRequests(ctx context.Context, arg ListDueMpesaRequ
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SentAt,
+			&i.SentBy,
 		); err != nil {
 			return nil, err
 		}
@@ -276,22 +281,28 @@ func (q *Queries) ListDueMpesaRequests(ctx context.Context, arg ListDueMpesaRequ
 }
 
 const markMpesaSent = `-- name: MarkMpesaSent :execrows
-UPDATE mpesa_requests SET sent_at = $1, updated_at = $2
-WHERE transaction_id = $3 AND sent_at IS NULL AND next_check_at IS NOT NULL
+UPDATE mpesa_requests SET sent_at = $1, sent_by = $2, updated_at = $3
+WHERE transaction_id = $4 AND sent_at IS NULL AND next_check_at IS NOT NULL
 `
 
 type MarkMpesaSentParams struct {
 	SentAt        *time.Time
+	SentBy        *string
 	Now           time.Time
 	TransactionID int64
 }
 
-// Records that the request to Daraja is about to leave, in its own
-// committed statement before the call; 0 rows means it was marked already
-// or closed meanwhile (an unsent request the reconciler finished), and then
-// it must not be sent.
+// Records that the request to Daraja is about to leave, committed before
+// the call, with the token of the call that marks it (sent_by); 0 rows
+// means it was marked already or closed meanwhile (an unsent request the
+// reconciler finished), and then it must not be sent.
 func (q *Queries) MarkMpesaSent(ctx context.Context, arg MarkMpesaSentParams) (int64, error) {
-	result, err := q.db.Exec(ctx, markMpesaSent, arg.SentAt, arg.Now, arg.TransactionID)
+	result, err := q.db.Exec(ctx, markMpesaSent,
+		arg.SentAt,
+		arg.SentBy,
+		arg.Now,
+		arg.TransactionID,
+	)
 	if err != nil {
 		return 0, err
 	}

@@ -289,6 +289,9 @@ func (a *App) Close(ctx context.Context) error {
 	if a.stopCleanup != nil {
 		a.stopCleanup()
 		<-a.cleanupDone
+		if a.Ramp != nil {
+			a.Ramp.Stop() // no hop adds to rails after the wait
+		}
 		a.rails.Wait()
 		if a.lightningDone != nil {
 			<-a.lightningDone

@@ -106,6 +106,19 @@ type Ramp struct {
 	// whoever stops the server waits for it before closing the database.
 	// Nil leaves them untracked.
 	Work *sync.WaitGroup
+
+	stopMu  sync.Mutex
+	stopped bool // Stop was called: nothing joins Work any more
+}
+
+// Stop ends Work's growth, before whoever stops the server waits for it:
+// a call that would have left its Daraja call running from now on waits
+// for it instead (a hop still running when the HTTP server gave up
+// waiting for it).
+func (r *Ramp) Stop() {
+	r.stopMu.Lock()
+	r.stopped = true
+	r.stopMu.Unlock()
 }
 
 func (r *Ramp) now() time.Time {
@@ -137,8 +150,17 @@ func (r *Ramp) unsentAfter() time.Duration { return r.queryAfter() }
 
 // markSent records that a request is about to leave for Daraja and returns
 // it: an error, or a request closed meanwhile, means it must not be sent.
+// The mark has markTimeout of its own, so that a mark whose COMMIT is
+// answered into the void is settled and read back (wallet.MarkMpesaSent)
+// with time left to send.
 func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
-	req, ok, err := r.Wallet.MarkMpesaSent(ctx, transactionID)
+	mctx, cancel := context.WithTimeout(ctx, markTimeout)
+	defer cancel()
+	req, ok, err := r.Wallet.MarkMpesaSent(mctx, transactionID)
+	if errors.Is(err, wallet.ErrOutcomeUnknown) || errors.Is(err, store.ErrOutcomeUnknown) {
+		r.log().Error("mpesa: whether the request was marked sent could not be learned; it is not sent, and if it was marked an operator finishes it",
+			"transaction", transactionID, "err", err)
+	}
 	if err != nil {
 		return store.MpesaRequest{}, err
 	}
@@ -147,6 +169,10 @@ func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRe
 	}
 	return req, nil
 }
+
+// markTimeout bounds marking a request sent, within the 30 s its call to
+// Daraja has (detached).
+const markTimeout = 5 * time.Second
 
 // errNotSent is a request closed (by the reconciler) before it was sent.
 var errNotSent = errors.New("closed before it was sent; not sent")
@@ -197,6 +223,16 @@ func detached(ctx context.Context, d time.Duration) (context.Context, context.Ca
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
+// recording is the context on which Daraja's answer to a request is
+// recorded (its id, or a refusal's refund): its own recordTimeout, after
+// the call's 30 s (detached), whatever the call left of them.
+func recording(ctx context.Context) (context.Context, context.CancelFunc) {
+	return detached(ctx, recordTimeout)
+}
+
+// recordTimeout bounds recording Daraja's answer.
+const recordTimeout = 5 * time.Second
+
 // outlive runs send (a request's sending to Daraja and the recording of
 // what Daraja answered) on dctx, in the background, and waits for it no
 // longer than the caller's ctx: a request once sent has its answer
@@ -225,11 +261,18 @@ func (r *Ramp) outlive(ctx, dctx context.Context, cancel context.CancelFunc, tra
 			r.log().Warn("mpesa: a request finished after its caller had gone", "transaction", transactionID, "err", err)
 		}
 	}
+	r.stopMu.Lock()
+	if r.stopped {
+		r.stopMu.Unlock()
+		defer cancel()
+		return send(dctx)
+	}
 	if r.Work != nil {
 		r.Work.Go(work)
 	} else {
 		go work()
 	}
+	r.stopMu.Unlock()
 	select {
 	case err := <-done:
 		return err

@@ -165,3 +165,27 @@ func TestRailRefusalInTime(t *testing.T) {
 		x.waitStatus(t, wd.ID, store.StatusFailed)
 	})
 }
+
+// TestRailStoppedWaits: once the ramp is stopped (the server's Close,
+// about to wait for the calls hops left running), a Sell still running
+// leaves nothing in the background: it waits for Daraja's answer itself
+// and returns with it recorded (outside review: a hop the HTTP server gave
+// up waiting for could start a call after Close's wait, untracked, or
+// panic the WaitGroup).
+func TestRailStoppedWaits(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		x := newWorld(t, db)
+		_, auth := x.user(t, 10_000_000)
+		x.sim.QueueB2C(darajasim.B2COutcome{Delivery: darajasim.DeliverLate, Answer: darajasim.Answer{After: darajaSlow}})
+		x.ramp.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), callerDeadline)
+		defer cancel()
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(300), "stopped-sell")
+		if err != nil {
+			t.Fatalf("sell: %v", err)
+		}
+		if req := x.mpesaRequest(t, wd.ID); req.ConversationID == "" {
+			t.Errorf("a stopped ramp's Sell returned before Daraja answered (request %+v): its call was left running", req)
+		}
+	})
+}

@@ -54,9 +54,13 @@ func (r *Ramp) push(ctx context.Context, t store.Transaction, fresh bool) error 
 		Phone: req.Phone, AmountKES: req.AmountKES, Reference: fmt.Sprintf("UMEME%d", t.ID%10_000_000), Description: "Buy bitcoin",
 		CallbackURL: r.url(PathSTK),
 	})
+	// Daraja's answer is recorded on a context of its own: the call may
+	// have used up ctx.
+	rctx, cancel := recording(ctx)
+	defer cancel()
 	switch {
 	case refused(err):
-		if _, ferr := r.Wallet.FailTopupByID(ctx, t.ID, "refused", err.Error()); ferr != nil {
+		if _, ferr := r.Wallet.FailTopupByID(rctx, t.ID, "refused", err.Error()); ferr != nil {
 			r.log().Error("mpesa top-up: failing a refused push", "transaction", t.ID, "err", ferr)
 		}
 		if errors.Is(err, ErrBusy) {
@@ -68,7 +72,7 @@ func (r *Ramp) push(ctx context.Context, t store.Transaction, fresh bool) error 
 			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
 		return nil
 	}
-	return r.Wallet.RecordCheckout(ctx, t.ID, checkout)
+	return r.Wallet.RecordCheckout(rctx, t.ID, checkout)
 }
 
 // STKResult is an STK push's callback.

@@ -190,8 +190,8 @@ type cutTx struct {
 	s *readCut
 }
 
-func (t cutTx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error) {
-	ok, err := t.Tx.MarkMpesaSent(ctx, transactionID, now)
+func (t cutTx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time, by string) (bool, error) {
+	ok, err := t.Tx.MarkMpesaSent(ctx, transactionID, now, by)
 	if ok && err == nil && t.s.armed.Load() {
 		t.s.marked.Store(true)
 	}
@@ -203,4 +203,155 @@ func (t cutTx) MpesaRequest(ctx context.Context, transactionID int64) (store.Mpe
 		return store.MpesaRequest{}, errReadCut
 	}
 	return t.Tx.MpesaRequest(ctx, transactionID)
+}
+
+// TestRailMarkCommitAnswerLost: the COMMIT of a request's mark is answered
+// into the void, and the store settles it (store.ErrCommitUnanswered: it
+// committed, or never will). The call learns which by the token its mark
+// wrote (outside review of a11d47e: it took the mark as failed, so a
+// request marked sent was never sent, and only an operator could finish
+// it, a day later):
+//   - committed: the request is this call's, and it is sent, once;
+//   - never committed: nothing is sent, and the next repeat sends it;
+//   - another call marked it (a twin with the same key): that call sends
+//     it, not this one.
+//
+// The store is real; a wrapper answers the mark's transaction
+// ErrCommitUnanswered after it committed or rolled it back.
+func TestRailMarkCommitAnswerLost(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		lost := &markAnswerLost{DB: db}
+		x := newWorld(t, lost)
+		_, auth := x.user(t, 10_000_000)
+		sends := 0
+		for _, c := range []struct {
+			name      string
+			rollback  bool   // the settled COMMIT never committed
+			twin      bool   // another call marked it first
+			wantSends int    // B2C calls this case makes, its repeat included
+			key       string // the withdrawal's idempotency key
+		}{
+			{"committed", false, false, 1, "mark-lost-committed"},
+			{"never committed", true, false, 1, "mark-lost-rolled-back"},
+			{"a twin marked it", false, true, 0, "mark-lost-twin"},
+		} {
+			q := x.quote(300)
+			wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
+				Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
+				IdempotencyKey: c.key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
+			})
+			if err != nil || !fresh {
+				t.Fatalf("%s: reserve: %v (fresh %v)", c.name, err, fresh)
+			}
+			if c.twin {
+				if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+					_, err := tx.MarkMpesaSent(ctx, wd.ID, time.Now(), "the-twin")
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lost.rollback = c.rollback
+			lost.armed.Store(true)
+			_, err = x.ramp.Sell(ctx, auth, q, c.key)
+			x.ramp.Work.Wait()
+			if !lost.fired.CompareAndSwap(true, false) {
+				t.Fatalf("%s: the mark's commit was never answered into the void (sell: %v)", c.name, err)
+			}
+			if _, err := x.ramp.Sell(ctx, auth, q, c.key); err != nil {
+				t.Fatalf("%s: repeat: %v", c.name, err)
+			}
+			x.ramp.Work.Wait()
+			sends += c.wantSends
+			req, rerr := x.w.MpesaRequest(ctx, wd.ID)
+			if got := x.calls("b2c"); got != sends || rerr != nil {
+				t.Fatalf("%s: Daraja got %d B2C calls in all, want %d (first call: %v; request %+v %v)", c.name, got, sends, err, req, rerr)
+			}
+			if c.wantSends == 1 && (req.SentAt == nil || req.ConversationID == "") {
+				t.Errorf("%s: request after the repeat: %+v", c.name, req)
+			}
+		}
+	})
+}
+
+// markAnswerLost answers, once armed, a transaction that marked (or tried
+// to mark) an M-Pesa request sent store.ErrCommitUnanswered, after
+// committing it, or after rolling it back when rollback is set: what the
+// store reports once it settled a COMMIT whose answer was lost.
+type markAnswerLost struct {
+	database.DB
+	armed, fired atomic.Bool
+	rollback     bool
+}
+
+var errRolledBack = errors.New("rolled back (test)")
+
+func (s *markAnswerLost) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	var marking bool
+	err := s.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		marking = false
+		if err := fn(ctx, markingTx{Tx: tx, marking: &marking}); err != nil {
+			return err
+		}
+		if marking && s.rollback && s.armed.Load() {
+			return errRolledBack
+		}
+		return nil
+	})
+	if marking && s.armed.Load() && (err == nil || errors.Is(err, errRolledBack)) {
+		s.armed.Store(false)
+		s.fired.Store(true)
+		return store.Classify(store.ErrCommitUnanswered, errors.New("commit: answer lost (test)"))
+	}
+	return err
+}
+
+type markingTx struct {
+	store.Tx
+	marking *bool
+}
+
+func (t markingTx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time, by string) (bool, error) {
+	*t.marking = true
+	return t.Tx.MarkMpesaSent(ctx, transactionID, now, by)
+}
+
+// TestRailMarkCommitAnswerLostProxied: the same on a real MariaDB, whose
+// answer to the mark's COMMIT a TCP proxy drops. The request is reserved
+// first (as by a first call that died), so the COMMIT the proxy watches
+// for is the mark's. The mark's own deadline (markTimeout) leaves the
+// call time to settle it, learn it committed, and send, once.
+func TestRailMarkCommitAnswerLostProxied(t *testing.T) {
+	db, proxy, _ := dbtest.OpenProxied(t, "mysql", database.Options{MaxConns: 4})
+	ctx := context.Background()
+	x := newWorld(t, db)
+	_, auth := x.user(t, 10_000_000)
+	// A first withdrawal, untouched, opens the pools' connections.
+	if _, err := x.ramp.Sell(ctx, auth, x.quote(100), "warm-sell"); err != nil {
+		t.Fatal(err)
+	}
+	x.ramp.Work.Wait()
+	before := x.calls("b2c")
+	q := x.quote(300)
+	wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
+		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
+		IdempotencyKey: "proxied-mark-lost", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
+	})
+	if err != nil || !fresh {
+		t.Fatalf("reserve: %v (fresh %v)", err, fresh)
+	}
+	proxy.LoseRepliesAfter("COMMIT")
+	if _, err := x.ramp.Sell(ctx, auth, q, "proxied-mark-lost"); err != nil {
+		t.Fatalf("sell, its mark's COMMIT answer lost: %v", err)
+	}
+	x.ramp.Work.Wait()
+	if _, err := x.ramp.Sell(ctx, auth, q, "proxied-mark-lost"); err != nil {
+		t.Fatalf("sell again: %v", err)
+	}
+	x.ramp.Work.Wait()
+	req, err := x.w.MpesaRequest(ctx, wd.ID)
+	if got := x.calls("b2c") - before; got != 1 || err != nil || req.ConversationID == "" {
+		t.Errorf("withdrawal %d: Daraja got %d B2C calls, want 1; request %+v %v", wd.ID, got, req, err)
+	}
 }

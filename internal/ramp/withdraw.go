@@ -52,9 +52,15 @@ func (r *Ramp) sendWithdrawal(ctx context.Context, t store.Transaction, fresh bo
 		OriginatorConversationID: req.OriginatorConversationID, Phone: req.Phone, AmountKES: req.AmountKES,
 		Remarks: "Umeme withdrawal", ResultURL: r.url(PathB2CResult), TimeoutURL: r.url(PathB2CTimeout),
 	})
+	// Daraja's answer is recorded on a context of its own: the call may
+	// have used up ctx.
+	rctx, cancel := recording(ctx)
+	defer cancel()
 	switch {
 	case refused(err):
-		if _, rerr := r.Wallet.RefundMpesa(ctx, t.ID, "refused", "M-Pesa refused the payment."); rerr != nil {
+		if _, rerr := r.Wallet.RefundMpesa(rctx, t.ID, "refused", "M-Pesa refused the payment."); rerr != nil {
+			r.log().Error("mpesa withdrawal: refunding a refused payment failed; it stays reserved until an operator refunds it",
+				"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", rerr)
 			return rerr
 		}
 		return fmt.Errorf("mpesa withdrawal %d: %w", t.ID, err)
@@ -63,7 +69,7 @@ func (r *Ramp) sendWithdrawal(ctx context.Context, t store.Transaction, fresh bo
 			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
 		return nil
 	}
-	return r.Wallet.RecordConversation(ctx, t.ID, conversation)
+	return r.Wallet.RecordConversation(rctx, t.ID, conversation)
 }
 
 // Result is a B2C result, or a Transaction Status result, as its callback

@@ -41,7 +41,10 @@ type MpesaRequest struct {
 	NextCheckAt *time.Time
 	// SentAt is when the request was marked as about to leave for Daraja;
 	// nil: it certainly never left.
-	SentAt    *time.Time
+	SentAt *time.Time
+	// SentBy is the token of the call that marked it sent ("" when not
+	// marked, or marked before tokens): only that call sends it.
+	SentBy    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

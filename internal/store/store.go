@@ -315,9 +315,10 @@ type Tx interface {
 	// request is closed.
 	ScheduleMpesaCheck(ctx context.Context, transactionID int64, next, now time.Time) (bool, error)
 	// MarkMpesaSent records, before Daraja is called, that a request may
-	// leave; false when it was marked already or is closed (then it must
+	// leave, and the token of the call that marks it (by, the request's
+	// SentBy); false when it was marked already or is closed (then it must
 	// not be sent).
-	MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error)
+	MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time, by string) (bool, error)
 	// CloseUnsentMpesaRequest closes an open request never marked sent;
 	// false when it was sent or closed meanwhile.
 	CloseUnsentMpesaRequest(ctx context.Context, transactionID int64, now time.Time) (bool, error)

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -9,12 +11,12 @@ import (
 	"github.com/umeme-wallet/umeme/internal/store"
 )
 
-// A request to Daraja is marked sent (MarkMpesaSent) in its own committed
-// statement just before Daraja is called, so that what a crash or a lost
-// answer leaves behind can be told apart: a request never marked sent
-// certainly never reached Daraja and can be finished without asking (a
-// withdrawal refunded, a top-up failed: nothing was charged); one marked
-// sent may have, and its outcome is never guessed. What Daraja cannot
+// A request to Daraja is marked sent (MarkMpesaSent), committed just
+// before Daraja is called, so that what a crash or a lost answer leaves
+// behind can be told apart: a request never marked sent certainly never
+// reached Daraja and can be finished without asking (a withdrawal
+// refunded, a top-up failed: nothing was charged); one marked sent may
+// have, and its outcome is never guessed. What Daraja cannot
 // answer is decided by an operator (ResolveMpesa), in the audit log.
 
 // The result codes of the requests Daraja could not decide.
@@ -40,23 +42,56 @@ const (
 // one transaction: a read that fails undoes the mark, so a request is
 // never left marked sent by a call that could not send it (outside
 // review: it then waited for an operator, its money reserved).
+//
+// The mark carries a token of this call. When its COMMIT is answered into
+// the void (store.ErrCommitUnanswered: the store settled it, so it
+// committed or never will), the request is read on a context of its own:
+// marked with this call's token, it is this call's to send; not marked,
+// it never was. Nothing else tells them apart: a twin call with the same
+// key may have marked it meanwhile, at the same time for all we know.
+// Anything that cannot be told is ErrOutcomeUnknown, and the request is
+// not sent by this call (if it was marked, only an operator finishes it).
 func (w *Service) MarkMpesaSent(ctx context.Context, transactionID int64) (store.MpesaRequest, bool, error) {
 	var (
 		req store.MpesaRequest
 		ok  bool
 	)
+	token := sendToken()
 	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		if ok, err = tx.MarkMpesaSent(ctx, transactionID, w.now()); err != nil || !ok {
+		if ok, err = tx.MarkMpesaSent(ctx, transactionID, w.now(), token); err != nil || !ok {
 			return err
 		}
 		req, err = tx.MpesaRequest(ctx, transactionID)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err == nil:
+		return req, ok, nil
+	case !errors.Is(err, store.ErrCommitUnanswered):
 		return store.MpesaRequest{}, false, err
 	}
-	return req, ok, nil
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
+	req, rerr := w.MpesaRequest(rctx, transactionID)
+	switch {
+	case rerr != nil:
+		return store.MpesaRequest{}, false, fmt.Errorf("%w: %w (reading it: %v)", ErrOutcomeUnknown, err, rerr)
+	case req.SentBy == token:
+		return req, true, nil
+	case req.SentAt == nil:
+		return store.MpesaRequest{}, false, err
+	}
+	// Marked by another call: it sends it, as when this call's mark
+	// found it marked.
+	return store.MpesaRequest{}, false, nil
+}
+
+// sendToken names one call of MarkMpesaSent.
+func sendToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // NoteMpesaResult records an answer that leaves an open request open (a

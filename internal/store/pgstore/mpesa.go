@@ -29,7 +29,7 @@ func toMpesaRequest(r postgresdb.MpesaRequest) store.MpesaRequest {
 		RateMilliKESPerBTC: r.RateMillikesPerBtc, SpreadBps: int(r.SpreadBps), CheckoutRequestID: str(r.CheckoutRequestID),
 		OriginatorConversationID: str(r.OriginatorConversationID), ConversationID: str(r.ConversationID),
 		Receipt: str(r.Receipt), ResultCode: r.ResultCode, ResultDesc: r.ResultDesc, Checks: int(r.Checks),
-		NextCheckAt: timePtr(r.NextCheckAt), SentAt: timePtr(r.SentAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		NextCheckAt: timePtr(r.NextCheckAt), SentAt: timePtr(r.SentAt), SentBy: str(r.SentBy), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -127,8 +127,8 @@ func (t *tx) UnacknowledgedTopup(ctx context.Context, phone string, amountKES in
 	return toMpesaRequest(r), nil
 }
 
-func (t *tx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error) {
-	n, err := t.q.MarkMpesaSent(ctx, postgresdb.MarkMpesaSentParams{SentAt: nullTime(&now), Now: now.UTC(), TransactionID: transactionID})
+func (t *tx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time, by string) (bool, error) {
+	n, err := t.q.MarkMpesaSent(ctx, postgresdb.MarkMpesaSentParams{SentAt: nullTime(&now), SentBy: nullString(by), Now: now.UTC(), TransactionID: transactionID})
 	if err != nil {
 		return false, interpret(fmt.Errorf("mark mpesa request sent: %w", err))
 	}

@@ -29,7 +29,7 @@ func toMpesaRequest(r sqlitedb.MpesaRequest) store.MpesaRequest {
 		RateMilliKESPerBTC: r.RateMillikesPerBtc, SpreadBps: int(r.SpreadBps), CheckoutRequestID: r.CheckoutRequestID.String,
 		OriginatorConversationID: r.OriginatorConversationID.String, ConversationID: r.ConversationID.String,
 		Receipt: r.Receipt.String, ResultCode: r.ResultCode, ResultDesc: r.ResultDesc, Checks: int(r.Checks),
-		NextCheckAt: sqlvalue.TimePtr(r.NextCheckAt), SentAt: sqlvalue.TimePtr(r.SentAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		NextCheckAt: sqlvalue.TimePtr(r.NextCheckAt), SentAt: sqlvalue.TimePtr(r.SentAt), SentBy: r.SentBy.String, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -127,8 +127,8 @@ func (t *tx) UnacknowledgedTopup(ctx context.Context, phone string, amountKES in
 	return toMpesaRequest(r), nil
 }
 
-func (t *tx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time) (bool, error) {
-	n, err := t.q.MarkMpesaSent(ctx, sqlitedb.MarkMpesaSentParams{SentAt: sqlvalue.NullTime(&now), Now: now.UTC(), TransactionID: transactionID})
+func (t *tx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time, by string) (bool, error) {
+	n, err := t.q.MarkMpesaSent(ctx, sqlitedb.MarkMpesaSentParams{SentAt: sqlvalue.NullTime(&now), SentBy: sqlvalue.NullString(by), Now: now.UTC(), TransactionID: transactionID})
 	if err != nil {
 		return false, interpret(fmt.Errorf("mark mpesa request sent: %w", err))
 	}

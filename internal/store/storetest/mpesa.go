@@ -232,11 +232,11 @@ func testMpesaSent(t *testing.T, s store.Store) {
 			do   func() (bool, error)
 			want bool
 		}{
-			{"mark", func() (bool, error) { return tx.MarkMpesaSent(ctx, sent, later) }, true},
-			{"mark again", func() (bool, error) { return tx.MarkMpesaSent(ctx, sent, later) }, false},
+			{"mark", func() (bool, error) { return tx.MarkMpesaSent(ctx, sent, later, "first-call") }, true},
+			{"mark again", func() (bool, error) { return tx.MarkMpesaSent(ctx, sent, later, "second-call") }, false},
 			{"close a sent one as unsent", func() (bool, error) { return tx.CloseUnsentMpesaRequest(ctx, sent, later) }, false},
 			{"close an unsent one", func() (bool, error) { return tx.CloseUnsentMpesaRequest(ctx, unsent, later) }, true},
-			{"mark a closed one", func() (bool, error) { return tx.MarkMpesaSent(ctx, unsent, later) }, false},
+			{"mark a closed one", func() (bool, error) { return tx.MarkMpesaSent(ctx, unsent, later, "third-call") }, false},
 			{"note on an open one", func() (bool, error) {
 				return tx.NoteMpesaResult(ctx, store.MpesaResult{TransactionID: sent, ResultCode: "2032", ResultDesc: "not found", Now: later}, next)
 			}, true},
@@ -250,10 +250,10 @@ func testMpesaSent(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	if r := get(t, s, sent); r.SentAt == nil || !r.SentAt.Equal(later) || r.ResultCode != "2032" || r.NextCheckAt == nil || !r.NextCheckAt.Equal(next) {
+	if r := get(t, s, sent); r.SentAt == nil || !r.SentAt.Equal(later) || r.SentBy != "first-call" || r.ResultCode != "2032" || r.NextCheckAt == nil || !r.NextCheckAt.Equal(next) {
 		t.Errorf("sent request: %+v", r)
 	}
-	if r := get(t, s, unsent); r.SentAt != nil || r.NextCheckAt != nil || r.ResultCode != "" {
+	if r := get(t, s, unsent); r.SentAt != nil || r.SentBy != "" || r.NextCheckAt != nil || r.ResultCode != "" {
 		t.Errorf("closed unsent request: %+v", r)
 	}
 }

@@ -60,11 +60,11 @@ ORDER BY transaction_id DESC
 LIMIT 1;
 
 -- name: MarkMpesaSent :execrows
--- Records that the request to Daraja is about to leave, in its own
--- committed statement before the call; 0 rows means it was marked already
--- or closed meanwhile (an unsent request the reconciler finished), and then
--- it must not be sent.
-UPDATE mpesa_requests SET sent_at = sqlc.arg(sent_at), updated_at = sqlc.arg(now)
+-- Records that the request to Daraja is about to leave, committed before
+-- the call, with the token of the call that marks it (sent_by); 0 rows
+-- means it was marked already or closed meanwhile (an unsent request the
+-- reconciler finished), and then it must not be sent.
+UPDATE mpesa_requests SET sent_at = sqlc.arg(sent_at), sent_by = sqlc.arg(sent_by), updated_at = sqlc.arg(now)
 WHERE transaction_id = sqlc.arg(transaction_id) AND sent_at IS NULL AND next_check_at IS NOT NULL;
 
 -- name: CloseUnsentMpesaRequest :execrows

@@ -1,0 +1,1 @@
+ALTER TABLE mpesa_requests DROP COLUMN sent_by;
