@@ -111,14 +111,25 @@ type Ramp struct {
 	stopped bool // Stop was called: nothing joins Work any more
 }
 
-// Stop ends Work's growth, before whoever stops the server waits for it:
-// a call that would have left its Daraja call running from now on waits
-// for it instead (a hop still running when the HTTP server gave up
-// waiting for it).
+// Stop ends Work's growth, before whoever stops the server waits for it
+// and closes the database: from now on Sell and Buy start nothing
+// (ErrStopped). A hop still running then (the HTTP server gave up waiting
+// for it) may have reserved its request: it is not sent, nothing waiting
+// for it, and the reconciler finishes it as never sent (refunded, or
+// failed; its user texted), or a repeat sends it, after the restart.
 func (r *Ramp) Stop() {
 	r.stopMu.Lock()
 	r.stopped = true
 	r.stopMu.Unlock()
+}
+
+// ErrStopped is a request refused because the server is stopping.
+var ErrStopped = errors.New("the server is stopping; the request was not sent")
+
+func (r *Ramp) isStopped() bool {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	return r.stopped
 }
 
 func (r *Ramp) now() time.Time {
@@ -150,13 +161,8 @@ func (r *Ramp) unsentAfter() time.Duration { return r.queryAfter() }
 
 // markSent records that a request is about to leave for Daraja and returns
 // it: an error, or a request closed meanwhile, means it must not be sent.
-// The mark has markTimeout of its own, so that a mark whose COMMIT is
-// answered into the void is settled and read back (wallet.MarkMpesaSent)
-// with time left to send.
 func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRequest, error) {
-	mctx, cancel := context.WithTimeout(ctx, markTimeout)
-	defer cancel()
-	req, ok, err := r.Wallet.MarkMpesaSent(mctx, transactionID)
+	req, ok, err := r.Wallet.MarkMpesaSent(ctx, transactionID)
 	if errors.Is(err, wallet.ErrOutcomeUnknown) || errors.Is(err, store.ErrOutcomeUnknown) {
 		r.log().Error("mpesa: whether the request was marked sent could not be learned; it is not sent, and if it was marked an operator finishes it",
 			"transaction", transactionID, "err", err)
@@ -169,10 +175,6 @@ func (r *Ramp) markSent(ctx context.Context, transactionID int64) (store.MpesaRe
 	}
 	return req, nil
 }
-
-// markTimeout bounds marking a request sent, within the 30 s its call to
-// Daraja has (detached).
-const markTimeout = 5 * time.Second
 
 // errNotSent is a request closed (by the reconciler) before it was sent.
 var errNotSent = errors.New("closed before it was sent; not sent")
@@ -264,8 +266,8 @@ func (r *Ramp) outlive(ctx, dctx context.Context, cancel context.CancelFunc, tra
 	r.stopMu.Lock()
 	if r.stopped {
 		r.stopMu.Unlock()
-		defer cancel()
-		return send(dctx)
+		cancel()
+		return fmt.Errorf("mpesa request %d: %w", transactionID, ErrStopped)
 	}
 	if r.Work != nil {
 		r.Work.Go(work)

@@ -9,6 +9,7 @@ package ramp_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,26 +167,61 @@ func TestRailRefusalInTime(t *testing.T) {
 	})
 }
 
-// TestRailStoppedWaits: once the ramp is stopped (the server's Close,
-// about to wait for the calls hops left running), a Sell still running
-// leaves nothing in the background: it waits for Daraja's answer itself
-// and returns with it recorded (outside review: a hop the HTTP server gave
-// up waiting for could start a call after Close's wait, untracked, or
-// panic the WaitGroup).
-func TestRailStoppedWaits(t *testing.T) {
+// TestRailStopped: once the ramp is stopped (the server's Close, about to
+// wait for the calls hops left running, then close the database), nothing
+// is started: a Sell or Buy is refused before it reserves anything, and
+// one that reserved just before the stop does not send, so nothing runs
+// untracked against a closing database (outside reviews: a hop the HTTP
+// server gave up waiting for could add to the WaitGroup after its Wait,
+// then, made to wait itself, strand a refused withdrawal marked sent).
+// The reconciler refunds the reserved one as never sent.
+func TestRailStopped(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
-		x := newWorld(t, db)
-		_, auth := x.user(t, 10_000_000)
-		x.sim.QueueB2C(darajasim.B2COutcome{Delivery: darajasim.DeliverLate, Answer: darajasim.Answer{After: darajaSlow}})
-		x.ramp.Stop()
-		ctx, cancel := context.WithTimeout(context.Background(), callerDeadline)
-		defer cancel()
-		wd, err := x.ramp.Sell(ctx, auth, x.quote(300), "stopped-sell")
-		if err != nil {
-			t.Fatalf("sell: %v", err)
+		ctx := context.Background()
+		stop := &stopAfterCommit{DB: db}
+		x := newWorld(t, stop)
+		u, auth := x.user(t, 10_000_000)
+		stop.stop = x.ramp.Stop
+		stop.armed.Store(true)
+		wd, err := x.ramp.Sell(ctx, auth, x.quote(300), "reserved-then-stopped")
+		x.ramp.Work.Wait()
+		if !errors.Is(err, ramp.ErrStopped) || wd.ID == 0 {
+			t.Fatalf("sell reserved just before the stop: %v (id %d), want ErrStopped", err, wd.ID)
 		}
-		if req := x.mpesaRequest(t, wd.ID); req.ConversationID == "" {
-			t.Errorf("a stopped ramp's Sell returned before Daraja answered (request %+v): its call was left running", req)
+		if req := x.mpesaRequest(t, wd.ID); req.SentAt != nil || x.calls("b2c") != 0 {
+			t.Fatalf("a stopped ramp sent withdrawal %d: request %+v, %d B2C calls", wd.ID, req, x.calls("b2c"))
+		}
+		if _, err := x.ramp.Sell(ctx, auth, x.quote(200), "after-the-stop"); !errors.Is(err, ramp.ErrStopped) {
+			t.Errorf("sell after the stop: %v, want ErrStopped", err)
+		}
+		if _, err := x.ramp.Buy(ctx, u.ID, x.quote(200), "buy-after-the-stop"); !errors.Is(err, ramp.ErrStopped) {
+			t.Errorf("buy after the stop: %v, want ErrStopped", err)
+		}
+		x.clock.Advance(91 * time.Second)
+		x.checkDue(t)
+		got, _ := x.w.Transaction(ctx, wd.ID)
+		if b := balance(t, x.w, u.ID); got.Status != store.StatusFailed || b != 10_000_000 {
+			t.Errorf("the reserved withdrawal is %s, balance %d msat; want failed (refunded as never sent) and 10,000,000", got.Status, b)
+		}
+		if n := len(x.sim.Requests()); n != 0 {
+			t.Errorf("Daraja got %d requests from a stopped ramp", n)
 		}
 	})
+}
+
+// stopAfterCommit calls stop, once armed, right after the first
+// transaction that committed: the ramp is stopped between a request's
+// reservation and its sending.
+type stopAfterCommit struct {
+	database.DB
+	armed atomic.Bool
+	stop  func()
+}
+
+func (s *stopAfterCommit) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	err := s.DB.InTx(ctx, fn)
+	if err == nil && s.armed.CompareAndSwap(true, false) {
+		s.stop()
+	}
+	return err
 }

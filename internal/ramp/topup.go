@@ -24,6 +24,9 @@ var ErrBusy = errors.New("an m-pesa prompt is already on the phone")
 // Daraja has not answered by then is reported started (nil), and its
 // answer is recorded in the background.
 func (r *Ramp) Buy(ctx context.Context, userID int64, q wallet.MpesaQuote, key string) (store.Transaction, error) {
+	if r.isStopped() {
+		return store.Transaction{}, ErrStopped
+	}
 	t, fresh, err := r.Wallet.StartTopup(ctx, userID, q, r.queryAfter(), key)
 	if err != nil {
 		return t, err

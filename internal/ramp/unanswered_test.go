@@ -355,3 +355,55 @@ func TestRailMarkCommitAnswerLostProxied(t *testing.T) {
 		t.Errorf("withdrawal %d: Daraja got %d B2C calls, want 1; request %+v %v", wd.ID, got, req, err)
 	}
 }
+
+// TestRailMarkReadBackSlow: the mark committed, its COMMIT's answer was
+// lost, and reading it back is slow at first (the pool reconnecting, a
+// Galera node catching up, a busy server): 1.2 s. The call reads until
+// the request tells, within the time its call to Daraja has, and sends it,
+// once (outside review of b887f0d: the read had 1 s, and the request was
+// left marked and never sent, for an operator).
+func TestRailMarkReadBackSlow(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		lost := &markAnswerLost{DB: db}
+		slow := &slowFirstRead{markAnswerLost: lost}
+		x := newWorld(t, slow)
+		_, auth := x.user(t, 10_000_000)
+		q := x.quote(300)
+		wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
+			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
+			IdempotencyKey: "slow-read-back", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
+		})
+		if err != nil || !fresh {
+			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
+		}
+		lost.armed.Store(true)
+		_, err = x.ramp.Sell(ctx, auth, q, "slow-read-back")
+		x.ramp.Work.Wait()
+		if !slow.slowed.Load() {
+			t.Fatalf("the read back was never slowed (sell: %v)", err)
+		}
+		req, rerr := x.w.MpesaRequest(ctx, wd.ID)
+		if got := x.calls("b2c"); got != 1 || rerr != nil || req.ConversationID == "" {
+			t.Errorf("Daraja got %d B2C calls, want 1 (sell: %v; request %+v %v)", got, err, req, rerr)
+		}
+	})
+}
+
+// slowFirstRead holds the first read after markAnswerLost fired for
+// 1.2 s, longer than a hop's outcome read (1 s).
+type slowFirstRead struct {
+	*markAnswerLost
+	slowed atomic.Bool
+}
+
+func (s *slowFirstRead) Autocommit(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	if s.fired.Load() && s.slowed.CompareAndSwap(false, true) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(1200 * time.Millisecond):
+		}
+	}
+	return s.markAnswerLost.Autocommit(ctx, fn)
+}

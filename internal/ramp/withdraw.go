@@ -18,6 +18,9 @@ import (
 // Sell returns by ctx's end: a payment Daraja has not answered by then is
 // reported started (nil), and its answer is recorded in the background.
 func (r *Ramp) Sell(ctx context.Context, auth wallet.Authorization, q wallet.MpesaQuote, key string) (store.Transaction, error) {
+	if r.isStopped() {
+		return store.Transaction{}, ErrStopped
+	}
 	t, fresh, err := r.Wallet.ReserveFresh(ctx, auth, wallet.Reservation{
 		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: fmt.Sprintf("KES %d to M-Pesa", q.KES),
 		IdempotencyKey: key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: r.queryAfter()},

@@ -43,21 +43,24 @@ const (
 // never left marked sent by a call that could not send it (outside
 // review: it then waited for an operator, its money reserved).
 //
-// The mark carries a token of this call. When its COMMIT is answered into
-// the void (store.ErrCommitUnanswered: the store settled it, so it
-// committed or never will), the request is read on a context of its own:
-// marked with this call's token, it is this call's to send; not marked,
-// it never was. Nothing else tells them apart: a twin call with the same
-// key may have marked it meanwhile, at the same time for all we know.
-// Anything that cannot be told is ErrOutcomeUnknown, and the request is
-// not sent by this call (if it was marked, only an operator finishes it).
+// The mark has markTimeout, and carries a token of this call. When its
+// COMMIT is answered into the void (store.ErrCommitUnanswered: the store
+// settled it, so it committed or never will; or store.ErrOutcomeUnknown:
+// it could not), the request is read back until it tells, within ctx and
+// at most readBackTimeout: marked with this call's token, it is this
+// call's to send; marked by another (a twin call with the same key,
+// meanwhile), that call sends it; not marked after a settled COMMIT, it
+// never will be. Only the token tells this call's mark from a twin's.
+// What is still untold then is ErrOutcomeUnknown, and the request is not
+// sent by this call (if its mark commits, an operator finishes it).
 func (w *Service) MarkMpesaSent(ctx context.Context, transactionID int64) (store.MpesaRequest, bool, error) {
 	var (
 		req store.MpesaRequest
 		ok  bool
 	)
 	token := sendToken()
-	err := w.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	mctx, cancel := context.WithTimeout(ctx, markTimeout)
+	err := w.store.InTx(mctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if ok, err = tx.MarkMpesaSent(ctx, transactionID, w.now(), token); err != nil || !ok {
 			return err
@@ -65,26 +68,51 @@ func (w *Service) MarkMpesaSent(ctx context.Context, transactionID int64) (store
 		req, err = tx.MpesaRequest(ctx, transactionID)
 		return err
 	})
+	cancel()
 	switch {
 	case err == nil:
 		return req, ok, nil
-	case !errors.Is(err, store.ErrCommitUnanswered):
+	case !errors.Is(err, store.ErrCommitUnanswered) && !errors.Is(err, store.ErrOutcomeUnknown):
 		return store.MpesaRequest{}, false, err
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	return w.readBackMark(ctx, transactionID, token, err)
+}
+
+// The bounds of MarkMpesaSent: its transaction, and reading back what a
+// COMMIT answered into the void did.
+const (
+	markTimeout     = 5 * time.Second
+	readBackTimeout = 20 * time.Second
+)
+
+// readBackMark learns what MarkMpesaSent's unanswered COMMIT (err) did, by
+// the token it wrote; see MarkMpesaSent.
+func (w *Service) readBackMark(ctx context.Context, transactionID int64, token string, err error) (store.MpesaRequest, bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
 	defer cancel()
-	req, rerr := w.MpesaRequest(rctx, transactionID)
-	switch {
-	case rerr != nil:
-		return store.MpesaRequest{}, false, fmt.Errorf("%w: %w (reading it: %v)", ErrOutcomeUnknown, err, rerr)
-	case req.SentBy == token:
-		return req, true, nil
-	case req.SentAt == nil:
-		return store.MpesaRequest{}, false, err
+	if d, ok := ctx.Deadline(); ok {
+		var cancelCaller context.CancelFunc
+		rctx, cancelCaller = context.WithDeadline(rctx, d)
+		defer cancelCaller()
 	}
-	// Marked by another call: it sends it, as when this call's mark
-	// found it marked.
-	return store.MpesaRequest{}, false, nil
+	settled := errors.Is(err, store.ErrCommitUnanswered)
+	for {
+		req, rerr := w.MpesaRequest(rctx, transactionID)
+		switch {
+		case rerr != nil:
+		case req.SentBy == token:
+			return req, true, nil
+		case req.SentAt != nil:
+			return store.MpesaRequest{}, false, nil
+		case settled:
+			return store.MpesaRequest{}, false, err
+		}
+		select {
+		case <-rctx.Done():
+			return store.MpesaRequest{}, false, fmt.Errorf("%w: %w (reading it back: %v)", ErrOutcomeUnknown, err, rerr)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // sendToken names one call of MarkMpesaSent.
