@@ -95,13 +95,7 @@ func TestRampCrashWithdrawalNeverSent(t *testing.T) {
 		x := newWorld(t, db)
 		u, auth := x.user(t, 10_000_000)
 		q := x.quote(125)
-		wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
-			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 125 to M-Pesa",
-			IdempotencyKey: "sell-died", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: 90 * time.Second},
-		})
-		if err != nil || !fresh {
-			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
-		}
+		wd := x.reserveUnsent(t, auth, q, "sell-died", 90*time.Second)
 		// The process dies here. Before its first check, nothing is done.
 		x.checkDue(t)
 		if got, _ := x.w.Transaction(ctx, wd.ID); got.Status != store.StatusPending {

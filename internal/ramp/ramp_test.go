@@ -3,6 +3,7 @@ package ramp_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -367,4 +368,18 @@ func TestMpesaWithdrawals(t *testing.T) {
 		}
 		mustReconcile(t, x.w)
 	})
+}
+
+// reserveUnsent reserves a withdrawal of q under key, as Sell does first,
+// and sends nothing: a first call that died, or never got to send it.
+func (x *world) reserveUnsent(t *testing.T, auth wallet.Authorization, q wallet.MpesaQuote, key string, checkAfter time.Duration) store.Transaction {
+	t.Helper()
+	wd, fresh, err := x.w.ReserveFresh(context.Background(), auth, wallet.Reservation{
+		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: fmt.Sprintf("KES %d to M-Pesa", q.KES),
+		IdempotencyKey: key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: checkAfter},
+	})
+	if err != nil || !fresh {
+		t.Fatalf("reserve %s: %v (fresh %v)", key, err, fresh)
+	}
+	return wd
 }

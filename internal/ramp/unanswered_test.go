@@ -11,7 +11,6 @@ import (
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
-	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // TestRailCommitAnswerLost: the COMMIT of a withdrawal's reservation, or
@@ -89,12 +88,7 @@ func TestRailRepeatSendsOnce(t *testing.T) {
 		u, auth := x.user(t, 10_000_000)
 		calls := x.calls
 		q := x.quote(300)
-		if _, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
-			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
-			IdempotencyKey: "first-never-sent", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
-		}); err != nil || !fresh {
-			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
-		}
+		x.reserveUnsent(t, auth, q, "first-never-sent", time.Minute)
 		if _, fresh, err := x.w.StartTopup(ctx, u.ID, q, time.Minute, "first-never-pushed"); err != nil || !fresh {
 			t.Fatalf("start top-up: %v (fresh %v)", err, fresh)
 		}
@@ -137,15 +131,9 @@ func TestRailMarkedOnlyWhenSendable(t *testing.T) {
 		x := newWorld(t, cut)
 		_, auth := x.user(t, 10_000_000)
 		q := x.quote(300)
-		wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
-			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
-			IdempotencyKey: "read-cut", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
-		})
-		if err != nil || !fresh {
-			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
-		}
+		wd := x.reserveUnsent(t, auth, q, "read-cut", time.Minute)
 		cut.armed.Store(true)
-		_, err = x.ramp.Sell(ctx, auth, q, "read-cut")
+		_, err := x.ramp.Sell(ctx, auth, q, "read-cut")
 		if !cut.fired.Load() {
 			t.Fatalf("the read after the mark was never cut (sell: %v)", err)
 		}
@@ -237,13 +225,7 @@ func TestRailMarkCommitAnswerLost(t *testing.T) {
 			{"a twin marked it", false, true, 0, "mark-lost-twin"},
 		} {
 			q := x.quote(300)
-			wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
-				Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
-				IdempotencyKey: c.key, Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
-			})
-			if err != nil || !fresh {
-				t.Fatalf("%s: reserve: %v (fresh %v)", c.name, err, fresh)
-			}
+			wd := x.reserveUnsent(t, auth, q, c.key, time.Minute)
 			if c.twin {
 				if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 					_, err := tx.MarkMpesaSent(ctx, wd.ID, time.Now(), "the-twin")
@@ -254,7 +236,7 @@ func TestRailMarkCommitAnswerLost(t *testing.T) {
 			}
 			lost.rollback = c.rollback
 			lost.armed.Store(true)
-			_, err = x.ramp.Sell(ctx, auth, q, c.key)
+			_, err := x.ramp.Sell(ctx, auth, q, c.key)
 			x.ramp.Work.Wait()
 			if !lost.fired.CompareAndSwap(true, false) {
 				t.Fatalf("%s: the mark's commit was never answered into the void (sell: %v)", c.name, err)
@@ -334,13 +316,7 @@ func TestRailMarkCommitAnswerLostProxied(t *testing.T) {
 	x.ramp.Work.Wait()
 	before := x.calls("b2c")
 	q := x.quote(300)
-	wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
-		Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
-		IdempotencyKey: "proxied-mark-lost", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
-	})
-	if err != nil || !fresh {
-		t.Fatalf("reserve: %v (fresh %v)", err, fresh)
-	}
+	wd := x.reserveUnsent(t, auth, q, "proxied-mark-lost", time.Minute)
 	proxy.LoseRepliesAfter("COMMIT")
 	if _, err := x.ramp.Sell(ctx, auth, q, "proxied-mark-lost"); err != nil {
 		t.Fatalf("sell, its mark's COMMIT answer lost: %v", err)
@@ -370,15 +346,9 @@ func TestRailMarkReadBackSlow(t *testing.T) {
 		x := newWorld(t, slow)
 		_, auth := x.user(t, 10_000_000)
 		q := x.quote(300)
-		wd, fresh, err := x.w.ReserveFresh(ctx, auth, wallet.Reservation{
-			Type: store.TypeWithdraw, AmountMsat: q.Msat, CounterpartyPhone: auth.Phone(), Description: "KES 300 to M-Pesa",
-			IdempotencyKey: "slow-read-back", Mpesa: &wallet.MpesaWithdrawal{Quote: q, CheckAfter: time.Minute},
-		})
-		if err != nil || !fresh {
-			t.Fatalf("reserve: %v (fresh %v)", err, fresh)
-		}
+		wd := x.reserveUnsent(t, auth, q, "slow-read-back", time.Minute)
 		lost.armed.Store(true)
-		_, err = x.ramp.Sell(ctx, auth, q, "slow-read-back")
+		_, err := x.ramp.Sell(ctx, auth, q, "slow-read-back")
 		x.ramp.Work.Wait()
 		if !slow.slowed.Load() {
 			t.Fatalf("the read back was never slowed (sell: %v)", err)
