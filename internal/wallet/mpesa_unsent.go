@@ -88,13 +88,8 @@ const (
 // readBackMark learns what MarkMpesaSent's unanswered COMMIT (err) did, by
 // the token it wrote; see MarkMpesaSent.
 func (w *Service) readBackMark(ctx context.Context, transactionID int64, token string, err error) (store.MpesaRequest, bool, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
+	rctx, cancel := context.WithTimeout(ctx, readBackTimeout)
 	defer cancel()
-	if d, ok := ctx.Deadline(); ok {
-		var cancelCaller context.CancelFunc
-		rctx, cancelCaller = context.WithDeadline(rctx, d)
-		defer cancelCaller()
-	}
 	settled := errors.Is(err, store.ErrCommitUnanswered)
 	for {
 		req, rerr := w.MpesaRequest(rctx, transactionID)
