@@ -11,6 +11,7 @@ import (
 	"github.com/umeme-wallet/umeme/internal/database"
 	"github.com/umeme-wallet/umeme/internal/dbtest"
 	"github.com/umeme-wallet/umeme/internal/store"
+	"github.com/umeme-wallet/umeme/internal/wallet"
 )
 
 // TestRailCommitAnswerLost: the COMMIT of a withdrawal's reservation, or
@@ -21,17 +22,8 @@ import (
 // (outside review: both were left unsent, for the reconciler to give up).
 // MariaDB, whose store sends the COMMIT the proxy watches for as text.
 func TestRailCommitAnswerLost(t *testing.T) {
-	db, proxy, _ := dbtest.OpenProxied(t, "mysql", database.Options{MaxConns: 4})
+	x, proxy, u, auth := proxiedWorld(t)
 	ctx := context.Background()
-	x := newWorld(t, db)
-	u, auth := x.user(t, 10_000_000)
-	// A first withdrawal and top-up, untouched, warm the pools.
-	if _, err := x.ramp.Sell(ctx, auth, x.quote(100), "warm-sell"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.ramp.Buy(ctx, u.ID, x.quote(100), "warm-buy"); err != nil {
-		t.Fatal(err)
-	}
 	calls := x.calls
 	for _, c := range []struct {
 		name, path string
@@ -305,15 +297,8 @@ func (t markingTx) MarkMpesaSent(ctx context.Context, transactionID int64, now t
 // for is the mark's. The mark's own deadline (markTimeout) leaves the
 // call time to settle it, learn it committed, and send, once.
 func TestRailMarkCommitAnswerLostProxied(t *testing.T) {
-	db, proxy, _ := dbtest.OpenProxied(t, "mysql", database.Options{MaxConns: 4})
+	x, proxy, _, auth := proxiedWorld(t)
 	ctx := context.Background()
-	x := newWorld(t, db)
-	_, auth := x.user(t, 10_000_000)
-	// A first withdrawal, untouched, opens the pools' connections.
-	if _, err := x.ramp.Sell(ctx, auth, x.quote(100), "warm-sell"); err != nil {
-		t.Fatal(err)
-	}
-	x.ramp.Work.Wait()
 	before := x.calls("b2c")
 	q := x.quote(300)
 	wd := x.reserveUnsent(t, auth, q, "proxied-mark-lost", time.Minute)
@@ -376,4 +361,24 @@ func (s *slowFirstRead) Autocommit(ctx context.Context, fn func(ctx context.Cont
 		}
 	}
 	return s.markAnswerLost.Autocommit(ctx, fn)
+}
+
+// proxiedWorld is a world on a fresh MariaDB database reached through a
+// TCP proxy (the tests' faults are armed on the connections open then),
+// with a funded user whose first withdrawal and top-up, untouched, have
+// opened the pools' connections.
+func proxiedWorld(t *testing.T) (*world, *dbtest.Proxy, wallet.User, wallet.Authorization) {
+	t.Helper()
+	db, proxy, _ := dbtest.OpenProxied(t, "mysql", database.Options{MaxConns: 4})
+	ctx := context.Background()
+	x := newWorld(t, db)
+	u, auth := x.user(t, 10_000_000)
+	if _, err := x.ramp.Sell(ctx, auth, x.quote(100), "warm-sell"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.ramp.Buy(ctx, u.ID, x.quote(100), "warm-buy"); err != nil {
+		t.Fatal(err)
+	}
+	x.ramp.Work.Wait()
+	return x, proxy, u, auth
 }
