@@ -31,7 +31,9 @@ import (
 // fee-bearing median, and one "RATIO-NOFEE <engine> <value>" line. After
 // the rounds, each engine's "CEILING-NOFEE" and "CEILING" lines are the
 // free and the fee-bearing transfer's own statements sent by the
-// database's benchmark client (see ceiling).
+// database's benchmark client (see ceiling), and its "FLOOR-NOFEE" and
+// "FLOOR" lines the least a transfer can write, sent the same way (see
+// floor).
 func transfers(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("transfers", flag.ContinueOnError)
 	clients, duration := commonFlags(fs)
