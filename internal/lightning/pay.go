@@ -2,8 +2,6 @@ package lightning
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -240,9 +238,7 @@ func (p *Payer) lease() time.Duration {
 // the database did not answer: the payment is then left to the next
 // Resume.
 func (p *Payer) hold(ctx context.Context, t store.Transaction) (held context.Context, release func(), err error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
+	token := store.NewToken()
 	lease := p.lease()
 	ok, err := p.Wallet.LeasePayment(ctx, t.ID, token, lease)
 	if err != nil {

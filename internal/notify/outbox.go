@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -185,12 +183,9 @@ func (o *Outbox) RunOnce(ctx context.Context) (Tally, error) {
 	// ends no sooner for a server whose clock agrees.
 	claimed := time.Now()
 	now := o.cfg.Now()
-	token, err := claimToken()
-	if err != nil {
-		return Tally{}, err
-	}
+	token := store.NewToken()
 	var rows []store.Notification
-	err = o.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := o.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		rows, err = tx.ClaimNotifications(ctx, now, now.Add(o.cfg.Lease), token, o.claimLimit())
 		return err
@@ -320,15 +315,6 @@ func (o *Outbox) observe(d time.Duration) {
 		return
 	}
 	o.rowTime += (d - o.rowTime) / 4
-}
-
-// claimToken is a fresh random lease token.
-func claimToken() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("sms outbox: token: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
 }
 
 // RecordDelivery records the gateway's delivery report against the sent

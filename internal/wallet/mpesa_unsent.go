@@ -2,8 +2,6 @@ package wallet
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -58,7 +56,7 @@ func (w *Service) MarkMpesaSent(ctx context.Context, transactionID int64) (store
 		req store.MpesaRequest
 		ok  bool
 	)
-	token := sendToken()
+	token := store.NewToken()
 	mctx, cancel := context.WithTimeout(ctx, markTimeout)
 	err := w.store.InTx(mctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -108,13 +106,6 @@ func (w *Service) readBackMark(ctx context.Context, transactionID int64, token s
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// sendToken names one call of MarkMpesaSent.
-func sendToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // NoteMpesaResult records an answer that leaves an open request open (a
