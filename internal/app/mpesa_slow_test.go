@@ -32,19 +32,25 @@ func timedHop(t *testing.T, hop func() string) string {
 	return screen
 }
 
-// lastOf is the newest transaction of type typ of p's user.
-func lastOf(t *testing.T, a *app.App, p *phone, typ store.TransactionType) store.Transaction {
+// historyOf is the newest n transactions of p's user, newest first.
+func historyOf(t *testing.T, a *app.App, p *phone, n int) []store.Transaction {
 	t.Helper()
 	ctx := context.Background()
 	u, err := a.Wallet.UserByPhone(ctx, p.number)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hist, err := a.Wallet.History(ctx, u.ID, 1<<62, 20)
+	hist, err := a.Wallet.History(ctx, u.ID, 1<<62, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range hist {
+	return hist
+}
+
+// lastOf is the newest transaction of type typ of p's user.
+func lastOf(t *testing.T, a *app.App, p *phone, typ store.TransactionType) store.Transaction {
+	t.Helper()
+	for _, h := range historyOf(t, a, p, 20) {
 		if h.Type == typ {
 			return h
 		}

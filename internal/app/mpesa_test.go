@@ -101,16 +101,8 @@ func TestMpesaUSSDJourney(t *testing.T) {
 		}
 		var credited int64
 		for _, p := range []*phone{alice, bob} {
-			u, err := a.Wallet.UserByPhone(ctx, p.number)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hist, err := a.Wallet.History(ctx, u.ID, 1<<62, 10)
-			if err != nil {
-				t.Fatal(err)
-			}
 			statuses, sum := "", int64(0)
-			for _, h := range hist {
+			for _, h := range historyOf(t, a, p, 10) {
 				if h.Type == store.TypeTopup {
 					statuses += string(h.Status) + " "
 					if h.Status == store.StatusCompleted {
