@@ -436,10 +436,10 @@ func (w *Service) idempotentFresh(ctx context.Context, key string, same func(sto
 	return t, false, err
 }
 
-// outcomeTimeout bounds the read that learns what an unanswered commit
+// OutcomeTimeout bounds the read that learns what an unanswered commit
 // did; the caller's deadline has usually passed by then (see
 // store.SettleTimeout).
-const outcomeTimeout = time.Second
+const OutcomeTimeout = time.Second
 
 // outcome learns what a transaction whose commit was not answered did, by
 // its idempotency key, on a context of its own: the transaction it wrote
@@ -447,7 +447,7 @@ const outcomeTimeout = time.Second
 // (it never will be: nothing moved); ErrOutcomeUnknown if neither can be
 // told.
 func (w *Service) outcome(ctx context.Context, key string, same func(store.Transaction) bool, err error) (store.Transaction, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), OutcomeTimeout)
 	defer cancel()
 	t, rerr := w.replay(rctx, key, same)
 	switch {
