@@ -31,9 +31,11 @@ import (
 // fee-bearing median, and one "RATIO-NOFEE <engine> <value>" line. After
 // the rounds, each engine's "CEILING-NOFEE" and "CEILING" lines are the
 // free and the fee-bearing transfer's own statements sent by the
-// database's benchmark client (see ceiling), and its "FLOOR-NOFEE" and
-// "FLOOR" lines the least a transfer can write, sent the same way (see
-// floor).
+// database's benchmark client (see ceiling); MariaDB's also
+// "CEILING-1RT" (the same in one CALL), "CEILING-FLAT" and
+// "CEILING-FLAT-GO" (a flat one-CALL sketch, sent by sysbench and by Go:
+// see flatGo). Its "FLOOR-NOFEE" and "FLOOR" lines are the least a
+// transfer can write, sent the same way (see floor).
 func transfers(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("transfers", flag.ContinueOnError)
 	clients, duration := commonFlags(fs)
@@ -156,7 +158,7 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 		label string
 		line  string
 	}{{run.free, 0, "free transfer", "CEILING-NOFEE"}, {run.paid, feeBps, "transfer with a " + bps(feeBps) + " fee", "CEILING"}} {
-		top, err := ceiling(ctx, engine, dbURL, clients, duration, accounts, c.w, c.bps, false)
+		top, err := ceiling(ctx, engine, dbURL, clients, duration, accounts, c.w, c.bps, storeTrips)
 		if err != nil {
 			return none, err
 		}
@@ -168,12 +170,26 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 		// The store sends MariaDB's transfer in three round trips; this is
 		// the fee-bearing one in a single one, so what is left of the gap
 		// is the server's work, not the trips.
-		top, err := ceiling(ctx, engine, dbURL, clients, duration, accounts, run.paid, feeBps, true)
+		top, err := ceiling(ctx, engine, dbURL, clients, duration, accounts, run.paid, feeBps, oneCall)
 		if err != nil {
 			return none, err
 		}
 		fmt.Printf("%s: the same in one round trip: %.0f transfers/s = %.2f of the rounds' median baseline (%.0f tps)\n", engine, top, top/base, base)
 		fmt.Printf("CEILING-1RT %s %.2f\n", engine, top/base)
+		// A design the store does not have (transfer.lua's flat_transfer):
+		// the same rows in straight-line statements and one round trip,
+		// sent by sysbench and then by a Go client, for the next change to
+		// MariaDB's transfer to know what it could reach.
+		if top, err = ceiling(ctx, engine, dbURL, clients, duration, accounts, run.paid, feeBps, flatCall); err != nil {
+			return none, err
+		}
+		fmt.Printf("%s: a flat one-CALL design: %.0f transfers/s = %.2f of the rounds' median baseline (%.0f tps)\n", engine, top, top/base, base)
+		fmt.Printf("CEILING-FLAT %s %.2f\n", engine, top/base)
+		if top, err = flatGo(ctx, dbURL, clients, duration, run.paid, feeBps); err != nil {
+			return none, err
+		}
+		fmt.Printf("%s: the flat one-CALL design sent by Go: %.0f transfers/s = %.2f of the rounds' median baseline (%.0f tps)\n", engine, top, top/base, base)
+		fmt.Printf("CEILING-FLAT-GO %s %.2f\n", engine, top/base)
 	}
 	// The floor: what the least a transfer can write reaches against the
 	// same baseline. Below the target, no design with per-leg entries
@@ -206,9 +222,11 @@ func transfersOn(ctx context.Context, engine string, clients int, duration time.
 // sysbench) on the wallet's database for duration, and returns
 // transfers/s: the most any client gets from those statements on this
 // server, so the part of the gap to the baseline that no Go code can
-// close. The books must still reconcile afterwards. oneTrip (MariaDB only)
-// sends each transfer, its COMMIT included, as one CALL.
-func ceiling(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, accounts int, w *wallet.Service, feeBps int64, oneTrip bool) (float64, error) {
+// close. The books must still reconcile afterwards. On MariaDB trip says
+// how each transfer is sent (transfer.lua's --one_trip): storeTrips, or
+// one CALL of the same statements with the COMMIT (oneCall), or one CALL
+// of the flat sketch (flatCall).
+func ceiling(ctx context.Context, engine, dbURL string, clients int, duration time.Duration, accounts int, w *wallet.Service, feeBps int64, trip int) (float64, error) {
 	secs := strconv.Itoa(int(duration.Seconds()))
 	day := strconv.FormatInt(w.Day(time.Now()), 10)
 	var bench *exec.Cmd
@@ -236,16 +254,14 @@ func ceiling(ctx context.Context, engine, dbURL string, clients int, duration ti
 		if err != nil {
 			return 0, err
 		}
-		one := "--one_trip=0"
-		if oneTrip {
-			one = "--one_trip=1"
+		if trip != storeTrips {
 			prepare := exec.CommandContext(ctx, "sysbench", sysbenchArgs("scripts/bench/transfer.lua", cfg, "prepare")...)
 			if out, err := prepare.CombinedOutput(); err != nil {
 				return 0, fmt.Errorf("ceiling: %w\n%s", err, out)
 			}
 		}
 		bench = exec.CommandContext(ctx, "sysbench", sysbenchArgs("scripts/bench/transfer.lua", cfg, "--day="+day,
-			"--fee_bps="+strconv.FormatInt(feeBps, 10), one, "--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
+			"--fee_bps="+strconv.FormatInt(feeBps, 10), "--one_trip="+strconv.Itoa(trip), "--threads="+strconv.Itoa(clients), "--time="+secs, "run")...)
 	}
 	v, cpu, err := runClient(engine, bench, duration)
 	if err != nil {
@@ -257,6 +273,13 @@ func ceiling(ctx context.Context, engine, dbURL string, clients int, duration ti
 	}
 	return v, nil
 }
+
+// How ceiling sends MariaDB's transfer: transfer.lua's --one_trip.
+const (
+	storeTrips = 0 // as the store sends it
+	oneCall    = 1 // the same statements and the COMMIT in one CALL
+	flatCall   = 2 // the flat sketch, flat_transfer, in one CALL
+)
 
 // bps writes basis points as a percentage.
 func bps(v int64) string { return strconv.FormatFloat(float64(v)/100, 'f', -1, 64) + " %" }
