@@ -75,7 +75,15 @@ func (r *Ramp) push(ctx context.Context, t store.Transaction, fresh bool) error 
 			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
 		return nil
 	}
-	return r.Wallet.RecordCheckout(rctx, t.ID, checkout)
+	// The prompt is on the phone. Not recording its CheckoutRequestID must
+	// not reach the user as a failed top-up, or they pay a second prompt:
+	// its callback adopts the top-up (AdoptCheckout), and the reconciler
+	// holds one never acknowledged for an operator, never failing it.
+	if err := r.Wallet.RecordCheckout(rctx, t.ID, checkout); err != nil {
+		r.log().Error("mpesa top-up: pushed, but its CheckoutRequestID was not recorded; its callback adopts it",
+			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
+	}
+	return nil
 }
 
 // STKResult is an STK push's callback.

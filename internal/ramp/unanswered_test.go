@@ -249,14 +249,77 @@ func TestRailMarkCommitAnswerLost(t *testing.T) {
 	})
 }
 
+// TestRailRecordCommitAnswerLost: Daraja accepted the request (the B2C
+// payment is on its way, the prompt is on the phone), and the COMMIT that
+// records the id it answered was not answered (the store settled it:
+// committed, or never will). The call reports the request started, as
+// when the id is recorded: an error would tell the user it failed, and
+// they would withdraw, or pay a prompt, again (outside look at a CI
+// failure of TestRailMarkCommitAnswerLostProxied, whose proxy had lost
+// that COMMIT's answer too). Daraja is asked once; a recording that never
+// committed leaves the id to the result or callback.
+//
+// The store is real; a wrapper answers the recording's transaction
+// ErrCommitUnanswered after it committed or rolled it back.
+func TestRailRecordCommitAnswerLost(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		lost := &markAnswerLost{DB: db, record: true}
+		x := newWorld(t, lost)
+		u, auth := x.user(t, 10_000_000)
+		for _, c := range []struct {
+			name     string
+			rollback bool // the settled COMMIT never committed
+			buy      bool // a top-up's prompt, else a withdrawal's payment
+		}{
+			{"withdrawal, committed", false, false},
+			{"withdrawal, never committed", true, false},
+			{"top-up, committed", false, true},
+			{"top-up, never committed", true, true},
+		} {
+			path, key := "b2c", "record-lost-"+strings.ReplaceAll(c.name, " ", "")
+			if c.buy {
+				path = "stkpush"
+			}
+			before := x.calls(path)
+			lost.rollback = c.rollback
+			lost.armed.Store(true)
+			var tr store.Transaction
+			var err error
+			if c.buy {
+				tr, err = x.ramp.Buy(ctx, u.ID, x.quote(300), key)
+			} else {
+				tr, err = x.ramp.Sell(ctx, auth, x.quote(300), key)
+			}
+			x.ramp.Work.Wait()
+			if !lost.fired.CompareAndSwap(true, false) {
+				t.Fatalf("%s: the recording's commit was never answered into the void (call: %v)", c.name, err)
+			}
+			if err != nil {
+				t.Errorf("%s: the call failed after Daraja accepted it: %v", c.name, err)
+			}
+			req, rerr := x.w.MpesaRequest(ctx, tr.ID)
+			id := req.ConversationID
+			if c.buy {
+				id = req.CheckoutRequestID
+			}
+			if got := x.calls(path) - before; got != 1 || rerr != nil || req.SentAt == nil || (id != "") == c.rollback {
+				t.Errorf("%s: Daraja got %d calls, want 1; request %+v %v", c.name, got, req, rerr)
+			}
+		}
+	})
+}
+
 // markAnswerLost answers, once armed, a transaction that marked (or tried
 // to mark) an M-Pesa request sent store.ErrCommitUnanswered, after
 // committing it, or after rolling it back when rollback is set: what the
-// store reports once it settled a COMMIT whose answer was lost.
+// store reports once it settled a COMMIT whose answer was lost. With
+// record set it does so to the transaction that records the id Daraja
+// answered instead (SetMpesaConversation, SetMpesaCheckout).
 type markAnswerLost struct {
 	database.DB
-	armed, fired atomic.Bool
-	rollback     bool
+	armed, fired     atomic.Bool
+	rollback, record bool
 }
 
 var errRolledBack = errors.New("rolled back (test)")
@@ -265,7 +328,7 @@ func (s *markAnswerLost) InTx(ctx context.Context, fn func(ctx context.Context, 
 	var marking bool
 	err := s.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		marking = false
-		if err := fn(ctx, markingTx{Tx: tx, marking: &marking}); err != nil {
+		if err := fn(ctx, markingTx{Tx: tx, marking: &marking, record: s.record}); err != nil {
 			return err
 		}
 		if marking && s.rollback && s.armed.Load() {
@@ -281,14 +344,27 @@ func (s *markAnswerLost) InTx(ctx context.Context, fn func(ctx context.Context, 
 	return err
 }
 
+// markingTx flags (marking) a transaction that marks a request sent, or,
+// with record, one that records Daraja's id for it.
 type markingTx struct {
 	store.Tx
 	marking *bool
+	record  bool
 }
 
 func (t markingTx) MarkMpesaSent(ctx context.Context, transactionID int64, now time.Time, by string) (bool, error) {
-	*t.marking = true
+	*t.marking = *t.marking || !t.record
 	return t.Tx.MarkMpesaSent(ctx, transactionID, now, by)
+}
+
+func (t markingTx) SetMpesaConversation(ctx context.Context, transactionID int64, conversationID string, now time.Time) (bool, error) {
+	*t.marking = *t.marking || t.record
+	return t.Tx.SetMpesaConversation(ctx, transactionID, conversationID, now)
+}
+
+func (t markingTx) SetMpesaCheckout(ctx context.Context, transactionID int64, checkoutRequestID string, now time.Time) (bool, error) {
+	*t.marking = *t.marking || t.record
+	return t.Tx.SetMpesaCheckout(ctx, transactionID, checkoutRequestID, now)
 }
 
 // TestRailMarkCommitAnswerLostProxied: the same on a real MariaDB, whose

@@ -72,7 +72,16 @@ func (r *Ramp) sendWithdrawal(ctx context.Context, t store.Transaction, fresh bo
 			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
 		return nil
 	}
-	return r.Wallet.RecordConversation(rctx, t.ID, conversation)
+	// The payment is sent. Not recording its ConversationID (a database
+	// down, a COMMIT whose answer was lost) must not reach the user as a
+	// failed withdrawal, or they withdraw again: its result finds the
+	// request by the OriginatorConversationID, and so does the
+	// reconciler's Transaction Status.
+	if err := r.Wallet.RecordConversation(rctx, t.ID, conversation); err != nil {
+		r.log().Error("mpesa withdrawal: sent, but its ConversationID was not recorded; its result or Transaction Status finishes it",
+			"transaction", t.ID, "phone", redact.Phone(req.Phone), "err", err)
+	}
+	return nil
 }
 
 // Result is a B2C result, or a Transaction Status result, as its callback
