@@ -20,7 +20,8 @@ import (
 // process, as the store's Go client would send such a transfer: through
 // database/sql and the MariaDB driver, a statement prepared once, clients
 // goroutines for duration, each transfer between two random funded
-// accounts with a fee of feeBps to the fees account. It returns
+// accounts paying w's transfer fee (w.TransferFee; feeBps names it in the
+// printed line) to the fees account. It returns
 // transfers/s, and fails unless the wallet's books (w) reconcile after it.
 // What it reaches, against the baseline, is the most the wallet could get
 // on this server from that design, with none of the wallet's own Go work.
@@ -89,9 +90,8 @@ func flatGo(ctx context.Context, dbURL string, clients int, duration time.Durati
 				a := rng.IntN(len(members))
 				s, r := members[a], members[(a+1+rng.IntN(len(members)-1))%len(members)]
 				amount := int64(1+rng.IntN(100)) * 1000
-				fee := (amount*feeBps + 9_999) / 10_000 // rounded up, as transfer.lua
 				now := time.Now().UTC().Truncate(time.Microsecond)
-				_, err = call.ExecContext(ctx, s.user, amount, fee, r.phone, fmt.Sprintf("flat-%s-%d-%d", run, c, n), now,
+				_, err = call.ExecContext(ctx, s.user, amount, w.TransferFee(amount), r.phone, fmt.Sprintf("flat-%s-%d-%d", run, c, n), now,
 					r.user, s.phone, fees, s.account, r.account, w.Day(now), now.UnixMicro())
 			}
 			mu.Lock()
